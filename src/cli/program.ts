@@ -1,0 +1,30 @@
+import { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+
+function packageVersion(): string {
+  // Runs from src/ (tsx) and from dist/src/ (installed): look upwards for our package.json.
+  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'valohai-bitbucket' && pkg.version) return pkg.version;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  return '0.0.0';
+}
+
+/** The `valohai-bitbucket` command tree. Usage errors exit with status 2. */
+export function buildProgram(): Command {
+  const program = new Command('valohai-bitbucket')
+    .description('Connect private Bitbucket Cloud repositories to Valohai with SSH access keys.')
+    .version(packageVersion(), '-V, --version')
+    .showHelpAfterError()
+    .exitOverride((err) => {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
+        process.exit(0);
+      }
+      process.exit(2);
+    });
+  return program;
+}
