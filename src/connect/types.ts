@@ -1,0 +1,76 @@
+/**
+ * The shapes the workflows (connect, status, rotate, disconnect, sync) take and return. The Forge
+ * resolvers, the CLI and the preview all speak these; nothing here does I/O.
+ */
+
+export type KeyType = 'rsa' | 'ed25519';
+
+/** One repository the connection's key must be on: the superproject or a Bitbucket submodule repo. */
+export interface Target {
+  workspace: string;
+  slug: string;
+  /** Lower-case `workspace/slug`, for comparisons. */
+  key: string;
+  /** How it was reached: 'superproject', or the submodule path chain, e.g. 'libs/training > store'. */
+  via: string;
+}
+
+export type WarningCode =
+  | 'https-submodule'
+  | 'foreign-host'
+  | 'missing-url'
+  | 'invalid-url'
+  | 'gitmodules-unreadable'
+  | 'submodule-depth'
+  | 'key-age-warning'
+  | 'key-age-alert'
+  | 'orphan-key'
+  | 'not-fetched';
+
+export interface Warning {
+  code: WarningCode;
+  message: string;
+  repository?: string;
+}
+
+export type StepStatus = 'running' | 'done' | 'failed' | 'undone' | 'skipped';
+
+/** One visible step of a workflow, reported as it happens (CLI progress lines, Forge job records). */
+export interface ProgressEvent {
+  /** Stable id, e.g. 'read-repository', 'add-key:acme/datasets', 'valohai-fetch'. */
+  step: string;
+  status: StepStatus;
+  /** Human sentence, e.g. "Adding the access key to acme/datasets". Never holds a secret. */
+  message: string;
+}
+
+export type ProgressSink = (event: ProgressEvent) => void;
+
+export interface AccessKeyOutcome {
+  /** `workspace/slug`. */
+  repository: string;
+  id: number | null;
+  status: 'added' | 'present' | 'deleted' | 'absent' | 'failed' | 'kept';
+}
+
+/** The `--json` object of connect/rotate/disconnect, and the result stored on a Forge job. */
+export interface WorkflowResult {
+  repository: string;
+  sshUrl: string;
+  ref: string;
+  headCommit: string | null;
+  keyType: KeyType | null;
+  fingerprint: string | null;
+  /** The public half (an authorized_keys line), for guided manual mode; never the private half. */
+  publicKey?: string;
+  accessKeys: AccessKeyOutcome[];
+  warnings: Warning[];
+  valohai: { projectId: string; repositoryId: number | null; fetchedCommit: string | null };
+  verified: boolean;
+  /** 'done' (0), 'failed' (1), 'unverified' (3): the CLI's exit status follows from it. */
+  outcome: 'done' | 'failed' | 'unverified';
+  /** What went wrong, with the fix, when outcome is not 'done'. */
+  error?: string;
+  /** Precisely what could not be undone, if anything ("key 12 on acme/datasets"). */
+  leftovers?: string[];
+}
