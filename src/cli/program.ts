@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerKeygen } from './commands/keygen.js';
 
 function packageVersion(): string {
   // Runs from src/ (tsx) and from dist/src/ (installed): look upwards for our package.json.
@@ -26,5 +27,6 @@ export function buildProgram(): Command {
       }
       process.exit(2);
     });
+  registerKeygen(program);
   return program;
 }

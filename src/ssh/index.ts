@@ -1,0 +1,10 @@
+export { generateKeyPair, resolveKeyOptions, DEFAULT_RSA_BITS, MIN_RSA_BITS, MAX_RSA_BITS } from './generate-key-pair.js';
+export type { KeyPair, KeyPairOptions, SshKeyType } from './generate-key-pair.js';
+export { parsePublicKey } from './parse-public-key.js';
+export type { ParsedPublicKey } from './parse-public-key.js';
+export { sameKey } from './same-key.js';
+export { InvalidKeyOptionsError, InvalidPublicKeyError } from './errors.js';
+export type { InvalidPublicKeyReason, KeyOption } from './errors.js';
+export { fingerprintOfBlob } from './fingerprint.js';
+export { encodeOpenSshEd25519PrivateKey } from './openssh-private-key.js';
+export type { Ed25519PrivateKeyParts } from './openssh-private-key.js';
