@@ -1,0 +1,250 @@
+/**
+ * Typed Bitbucket failures. Every message says what happened and the fix; none carries a token, an
+ * Authorization header or a key body (server text is scrubbed before it is quoted).
+ */
+import { describeNetworkCode, isRetryableNetworkCode } from '../http/network.js';
+import { excerpt, redact } from '../http/redact.js';
+import { isRetryableStatus, parseRetryAfter } from '../http/retry.js';
+
+export const API_TOKEN_URL = 'https://id.atlassian.com/manage-profile/security/api-tokens';
+export const REQUIRED_SCOPES = [
+  'admin:repository:bitbucket',
+  'write:ssh-key:bitbucket',
+  'delete:ssh-key:bitbucket',
+  'read:repository:bitbucket',
+] as const;
+const STATUS_PAGE = 'https://bitbucket.status.atlassian.com';
+
+export type BitbucketErrorCode =
+  | 'unauthorized'
+  | 'forbidden'
+  | 'wrong_auth_mechanism'
+  | 'not_found'
+  | 'rate_limited'
+  | 'bad_request'
+  | 'already_present'
+  | 'server_error'
+  | 'unexpected_status'
+  | 'network'
+  | 'malformed_response';
+
+export interface BitbucketErrorFields {
+  /** HTTP status; 0 when no answer arrived. */
+  status: number;
+  code: BitbucketErrorCode;
+  /** Bitbucket's own words (scrubbed), when it gave any. */
+  bitbucketMessage?: string;
+  retryable?: boolean;
+  /** Bitbucket's Retry-After, when it sent one. */
+  retryAfterSeconds?: number;
+}
+
+export class BitbucketError extends Error {
+  override readonly name: string = 'BitbucketError';
+  readonly status: number;
+  readonly code: BitbucketErrorCode;
+  readonly bitbucketMessage: string | undefined;
+  /** Whether repeating the same request may succeed (read by the retry policy). */
+  readonly retryable: boolean;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(message: string, fields: BitbucketErrorFields) {
+    super(message);
+    this.status = fields.status;
+    this.code = fields.code;
+    this.bitbucketMessage = fields.bitbucketMessage;
+    this.retryable = fields.retryable ?? false;
+    this.retryAfterSeconds = fields.retryAfterSeconds;
+  }
+}
+
+/** 401: the email/API token pair is wrong, expired or revoked. */
+export class BitbucketAuthError extends BitbucketError {
+  override readonly name: string = 'BitbucketAuthError';
+}
+
+/** 403: the account lacks access to the repository, the token lacks scopes, or the credential kind is refused. */
+export class BitbucketForbiddenError extends BitbucketError {
+  override readonly name: string = 'BitbucketForbiddenError';
+}
+
+export class BitbucketNotFoundError extends BitbucketError {
+  override readonly name: string = 'BitbucketNotFoundError';
+}
+
+/** 429 that did not clear within the retries. */
+export class BitbucketRateLimitError extends BitbucketError {
+  override readonly name: string = 'BitbucketRateLimitError';
+}
+
+/** 400 other than "already added". */
+export class BitbucketBadRequestError extends BitbucketError {
+  override readonly name: string = 'BitbucketBadRequestError';
+}
+
+/** The access key is already on the repository: for an add, that means "present", not failure. */
+export class AccessKeyAlreadyPresentError extends BitbucketError {
+  override readonly name: string = 'AccessKeyAlreadyPresentError';
+}
+
+export class BitbucketNetworkError extends BitbucketError {
+  override readonly name: string = 'BitbucketNetworkError';
+  /** `ECONNRESET`, `ETIMEDOUT`, `ECONNREFUSED`, ... */
+  readonly networkCode: string;
+
+  constructor(message: string, networkCode: string) {
+    super(message, { status: 0, code: 'network', retryable: isRetryableNetworkCode(networkCode) });
+    this.networkCode = networkCode;
+  }
+}
+
+export class BitbucketMalformedResponseError extends BitbucketError {
+  override readonly name: string = 'BitbucketMalformedResponseError';
+}
+
+/** A network failure talking to `origin` (a host name); only the code of the cause is used. */
+export function networkError(origin: string | undefined, networkCode: string): BitbucketNetworkError {
+  return new BitbucketNetworkError(
+    `Could not reach Bitbucket${origin ? ` at ${origin}` : ''}: ${describeNetworkCode(networkCode)} (${networkCode}). ` +
+      'Check the network connection and any proxy or firewall between here and Bitbucket, then try again.',
+    networkCode,
+  );
+}
+
+/** What the failing request was doing, for messages. */
+export interface RequestContext {
+  /** A clause after "while", e.g. "reading repository acme/models". */
+  action: string;
+  /** `workspace/repo`, when the request is about one repository. */
+  repository?: string;
+  /** The whole message for a 404, when the caller knows better what a 404 means here. */
+  notFound?: string;
+  /** Whether a 2xx with unparseable JSON may be retried (the call is safe to repeat). */
+  idempotent: boolean;
+  /** Set on the deploy-key add, whose 400 "already added" means success. */
+  addingAccessKey?: boolean;
+}
+
+/** Bitbucket's words from an error body: the JSON envelope, or plain text / HTML. */
+export function bitbucketMessageOf(text: string): string | undefined {
+  const trimmed = text.trim();
+  if (!trimmed) return undefined;
+  try {
+    const body = JSON.parse(trimmed) as unknown;
+    if (typeof body === 'object' && body !== null) {
+      const err = (body as { error?: unknown }).error;
+      if (typeof err === 'object' && err !== null) {
+        const { message, detail } = err as { message?: unknown; detail?: unknown };
+        const parts = [message, detail].filter((p): p is string => typeof p === 'string' && p.trim() !== '');
+        if (parts.length) return excerpt(redact(parts.join(': ')), 500);
+      }
+      const message = (body as { message?: unknown }).message;
+      if (typeof message === 'string') return excerpt(redact(message), 500);
+    }
+  } catch {
+    // not JSON: plain text or HTML
+  }
+  return excerpt(redact(trimmed));
+}
+
+const ALREADY_ADDED = /already added that access key/i;
+const WRONG_MECHANISM = /not accessible by this authentication mechanism/i;
+
+/** The typed error for a non-2xx answer. */
+export function errorForResponse(
+  res: { status: number; headers: Record<string, string>; text: string },
+  ctx: RequestContext,
+): BitbucketError {
+  const { status } = res;
+  const bitbucketMessage = bitbucketMessageOf(res.text);
+  const said = bitbucketMessage ? ` Bitbucket said: "${bitbucketMessage}".` : '';
+  const repo = ctx.repository ?? 'the repository';
+  const scopes = REQUIRED_SCOPES.join(', ');
+
+  if (status === 400) {
+    if (ctx.addingAccessKey && ALREADY_ADDED.test(res.text)) {
+      return new AccessKeyAlreadyPresentError(`The access key is already on ${repo}; nothing to add.`, {
+        status,
+        code: 'already_present',
+        bitbucketMessage,
+      });
+    }
+    return new BitbucketBadRequestError(`Bitbucket refused the request while ${ctx.action} (400).${said}`, {
+      status,
+      code: 'bad_request',
+      bitbucketMessage,
+    });
+  }
+  if (status === 401) {
+    return new BitbucketAuthError(
+      'Bitbucket did not accept the credentials (401): the email and API token pair is wrong, or the token has expired or been revoked. ' +
+        `Create an API token at ${API_TOKEN_URL} (scopes: ${scopes}) and use it with the email address of that same Atlassian account.`,
+      { status, code: 'unauthorized', bitbucketMessage },
+    );
+  }
+  if (status === 403) {
+    if (WRONG_MECHANISM.test(res.text)) {
+      return new BitbucketForbiddenError(
+        `Bitbucket refused this kind of credential while ${ctx.action} (403): repository, project and workspace access tokens cannot manage access keys. ` +
+          `Use an Atlassian API token with your account's email instead: create one at ${API_TOKEN_URL} with the scopes ${scopes}.`,
+        { status, code: 'wrong_auth_mechanism', bitbucketMessage },
+      );
+    }
+    return new BitbucketForbiddenError(
+      `Bitbucket denied access to ${repo} while ${ctx.action} (403).${said} ` +
+        `The token's account must be an administrator of ${repo}, and the API token needs the scopes ${scopes}; ` +
+        `create a token with those scopes at ${API_TOKEN_URL}.`,
+      { status, code: 'forbidden', bitbucketMessage },
+    );
+  }
+  if (status === 404) {
+    const message =
+      ctx.notFound ??
+      (ctx.repository
+        ? `Bitbucket has no repository ${ctx.repository}, or the token's account cannot see it (404 while ${ctx.action}). ` +
+          'Check the workspace and repository slug as they appear in the repository URL, and that the account has access.'
+        : `Bitbucket found nothing there while ${ctx.action} (404).${said}`);
+    return new BitbucketNotFoundError(message, { status, code: 'not_found', bitbucketMessage });
+  }
+  if (status === 429) {
+    const retryAfterSeconds = parseRetryAfter(res.headers['retry-after']);
+    const wait = retryAfterSeconds !== undefined ? `Bitbucket asks to wait ${retryAfterSeconds} s. ` : '';
+    return new BitbucketRateLimitError(
+      `Bitbucket's rate limit was reached while ${ctx.action} (429) and did not clear while retrying. ` +
+        'Bitbucket allows about 1,000 API calls per hour per user on repository endpoints, counted over a rolling hour. ' +
+        `${wait}Wait a few minutes, then try again.`,
+      { status, code: 'rate_limited', bitbucketMessage, retryable: true, retryAfterSeconds },
+    );
+  }
+  if (status >= 500) {
+    return new BitbucketError(
+      `Bitbucket answered ${status} while ${ctx.action}: a problem on Bitbucket's side.${said} ` +
+        `Try again in a few minutes; ${STATUS_PAGE} lists ongoing incidents.`,
+      {
+        status,
+        code: 'server_error',
+        bitbucketMessage,
+        retryable: isRetryableStatus(status),
+        retryAfterSeconds: parseRetryAfter(res.headers['retry-after']),
+      },
+    );
+  }
+  return new BitbucketError(`Bitbucket answered an unexpected ${status} while ${ctx.action}.${said}`, {
+    status,
+    code: 'unexpected_status',
+    bitbucketMessage,
+  });
+}
+
+/**
+ * A 2xx whose body cannot be used. `problem` absent means the JSON did not parse (often a truncated or
+ * proxy-mangled answer: retried when the call is safe to repeat); given, it names what was missing,
+ * which a repeat would not fix.
+ */
+export function malformedResponse(ctx: RequestContext, status: number, problem?: string): BitbucketMalformedResponseError {
+  return new BitbucketMalformedResponseError(
+    `Bitbucket's answer while ${ctx.action} ${problem ?? 'was not valid JSON'} (status ${status}). ` +
+      'This is usually a passing fault at Bitbucket or in a proxy between here and Bitbucket: try again in a moment.',
+    { status, code: 'malformed_response', retryable: ctx.idempotent && problem === undefined },
+  );
+}

@@ -1,0 +1,346 @@
+/**
+ * The Valohai REST calls the workflows make (`<host>/api/v0/`, `Authorization: Token <token>`), over
+ * axios. Every failure becomes a `ValohaiError` built here from plain values; the axios error itself
+ * never leaves `send()`, because its `config.data` would carry the private key of `setRepository`.
+ */
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { networkErrorCode } from '../http/network.js';
+import { encodePathSegment, InvalidPathSegmentError } from '../http/path.js';
+import { redact } from '../http/redact.js';
+import { withRetry, type RetryOptions } from '../http/retry.js';
+import {
+  errorForResponse,
+  malformedResponse,
+  networkError,
+  ValohaiError,
+  ValohaiNetworkError,
+  ValohaiNotFoundError,
+  type CallContext,
+} from './errors.js';
+import { asObject, toCommit, toProject, toUser } from './map.js';
+import type { FetchResult, Project, ValohaiCommit, ValohaiUser } from './types.js';
+
+export interface ValohaiClientOptions {
+  /** `https://app.valohai.com`, or a self-hosted installation's address. */
+  host: string;
+  /** A personal API token (made at `<host>/auth/tokens/`). */
+  token: string;
+  /** Overrides of the retry policy (tests inject `sleep` and `random`). */
+  retry?: Partial<RetryOptions>;
+  /** Per request (default 30 000). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_VALOHAI_TIMEOUT_MS = 30_000;
+const MAX_PAGES = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+type Method = 'GET' | 'POST' | 'PATCH';
+
+interface Call {
+  method: Method;
+  /** Relative to `<host>/api/v0/`, e.g. `projects/?limit=100`. */
+  url: string;
+  data?: unknown;
+}
+
+export function isRetryableValohaiError(err: unknown): boolean {
+  return err instanceof ValohaiError && err.retryable;
+}
+
+/**
+ * For calls that must not run twice (creating a project): only retried when the request surely did
+ * not take effect, i.e. it was rate limited or the connection was refused before it was sent.
+ */
+function isSafeToRepeatUnsafeCall(err: unknown): boolean {
+  if (!(err instanceof ValohaiError)) return false;
+  if (err instanceof ValohaiNetworkError) return err.networkCode === 'ECONNREFUSED';
+  return err.status === 429;
+}
+
+/** `https://host[:port][/path]` without a trailing slash; refuses anything else with the fix. */
+export function normaliseHost(host: string): string {
+  let url: URL;
+  try {
+    url = new URL(host.trim());
+  } catch {
+    throw new TypeError(`The Valohai host "${host.slice(0, 100)}" is not a URL: give it like https://app.valohai.com.`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new TypeError(`The Valohai host must start with https:// (got ${url.protocol}//${url.host}).`);
+  }
+  if (url.username || url.password) {
+    throw new TypeError('The Valohai host must not contain credentials: pass the API token separately.');
+  }
+  if (url.search || url.hash) throw new TypeError('The Valohai host must not have a query or fragment: give it like https://app.valohai.com.');
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function repositoryPath(repositoryId: number): string {
+  if (!Number.isSafeInteger(repositoryId) || repositoryId <= 0) {
+    throw new InvalidPathSegmentError('Valohai repository id', `The Valohai repository id must be a positive whole number (got ${String(repositoryId)}).`);
+  }
+  return `repositories/${repositoryId}/`;
+}
+
+export class ValohaiClient {
+  readonly host: string;
+  readonly #http: AxiosInstance;
+  readonly #token: string;
+  readonly #retry: RetryOptions;
+
+  constructor(opts: ValohaiClientOptions) {
+    this.host = normaliseHost(opts.host);
+    this.#token = opts.token;
+    this.#retry = { isRetryable: isRetryableValohaiError, ...opts.retry };
+    this.#http = axios.create({
+      baseURL: `${this.host}/api/v0/`,
+      timeout: opts.timeoutMs ?? DEFAULT_VALOHAI_TIMEOUT_MS,
+      headers: { Authorization: `Token ${opts.token}`, Accept: 'application/json' },
+      // Every status comes back as a response; the body stays text so a broken one can be told apart.
+      validateStatus: () => true,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      // A redirect would re-send the token (and for PATCH, the key) somewhere not configured: report it.
+      maxRedirects: 0,
+      transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: false },
+    });
+  }
+
+  /** The token's user (`GET users/me/`): the cheapest check that a token works. */
+  async me(): Promise<ValohaiUser> {
+    const ctx = this.ctx('checking the API token', true);
+    return this.call({ method: 'GET', url: 'users/me/' }, ctx, (status, body) => {
+      const user = toUser(body);
+      if (!user) throw malformedResponse(this.host, ctx, status, 'lacked the username');
+      return user;
+    });
+  }
+
+  /** Every project the token's user can see (all pages). */
+  async listProjects(): Promise<Project[]> {
+    const ctx = this.ctx('listing projects', true);
+    const projects: Project[] = [];
+    for await (const item of this.results('projects/?limit=100', ctx)) {
+      const project = toProject(item);
+      if (!project) throw malformedResponse(this.host, ctx, 200, 'held a project without id or name');
+      projects.push(project);
+    }
+    return projects;
+  }
+
+  async getProject(id: string): Promise<Project> {
+    const ctx = this.ctx(`reading project ${id}`, true);
+    ctx.notFound = this.projectNotFound(id);
+    return this.call({ method: 'GET', url: `projects/${encodePathSegment(id, 'project id')}/` }, ctx, (status, body) => {
+      const project = toProject(body);
+      if (!project) throw malformedResponse(this.host, ctx, status, 'lacked the project id or name');
+      return project;
+    });
+  }
+
+  /** A project by id (UUID), by `owner/name`, or by a name only one visible project has. */
+  async findProject(idOrOwnerSlashName: string): Promise<Project> {
+    const wanted = idOrOwnerSlashName.trim();
+    if (UUID.test(wanted)) return this.getProject(wanted);
+    const slash = wanted.indexOf('/');
+    const owner = slash >= 0 ? wanted.slice(0, slash) : undefined;
+    const name = slash >= 0 ? wanted.slice(slash + 1) : wanted;
+    const projects = await this.listProjects();
+    const sameOwner = (p: Project) => owner === undefined || p.owner?.toLowerCase() === owner.toLowerCase();
+    let matches = projects.filter((p) => sameOwner(p) && p.name === name);
+    if (matches.length === 0) matches = projects.filter((p) => sameOwner(p) && p.name.toLowerCase() === name.toLowerCase());
+    if (matches.length === 1) return matches[0] as Project;
+    if (matches.length > 1) {
+      const names = matches.map((p) => `${p.owner ?? '?'}/${p.name} (${p.id})`).join(', ');
+      throw new ValohaiError(`Several Valohai projects match "${wanted}": ${names}. Give the project as owner/name or by its id.`, {
+        status: 0,
+        code: 'ambiguous',
+      });
+    }
+    throw new ValohaiNotFoundError(this.projectNotFound(wanted), { status: 404, code: 'not_found' });
+  }
+
+  /** Who may own a new project: organization names, or `organization:team`. */
+  async ownershipOptions(): Promise<string[]> {
+    const ctx = this.ctx('reading the project ownership options', true);
+    return this.call(
+      { method: 'GET', url: 'projects/ownership_options/' },
+      ctx,
+      (status, body) => {
+        // Installations without this endpoint answer 404: then there is nothing to choose from.
+        if (status === 404) return [];
+        if (!Array.isArray(body)) throw malformedResponse(this.host, ctx, status, 'was not a list');
+        return body.filter((o): o is string => typeof o === 'string');
+      },
+      [404],
+    );
+  }
+
+  /** Creates a project. Not repeated after an unclear failure: a second POST could make a second project. */
+  async createProject(input: { name: string; owner: string; description?: string }): Promise<Project> {
+    const ctx = this.ctx(`creating project "${input.name}"`, false);
+    ctx.invalidHint = 'Check the project name (it must be unique for the owner) and the owner (see the ownership options).';
+    const data: Record<string, string> = { name: input.name, owner: input.owner };
+    if (input.description) data.description = input.description;
+    return this.call(
+      { method: 'POST', url: 'projects/', data },
+      ctx,
+      (status, body) => {
+        const project = toProject(body);
+        if (!project) throw malformedResponse(this.host, ctx, status, 'lacked the new project id');
+        return project;
+      },
+      [],
+      isSafeToRepeatUnsafeCall,
+    );
+  }
+
+  /**
+   * Points the project's repository at `url`/`ref` and gives Valohai the SSH private key to fetch with.
+   *
+   * UNCONFIRMED: no public Valohai client sets repository settings. This assumes
+   * `PATCH /api/v0/repositories/{id}/` with JSON `{"url", "ref", "ssh_private_key"}` and that the key
+   * is never echoed back. If Valohai's real call differs, this function is the one place to change.
+   *
+   * The key is in the request body only: the answer's body is not read on success, and on failure the
+   * server's text is scrubbed of the key (whole, by line, and any PEM block) before it is quoted.
+   * PATCH sets absolute values, so repeating it is safe.
+   */
+  async setRepository(repositoryId: number, settings: { url: string; ref: string; sshPrivateKey: string }): Promise<void> {
+    const ctx = this.ctx(`saving the repository settings (URL, fetch reference, SSH key) of Valohai repository ${repositoryId}`, true, [
+      settings.sshPrivateKey,
+    ]);
+    ctx.notFound = `Valohai has no repository ${repositoryId} (404). Read the project again: its repository id may have changed.`;
+    ctx.invalidHint = 'Check the SSH URL (git@bitbucket.org:workspace/repo.git form), the fetch reference (a branch name) and the key format.';
+    const data = { url: settings.url, ref: settings.ref, ssh_private_key: settings.sshPrivateKey };
+    await this.call({ method: 'PATCH', url: repositoryPath(repositoryId), data }, ctx, () => undefined);
+  }
+
+  /** Removes the SSH private key from Valohai's repository settings (same assumed call as setRepository). */
+  async clearRepositoryKey(repositoryId: number): Promise<void> {
+    const ctx = this.ctx(`removing the SSH key from Valohai repository ${repositoryId}`, true);
+    ctx.notFound = `Valohai has no repository ${repositoryId} (404): there is no key left to remove there.`;
+    await this.call({ method: 'PATCH', url: repositoryPath(repositoryId), data: { ssh_private_key: '' } }, ctx, () => undefined);
+  }
+
+  /** Asks Valohai to fetch the repository now. Non-empty `errors` means the fetch failed. */
+  async fetchRepository(projectId: string): Promise<FetchResult> {
+    // Fetching twice only finds no new commits the second time, so the POST is safe to repeat.
+    const ctx = this.ctx(`fetching the repository of project ${projectId}`, true);
+    ctx.notFound = this.projectNotFound(projectId);
+    const url = `projects/${encodePathSegment(projectId, 'project id')}/fetch/`;
+    return this.call({ method: 'POST', url }, ctx, (status, body) => {
+      const o = asObject(body);
+      if (!o) throw malformedResponse(this.host, ctx, status, 'was not an object');
+      const commits = Array.isArray(o.commits) ? o.commits.map(toCommit).filter((c): c is ValohaiCommit => c !== undefined) : [];
+      const rawErrors: unknown[] = Array.isArray(o.errors) ? o.errors : o.errors === undefined ? [] : [o.errors];
+      const errors = rawErrors.map((e) => redact(typeof e === 'string' ? e : JSON.stringify(e), [this.#token]));
+      return { commits, errors };
+    });
+  }
+
+  /** The project's newest commits as Valohai knows them, newest first. */
+  async listCommits(projectId: string, limit = 50): Promise<ValohaiCommit[]> {
+    const ctx = this.ctx(`listing the commits of project ${projectId}`, true);
+    const query = new URLSearchParams({ project: projectId, ordering: '-commit_time', limit: String(Math.max(1, Math.floor(limit))) });
+    return this.call({ method: 'GET', url: `commits/?${query.toString()}` }, ctx, (status, body) => {
+      const results = asObject(body)?.results ?? body;
+      if (!Array.isArray(results)) throw malformedResponse(this.host, ctx, status, 'was not a list of commits');
+      return results.map(toCommit).filter((c): c is ValohaiCommit => c !== undefined);
+    });
+  }
+
+  private projectNotFound(wanted: string): string {
+    return (
+      `Valohai has no project "${wanted}" that this token can see. List the projects it can see with \`vh project list\` ` +
+      `(valohai-cli) or at ${this.host}/api/v0/projects/, then give the project's id (a UUID) or owner/name.`
+    );
+  }
+
+  private ctx(action: string, idempotent: boolean, secrets: string[] = []): CallContext {
+    return { action, idempotent, secrets: [this.#token, ...secrets] };
+  }
+
+  /** Each item of a paginated DRF list, following `next` to the end. */
+  private async *results(firstUrl: string, ctx: CallContext): AsyncGenerator<unknown> {
+    const seen = new Set<string>();
+    let url: string | undefined = firstUrl;
+    for (let page = 0; url !== undefined; page++) {
+      if (page >= MAX_PAGES || seen.has(url)) throw malformedResponse(this.host, ctx, 200, 'kept pointing to more pages without end');
+      seen.add(url);
+      const body: Record<string, unknown> = await this.call({ method: 'GET', url }, ctx, (status, b) => {
+        const o = asObject(b);
+        if (!o || !Array.isArray(o.results)) throw malformedResponse(this.host, ctx, status, 'was not a page of results');
+        return o;
+      });
+      for (const item of body.results as unknown[]) yield item;
+      url = typeof body.next === 'string' && body.next !== '' ? this.nextUrl(body.next, ctx) : undefined;
+    }
+  }
+
+  /**
+   * A `next` link as a URL relative to the API root. Only its path and query are kept, so the token is
+   * only ever sent to the configured host (a proxy may write http:// or an inner host name in links).
+   */
+  private nextUrl(next: string, ctx: CallContext): string {
+    let parsed: URL;
+    try {
+      parsed = new URL(next, `${this.host}/api/v0/`);
+    } catch {
+      throw malformedResponse(this.host, ctx, 200, 'held an unreadable next link');
+    }
+    const i = parsed.pathname.indexOf('/api/v0/');
+    if (i < 0) throw malformedResponse(this.host, ctx, 200, 'pointed to a next page outside the API');
+    return `${parsed.pathname.slice(i + '/api/v0/'.length)}${parsed.search}`;
+  }
+
+  /**
+   * One request with retries. 2xx (and statuses in `expected`) go to `onAnswer` with the parsed body
+   * (undefined when empty); other statuses and network failures become `ValohaiError`s.
+   */
+  private call<T>(
+    req: Call,
+    ctx: CallContext,
+    onAnswer: (status: number, body: unknown) => T,
+    expected: readonly number[] = [],
+    isRetryable?: (err: unknown) => boolean,
+  ): Promise<T> {
+    const retry: RetryOptions = isRetryable ? { ...this.#retry, isRetryable: (e) => isRetryable(e) && this.#retry.isRetryable(e) } : this.#retry;
+    return withRetry(async () => {
+      const res = await this.send(req);
+      const text = typeof res.data === 'string' ? res.data : '';
+      const ok = res.status >= 200 && res.status < 300;
+      if (!ok && !expected.includes(res.status)) {
+        throw errorForResponse(this.host, { status: res.status, headers: headersOf(res), text }, ctx);
+      }
+      let body: unknown;
+      if (ok && text.trim() !== '' && req.method !== 'PATCH') {
+        try {
+          body = JSON.parse(text) as unknown;
+        } catch {
+          throw malformedResponse(this.host, ctx, res.status);
+        }
+      }
+      return onAnswer(res.status, body);
+    }, retry);
+  }
+
+  /** The only place axios is called; an axios error is reduced to its network code right here. */
+  private async send(req: Call): Promise<AxiosResponse<unknown>> {
+    try {
+      return await this.#http.request<unknown>({ method: req.method, url: req.url, data: req.data });
+    } catch (err) {
+      throw networkError(this.host, networkErrorCode(err));
+    }
+  }
+}
+
+function headersOf(res: AxiosResponse<unknown>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(res.headers as Record<string, unknown>)) {
+    if (typeof v === 'string') out[k.toLowerCase()] = v;
+    else if (Array.isArray(v)) out[k.toLowerCase()] = v.join(', ');
+  }
+  return out;
+}
