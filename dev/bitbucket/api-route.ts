@@ -1,0 +1,91 @@
+/**
+ * Mounts one API route with what every Bitbucket route does before its own work: authenticate,
+ * refuse the wrong mechanism, spend the rate budget, check token scopes. Also the repository lookup
+ * and permission check the repository routes share.
+ */
+import type { HttpReply, HttpRequest, Method, Router } from '../http.js';
+import type { RepoPermission } from '../seed/seed-types.js';
+import { authenticate, describePrincipal, permissionOn, type Principal } from './auth.js';
+import { RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE, bbError, unauthorized } from './errors.js';
+import type { RateLimiter } from './rate-limit.js';
+import { requirementFor } from './route-table.js';
+import { fullName, type Urls } from './serializers.js';
+import { permissionAtLeast, type BitbucketState, type RepoRecord } from './state.js';
+
+export interface ApiDeps {
+  state: BitbucketState;
+  limiter: RateLimiter;
+  gitHost: string;
+  /** Router base, `/2.0`. */
+  base: string;
+}
+
+export interface ApiCall {
+  req: HttpRequest;
+  principal: Principal;
+  urls: Urls;
+  state: BitbucketState;
+}
+
+export type ApiHandler = (call: ApiCall) => HttpReply | Promise<HttpReply>;
+
+export function mountRoute(router: Router, deps: ApiDeps, method: Method, template: string, handler: ApiHandler): void {
+  const requirement = requirementFor(method, template);
+  if (!requirement) throw new Error(`Route ${method} ${template} has no entry in BITBUCKET_ROUTES; add its scopes there first.`);
+  router.on(method, template, async (req) => {
+    const principal = authenticate(deps.state, req.headers);
+    if (!principal) return unauthorized();
+    if (principal.kind === 'access-token' && !requirement.accessTokens) return bbError(403, WRONG_MECHANISM_MESSAGE);
+    if (template.startsWith('/repositories') && !deps.limiter.take(principal.credentialId)) {
+      return bbError(429, RATE_LIMIT_MESSAGE, {
+        detail: `The limit is ${deps.limiter.perHour} requests per hour per credential on /2.0/repositories. Wait, then retry with backoff.`,
+      });
+    }
+    const missing = requirement.scopes.filter((s) => !principal.scopes.has(s));
+    if (missing.length > 0) {
+      return bbError(403, 'Your credentials lack one or more required privilege scopes.', {
+        detail: `This API needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}. Create an API token with ${missing.join(', ')} and use it instead.`,
+        data: { required: requirement.scopes, missing },
+      });
+    }
+    const urls: Urls = { api: `${req.url.origin}${deps.base}`, gitHost: deps.gitHost };
+    return handler({ req, principal, urls, state: deps.state });
+  });
+}
+
+/** The repository named by `{workspace}`/`{repo_slug}` if the caller has `need` on it, else the error reply. */
+export function loadRepo(call: ApiCall, need: RepoPermission): RepoRecord | HttpReply {
+  const { workspace = '', repo_slug: slug = '' } = call.req.params;
+  const ws = call.state.findWorkspace(workspace);
+  const repo = ws && call.state.findRepo(ws, slug);
+  if (!repo) {
+    return bbError(404, `Repository ${workspace}/${slug} not found`, {
+      detail: 'Check the workspace and repository slug (or {uuid}); slugs are lower-case in URLs.',
+    });
+  }
+  const have = permissionOn(call.state, call.principal, repo);
+  if (!permissionAtLeast(have, need)) {
+    const what = need === 'admin' ? 'Administrator access' : need === 'write' ? 'Write access' : 'Access';
+    return bbError(403, `${what} to ${fullName(repo)} is required.`, {
+      detail: `${describePrincipal(call.principal)} has ${have ?? 'no'} access to ${fullName(repo)}. Ask a workspace admin to grant ${need}.`,
+    });
+  }
+  return repo;
+}
+
+/** Tells a finished reply apart from the value a helper was asked for. */
+export function isReply(value: unknown): value is HttpReply {
+  return typeof value === 'object' && value !== null && 'status' in value && typeof (value as HttpReply).status === 'number';
+}
+
+/** Parses a JSON object body, or answers 400. */
+export function jsonBody(req: HttpRequest): Record<string, unknown> | HttpReply {
+  if (req.body.trim() === '') return bbError(400, 'The request body is empty; send a JSON object.');
+  try {
+    const value: unknown = JSON.parse(req.body);
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // answered below
+  }
+  return bbError(400, 'The request body is not a JSON object.', { detail: 'Send Content-Type: application/json with an object body.' });
+}

@@ -1,0 +1,76 @@
+/**
+ * Repository access keys (`/deploy-keys`): list, add, read, relabel, delete. Admin permission on the
+ * repository is required for all of them; Bitbucket's own 400 texts for refused keys.
+ */
+import type { HttpReply, Router } from '../../http.js';
+import { isReply, jsonBody, loadRepo, mountRoute, type ApiCall, type ApiDeps } from '../api-route.js';
+import { AccessKeyFormatError } from '../access-key-format.js';
+import { bbError } from '../errors.js';
+import { paginate } from '../pagination.js';
+import { accessKeyJson, fullName } from '../serializers.js';
+import { AccessKeyConflictError, type AccessKeyEntry, type RepoRecord } from '../state.js';
+
+const KEYS = '/repositories/{workspace}/{repo_slug}/deploy-keys';
+
+function refused(err: unknown): HttpReply {
+  if (err instanceof AccessKeyFormatError || err instanceof AccessKeyConflictError) {
+    const kind = err instanceof AccessKeyFormatError ? err.problem : err.conflict;
+    return bbError(400, err.message, { data: { key: [kind] } });
+  }
+  throw err;
+}
+
+function loadKey(call: ApiCall): { repo: RepoRecord; entry: AccessKeyEntry } | HttpReply {
+  const repo = loadRepo(call, 'admin');
+  if (isReply(repo)) return repo;
+  const raw = call.req.params.key_id ?? '';
+  const entry = /^\d+$/.test(raw) ? call.state.getAccessKey(repo, Number(raw)) : undefined;
+  if (!entry) return bbError(404, `Access key ${raw} not found on ${fullName(repo)}`);
+  return { repo, entry };
+}
+
+export function mountAccessKeyRoutes(router: Router, deps: ApiDeps): void {
+  mountRoute(router, deps, 'GET', KEYS, (call) => {
+    const repo = loadRepo(call, 'admin');
+    if (isReply(repo)) return repo;
+    const page = paginate(call.req, call.state.listAccessKeys(repo).map((k) => accessKeyJson(k, call.urls)));
+    return isReply(page) ? page : { status: 200, body: page };
+  });
+
+  mountRoute(router, deps, 'POST', KEYS, (call) => {
+    const repo = loadRepo(call, 'admin');
+    if (isReply(repo)) return repo;
+    const body = jsonBody(call.req);
+    if (isReply(body)) return body;
+    try {
+      return { status: 200, body: accessKeyJson(call.state.addAccessKey(repo, { key: body.key, label: body.label }), call.urls) };
+    } catch (err) {
+      return refused(err);
+    }
+  });
+
+  mountRoute(router, deps, 'GET', `${KEYS}/{key_id}`, (call) => {
+    const found = loadKey(call);
+    return isReply(found) ? found : { status: 200, body: accessKeyJson(found.entry, call.urls) };
+  });
+
+  mountRoute(router, deps, 'PUT', `${KEYS}/{key_id}`, (call) => {
+    const found = loadKey(call);
+    if (isReply(found)) return found;
+    const body = jsonBody(call.req);
+    if (isReply(body)) return body;
+    try {
+      const entry = call.state.updateAccessKey(found.entry, { key: body.key, label: body.label, comment: body.comment });
+      return { status: 200, body: accessKeyJson(entry, call.urls) };
+    } catch (err) {
+      return refused(err);
+    }
+  });
+
+  mountRoute(router, deps, 'DELETE', `${KEYS}/{key_id}`, (call) => {
+    const found = loadKey(call);
+    if (isReply(found)) return found;
+    call.state.deleteAccessKey(found.entry);
+    return { status: 204 };
+  });
+}

@@ -1,0 +1,127 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE } from '../../../dev/bitbucket/index.js';
+import { ed25519PublicKeyFor } from '../../../dev/seed/index.js';
+import { creds, errorMessage, obj, startDemo, type DemoEmulator } from './support/fixture.js';
+
+const REPO = '/repositories/acme/ml-models';
+const KEYS = `${REPO}/deploy-keys`;
+let demo: DemoEmulator;
+
+before(async () => {
+  demo = await startDemo();
+});
+after(() => demo.bb.close());
+
+describe('credentials', () => {
+  test('missing, wrong or malformed credentials get a plain-text 401', async () => {
+    const attempts = [
+      'anonymous' as const,
+      { email: creds.admin.email, token: 'wrong-token' },
+      { email: 'nobody@acme.test', token: creds.admin.token },
+      { bearer: 'not-a-token' },
+      { header: 'Token abc' },
+      { header: `Basic ${Buffer.from('no-colon').toString('base64')}` },
+    ];
+    for (const as of attempts) {
+      const res = await demo.call(REPO, { as });
+      assert.equal(res.status, 401, JSON.stringify(as));
+      assert.match(res.contentType, /^text\/plain/);
+    }
+  });
+
+  test('the email part of Basic auth is case-insensitive', async () => {
+    const res = await demo.call(REPO, { as: { email: creds.admin.email.toUpperCase(), token: creds.admin.token } });
+    assert.equal(res.status, 200);
+  });
+});
+
+describe('access tokens (Bearer)', () => {
+  test('are refused on access-key routes with "not accessible by this authentication mechanism"', async () => {
+    const as = { bearer: creds.repositoryAccessToken.token };
+    for (const [method, path] of [['GET', KEYS], ['POST', KEYS], ['GET', `${KEYS}/1`], ['PUT', `${KEYS}/1`], ['DELETE', `${KEYS}/1`]] as const) {
+      const res = await demo.call(path, { as, method, body: method === 'POST' || method === 'PUT' ? { key: ed25519PublicKeyFor('bearer'), label: 'x' } : undefined });
+      assert.equal(res.status, 403, `${method} ${path}`);
+      assert.equal(errorMessage(res), WRONG_MECHANISM_MESSAGE);
+    }
+    const user = await demo.call('/user', { as });
+    assert.equal(user.status, 403);
+  });
+
+  test('read the repositories they are bound to, and only those', async () => {
+    const repoToken = { bearer: creds.repositoryAccessToken.token };
+    assert.equal((await demo.call(REPO, { as: repoToken })).status, 200);
+    assert.equal((await demo.call('/repositories/acme/datasets', { as: repoToken })).status, 403);
+    const wsToken = { bearer: creds.workspaceAccessToken.token };
+    assert.equal((await demo.call('/repositories/acme/datasets', { as: wsToken })).status, 200);
+    assert.equal((await demo.call('/repositories/umbrella/vault', { as: wsToken })).status, 403);
+  });
+});
+
+describe('scopes and permissions', () => {
+  test('a token without write:ssh-key:bitbucket cannot add a key, and the 403 names the scope', async () => {
+    const as = { email: creds.adminWithoutWriteSshKey.email, token: creds.adminWithoutWriteSshKey.token };
+    const res = await demo.call(KEYS, { as, method: 'POST', body: { key: ed25519PublicKeyFor('scope-test'), label: 'x' } });
+    assert.equal(res.status, 403);
+    assert.ok(res.text.includes('write:ssh-key:bitbucket'), res.text);
+    assert.equal((await demo.call(KEYS, { as })).status, 200, 'listing needs only admin:repository');
+    assert.equal(demo.bb.state.accessKeys('acme', 'ml-models').length, 0, 'nothing was added');
+  });
+
+  test('delete needs delete:ssh-key:bitbucket', async () => {
+    const repo = demo.bb.state.findRepo('acme', 'datasets');
+    assert.ok(repo);
+    const entry = demo.bb.state.addAccessKey(repo, { key: ed25519PublicKeyFor('delete-scope'), label: 'x' });
+    const token = 'ATATT3xTestNoDeleteScope';
+    const admin = demo.bb.state.findUser(creds.admin.email);
+    assert.ok(admin);
+    demo.bb.state.apiTokens.push({ user: admin, token, scopes: new Set(['admin:repository:bitbucket']) });
+    const res = await demo.call(`/repositories/acme/datasets/deploy-keys/${entry.id}`, { as: { email: creds.admin.email, token }, method: 'DELETE' });
+    assert.equal(res.status, 403);
+    assert.ok(res.text.includes('delete:ssh-key:bitbucket'), res.text);
+    assert.equal(demo.bb.state.accessKeys('acme', 'datasets').length, 1);
+  });
+
+  test('a user with write but not admin gets 403 on access keys and 200 on the repository', async () => {
+    const as = { email: creds.writer.email, token: creds.writer.token };
+    assert.equal((await demo.call(REPO, { as })).status, 200);
+    const list = await demo.call(KEYS, { as });
+    assert.equal(list.status, 403);
+    assert.match(errorMessage(list), /Administrator access/);
+    const add = await demo.call(KEYS, { as, method: 'POST', body: { key: ed25519PublicKeyFor('writer'), label: 'x' } });
+    assert.equal(add.status, 403);
+  });
+
+  test('a user outside the workspace gets 403 on a private repository; an unknown repository is 404', async () => {
+    const as = { email: creds.outsider.email, token: creds.outsider.token };
+    assert.equal((await demo.call(REPO, { as })).status, 403);
+    assert.equal((await demo.call('/repositories/acme/docs-site', { as })).status, 200, 'public repositories are readable');
+    const missing = await demo.call('/repositories/acme/no-such-repo');
+    assert.equal(missing.status, 404);
+    assert.equal(obj(missing).type, 'error');
+    assert.equal((await demo.call('/repositories/no-such-workspace/ml-models/deploy-keys')).status, 404);
+  });
+});
+
+describe('rate limit', () => {
+  test('each credential has an hourly budget on /repositories; spent, it answers 429 until the hour rolls', async () => {
+    let now = new Date('2025-01-01T00:00:00Z');
+    const limited = await startDemo({ rateLimitPerHour: 3, clock: () => now });
+    try {
+      const admin = creds.admin;
+      for (let i = 0; i < 3; i++) assert.equal((await limited.call(REPO)).status, 200);
+      const over = await limited.call(`${REPO}/src/main/README.md`);
+      assert.equal(over.status, 429);
+      assert.equal(errorMessage(over), RATE_LIMIT_MESSAGE);
+      assert.equal((await limited.call('/user')).status, 200, '/user is outside the /repositories budget');
+      const writer = { email: creds.writer.email, token: creds.writer.token };
+      assert.equal((await limited.call(REPO, { as: writer })).status, 200, 'another credential has its own budget');
+      now = new Date(now.getTime() + 59 * 60 * 1000);
+      assert.equal((await limited.call(REPO, { as: admin })).status, 429);
+      now = new Date(now.getTime() + 2 * 60 * 1000);
+      assert.equal((await limited.call(REPO, { as: admin })).status, 200);
+    } finally {
+      await limited.bb.close();
+    }
+  });
+});

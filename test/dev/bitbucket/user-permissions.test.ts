@@ -1,0 +1,83 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { creds, obj, startDemo, type DemoEmulator } from './support/fixture.js';
+
+const PERMS = '/user/workspaces/acme/permissions/repositories';
+let demo: DemoEmulator;
+
+before(async () => {
+  demo = await startDemo();
+});
+after(() => demo.bb.close());
+
+const q = (expr: string) => `?q=${encodeURIComponent(expr)}`;
+type Perm = { permission: string; repository: { full_name: string; uuid: string }; user: { account_id: string } };
+
+describe('GET /user/workspaces/{workspace}/permissions/repositories', () => {
+  test('gives the caller\'s effective permission on a repository found by uuid or full_name', async () => {
+    const uuid = String(obj(await demo.call('/repositories/acme/ml-models')).uuid);
+    const cases = [
+      [creds.admin, 'admin'],
+      [creds.writer, 'write'],
+      [creds.reader, 'read'],
+    ] as const;
+    for (const [who, expected] of cases) {
+      const as = { email: who.email, token: who.token };
+      for (const filter of [`repository.uuid="${uuid}"`, 'repository.full_name="acme/ml-models"']) {
+        const page = obj(await demo.call(`${PERMS}${q(filter)}`, { as }));
+        const values = page.values as Perm[];
+        assert.equal(values.length, 1, `${who.email} ${filter}`);
+        assert.equal(values[0]?.permission, expected);
+        assert.equal(values[0]?.repository.uuid, uuid);
+      }
+    }
+  });
+
+  test('without q, lists every repository the caller holds a permission on, page by page', async () => {
+    const seen: string[] = [];
+    let next: string | undefined = `${PERMS}?pagelen=4`;
+    while (next) {
+      const page = obj(await demo.call(next));
+      seen.push(...(page.values as Perm[]).map((v) => `${v.repository.full_name}:${v.permission}`));
+      next = page.next as string | undefined;
+    }
+    assert.equal(seen.length, 7);
+    assert.ok(seen.every((s) => s.endsWith(':admin')));
+    const outsider = obj(await demo.call(PERMS, { as: { email: creds.outsider.email, token: creds.outsider.token } }));
+    assert.equal(outsider.size, 0, 'a public repository is readable but carries no granted permission');
+  });
+
+  test('combines conditions with AND / OR and refuses a malformed q', async () => {
+    const as = { email: creds.reader.email, token: creds.reader.token };
+    const both = obj(await demo.call(`${PERMS}${q('repository.full_name="acme/ml-models" OR repository.full_name="acme/datasets"')}`, { as }));
+    assert.deepEqual((both.values as Perm[]).map((v) => v.repository.full_name), ['acme/ml-models']);
+    const none = obj(await demo.call(`${PERMS}${q('permission="admin" AND repository.full_name="acme/ml-models"')}`, { as }));
+    assert.equal(none.size, 0);
+    for (const bad of ['repository.uuid=', '(permission="read"', 'permission "read"', '"x"="y"']) {
+      const res = await demo.call(`${PERMS}${q(bad)}`, { as });
+      assert.equal(res.status, 400, bad);
+    }
+  });
+});
+
+describe('GET /user and GET /user/workspaces/{workspace}/permission', () => {
+  test('/user describes the token\'s owner', async () => {
+    const me = obj(await demo.call('/user', { as: { email: creds.writer.email, token: creds.writer.token } }));
+    assert.equal(me.type, 'user');
+    assert.equal(me.account_id, creds.writer.accountId);
+    assert.equal(me.nickname, creds.writer.nickname);
+    assert.match(String(me.uuid), /^\{.+\}$/);
+  });
+
+  test('the workspace permission is the caller\'s membership role; non-members get 403', async () => {
+    const admin = obj(await demo.call('/user/workspaces/acme/permission'));
+    assert.equal(admin.type, 'workspace_membership');
+    assert.equal(admin.permission, 'owner');
+    assert.equal((admin.workspace as { slug: string }).slug, 'acme');
+    const writer = obj(await demo.call('/user/workspaces/acme/permission', { as: { email: creds.writer.email, token: creds.writer.token } }));
+    assert.equal(writer.permission, 'collaborator');
+    const outsider = await demo.call('/user/workspaces/acme/permission', { as: { email: creds.outsider.email, token: creds.outsider.token } });
+    assert.equal(outsider.status, 403);
+    assert.equal((await demo.call('/user/workspaces/nope/permission')).status, 404);
+  });
+});
