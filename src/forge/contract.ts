@@ -1,0 +1,602 @@
+/**
+ * The resolver API between the two settings pages (static/settings) and the Forge backend.
+ *
+ * One file on purpose: the pages import its types, the resolvers import its types and validators,
+ * and the preview server answers the same calls, so a change here is a compile error everywhere it
+ * matters. It has no imports with side effects and does no I/O, so it bundles into the browser too.
+ *
+ * Rules every resolver follows:
+ * - Payloads never name a workspace, repository or account: those come from the resolver's trusted
+ *   context (`req.context.workspaceId`, `extension.repository.uuid`, `accountId`).
+ * - Every reply is a `Reply<T>` envelope, never a thrown error: Forge turns a thrown error into an
+ *   opaque message, and the pages must show the fix.
+ * - Long work (connect, rotate, disconnect, verify) is an action: it returns `{ jobId }` at once and
+ *   runs on the `connection-jobs` queue; the page polls `getJob` about once a second. A resolver call
+ *   has a hard 25 s limit, a queue consumer 900 s.
+ * - No reply ever carries a secret: stored tokens and private keys are write-only from the page.
+ */
+import type { KeyType, ProgressEvent, Target, Warning, WorkflowResult } from '../connect/types.js';
+
+// ---------------------------------------------------------------------------------------------
+// Module keys (must match manifest.yml) and resolver names
+// ---------------------------------------------------------------------------------------------
+
+/** The two Custom UI modules; the page picks its view from `context.moduleKey`. */
+export const MODULE_KEYS = {
+  repository: 'valohai-repo-settings',
+  workspace: 'valohai-workspace-settings',
+} as const;
+
+export const RESOLVERS = [
+  'getWorkspaceSettings',
+  'saveValohaiToken',
+  'saveBitbucketToken',
+  'clearCredentials',
+  'getRepositoryPage',
+  'previewConnect',
+  'startConnect',
+  'startManualConnect',
+  'verifyManual',
+  'startRotate',
+  'startDisconnect',
+  'startVerify',
+  'getJob',
+] as const;
+
+export type ResolverName = (typeof RESOLVERS)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Constants the pages and resolvers share
+// ---------------------------------------------------------------------------------------------
+
+export const DEFAULT_VALOHAI_HOST = 'https://app.valohai.com';
+
+/**
+ * Scopes to tick when creating the Atlassian API token that manages access keys
+ * (https://id.atlassian.com/manage-profile/security/api-tokens, "Create API token with scopes",
+ * app Bitbucket). Access keys are `api-token` only in Bitbucket's spec, hence a user token at all.
+ */
+export const BITBUCKET_TOKEN_SCOPES = [
+  'read:repository:bitbucket',
+  'admin:repository:bitbucket',
+  'write:ssh-key:bitbucket',
+  'delete:ssh-key:bitbucket',
+] as const;
+
+export const ATLASSIAN_API_TOKENS_URL = 'https://id.atlassian.com/manage-profile/security/api-tokens';
+
+/** Where a Valohai user makes a personal token, on their own installation's host. */
+export function valohaiTokensUrl(host: string): string {
+  return `${host.replace(/\/+$/, '')}/auth/tokens/`;
+}
+
+/** Key age thresholds: a warning suggests rotating, an alert says rotate now. */
+export const KEY_AGE_WARNING_DAYS = 180;
+export const KEY_AGE_ALERT_DAYS = 365;
+
+export type KeyAgeLevel = 'ok' | 'warning' | 'alert';
+
+export function keyAgeLevel(days: number): KeyAgeLevel {
+  if (days >= KEY_AGE_ALERT_DAYS) return 'alert';
+  if (days >= KEY_AGE_WARNING_DAYS) return 'warning';
+  return 'ok';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reply envelope and errors
+// ---------------------------------------------------------------------------------------------
+
+export type ResolverErrorCode =
+  | 'invalid-payload'
+  | 'not-admin'
+  | 'not-set-up'
+  | 'invalid-token'
+  | 'missing-scopes'
+  | 'not-connected'
+  | 'already-connected'
+  | 'job-running'
+  | 'not-found'
+  | 'valohai-error'
+  | 'bitbucket-error'
+  | 'rate-limited'
+  | 'internal';
+
+/** What went wrong and what the user does about it; shown as a SectionMessage. Never a secret. */
+export interface ResolverError {
+  code: ResolverErrorCode;
+  /** What happened, e.g. "Valohai refused the token (401)." */
+  message: string;
+  /** The exact next step, e.g. "Create a new token at https://app.valohai.com/auth/tokens/ and save it here." */
+  fix: string;
+}
+
+export type Reply<T> = { ok: true; value: T } | { ok: false; error: ResolverError };
+
+// ---------------------------------------------------------------------------------------------
+// Workspace settings page
+// ---------------------------------------------------------------------------------------------
+
+export interface ValohaiCredentialSummary {
+  configured: boolean;
+  /** The stored host, or DEFAULT_VALOHAI_HOST when nothing is stored. */
+  host: string;
+  /** Whose token it is (from `GET /api/v0/users/me/`); null when unknown or not configured. */
+  username: string | null;
+  /** Set when the stored token no longer works, with the fix. */
+  problem?: ResolverError;
+}
+
+export interface BitbucketCredentialSummary {
+  configured: boolean;
+  email: string | null;
+  /** The Atlassian account's display name, when the token can tell it. */
+  accountName: string | null;
+  /** Scopes of BITBUCKET_TOKEN_SCOPES the stored token lacks: empty when it has them all. */
+  missingScopes: string[];
+  problem?: ResolverError;
+}
+
+/** How a repository stands, as listed on the workspace page. */
+export type RepositoryConnectionState = 'not-connected' | 'connected' | 'running' | 'manual';
+
+export interface WorkspaceRepository {
+  fullName: string;
+  name: string;
+  state: RepositoryConnectionState;
+  /** Valohai project name when connected. */
+  projectName: string | null;
+  keyAgeDays: number | null;
+  /** The repository's own Valohai settings page, when the resolver can build its address. */
+  settingsUrl: string | null;
+}
+
+export interface WorkspaceSettings {
+  workspace: { slug: string; name: string };
+  /** Whether the caller may change credentials (a workspace admin). Forms are read-only otherwise. */
+  canAdminister: boolean;
+  valohai: ValohaiCredentialSummary;
+  bitbucket: BitbucketCredentialSummary;
+  repositories: WorkspaceRepository[];
+  /** True when the list stopped early (very large workspace); the page says so. */
+  repositoriesTruncated: boolean;
+}
+
+export interface SaveValohaiTokenPayload {
+  /** Omitted: DEFAULT_VALOHAI_HOST. Normalised to `scheme://host[:port]`, no trailing slash. */
+  host?: string;
+  token: string;
+}
+
+export interface SaveBitbucketTokenPayload {
+  email: string;
+  token: string;
+}
+
+export type CredentialKind = 'valohai' | 'bitbucket';
+
+export interface ClearCredentialsPayload {
+  which: CredentialKind | 'all';
+}
+
+// saveValohaiToken → Reply<ValohaiCredentialSummary> (the token is checked before it is stored;
+// a refused token is an `invalid-token` error and nothing is stored).
+// saveBitbucketToken → Reply<BitbucketCredentialSummary> (stored even with missing scopes, which
+// the summary lists, so that the admin can fix the token without retyping the email).
+// clearCredentials → Reply<WorkspaceSettings>.
+
+// ---------------------------------------------------------------------------------------------
+// Repository settings page
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * - not-set-up: no Valohai token in the workspace; the page links to the workspace settings page.
+ * - ready: can connect (automatically with a Bitbucket token, else by the manual path).
+ * - running: a job is under way (`activeJob`).
+ * - connected: a verified or at least configured connection exists (`connection`).
+ * - manual: a key was generated for the manual path and waits for the admin to add it (`manual`).
+ */
+export type RepositoryPageState = 'not-set-up' | 'ready' | 'running' | 'connected' | 'manual';
+
+export interface RepositoryInfo {
+  fullName: string;
+  /** null on an empty repository (no commits yet). */
+  mainBranch: string | null;
+  /** `git@bitbucket.org:ws/repo.git`, the form Valohai wants. */
+  sshUrl: string;
+  /** The repository's "Access keys" settings page on bitbucket.org. */
+  accessKeysUrl: string;
+}
+
+export interface SetupStatus {
+  valohai: boolean;
+  /** false: no usable Bitbucket token, so connecting takes the manual path. */
+  bitbucket: boolean;
+  /** The workspace's Valohai settings page, when the resolver can build its address. */
+  workspaceSettingsUrl: string | null;
+}
+
+export interface ValohaiProjectOption {
+  id: string;
+  name: string;
+  /** Organisation or `org:team` owning it, as Valohai shows it. */
+  owner: string | null;
+  /** The repository URL the project fetches from now, if any: connecting replaces it. */
+  repositoryUrl: string | null;
+}
+
+export interface OwnershipOption {
+  /** The `owner` value for `POST /api/v0/projects/`. */
+  value: string;
+  label: string;
+}
+
+export interface ReadyDetails {
+  projects: ValohaiProjectOption[];
+  ownershipOptions: OwnershipOption[];
+  /** Default fetch reference: the main branch, or 'main' on an empty repository. */
+  defaultRef: string;
+}
+
+export interface AccessKeyStatus {
+  /** `workspace/slug`. */
+  repository: string;
+  /** Bitbucket access key id; null when the key is not (or no longer) on that repository. */
+  id: number | null;
+  /** ISO time of the key's last use on that repository; null if never used or unknown. */
+  lastUsed: string | null;
+  accessKeysUrl: string;
+}
+
+export interface ConnectionStatus {
+  project: { id: string; name: string; url: string | null };
+  ref: string;
+  keyType: KeyType;
+  /** `SHA256:...` as OpenSSH prints it. */
+  fingerprint: string;
+  /** ISO time the key was created. */
+  createdAt: string;
+  keyAgeDays: number;
+  accessKeys: AccessKeyStatus[];
+  /** Newest commit Valohai has of this repository, and the Bitbucket head of `ref`. */
+  valohaiCommit: { identifier: string; commitTime: string | null } | null;
+  bitbucketHead: string | null;
+  /** ISO time of the last successful verification. */
+  verifiedAt: string | null;
+  lastPushFetch: { at: string; commits: number; errors: string[] } | null;
+  warnings: Warning[];
+}
+
+export interface ManualTarget extends Target {
+  accessKeysUrl: string;
+}
+
+export interface ManualDetails {
+  /** One authorized_keys line to paste; the private half never leaves the backend. */
+  publicKey: string;
+  fingerprint: string;
+  keyType: KeyType;
+  /** The label to give the key on Bitbucket, so rotation and disconnect can find it later. */
+  label: string;
+  targets: ManualTarget[];
+  project: { id: string; name: string };
+  ref: string;
+  warnings: Warning[];
+}
+
+export type JobKind = 'connect' | 'manual-connect' | 'manual-verify' | 'rotate' | 'disconnect' | 'verify';
+
+export interface RepositoryPage {
+  state: RepositoryPageState;
+  repository: RepositoryInfo;
+  /** Whether the caller administers this repository; actions are disabled otherwise. */
+  canAdminister: boolean;
+  setup: SetupStatus;
+  /** Present in state 'ready'. */
+  ready?: ReadyDetails;
+  /** Present in state 'connected' (and during a job on a connected repository). */
+  connection?: ConnectionStatus;
+  /** Present in state 'manual'. */
+  manual?: ManualDetails;
+  /** Present in state 'running'. */
+  activeJob?: { jobId: string; kind: JobKind };
+}
+
+export interface PreviewConnectPayload {
+  /** Omitted: the main branch. */
+  ref?: string;
+  submodules: boolean;
+}
+
+/** What connect would touch, read before anything changes. */
+export interface ConnectPreview {
+  ref: string;
+  headCommit: string | null;
+  sshUrl: string;
+  targets: ManualTarget[];
+  warnings: Warning[];
+}
+
+export interface NewProject {
+  name: string;
+  /** One of the `ownershipOptions` values. */
+  owner: string;
+}
+
+/** Exactly one of `projectId` and `newProject`. */
+export type StartConnectPayload = (
+  | { projectId: string; newProject?: undefined }
+  | { projectId?: undefined; newProject: NewProject }
+) & {
+  ref: string;
+  keyType: KeyType;
+  submodules: boolean;
+};
+
+/** Same choices as a connect; the job stops once the key pair exists and the page shows `manual`. */
+export type StartManualConnectPayload = StartConnectPayload;
+
+export interface StartRotatePayload {
+  /** Omitted: keep the current key type. */
+  keyType?: KeyType;
+}
+
+/** For actions that take nothing: `{}` (or no payload at all). */
+export type EmptyPayload = Record<string, never>;
+
+export interface JobStarted {
+  jobId: string;
+}
+
+export interface GetJobPayload {
+  jobId: string;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'unverified';
+
+export interface JobView {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  /** Steps in the order they happened; a step id appears once, with its latest status. */
+  steps: ProgressEvent[];
+  /** Set once the job ends. */
+  result?: WorkflowResult;
+  /** What went wrong, with the fix, when status is 'failed' or 'unverified'. */
+  error?: string;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole API as one map: payload and reply value per resolver
+// ---------------------------------------------------------------------------------------------
+
+export interface ResolverApi {
+  getWorkspaceSettings: { payload: EmptyPayload; value: WorkspaceSettings };
+  saveValohaiToken: { payload: SaveValohaiTokenPayload; value: ValohaiCredentialSummary };
+  saveBitbucketToken: { payload: SaveBitbucketTokenPayload; value: BitbucketCredentialSummary };
+  clearCredentials: { payload: ClearCredentialsPayload; value: WorkspaceSettings };
+  getRepositoryPage: { payload: EmptyPayload; value: RepositoryPage };
+  previewConnect: { payload: PreviewConnectPayload; value: ConnectPreview };
+  startConnect: { payload: StartConnectPayload; value: JobStarted };
+  startManualConnect: { payload: StartManualConnectPayload; value: JobStarted };
+  /** Checks the pasted key is in place (Valohai fetch) and finishes the manual connect. */
+  verifyManual: { payload: EmptyPayload; value: JobStarted };
+  startRotate: { payload: StartRotatePayload; value: JobStarted };
+  startDisconnect: { payload: EmptyPayload; value: JobStarted };
+  startVerify: { payload: EmptyPayload; value: JobStarted };
+  getJob: { payload: GetJobPayload; value: JobView };
+}
+
+export type PayloadOf<K extends ResolverName> = ResolverApi[K]['payload'];
+export type ValueOf<K extends ResolverName> = ResolverApi[K]['value'];
+
+// ---------------------------------------------------------------------------------------------
+// Runtime validation of payloads (the page is not trusted: anything can call a resolver)
+// ---------------------------------------------------------------------------------------------
+
+/** A payload that does not match the contract. Names the field, never echoes its value. */
+export class InvalidPayloadError extends Error {
+  override readonly name = 'InvalidPayloadError';
+  constructor(
+    readonly resolver: ResolverName,
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${resolver}: ${field} ${reason}.`);
+  }
+
+  /** The reply a resolver sends for this error. */
+  toResolverError(): ResolverError {
+    return {
+      code: 'invalid-payload',
+      message: `The request to ${this.resolver} was refused: ${this.field} ${this.reason}.`,
+      fix: 'Reload the page and try again; if it keeps happening, the page and the app are out of step: redeploy the app.',
+    };
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function objectWith(resolver: ResolverName, input: unknown, allowed: readonly string[]): Obj {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidPayloadError(resolver, 'payload', 'must be an object');
+  }
+  const obj = input as Obj;
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) throw new InvalidPayloadError(resolver, key, 'is not a known field');
+  }
+  return obj;
+}
+
+// Control characters and DEL: never legitimate in any field here.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function text(resolver: ResolverName, obj: Obj, field: string, max: number): string {
+  const value = obj[field];
+  if (typeof value !== 'string') throw new InvalidPayloadError(resolver, field, 'must be a string');
+  const trimmed = value.trim();
+  if (trimmed.length === 0) throw new InvalidPayloadError(resolver, field, 'must not be empty');
+  if (trimmed.length > max) throw new InvalidPayloadError(resolver, field, `must be at most ${max} characters`);
+  if (CONTROL.test(trimmed)) throw new InvalidPayloadError(resolver, field, 'must not contain control characters');
+  return trimmed;
+}
+
+function bool(resolver: ResolverName, obj: Obj, field: string): boolean {
+  const value = obj[field];
+  if (typeof value !== 'boolean') throw new InvalidPayloadError(resolver, field, 'must be true or false');
+  return value;
+}
+
+function oneOf<T extends string>(resolver: ResolverName, obj: Obj, field: string, values: readonly T[]): T {
+  const value = obj[field];
+  if (typeof value !== 'string' || !(values as readonly string[]).includes(value)) {
+    throw new InvalidPayloadError(resolver, field, `must be one of ${values.join(', ')}`);
+  }
+  return value as T;
+}
+
+const KEY_TYPES: readonly KeyType[] = ['rsa', 'ed25519'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const JOB_ID = /^[A-Za-z0-9_-]{1,100}$/;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * A Valohai host as `scheme://host[:port]`. HTTPS, except plain HTTP to the local machine, which the
+ * preview and tests use for their Valohai stand-in. (In Forge, a host other than app.valohai.com
+ * also needs its own egress entry in manifest.yml.)
+ */
+export function normaliseValohaiHost(raw: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    return null;
+  }
+  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) return null;
+  if (url.username || url.password || url.search || url.hash) return null;
+  if (url.pathname !== '/' && url.pathname !== '') return null;
+  return url.origin;
+}
+
+/**
+ * A git ref a user may type as the fetch reference: a branch or tag name, `refs/...`, or a commit
+ * hash. Follows `git check-ref-format`'s rules that matter here.
+ */
+export function isValidRef(ref: string): boolean {
+  if (ref.length === 0 || ref.length > 255) return false;
+  if (/[\s~^:?*[\\]/.test(ref) || CONTROL.test(ref)) return false;
+  if (ref.startsWith('-') || ref.startsWith('/') || ref.endsWith('/') || ref.endsWith('.')) return false;
+  if (ref.includes('..') || ref.includes('//') || ref.includes('@{') || ref === '@') return false;
+  return ref.split('/').every((part) => part.length > 0 && !part.startsWith('.') && !part.endsWith('.lock'));
+}
+
+function ref(resolver: ResolverName, obj: Obj, field: string): string {
+  const value = text(resolver, obj, field, 255);
+  if (!isValidRef(value)) throw new InvalidPayloadError(resolver, field, 'is not a valid git branch, tag or commit');
+  return value;
+}
+
+function empty<K extends ResolverName>(resolver: K) {
+  return (input: unknown): EmptyPayload => {
+    objectWith(resolver, input, []);
+    return {};
+  };
+}
+
+function connectPayload(resolver: 'startConnect' | 'startManualConnect', input: unknown): StartConnectPayload {
+  const obj = objectWith(resolver, input, ['projectId', 'newProject', 'ref', 'keyType', 'submodules']);
+  const common = {
+    ref: ref(resolver, obj, 'ref'),
+    keyType: oneOf(resolver, obj, 'keyType', KEY_TYPES),
+    submodules: bool(resolver, obj, 'submodules'),
+  };
+  const hasId = obj.projectId !== undefined;
+  const hasNew = obj.newProject !== undefined;
+  if (hasId === hasNew) {
+    throw new InvalidPayloadError(resolver, 'projectId', 'or newProject must be given, not both');
+  }
+  if (hasId) {
+    const projectId = text(resolver, obj, 'projectId', 36);
+    if (!UUID.test(projectId)) throw new InvalidPayloadError(resolver, 'projectId', 'must be a Valohai project id (a UUID)');
+    return { projectId, ...common };
+  }
+  const project = obj.newProject;
+  if (typeof project !== 'object' || project === null || Array.isArray(project)) {
+    throw new InvalidPayloadError(resolver, 'newProject', 'must be an object');
+  }
+  for (const key of Object.keys(project)) {
+    if (key !== 'name' && key !== 'owner') throw new InvalidPayloadError(resolver, `newProject.${key}`, 'is not a known field');
+  }
+  const p = project as Obj;
+  const name = text(resolver, p, 'name', 100);
+  const owner = text(resolver, p, 'owner', 200);
+  return { newProject: { name, owner }, ...common };
+}
+
+/**
+ * One validator per resolver: takes `req.payload` as received, returns the typed payload (strings
+ * trimmed, host normalised) or throws InvalidPayloadError. Unknown fields are refused.
+ */
+export const validatePayload: { [K in ResolverName]: (input: unknown) => PayloadOf<K> } = {
+  getWorkspaceSettings: empty('getWorkspaceSettings'),
+
+  saveValohaiToken(input) {
+    const obj = objectWith('saveValohaiToken', input, ['host', 'token']);
+    const token = text('saveValohaiToken', obj, 'token', 1000);
+    if (/\s/.test(token)) throw new InvalidPayloadError('saveValohaiToken', 'token', 'must not contain spaces');
+    if (obj.host === undefined || obj.host === '') return { token };
+    const raw = text('saveValohaiToken', obj, 'host', 300);
+    const host = normaliseValohaiHost(raw);
+    if (host === null) {
+      throw new InvalidPayloadError('saveValohaiToken', 'host', 'must be an https:// address with no path, e.g. https://app.valohai.com');
+    }
+    return { host, token };
+  },
+
+  saveBitbucketToken(input) {
+    const obj = objectWith('saveBitbucketToken', input, ['email', 'token']);
+    const email = text('saveBitbucketToken', obj, 'email', 254);
+    if (!EMAIL.test(email)) throw new InvalidPayloadError('saveBitbucketToken', 'email', 'must be an email address');
+    const token = text('saveBitbucketToken', obj, 'token', 2000);
+    if (/\s/.test(token)) throw new InvalidPayloadError('saveBitbucketToken', 'token', 'must not contain spaces');
+    return { email, token };
+  },
+
+  clearCredentials(input) {
+    const obj = objectWith('clearCredentials', input, ['which']);
+    return { which: oneOf('clearCredentials', obj, 'which', ['valohai', 'bitbucket', 'all'] as const) };
+  },
+
+  getRepositoryPage: empty('getRepositoryPage'),
+
+  previewConnect(input) {
+    const obj = objectWith('previewConnect', input, ['ref', 'submodules']);
+    const submodules = bool('previewConnect', obj, 'submodules');
+    if (obj.ref === undefined || obj.ref === '') return { submodules };
+    return { ref: ref('previewConnect', obj, 'ref'), submodules };
+  },
+
+  startConnect: (input) => connectPayload('startConnect', input),
+  startManualConnect: (input) => connectPayload('startManualConnect', input),
+  verifyManual: empty('verifyManual'),
+
+  startRotate(input) {
+    const obj = objectWith('startRotate', input, ['keyType']);
+    if (obj.keyType === undefined) return {};
+    return { keyType: oneOf('startRotate', obj, 'keyType', KEY_TYPES) };
+  },
+
+  startDisconnect: empty('startDisconnect'),
+  startVerify: empty('startVerify'),
+
+  getJob(input) {
+    const obj = objectWith('getJob', input, ['jobId']);
+    const jobId = text('getJob', obj, 'jobId', 100);
+    if (!JOB_ID.test(jobId)) throw new InvalidPayloadError('getJob', 'jobId', 'is not a job id');
+    return { jobId };
+  },
+};

@@ -1,0 +1,71 @@
+import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
+import Spinner from '@atlaskit/spinner';
+import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
+import type { JobKind, JobStatus, JobView } from '../../../../src/forge/contract.js';
+import type { StepStatus } from '../../../../src/connect/types.js';
+
+const stepLook: Record<StepStatus, { label: string; appearance: ThemeAppearance }> = {
+  running: { label: 'Running', appearance: 'inprogress' },
+  done: { label: 'Done', appearance: 'success' },
+  failed: { label: 'Failed', appearance: 'removed' },
+  undone: { label: 'Undone', appearance: 'moved' },
+  skipped: { label: 'Skipped', appearance: 'default' },
+};
+
+const jobLook: Record<JobStatus, { label: string; appearance: ThemeAppearance }> = {
+  queued: { label: 'Queued', appearance: 'default' },
+  running: { label: 'Running', appearance: 'inprogress' },
+  done: { label: 'Done', appearance: 'success' },
+  failed: { label: 'Failed', appearance: 'removed' },
+  unverified: { label: 'Not verified', appearance: 'moved' },
+};
+
+export const jobTitles: Record<JobKind, string> = {
+  connect: 'Connecting to Valohai',
+  'manual-connect': 'Preparing the key to add by hand',
+  'manual-verify': 'Verifying the key added by hand',
+  rotate: 'Rotating the access key',
+  disconnect: 'Disconnecting from Valohai',
+  verify: 'Verifying the connection',
+};
+
+const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.0', listStyle: 'none' });
+const rowStyles = xcss({ minHeight: '24px' });
+const badgeStyles = xcss({ minWidth: '96px' });
+
+/**
+ * The steps of a job as they happen. The list is a polite live region, so a screen reader hears
+ * each new or changed step without losing its place.
+ */
+export function JobProgress({ job, kind }: { job: JobView | null; kind: JobKind }) {
+  const status = job?.status ?? 'queued';
+  const running = status === 'queued' || status === 'running';
+  return (
+    <Stack space="space.150" testId="job-progress">
+      <Inline space="space.100" alignBlock="center">
+        {running && <Spinner size="small" label="In progress" />}
+        <Text weight="bold">{jobTitles[kind]}</Text>
+        <Lozenge appearance={jobLook[status].appearance} testId="job-status">
+          {jobLook[status].label}
+        </Lozenge>
+      </Inline>
+      <Box as="ol" xcss={listStyles} aria-live="polite" aria-relevant="additions text" aria-label="Steps" testId="job-steps">
+        {(job?.steps ?? []).map((step) => (
+          <Box as="li" key={step.step} xcss={rowStyles} testId={`step-${step.step}`}>
+            <Inline space="space.100" alignBlock="center">
+              <Box xcss={badgeStyles}>
+                <Lozenge appearance={stepLook[step.status].appearance}>{stepLook[step.status].label}</Lozenge>
+              </Box>
+              <Text>{step.message}</Text>
+            </Inline>
+          </Box>
+        ))}
+        {job === null && (
+          <Box as="li" xcss={rowStyles}>
+            <Text color="color.text.subtle">Waiting for the job to start…</Text>
+          </Box>
+        )}
+      </Box>
+    </Stack>
+  );
+}

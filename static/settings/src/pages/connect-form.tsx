@@ -1,0 +1,332 @@
+import { useMemo, useState, type FormEvent } from 'react';
+import Button from '@atlaskit/button/new';
+import DynamicTable from '@atlaskit/dynamic-table';
+import { ErrorMessage, Fieldset, HelperMessage, Label } from '@atlaskit/form';
+import Heading from '@atlaskit/heading';
+import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
+import { RadioGroup } from '@atlaskit/radio';
+import SectionMessage from '@atlaskit/section-message';
+import Select from '@atlaskit/select';
+import Textfield from '@atlaskit/textfield';
+import {
+  isValidRef,
+  type ConnectPreview,
+  type ReadyDetails,
+  type RepositoryPage,
+  type ResolverError,
+  type StartConnectPayload,
+} from '../../../../src/forge/contract.js';
+import type { KeyType, Warning } from '../../../../src/connect/types.js';
+import { call, errorDetail } from '../api.js';
+import { ExternalLink, ProductLink } from '../components/link.js';
+import { ProblemMessage } from '../components/problem-message.js';
+import { plural, shortSha } from '../format.js';
+import type { StartAction } from './repository-page.js';
+import { fieldStyles, sectionStyles } from '../styles.js';
+
+
+interface Option {
+  label: string;
+  value: string;
+}
+
+type ProjectMode = 'existing' | 'new';
+
+interface FieldErrors {
+  project?: string;
+  name?: string;
+  owner?: string;
+  ref?: string;
+}
+
+export function WarningList({ warnings, testId }: { warnings: Warning[]; testId: string }) {
+  if (warnings.length === 0) return null;
+  return (
+    <SectionMessage appearance="warning" title={plural(warnings.length, 'warning')} testId={testId}>
+      <ul>
+        {warnings.map((w, i) => (
+          <li key={`${w.code}-${i}`} data-testid={`warning-${w.code}`}>
+            {w.repository ? `${w.repository}: ` : ''}
+            {w.message}
+          </li>
+        ))}
+      </ul>
+    </SectionMessage>
+  );
+}
+
+function PreviewView({ preview }: { preview: ConnectPreview }) {
+  return (
+    <Stack space="space.150" testId="preview">
+      <Heading size="small" as="h3">
+        What connecting will change
+      </Heading>
+      <Text as="p">
+        Valohai will fetch <code>{preview.sshUrl}</code> at <code>{preview.ref}</code> (head {shortSha(preview.headCommit)}). One new
+        read-only access key goes on {plural(preview.targets.length, 'repository', 'repositories')}:
+      </Text>
+      <DynamicTable
+        label="Repositories that get the access key"
+        head={{
+          cells: [
+            { key: 'repo', content: 'Repository' },
+            { key: 'via', content: 'Reached through' },
+          ],
+        }}
+        rows={preview.targets.map((t) => ({
+          key: t.key,
+          cells: [
+            { key: 'repo', content: <ExternalLink href={t.accessKeysUrl}>{`${t.workspace}/${t.slug}`}</ExternalLink> },
+            { key: 'via', content: t.via },
+          ],
+        }))}
+        testId="preview-targets"
+      />
+      <WarningList warnings={preview.warnings} testId="preview-warnings" />
+    </Stack>
+  );
+}
+
+export function ConnectForm({
+  page,
+  ready,
+  readOnly,
+  start,
+}: {
+  page: RepositoryPage;
+  ready: ReadyDetails;
+  readOnly: boolean;
+  start: StartAction;
+}) {
+  const [mode, setMode] = useState<ProjectMode>(ready.projects.length > 0 ? 'existing' : 'new');
+  const [projectId, setProjectId] = useState<string | null>(null);
+  const [name, setName] = useState(page.repository.fullName.split('/').pop() ?? '');
+  const [owner, setOwner] = useState<string | null>(ready.ownershipOptions[0]?.value ?? null);
+  const [ref, setRef] = useState(ready.defaultRef);
+  const [keyType, setKeyType] = useState<KeyType>('rsa');
+  const [submodules, setSubmodules] = useState(true);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [preview, setPreview] = useState<ConnectPreview | null>(null);
+  const [previewing, setPreviewing] = useState(false);
+  const [connecting, setConnecting] = useState(false);
+  const [problem, setProblem] = useState<ResolverError | null>(null);
+  const manual = !page.setup.bitbucket;
+
+  const projectOptions: Option[] = useMemo(
+    () => ready.projects.map((p) => ({ value: p.id, label: p.owner ? `${p.name} (${p.owner})` : p.name })),
+    [ready.projects],
+  );
+  const ownerOptions: Option[] = useMemo(() => ready.ownershipOptions.map((o) => ({ value: o.value, label: o.label })), [ready.ownershipOptions]);
+  const chosen = ready.projects.find((p) => p.id === projectId) ?? null;
+  const replaces = chosen?.repositoryUrl && chosen.repositoryUrl !== page.repository.sshUrl ? chosen.repositoryUrl : null;
+
+  // A preview describes one set of choices; any change makes it stale.
+  const changed = <T,>(set: (v: T) => void) => (v: T) => {
+    set(v);
+    setPreview(null);
+  };
+
+  const checkRef = (): string | null => {
+    const trimmed = ref.trim();
+    if (!isValidRef(trimmed)) {
+      setErrors((e) => ({ ...e, ref: 'Enter a branch, tag or commit, e.g. main.' }));
+      return null;
+    }
+    return trimmed;
+  };
+
+  const onPreview = async () => {
+    setErrors({});
+    setProblem(null);
+    const r = checkRef();
+    if (r === null) return;
+    setPreviewing(true);
+    try {
+      setPreview(await call('previewConnect', { ref: r, submodules }));
+    } catch (err) {
+      setProblem(errorDetail(err));
+    } finally {
+      setPreviewing(false);
+    }
+  };
+
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
+    const next: FieldErrors = {};
+    const r = ref.trim();
+    if (!isValidRef(r)) next.ref = 'Enter a branch, tag or commit, e.g. main.';
+    if (mode === 'existing' && !projectId) next.project = 'Choose the Valohai project to connect.';
+    if (mode === 'new' && !name.trim()) next.name = 'Name the new project.';
+    if (mode === 'new' && !owner) next.owner = 'Choose who owns the new project.';
+    setErrors(next);
+    setProblem(null);
+    if (Object.keys(next).length > 0) return;
+    const common = { ref: r, keyType, submodules };
+    const payload: StartConnectPayload =
+      mode === 'existing' && projectId ? { projectId, ...common } : { newProject: { name: name.trim(), owner: owner ?? '' }, ...common };
+    setConnecting(true);
+    const failure = await start(manual ? 'manual-connect' : 'connect', () =>
+      call(manual ? 'startManualConnect' : 'startConnect', payload),
+    );
+    setConnecting(false);
+    if (failure) setProblem(failure);
+  };
+
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="connect-heading" testId="connect-form">
+      <form onSubmit={onSubmit} noValidate aria-label="Connect to Valohai">
+        <Stack space="space.250">
+          <Heading size="medium" as="h2" id="connect-heading">
+            Connect to a Valohai project
+          </Heading>
+          {manual && (
+            <SectionMessage appearance="information" title="The access key will be added by hand" testId="manual-notice">
+              <Text as="p">
+                No Bitbucket API token is stored for this workspace, so after you connect, this page shows the public key and a link to
+                each repository&apos;s Access keys page.
+                {page.setup.workspaceSettingsUrl && (
+                  <>
+                    {' '}
+                    To add keys automatically, store a token in{' '}
+                    <ProductLink href={page.setup.workspaceSettingsUrl}>Workspace settings &rsaquo; Valohai</ProductLink>.
+                  </>
+                )}
+              </Text>
+            </SectionMessage>
+          )}
+
+          <Fieldset legend="Valohai project">
+            <RadioGroup
+              name="project-mode"
+              value={mode}
+              isDisabled={readOnly}
+              onChange={(e) => changed(setMode)(e.currentTarget.value as ProjectMode)}
+              options={[
+                { name: 'project-mode', value: 'existing', label: 'Use an existing project', isDisabled: ready.projects.length === 0, testId: 'mode-existing' },
+                { name: 'project-mode', value: 'new', label: 'Create a new project', testId: 'mode-new' },
+              ]}
+            />
+          </Fieldset>
+
+          {mode === 'existing' ? (
+            <Box xcss={fieldStyles}>
+              <Stack space="space.050">
+                <Label htmlFor="project-select">Project</Label>
+                <Select<Option>
+                  inputId="project-select"
+                  options={projectOptions}
+                  value={projectOptions.find((o) => o.value === projectId) ?? null}
+                  onChange={(o) => changed(setProjectId)(o?.value ?? null)}
+                  isDisabled={readOnly}
+                  placeholder="Choose a project"
+                  isInvalid={Boolean(errors.project)}
+                  testId="project-select"
+                />
+                {errors.project && <ErrorMessage>{errors.project}</ErrorMessage>}
+                {replaces && (
+                  <HelperMessage>
+                    <span data-testid="replaces-repository">This project fetches from {replaces} now; connecting replaces that repository.</span>
+                  </HelperMessage>
+                )}
+              </Stack>
+            </Box>
+          ) : (
+            <Box xcss={fieldStyles}>
+              <Stack space="space.150">
+                <Stack space="space.050">
+                  <Label htmlFor="project-name">New project name</Label>
+                  <Textfield
+                    id="project-name"
+                    value={name}
+                    onChange={(e) => changed(setName)(e.currentTarget.value)}
+                    isDisabled={readOnly}
+                    isInvalid={Boolean(errors.name)}
+                    testId="project-name"
+                  />
+                  {errors.name && <ErrorMessage>{errors.name}</ErrorMessage>}
+                </Stack>
+                <Stack space="space.050">
+                  <Label htmlFor="project-owner">Owner</Label>
+                  <Select<Option>
+                    inputId="project-owner"
+                    options={ownerOptions}
+                    value={ownerOptions.find((o) => o.value === owner) ?? null}
+                    onChange={(o) => changed(setOwner)(o?.value ?? null)}
+                    isDisabled={readOnly}
+                    placeholder="Choose an organisation or team"
+                    isInvalid={Boolean(errors.owner)}
+                    testId="project-owner"
+                  />
+                  {errors.owner ? <ErrorMessage>{errors.owner}</ErrorMessage> : <HelperMessage>The organisation or team that owns the project on Valohai.</HelperMessage>}
+                </Stack>
+              </Stack>
+            </Box>
+          )}
+
+          <Box xcss={fieldStyles}>
+            <Stack space="space.050">
+              <Label htmlFor="fetch-ref">Fetch reference</Label>
+              <Textfield
+                id="fetch-ref"
+                value={ref}
+                onChange={(e) => changed(setRef)(e.currentTarget.value)}
+                isDisabled={readOnly}
+                isInvalid={Boolean(errors.ref)}
+                isMonospaced
+                aria-describedby="fetch-ref-help"
+                testId="fetch-ref"
+              />
+              {errors.ref ? (
+                <ErrorMessage testId="fetch-ref-error">{errors.ref}</ErrorMessage>
+              ) : (
+                <HelperMessage>
+                  <span id="fetch-ref-help">The branch, tag or commit Valohai fetches{page.repository.mainBranch ? `; the main branch is ${page.repository.mainBranch}` : ''}.</span>
+                </HelperMessage>
+              )}
+            </Stack>
+          </Box>
+
+          <Fieldset legend="Key type">
+            <RadioGroup
+              name="key-type"
+              value={keyType}
+              isDisabled={readOnly}
+              onChange={(e) => changed(setKeyType)(e.currentTarget.value as KeyType)}
+              options={[
+                { name: 'key-type', value: 'rsa', label: 'RSA 4096 (recommended: the key type Valohai documents)', testId: 'key-rsa' },
+                { name: 'key-type', value: 'ed25519', label: 'Ed25519 (smaller, but Valohai has not confirmed it accepts this type)', testId: 'key-ed25519' },
+              ]}
+            />
+          </Fieldset>
+
+          <Fieldset legend="Submodules">
+            <RadioGroup
+              name="submodules"
+              value={submodules ? 'on' : 'off'}
+              isDisabled={readOnly}
+              onChange={(e) => changed(setSubmodules)(e.currentTarget.value === 'on')}
+              options={[
+                { name: 'submodules', value: 'on', label: 'Also add the key to the Bitbucket repositories in .gitmodules', testId: 'submodules-on' },
+                { name: 'submodules', value: 'off', label: 'This repository only', testId: 'submodules-off' },
+              ]}
+            />
+          </Fieldset>
+
+          {problem && <ProblemMessage error={problem} testId="connect-error" />}
+          <div aria-live="polite" data-testid="preview-region">
+            {preview && <PreviewView preview={preview} />}
+          </div>
+
+          <Inline space="space.100">
+            <Button onClick={() => void onPreview()} isDisabled={readOnly || connecting} isLoading={previewing} testId="preview-button">
+              Preview
+            </Button>
+            <Button type="submit" appearance="primary" isDisabled={readOnly || previewing} isLoading={connecting} testId="connect-button">
+              {manual ? 'Connect (add key by hand)' : 'Connect'}
+            </Button>
+          </Inline>
+        </Stack>
+      </form>
+    </Box>
+  );
+}

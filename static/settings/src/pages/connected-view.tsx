@@ -1,0 +1,235 @@
+import { useEffect, useRef, useState } from 'react';
+import Button from '@atlaskit/button/new';
+import DynamicTable from '@atlaskit/dynamic-table';
+import Heading from '@atlaskit/heading';
+import Lozenge from '@atlaskit/lozenge';
+import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
+import SectionMessage from '@atlaskit/section-message';
+import {
+  KEY_AGE_ALERT_DAYS,
+  KEY_AGE_WARNING_DAYS,
+  keyAgeLevel,
+  type ConnectionStatus,
+  type ResolverError,
+} from '../../../../src/forge/contract.js';
+import { call } from '../api.js';
+import { ExternalLink } from '../components/link.js';
+import { ProblemMessage } from '../components/problem-message.js';
+import { formatDateTime, plural, shortSha } from '../format.js';
+import { WarningList } from './connect-form.js';
+import type { StartAction } from './repository-page.js';
+import { sectionStyles } from '../styles.js';
+
+const factsStyles = xcss({
+  display: 'grid',
+  gridTemplateColumns: 'max-content 1fr',
+  columnGap: 'space.300',
+  rowGap: 'space.100',
+  alignItems: 'baseline',
+  margin: 'space.0',
+  padding: 'space.0',
+});
+const valueStyles = xcss({ margin: 'space.0' });
+
+function Fact({ term, children, testId }: { term: string; children: React.ReactNode; testId?: string }) {
+  return (
+    <>
+      <dt>
+        <Text weight="medium" color="color.text.subtle">
+          {term}
+        </Text>
+      </dt>
+      <Box as="dd" xcss={valueStyles} testId={testId}>
+        {children}
+      </Box>
+    </>
+  );
+}
+
+function KeyAge({ days }: { days: number }) {
+  const level = keyAgeLevel(days);
+  return (
+    <Inline space="space.100" alignBlock="center">
+      <Text>{plural(days, 'day')}</Text>
+      {level === 'warning' && <Lozenge appearance="moved">Rotate soon</Lozenge>}
+      {level === 'alert' && <Lozenge appearance="removed">Rotate now</Lozenge>}
+    </Inline>
+  );
+}
+
+export function ConnectedView({ connection, readOnly, start }: { connection: ConnectionStatus; readOnly: boolean; start: StartAction }) {
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState<'verify' | 'rotate' | 'disconnect' | null>(null);
+  const [problem, setProblem] = useState<ResolverError | null>(null);
+  const confirmRef = useRef<HTMLDivElement>(null);
+  const disconnectRef = useRef<HTMLButtonElement>(null);
+  const level = keyAgeLevel(connection.keyAgeDays);
+  const inSync = connection.valohaiCommit !== null && connection.valohaiCommit.identifier === connection.bitbucketHead;
+
+  useEffect(() => {
+    // Move focus into the confirmation so keyboard and screen reader users land on the question.
+    if (confirming) confirmRef.current?.focus();
+  }, [confirming]);
+
+  const run = async (which: 'verify' | 'rotate' | 'disconnect') => {
+    setBusy(which);
+    setProblem(null);
+    const failure =
+      which === 'verify'
+        ? await start('verify', () => call('startVerify', {}))
+        : which === 'rotate'
+          ? await start('rotate', () => call('startRotate', {}))
+          : await start('disconnect', () => call('startDisconnect', {}));
+    setBusy(null);
+    if (failure) setProblem(failure);
+  };
+
+  const accessKeyRows = connection.accessKeys.map((k) => ({
+    key: k.repository,
+    cells: [
+      { key: 'repo', content: <ExternalLink href={k.accessKeysUrl}>{k.repository}</ExternalLink> },
+      {
+        key: 'state',
+        content: k.id === null ? <Lozenge appearance="removed">Missing</Lozenge> : <Lozenge appearance="success">Present</Lozenge>,
+      },
+      { key: 'used', content: formatDateTime(k.lastUsed) },
+    ],
+  }));
+
+  return (
+    <Stack space="space.300" testId="connected-view">
+      {level !== 'ok' && (
+        <SectionMessage
+          appearance={level === 'alert' ? 'error' : 'warning'}
+          title={level === 'alert' ? `The access key is over ${KEY_AGE_ALERT_DAYS} days old` : `The access key is over ${KEY_AGE_WARNING_DAYS} days old`}
+          testId="key-age-message"
+        >
+          <Text as="p">Rotate it: a new key replaces the old one on every repository and on Valohai, with no moment of broken access.</Text>
+        </SectionMessage>
+      )}
+
+      <Box as="section" xcss={sectionStyles} aria-labelledby="connection-heading">
+        <Stack space="space.200">
+          <Inline space="space.100" alignBlock="center">
+            <Heading size="medium" as="h2" id="connection-heading">
+              Connected
+            </Heading>
+            <Lozenge appearance={inSync ? 'success' : 'moved'} testId="sync-state">
+              {inSync ? 'In sync' : 'Not in sync'}
+            </Lozenge>
+          </Inline>
+          <Box as="dl" xcss={factsStyles}>
+              <Fact term="Valohai project" testId="fact-project">
+                {connection.project.url ? <ExternalLink href={connection.project.url}>{connection.project.name}</ExternalLink> : connection.project.name}
+              </Fact>
+              <Fact term="Fetch reference" testId="fact-ref">
+                <code>{connection.ref}</code>
+              </Fact>
+              <Fact term="Key" testId="fact-fingerprint">
+                {connection.keyType === 'rsa' ? 'RSA' : 'Ed25519'} <code>{connection.fingerprint}</code>
+              </Fact>
+              <Fact term="Key age" testId="fact-key-age">
+                <KeyAge days={connection.keyAgeDays} />
+              </Fact>
+              <Fact term="Valohai has" testId="fact-valohai-commit">
+                <code>{shortSha(connection.valohaiCommit?.identifier)}</code>
+                {connection.valohaiCommit?.commitTime ? ` (${formatDateTime(connection.valohaiCommit.commitTime)})` : ''}
+              </Fact>
+              <Fact term="Bitbucket head" testId="fact-bitbucket-head">
+                <code>{shortSha(connection.bitbucketHead)}</code>
+              </Fact>
+              <Fact term="Last verified" testId="fact-verified">
+                {formatDateTime(connection.verifiedAt)}
+              </Fact>
+              <Fact term="Last push fetch" testId="fact-push-fetch">
+                {connection.lastPushFetch
+                  ? `${formatDateTime(connection.lastPushFetch.at)}: ${plural(connection.lastPushFetch.commits, 'new commit')}${
+                      connection.lastPushFetch.errors.length ? `, ${plural(connection.lastPushFetch.errors.length, 'error')}` : ''
+                    }`
+                  : 'no push since connecting'}
+              </Fact>
+          </Box>
+          {connection.lastPushFetch && connection.lastPushFetch.errors.length > 0 && (
+            <SectionMessage appearance="warning" title="The last push-triggered fetch reported errors" testId="push-fetch-errors">
+              <ul>
+                {connection.lastPushFetch.errors.map((e, i) => (
+                  <li key={i}>{e}</li>
+                ))}
+              </ul>
+            </SectionMessage>
+          )}
+          <WarningList warnings={connection.warnings} testId="connection-warnings" />
+        </Stack>
+      </Box>
+
+      <Box as="section" xcss={sectionStyles} aria-labelledby="keys-heading">
+        <Stack space="space.200">
+          <Heading size="medium" as="h2" id="keys-heading">
+            Repositories holding the key
+          </Heading>
+          <DynamicTable
+            label="Access key per repository"
+            head={{
+              cells: [
+                { key: 'repo', content: 'Repository' },
+                { key: 'state', content: 'Access key' },
+                { key: 'used', content: 'Last used' },
+              ],
+            }}
+            rows={accessKeyRows}
+            testId="access-keys"
+          />
+        </Stack>
+      </Box>
+
+      {problem && <ProblemMessage error={problem} testId="action-error" />}
+      <Inline space="space.100">
+        <Button onClick={() => void run('verify')} isDisabled={readOnly || busy !== null} isLoading={busy === 'verify'} testId="verify-button">
+          Verify now
+        </Button>
+        <Button onClick={() => void run('rotate')} isDisabled={readOnly || busy !== null} isLoading={busy === 'rotate'} testId="rotate-button">
+          Rotate key
+        </Button>
+        <Button ref={disconnectRef} appearance="danger" onClick={() => setConfirming(true)} isDisabled={readOnly || busy !== null || confirming} testId="disconnect-button">
+          Disconnect
+        </Button>
+      </Inline>
+      {confirming && (
+        <div ref={confirmRef} tabIndex={-1} aria-labelledby="disconnect-confirm-title" role="group" data-testid="disconnect-confirm">
+          <SectionMessage appearance="warning" title="Disconnect this repository from Valohai?">
+            <Stack space="space.150">
+              <Text as="p" id="disconnect-confirm-title">
+                This removes the access key from {plural(connection.accessKeys.length, 'repository', 'repositories')} and from the Valohai
+                project {connection.project.name}. Valohai can no longer fetch this repository until you connect again.
+              </Text>
+              <Inline space="space.100">
+                <Button
+                  appearance="danger"
+                  onClick={() => {
+                    setConfirming(false);
+                    void run('disconnect');
+                  }}
+                  isLoading={busy === 'disconnect'}
+                  testId="disconnect-confirm-button"
+                >
+                  Disconnect
+                </Button>
+                <Button
+                  appearance="subtle"
+                  onClick={() => {
+                    setConfirming(false);
+                    // Back to where the question came from; the button is enabled again after this render.
+                    setTimeout(() => disconnectRef.current?.focus(), 0);
+                  }}
+                  testId="disconnect-cancel"
+                >
+                  Cancel
+                </Button>
+              </Inline>
+            </Stack>
+          </SectionMessage>
+        </div>
+      )}
+    </Stack>
+  );
+}

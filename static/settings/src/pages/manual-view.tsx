@@ -1,0 +1,74 @@
+import { useState } from 'react';
+import Button from '@atlaskit/button/new';
+import Heading from '@atlaskit/heading';
+import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
+import type { ManualDetails, ResolverError } from '../../../../src/forge/contract.js';
+import { call } from '../api.js';
+import { CopyField } from '../components/copy-field.js';
+import { ExternalLink } from '../components/link.js';
+import { ProblemMessage } from '../components/problem-message.js';
+import { WarningList } from './connect-form.js';
+import type { StartAction } from './repository-page.js';
+import { sectionStyles } from '../styles.js';
+
+const stepsStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
+
+export function ManualView({ manual, readOnly, start }: { manual: ManualDetails; readOnly: boolean; start: StartAction }) {
+  const [busy, setBusy] = useState<'verify' | 'cancel' | null>(null);
+  const [problem, setProblem] = useState<ResolverError | null>(null);
+
+  const run = async (which: 'verify' | 'cancel') => {
+    setBusy(which);
+    setProblem(null);
+    const failure =
+      which === 'verify'
+        ? await start('manual-verify', () => call('verifyManual', {}))
+        : await start('disconnect', () => call('startDisconnect', {}));
+    setBusy(null);
+    if (failure) setProblem(failure);
+  };
+
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="manual-heading" testId="manual-view">
+      <Stack space="space.250">
+        <Heading size="medium" as="h2" id="manual-heading">
+          Add the access key by hand
+        </Heading>
+        <Text as="p">
+          Valohai project {manual.project.name} will fetch at <code>{manual.ref}</code> with this key. Add it as an access key on every
+          repository below, then verify.
+        </Text>
+        <CopyField id="public-key" label="Public key" value={manual.publicKey} testId="public-key" />
+        <CopyField id="key-label" label="Key label" value={manual.label} testId="key-label" />
+        <Text as="p" color="color.text.subtle">
+          Fingerprint <code>{manual.fingerprint}</code>: Bitbucket shows it once the key is added.
+        </Text>
+        <Stack space="space.100">
+          <Heading size="small" as="h3">
+            On each repository: Repository settings &rsaquo; Access keys &rsaquo; Add key
+          </Heading>
+          <Box as="ol" xcss={stepsStyles} testId="manual-targets">
+            {manual.targets.map((t) => (
+              <li key={t.key}>
+                <ExternalLink href={t.accessKeysUrl} testId={`access-keys-link-${t.key}`}>
+                  Access keys of {t.workspace}/{t.slug}
+                </ExternalLink>
+                {t.via !== 'superproject' && <Text color="color.text.subtle">{` (submodule ${t.via})`}</Text>}
+              </li>
+            ))}
+          </Box>
+        </Stack>
+        <WarningList warnings={manual.warnings} testId="manual-warnings" />
+        {problem && <ProblemMessage error={problem} testId="action-error" />}
+        <Inline space="space.100">
+          <Button appearance="primary" onClick={() => void run('verify')} isDisabled={readOnly || busy !== null} isLoading={busy === 'verify'} testId="verify-manual-button">
+            Verify
+          </Button>
+          <Button appearance="subtle" onClick={() => void run('cancel')} isDisabled={readOnly || busy !== null} isLoading={busy === 'cancel'} testId="manual-cancel">
+            Cancel and discard the key
+          </Button>
+        </Inline>
+      </Stack>
+    </Box>
+  );
+}

@@ -1,0 +1,190 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import Button from '@atlaskit/button/new';
+import Heading from '@atlaskit/heading';
+import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
+import SectionMessage from '@atlaskit/section-message';
+import Spinner from '@atlaskit/spinner';
+import type { JobKind, JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract.js';
+import { call, errorDetail } from '../api.js';
+import { JobProgress, jobTitles } from '../components/job-progress.js';
+import { ProductLink } from '../components/link.js';
+import { ProblemMessage } from '../components/problem-message.js';
+import { isFinished, useJob } from '../use-job.js';
+import { ConnectForm } from './connect-form.js';
+import { ConnectedView } from './connected-view.js';
+import { ManualView } from './manual-view.js';
+import { pageStyles } from '../styles.js';
+
+
+export interface ActiveJob {
+  jobId: string;
+  kind: JobKind;
+}
+
+/** Starts an action and hands its job to the page; errors are shown where the action was taken. */
+export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
+
+function JobOutcome({ job }: { job: JobView }) {
+  const title = jobTitles[job.kind];
+  if (job.status === 'done') {
+    return (
+      <SectionMessage appearance="success" title={`${title}: done`} testId="job-outcome">
+        <Text as="p">{job.result?.verified ? 'Valohai fetched the repository and sees its head commit.' : 'Finished.'}</Text>
+      </SectionMessage>
+    );
+  }
+  return (
+    <SectionMessage
+      appearance={job.status === 'failed' ? 'error' : 'warning'}
+      title={`${title}: ${job.status === 'failed' ? 'failed' : 'not verified'}`}
+      testId="job-outcome"
+    >
+      <Stack space="space.100">
+        <Text as="p">{job.error ?? job.result?.error ?? 'No details were reported.'}</Text>
+        {job.result?.leftovers && job.result.leftovers.length > 0 && (
+          <>
+            <Text as="p">These could not be undone and need removing by hand:</Text>
+            <ul>
+              {job.result.leftovers.map((item) => (
+                <li key={item}>{item}</li>
+              ))}
+            </ul>
+          </>
+        )}
+      </Stack>
+    </SectionMessage>
+  );
+}
+
+function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView) => void }) {
+  const { job, error } = useJob(active.jobId);
+  const reported = useRef(false);
+  useEffect(() => {
+    if (job && isFinished(job) && !reported.current) {
+      reported.current = true;
+      onFinished(job);
+    }
+  }, [job, onFinished]);
+  return (
+    <Stack space="space.200" testId="running-view">
+      <JobProgress job={job} kind={active.kind} />
+      {error && <ProblemMessage error={error} testId="job-error" />}
+    </Stack>
+  );
+}
+
+function NotSetUpView({ page }: { page: PageData }) {
+  return (
+    <SectionMessage appearance="information" title="Valohai is not set up for this workspace yet" testId="not-set-up">
+      <Stack space="space.100">
+        <Text as="p">A workspace admin stores a Valohai token (and, for automatic access keys, a Bitbucket API token) once for the whole workspace.</Text>
+        {page.setup.workspaceSettingsUrl ? (
+          <Text as="p">
+            <ProductLink href={page.setup.workspaceSettingsUrl} testId="workspace-settings-link">
+              Open Workspace settings &rsaquo; Valohai
+            </ProductLink>
+          </Text>
+        ) : (
+          <Text as="p">Open Workspace settings &rsaquo; Valohai, or ask a workspace admin to.</Text>
+        )}
+      </Stack>
+    </SectionMessage>
+  );
+}
+
+export function RepositoryPage() {
+  const [page, setPage] = useState<PageData | null>(null);
+  const [loadError, setLoadError] = useState<ResolverError | null>(null);
+  const [active, setActive] = useState<ActiveJob | null>(null);
+  const [finished, setFinished] = useState<JobView | null>(null);
+  // A page read just after a job ends may still name that job as active: do not follow it again.
+  const lastFinished = useRef<string | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const next = await call('getRepositoryPage', {});
+      setPage(next);
+      setLoadError(null);
+      if (next.state === 'running' && next.activeJob && next.activeJob.jobId !== lastFinished.current) setActive(next.activeJob);
+    } catch (err) {
+      setLoadError(errorDetail(err));
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const start: StartAction = useCallback(async (kind, begin) => {
+    try {
+      const { jobId } = await begin();
+      setFinished(null);
+      setActive({ jobId, kind });
+      return null;
+    } catch (err) {
+      return errorDetail(err);
+    }
+  }, []);
+
+  const onFinished = useCallback(
+    (job: JobView) => {
+      lastFinished.current = job.id;
+      setActive(null);
+      setFinished(job);
+      void load();
+    },
+    [load],
+  );
+
+  const readOnly = page ? !page.canAdminister : true;
+  return (
+    <Box xcss={pageStyles}>
+      <Stack space="space.300">
+        <Stack space="space.100">
+          <Heading size="large" as="h1">
+            Valohai
+          </Heading>
+          {page && (
+            <Text as="p" color="color.text.subtle" testId="repository-name">
+              Lets Valohai fetch {page.repository.fullName} over SSH with a read-only access key.
+            </Text>
+          )}
+        </Stack>
+        {loadError && (
+          <ProblemMessage error={loadError} testId="load-error">
+            <Inline>
+              <Button onClick={() => void load()}>Try again</Button>
+            </Inline>
+          </ProblemMessage>
+        )}
+        {!page && !loadError && <Spinner label="Loading repository settings" size="large" />}
+        {page && readOnly && page.state !== 'not-set-up' && (
+          <SectionMessage appearance="information" title="Only repository admins can change this connection" testId="read-only">
+            <Text as="p">You can see its state; ask an admin of this repository to connect, rotate or disconnect.</Text>
+          </SectionMessage>
+        )}
+        {finished && !active && <JobOutcome job={finished} />}
+        {active && <RunningView key={active.jobId} active={active} onFinished={onFinished} />}
+        {page && !active && (
+          <>
+            {page.state === 'not-set-up' && <NotSetUpView page={page} />}
+            {page.state === 'ready' && page.ready && (
+              <ConnectForm page={page} ready={page.ready} readOnly={readOnly} start={start} />
+            )}
+            {page.state === 'connected' && page.connection && (
+              <ConnectedView connection={page.connection} readOnly={readOnly} start={start} />
+            )}
+            {page.state === 'manual' && page.manual && <ManualView manual={page.manual} readOnly={readOnly} start={start} />}
+            {page.state === 'running' && (
+              <SectionMessage appearance="information" title="Work is under way on this repository" testId="running-elsewhere">
+                <Inline>
+                  <Button onClick={() => void load()}>Refresh</Button>
+                </Inline>
+              </SectionMessage>
+            )}
+          </>
+        )}
+      </Stack>
+    </Box>
+  );
+}

@@ -1,0 +1,445 @@
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import Button from '@atlaskit/button/new';
+import DynamicTable from '@atlaskit/dynamic-table';
+import { ErrorMessage, HelperMessage, Label } from '@atlaskit/form';
+import Heading from '@atlaskit/heading';
+import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
+import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
+import SectionMessage from '@atlaskit/section-message';
+import Spinner from '@atlaskit/spinner';
+import Textfield from '@atlaskit/textfield';
+import {
+  ATLASSIAN_API_TOKENS_URL,
+  BITBUCKET_TOKEN_SCOPES,
+  DEFAULT_VALOHAI_HOST,
+  normaliseValohaiHost,
+  valohaiTokensUrl,
+  type BitbucketCredentialSummary,
+  type RepositoryConnectionState,
+  type ResolverError,
+  type ValohaiCredentialSummary,
+  type WorkspaceSettings,
+} from '../../../../src/forge/contract.js';
+import { call, errorDetail } from '../api.js';
+import { ExternalLink, ProductLink } from '../components/link.js';
+import { ProblemMessage } from '../components/problem-message.js';
+import { plural } from '../format.js';
+import { pageStyles, sectionStyles } from '../styles.js';
+
+const formStyles = xcss({ maxWidth: '480px' });
+
+const stateLook: Record<RepositoryConnectionState, { label: string; appearance: ThemeAppearance }> = {
+  connected: { label: 'Connected', appearance: 'success' },
+  running: { label: 'Working', appearance: 'inprogress' },
+  manual: { label: 'Waiting for key', appearance: 'moved' },
+  'not-connected': { label: 'Not connected', appearance: 'default' },
+};
+
+type Notice = { kind: 'saved'; text: string } | { kind: 'error'; error: ResolverError } | null;
+
+function NoticeView({ notice, testId }: { notice: Notice; testId: string }) {
+  // Always rendered, so that the live region exists before its content changes.
+  return (
+    <div role="status" data-testid={`${testId}-status`}>
+      {notice?.kind === 'saved' && (
+        <SectionMessage appearance="success" title={notice.text} testId={`${testId}-saved`}>
+          <Text as="p">The token is stored as a Forge secret; this page will not show it again.</Text>
+        </SectionMessage>
+      )}
+      {notice?.kind === 'error' && <ProblemMessage error={notice.error} testId={`${testId}-error`} />}
+    </div>
+  );
+}
+
+function ValohaiSection({
+  summary,
+  disabled,
+  onSaved,
+  onCleared,
+}: {
+  summary: ValohaiCredentialSummary;
+  disabled: boolean;
+  onSaved: (summary: ValohaiCredentialSummary) => void;
+  onCleared: () => Promise<void>;
+}) {
+  const [host, setHost] = useState(summary.host || DEFAULT_VALOHAI_HOST);
+  const [token, setToken] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<Notice>(null);
+  const [fieldError, setFieldError] = useState<{ host?: string; token?: string }>({});
+  const hostForLink = normaliseValohaiHost(host) ?? DEFAULT_VALOHAI_HOST;
+
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
+    const errors: { host?: string; token?: string } = {};
+    const normalised = normaliseValohaiHost(host || DEFAULT_VALOHAI_HOST);
+    if (!normalised) errors.host = 'Enter an https:// address with no path, e.g. https://app.valohai.com.';
+    if (!token.trim()) errors.token = 'Paste a Valohai API token.';
+    setFieldError(errors);
+    if (errors.host || errors.token || !normalised) return;
+    setBusy(true);
+    setNotice(null);
+    try {
+      const saved = await call('saveValohaiToken', { host: normalised, token: token.trim() });
+      setToken('');
+      setNotice({ kind: 'saved', text: saved.username ? `Saved the Valohai token of ${saved.username}.` : 'Saved the Valohai token.' });
+      onSaved(saved);
+    } catch (err) {
+      setNotice({ kind: 'error', error: errorDetail(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="valohai-heading" testId="valohai-section">
+      <Stack space="space.200">
+        <Inline space="space.100" alignBlock="center">
+          <Heading size="medium" as="h2" id="valohai-heading">
+            Valohai token
+          </Heading>
+          <Lozenge appearance={!summary.configured ? 'default' : summary.problem ? 'removed' : 'success'} testId="valohai-state">
+            {summary.configured ? (summary.problem ? 'Not working' : 'Stored') : 'Not set'}
+          </Lozenge>
+        </Inline>
+        <Text as="p" testId="valohai-owner">
+          {summary.configured
+            ? `A token of ${summary.username ?? 'an unknown user'} on ${summary.host} is stored. Projects and repository settings change on behalf of this Valohai user.`
+            : 'No Valohai token is stored. The Valohai pages of this workspace\u2019s repositories need one to connect.'}
+        </Text>
+        {summary.problem && <ProblemMessage error={summary.problem} testId="valohai-problem" />}
+        <form onSubmit={onSubmit} noValidate aria-label="Store a Valohai token">
+          <Box xcss={formStyles}>
+            <Stack space="space.150">
+              <Stack space="space.050">
+                <Label htmlFor="valohai-host">Valohai host</Label>
+                <Textfield
+                  id="valohai-host"
+                  name="host"
+                  value={host}
+                  onChange={(e) => setHost(e.currentTarget.value)}
+                  isInvalid={Boolean(fieldError.host)}
+                  isDisabled={disabled || busy}
+                  autoComplete="url"
+                  aria-describedby="valohai-host-help"
+                  testId="valohai-host"
+                />
+                {fieldError.host ? (
+                  <ErrorMessage testId="valohai-host-error">{fieldError.host}</ErrorMessage>
+                ) : (
+                  <HelperMessage>
+                    <span id="valohai-host-help">Change it only for a self-hosted Valohai installation.</span>
+                  </HelperMessage>
+                )}
+              </Stack>
+              <Stack space="space.050">
+                <Label htmlFor="valohai-token">Valohai API token</Label>
+                <Textfield
+                  id="valohai-token"
+                  name="token"
+                  type="password"
+                  value={token}
+                  onChange={(e) => setToken(e.currentTarget.value)}
+                  isInvalid={Boolean(fieldError.token)}
+                  isDisabled={disabled || busy}
+                  autoComplete="new-password"
+                  aria-describedby="valohai-token-help"
+                  testId="valohai-token"
+                />
+                {fieldError.token ? (
+                  <ErrorMessage testId="valohai-token-error">{fieldError.token}</ErrorMessage>
+                ) : (
+                  <HelperMessage>
+                    <span id="valohai-token-help">
+                      Create one at <ExternalLink href={valohaiTokensUrl(hostForLink)} testId="valohai-token-link">{valohaiTokensUrl(hostForLink)}</ExternalLink>.
+                      It acts as you on Valohai, so use an account that may edit the projects to connect.
+                    </span>
+                  </HelperMessage>
+                )}
+              </Stack>
+              <Inline space="space.100">
+                <Button type="submit" appearance="primary" isDisabled={disabled} isLoading={busy} testId="valohai-save">
+                  Save Valohai token
+                </Button>
+                {summary.configured && (
+                  <Button isDisabled={disabled || busy} onClick={() => void onCleared()} testId="valohai-clear">
+                    Remove token
+                  </Button>
+                )}
+              </Inline>
+            </Stack>
+          </Box>
+        </form>
+        <NoticeView notice={notice} testId="valohai" />
+      </Stack>
+    </Box>
+  );
+}
+
+function BitbucketSection({
+  summary,
+  disabled,
+  onSaved,
+  onCleared,
+}: {
+  summary: BitbucketCredentialSummary;
+  disabled: boolean;
+  onSaved: (summary: BitbucketCredentialSummary) => void;
+  onCleared: () => Promise<void>;
+}) {
+  const [email, setEmail] = useState(summary.email ?? '');
+  const [token, setToken] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<Notice>(null);
+  const [fieldError, setFieldError] = useState<{ email?: string; token?: string }>({});
+
+  const onSubmit = async (event: FormEvent) => {
+    event.preventDefault();
+    const errors: { email?: string; token?: string } = {};
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) errors.email = 'Enter the email address of your Atlassian account.';
+    if (!token.trim()) errors.token = 'Paste an Atlassian API token.';
+    setFieldError(errors);
+    if (errors.email || errors.token) return;
+    setBusy(true);
+    setNotice(null);
+    try {
+      const saved = await call('saveBitbucketToken', { email: email.trim(), token: token.trim() });
+      setToken('');
+      setNotice({ kind: 'saved', text: `Saved the Bitbucket API token of ${saved.accountName ?? saved.email ?? email.trim()}.` });
+      onSaved(saved);
+    } catch (err) {
+      setNotice({ kind: 'error', error: errorDetail(err) });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const who = summary.accountName ? `${summary.accountName} (${summary.email ?? 'no email'})` : (summary.email ?? 'an unknown account');
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="bitbucket-heading" testId="bitbucket-section">
+      <Stack space="space.200">
+        <Inline space="space.100" alignBlock="center">
+          <Heading size="medium" as="h2" id="bitbucket-heading">
+            Bitbucket API token
+          </Heading>
+          <Lozenge
+            appearance={!summary.configured ? 'default' : summary.problem ? 'removed' : summary.missingScopes.length ? 'moved' : 'success'}
+            testId="bitbucket-state"
+          >
+            {summary.configured ? (summary.problem ? 'Not working' : summary.missingScopes.length ? 'Missing scopes' : 'Stored') : 'Not set'}
+          </Lozenge>
+        </Inline>
+        <Text as="p" testId="bitbucket-owner">
+          {summary.configured
+            ? `A token of ${who} is stored. Access keys are added and removed with it; Bitbucket emails the repository admins about each added key.`
+            : 'No Bitbucket API token is stored. Repositories can still be connected: the page then gives you the public key to add by hand on each repository.'}
+        </Text>
+        {summary.problem && <ProblemMessage error={summary.problem} testId="bitbucket-problem" />}
+        {summary.configured && summary.missingScopes.length > 0 && (
+          <SectionMessage appearance="warning" title={`The stored token lacks ${plural(summary.missingScopes.length, 'scope')}`} testId="missing-scopes">
+            <Stack space="space.100">
+              <Text as="p">Create a new token with every scope listed below, then save it here. Missing:</Text>
+              <ul>
+                {summary.missingScopes.map((scope) => (
+                  <li key={scope}>
+                    <code>{scope}</code>
+                  </li>
+                ))}
+              </ul>
+            </Stack>
+          </SectionMessage>
+        )}
+        <Stack space="space.100">
+          <Text as="p">
+            Bitbucket lets only a user&apos;s API token manage access keys. At{' '}
+            <ExternalLink href={ATLASSIAN_API_TOKENS_URL} testId="atlassian-token-link">
+              id.atlassian.com &rsaquo; API tokens
+            </ExternalLink>
+            , choose <Text weight="bold">Create API token with scopes</Text>, pick the app <Text weight="bold">Bitbucket</Text> and tick exactly:
+          </Text>
+          <ul data-testid="required-scopes">
+            {BITBUCKET_TOKEN_SCOPES.map((scope) => (
+              <li key={scope}>
+                <code>{scope}</code>
+              </li>
+            ))}
+          </ul>
+        </Stack>
+        <form onSubmit={onSubmit} noValidate aria-label="Store a Bitbucket API token">
+          <Box xcss={formStyles}>
+            <Stack space="space.150">
+              <Stack space="space.050">
+                <Label htmlFor="bitbucket-email">Atlassian account email</Label>
+                <Textfield
+                  id="bitbucket-email"
+                  name="email"
+                  type="email"
+                  value={email}
+                  onChange={(e) => setEmail(e.currentTarget.value)}
+                  isInvalid={Boolean(fieldError.email)}
+                  isDisabled={disabled || busy}
+                  autoComplete="email"
+                  testId="bitbucket-email"
+                />
+                {fieldError.email && <ErrorMessage testId="bitbucket-email-error">{fieldError.email}</ErrorMessage>}
+              </Stack>
+              <Stack space="space.050">
+                <Label htmlFor="bitbucket-token">Atlassian API token</Label>
+                <Textfield
+                  id="bitbucket-token"
+                  name="token"
+                  type="password"
+                  value={token}
+                  onChange={(e) => setToken(e.currentTarget.value)}
+                  isInvalid={Boolean(fieldError.token)}
+                  isDisabled={disabled || busy}
+                  autoComplete="new-password"
+                  testId="bitbucket-token"
+                />
+                {fieldError.token && <ErrorMessage testId="bitbucket-token-error">{fieldError.token}</ErrorMessage>}
+              </Stack>
+              <Inline space="space.100">
+                <Button type="submit" appearance="primary" isDisabled={disabled} isLoading={busy} testId="bitbucket-save">
+                  Save Bitbucket token
+                </Button>
+                {summary.configured && (
+                  <Button isDisabled={disabled || busy} onClick={() => void onCleared()} testId="bitbucket-clear">
+                    Remove token
+                  </Button>
+                )}
+              </Inline>
+            </Stack>
+          </Box>
+        </form>
+        <NoticeView notice={notice} testId="bitbucket" />
+      </Stack>
+    </Box>
+  );
+}
+
+function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
+  const rows = settings.repositories.map((repo) => ({
+    key: repo.fullName,
+    cells: [
+      {
+        key: 'name',
+        content: repo.settingsUrl ? (
+          <ProductLink href={repo.settingsUrl} testId={`repo-link-${repo.name}`}>
+            {repo.fullName}
+          </ProductLink>
+        ) : (
+          repo.fullName
+        ),
+      },
+      {
+        key: 'state',
+        content: <Lozenge appearance={stateLook[repo.state].appearance}>{stateLook[repo.state].label}</Lozenge>,
+      },
+      { key: 'project', content: repo.projectName ?? '\u2014' },
+      {
+        key: 'age',
+        content: repo.keyAgeDays === null ? '\u2014' : plural(repo.keyAgeDays, 'day'),
+      },
+    ],
+  }));
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="repositories-heading" testId="repositories-section">
+      <Stack space="space.200">
+        <Heading size="medium" as="h2" id="repositories-heading">
+          Repositories
+        </Heading>
+        <Text as="p">Connect each repository from its own settings: Repository settings &rsaquo; Valohai.</Text>
+        <DynamicTable
+          label={`Repositories of ${settings.workspace.name}`}
+          head={{
+            cells: [
+              { key: 'name', content: 'Repository' },
+              { key: 'state', content: 'Valohai' },
+              { key: 'project', content: 'Project' },
+              { key: 'age', content: 'Key age' },
+            ],
+          }}
+          rows={rows}
+          emptyView={<Text>No repositories in this workspace yet.</Text>}
+          testId="repositories"
+        />
+        {settings.repositoriesTruncated && (
+          <Text as="p" color="color.text.subtle">
+            Only the first {settings.repositories.length} repositories are listed.
+          </Text>
+        )}
+      </Stack>
+    </Box>
+  );
+}
+
+export function WorkspacePage() {
+  const [settings, setSettings] = useState<WorkspaceSettings | null>(null);
+  const [error, setError] = useState<ResolverError | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      setSettings(await call('getWorkspaceSettings', {}));
+      setError(null);
+    } catch (err) {
+      setError(errorDetail(err));
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const clear = async (which: 'valohai' | 'bitbucket') => {
+    try {
+      setSettings(await call('clearCredentials', { which }));
+    } catch (err) {
+      setError(errorDetail(err));
+    }
+  };
+
+  return (
+    <Box xcss={pageStyles}>
+      <Stack space="space.300">
+        <Stack space="space.100">
+          <Heading size="large" as="h1">
+            Valohai
+          </Heading>
+          <Text as="p" color="color.text.subtle">
+            Credentials this workspace&apos;s Valohai connections use. Tokens are stored as Forge secrets and never shown again.
+          </Text>
+        </Stack>
+        {error && (
+          <ProblemMessage error={error} testId="load-error">
+            <Inline>
+              <Button onClick={() => void load()}>Try again</Button>
+            </Inline>
+          </ProblemMessage>
+        )}
+        {!settings && !error && <Spinner label="Loading workspace settings" size="large" />}
+        {settings && (
+          <>
+            {!settings.canAdminister && (
+              <SectionMessage appearance="information" title="Only workspace admins can change these settings" testId="read-only">
+                <Text as="p">You can see what is set up; ask a workspace admin to store or replace tokens.</Text>
+              </SectionMessage>
+            )}
+            <ValohaiSection
+              summary={settings.valohai}
+              disabled={!settings.canAdminister}
+              onSaved={(valohai) => setSettings({ ...settings, valohai })}
+              onCleared={() => clear('valohai')}
+            />
+            <BitbucketSection
+              summary={settings.bitbucket}
+              disabled={!settings.canAdminister}
+              onSaved={(bitbucket) => setSettings({ ...settings, bitbucket })}
+              onCleared={() => clear('bitbucket')}
+            />
+            <RepositoriesSection settings={settings} />
+          </>
+        )}
+      </Stack>
+    </Box>
+  );
+}

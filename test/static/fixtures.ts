@@ -1,0 +1,265 @@
+// Resolver replies for the page tests, typed by the contract so that a contract change breaks them
+// at compile time. Each scenario is one situation a user can meet; a reply may depend on the payload
+// and on how often that resolver was called (to play a job forward poll by poll).
+import type {
+  ConnectionStatus,
+  JobView,
+  PayloadOf,
+  Reply,
+  RepositoryInfo,
+  RepositoryPage,
+  ResolverError,
+  ResolverName,
+  ValueOf,
+  WorkspaceSettings,
+} from '../../src/forge/contract.js';
+import type { ProgressEvent } from '../../src/connect/types.js';
+
+export type ReplyFn<K extends ResolverName> = (payload: PayloadOf<K>, call: number) => Reply<ValueOf<K>>;
+
+export interface Scenario {
+  module: 'workspace' | 'repository';
+  replies: { [K in ResolverName]?: ReplyFn<K> };
+}
+
+const ok = <T>(value: T): Reply<T> => ({ ok: true, value });
+const fail = (error: ResolverError): Reply<never> => ({ ok: false, error });
+
+export const repository: RepositoryInfo = {
+  fullName: 'acme/trainer',
+  mainBranch: 'main',
+  sshUrl: 'git@bitbucket.org:acme/trainer.git',
+  accessKeysUrl: 'https://bitbucket.org/acme/trainer/admin/access-keys/',
+};
+
+const setup = { valohai: true, bitbucket: true, workspaceSettingsUrl: 'https://bitbucket.org/acme/workspace/settings/forge/valohai' };
+
+export const workspaceSettings: WorkspaceSettings = {
+  workspace: { slug: 'acme', name: 'Acme ML' },
+  canAdminister: true,
+  valohai: { configured: true, host: 'https://app.valohai.com', username: 'ada' },
+  bitbucket: {
+    configured: true,
+    email: 'ada@acme.example',
+    accountName: 'Ada Lovelace',
+    missingScopes: ['delete:ssh-key:bitbucket'],
+  },
+  repositories: [
+    { fullName: 'acme/trainer', name: 'trainer', state: 'connected', projectName: 'trainer', keyAgeDays: 12, settingsUrl: null },
+    { fullName: 'acme/datasets', name: 'datasets', state: 'not-connected', projectName: null, keyAgeDays: null, settingsUrl: null },
+    { fullName: 'acme/features', name: 'features', state: 'manual', projectName: 'features', keyAgeDays: 0, settingsUrl: null },
+  ],
+  repositoriesTruncated: false,
+};
+
+export const connection: ConnectionStatus = {
+  project: { id: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', name: 'trainer', url: 'https://app.valohai.com/p/acme/trainer/' },
+  ref: 'main',
+  keyType: 'rsa',
+  fingerprint: 'SHA256:Yb0mJ9m2T5cGxq0f1oQwQ7cE4n0c3Zp9xg1m2o3p4q8',
+  createdAt: '2025-01-10T09:00:00Z',
+  keyAgeDays: 200,
+  accessKeys: [
+    { repository: 'acme/trainer', id: 11, lastUsed: '2025-07-28T10:15:00Z', accessKeysUrl: repository.accessKeysUrl },
+    { repository: 'acme/datasets', id: 12, lastUsed: null, accessKeysUrl: 'https://bitbucket.org/acme/datasets/admin/access-keys/' },
+  ],
+  valohaiCommit: { identifier: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39', commitTime: '2025-07-28T10:14:00Z' },
+  bitbucketHead: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',
+  verifiedAt: '2025-07-28T10:16:00Z',
+  lastPushFetch: { at: '2025-07-28T10:14:30Z', commits: 2, errors: [] },
+  warnings: [],
+};
+
+const readyPage: RepositoryPage = {
+  state: 'ready',
+  repository,
+  canAdminister: true,
+  setup,
+  ready: {
+    projects: [
+      { id: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', name: 'trainer', owner: 'acme', repositoryUrl: null },
+      { id: '0f9a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b', name: 'legacy', owner: 'acme:research', repositoryUrl: 'https://github.com/acme/legacy.git' },
+    ],
+    ownershipOptions: [
+      { value: 'acme', label: 'acme' },
+      { value: 'acme:research', label: 'acme / research' },
+    ],
+    defaultRef: 'main',
+  },
+};
+
+const connectedPage: RepositoryPage = { state: 'connected', repository, canAdminister: true, setup, connection };
+
+/** A connect job as polls see it: one more step each poll, done on the fourth. */
+export function connectJob(jobId: string, poll: number): JobView {
+  const all: ProgressEvent[] = [
+    { step: 'read-repository', status: 'done', message: 'Read acme/trainer' },
+    { step: 'generate-key', status: 'done', message: 'Generated an RSA 4096 key' },
+    { step: 'add-key:acme/trainer', status: 'done', message: 'Added the access key to acme/trainer' },
+    { step: 'valohai-fetch', status: 'done', message: 'Valohai fetched 2 commits' },
+  ];
+  const shown = all.slice(0, Math.min(poll, all.length)).map((s, i, arr) =>
+    i === arr.length - 1 && poll < all.length ? { ...s, status: 'running' as const } : s,
+  );
+  const done = poll >= all.length;
+  return {
+    id: jobId,
+    kind: 'connect',
+    status: done ? 'done' : 'running',
+    steps: shown,
+    startedAt: '2025-07-28T10:00:00Z',
+    ...(done ? { finishedAt: '2025-07-28T10:00:09Z' } : {}),
+    ...(done
+      ? {
+          result: {
+            repository: 'acme/trainer',
+            sshUrl: repository.sshUrl,
+            ref: 'main',
+            headCommit: connection.bitbucketHead,
+            keyType: 'rsa',
+            fingerprint: connection.fingerprint,
+            accessKeys: [{ repository: 'acme/trainer', id: 11, status: 'added' }],
+            warnings: [],
+            valohai: { projectId: connection.project.id, repositoryId: 7, fetchedCommit: connection.bitbucketHead },
+            verified: true,
+            outcome: 'done',
+          },
+        }
+      : {}),
+  };
+}
+
+export const scenarios: Record<string, Scenario> = {
+  workspace: {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () => ok(workspaceSettings),
+      saveValohaiToken: (p) =>
+        p.token === 'wrong-token'
+          ? fail({
+              code: 'invalid-token',
+              message: 'Valohai refused the token (401).',
+              fix: 'Create a new token at https://app.valohai.com/auth/tokens/ and save it here.',
+            })
+          : ok({ configured: true, host: p.host ?? 'https://app.valohai.com', username: 'grace' }),
+      saveBitbucketToken: (p) => ok({ configured: true, email: p.email, accountName: 'Grace Hopper', missingScopes: [] }),
+      clearCredentials: () => ok(workspaceSettings),
+    },
+  },
+  'repo-not-set-up': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () =>
+        ok({ state: 'not-set-up', repository, canAdminister: true, setup: { ...setup, valohai: false, bitbucket: false } }),
+    },
+  },
+  'repo-ready': {
+    module: 'repository',
+    replies: {
+      // Ready until a connect starts; connected once the job is done.
+      getRepositoryPage: (_p, call) => ok(call === 1 ? readyPage : connectedPage),
+      previewConnect: (p) =>
+        ok({
+          ref: p.ref ?? 'main',
+          headCommit: connection.bitbucketHead,
+          sshUrl: repository.sshUrl,
+          targets: [
+            { workspace: 'acme', slug: 'trainer', key: 'acme/trainer', via: 'superproject', accessKeysUrl: repository.accessKeysUrl },
+            ...(p.submodules
+              ? [{ workspace: 'acme', slug: 'datasets', key: 'acme/datasets', via: 'data', accessKeysUrl: 'https://bitbucket.org/acme/datasets/admin/access-keys/' }]
+              : []),
+          ],
+          warnings: p.submodules
+            ? [
+                {
+                  code: 'https-submodule',
+                  repository: 'acme/trainer',
+                  message: 'Submodule "vendor" uses https://github.com/acme/vendor.git, which an SSH key cannot fetch: change its url in .gitmodules to git@github.com:acme/vendor.git.',
+                },
+              ]
+            : [],
+        }),
+      startConnect: () => ok({ jobId: 'job-connect-1' }),
+      getJob: (p, call) => ok(connectJob(p.jobId, call)),
+    },
+  },
+  'repo-manual-ready': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () => ok({ ...readyPage, setup: { ...setup, bitbucket: false } }),
+      startManualConnect: () => ok({ jobId: 'job-manual-1' }),
+    },
+  },
+  'repo-running': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () => ok({ state: 'running', repository, canAdminister: true, setup, activeJob: { jobId: 'job-running-1', kind: 'connect' } }),
+      // Never finishes: the page must keep polling and show each new step.
+      getJob: (p, call) => ok(connectJob(p.jobId, Math.min(call, 3))),
+    },
+  },
+  'repo-connected': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () => ok(connectedPage),
+      startVerify: () => ok({ jobId: 'job-verify-1' }),
+      startRotate: () => ok({ jobId: 'job-rotate-1' }),
+      startDisconnect: () => ok({ jobId: 'job-disconnect-1' }),
+      getJob: (p, call) => ok({ ...connectJob(p.jobId, call + 3), kind: 'verify' }),
+    },
+  },
+  'repo-connected-old-key': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () =>
+        ok({
+          ...connectedPage,
+          connection: {
+            ...connection,
+            keyAgeDays: 400,
+            bitbucketHead: '9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d',
+            lastPushFetch: { at: '2025-07-28T10:14:30Z', commits: 0, errors: ['Permission denied (publickey).'] },
+            warnings: [{ code: 'not-fetched', message: 'Valohai does not have the head commit of main yet.' }],
+          },
+        }),
+    },
+  },
+  'repo-manual': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () =>
+        ok({
+          state: 'manual',
+          repository,
+          canAdminister: true,
+          setup: { ...setup, bitbucket: false },
+          manual: {
+            publicKey: 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAACAQDfakefakefakefakefake valohai-bitbucket acme/trainer',
+            fingerprint: connection.fingerprint,
+            keyType: 'rsa',
+            label: 'valohai:acme/trainer:5b7c0c4e',
+            targets: [
+              { workspace: 'acme', slug: 'trainer', key: 'acme/trainer', via: 'superproject', accessKeysUrl: repository.accessKeysUrl },
+              { workspace: 'acme', slug: 'datasets', key: 'acme/datasets', via: 'data', accessKeysUrl: 'https://bitbucket.org/acme/datasets/admin/access-keys/' },
+            ],
+            project: { id: connection.project.id, name: 'trainer' },
+            ref: 'main',
+            warnings: [],
+          },
+        }),
+      verifyManual: () => ok({ jobId: 'job-manual-verify-1' }),
+      getJob: (p, call) => ok({ ...connectJob(p.jobId, call), kind: 'manual-verify' }),
+    },
+  },
+  'repo-error': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () =>
+        fail({
+          code: 'valohai-error',
+          message: 'Valohai did not answer (503 Service Unavailable).',
+          fix: 'Check https://status.valohai.com and try again in a few minutes.',
+        }),
+    },
+  },
+};

@@ -1,0 +1,140 @@
+// What the page tests stand on: the preview build of the pages (real @forge/bridge swapped for the
+// HTTP adapter), a loopback server answering `/api/context` and `/api/invoke` from the scenario
+// table, and a Chromium started with a throw-away profile.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { Router, json, serve, type HttpReply, type RunningServer } from '../../dev/http.js';
+import { InvalidPayloadError, MODULE_KEYS, RESOLVERS, validatePayload, type ResolverName } from '../../src/forge/contract.js';
+import type { ReplyFn, Scenario } from './fixtures.js';
+
+export const root = new URL('../..', import.meta.url).pathname;
+
+/** Builds the preview bundle into a fresh temp folder (never into the working tree). */
+export function buildPreview(): string {
+  const outDir = mkdtempSync(join(tmpdir(), 'vb-settings-preview-'));
+  const run = spawnSync(
+    process.execPath,
+    [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'static/settings/vite.config.ts', '--mode', 'preview', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, PREVIEW_BRIDGE: '1' } },
+  );
+  if (run.status !== 0) {
+    rmSync(outDir, { recursive: true, force: true });
+    throw new Error(`The preview build failed:\n${run.stdout}\n${run.stderr}`);
+  }
+  return outDir;
+}
+
+const types: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+};
+
+export interface InvokeRecord {
+  scenario: string;
+  functionKey: string;
+  payload: unknown;
+}
+
+export interface PageServer extends RunningServer {
+  invocations: InvokeRecord[];
+  /** Payloads the contract's own validators refused: the pages must never send one. */
+  refused: string[];
+}
+
+/**
+ * Serves the build and answers the bridge. The scenario comes from the page's query string
+ * (`?scenario=repo-ready&run=3`): `run` keeps call counts apart when one scenario loads twice.
+ */
+export async function startPageServer(dir: string, scenarios: Record<string, Scenario>): Promise<PageServer> {
+  const invocations: InvokeRecord[] = [];
+  const refused: string[] = [];
+  const counts = new Map<string, number>();
+
+  const scenarioOf = (query: URLSearchParams): [string, Scenario] => {
+    const name = query.get('scenario') ?? '';
+    const scenario = scenarios[name];
+    if (!scenario) throw new Error(`unknown scenario "${name}"`);
+    return [name, scenario];
+  };
+
+  const router = new Router('/api')
+    .on('GET', '/context', (req) => {
+      const [, scenario] = scenarioOf(req.query);
+      return json(200, {
+        moduleKey: MODULE_KEYS[scenario.module],
+        extension: { type: scenario.module === 'workspace' ? 'bitbucket:workspaceSettingsMenuPage' : 'bitbucket:repoSettingsMenuPage' },
+        theme: { colorMode: req.query.get('theme') === 'dark' ? 'dark' : 'light' },
+        locale: 'en-US',
+      });
+    })
+    .on('POST', '/invoke', (req) => {
+      const [name, scenario] = scenarioOf(req.query);
+      const { functionKey, payload } = JSON.parse(req.body) as { functionKey: string; payload: unknown };
+      invocations.push({ scenario: name, functionKey, payload });
+      if (!(RESOLVERS as readonly string[]).includes(functionKey)) return json(404, { message: `no resolver ${functionKey}` });
+      const key = functionKey as ResolverName;
+      let valid: unknown;
+      try {
+        valid = validatePayload[key](payload);
+      } catch (err) {
+        if (!(err instanceof InvalidPayloadError)) throw err;
+        refused.push(`${functionKey}: ${err.message}`);
+        return json(200, { ok: false, error: err.toResolverError() });
+      }
+      const handler = scenario.replies[key] as ReplyFn<typeof key> | undefined;
+      if (!handler) return json(500, { message: `scenario ${name} has no reply for ${functionKey}` });
+      const countKey = `${name}|${req.query.get('run') ?? ''}|${functionKey}`;
+      const call = (counts.get(countKey) ?? 0) + 1;
+      counts.set(countKey, call);
+      return json(200, (handler as (p: unknown, n: number) => unknown)(valid, call));
+    });
+
+  const staticFile = (req: { path: string }): HttpReply => {
+    const rel = normalize(req.path === '/' ? '/index.html' : req.path).replace(/^(\.\.[/\\])+/, '');
+    const file = join(dir, rel);
+    if (!file.startsWith(dir) || !existsSync(file) || !statSync(file).isFile()) return { status: 404, body: 'Not Found' };
+    return { status: 200, headers: { 'content-type': types[extname(file)] ?? 'application/octet-stream' }, body: readFileSync(file, 'utf8') };
+  };
+
+  const server = await serve([router], { notFound: staticFile });
+  return Object.assign(server, { invocations, refused });
+}
+
+export interface Browser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Debian's Chromium with a temporary profile; nothing is downloaded, nothing phones home. */
+export async function startBrowser(): Promise<Browser> {
+  const profile = mkdtempSync(join(tmpdir(), 'vb-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1100, height: 900 },
+    reducedMotion: 'reduce',
+  });
+  return {
+    context,
+    async close() {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,309 @@
+// The two settings pages in a real browser, against the scenario table in fixtures.ts: what each
+// state shows, what the forms send, that keyboard users reach the main actions in a sensible order,
+// and that axe finds nothing serious. Screenshots of every state land in test-artifacts/screenshots/.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { scenarios } from './fixtures.js';
+import { buildPreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness.js';
+
+const shots = join(root, 'test-artifacts/screenshots');
+const axePath = join(root, 'node_modules/axe-core/axe.min.js');
+
+let dist: string;
+let server: PageServer;
+let browser: Browser;
+let runs = 0;
+
+before(async () => {
+  dist = buildPreview();
+  server = await startPageServer(dist, scenarios);
+  browser = await startBrowser();
+  mkdirSync(shots, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+  if (dist) rmSync(dist, { recursive: true, force: true });
+});
+
+async function open(scenario: string, options: { theme?: 'dark' | 'light'; ready: string }): Promise<Page> {
+  runs += 1;
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(`${server.url}/?scenario=${scenario}&run=${runs}&theme=${options.theme ?? 'light'}`);
+  await page.getByTestId(options.ready).first().waitFor({ state: 'visible', timeout: 15_000 });
+  assert.deepEqual(errors, [], 'the page threw');
+  return page;
+}
+
+async function axeProblems(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: axePath });
+  const violations = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact ?? '', help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** Presses Tab until every wanted element has had focus (in that order) or `limit` presses pass. */
+async function tabOrder(page: Page, wanted: string[], limit = 60): Promise<string[]> {
+  const seen: string[] = [];
+  await page.locator('body').focus();
+  for (let i = 0; i < limit && seen.length < wanted.length; i++) {
+    await page.keyboard.press('Tab');
+    const id = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el?.getAttribute('data-testid') ?? el?.id ?? '';
+    });
+    if (id === wanted[seen.length]) seen.push(id);
+  }
+  return seen;
+}
+
+async function checkState(page: Page, name: string): Promise<void> {
+  assert.deepEqual(await axeProblems(page), [], `axe found serious problems in ${name}`);
+  await shoot(page, name);
+}
+
+describe('workspace settings page', () => {
+  test('shows whose tokens are stored, missing scopes and repositories, never a secret', async () => {
+    const page = await open('workspace', { ready: 'valohai-section' });
+    assert.match(await page.getByTestId('valohai-owner').innerText(), /ada on https:\/\/app\.valohai\.com/);
+    assert.match(await page.getByTestId('bitbucket-owner').innerText(), /Ada Lovelace \(ada@acme\.example\)/);
+    assert.match(await page.getByTestId('missing-scopes').innerText(), /delete:ssh-key:bitbucket/);
+    const scopes = await page.getByTestId('required-scopes').innerText();
+    for (const scope of ['read:repository:bitbucket', 'admin:repository:bitbucket', 'write:ssh-key:bitbucket', 'delete:ssh-key:bitbucket']) {
+      assert.ok(scopes.includes(scope), `the page lists the scope ${scope}`);
+    }
+    assert.equal(await page.getByTestId('atlassian-token-link').getAttribute('href'), 'https://id.atlassian.com/manage-profile/security/api-tokens');
+    assert.equal(await page.getByTestId('valohai-token-link').getAttribute('href'), 'https://app.valohai.com/auth/tokens/');
+    for (const id of ['valohai-token', 'bitbucket-token']) {
+      const field = page.getByTestId(id);
+      assert.equal(await field.getAttribute('type'), 'password');
+      assert.equal(await field.inputValue(), '', `${id} is never prefilled`);
+    }
+    const table = await page.getByTestId('repositories--table').innerText();
+    assert.match(table, /acme\/trainer[\s\S]*Connected/);
+    assert.match(table, /acme\/datasets[\s\S]*Not connected/);
+    await checkState(page, 'workspace-light');
+    await page.close();
+  });
+
+  test('stores a Valohai token and a Bitbucket token, then clears the token fields', async () => {
+    const page = await open('workspace', { ready: 'valohai-section' });
+    await page.getByTestId('valohai-token').fill('vh-secret-123');
+    await page.getByTestId('valohai-save').click();
+    await page.getByTestId('valohai-saved').waitFor();
+    assert.match(await page.getByTestId('valohai-saved').innerText(), /grace/);
+    assert.equal(await page.getByTestId('valohai-token').inputValue(), '');
+    assert.match(await page.getByTestId('valohai-owner').innerText(), /grace/);
+
+    await page.getByTestId('bitbucket-email').fill('grace@acme.example');
+    await page.getByTestId('bitbucket-token').fill('ATATT-secret');
+    await page.getByTestId('bitbucket-token').press('Enter');
+    await page.getByTestId('bitbucket-saved').waitFor();
+    assert.equal(await page.getByTestId('missing-scopes').count(), 0, 'the new token has every scope');
+
+    const sent = server.invocations.filter((i) => i.functionKey.startsWith('save'));
+    assert.deepEqual(sent.slice(-2).map((i) => [i.functionKey, i.payload]), [
+      ['saveValohaiToken', { host: 'https://app.valohai.com', token: 'vh-secret-123' }],
+      ['saveBitbucketToken', { email: 'grace@acme.example', token: 'ATATT-secret' }],
+    ]);
+    await page.close();
+  });
+
+  test('a refused token shows what happened and the fix; empty fields are caught before sending', async () => {
+    const page = await open('workspace', { ready: 'valohai-section' });
+    const before = server.invocations.length;
+    await page.getByTestId('valohai-save').click();
+    await page.getByTestId('valohai-token-error').waitFor();
+    assert.equal(server.invocations.length, before, 'nothing sent without a token');
+
+    await page.getByTestId('valohai-token').fill('wrong-token');
+    await page.getByTestId('valohai-save').click();
+    const error = page.getByTestId('valohai-error');
+    await error.waitFor();
+    assert.match(await error.innerText(), /Valohai refused the token \(401\)[\s\S]*Create a new token/);
+    await checkState(page, 'workspace-error');
+    await page.close();
+  });
+
+  test('keyboard reaches each field and save button in reading order', async () => {
+    const page = await open('workspace', { ready: 'valohai-section' });
+    const wanted = ['valohai-host', 'valohai-token', 'valohai-save', 'bitbucket-email', 'bitbucket-token', 'bitbucket-save'];
+    assert.deepEqual(await tabOrder(page, wanted), wanted);
+    await page.close();
+  });
+
+  test('looks right in the dark theme', async () => {
+    const page = await open('workspace', { theme: 'dark', ready: 'valohai-section' });
+    assert.equal(await page.evaluate(() => document.documentElement.getAttribute('data-color-mode')), 'dark');
+    await checkState(page, 'workspace-dark');
+    await page.close();
+  });
+});
+
+describe('repository settings page', () => {
+  test('not set up: points to the workspace settings page', async () => {
+    const page = await open('repo-not-set-up', { ready: 'not-set-up' });
+    assert.equal(await page.getByTestId('workspace-settings-link').getAttribute('href'), 'https://bitbucket.org/acme/workspace/settings/forge/valohai');
+    assert.equal(await page.getByTestId('connect-button').count(), 0);
+    await checkState(page, 'repo-not-set-up');
+    await page.close();
+  });
+
+  test('ready: defaults, a preview of targets and warnings, then connect runs live to connected', async () => {
+    const page = await open('repo-ready', { ready: 'connect-form' });
+    assert.equal(await page.getByTestId('fetch-ref').inputValue(), 'main');
+    assert.ok(await page.getByTestId('key-rsa--radio-input').isChecked(), 'RSA is the default key type');
+    assert.match(await page.getByTestId('connect-form').innerText(), /Ed25519[^\n]*not confirmed/);
+    assert.ok(await page.getByTestId('submodules-on--radio-input').isChecked());
+
+    await page.getByTestId('preview-button').click();
+    await page.getByTestId('preview').waitFor();
+    const preview = await page.getByTestId('preview').innerText();
+    assert.match(preview, /acme\/trainer/);
+    assert.match(preview, /acme\/datasets/);
+    assert.match(await page.getByTestId('warning-https-submodule').innerText(), /git@github\.com:acme\/vendor\.git/);
+    await checkState(page, 'repo-ready-preview');
+
+    // Connecting without a project is caught on the page.
+    await page.getByTestId('connect-button').click();
+    await page.getByText('Choose the Valohai project to connect.').waitFor();
+
+    await page.locator('#project-select').fill('trainer');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('connect-button').click();
+    await page.getByTestId('running-view').waitFor();
+    await page.getByTestId('job-outcome').waitFor({ timeout: 15_000 });
+    await page.getByTestId('connected-view').waitFor();
+    assert.match(await page.getByTestId('job-outcome').innerText(), /done/);
+
+    const start = server.invocations.filter((i) => i.functionKey === 'startConnect').at(-1);
+    assert.deepEqual(start?.payload, { projectId: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', ref: 'main', keyType: 'rsa', submodules: true });
+    await page.close();
+  });
+
+  test('ready without a Bitbucket token: says the key is added by hand and starts the manual path', async () => {
+    const page = await open('repo-manual-ready', { ready: 'connect-form' });
+    await page.getByTestId('manual-notice').waitFor();
+    await page.getByTestId('mode-new--radio-input').check();
+    assert.equal(await page.getByTestId('project-name').inputValue(), 'trainer');
+    await page.getByTestId('key-ed25519--radio-input').check();
+    await page.getByTestId('submodules-off--radio-input').check();
+    await page.getByTestId('connect-button').click();
+    await page.getByTestId('running-view').waitFor();
+    const start = server.invocations.filter((i) => i.functionKey === 'startManualConnect').at(-1);
+    assert.deepEqual(start?.payload, { newProject: { name: 'trainer', owner: 'acme' }, ref: 'main', keyType: 'ed25519', submodules: false });
+    await page.close();
+  });
+
+  test('keyboard reaches the form fields, Preview and Connect in order', async () => {
+    const page = await open('repo-ready', { ready: 'connect-form' });
+    const wanted = ['fetch-ref', 'preview-button', 'connect-button'];
+    assert.deepEqual(await tabOrder(page, wanted), wanted);
+    await page.close();
+  });
+
+  test('running: each step appears as the job advances, in a live region', async () => {
+    const page = await open('repo-running', { ready: 'running-view' });
+    await page.getByTestId('step-add-key:acme/trainer').waitFor({ timeout: 10_000 });
+    const steps = page.getByTestId('job-steps');
+    assert.equal(await steps.getAttribute('aria-live'), 'polite');
+    assert.match(await steps.innerText(), /Read acme\/trainer[\s\S]*Generated an RSA 4096 key[\s\S]*Added the access key/);
+    assert.match(await page.getByTestId('job-status').innerText(), /Running/i);
+    await checkState(page, 'repo-running');
+    await page.close();
+  });
+
+  test('connected: key, age warning, sync, repositories holding the key, and the actions', async () => {
+    const page = await open('repo-connected', { ready: 'connected-view' });
+    assert.match(await page.getByTestId('fact-fingerprint').innerText(), /RSA SHA256:Yb0mJ9m2/);
+    assert.match(await page.getByTestId('fact-key-age').innerText(), /200 days[\s\S]*Rotate soon/);
+    assert.match(await page.getByTestId('key-age-message').innerText(), /over 180 days/);
+    assert.match(await page.getByTestId('sync-state').innerText(), /In sync/i);
+    assert.match(await page.getByTestId('fact-push-fetch').innerText(), /2 new commits/);
+    const keys = await page.getByTestId('access-keys--table').innerText();
+    assert.match(keys, /acme\/trainer[\s\S]*Present/);
+    assert.match(keys, /acme\/datasets[\s\S]*never/);
+    await checkState(page, 'repo-connected');
+
+    const wanted = ['verify-button', 'rotate-button', 'disconnect-button'];
+    assert.deepEqual(await tabOrder(page, wanted), wanted);
+
+    // Disconnect asks first, and focus moves to the question.
+    await page.getByTestId('disconnect-button').click();
+    await page.getByTestId('disconnect-confirm').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'disconnect-confirm');
+    assert.match(await page.getByTestId('disconnect-confirm').innerText(), /removes the access key from 2 repositories/);
+    await page.getByTestId('disconnect-cancel').click();
+    assert.equal(await page.getByTestId('disconnect-confirm').count(), 0);
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'disconnect-button');
+    assert.equal(server.invocations.filter((i) => i.functionKey === 'startDisconnect').length, 0, 'nothing disconnected on cancel');
+
+    await page.getByTestId('verify-button').click();
+    await page.getByTestId('job-outcome').waitFor({ timeout: 10_000 });
+    assert.match(await page.getByTestId('job-outcome').innerText(), /Verifying the connection: done/);
+    await page.close();
+  });
+
+  test('connected with a year-old key and a failed push fetch: alert and the errors', async () => {
+    const page = await open('repo-connected-old-key', { ready: 'connected-view' });
+    assert.match(await page.getByTestId('key-age-message').innerText(), /over 365 days/);
+    assert.match(await page.getByTestId('fact-key-age').innerText(), /Rotate now/);
+    assert.match(await page.getByTestId('sync-state').innerText(), /Not in sync/i);
+    assert.match(await page.getByTestId('push-fetch-errors').innerText(), /Permission denied \(publickey\)/);
+    assert.match(await page.getByTestId('warning-not-fetched').innerText(), /head commit/);
+    await checkState(page, 'repo-connected-old-key');
+    await page.close();
+  });
+
+  test('connected, dark theme', async () => {
+    const page = await open('repo-connected', { theme: 'dark', ready: 'connected-view' });
+    await checkState(page, 'repo-connected-dark');
+    await page.close();
+  });
+
+  test('manual: read-only public key with Copy, a link per repository, then Verify', async () => {
+    const page = await open('repo-manual', { ready: 'manual-view' });
+    const key = page.getByTestId('public-key');
+    assert.match(await key.inputValue(), /^ssh-rsa AAAA/);
+    assert.equal(await key.getAttribute('readonly'), '');
+    assert.equal(await page.getByTestId('access-keys-link-acme/datasets').getAttribute('href'), 'https://bitbucket.org/acme/datasets/admin/access-keys/');
+    await page.getByTestId('public-key-copy').click();
+    await page.getByTestId('public-key-note').filter({ hasText: /copied|Ctrl\+C/ }).waitFor();
+    await checkState(page, 'repo-manual');
+
+    const wanted = ['public-key', 'public-key-copy', 'verify-manual-button'];
+    assert.deepEqual(await tabOrder(page, wanted), wanted);
+
+    await page.getByTestId('verify-manual-button').click();
+    await page.getByTestId('running-view').waitFor();
+    assert.ok(server.invocations.some((i) => i.functionKey === 'verifyManual'));
+    await page.close();
+  });
+
+  test('a failing backend shows what happened and the fix', async () => {
+    const page = await open('repo-error', { ready: 'load-error' });
+    assert.match(await page.getByTestId('load-error').innerText(), /Valohai did not answer[\s\S]*status\.valohai\.com/);
+    await checkState(page, 'repo-error');
+    await page.close();
+  });
+});
+
+test('every payload the pages sent was accepted by the contract validators', () => {
+  assert.ok(server.invocations.length > 10, 'the pages called the resolvers');
+  assert.deepEqual(server.refused, []);
+});
