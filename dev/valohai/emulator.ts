@@ -1,0 +1,90 @@
+/**
+ * The Valohai API emulator: `/api/v0` as the product calls it, with a fetch that runs real git over SSH
+ * against the local SSH git host, fault rules (`/__faults`) and a request log with the private key
+ * taken out. Tests read the state in-process (`emulator.state`), which shows whether a key is set and
+ * its fingerprint but never the key.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SshGitEndpoint } from '../contracts.js';
+import { FaultInjector } from '../faults.js';
+import { serve, type RunningServer } from '../http.js';
+import { NOT_FOUND } from './drf.js';
+import { GitFetcher } from './git-fetcher.js';
+import { redactRequestBody } from './redact.js';
+import { API_BASE, createValohaiRouter } from './routes.js';
+import type { ValohaiSeed } from './seed-types.js';
+import { ValohaiState } from './state.js';
+
+export interface ValohaiEmulatorOptions {
+  seed: ValohaiSeed;
+  /** Where "bitbucket.org" is reached over SSH (the local SSH git host). */
+  ssh: SshGitEndpoint;
+  /** Directory for the per-project mirrors; a temp dir removed on close() when absent. */
+  workDir?: string;
+  clock?: () => Date;
+  /** Per git call of a fetch (default 120 000). */
+  gitTimeoutMs?: number;
+}
+
+export interface RequestLogEntry {
+  method: string;
+  /** Path and query. */
+  path: string;
+  status: number;
+  /** The request body with `ssh_private_key` replaced by `[redacted]`. */
+  body: string;
+}
+
+export interface ValohaiEmulator {
+  /** `http://127.0.0.1:PORT`: the host to give a Valohai client. */
+  url: string;
+  /** `http://127.0.0.1:PORT/api/v0`. */
+  apiUrl: string;
+  port: number;
+  state: ValohaiState;
+  faults: FaultInjector;
+  requests: RequestLogEntry[];
+  close(): Promise<void>;
+}
+
+export async function startValohaiEmulator(options: ValohaiEmulatorOptions): Promise<ValohaiEmulator> {
+  const state = new ValohaiState(options.seed, options.clock);
+  const ownDir = options.workDir === undefined;
+  const root = options.workDir ?? (await mkdtemp(join(tmpdir(), 'vb-valohai-')));
+  const fetcher = new GitFetcher({ root, ssh: options.ssh, timeoutMs: options.gitTimeoutMs });
+  const running = new Set<Promise<unknown>>();
+  const track = <T>(work: Promise<T>): Promise<T> => {
+    running.add(work);
+    void work.catch(() => undefined).finally(() => running.delete(work));
+    return work;
+  };
+  const faults = new FaultInjector();
+  const requests: RequestLogEntry[] = [];
+  let server: RunningServer;
+  try {
+    server = await serve([createValohaiRouter({ state, fetcher, track })], {
+      faults,
+      before: (req) => faults.control(req),
+      notFound: (req) => (req.path.startsWith(API_BASE) ? NOT_FOUND : { status: 404, body: 'Not Found' }),
+      onRequest: (entry) => requests.push({ method: entry.method, path: entry.path, status: entry.status, body: redactRequestBody(entry.body) }),
+    });
+  } catch (err) {
+    if (ownDir) await rm(root, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: server.url,
+    apiUrl: `${server.url}${API_BASE}`,
+    port: server.port,
+    state,
+    faults,
+    requests,
+    async close() {
+      await server.close();
+      await Promise.allSettled([...running]);
+      if (ownDir) await rm(root, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * What Valohai's "Fetch repository" does, with real git: a persistent mirror per project, fetched over
+ * SSH with the project's private key, then the submodules of the fetch reference checked out
+ * recursively in a throwaway work tree, so that every submodule repository is reached with that key
+ * on every fetch. git resolves relative submodule URLs against the superproject URL itself.
+ *
+ * The key is written to a 0600 file in a private temp dir for the duration of the git calls and
+ * deleted right after; failure texts are git's own, with local paths taken out.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SshGitEndpoint } from '../contracts.js';
+import { sshClientFiles } from './ssh-client-config.js';
+
+export interface FetchInput {
+  projectId: string;
+  url: string;
+  /** Branch, tag or commit; empty means the remote's default branch. */
+  ref: string;
+  /** The unencrypted private key, or undefined when the project has none. */
+  privateKey: string | undefined;
+}
+
+export interface BranchHead {
+  identifier: string;
+  /** Branch names pointing at this commit, sorted. */
+  refNames: string[];
+  commitTime: Date;
+}
+
+export interface FetchOutcome {
+  /** Every branch head of the fetched repository (empty when the fetch failed). */
+  heads: BranchHead[];
+  /** The branch the fetch reference names, when it is one. */
+  fetchBranch: string | undefined;
+  errors: string[];
+}
+
+export interface GitFetcherOptions {
+  /** Where mirrors and temp dirs live; the emulator owns it. */
+  root: string;
+  ssh: SshGitEndpoint;
+  /** Per git call (default 120 000). */
+  timeoutMs?: number;
+}
+
+interface GitResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const HTTPS_HINT =
+  'Only SSH URLs (git@bitbucket.org:workspace/repo.git) are fetched with the project\'s SSH key; a private repository behind an https:// URL cannot be fetched with it.';
+
+const NAME = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * Whether the URL's user and host are plain names. They end up in ssh's command line and its
+ * ProxyCommand, so anything else (quotes, `$`, a leading `-`) is refused before git runs.
+ */
+function plausibleGitUrl(url: string): boolean {
+  if (url.startsWith('-') || /\s/.test(url)) return false;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
+  if (scheme) {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return false;
+    }
+    if (scheme !== 'ssh' && scheme !== 'git+ssh') return true; // git refuses these transports itself
+    return NAME.test(parsed.hostname) && (parsed.username === '' || NAME.test(parsed.username));
+  }
+  const scp = /^(?:([^@/:]+)@)?([^@/:]+):/.exec(url);
+  if (!scp) return false;
+  return NAME.test(scp[2] ?? '') && (scp[1] === undefined || NAME.test(scp[1]));
+}
+
+class FetchFailure extends Error {
+  constructor(readonly detail: string) {
+    super(detail);
+    this.name = 'FetchFailure';
+  }
+}
+
+export class GitFetcher {
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: GitFetcherOptions) {
+    this.timeoutMs = options.timeoutMs ?? 120_000;
+  }
+
+  /** One fetch at a time per project, as two fetches into one mirror would trip over each other. */
+  fetch(input: FetchInput): Promise<FetchOutcome> {
+    const previous = this.queues.get(input.projectId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.fetchNow(input));
+    this.queues.set(input.projectId, next);
+    return next;
+  }
+
+  private async fetchNow(input: FetchInput): Promise<FetchOutcome> {
+    const alias = this.options.ssh.aliasHost;
+    if (!input.privateKey) {
+      return {
+        heads: [],
+        fetchBranch: undefined,
+        errors: [`Could not fetch ${input.url}: no SSH private key is set for this repository, so ${alias} refused it: git@${alias}: Permission denied (publickey).`],
+      };
+    }
+    if (!plausibleGitUrl(input.url)) {
+      return { heads: [], fetchBranch: undefined, errors: [`Could not fetch ${input.url}: this is not a git URL. Use the SSH form git@${alias}:workspace/repo.git.`] };
+    }
+    await mkdir(join(this.options.root, 'tmp'), { recursive: true });
+    const session = await mkdtemp(join(this.options.root, 'tmp', 'fetch-'));
+    await chmod(session, 0o700);
+    const scrub = (text: string) => {
+      const plain = text.split(`${join(session, 'work')}/`).join('').split(session).join('').split(this.options.root).join('').trim();
+      return /transport '(https?|git|file)' not allowed/.test(plain) ? `${plain}\n${HTTPS_HINT}` : plain;
+    };
+    try {
+      const identityFile = join(session, 'id');
+      const knownHostsFile = join(session, 'known_hosts');
+      const configFile = join(session, 'ssh_config');
+      const files = sshClientFiles(this.options.ssh, { identityFile, knownHostsFile });
+      await writeFile(identityFile, input.privateKey, { mode: 0o600 });
+      await writeFile(knownHostsFile, files.knownHosts);
+      await writeFile(configFile, files.config);
+      const network = { GIT_SSH_COMMAND: `ssh -F '${configFile}'`, GIT_ALLOW_PROTOCOL: 'ssh' };
+
+      const mirror = join(this.options.root, 'projects', input.projectId, 'mirror.git');
+      try {
+        await this.updateMirror(mirror, input.url, network);
+      } catch (err) {
+        if (err instanceof FetchFailure) return { heads: [], fetchBranch: undefined, errors: [`Could not fetch ${input.url}: ${scrub(err.detail)}`] };
+        throw err;
+      }
+
+      const heads = await this.branchHeads(mirror);
+      const target = await this.resolveRef(mirror, input.ref);
+      if (!target) {
+        const why = input.ref ? `fatal: couldn't find remote ref ${input.ref}` : 'the repository has no commits on its default branch.';
+        return { heads: [], fetchBranch: undefined, errors: [`Could not fetch ${input.url}: ${why}`] };
+      }
+      const hasModules = (await this.git(['--git-dir', mirror, 'cat-file', '-e', `${target.sha}:.gitmodules`])).code === 0;
+      if (hasModules) {
+        const work = join(session, 'work');
+        const failure = await this.checkoutSubmodules(mirror, work, input.url, target.sha, network);
+        if (failure) {
+          const at = target.name ? `${target.name} (${target.sha.slice(0, 12)})` : target.sha.slice(0, 12);
+          return { heads: [], fetchBranch: undefined, errors: [`Could not fetch the submodules of ${input.url} at ${at}: ${scrub(failure)}`] };
+        }
+      }
+      return { heads, fetchBranch: target.branch, errors: [] };
+    } finally {
+      await rm(session, { recursive: true, force: true });
+    }
+  }
+
+  private async updateMirror(mirror: string, url: string, network: Record<string, string>): Promise<void> {
+    if (existsSync(join(mirror, 'HEAD'))) {
+      // Another repository now: start over, so no branch of the old one is taken for the new one's.
+      const current = await this.git(['--git-dir', mirror, 'config', '--get', 'remote.origin.url']);
+      if (current.stdout.trim() !== url) await rm(mirror, { recursive: true, force: true });
+    }
+    if (!existsSync(join(mirror, 'HEAD'))) {
+      await mkdir(join(mirror, '..'), { recursive: true });
+      const res = await this.git(['clone', '--mirror', '--quiet', '--', url, mirror], network);
+      if (res.code !== 0) {
+        await rm(mirror, { recursive: true, force: true });
+        throw new FetchFailure(res.stderr);
+      }
+      return;
+    }
+    const res = await this.git(['--git-dir', mirror, 'fetch', '--prune', '--quiet', 'origin'], network);
+    if (res.code !== 0) throw new FetchFailure(res.stderr);
+  }
+
+  private async branchHeads(mirror: string): Promise<BranchHead[]> {
+    const out = await this.mustGit(['--git-dir', mirror, 'for-each-ref', '--format=%(objectname) %(committerdate:unix) %(refname)', 'refs/heads']);
+    const bySha = new Map<string, BranchHead>();
+    for (const line of out.split('\n')) {
+      const m = /^([0-9a-f]{40,64}) (\d+) refs\/heads\/(.+)$/.exec(line.trim());
+      if (!m) continue;
+      const [, sha, seconds, branch] = m as unknown as [string, string, string, string];
+      const head = bySha.get(sha) ?? { identifier: sha, refNames: [], commitTime: new Date(Number(seconds) * 1000) };
+      head.refNames.push(branch);
+      bySha.set(sha, head);
+    }
+    for (const head of bySha.values()) head.refNames.sort();
+    return [...bySha.values()];
+  }
+
+  /** The commit a fetch reference names, as `git fetch origin <ref>` would find it. */
+  private async resolveRef(mirror: string, ref: string): Promise<{ sha: string; branch?: string; name?: string } | undefined> {
+    const verify = async (name: string) => {
+      const res = await this.git(['--git-dir', mirror, 'rev-parse', '--verify', '--quiet', `${name}^{commit}`]);
+      return res.code === 0 ? res.stdout.trim() : undefined;
+    };
+    if (!ref) {
+      const head = await this.git(['--git-dir', mirror, 'symbolic-ref', '--quiet', 'HEAD']);
+      const name = head.stdout.trim();
+      const sha = head.code === 0 ? await verify(name) : undefined;
+      return sha ? { sha, branch: name.replace(/^refs\/heads\//, ''), name: name.replace(/^refs\/heads\//, '') } : undefined;
+    }
+    if (!/^[\w./@+-]+$/.test(ref) || ref.startsWith('-')) return undefined;
+    const branch = await verify(`refs/heads/${ref}`);
+    if (branch) return { sha: branch, branch: ref, name: ref };
+    const tag = await verify(`refs/tags/${ref}`);
+    if (tag) return { sha: tag, name: ref };
+    if (/^[0-9a-f]{40}$/.test(ref)) {
+      const sha = await verify(ref);
+      if (sha) return { sha };
+    }
+    return undefined;
+  }
+
+  /** Undefined when every submodule was fetched and checked out, else git's text. */
+  private async checkoutSubmodules(mirror: string, work: string, url: string, sha: string, network: Record<string, string>): Promise<string | undefined> {
+    await this.mustGit(['clone', '--quiet', '--shared', '--no-checkout', mirror, work]);
+    // Relative submodule URLs resolve against the superproject's remote: make it the real URL.
+    await this.mustGit(['-C', work, 'remote', 'set-url', 'origin', url]);
+    await this.mustGit(['-C', work, 'checkout', '--quiet', '--detach', sha]);
+    const res = await this.git(['-C', work, 'submodule', '--quiet', 'update', '--init', '--recursive'], network);
+    return res.code === 0 ? undefined : res.stderr || `git submodule update failed (exit ${String(res.code)})`;
+  }
+
+  private async mustGit(args: string[]): Promise<string> {
+    const res = await this.git(args);
+    if (res.code !== 0) throw new Error(`git ${args[0] === '--git-dir' || args[0] === '-C' ? args[2] : args[0]} failed in the emulator's own storage: ${res.stderr.trim()}`);
+    return res.stdout;
+  }
+
+  private git(args: string[], extraEnv: Record<string, string> = {}): Promise<GitResult> {
+    return new Promise((resolve) => {
+      const child = spawn('git', args, {
+        env: {
+          PATH: process.env.PATH ?? '/usr/bin:/bin',
+          HOME: this.options.root,
+          GIT_CONFIG_NOSYSTEM: '1',
+          GIT_CONFIG_GLOBAL: '/dev/null',
+          GIT_TERMINAL_PROMPT: '0',
+          LC_ALL: 'C',
+          ...extraEnv,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: this.timeoutMs,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+      child.on('error', (err) => resolve({ code: null, stdout, stderr: stderr + err.message }));
+      child.on('close', (code, signal) => resolve({ code, stdout, stderr: signal ? `${stderr}\ngit was stopped after ${this.timeoutMs} ms (${signal}).` : stderr }));
+    });
+  }
+}
