@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerKeygen } from './commands/keygen.js';
+import { registerWorkflows } from './commands/workflows.js';
 
 function packageVersion(): string {
   // Runs from src/ (tsx) and from dist/src/ (installed): look upwards for our package.json.
@@ -28,5 +29,6 @@ export function buildProgram(): Command {
       process.exit(2);
     });
   registerKeygen(program);
+  registerWorkflows(program);
   return program;
 }

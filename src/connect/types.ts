@@ -50,7 +50,7 @@ export interface AccessKeyOutcome {
   /** `workspace/slug`. */
   repository: string;
   id: number | null;
-  status: 'added' | 'present' | 'deleted' | 'absent' | 'failed' | 'kept';
+  status: 'added' | 'present' | 'deleted' | 'absent' | 'failed' | 'planned';
 }
 
 /** The `--json` object of connect/rotate/disconnect, and the result stored on a Forge job. */

@@ -1,0 +1,223 @@
+/**
+ * connect, status, rotate, disconnect and sync: the engine's workflows as CLI commands.
+ * Exit status: 0 done and verified; 1 failed (everything undone, or what could not be is named);
+ * 2 usage or configuration; 3 configured consistently but verification not confirmed.
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { BitbucketClient, createFetchTransport } from '../../bitbucket/index.js';
+import {
+  connect,
+  disconnect,
+  rotate,
+  status,
+  sync,
+  type KeyType,
+  type StatusResult,
+  type SyncResult,
+  type WorkflowDeps,
+  type WorkflowResult,
+} from '../../connect/index.js';
+import { generateKeyPair } from '../../ssh/index.js';
+import { ValohaiClient } from '../../valohai/index.js';
+import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config.js';
+import { terminalProgress, type Output } from '../progress.js';
+import { DirectoryLock, FileConnectionStore, stateDir } from '../state.js';
+
+export interface CliIO {
+  stdout: Output;
+  stderr: Output;
+  env: Record<string, string | undefined>;
+  setExitCode(code: number): void;
+}
+
+const processIO = (): CliIO => ({
+  stdout: { isTTY: Boolean(process.stdout.isTTY), write: (t) => void process.stdout.write(t) },
+  stderr: { isTTY: Boolean(process.stderr.isTTY), write: (t) => void process.stderr.write(t) },
+  env: process.env,
+  setExitCode: (code) => {
+    process.exitCode = code;
+  },
+});
+
+interface CommonFlags {
+  project?: string;
+  json?: boolean;
+  bitbucketApiUrl?: string;
+  valohaiHost?: string;
+}
+
+function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
+  const valohai = valohaiConfig(io.env, flags);
+  return new ValohaiClient({ host: valohai.host, token: valohai.token });
+}
+
+function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
+  const bb = bitbucketConfig(io.env, flags);
+  const dir = stateDir(io.env);
+  return {
+    bitbucket: new BitbucketClient({
+      transport: createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken }),
+    }),
+    valohai: valohaiClient(io, flags),
+    generateKey: ({ type, comment }) => generateKeyPair({ type, comment }),
+    store: new FileConnectionStore(dir),
+    lock: new DirectoryLock(dir, {
+      onWait: () => io.stderr.write('Another run is working on this repository; waiting for it to finish…\n'),
+    }),
+  };
+}
+
+const EXIT: Record<WorkflowResult['outcome'], number> = { done: 0, failed: 1, unverified: 3 };
+
+function printWorkflow(io: CliIO, result: WorkflowResult, json: boolean, verb: string): void {
+  if (json) {
+    const { outcome: _outcome, publicKey: _publicKey, ...rest } = result;
+    io.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
+  } else {
+    const out: string[] = [];
+    out.push(`Repository:   ${result.repository}${result.sshUrl ? ` (${result.sshUrl})` : ''}`);
+    if (result.ref) out.push(`Reference:    ${result.ref}${result.headCommit ? ` at ${result.headCommit}` : ''}`);
+    if (result.fingerprint) out.push(`Key:          ${result.keyType ?? ''} ${result.fingerprint}`);
+    for (const k of result.accessKeys) out.push(`  ${k.status.padEnd(8)} ${k.repository}${k.id !== null ? ` (key ${k.id})` : ''}`);
+    if (result.valohai.fetchedCommit) out.push(`Valohai sees: ${result.valohai.fetchedCommit}`);
+    for (const w of result.warnings) out.push(`warning: ${w.message}`);
+    if (result.outcome === 'done') out.push(result.verified ? `${verb}: verified.` : `${verb}: done.`);
+    io.stdout.write(`${out.join('\n')}\n`);
+  }
+  if (result.outcome !== 'done') {
+    const lines = [`${verb} ${result.outcome === 'unverified' ? 'not verified' : 'failed'}: ${result.error ?? 'unknown error'}`];
+    for (const l of result.leftovers ?? []) lines.push(`  left in place: ${l}`);
+    io.stderr.write(`${lines.join('\n')}\n`);
+  }
+  io.setExitCode(EXIT[result.outcome]);
+}
+
+function printStatus(io: CliIO, s: StatusResult, json: boolean): void {
+  if (json) {
+    io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    return;
+  }
+  const out = [
+    `Repository:   ${s.repository} (${s.sshUrl})`,
+    `Reference:    ${s.ref} at ${s.headCommit}`,
+    `Connected:    ${s.connected ? `yes, ${s.keyType} ${s.fingerprint}, ${s.keyAgeDays ?? '?'} days old` : 'no'}`,
+    `Valohai:      ${s.valohai.projectName}: ${s.valohai.url ?? 'no URL'} @ ${s.valohai.ref ?? '-'}; newest commit ${s.valohai.newestCommit ?? 'none'}${
+      s.valohai.inSync ? ' (same as Bitbucket)' : ''
+    }`,
+  ];
+  for (const r of s.repositories) {
+    const key = r.key ? `key ${r.key.id}, last used ${r.key.lastUsed ?? 'never'}` : r.error ? `unreadable: ${r.error}` : 'no key';
+    out.push(`  ${r.repository}: ${key}${r.orphans.length ? `, ${r.orphans.length} old key(s)` : ''}`);
+  }
+  for (const w of s.warnings) out.push(`warning: ${w.message}`);
+  io.stdout.write(`${out.join('\n')}\n`);
+}
+
+function printSync(io: CliIO, s: SyncResult, json: boolean): void {
+  if (json) io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+  else {
+    io.stdout.write(
+      s.newCommits.length ? `Valohai fetched ${s.newCommits.length} new commit(s):\n${s.newCommits.map((c) => `  ${c}`).join('\n')}\n` : 'Valohai is up to date.\n',
+    );
+  }
+  if (s.errors.length) io.stderr.write(`sync not verified:\n${s.errors.map((e) => `  ${e}`).join('\n')}\n`);
+  io.setExitCode(s.outcome === 'done' ? 0 : 3);
+}
+
+/** Runs a command body; configuration problems exit 2, anything else 1, never with a stack trace. */
+async function guard(io: CliIO, body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`valohai-bitbucket: ${message}\n`);
+    io.setExitCode(err instanceof ConfigError ? 2 : 1);
+  }
+}
+
+function withConnectionFlags(cmd: Command): Command {
+  return cmd
+    .requiredOption('--project <project>', 'Valohai project: its id, or owner/name')
+    .option('--json', 'print one JSON object on stdout at the end')
+    .option('--bitbucket-api-url <url>', 'Bitbucket API root (env BITBUCKET_API_URL)')
+    .option('--valohai-host <url>', 'Valohai host (env VALOHAI_HOST)');
+}
+
+export function registerWorkflows(program: Command, io: CliIO = processIO()): void {
+  withConnectionFlags(
+    program
+      .command('connect')
+      .description('Register an access key on the repository and its submodule repos, give Valohai the private key, fetch and verify')
+      .argument('<workspace/repo>', 'the Bitbucket repository, e.g. acme/ml-models'),
+  )
+    .option('--ref <branch>', "branch Valohai fetches (default: the repository's main branch)")
+    .addOption(new Option('--key-type <type>', 'key type (Ed25519 is not confirmed by Valohai)').choices(['rsa', 'ed25519']).default('rsa'))
+    .option('--no-submodules', 'do not put the key on submodule repositories')
+    .option('--dry-run', 'print the plan and change nothing')
+    .action((repoArg: string, opts: CommonFlags & { ref?: string; keyType: KeyType; submodules: boolean; dryRun?: boolean }) =>
+      guard(io, async () => {
+        const repo = parseRepoArg(repoArg);
+        const deps = wire(io, opts);
+        const result = await connect(
+          deps,
+          { ...repo, project: opts.project as string, ref: opts.ref, keyType: opts.keyType, submodules: opts.submodules, dryRun: opts.dryRun },
+          terminalProgress(io.stderr, io.env),
+        );
+        printWorkflow(io, result, Boolean(opts.json), opts.dryRun ? 'Plan' : 'connect');
+      }),
+    );
+
+  withConnectionFlags(
+    program.command('status').description("Show the connection's keys, their age and use, and Valohai's newest commit").argument('<workspace/repo>'),
+  ).action((repoArg: string, opts: CommonFlags) =>
+    guard(io, async () => {
+      const repo = parseRepoArg(repoArg);
+      const result = await status(wire(io, opts), { ...repo, project: opts.project as string });
+      printStatus(io, result, Boolean(opts.json));
+    }),
+  );
+
+  withConnectionFlags(
+    program.command('rotate').description('Replace the key everywhere, make-before-break').argument('<workspace/repo>'),
+  )
+    .addOption(new Option('--key-type <type>', 'key type of the new key').choices(['rsa', 'ed25519']).default('rsa'))
+    .option('--no-submodules', 'do not put the key on submodule repositories')
+    .action((repoArg: string, opts: CommonFlags & { keyType: KeyType; submodules: boolean }) =>
+      guard(io, async () => {
+        const repo = parseRepoArg(repoArg);
+        const result = await rotate(
+          wire(io, opts),
+          { ...repo, project: opts.project as string, keyType: opts.keyType, submodules: opts.submodules },
+          terminalProgress(io.stderr, io.env),
+        );
+        printWorkflow(io, result, Boolean(opts.json), 'rotate');
+      }),
+    );
+
+  withConnectionFlags(
+    program.command('disconnect').description('Remove the key from Valohai, then from every repository').argument('<workspace/repo>'),
+  )
+    .option('--yes', 'confirm: really disconnect')
+    .action((repoArg: string, opts: CommonFlags & { yes?: boolean }) =>
+      guard(io, async () => {
+        const repo = parseRepoArg(repoArg);
+        if (!opts.yes) throw new ConfigError('disconnect removes the key from Valohai and Bitbucket: add --yes to confirm.');
+        const result = await disconnect(wire(io, opts), { ...repo, project: opts.project as string }, terminalProgress(io.stderr, io.env));
+        printWorkflow(io, result, Boolean(opts.json), 'disconnect');
+      }),
+    );
+
+  program
+    .command('sync')
+    .description('Ask Valohai to fetch now and report new commits')
+    .requiredOption('--project <project>', 'Valohai project: its id, or owner/name')
+    .option('--json', 'print one JSON object on stdout')
+    .option('--valohai-host <url>', 'Valohai host (env VALOHAI_HOST)')
+    .action((opts: CommonFlags) =>
+      guard(io, async () => {
+        const result = await sync({ valohai: valohaiClient(io, opts) }, { project: opts.project as string });
+        printSync(io, result, Boolean(opts.json));
+      }),
+    );
+}

@@ -1,0 +1,40 @@
+/**
+ * Progress on stderr: each step as it happens on a terminal, nothing in a pipe (stdout stays for
+ * results and --json). Colour only on a terminal and never with NO_COLOR.
+ */
+import type { ProgressEvent, ProgressSink } from '../connect/index.js';
+
+export interface Output {
+  isTTY: boolean;
+  write(text: string): void;
+}
+
+export function useColour(stream: Output, env: Record<string, string | undefined>): boolean {
+  return stream.isTTY && env.NO_COLOR === undefined && env.TERM !== 'dumb';
+}
+
+const MARKS: Record<ProgressEvent['status'], string> = {
+  running: '…',
+  done: '✓',
+  failed: '✗',
+  undone: '↺',
+  skipped: '-',
+};
+const COLOURS: Record<ProgressEvent['status'], string> = {
+  running: '\x1b[2m',
+  done: '\x1b[32m',
+  failed: '\x1b[31m',
+  undone: '\x1b[33m',
+  skipped: '\x1b[2m',
+};
+
+export function terminalProgress(stream: Output, env: Record<string, string | undefined>): ProgressSink {
+  if (!stream.isTTY) return () => {};
+  const colour = useColour(stream, env);
+  return (event) => {
+    if (event.status === 'running' && !colour) return; // without colour, the finished line is enough
+    const mark = MARKS[event.status];
+    const line = `${mark} ${event.message}`;
+    stream.write(colour ? `${COLOURS[event.status]}${line}\x1b[0m\n` : `${line}\n`);
+  };
+}

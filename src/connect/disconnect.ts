@@ -1,0 +1,109 @@
+/**
+ * disconnect: Valohai stops holding the key first, then the connection's keys leave every repository.
+ * The other order would leave Valohai with a key that no longer opens anything.
+ */
+import { discover } from './discover.js';
+import { messageOf } from './explain.js';
+import { connectionKeys } from './keys.js';
+import type { WorkflowDeps } from './ports.js';
+import { forEachBounded, Saga } from './saga.js';
+import type { AccessKeyOutcome, ProgressSink, WorkflowResult } from './types.js';
+
+export interface DisconnectInput {
+  workspace: string;
+  repo: string;
+  project: string;
+}
+
+export async function disconnect(
+  deps: WorkflowDeps,
+  input: DisconnectInput,
+  progress: ProgressSink = () => {},
+): Promise<WorkflowResult> {
+  const run = () => disconnectLocked(deps, input, progress);
+  return deps.lock ? deps.lock.withLock(`repo:${input.workspace}/${input.repo}`.toLowerCase(), run) : run();
+}
+
+async function disconnectLocked(deps: WorkflowDeps, input: DisconnectInput, progress: ProgressSink): Promise<WorkflowResult> {
+  const saga = new Saga(progress);
+  const result: WorkflowResult = {
+    repository: `${input.workspace}/${input.repo}`,
+    sshUrl: '',
+    ref: '',
+    headCommit: null,
+    keyType: null,
+    fingerprint: null,
+    accessKeys: [],
+    warnings: [],
+    valohai: { projectId: input.project, repositoryId: null, fetchedCommit: null },
+    verified: false,
+    outcome: 'failed',
+  };
+  try {
+    const [plan, project] = await Promise.all([
+      saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, () =>
+        discover(deps.bitbucket, { ...input, submodules: true }),
+      ),
+      saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
+    ]);
+    Object.assign(result, {
+      repository: plan.repository.fullName,
+      sshUrl: plan.repository.sshUrl,
+      ref: plan.ref,
+      headCommit: plan.headCommit,
+      warnings: plan.warnings,
+    });
+    result.valohai = { projectId: project.id, repositoryId: project.repository?.id ?? null, fetchedCommit: null };
+
+    // Repositories that once held the key but are no longer submodules are cleaned too.
+    const remembered = await deps.store?.get(plan.repository.fullName, project.id);
+    const names = new Map(plan.targets.map((t) => [t.key, { workspace: t.workspace, slug: t.slug }]));
+    for (const t of remembered?.targets ?? []) {
+      const [workspace = '', slug = ''] = t.repository.split('/');
+      if (!names.has(t.repository.toLowerCase())) names.set(t.repository.toLowerCase(), { workspace, slug });
+    }
+
+    if (project.repository) {
+      const repositoryId = project.repository.id;
+      await saga.step('valohai-key', 'Removing the private key from Valohai', () => deps.valohai.clearRepositoryKey(repositoryId));
+    } else {
+      saga.skipped('valohai-key', 'Valohai holds no repository settings for this project');
+    }
+
+    const outcomes: AccessKeyOutcome[] = [];
+    const leftovers: string[] = [];
+    await forEachBounded([...names.values()], deps.concurrency ?? 4, async ({ workspace, slug }) => {
+      const name = `${workspace}/${slug}`;
+      let keys;
+      try {
+        keys = connectionKeys(await deps.bitbucket.listAccessKeys(workspace, slug), project.id);
+      } catch (err) {
+        leftovers.push(`any key of this connection on ${name} (could not list keys: ${messageOf(err)})`);
+        return;
+      }
+      for (const key of keys) {
+        try {
+          const gone = await saga.step(`delete-key:${name}:${key.id}`, `Removing access key ${key.id} from ${name}`, () =>
+            deps.bitbucket.deleteAccessKey(workspace, slug, key.id),
+          );
+          outcomes.push({ repository: name, id: key.id, status: gone === 'deleted' ? 'deleted' : 'absent' });
+        } catch (err) {
+          outcomes.push({ repository: name, id: key.id, status: 'failed' });
+          leftovers.push(`access key ${key.id} on ${name} (${messageOf(err)})`);
+        }
+      }
+    });
+    result.accessKeys = outcomes.sort((a, b) => a.repository.localeCompare(b.repository) || (a.id ?? 0) - (b.id ?? 0));
+    if (leftovers.length) {
+      result.leftovers = leftovers;
+      result.error = `Valohai no longer holds the key, but some access keys are still on Bitbucket. Run disconnect again to remove them.`;
+      return result;
+    }
+    await deps.store?.delete(plan.repository.fullName, project.id);
+    result.outcome = 'done';
+    return result;
+  } catch (err) {
+    result.error = `${messageOf(err)}\nNothing was removed from Bitbucket; Valohai keeps fetching as before.`;
+    return result;
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * Finds every repository the connection's key must be on: the superproject and, through `.gitmodules`
+ * read at the fetched commit, each Bitbucket submodule repository, recursively (depth-limited and
+ * cycle-safe). Submodule URLs that an SSH key cannot serve become warnings naming the line to change.
+ */
+import { parseGitmodules, submoduleTargets, GitmodulesSyntaxError } from '../git/index.js';
+import type { BitbucketApi, RepositoryInfo } from './ports.js';
+import type { Target, Warning } from './types.js';
+
+export interface DiscoverInput {
+  workspace: string;
+  repo: string;
+  /** Branch Valohai fetches; default: the repository's main branch. */
+  ref?: string;
+  submodules: boolean;
+  maxDepth?: number;
+}
+
+export interface Plan {
+  repository: RepositoryInfo;
+  ref: string;
+  headCommit: string;
+  targets: Target[];
+  warnings: Warning[];
+}
+
+export class EmptyRepositoryError extends Error {
+  constructor(readonly repository: string) {
+    super(`${repository} has no branches yet. Push a first commit, then connect again.`);
+    this.name = 'EmptyRepositoryError';
+  }
+}
+
+export class SubmoduleRepositoryError extends Error {
+  constructor(readonly repository: string, readonly via: string, cause: unknown) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    super(`Submodule ${via} points to ${repository}, which could not be read: ${why}`);
+    this.name = 'SubmoduleRepositoryError';
+  }
+}
+
+const DEFAULT_MAX_DEPTH = 5;
+
+export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): Promise<Plan> {
+  const repository = await bitbucket.getRepository(input.workspace, input.repo);
+  const ref = input.ref ?? repository.mainBranch;
+  if (!ref) throw new EmptyRepositoryError(repository.fullName);
+  const headCommit = await bitbucket.getBranchHead(repository.workspace, repository.slug, ref);
+
+  const root: Target = {
+    workspace: repository.workspace,
+    slug: repository.slug,
+    key: repository.fullName.toLowerCase(),
+    via: 'superproject',
+  };
+  const targets = new Map<string, Target>([[root.key, root]]);
+  const warnings: Warning[] = [];
+  if (!input.submodules) return { repository, ref, headCommit, targets: [root], warnings };
+
+  const maxDepth = input.maxDepth ?? DEFAULT_MAX_DEPTH;
+
+  // Breadth-first so that siblings are read in parallel: one level costs one round of requests.
+  let level: { target: Target; url: string; commit: string; chain: string }[] = [
+    { target: root, url: repository.sshUrl, commit: headCommit, chain: '' },
+  ];
+  for (let depth = 0; level.length > 0; depth++) {
+    const found = await Promise.all(
+      level.map(async (node) => {
+        const text = await bitbucket.getFileAtCommit(node.target.workspace, node.target.slug, node.commit, '.gitmodules');
+        if (text === undefined) return [];
+        let subs;
+        try {
+          subs = parseGitmodules(text);
+        } catch (err) {
+          const where = err instanceof GitmodulesSyntaxError ? ` (line ${err.line})` : '';
+          warnings.push({
+            code: 'gitmodules-unreadable',
+            repository: `${node.target.workspace}/${node.target.slug}`,
+            message: `.gitmodules in ${node.target.workspace}/${node.target.slug}${where} could not be read: ${
+              err instanceof Error ? err.message : String(err)
+            }. Its submodules were skipped; fix the file and connect again.`,
+          });
+          return [];
+        }
+        const result = submoduleTargets(node.url, subs);
+        for (const w of result.warnings) {
+          warnings.push({ code: w.code, message: w.message, repository: `${node.target.workspace}/${node.target.slug}` });
+        }
+        return result.targets.map((t) => ({ parent: node, sub: t }));
+      }),
+    );
+    const next: typeof level = [];
+    const fresh = found.flat().filter(({ sub }) => {
+      if (targets.has(sub.key)) return false; // reached before: cycles and shared submodules stop here
+      return true;
+    });
+    const unique = new Map(fresh.map((f) => [f.sub.key, f]));
+    await Promise.all(
+      [...unique.values()].map(async ({ parent, sub }) => {
+        const chain = parent.chain ? `${parent.chain} > ${sub.path ?? sub.name}` : (sub.path ?? sub.name);
+        const target: Target = { workspace: sub.workspace, slug: sub.slug, key: sub.key, via: chain };
+        targets.set(sub.key, target);
+        if (depth + 1 >= maxDepth) {
+          warnings.push({
+            code: 'submodule-depth',
+            repository: sub.key,
+            message: `Submodules nested deeper than ${maxDepth} levels below ${chain} were not followed.`,
+          });
+          return;
+        }
+        let info: RepositoryInfo;
+        let commit: string;
+        try {
+          info = await bitbucket.getRepository(sub.workspace, sub.slug);
+          if (!info.mainBranch) return; // an empty submodule repo has no .gitmodules to follow
+          commit = await bitbucket.getBranchHead(info.workspace, info.slug, info.mainBranch);
+        } catch (err) {
+          throw new SubmoduleRepositoryError(`${sub.workspace}/${sub.slug}`, chain, err);
+        }
+        next.push({ target, url: sub.url, commit, chain });
+      }),
+    );
+    level = next;
+  }
+  return { repository, ref, headCommit, targets: [...targets.values()], warnings };
+}

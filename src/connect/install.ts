@@ -1,0 +1,419 @@
+/**
+ * connect and rotate: put a key on every target, hand it to Valohai, verify, and only then remove the
+ * keys it replaces. The invariant: the key Valohai holds is always an access key on every repository it
+ * must fetch. New keys go on every target before Valohai receives them; old keys leave only after
+ * Valohai verifiably fetches with the new one.
+ */
+import { parsePublicKey } from '../ssh/index.js';
+import { discover, type DiscoverInput, type Plan } from './discover.js';
+import { explainFetchError, messageOf, refusedOutright } from './explain.js';
+import { connectionKeys, currentKey, listTargetKeys, normaliseKey, type TargetKeys } from './keys.js';
+import { accessKeyLabel } from './label.js';
+import type { AccessKeyInfo, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports.js';
+import { forEachBounded, Saga } from './saga.js';
+import type { AccessKeyOutcome, KeyType, ProgressSink, Target, Warning, WorkflowResult } from './types.js';
+
+export interface ConnectInput extends DiscoverInput {
+  /** Valohai project id or `owner/name`. */
+  project: string;
+  keyType?: KeyType;
+  /** Report the plan; change nothing. */
+  dryRun?: boolean;
+}
+
+const noop: ProgressSink = () => {};
+
+/** Errors that stop a workflow before anything changed; their message is the whole story. */
+export class AccessCheckError extends Error {
+  constructor(readonly problems: { repository: string; message: string }[]) {
+    super(
+      `The Bitbucket API token cannot manage access keys on ${problems.length === 1 ? 'this repository' : 'these repositories'}; nothing was changed:\n` +
+        problems.map((p) => `  - ${p.repository}: ${p.message}`).join('\n'),
+    );
+    this.name = 'AccessCheckError';
+  }
+}
+
+export function repoName(t: Target): string {
+  return `${t.workspace}/${t.slug}`;
+}
+
+function emptyResult(input: ConnectInput, projectId: string): WorkflowResult {
+  return {
+    repository: `${input.workspace}/${input.repo}`,
+    sshUrl: '',
+    ref: input.ref ?? '',
+    headCommit: null,
+    keyType: null,
+    fingerprint: null,
+    accessKeys: [],
+    warnings: [],
+    valohai: { projectId, repositoryId: null, fetchedCommit: null },
+    verified: false,
+    outcome: 'failed',
+  };
+}
+
+function lockName(input: { workspace: string; repo: string }): string {
+  return `repo:${input.workspace}/${input.repo}`.toLowerCase();
+}
+
+/** Reads what the workflow needs before changing anything: plan, project, each target's keys. */
+export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { project: string }, saga: Saga) {
+  const [plan, project] = await Promise.all([
+    saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, () =>
+      discover(deps.bitbucket, input),
+    ),
+    saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
+  ]);
+  const targetKeys = await saga.step(
+    'check-access',
+    `Checking the token can manage access keys on ${plan.targets.length} ${plan.targets.length === 1 ? 'repository' : 'repositories'}`,
+    async () => {
+      const settled = await Promise.allSettled(plan.targets.map((t) => listTargetKeys(deps.bitbucket, [t])));
+      const problems = settled.flatMap((s, i) =>
+        s.status === 'rejected' ? [{ repository: repoName(plan.targets[i] as Target), message: messageOf(s.reason) }] : [],
+      );
+      if (problems.length) throw new AccessCheckError(problems);
+      return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys[]>).value[0] as TargetKeys);
+    },
+  );
+  return { plan, project, targetKeys };
+}
+
+function requireRepositoryId(project: ValohaiProjectInfo): number {
+  if (!project.repository) {
+    throw new Error(
+      `Valohai project ${project.name} has no repository settings yet. Open the project's Settings > Repository in Valohai once, then connect again.`,
+    );
+  }
+  return project.repository.id;
+}
+
+/** Ensures `publicKey` is on every target, in parallel; registers undo for keys it adds when asked. */
+async function ensureKeyOnTargets(
+  deps: WorkflowDeps,
+  saga: Saga,
+  targetKeys: TargetKeys[],
+  publicKey: string,
+  label: string,
+  undoable: boolean,
+): Promise<AccessKeyOutcome[]> {
+  const wanted = normaliseKey(publicKey);
+  const outcomes: AccessKeyOutcome[] = [];
+  await forEachBounded(targetKeys, deps.concurrency ?? 4, async ({ target, keys }) => {
+    const name = repoName(target);
+    const have = keys.find((k) => normaliseKey(k.key) === wanted);
+    if (have) {
+      outcomes.push({ repository: name, id: have.id, status: 'present' });
+      return;
+    }
+    const added = await saga.step(`add-key:${name}`, `Adding the access key to ${name}`, async () => {
+      try {
+        return await deps.bitbucket.addAccessKey(target.workspace, target.slug, { key: publicKey, label });
+      } catch (err) {
+        // A retried add whose first attempt landed answers "already added": find the key and go on.
+        if ((err as Error).name !== 'AccessKeyAlreadyPresentError') throw err;
+        const now = await deps.bitbucket.listAccessKeys(target.workspace, target.slug);
+        const found = now.find((k) => normaliseKey(k.key) === wanted);
+        if (!found) throw err;
+        return found;
+      }
+    });
+    outcomes.push({ repository: name, id: added.id, status: 'added' });
+    if (undoable) {
+      saga.onUndo(`add-key:${name}`, `access key ${added.id} on ${name}`, async () => {
+        await deps.bitbucket.deleteAccessKey(target.workspace, target.slug, added.id);
+      });
+    }
+  });
+  const order = new Map(targetKeys.map((t, i) => [repoName(t.target), i]));
+  return outcomes.sort((a, b) => (order.get(a.repository) ?? 0) - (order.get(b.repository) ?? 0));
+}
+
+interface Verification {
+  verified: boolean;
+  fetchedCommit: string | null;
+  errors: string[];
+  newCommits: string[];
+}
+
+/** Asks Valohai to fetch, then checks Bitbucket's head commit is among Valohai's commits. */
+export async function fetchAndVerify(
+  deps: WorkflowDeps,
+  saga: Saga,
+  projectId: string,
+  plan: Pick<Plan, 'headCommit' | 'ref'> & { sshUrl: string },
+): Promise<Verification> {
+  const fetched = await saga.step('valohai-fetch', 'Asking Valohai to fetch the repository', () =>
+    deps.valohai.fetchRepository(projectId),
+  );
+  const newCommits = fetched.commits.map((c) => c.identifier);
+  if (fetched.errors.length) {
+    return {
+      verified: false,
+      fetchedCommit: null,
+      errors: fetched.errors.map((e) => explainFetchError(e, { ref: plan.ref, sshUrl: plan.sshUrl })),
+      newCommits,
+    };
+  }
+  const commits = await saga.step('verify', `Checking Valohai sees ${plan.headCommit.slice(0, 12)}`, () =>
+    newCommits.includes(plan.headCommit) ? Promise.resolve(fetched.commits) : deps.valohai.listCommits(projectId, 100),
+  );
+  const seen = commits.some((c) => c.identifier === plan.headCommit);
+  return {
+    verified: seen,
+    fetchedCommit: seen ? plan.headCommit : (commits[0]?.identifier ?? null),
+    errors: seen
+      ? []
+      : [
+          `Valohai fetched without errors but does not list ${plan.headCommit.slice(0, 12)}, the head of "${plan.ref}" on Bitbucket. ` +
+            `Check that Valohai's fetch reference is "${plan.ref}", then run "Verify" again.`,
+        ],
+    newCommits,
+  };
+}
+
+function fingerprintOf(line: string): string {
+  return parsePublicKey(line).fingerprint;
+}
+
+function keyTypeOf(line: string): KeyType | null {
+  const type = line.trim().split(/\s+/)[0];
+  return type === 'ssh-rsa' ? 'rsa' : type === 'ssh-ed25519' ? 'ed25519' : null;
+}
+
+/**
+ * connect when `mode` is 'connect' (an existing, matching connection is verified, not replaced), rotate
+ * when 'rotate' (always a new key, make-before-break).
+ */
+export async function install(
+  deps: WorkflowDeps,
+  input: ConnectInput,
+  mode: 'connect' | 'rotate',
+  progress: ProgressSink = noop,
+): Promise<WorkflowResult> {
+  const run = () => installLocked(deps, input, mode, progress);
+  return deps.lock ? deps.lock.withLock(lockName(input), run) : run();
+}
+
+async function installLocked(
+  deps: WorkflowDeps,
+  input: ConnectInput,
+  mode: 'connect' | 'rotate',
+  progress: ProgressSink,
+): Promise<WorkflowResult> {
+  const saga = new Saga(progress);
+  const result = emptyResult(input, input.project);
+  const keyType = input.keyType ?? 'rsa';
+  let generated: Promise<GeneratedKey> | undefined;
+  try {
+    const prepared = prepare(deps, input, saga);
+    // Key generation (seconds for RSA 4096) overlaps the Bitbucket reads; it is only used if needed.
+    if (!input.dryRun) {
+      generated = prepared.then(
+        ({ project }) => deps.generateKey({ type: keyType, comment: `valohai-${project.name}` }),
+        () => undefined as never,
+      );
+      generated.catch(() => {});
+    }
+    const { plan, project, targetKeys } = await prepared;
+    Object.assign(result, {
+      repository: plan.repository.fullName,
+      sshUrl: plan.repository.sshUrl,
+      ref: plan.ref,
+      headCommit: plan.headCommit,
+      warnings: [...plan.warnings],
+      valohai: { projectId: project.id, repositoryId: project.repository?.id ?? null, fetchedCommit: null },
+    } satisfies Partial<WorkflowResult>);
+
+    const superKeys = targetKeys[0]?.keys ?? [];
+    const remembered = await deps.store?.get(plan.repository.fullName, project.id);
+    const current = currentKey(superKeys, project.id, remembered?.publicKey);
+    const valohaiMatches =
+      project.repository?.url === plan.repository.sshUrl && project.repository?.ref === plan.ref;
+
+    if (mode === 'rotate' && !current) {
+      throw new Error(
+        `${plan.repository.fullName} has no access key of this app for Valohai project ${project.name}. Run connect first.`,
+      );
+    }
+    if (mode === 'connect' && current && valohaiMatches) {
+      return await reverify(deps, saga, input, result, plan, project, targetKeys, current);
+    }
+    if (input.dryRun) return planOnly(result, targetKeys, keyType);
+
+    const repositoryId = requireRepositoryId(project);
+    const key = await saga.step('generate-key', `Generating an ${keyType === 'rsa' ? 'RSA 4096' : 'Ed25519'} key pair`, () =>
+      generated as Promise<GeneratedKey>,
+    );
+    const now = deps.clock?.now() ?? new Date();
+    const label = accessKeyLabel(project.name, project.id, now);
+    Object.assign(result, { keyType: key.type, fingerprint: key.fingerprint, publicKey: key.publicKey });
+
+    result.accessKeys = await ensureKeyOnTargets(deps, saga, targetKeys, key.publicKey, label, true);
+
+    try {
+      await saga.step('valohai-key', 'Giving Valohai the repository URL, fetch reference and private key', () =>
+        deps.valohai.setRepository(repositoryId, { url: plan.repository.sshUrl, ref: plan.ref, sshPrivateKey: key.privateKey }),
+      );
+    } catch (err) {
+      if (refusedOutright(err)) throw err; // Valohai kept what it had: undo the new keys
+      // Valohai may or may not hold the new key now: it must stay on every target.
+      saga.commit();
+      result.leftovers = result.accessKeys
+        .filter((a) => a.status === 'added')
+        .map((a) => `new access key ${a.id} on ${a.repository} (kept: Valohai may hold it)`);
+      result.error = `${messageOf(err)}\nValohai may or may not have received the new key, so it stays on every repository and fetching keeps working. Run the same command again to finish.`;
+      return result;
+    }
+    if (mode === 'connect' && !current) {
+      // A fresh connection can be taken back whole: Valohai forgets the key, then the keys go.
+      saga.onUndo('valohai-key', 'the private key given to Valohai', () => deps.valohai.clearRepositoryKey(repositoryId));
+    } else {
+      saga.commit(); // Valohai now holds the new key: nothing before this point may be undone.
+    }
+
+    const verification = await fetchAndVerify(deps, saga, project.id, { ...plan, sshUrl: plan.repository.sshUrl });
+    saga.commit();
+    result.valohai.fetchedCommit = verification.fetchedCommit;
+    result.verified = verification.verified;
+    if (!verification.verified) {
+      result.outcome = 'unverified';
+      result.error = verification.errors.join('\n');
+      await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
+      return result;
+    }
+
+    // Verified: only now may the keys this one replaces leave Bitbucket.
+    const stale = targetKeys.flatMap(({ target, keys }) =>
+      connectionKeys(keys, project.id)
+        .filter((k) => normaliseKey(k.key) !== normaliseKey(key.publicKey))
+        .map((k) => ({ target, key: k })),
+    );
+    const failedDeletes = await removeKeys(deps, saga, stale, result);
+    await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
+    if (failedDeletes.length) {
+      result.outcome = 'failed';
+      result.leftovers = failedDeletes;
+      result.error = `The new key works, but old keys could not be removed. Run rotate again to remove them.`;
+      return result;
+    }
+    result.outcome = 'done';
+    return result;
+  } catch (err) {
+    const failures = await saga.rollback();
+    result.outcome = 'failed';
+    result.verified = false;
+    result.error = messageOf(err);
+    if (failures.length) {
+      result.leftovers = failures.map((f) => `${f.what} (could not be undone: ${messageOf(f.error)})`);
+      result.error += `\nRun the same command again to clean up.`;
+    }
+    result.accessKeys = result.accessKeys.map((a) =>
+      a.status === 'added' && !result.leftovers?.some((l) => l.includes(`key ${a.id} on ${a.repository}`))
+        ? { ...a, status: 'deleted' }
+        : a,
+    );
+    return result;
+  } finally {
+    await generated?.catch(() => undefined); // never leave key generation running unobserved
+  }
+}
+
+async function removeKeys(
+  deps: WorkflowDeps,
+  saga: Saga,
+  stale: { target: Target; key: AccessKeyInfo }[],
+  result: WorkflowResult,
+): Promise<string[]> {
+  const failed: string[] = [];
+  await forEachBounded(stale, deps.concurrency ?? 4, async ({ target, key }) => {
+    const name = repoName(target);
+    try {
+      await saga.step(`delete-key:${name}:${key.id}`, `Removing the old access key ${key.id} from ${name}`, () =>
+        deps.bitbucket.deleteAccessKey(target.workspace, target.slug, key.id),
+      );
+      result.accessKeys.push({ repository: name, id: key.id, status: 'deleted' });
+    } catch (err) {
+      failed.push(`old access key ${key.id} on ${name} (${messageOf(err)})`);
+      result.accessKeys.push({ repository: name, id: key.id, status: 'failed' });
+    }
+  });
+  return failed;
+}
+
+async function remember(
+  deps: WorkflowDeps,
+  plan: Plan,
+  project: ValohaiProjectInfo,
+  publicKey: string,
+  keyType: KeyType,
+  label: string,
+  createdAt: Date,
+  result: WorkflowResult,
+): Promise<void> {
+  await deps.store?.put({
+    repository: plan.repository.fullName,
+    projectId: project.id,
+    projectName: project.name,
+    fingerprint: fingerprintOf(publicKey),
+    publicKey: normaliseKey(publicKey),
+    keyType,
+    label,
+    createdAt: createdAt.toISOString(),
+    ref: plan.ref,
+    targets: result.accessKeys
+      .filter((a) => a.status === 'added' || a.status === 'present')
+      .map((a) => ({ repository: a.repository, keyId: a.id })),
+  });
+}
+
+/** An existing connection that matches: add its key where a new submodule lacks it, then verify. */
+async function reverify(
+  deps: WorkflowDeps,
+  saga: Saga,
+  input: ConnectInput,
+  result: WorkflowResult,
+  plan: Plan,
+  project: ValohaiProjectInfo,
+  targetKeys: TargetKeys[],
+  current: AccessKeyInfo,
+): Promise<WorkflowResult> {
+  Object.assign(result, { keyType: keyTypeOf(current.key), fingerprint: fingerprintOf(current.key) });
+  if (input.dryRun) {
+    result.accessKeys = targetKeys.map(({ target, keys }) => {
+      const have = keys.find((k) => normaliseKey(k.key) === normaliseKey(current.key));
+      return { repository: repoName(target), id: have?.id ?? null, status: have ? 'present' : 'planned' };
+    });
+    result.outcome = 'done';
+    return result;
+  }
+  saga.skipped('generate-key', 'Already connected: keeping the current key');
+  // The current key is already what Valohai holds: adding it to a new target only widens access.
+  result.accessKeys = await ensureKeyOnTargets(deps, saga, targetKeys, current.key, current.label, false);
+  saga.commit();
+  const verification = await fetchAndVerify(deps, saga, project.id, { ...plan, sshUrl: plan.repository.sshUrl });
+  result.valohai.fetchedCommit = verification.fetchedCommit;
+  result.verified = verification.verified;
+  result.outcome = verification.verified ? 'done' : 'unverified';
+  if (!verification.verified) result.error = verification.errors.join('\n');
+  const created = current.createdOn ? new Date(current.createdOn) : deps.clock?.now() ?? new Date();
+  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result);
+  return result;
+}
+
+function planOnly(result: WorkflowResult, targetKeys: TargetKeys[], keyType: KeyType): WorkflowResult {
+  result.keyType = keyType;
+  result.accessKeys = targetKeys.map(({ target }) => ({ repository: repoName(target), id: null, status: 'planned' }));
+  result.outcome = 'done';
+  return result;
+}
+
+export const connect = (deps: WorkflowDeps, input: ConnectInput, progress?: ProgressSink) =>
+  install(deps, input, 'connect', progress);
+
+export const rotate = (deps: WorkflowDeps, input: Omit<ConnectInput, 'dryRun'>, progress?: ProgressSink) =>
+  install(deps, input, 'rotate', progress);
+
+export type { Warning };

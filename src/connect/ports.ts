@@ -1,0 +1,107 @@
+/**
+ * The ports the workflows run over. The real Bitbucket and Valohai clients satisfy them structurally;
+ * the Forge app, the CLI, the preview and the tests wire their own implementations of the rest.
+ */
+import type { KeyType } from './types.js';
+
+export interface RepositoryInfo {
+  uuid: string;
+  slug: string;
+  fullName: string;
+  workspace: string;
+  mainBranch: string | null;
+  sshUrl: string;
+}
+
+export interface AccessKeyInfo {
+  id: number;
+  /** `type base64`, comment stripped. */
+  key: string;
+  label: string;
+  createdOn?: string;
+  lastUsed: string | null;
+}
+
+export interface BitbucketApi {
+  getRepository(workspace: string, repo: string): Promise<RepositoryInfo>;
+  getBranchHead(workspace: string, repo: string, branch: string): Promise<string>;
+  getFileAtCommit(workspace: string, repo: string, commit: string, path: string): Promise<string | undefined>;
+  listAccessKeys(workspace: string, repo: string): Promise<AccessKeyInfo[]>;
+  addAccessKey(workspace: string, repo: string, key: { key: string; label: string }): Promise<AccessKeyInfo>;
+  deleteAccessKey(workspace: string, repo: string, id: number): Promise<'deleted' | 'absent'>;
+}
+
+export interface ValohaiProjectInfo {
+  id: string;
+  name: string;
+  owner?: string;
+  repository: { id: number; url: string; ref: string } | null;
+}
+
+export interface ValohaiCommitInfo {
+  identifier: string;
+  ref?: string;
+  commitTime?: string;
+}
+
+export interface ValohaiApi {
+  findProject(idOrOwnerSlashName: string): Promise<ValohaiProjectInfo>;
+  setRepository(repositoryId: number, settings: { url: string; ref: string; sshPrivateKey: string }): Promise<void>;
+  clearRepositoryKey(repositoryId: number): Promise<void>;
+  fetchRepository(projectId: string): Promise<{ commits: ValohaiCommitInfo[]; errors: string[] }>;
+  listCommits(projectId: string, limit?: number): Promise<ValohaiCommitInfo[]>;
+}
+
+export interface GeneratedKey {
+  type: KeyType;
+  bits: number;
+  /** Lives only in memory, on its way to Valohai. */
+  privateKey: string;
+  publicKey: string;
+  fingerprint: string;
+}
+
+export type KeyGenerator = (opts: { type: KeyType; comment: string }) => Promise<GeneratedKey>;
+
+export interface Clock {
+  now(): Date;
+}
+
+/** What is remembered about a connection. Never a private key. */
+export interface ConnectionRecord {
+  /** `workspace/slug` of the superproject. */
+  repository: string;
+  projectId: string;
+  projectName: string;
+  fingerprint: string;
+  /** `type base64` of the current public key. */
+  publicKey: string;
+  keyType: KeyType;
+  label: string;
+  createdAt: string;
+  ref: string;
+  targets: { repository: string; keyId: number | null }[];
+  lastSync?: { at: string; commits: string[]; errors: string[] };
+}
+
+export interface ConnectionStore {
+  get(repository: string, projectId: string): Promise<ConnectionRecord | undefined>;
+  put(record: ConnectionRecord): Promise<void>;
+  delete(repository: string, projectId: string): Promise<void>;
+}
+
+/** Serialises workflows on one repository: two runs at once end in one consistent connection. */
+export interface Lock {
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export interface WorkflowDeps {
+  bitbucket: BitbucketApi;
+  valohai: ValohaiApi;
+  generateKey: KeyGenerator;
+  clock?: Clock;
+  store?: ConnectionStore;
+  lock?: Lock;
+  /** Parallel Bitbucket writes at most (default 4). */
+  concurrency?: number;
+}

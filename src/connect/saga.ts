@@ -1,0 +1,87 @@
+/**
+ * A workflow is a sequence of steps, each with an optional undo. On failure the steps already done are
+ * undone in reverse order; what cannot be undone is collected, so the caller can name it precisely.
+ */
+import type { ProgressSink } from './types.js';
+
+export interface UndoFailure {
+  step: string;
+  what: string;
+  error: unknown;
+}
+
+export class Saga {
+  private readonly undos: { step: string; what: string; run: () => Promise<void> }[] = [];
+
+  constructor(private readonly progress: ProgressSink) {}
+
+  /** Runs one visible step, reporting it as running, then done or failed. */
+  async step<T>(step: string, message: string, run: () => Promise<T>): Promise<T> {
+    this.progress({ step, status: 'running', message });
+    try {
+      const value = await run();
+      this.progress({ step, status: 'done', message });
+      return value;
+    } catch (err) {
+      this.progress({ step, status: 'failed', message });
+      throw err;
+    }
+  }
+
+  skipped(step: string, message: string): void {
+    this.progress({ step, status: 'skipped', message });
+  }
+
+  /** Registers how to take back something that was done; `what` names it for a report. */
+  onUndo(step: string, what: string, run: () => Promise<void>): void {
+    this.undos.push({ step, what, run });
+  }
+
+  /** Forgets the undo list: from here on what was done stays done. */
+  commit(): void {
+    this.undos.length = 0;
+  }
+
+  /**
+   * Undoes everything registered, newest first. When one undo fails, the older ones are left alone too
+   * (an older step may be what keeps a newer, still-standing one working) and are all reported.
+   */
+  async rollback(): Promise<UndoFailure[]> {
+    while (this.undos.length) {
+      const undo = this.undos.pop()!;
+      try {
+        await undo.run();
+        this.progress({ step: undo.step, status: 'undone', message: `Undone: ${undo.what}` });
+      } catch (error) {
+        const kept = this.undos.splice(0).reverse();
+        return [
+          { step: undo.step, what: undo.what, error },
+          ...kept.map((k) => ({ step: k.step, what: k.what, error: new Error('kept because an undo before it failed') })),
+        ];
+      }
+    }
+    return [];
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; settles all, then throws the first error. */
+export async function forEachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstError: unknown;
+  let failed = false;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        if (!failed) {
+          failed = true;
+          firstError = err;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed) throw firstError;
+}

@@ -1,0 +1,156 @@
+/**
+ * status: per repository, the connection's key (label, fingerprint, created, last used, age), keys
+ * labelled for the project that are not the current one (orphans), and Valohai's view beside Bitbucket's.
+ * Reads only.
+ */
+import { parsePublicKey } from '../ssh/index.js';
+import { discover } from './discover.js';
+import { messageOf } from './explain.js';
+import { connectionKeys, currentKey, normaliseKey } from './keys.js';
+import type { AccessKeyInfo, WorkflowDeps } from './ports.js';
+import type { Warning } from './types.js';
+
+export const KEY_AGE_WARNING_DAYS = 180;
+export const KEY_AGE_ALERT_DAYS = 365;
+
+export interface KeyView {
+  id: number;
+  label: string;
+  fingerprint: string;
+  createdOn: string | null;
+  lastUsed: string | null;
+  ageDays: number | null;
+}
+
+export interface RepositoryKeyStatus {
+  repository: string;
+  via: string;
+  key: KeyView | null;
+  orphans: KeyView[];
+  /** Set when the repository's keys could not be read. */
+  error?: string;
+}
+
+export interface StatusResult {
+  repository: string;
+  sshUrl: string;
+  ref: string;
+  headCommit: string;
+  connected: boolean;
+  fingerprint: string | null;
+  keyType: string | null;
+  keyAgeDays: number | null;
+  repositories: RepositoryKeyStatus[];
+  valohai: {
+    projectId: string;
+    projectName: string;
+    url: string | null;
+    ref: string | null;
+    newestCommit: string | null;
+    inSync: boolean;
+  };
+  lastSync?: { at: string; commits: string[]; errors: string[] };
+  warnings: Warning[];
+}
+
+const DAY = 86_400_000;
+
+function view(k: AccessKeyInfo, now: Date): KeyView {
+  let fingerprint = '';
+  try {
+    fingerprint = parsePublicKey(k.key).fingerprint;
+  } catch {
+    fingerprint = 'unreadable key';
+  }
+  const created = k.createdOn ? Date.parse(k.createdOn) : Number.NaN;
+  return {
+    id: k.id,
+    label: k.label,
+    fingerprint,
+    createdOn: k.createdOn ?? null,
+    lastUsed: k.lastUsed,
+    ageDays: Number.isNaN(created) ? null : Math.floor((now.getTime() - created) / DAY),
+  };
+}
+
+export async function status(
+  deps: WorkflowDeps,
+  input: { workspace: string; repo: string; project: string; ref?: string },
+): Promise<StatusResult> {
+  const [plan, project] = await Promise.all([
+    discover(deps.bitbucket, { ...input, submodules: true }),
+    deps.valohai.findProject(input.project),
+  ]);
+  const now = deps.clock?.now() ?? new Date();
+  const remembered = await deps.store?.get(plan.repository.fullName, project.id);
+  const listed = await Promise.allSettled(plan.targets.map((t) => deps.bitbucket.listAccessKeys(t.workspace, t.slug)));
+  const superKeys = listed[0]?.status === 'fulfilled' ? listed[0].value : [];
+  const current = currentKey(superKeys, project.id, remembered?.publicKey);
+  const warnings: Warning[] = [...plan.warnings];
+
+  const repositories: RepositoryKeyStatus[] = plan.targets.map((t, i) => {
+    const repository = `${t.workspace}/${t.slug}`;
+    const got = listed[i];
+    if (!got || got.status === 'rejected') {
+      return { repository, via: t.via, key: null, orphans: [], error: messageOf(got?.reason) };
+    }
+    const mine = connectionKeys(got.value, project.id);
+    const cur = current ? mine.find((k) => normaliseKey(k.key) === normaliseKey(current.key)) : undefined;
+    const orphans = mine.filter((k) => k !== cur).map((k) => view(k, now));
+    if (current && !cur) {
+      warnings.push({
+        code: 'not-fetched',
+        repository,
+        message: `${repository} does not have the connection's key, so Valohai cannot fetch it. Run connect again to add it.`,
+      });
+    }
+    for (const o of orphans) {
+      warnings.push({
+        code: 'orphan-key',
+        repository,
+        message: `${repository} holds an older key of this connection (id ${o.id}, ${o.fingerprint}) that Valohai no longer uses. Run rotate to remove it.`,
+      });
+    }
+    return { repository, via: t.via, key: cur ? view(cur, now) : null, orphans };
+  });
+
+  const currentView = current ? view(current, now) : null;
+  const age = currentView?.ageDays ?? null;
+  if (age !== null && age >= KEY_AGE_ALERT_DAYS) {
+    warnings.push({ code: 'key-age-alert', message: `The key is ${age} days old, over a year: rotate it now.` });
+  } else if (age !== null && age >= KEY_AGE_WARNING_DAYS) {
+    warnings.push({ code: 'key-age-warning', message: `The key is ${age} days old: plan to rotate it (Valohai suggests every 6-12 months).` });
+  }
+  const unused = repositories.filter((r) => r.key && r.key.lastUsed === null && (r.key.ageDays ?? 0) >= 30);
+  for (const r of unused) {
+    warnings.push({
+      code: 'orphan-key',
+      repository: r.repository,
+      message: `The key on ${r.repository} has not been used for ${r.key?.ageDays} days. If Valohai no longer needs this repository, disconnect.`,
+    });
+  }
+
+  const commits = await deps.valohai.listCommits(project.id, 1).catch(() => []);
+  const newest = commits[0]?.identifier ?? null;
+  return {
+    repository: plan.repository.fullName,
+    sshUrl: plan.repository.sshUrl,
+    ref: plan.ref,
+    headCommit: plan.headCommit,
+    connected: current !== undefined,
+    fingerprint: currentView?.fingerprint ?? null,
+    keyType: current ? (current.key.startsWith('ssh-rsa') ? 'rsa' : current.key.split(' ')[0] ?? null) : null,
+    keyAgeDays: age,
+    repositories,
+    valohai: {
+      projectId: project.id,
+      projectName: project.name,
+      url: project.repository?.url ?? null,
+      ref: project.repository?.ref ?? null,
+      newestCommit: newest,
+      inSync: newest === plan.headCommit,
+    },
+    lastSync: remembered?.lastSync,
+    warnings,
+  };
+}
