@@ -47,9 +47,23 @@ interface CommonFlags {
   valohaiHost?: string;
 }
 
+/**
+ * How long one call may keep retrying (VALOHAI_BITBUCKET_RETRY_BUDGET_MS, default 30 s); delays scale
+ * with it, so scripts that prefer to fail fast can say so.
+ */
+function retryOptions(io: CliIO): { maxTotalMs: number; baseDelayMs: number; maxDelayMs: number } | undefined {
+  const raw = io.env.VALOHAI_BITBUCKET_RETRY_BUDGET_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const budget = Number(raw);
+  if (!Number.isFinite(budget) || budget < 0) {
+    throw new ConfigError(`VALOHAI_BITBUCKET_RETRY_BUDGET_MS must be a number of milliseconds, not "${raw}".`);
+  }
+  return { maxTotalMs: budget, baseDelayMs: Math.min(250, budget / 20), maxDelayMs: Math.min(8000, budget / 4) };
+}
+
 function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
   const valohai = valohaiConfig(io.env, flags);
-  return new ValohaiClient({ host: valohai.host, token: valohai.token });
+  return new ValohaiClient({ host: valohai.host, token: valohai.token, retry: retryOptions(io) });
 }
 
 function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
@@ -58,6 +72,7 @@ function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
   return {
     bitbucket: new BitbucketClient({
       transport: createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken }),
+      retry: retryOptions(io),
     }),
     valohai: valohaiClient(io, flags),
     generateKey: ({ type, comment }) => generateKeyPair({ type, comment }),

@@ -1,0 +1,47 @@
+/**
+ * `npm run bench`: every benchmark, printed as tables and written to bench/results/<date>.json.
+ * A benchmark, not a test: it measures and reports; it never fails on a number.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { benchConnect } from './connect.js';
+import { benchKeygen } from './keygen.js';
+import type { BenchSection } from './lib.js';
+
+const only = process.argv.slice(2);
+const benches: [string, () => Promise<BenchSection>][] = [
+  ['keygen', benchKeygen],
+  ['connect', benchConnect],
+];
+
+function table(section: BenchSection): string {
+  const extraKeys = [...new Set(section.rows.flatMap((r) => Object.keys(r.extra ?? {})))];
+  const head = ['', 'runs', 'median ms', 'p95 ms', ...extraKeys];
+  const body = section.rows.map((r) => [
+    r.name,
+    String(r.runs),
+    r.medianMs.toFixed(2),
+    r.p95Ms.toFixed(2),
+    ...extraKeys.map((k) => String(r.extra?.[k] ?? '')),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [`## ${section.title}`, line(head), ...body.map(line), ...section.notes.map((n) => `- ${n}`)].join('\n');
+}
+
+const sections: BenchSection[] = [];
+for (const [name, bench] of benches) {
+  if (only.length && !only.includes(name)) continue;
+  const section = await bench();
+  sections.push(section);
+  console.log(`${table(section)}\n`);
+}
+const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+const file = new URL(`./results/${stamp}.json`, import.meta.url);
+await writeFile(
+  file,
+  `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, sections }, null, 2)}\n`,
+);
+await writeFile(new URL('./results/latest.md', import.meta.url), `${sections.map(table).join('\n\n')}\n`);
+console.log(`Results written to bench/results/${stamp}.json and bench/results/latest.md`);

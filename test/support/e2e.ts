@@ -1,0 +1,86 @@
+/** Helpers for end-to-end tests: run the real CLI process, and check the product's invariant. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Stack } from '../../dev/stack.js';
+
+const run = promisify(execFile);
+const root = new URL('../../', import.meta.url).pathname;
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `valohai-bitbucket ...args` as a child process (asynchronously: the emulators share this process). */
+export async function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
+  try {
+    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      encoding: 'utf8',
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** `type base64` of the public half of an OpenSSH or PEM private key. */
+async function publicOf(privateKey: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'vb-inv-'));
+  try {
+    const file = join(dir, 'k');
+    await writeFile(file, privateKey, { mode: 0o600 });
+    const { stdout } = await run('ssh-keygen', ['-y', '-f', file], { encoding: 'utf8' });
+    const [type, body] = stdout.trim().split(/\s+/);
+    return `${type} ${body}`;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export const DEMO_TARGETS = ['ml-models', 'datasets', 'training-lib', 'feature-store'];
+
+/**
+ * The invariant: the key Valohai holds is an access key on every repository Valohai must fetch, and a
+ * real `git ls-remote` over SSH with that key reaches each of them. No key held is trivially fine.
+ */
+export async function assertInvariant(stack: Stack, repositoryId: number, workspace = 'acme', targets = DEMO_TARGETS): Promise<string | null> {
+  const privateKey = stack.valohai.state.keyFor(repositoryId);
+  if (!privateKey) return null;
+  const pub = await publicOf(privateKey);
+  const problems: string[] = [];
+  for (const slug of targets) {
+    const keys = stack.bitbucket.state.accessKeys(workspace, slug).map((k) => k.key);
+    if (!keys.includes(pub)) problems.push(`${workspace}/${slug} lacks Valohai's key`);
+  }
+  if (problems.length) throw new Error(`invariant broken: ${problems.join('; ')}`);
+  await gitReach(stack, privateKey, workspace, targets);
+  return pub;
+}
+
+/** `git ls-remote` over real ssh with `privateKey` for each target; throws on the first failure. */
+export async function gitReach(stack: Stack, privateKey: string, workspace: string, targets: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'vb-git-'));
+  try {
+    const key = join(dir, 'id');
+    const known = join(dir, 'known_hosts');
+    await writeFile(key, privateKey, { mode: 0o600 });
+    await writeFile(known, `${stack.ssh.knownHostsLine}\n`);
+    const ssh = `ssh -p ${stack.ssh.port} -i ${key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${known} -o BatchMode=yes`;
+    for (const slug of targets) {
+      await run('git', ['ls-remote', `git@127.0.0.1:${workspace}/${slug}.git`], {
+        env: { ...process.env, GIT_SSH_COMMAND: ssh },
+        encoding: 'utf8',
+      });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
