@@ -72,7 +72,7 @@ async function disconnectLocked(deps: WorkflowDeps, input: DisconnectInput, prog
 
     const outcomes: AccessKeyOutcome[] = [];
     const leftovers: string[] = [];
-    await forEachBounded([...names.values()], deps.concurrency ?? 4, async ({ workspace, slug }) => {
+    await forEachBounded([...names.values()], deps.concurrency ?? 8, async ({ workspace, slug }) => {
       const name = `${workspace}/${slug}`;
       let keys;
       try {

@@ -101,7 +101,7 @@ async function ensureKeyOnTargets(
 ): Promise<AccessKeyOutcome[]> {
   const wanted = normaliseKey(publicKey);
   const outcomes: AccessKeyOutcome[] = [];
-  await forEachBounded(targetKeys, deps.concurrency ?? 4, async ({ target, keys }) => {
+  await forEachBounded(targetKeys, deps.concurrency ?? 8, async ({ target, keys }) => {
     const name = repoName(target);
     const have = keys.find((k) => normaliseKey(k.key) === wanted);
     if (have) {
@@ -208,15 +208,13 @@ async function installLocked(
   const keyType = input.keyType ?? 'rsa';
   let generated: Promise<GeneratedKey> | undefined;
   try {
-    const prepared = prepare(deps, input, saga);
-    // Key generation (seconds for RSA 4096) overlaps the Bitbucket reads; it is only used if needed.
+    // Key generation (seconds for RSA 4096) starts first and overlaps the reads; it is used only if needed.
     if (!input.dryRun) {
-      generated = prepared.then(
-        ({ project }) => deps.generateKey({ type: keyType, comment: `valohai-${project.name}` }),
-        () => undefined as never,
-      );
+      const comment = `valohai-${input.project.replace(/[^A-Za-z0-9._-]+/g, '-')}`;
+      generated = deps.generateKey({ type: keyType, comment });
       generated.catch(() => {});
     }
+    const prepared = prepare(deps, input, saga);
     const { plan, project, targetKeys } = await prepared;
     Object.assign(result, {
       repository: plan.repository.fullName,
@@ -328,7 +326,7 @@ async function removeKeys(
   result: WorkflowResult,
 ): Promise<string[]> {
   const failed: string[] = [];
-  await forEachBounded(stale, deps.concurrency ?? 4, async ({ target, key }) => {
+  await forEachBounded(stale, deps.concurrency ?? 8, async ({ target, key }) => {
     const name = repoName(target);
     try {
       await saga.step(`delete-key:${name}:${key.id}`, `Removing the old access key ${key.id} from ${name}`, () =>

@@ -102,6 +102,6 @@ export interface WorkflowDeps {
   clock?: Clock;
   store?: ConnectionStore;
   lock?: Lock;
-  /** Parallel Bitbucket writes at most (default 4). */
+  /** Parallel Bitbucket writes at most (default 8). */
   concurrency?: number;
 }
