@@ -1,7 +1,8 @@
 /**
  * The demo world behind `npm start` and the end-to-end tests: workspace `acme` with a machine-learning
- * superproject whose submodules cover every URL form the product must handle, a clean SSH-only
- * superproject for the happy path, users with different permissions and tokens with different scopes.
+ * superproject whose submodules cover every Bitbucket URL form the product must handle (and that Valohai
+ * can fetch once the access keys are in place), a clean SSH-only superproject for the happy path, a repo
+ * with a submodule on another host, users with different permissions and tokens with different scopes.
  */
 import { ed25519PublicKeyFor } from './deterministic.js';
 import type { Seed } from './seed-types.js';
@@ -16,7 +17,7 @@ export const ALL_BITBUCKET_SCOPES = [
   'read:user:bitbucket',
 ] as const;
 
-/** A submodule on a host other than Bitbucket; its gitlink names a commit no seeded repo has. */
+/** The submodule of `research-notebooks` on a host other than Bitbucket; its gitlink names a commit no seeded repo has. */
 export const FOREIGN_SUBMODULE_SHA = '0123456789abcdef0123456789abcdef01234567';
 
 const adminAccountKey = ed25519PublicKeyFor('demo:admin-account-key', 'ada@laptop');
@@ -73,7 +74,11 @@ export const demoBitbucketCredentials = {
 
 /** Repositories of the demo, by role. */
 export const demoRepos = {
-  /** Superproject: relative, ssh, https and foreign-host submodules. */
+  /**
+   * Superproject: `../datasets.git`, `git@bitbucket.org:acme/training-lib.git` (which nests
+   * `../feature-store.git`) and `https://bitbucket.org/acme/docs-site.git` (public). Every one is on
+   * Bitbucket, so Valohai can fetch it once the access keys are in place.
+   */
   superproject: 'ml-models',
   /** Superproject whose submodules are all relative (SSH-inheriting): the clean path. */
   cleanSuperproject: 'inference-api',
@@ -83,6 +88,8 @@ export const demoRepos = {
   nested: 'feature-store',
   /** Public; reached through an https:// submodule URL. */
   docsSite: 'docs-site',
+  /** A submodule on github.com (gitlink FOREIGN_SUBMODULE_SHA) beside a relative `../datasets.git`. */
+  foreignSubmodules: 'research-notebooks',
   /** No commits: mainbranch is null. */
   empty: 'scratch',
   /** A branch whose name holds a slash, on ml-models. */
@@ -167,7 +174,6 @@ export const demoSeed: Seed = {
                 { path: 'datasets', url: '../datasets.git', target: { repo: 'acme/datasets' } },
                 { path: 'libs/training-lib', url: 'git@bitbucket.org:acme/training-lib.git', target: { repo: 'acme/training-lib' } },
                 { path: 'docs', url: 'https://bitbucket.org/acme/docs-site.git', target: { repo: 'acme/docs-site' } },
-                { path: 'tools', url: 'git@github.com:example/tools.git', target: { sha: FOREIGN_SUBMODULE_SHA } },
               ],
             },
           ],
@@ -192,6 +198,20 @@ export const demoSeed: Seed = {
               submodules: [
                 { path: 'datasets', url: '../datasets.git', target: { repo: 'acme/datasets' } },
                 { path: 'libs/training-lib', url: '../training-lib.git', target: { repo: 'acme/training-lib' } },
+              ],
+            },
+          ],
+        },
+        {
+          slug: 'research-notebooks',
+          name: 'Research Notebooks',
+          commits: [
+            {
+              message: 'Notebooks with the data and the shared tools',
+              files: { 'README.md': '# Research notebooks\n\nExploratory work on the training data.\n' },
+              submodules: [
+                { path: 'datasets', url: '../datasets.git', target: { repo: 'acme/datasets' } },
+                { path: 'tools', url: 'git@github.com:example/tools.git', target: { sha: FOREIGN_SUBMODULE_SHA } },
               ],
             },
           ],
@@ -239,7 +259,7 @@ export const demoSeed: Seed = {
     { workspace: 'umbrella', email: c.outsider.email, role: 'owner' },
   ],
   repoPermissions: [
-    ...['ml-models', 'inference-api', 'datasets', 'training-lib', 'feature-store', 'docs-site', 'scratch'].map((repo) => ({
+    ...['ml-models', 'inference-api', 'datasets', 'training-lib', 'feature-store', 'docs-site', 'research-notebooks', 'scratch'].map((repo) => ({
       workspace: 'acme',
       repo,
       email: c.writer.email,

@@ -11,7 +11,7 @@ import type { SshGitEndpoint } from '../contracts.js';
 import { FaultInjector } from '../faults.js';
 import { serve, type RunningServer } from '../http.js';
 import { NOT_FOUND } from './drf.js';
-import { GitFetcher } from './git-fetcher.js';
+import { GitFetcher, type HttpsRepositoryLookup } from './git-fetcher.js';
 import { redactRequestBody } from './redact.js';
 import { API_BASE, createValohaiRouter } from './routes.js';
 import type { ValohaiSeed } from './seed-types.js';
@@ -26,6 +26,13 @@ export interface ValohaiEmulatorOptions {
   clock?: () => Date;
   /** Per git call of a fetch (default 120 000). */
   gitTimeoutMs?: number;
+  /**
+   * The repository behind an `https://bitbucket.org/ws/repo(.git)` URL, for fetches that meet one (as
+   * the superproject or a submodule at any depth): a public one is fetched anonymously from its bare
+   * repository, a private one fails as git's credential prompt does. Undefined (or no lookup at all)
+   * leaves the URL refused, as it is for every other https host.
+   */
+  httpsRepository?: HttpsRepositoryLookup;
 }
 
 export interface RequestLogEntry {
@@ -53,7 +60,7 @@ export async function startValohaiEmulator(options: ValohaiEmulatorOptions): Pro
   const state = new ValohaiState(options.seed, options.clock);
   const ownDir = options.workDir === undefined;
   const root = options.workDir ?? (await mkdtemp(join(tmpdir(), 'vb-valohai-')));
-  const fetcher = new GitFetcher({ root, ssh: options.ssh, timeoutMs: options.gitTimeoutMs });
+  const fetcher = new GitFetcher({ root, ssh: options.ssh, timeoutMs: options.gitTimeoutMs, httpsRepository: options.httpsRepository });
   const running = new Set<Promise<unknown>>();
   const track = <T>(work: Promise<T>): Promise<T> => {
     running.add(work);

@@ -4,6 +4,11 @@
  * recursively in a throwaway work tree, so that every submodule repository is reached with that key
  * on every fetch. git resolves relative submodule URLs against the superproject URL itself.
  *
+ * Submodules are updated one level at a time (as `--recursive` does), so that every URL is known before
+ * git uses it: an `https://` URL that the `httpsRepository` lookup knows is served anonymously from its
+ * local bare repository when public, and fails as git's credential prompt does when private, which is
+ * what real Valohai meets on bitbucket.org. Other https URLs are refused as before.
+ *
  * The key is written to a 0600 file in a private temp dir for the duration of the git calls and
  * deleted right after; failure texts are git's own, with local paths taken out.
  */
@@ -11,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { SshGitEndpoint } from '../contracts.js';
 import { sshClientFiles } from './ssh-client-config.js';
 
@@ -38,12 +44,25 @@ export interface FetchOutcome {
   errors: string[];
 }
 
+/** The repository behind an `https://` URL, as anonymous https sees it. */
+export interface HttpsRepository {
+  /** Absolute path of the bare git repository. */
+  path: string;
+  /** Private repositories ask for credentials, which Valohai does not have. */
+  isPrivate: boolean;
+}
+
+/** Maps an `https://` repository URL to its repository, or undefined for an unknown host or repository. */
+export type HttpsRepositoryLookup = (url: string) => HttpsRepository | undefined;
+
 export interface GitFetcherOptions {
   /** Where mirrors and temp dirs live; the emulator owns it. */
   root: string;
   ssh: SshGitEndpoint;
   /** Per git call (default 120 000). */
   timeoutMs?: number;
+  /** Serves public `https://` repositories; without it every https URL is refused. */
+  httpsRepository?: HttpsRepositoryLookup;
 }
 
 interface GitResult {
@@ -77,6 +96,62 @@ function plausibleGitUrl(url: string): boolean {
   const scp = /^(?:([^@/:]+)@)?([^@/:]+):/.exec(url);
   if (!scp) return false;
   return NAME.test(scp[2] ?? '') && (scp[1] === undefined || NAME.test(scp[1]));
+}
+
+/** How git reaches one URL: over SSH (or refused) as configured, from a local public repository, or not at all. */
+type Route = { kind: 'plain' } | { kind: 'public'; path: string } | { kind: 'private' };
+
+interface Submodule {
+  path: string;
+  /** As `git submodule init` resolved it: relative URLs are absolute here. */
+  url: string;
+}
+
+/** What git says when an https remote answers 401 and it may not prompt (GIT_TERMINAL_PROMPT=0). */
+function credentialFailure(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `fatal: unable to access '${url}': URL rejected: Malformed input to a URL function`;
+  }
+  if (parsed.password) {
+    parsed.password = '';
+    return `remote: Invalid credentials\nfatal: Authentication failed for '${parsed.href}'`;
+  }
+  if (parsed.username) return `fatal: could not read Password for '${parsed.protocol}//${parsed.username}@${parsed.host}': terminal prompts disabled`;
+  return `fatal: could not read Username for '${parsed.protocol}//${parsed.host}': terminal prompts disabled`;
+}
+
+/** A URL fit to show: any password in it taken out. */
+function shownUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.password) return url;
+    parsed.password = '';
+    return parsed.href;
+  } catch {
+    return url;
+  }
+}
+
+/** `git submodule update`'s words for a clone that failed twice. */
+function submoduleCloneFailure(url: string, absolutePath: string, displayPath: string, why: string): string {
+  const attempt = `${why}\nfatal: clone of '${shownUrl(url)}' into submodule path '${absolutePath}' failed`;
+  return `${attempt}\nFailed to clone '${displayPath}'. Retry scheduled\n${attempt}\nFailed to clone '${displayPath}' a second time, aborting`;
+}
+
+/** Extra environment that makes git fetch these https URLs from their local repositories. */
+function servedEnv(network: Record<string, string>, served: Map<string, string>): Record<string, string> {
+  // GIT_CONFIG_COUNT (unlike -c) is passed on to the git processes that submodule commands start.
+  const entries: [string, string][] = [...served].map(([url, path]) => [`url.${pathToFileURL(path).href}.insteadOf`, url]);
+  entries.push(['protocol.file.allow', 'always']);
+  const env: Record<string, string> = { ...network, GIT_ALLOW_PROTOCOL: `${network.GIT_ALLOW_PROTOCOL ?? 'ssh'}:file`, GIT_CONFIG_COUNT: String(entries.length) };
+  entries.forEach(([key, value], i) => {
+    env[`GIT_CONFIG_KEY_${i}`] = key;
+    env[`GIT_CONFIG_VALUE_${i}`] = value;
+  });
+  return env;
 }
 
 class FetchFailure extends Error {
@@ -114,11 +189,19 @@ export class GitFetcher {
     if (!plausibleGitUrl(input.url)) {
       return { heads: [], fetchBranch: undefined, errors: [`Could not fetch ${input.url}: this is not a git URL. Use the SSH form git@${alias}:workspace/repo.git.`] };
     }
+    const top = this.route(input.url);
+    if (top.kind === 'private') {
+      return { heads: [], fetchBranch: undefined, errors: [`Could not fetch ${shownUrl(input.url)}: ${credentialFailure(input.url)}`] };
+    }
     await mkdir(join(this.options.root, 'tmp'), { recursive: true });
     const session = await mkdtemp(join(this.options.root, 'tmp', 'fetch-'));
     await chmod(session, 0o700);
+    /** Local repositories served for https URLs during this fetch: their paths never reach a message. */
+    const served = new Map<string, string>();
     const scrub = (text: string) => {
-      const plain = text.split(`${join(session, 'work')}/`).join('').split(session).join('').split(this.options.root).join('').trim();
+      let plain = text.split(`${join(session, 'work')}/`).join('').split(session).join('');
+      for (const [url, path] of served) plain = plain.split(pathToFileURL(path).href).join(url).split(path).join(url);
+      plain = plain.split(this.options.root).join('').trim();
       return /transport '(https?|git|file)' not allowed/.test(plain) ? `${plain}\n${HTTPS_HINT}` : plain;
     };
     try {
@@ -130,10 +213,11 @@ export class GitFetcher {
       await writeFile(knownHostsFile, files.knownHosts);
       await writeFile(configFile, files.config);
       const network = { GIT_SSH_COMMAND: `ssh -F '${configFile}'`, GIT_ALLOW_PROTOCOL: 'ssh' };
+      if (top.kind === 'public') served.set(input.url, top.path);
 
       const mirror = join(this.options.root, 'projects', input.projectId, 'mirror.git');
       try {
-        await this.updateMirror(mirror, input.url, network);
+        await this.updateMirror(mirror, input.url, top.kind === 'public' ? servedEnv(network, served) : network);
       } catch (err) {
         if (err instanceof FetchFailure) return { heads: [], fetchBranch: undefined, errors: [`Could not fetch ${input.url}: ${scrub(err.detail)}`] };
         throw err;
@@ -148,7 +232,7 @@ export class GitFetcher {
       const hasModules = (await this.git(['--git-dir', mirror, 'cat-file', '-e', `${target.sha}:.gitmodules`])).code === 0;
       if (hasModules) {
         const work = join(session, 'work');
-        const failure = await this.checkoutSubmodules(mirror, work, input.url, target.sha, network);
+        const failure = await this.checkoutSubmodules(mirror, work, input.url, target.sha, network, served);
         if (failure) {
           const at = target.name ? `${target.name} (${target.sha.slice(0, 12)})` : target.sha.slice(0, 12);
           return { heads: [], fetchBranch: undefined, errors: [`Could not fetch the submodules of ${input.url} at ${at}: ${scrub(failure)}`] };
@@ -219,13 +303,95 @@ export class GitFetcher {
   }
 
   /** Undefined when every submodule was fetched and checked out, else git's text. */
-  private async checkoutSubmodules(mirror: string, work: string, url: string, sha: string, network: Record<string, string>): Promise<string | undefined> {
+  private async checkoutSubmodules(
+    mirror: string,
+    work: string,
+    url: string,
+    sha: string,
+    network: Record<string, string>,
+    served: Map<string, string>,
+  ): Promise<string | undefined> {
     await this.mustGit(['clone', '--quiet', '--shared', '--no-checkout', mirror, work]);
     // Relative submodule URLs resolve against the superproject's remote: make it the real URL.
     await this.mustGit(['-C', work, 'remote', 'set-url', 'origin', url]);
     await this.mustGit(['-C', work, 'checkout', '--quiet', '--detach', sha]);
-    const res = await this.git(['-C', work, 'submodule', '--quiet', 'update', '--init', '--recursive'], network);
-    return res.code === 0 ? undefined : res.stderr || `git submodule update failed (exit ${String(res.code)})`;
+    return this.updateSubmodules(work, '', network, served);
+  }
+
+  /**
+   * `git submodule update --init --recursive`, one level at a time: each level's URLs are read after
+   * `init` has resolved them, so the https ones can be routed before git fetches them.
+   */
+  private async updateSubmodules(dir: string, displayPrefix: string, network: Record<string, string>, served: Map<string, string>): Promise<string | undefined> {
+    const init = await this.git(['-C', dir, 'submodule', '--quiet', 'init'], network);
+    if (init.code !== 0) return init.stderr || `git submodule init failed (exit ${String(init.code)})`;
+    const modules = await this.submodules(dir);
+    const plain: string[] = [];
+    const publicHere = new Map<string, string>();
+    const publicPaths: string[] = [];
+    const failures: string[] = [];
+    for (const module of modules) {
+      const route = this.route(module.url);
+      if (route.kind === 'public') {
+        publicHere.set(module.url, route.path);
+        served.set(module.url, route.path);
+        publicPaths.push(module.path);
+      } else if (route.kind === 'private') {
+        failures.push(submoduleCloneFailure(module.url, join(dir, module.path), module.path, credentialFailure(module.url)));
+      } else {
+        plain.push(module.path);
+      }
+    }
+    // Local file access is allowed only in the call that fetches the served repositories, so a
+    // .gitmodules URL naming a local path stays refused.
+    const calls: [string[], Record<string, string>][] = [
+      [plain, network],
+      [publicPaths, servedEnv(network, publicHere)],
+    ];
+    for (const [paths, env] of calls) {
+      if (paths.length === 0) continue;
+      const res = await this.git(['-C', dir, 'submodule', '--quiet', 'update', '--', ...paths], env);
+      if (res.code !== 0) failures.push(res.stderr.trimEnd() || `git submodule update failed (exit ${String(res.code)})`);
+    }
+    if (failures.length > 0) return failures.join('\n');
+    for (const module of modules) {
+      const path = join(dir, module.path);
+      if (!existsSync(join(path, '.gitmodules'))) continue;
+      const nested = await this.updateSubmodules(path, `${displayPrefix}${module.path}/`, network, served);
+      if (nested) return `${nested.trimEnd()}\nfatal: Failed to recurse into submodule path '${displayPrefix}${module.path}'`;
+    }
+    return undefined;
+  }
+
+  /** The submodules `git submodule init` registered in this work tree, with their resolved URLs. */
+  private async submodules(dir: string): Promise<Submodule[]> {
+    const entries = async (args: string[]): Promise<Map<string, string>> => {
+      const res = await this.git(['-C', dir, 'config', '-z', ...args]);
+      const byName = new Map<string, string>();
+      if (res.code !== 0) return byName; // exit 1: no such key
+      for (const entry of res.stdout.split('\0')) {
+        const m = /^submodule\.(.+)\.(?:url|path)\n([\s\S]*)$/.exec(entry);
+        if (m) byName.set(m[1] as string, m[2] as string);
+      }
+      return byName;
+    };
+    const urls = await entries(['--get-regexp', '^submodule\\..*\\.url$']);
+    const paths = await entries(['-f', '.gitmodules', '--get-regexp', '^submodule\\..*\\.path$']);
+    const modules: Submodule[] = [];
+    for (const [name, url] of urls) {
+      const path = paths.get(name);
+      if (path !== undefined) modules.push({ path, url });
+    }
+    return modules;
+  }
+
+  /** Where an https URL leads when the lookup knows it; everything else goes to git as it is. */
+  private route(url: string): Route {
+    const lookup = this.options.httpsRepository;
+    if (!lookup || !/^https:\/\//i.test(url)) return { kind: 'plain' };
+    const repo = lookup(url);
+    if (!repo) return { kind: 'plain' };
+    return repo.isPrivate ? { kind: 'private' } : { kind: 'public', path: repo.path };
   }
 
   private async mustGit(args: string[]): Promise<string> {

@@ -1,5 +1,6 @@
 export { startValohaiEmulator, type RequestLogEntry, type ValohaiEmulator, type ValohaiEmulatorOptions } from './emulator.js';
 export { API_BASE, createValohaiRouter } from './routes.js';
+export type { HttpsRepository, HttpsRepositoryLookup } from './git-fetcher.js';
 export { DuplicateRepositoryIdError, ValohaiState, UnknownValohaiUserError } from './state.js';
 export type { CommitView, FetchRecord, ProjectView, RepositoryView } from './state.js';
 export { checkPrivateKey, SshPrivateKeyError, type CheckedPrivateKey, type PrivateKeyProblem } from './private-key.js';

@@ -82,11 +82,11 @@ describe('GET /repositories/{workspace}', () => {
     let next: string | undefined = '/repositories/acme?pagelen=3';
     while (next) {
       const page = obj(await demo.call(next));
-      assert.equal(page.size, 7);
+      assert.equal(page.size, 8);
       all.push(...(page.values as { slug: string }[]).map((r) => r.slug));
       next = page.next as string | undefined;
     }
-    assert.deepEqual(all, ['datasets', 'docs-site', 'feature-store', 'inference-api', 'ml-models', 'scratch', 'training-lib']);
+    assert.deepEqual(all, ['datasets', 'docs-site', 'feature-store', 'inference-api', 'ml-models', 'research-notebooks', 'scratch', 'training-lib']);
 
     const reader = obj(await demo.call('/repositories/acme', { as: { email: creds.reader.email, token: creds.reader.token } }));
     assert.deepEqual((reader.values as { slug: string }[]).map((r) => r.slug), ['docs-site', 'ml-models']);

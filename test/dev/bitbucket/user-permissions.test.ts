@@ -41,7 +41,7 @@ describe('GET /user/workspaces/{workspace}/permissions/repositories', () => {
       seen.push(...(page.values as Perm[]).map((v) => `${v.repository.full_name}:${v.permission}`));
       next = page.next as string | undefined;
     }
-    assert.equal(seen.length, 7);
+    assert.equal(seen.length, 8);
     assert.ok(seen.every((s) => s.endsWith(':admin')));
     const outsider = obj(await demo.call(PERMS, { as: { email: creds.outsider.email, token: creds.outsider.token } }));
     assert.equal(outsider.size, 0, 'a public repository is readable but carries no granted permission');

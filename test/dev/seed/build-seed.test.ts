@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runGit } from '../../../dev/seed/git-cli.js';
-import { FOREIGN_SUBMODULE_SHA, SeedError, buildSeed, demoSeed, type BuiltSeed, type Seed } from '../../../dev/seed/index.js';
+import { FOREIGN_SUBMODULE_SHA, SeedError, buildSeed, demoRepos, demoSeed, type BuiltSeed, type Seed } from '../../../dev/seed/index.js';
 
 let demo: BuiltSeed;
 let work: string;
@@ -38,14 +38,15 @@ async function gitlinks(gitDir: string, rev: string): Promise<Map<string, string
 }
 
 describe('the demo seed', () => {
-  test('cloning the bare superproject from its path shows .gitmodules with every URL form', async () => {
+  test('cloning the bare superproject from its path shows .gitmodules with exactly its three Bitbucket URL forms', async () => {
     const dir = join(work, 'ml-models');
     await runGit(['clone', '--quiet', repoPath('ml-models'), dir]);
-    const gitmodules = await readFile(join(dir, '.gitmodules'), 'utf8');
-    assert.match(gitmodules, /url = \.\.\/datasets\.git/);
-    assert.match(gitmodules, /url = git@bitbucket\.org:acme\/training-lib\.git/);
-    assert.match(gitmodules, /url = https:\/\/bitbucket\.org\/acme\/docs-site\.git/);
-    assert.match(gitmodules, /url = git@github\.com:example\/tools\.git/);
+    assert.equal(await git(['-C', dir, 'config', '-f', '.gitmodules', '--get-regexp', String.raw`^submodule\..*\.url$`]), [
+      'submodule.datasets.url ../datasets.git',
+      'submodule.libs/training-lib.url git@bitbucket.org:acme/training-lib.git',
+      'submodule.docs.url https://bitbucket.org/acme/docs-site.git',
+    ].join('\n'));
+    assert.deepEqual([...(await gitlinks(repoPath('ml-models'), 'main')).keys()].sort(), ['datasets', 'docs', 'libs/training-lib']);
     assert.equal(await git(['-C', dir, 'config', '-f', '.gitmodules', 'submodule.datasets.path']), 'datasets');
     assert.equal(await git(['-C', dir, 'rev-parse', '--abbrev-ref', 'HEAD']), 'main');
     assert.equal(await readFile(join(dir, 'models/config/params.json'), 'utf8'), '{"epochs": 10}\n');
@@ -56,6 +57,7 @@ describe('the demo seed', () => {
       ['ml-models', 'datasets', 'datasets'],
       ['ml-models', 'libs/training-lib', 'training-lib'],
       ['ml-models', 'docs', 'docs-site'],
+      ['research-notebooks', 'datasets', 'datasets'],
       ['inference-api', 'datasets', 'datasets'],
       ['inference-api', 'libs/training-lib', 'training-lib'],
       ['training-lib', 'vendor/feature-store', 'feature-store'],
@@ -66,7 +68,18 @@ describe('the demo seed', () => {
       assert.equal(await git(['cat-file', '-t', sha], repoPath(target)), 'commit', `${target} has ${sha}`);
       assert.equal(sha, await git(['rev-parse', 'refs/heads/main'], repoPath(target)), 'it is the tip of main');
     }
-    assert.equal((await gitlinks(repoPath('ml-models'), 'main')).get('tools'), FOREIGN_SUBMODULE_SHA);
+  });
+
+  test('the foreign-host submodule lives in research-notebooks, beside a relative one', async () => {
+    const path = repoPath(demoRepos.foreignSubmodules);
+    assert.equal(await git(['symbolic-ref', 'HEAD'], path), 'refs/heads/main');
+    assert.match(await git(['show', 'main:README.md'], path), /^# Research notebooks/);
+    const gitmodules = await git(['show', 'main:.gitmodules'], path);
+    assert.match(gitmodules, /url = \.\.\/datasets\.git/);
+    assert.match(gitmodules, /url = git@github\.com:example\/tools\.git/);
+    const links = await gitlinks(path, 'main');
+    assert.equal(links.get('tools'), FOREIGN_SUBMODULE_SHA);
+    assert.equal(links.get('datasets'), await git(['rev-parse', 'refs/heads/main'], repoPath('datasets')));
   });
 
   test('a recursive submodule clone over file URLs reaches the nested feature-store', async () => {

@@ -4,7 +4,7 @@
  */
 import type { SshGitHost } from '../../../../dev/ssh-host/index.js';
 import { startSshGitHost } from '../../../../dev/ssh-host/index.js';
-import { startValohaiEmulator, type ValohaiEmulator, type ValohaiSeed } from '../../../../dev/valohai/index.js';
+import { startValohaiEmulator, type HttpsRepositoryLookup, type ValohaiEmulator, type ValohaiSeed } from '../../../../dev/valohai/index.js';
 import { createGitWorld, type GitWorld } from '../../ssh-host/support/git-world.js';
 
 export const TOKEN = 'tok-tester-0123456789';
@@ -80,10 +80,10 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(seed: ValohaiSeed = testSeed, workDir?: string): Promise<Stack> {
+export async function startStack(seed: ValohaiSeed = testSeed, workDir?: string, options: { httpsRepository?: HttpsRepositoryLookup } = {}): Promise<Stack> {
   const world = await createGitWorld();
   const ssh = await startSshGitHost({ directory: world.directory });
-  const vh = await startValohaiEmulator({ seed, ssh: ssh.endpoint(), workDir });
+  const vh = await startValohaiEmulator({ seed, ssh: ssh.endpoint(), workDir, httpsRepository: options.httpsRepository });
   return {
     world,
     ssh,
