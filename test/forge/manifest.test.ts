@@ -79,10 +79,11 @@ test('manifest declares what the pages and the backend rely on', async () => {
   assert.deepEqual(trigger?.events, ['avi:bitbucket:push:repository']);
   assert.equal(functions.get(String(trigger?.function))?.handler, 'forge/index.onPush');
 
-  // The fewest scopes: reading repositories (and the push event), and the app's own storage.
+  // The fewest scopes: reading repositories (and the push event), the caller's workspace role for the
+  // workspace page's admin check, and the app's own storage.
   const scopes = manifest.permissions?.scopes;
   assert.ok(Array.isArray(scopes), 'scopes as a list');
-  assert.deepEqual([...scopes].sort(), ['read:repository:bitbucket', 'storage:app']);
+  assert.deepEqual([...scopes].sort(), ['read:repository:bitbucket', 'read:workspace:bitbucket', 'storage:app']);
   // ADS components inject their styles at run time.
   assert.deepEqual(manifest.permissions?.content?.styles, ['unsafe-inline']);
   const backend = manifest.permissions?.external?.fetch?.backend ?? [];

@@ -1,0 +1,106 @@
+/**
+ * The repository page's actions. Each checks, in this order, that the caller administers the
+ * repository, that the workspace is set up, and that the repository is in a state where the action
+ * makes sense; then it takes the repository's job slot and returns the job id at once. The work runs
+ * on the queue (job-runner.ts): no key generation and no fetch happen inside a resolver.
+ */
+import type { JobStarted, JobView, StartConnectPayload, StartRotatePayload } from './contract.js';
+import { repositoryAccess, repositoryAdmin, type RepositoryAccess } from './authorize.js';
+import { Credentials } from './credentials.js';
+import { failures, ResolverFailure } from './errors.js';
+import { jobView, loadJob, startJob } from './jobs.js';
+import { KvConnectionStore } from './kv-connection-store.js';
+import type { ForgePlatform, TrustedContext } from './platform.js';
+import type { JobInput, StoredConnection } from './records.js';
+
+interface Preconditions {
+  access: RepositoryAccess;
+  credentials: Credentials;
+  connection: StoredConnection | undefined;
+}
+
+async function prepare(platform: ForgePlatform, context: TrustedContext): Promise<Preconditions> {
+  const access = await repositoryAdmin(platform, context);
+  const credentials = new Credentials(platform, access.workspaceUuid);
+  const connections = new KvConnectionStore(platform.store, access.workspaceUuid, access.repositoryUuid, { submodules: true, projectOwner: null });
+  const [valohai, connection] = await Promise.all([credentials.valohai(), connections.load()]);
+  if (!valohai) throw failures.valohaiNotSetUp();
+  return { access, credentials, connection };
+}
+
+async function enqueue(platform: ForgePlatform, context: TrustedContext, pre: Preconditions, input: JobInput): Promise<JobStarted> {
+  const job = await startJob(platform, {
+    workspaceUuid: pre.access.workspaceUuid,
+    repositoryUuid: pre.access.repositoryUuid,
+    repository: pre.access.repository.fullName,
+    accountId: context.accountId,
+    input,
+  });
+  platform.log.info('job queued', { jobId: job.id, kind: job.kind });
+  return { jobId: job.id };
+}
+
+function requireConnected(connection: StoredConnection | undefined): StoredConnection {
+  if (!connection) throw failures.notConnected();
+  if (connection.state === 'manual-pending') {
+    throw new ResolverFailure(
+      'not-connected',
+      'The key for connecting by hand has not been verified yet.',
+      'Add the public key on each repository listed on the page, then choose Verify.',
+    );
+  }
+  return connection;
+}
+
+async function requireToken(pre: Preconditions): Promise<void> {
+  if (!(await pre.credentials.usableBitbucket())) throw failures.bitbucketNotSetUp();
+}
+
+export async function startConnect(platform: ForgePlatform, context: TrustedContext, choices: StartConnectPayload): Promise<JobStarted> {
+  const pre = await prepare(platform, context);
+  if (pre.connection) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');
+  await requireToken(pre);
+  return enqueue(platform, context, pre, { kind: 'connect', choices });
+}
+
+export async function startManualConnect(platform: ForgePlatform, context: TrustedContext, choices: StartConnectPayload): Promise<JobStarted> {
+  const pre = await prepare(platform, context);
+  if (pre.connection) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');
+  return enqueue(platform, context, pre, { kind: 'manual-connect', choices });
+}
+
+export async function verifyManual(platform: ForgePlatform, context: TrustedContext): Promise<JobStarted> {
+  const pre = await prepare(platform, context);
+  if (!pre.connection) throw failures.notConnected();
+  if (pre.connection.state !== 'manual-pending') {
+    throw new ResolverFailure('already-connected', 'This repository is already connected and verified.', 'Use Verify on the connection to check it again.');
+  }
+  return enqueue(platform, context, pre, { kind: 'manual-verify' });
+}
+
+export async function startRotate(platform: ForgePlatform, context: TrustedContext, choices: StartRotatePayload): Promise<JobStarted> {
+  const pre = await prepare(platform, context);
+  requireConnected(pre.connection);
+  await requireToken(pre);
+  return enqueue(platform, context, pre, { kind: 'rotate', choices });
+}
+
+export async function startDisconnect(platform: ForgePlatform, context: TrustedContext): Promise<JobStarted> {
+  const pre = await prepare(platform, context);
+  if (!pre.connection) throw failures.notConnected();
+  return enqueue(platform, context, pre, { kind: 'disconnect' });
+}
+
+export async function startVerify(platform: ForgePlatform, context: TrustedContext): Promise<JobStarted> {
+  const pre = await prepare(platform, context);
+  requireConnected(pre.connection);
+  return enqueue(platform, context, pre, { kind: 'verify' });
+}
+
+/** A job of this repository only: another repository's job id is "not found", whoever asks. */
+export async function getJob(platform: ForgePlatform, context: TrustedContext, jobId: string): Promise<JobView> {
+  const access = await repositoryAccess(platform, context);
+  const job = await loadJob(platform.store, jobId);
+  if (!job || job.workspaceUuid !== access.workspaceUuid || job.repositoryUuid !== access.repositoryUuid) throw failures.jobNotFound();
+  return jobView(job, platform.clock.now());
+}

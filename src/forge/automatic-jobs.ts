@@ -1,0 +1,99 @@
+/**
+ * The jobs that run the engine with the workspace's Bitbucket API token: connect, rotate and
+ * disconnect. The engine does the work and keeps its invariants; these only choose its inputs and
+ * record what the pages show afterwards.
+ */
+import { connect, disconnect, rotate, type ProgressSink, type WorkflowResult } from '../connect/index.js';
+import { Saga } from '../connect/saga.js';
+import type { StartConnectPayload, StartRotatePayload } from './contract.js';
+import { failures } from './errors.js';
+import type { JobContext } from './job-context.js';
+import { disconnectByHand, emptyResult } from './manual-jobs.js';
+
+async function requireToken(ctx: JobContext) {
+  const secret = await ctx.bitbucketSecret();
+  if (!secret) throw failures.bitbucketNotSetUp();
+  return ctx.tokenBitbucket(secret);
+}
+
+/** After the engine: the verified time, the warnings and the project owner the pages show. */
+async function recordOutcome(ctx: JobContext, result: WorkflowResult, owner: string | null | undefined): Promise<void> {
+  const stored = await ctx.connections.load();
+  if (!stored) return;
+  await ctx.connections.save({
+    ...stored,
+    projectOwner: owner ?? stored.projectOwner,
+    warnings: result.warnings,
+    verifiedAt: result.verified ? ctx.now.toISOString() : stored.verifiedAt,
+  });
+}
+
+export async function connectJob(ctx: JobContext, choices: StartConnectPayload, sink: ProgressSink): Promise<WorkflowResult> {
+  const bitbucket = await requireToken(ctx);
+  const deps = await ctx.deps(bitbucket);
+  const valohai = await ctx.valohai();
+  let projectId = choices.projectId;
+  let owner: string | null | undefined;
+  let created: string | undefined;
+  if (choices.newProject) {
+    const { name, owner: chosenOwner } = choices.newProject;
+    try {
+      const project = await new Saga(sink).step('create-project', `Creating Valohai project ${name}`, () =>
+        valohai.createProject({ name, owner: chosenOwner }),
+      );
+      projectId = project.id;
+      owner = project.owner ?? null;
+      created = `${project.owner ?? chosenOwner}/${project.name}`;
+    } catch (err) {
+      const result = emptyResult(ctx.job.repository, '');
+      result.error = err instanceof Error ? err.message : String(err);
+      return result;
+    }
+  }
+  const result = await connect(
+    deps,
+    { workspace: ctx.workspace, repo: ctx.repo, ref: choices.ref, submodules: choices.submodules, project: projectId ?? '', keyType: choices.keyType },
+    sink,
+  );
+  if (owner === undefined && result.outcome !== 'failed') {
+    // Only for the link to the project's page: a failed lookup just leaves the link out.
+    owner = await valohai.getProject(result.valohai.projectId).then((p) => p.owner ?? null, () => undefined);
+  }
+  await recordOutcome(ctx, result, owner);
+  if (created && result.outcome === 'failed') {
+    result.leftovers = [...(result.leftovers ?? []), `Valohai project ${created}, created for this connection (choose it next time, or delete it in Valohai)`];
+  }
+  return result;
+}
+
+export async function rotateJob(ctx: JobContext, choices: StartRotatePayload, sink: ProgressSink): Promise<WorkflowResult> {
+  const connection = await ctx.requireConnection();
+  const bitbucket = await requireToken(ctx);
+  const { record } = connection;
+  const result = await rotate(
+    await ctx.deps(bitbucket),
+    {
+      workspace: ctx.workspace,
+      repo: ctx.repo,
+      ref: record.ref,
+      submodules: connection.submodules,
+      project: record.projectId,
+      keyType: choices.keyType ?? record.keyType,
+    },
+    sink,
+  );
+  await recordOutcome(ctx, result, undefined);
+  return result;
+}
+
+/** With a token the engine removes every key; without one, Valohai forgets the key and the admin removes it by hand. */
+export async function disconnectJob(ctx: JobContext, sink: ProgressSink): Promise<WorkflowResult> {
+  const connection = await ctx.requireConnection();
+  const secret = await ctx.bitbucketSecret();
+  if (!secret) return disconnectByHand(ctx, sink);
+  return disconnect(
+    await ctx.deps(ctx.tokenBitbucket(secret)),
+    { workspace: ctx.workspace, repo: ctx.repo, project: connection.record.projectId },
+    sink,
+  );
+}

@@ -1,0 +1,54 @@
+/**
+ * The whole backend over one platform: the resolvers, the queue consumer and the push trigger. Forge
+ * (handlers.ts), the local preview and the tests all start from here.
+ */
+import { errorName } from './errors.js';
+import { runJob } from './job-runner.js';
+import type { ForgePlatform, QueueMessage } from './platform.js';
+import { handlePush, runSync } from './push.js';
+import { createResolvers, type Resolvers } from './resolvers.js';
+
+export interface Backend {
+  resolvers: Resolvers;
+  /** The `connection-jobs` consumer. Never throws: a retried job must not run twice. */
+  consume(message: unknown): Promise<void>;
+  /** The `avi:bitbucket:push:repository` trigger. */
+  onPush(event: unknown): Promise<'ignored' | 'queued' | 'coalesced'>;
+}
+
+function asMessage(value: unknown): QueueMessage | undefined {
+  const m = value as Partial<Record<string, unknown>> | null;
+  if (typeof m !== 'object' || m === null) return undefined;
+  if (m.type === 'job' && typeof m.jobId === 'string') return { type: 'job', jobId: m.jobId };
+  if (m.type === 'sync' && typeof m.workspaceUuid === 'string' && typeof m.repositoryUuid === 'string') {
+    return { type: 'sync', workspaceUuid: m.workspaceUuid, repositoryUuid: m.repositoryUuid };
+  }
+  return undefined;
+}
+
+export function createBackend(platform: ForgePlatform): Backend {
+  return {
+    resolvers: createResolvers(platform),
+    async consume(value) {
+      const message = asMessage(value);
+      if (!message) {
+        platform.log.warn('queue message not understood; dropped');
+        return;
+      }
+      try {
+        if (message.type === 'job') await runJob(platform, message.jobId);
+        else await runSync(platform, message.workspaceUuid, message.repositoryUuid);
+      } catch (err) {
+        platform.log.error('queue message failed', { type: message.type, error: errorName(err) });
+      }
+    },
+    async onPush(event) {
+      try {
+        return await handlePush(platform, event);
+      } catch (err) {
+        platform.log.error('push trigger failed', { error: errorName(err) });
+        return 'ignored';
+      }
+    },
+  };
+}

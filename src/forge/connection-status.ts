@@ -1,0 +1,97 @@
+/**
+ * The 'connected' view of a repository. With an API token the engine's `status` reads every target's
+ * keys; without one (a connection made by hand), access keys cannot be listed, so the view is built
+ * from what the app stored plus Bitbucket's head and Valohai's newest commit.
+ */
+import type { Repository } from '../bitbucket/index.js';
+import { discover, status, type Warning } from '../connect/index.js';
+import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket } from './clients.js';
+import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus } from './contract.js';
+import { KvConnectionStore } from './kv-connection-store.js';
+import { projectUrlOf } from './manual-jobs.js';
+import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from './platform.js';
+import type { BitbucketSecret, StoredConnection } from './records.js';
+
+const DAY = 86_400_000;
+
+function ageWarning(days: number): Warning[] {
+  const level = keyAgeLevel(days);
+  if (level === 'alert') return [{ code: 'key-age-alert', message: `The key is ${days} days old, over ${KEY_AGE_ALERT_DAYS} days: rotate it now.` }];
+  if (level === 'warning') return [{ code: 'key-age-warning', message: `The key is ${days} days old: plan to rotate it (Valohai suggests every 6-12 months).` }];
+  return [];
+}
+
+const noKeyGeneration = () => Promise.reject(new Error('A status read never generates keys.'));
+
+export async function connectionStatus(
+  platform: ForgePlatform,
+  connection: StoredConnection,
+  repository: Repository,
+  valohai: ValohaiPort,
+  valohaiHost: string,
+  token: BitbucketSecret | undefined,
+): Promise<ConnectionStatus> {
+  const { record } = connection;
+  const now = platform.clock.now();
+  const { workspace, repo } = splitFullName(repository.fullName);
+  const keyAgeDays = Math.max(0, Math.floor((now.getTime() - Date.parse(record.createdAt)) / DAY));
+  const base: ConnectionStatus = {
+    project: { id: record.projectId, name: record.projectName, url: projectUrlOf(connection, valohaiHost) },
+    ref: record.ref,
+    keyType: record.keyType,
+    fingerprint: record.fingerprint,
+    createdAt: record.createdAt,
+    keyAgeDays,
+    accessKeys: [],
+    valohaiCommit: null,
+    bitbucketHead: null,
+    verifiedAt: connection.verifiedAt,
+    lastPushFetch: connection.lastPushFetch,
+    warnings: [],
+  };
+
+  if (token) {
+    const store = new KvConnectionStore(platform.store, connection.workspaceUuid, connection.repositoryUuid, {
+      submodules: connection.submodules,
+      projectOwner: connection.projectOwner,
+    });
+    const deps = { bitbucket: tokenBitbucket(platform, token, RESOLVER_LIMITS), valohai, generateKey: noKeyGeneration, clock: platform.clock, store };
+    const found = await status(deps, { workspace, repo, project: record.projectId, ref: record.ref });
+    const warnings = [...found.warnings];
+    if (!found.connected) {
+      warnings.push({
+        code: 'not-fetched',
+        repository: repository.fullName,
+        message: `${repository.fullName} no longer has the connection's access key, so Valohai cannot fetch it. Rotate to put a new key in place, or disconnect.`,
+      });
+    }
+    return {
+      ...base,
+      fingerprint: found.fingerprint ?? record.fingerprint,
+      keyAgeDays: found.keyAgeDays ?? keyAgeDays,
+      accessKeys: found.repositories.map((r) => {
+        const [ws = '', slug = ''] = r.repository.split('/');
+        return { repository: r.repository, id: r.key?.id ?? null, lastUsed: r.key?.lastUsed ?? null, accessKeysUrl: accessKeysUrl(ws, slug) };
+      }),
+      valohaiCommit: found.valohai.newestCommit ? { identifier: found.valohai.newestCommit, commitTime: null } : null,
+      bitbucketHead: found.headCommit,
+      warnings,
+    };
+  }
+
+  const [plan, commits] = await Promise.all([
+    discover(appBitbucket(platform, RESOLVER_LIMITS), { workspace, repo, ref: record.ref, submodules: false }).catch(() => undefined),
+    valohai.listCommits(record.projectId, 1),
+  ]);
+  const newest = commits[0];
+  return {
+    ...base,
+    accessKeys: record.targets.map((t) => {
+      const [ws = '', slug = ''] = t.repository.split('/');
+      return { repository: t.repository, id: t.keyId, lastUsed: null, accessKeysUrl: accessKeysUrl(ws, slug) };
+    }),
+    valohaiCommit: newest ? { identifier: newest.identifier, commitTime: newest.commitTime ?? null } : null,
+    bitbucketHead: plan?.headCommit ?? null,
+    warnings: [...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
+  };
+}

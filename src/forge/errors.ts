@@ -1,0 +1,141 @@
+/**
+ * Failures as the pages show them: what happened and the fix, never a secret and never a stack trace.
+ * Client errors (Bitbucket, Valohai) already carry scrubbed messages; anything unknown becomes a
+ * generic 'internal' reply and only its class name is logged.
+ */
+import { BitbucketAuthError, BitbucketError, BitbucketForbiddenError, BitbucketRateLimitError } from '../bitbucket/index.js';
+import { EmptyRepositoryError, SubmoduleRepositoryError } from '../connect/discover.js';
+import { InvalidPathSegmentError } from '../http/path.js';
+import { redact } from '../http/redact.js';
+import { ValohaiAuthError, ValohaiError, ValohaiRateLimitError } from '../valohai/index.js';
+import { InvalidPayloadError, type ResolverError, type ResolverErrorCode } from './contract.js';
+import { InvalidContextIdError } from './keys.js';
+import { LockBusyError } from './kv-lock.js';
+
+export const WORKSPACE_SETTINGS_HINT = 'Workspace settings › Valohai';
+
+/** A refusal the backend decides itself, with the fix for the page. */
+export class ResolverFailure extends Error {
+  override readonly name = 'ResolverFailure';
+  constructor(
+    readonly code: ResolverErrorCode,
+    message: string,
+    readonly fix: string,
+  ) {
+    super(message);
+  }
+
+  toResolverError(): ResolverError {
+    return { code: this.code, message: this.message, fix: this.fix };
+  }
+}
+
+export const failures = {
+  notAdmin: (what: string) =>
+    new ResolverFailure('not-admin', `Only ${what} admins can do this.`, `Ask an admin of this ${what} to do it, or to make you an admin.`),
+  noAccess: (what: string) =>
+    new ResolverFailure('not-admin', `You have no access to this ${what}.`, `Ask an admin of this ${what} for access.`),
+  noRepository: () =>
+    new ResolverFailure(
+      'invalid-payload',
+      'This call needs a repository, and the page was not opened from one.',
+      'Open the Valohai page from the repository settings.',
+    ),
+  valohaiNotSetUp: () =>
+    new ResolverFailure(
+      'not-set-up',
+      'No Valohai token is stored for this workspace.',
+      `A workspace admin stores one on ${WORKSPACE_SETTINGS_HINT}.`,
+    ),
+  bitbucketNotSetUp: () =>
+    new ResolverFailure(
+      'not-set-up',
+      'No working Bitbucket API token is stored for this workspace, so access keys cannot be added automatically.',
+      `Connect by hand (the page shows the key to paste), or have a workspace admin store an API token on ${WORKSPACE_SETTINGS_HINT}.`,
+    ),
+  notConnected: () =>
+    new ResolverFailure('not-connected', 'This repository is not connected to Valohai.', 'Connect it first.'),
+  alreadyConnected: (state: string) =>
+    new ResolverFailure(
+      'already-connected',
+      state === 'manual'
+        ? 'A key for connecting by hand is already waiting on this repository.'
+        : 'This repository is already connected to Valohai.',
+      state === 'manual' ? 'Verify it, or cancel it before starting again.' : 'Rotate or verify the connection, or disconnect it first.',
+    ),
+  jobRunning: (jobId: string, title: string) =>
+    new ResolverFailure(
+      'job-running',
+      `${title} is already under way on this repository (job ${jobId}).`,
+      'Wait for it to finish; the page shows its progress. Then try again.',
+    ),
+  jobNotFound: () =>
+    new ResolverFailure('not-found', 'No such job on this repository.', 'Reload the page to see the repository as it is now.'),
+};
+
+/** The stored Valohai token is refused: the fix is a new token, by a workspace admin. */
+export function valohaiTokenRefused(): ResolverError {
+  return {
+    code: 'invalid-token',
+    message: 'Valohai refused the stored token (401): it was revoked, expired or belongs to a removed user.',
+    fix: `A workspace admin creates a new token in Valohai and saves it on ${WORKSPACE_SETTINGS_HINT}.`,
+  };
+}
+
+export function bitbucketTokenRefused(): ResolverError {
+  return {
+    code: 'invalid-token',
+    message: 'Bitbucket refused the stored API token: it was revoked, expired, or is not an Atlassian API token.',
+    fix: `Connect by hand, or have a workspace admin save a new API token on ${WORKSPACE_SETTINGS_HINT}.`,
+  };
+}
+
+/** Whether Bitbucket refused the credential itself (not the request): then automatic mode cannot work. */
+export function isCredentialRefused(err: unknown): boolean {
+  return err instanceof BitbucketAuthError || (err instanceof BitbucketForbiddenError && err.code === 'wrong_auth_mechanism');
+}
+
+/**
+ * Any thrown value as the error a page shows. Messages of the project's own error classes are
+ * scrubbed once more against `secrets`, in case a server echoed one.
+ */
+export function toResolverError(err: unknown, secrets: readonly string[] = []): ResolverError {
+  const clean = (text: string) => redact(text, secrets);
+  if (err instanceof ResolverFailure) return err.toResolverError();
+  if (err instanceof InvalidPayloadError) return err.toResolverError();
+  if (err instanceof InvalidContextIdError || err instanceof InvalidPathSegmentError) {
+    return { code: 'invalid-payload', message: clean(err.message), fix: 'Reload the page from Bitbucket and try again.' };
+  }
+  if (err instanceof EmptyRepositoryError) {
+    return { code: 'bitbucket-error', message: `${err.repository} has no commits yet.`, fix: 'Push a first commit, then try again.' };
+  }
+  if (err instanceof SubmoduleRepositoryError) {
+    return { code: 'bitbucket-error', message: clean(err.message), fix: 'Check the submodule URL in .gitmodules, or connect without submodules.' };
+  }
+  if (err instanceof LockBusyError) {
+    return { code: 'job-running', message: err.message, fix: 'Wait for the other run to finish, then try again.' };
+  }
+  if (err instanceof ValohaiAuthError) return valohaiTokenRefused();
+  if (err instanceof ValohaiRateLimitError) {
+    return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a minute, then try again.' };
+  }
+  if (err instanceof ValohaiError) {
+    return { code: 'valohai-error', message: clean(err.message), fix: 'Try again in a moment; if it persists, check Valohai is reachable.' };
+  }
+  if (err instanceof BitbucketRateLimitError) {
+    return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a few minutes, then try again.' };
+  }
+  if (err instanceof BitbucketError) {
+    return { code: 'bitbucket-error', message: clean(err.message), fix: 'Try again in a moment; if it persists, check the message above.' };
+  }
+  return {
+    code: 'internal',
+    message: 'The app failed unexpectedly while answering.',
+    fix: 'Try again. If it keeps failing, see the app logs (forge logs) for the error name.',
+  };
+}
+
+/** A thrown value's class name, the only thing about an unknown error that is safe to log. */
+export function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
+}

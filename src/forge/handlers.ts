@@ -1,0 +1,65 @@
+/**
+ * The Forge entry points over a backend: `@forge/resolver` definitions for the pages, the queue
+ * consumer and the push trigger. Only here is Forge's `req.context` read, and only its trusted fields.
+ */
+import { makeResolver } from '@forge/resolver';
+import { createBackend, type Backend } from './backend.js';
+import { RESOLVERS, type ResolverError } from './contract.js';
+import { toResolverError } from './errors.js';
+import { bracedUuid } from './keys.js';
+import type { ForgePlatform, TrustedContext } from './platform.js';
+
+type Json = Record<string, unknown>;
+
+const objectOr = (value: unknown): Json => (typeof value === 'object' && value !== null ? (value as Json) : {});
+
+/**
+ * Workspace, repository and account from Forge's invocation context. Forge fills `accountId` from the
+ * invocation's principal and the rest from where the page was opened; a page cannot set them.
+ */
+export function trustedContext(context: unknown): TrustedContext {
+  const c = objectOr(context);
+  const repository = objectOr(objectOr(c.extension).repository);
+  const workspaceId = bracedUuid(typeof c.workspaceId === 'string' ? c.workspaceId : '', 'workspace');
+  const accountId = typeof c.accountId === 'string' ? c.accountId : '';
+  const trusted: TrustedContext = { workspaceId, accountId };
+  if (typeof repository.uuid === 'string') trusted.repositoryUuid = bracedUuid(repository.uuid, 'repository');
+  if (typeof c.moduleKey === 'string') trusted.moduleKey = c.moduleKey;
+  return trusted;
+}
+
+export interface ForgeHandlers {
+  backend: Backend;
+  /** `forge/index.resolver`: the definitions handler `@forge/resolver` builds. */
+  resolver: ReturnType<typeof makeResolver>;
+  /** `forge/index.jobConsumer`: called with the queue event, whose `body` is the message. */
+  jobConsumer: (event: unknown) => Promise<void>;
+  /** `forge/index.onPush`. */
+  onPush: (event: unknown, context?: unknown) => Promise<void>;
+}
+
+export function createForgeHandlers(platform: ForgePlatform): ForgeHandlers {
+  const backend = createBackend(platform);
+  const definitions: Record<string, (req: { payload: unknown; context: unknown }) => Promise<unknown>> = {};
+  for (const name of RESOLVERS) {
+    definitions[name] = async (req) => {
+      let context: TrustedContext;
+      try {
+        context = trustedContext(req.context);
+      } catch (err) {
+        const error: ResolverError = toResolverError(err);
+        return { ok: false, error };
+      }
+      const call = (): Promise<unknown> => backend.resolvers[name](req.payload, context);
+      return platform.runResolver ? platform.runResolver(call) : call();
+    };
+  }
+  return {
+    backend,
+    resolver: makeResolver(definitions),
+    jobConsumer: (event) => backend.consume(objectOr(event).body),
+    onPush: async (event) => {
+      await backend.onPush(event);
+    },
+  };
+}

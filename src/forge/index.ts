@@ -1,0 +1,12 @@
+/**
+ * The functions manifest.yml names: `forge/index.resolver`, `forge/index.jobConsumer`,
+ * `forge/index.onPush`. Everything behind them is the same backend the preview and the tests run.
+ */
+import { createForgePlatform } from './forge-platform.js';
+import { createForgeHandlers } from './handlers.js';
+
+const handlers = createForgeHandlers(createForgePlatform());
+
+export const resolver = handlers.resolver;
+export const jobConsumer = handlers.jobConsumer;
+export const onPush = handlers.onPush;

@@ -1,0 +1,103 @@
+/**
+ * The queue consumer's job half: runs one job record from 'queued' to its end, with its steps written
+ * as they happen, the result stored, and the repository's job slot freed. It never throws: Forge would
+ * retry a throwing consumer, and a connect must not run twice.
+ */
+import type { WorkflowResult } from '../connect/index.js';
+import { redact } from '../http/redact.js';
+import { connectJob, disconnectJob, rotateJob } from './automatic-jobs.js';
+import type { JobStatus } from './contract.js';
+import { errorName, toResolverError } from './errors.js';
+import { JobContext } from './job-context.js';
+import { JobProgressWriter } from './job-progress.js';
+import { isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './jobs.js';
+import { manualConnect, verifyConnection } from './manual-jobs.js';
+import type { ForgePlatform } from './platform.js';
+import type { JobRecord } from './records.js';
+
+function submodulesOf(job: JobRecord): boolean {
+  return job.input.kind === 'connect' || job.input.kind === 'manual-connect' ? job.input.choices.submodules : true;
+}
+
+async function run(ctx: JobContext, writer: JobProgressWriter): Promise<WorkflowResult> {
+  const { input } = ctx.job;
+  switch (input.kind) {
+    case 'connect':
+      return connectJob(ctx, input.choices, writer.sink);
+    case 'manual-connect':
+      return manualConnect(ctx, input.choices, writer.sink);
+    case 'rotate':
+      return rotateJob(ctx, input.choices, writer.sink);
+    case 'disconnect':
+      return disconnectJob(ctx, writer.sink);
+    case 'verify':
+      return verifyConnection(ctx, writer.sink, false);
+    case 'manual-verify':
+      return verifyConnection(ctx, writer.sink, true);
+  }
+}
+
+/** Nothing stored may carry a token, even one a server echoed into an error. */
+function scrub(result: WorkflowResult, secrets: readonly string[]): WorkflowResult {
+  const clean = (text: string) => redact(text, secrets);
+  return {
+    ...result,
+    ...(result.error !== undefined ? { error: clean(result.error) } : {}),
+    ...(result.leftovers ? { leftovers: result.leftovers.map(clean) } : {}),
+    warnings: result.warnings.map((w) => ({ ...w, message: clean(w.message) })),
+  };
+}
+
+export async function runJob(platform: ForgePlatform, jobId: string): Promise<void> {
+  const { store, log, clock } = platform;
+  const job = await loadJob(store, jobId);
+  if (!job) {
+    log.warn('queued job has no record', { jobId });
+    return;
+  }
+  if (job.status !== 'queued') {
+    // A redelivered event: the first delivery owns the job. One that died mid-run is marked failed.
+    if (isStale(job, clock.now())) {
+      await saveJob(store, { ...job, status: 'failed', error: STALE_JOB_ERROR, finishedAt: clock.now().toISOString() });
+      await releaseSlot(store, job);
+    }
+    log.warn('job delivered again; not run twice', { jobId, status: job.status });
+    return;
+  }
+  if (isStale(job, clock.now())) {
+    await saveJob(store, { ...job, status: 'failed', error: STALE_JOB_ERROR, finishedAt: clock.now().toISOString() });
+    await releaseSlot(store, job);
+    return;
+  }
+
+  job.status = 'running';
+  job.startedAt = clock.now().toISOString();
+  await saveJob(store, job);
+  log.info('job started', { jobId, kind: job.kind });
+
+  const ctx = new JobContext(platform, job, { submodules: submodulesOf(job), projectOwner: null });
+  const writer = new JobProgressWriter(store, job, log);
+  let status: JobStatus = 'failed';
+  let result: WorkflowResult | undefined;
+  let error: string | undefined;
+  try {
+    result = await run(ctx, writer);
+    await ctx.settleCredentials(result);
+    status = result.outcome;
+    error = result.error;
+  } catch (err) {
+    const reply = toResolverError(err, ctx.secrets);
+    error = `${reply.message} ${reply.fix}`;
+    log.warn('job failed', { jobId, kind: job.kind, error: errorName(err) });
+    await ctx.settleCredentials(undefined).catch(() => undefined);
+  }
+  const final: Partial<JobRecord> = { status, finishedAt: clock.now().toISOString() };
+  if (result) final.result = scrub(result, ctx.secrets);
+  if (error !== undefined) final.error = redact(error, ctx.secrets);
+  try {
+    await writer.finish(final);
+  } finally {
+    await releaseSlot(store, job);
+  }
+  log.info('job finished', { jobId, kind: job.kind, status });
+}

@@ -1,0 +1,230 @@
+/**
+ * The jobs that need no Bitbucket API token: the guided manual connect (the admin pastes the public
+ * key), its verification, verifying any connection, and disconnecting without a token.
+ *
+ * Manual mode reverses the engine's order on purpose. The engine's invariant (install.ts) is that
+ * Valohai only ever holds a key that is already an access key everywhere it fetches; here Valohai gets
+ * the private key first and Bitbucket gets the public key later, by hand. That is acceptable because
+ * until the admin pastes it, Valohai's fetch simply fails with "Permission denied (publickey)" for a
+ * repository it could not fetch before either: nothing that worked stops working. What it buys: the
+ * private key goes straight from generation to Valohai and is never stored, not even for a minute.
+ */
+import { discover, type ProgressSink, type Target, type WorkflowResult } from '../connect/index.js';
+import { fetchAndVerify } from '../connect/install.js';
+import { normaliseKey } from '../connect/keys.js';
+import { accessKeyLabel } from '../connect/label.js';
+import { Saga } from '../connect/saga.js';
+import { accessKeysUrl, valohaiProjectUrl } from './clients.js';
+import type { ManualTarget, StartConnectPayload } from './contract.js';
+import type { JobContext } from './job-context.js';
+import type { StoredConnection } from './records.js';
+
+export interface JobOutcome {
+  result: WorkflowResult;
+}
+
+export function emptyResult(repository: string, projectId: string): WorkflowResult {
+  return {
+    repository,
+    sshUrl: '',
+    ref: '',
+    headCommit: null,
+    keyType: null,
+    fingerprint: null,
+    accessKeys: [],
+    warnings: [],
+    valohai: { projectId, repositoryId: null, fetchedCommit: null },
+    verified: false,
+    outcome: 'failed',
+  };
+}
+
+export function manualTarget(t: Target): ManualTarget {
+  return { ...t, accessKeysUrl: accessKeysUrl(t.workspace, t.slug) };
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Generates the key, gives Valohai its private half at once, keeps the public half for the page. */
+export async function manualConnect(ctx: JobContext, choices: StartConnectPayload, sink: ProgressSink): Promise<WorkflowResult> {
+  const saga = new Saga(sink);
+  const result = emptyResult(ctx.job.repository, choices.projectId ?? '');
+  let created: string | undefined;
+  try {
+    const valohai = await ctx.valohai();
+    const plan = await saga.step('read-repository', `Reading ${ctx.job.repository}${choices.submodules ? ' and its submodules' : ''} on Bitbucket`, () =>
+      discover(ctx.app, { workspace: ctx.workspace, repo: ctx.repo, ref: choices.ref, submodules: choices.submodules }),
+    );
+    Object.assign(result, {
+      repository: plan.repository.fullName,
+      sshUrl: plan.repository.sshUrl,
+      ref: plan.ref,
+      headCommit: plan.headCommit,
+      warnings: plan.warnings,
+    });
+    const project = choices.newProject
+      ? await saga.step('valohai-project', `Creating Valohai project ${choices.newProject.name}`, () =>
+          valohai.createProject({ name: choices.newProject.name, owner: choices.newProject.owner }),
+        )
+      : await saga.step('valohai-project', `Finding Valohai project ${choices.projectId}`, () => valohai.findProject(choices.projectId));
+    if (choices.newProject) created = `${project.owner ?? choices.newProject.owner}/${project.name}`;
+    result.valohai.projectId = project.id;
+    if (!project.repository) {
+      throw new Error(`Valohai project ${project.name} has no repository settings yet. Open the project's Settings > Repository in Valohai once, then connect again.`);
+    }
+    const repositoryId = project.repository.id;
+    result.valohai.repositoryId = repositoryId;
+
+    const key = await saga.step('generate-key', `Generating an ${choices.keyType === 'rsa' ? 'RSA 4096' : 'Ed25519'} key pair`, () =>
+      ctx.platform.generateKey({ type: choices.keyType, comment: `valohai-${project.name}` }),
+    );
+    const now = ctx.now;
+    const label = accessKeyLabel(project.name, project.id, now);
+    // See the file comment: Valohai holds the key before Bitbucket does, and fetches fail until the paste.
+    await saga.step('valohai-key', 'Giving Valohai the repository URL, fetch reference and private key', () =>
+      valohai.setRepository(repositoryId, { url: plan.repository.sshUrl, ref: plan.ref, sshPrivateKey: key.privateKey }),
+    );
+    // If the public half cannot be kept, nobody could ever paste it: take the private half back.
+    saga.onUndo('valohai-key', 'the private key given to Valohai', () => valohai.clearRepositoryKey(repositoryId));
+
+    const targets = plan.targets.map(manualTarget);
+    const connection: StoredConnection = {
+      workspaceUuid: ctx.job.workspaceUuid,
+      repositoryUuid: ctx.job.repositoryUuid,
+      mode: 'manual',
+      state: 'manual-pending',
+      submodules: choices.submodules,
+      projectOwner: project.owner ?? null,
+      publicKeyLine: key.publicKey,
+      manualTargets: targets,
+      warnings: plan.warnings,
+      verifiedAt: null,
+      lastPushFetch: null,
+      record: {
+        repository: plan.repository.fullName,
+        projectId: project.id,
+        projectName: project.name,
+        fingerprint: key.fingerprint,
+        publicKey: normaliseKey(key.publicKey),
+        keyType: key.type,
+        label,
+        createdAt: now.toISOString(),
+        ref: plan.ref,
+        targets: targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, keyId: null })),
+      },
+    };
+    await saga.step('save-key', 'Keeping the public key and the repositories to add it to', () => ctx.connections.save(connection));
+    saga.commit();
+    Object.assign(result, {
+      keyType: key.type,
+      fingerprint: key.fingerprint,
+      publicKey: key.publicKey,
+      accessKeys: targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, id: null, status: 'planned' })),
+      outcome: 'done',
+    } satisfies Partial<WorkflowResult>);
+    return result;
+  } catch (err) {
+    const undoFailures = await saga.rollback();
+    result.error = messageOf(err);
+    if (undoFailures.length) {
+      result.leftovers = undoFailures.map((f) => `${f.what} (could not be taken back: ${messageOf(f.error)})`);
+      result.error += '\nRemove the SSH key in the Valohai project settings, then try again.';
+    }
+    if (created) {
+      result.leftovers = [...(result.leftovers ?? []), `Valohai project ${created}, created for this connection (choose it next time, or delete it in Valohai)`];
+    }
+    return result;
+  }
+}
+
+/** Asks Valohai to fetch, and checks it now sees Bitbucket's head commit of the fetch reference. */
+async function fetchAndCheck(ctx: JobContext, connection: StoredConnection, sink: ProgressSink, result: WorkflowResult): Promise<boolean> {
+  const saga = new Saga(sink);
+  const { record } = connection;
+  const valohai = await ctx.valohai();
+  const plan = await saga.step('read-repository', `Reading the head of "${record.ref}" in ${ctx.job.repository} on Bitbucket`, () =>
+    discover(ctx.app, { workspace: ctx.workspace, repo: ctx.repo, ref: record.ref, submodules: false }),
+  );
+  Object.assign(result, {
+    repository: plan.repository.fullName,
+    sshUrl: plan.repository.sshUrl,
+    ref: plan.ref,
+    headCommit: plan.headCommit,
+    keyType: record.keyType,
+    fingerprint: record.fingerprint,
+  } satisfies Partial<WorkflowResult>);
+  const deps = { bitbucket: ctx.app, valohai, generateKey: ctx.platform.generateKey };
+  const verification = await fetchAndVerify(deps, saga, record.projectId, { headCommit: plan.headCommit, ref: plan.ref, sshUrl: plan.repository.sshUrl });
+  result.valohai.fetchedCommit = verification.fetchedCommit;
+  result.verified = verification.verified;
+  result.outcome = verification.verified ? 'done' : 'unverified';
+  if (!verification.verified) result.error = verification.errors.join('\n');
+  return verification.verified;
+}
+
+/** Verifies a connection (manual or automatic) without changing anything but its verified time. */
+export async function verifyConnection(ctx: JobContext, sink: ProgressSink, manual: boolean): Promise<WorkflowResult> {
+  const connection = await ctx.requireConnection();
+  const result = emptyResult(ctx.job.repository, connection.record.projectId);
+  try {
+    const verified = await fetchAndCheck(ctx, connection, sink, result);
+    if (verified) {
+      const fresh = (await ctx.connections.load()) ?? connection;
+      await ctx.connections.save({ ...fresh, state: 'connected', verifiedAt: ctx.now.toISOString() });
+    } else if (manual) {
+      result.error +=
+        '\nIf you have not added the public key yet, add it on each repository listed on the page (Repository settings > Access keys), then verify again.';
+    }
+  } catch (err) {
+    result.outcome = 'failed';
+    result.error = messageOf(err);
+  }
+  return result;
+}
+
+/**
+ * Disconnect without an API token: Valohai forgets the key, the app forgets the connection, and the
+ * result names each repository whose access key the admin removes by hand.
+ */
+export async function disconnectByHand(ctx: JobContext, sink: ProgressSink): Promise<WorkflowResult> {
+  const connection = await ctx.requireConnection();
+  const { record } = connection;
+  const saga = new Saga(sink);
+  const result = emptyResult(ctx.job.repository, record.projectId);
+  try {
+    const valohai = await ctx.valohai();
+    const project = await saga.step('valohai-project', `Finding Valohai project ${record.projectName}`, () => valohai.findProject(record.projectId));
+    result.valohai.repositoryId = project.repository?.id ?? null;
+    if (project.repository) {
+      const repositoryId = project.repository.id;
+      await saga.step('valohai-key', 'Removing the private key from Valohai', () => valohai.clearRepositoryKey(repositoryId));
+    } else {
+      saga.skipped('valohai-key', 'Valohai holds no repository settings for this project');
+    }
+    await saga.step('forget-connection', 'Forgetting the connection', () => ctx.connections.delete(record.repository, record.projectId));
+    const targets = connection.manualTargets.length
+      ? connection.manualTargets
+      : record.targets.map((t) => {
+          const [workspace = '', slug = ''] = t.repository.split('/');
+          return { workspace, slug, key: t.repository.toLowerCase(), via: '', accessKeysUrl: accessKeysUrl(workspace, slug) };
+        });
+    result.accessKeys = targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, id: null, status: 'absent' }));
+    result.warnings = targets.map((t) => ({
+      code: 'orphan-key',
+      repository: `${t.workspace}/${t.slug}`,
+      message: `Valohai no longer holds the key. If the access key "${record.label}" (${record.fingerprint}) was added to ${t.workspace}/${t.slug}, remove it at ${t.accessKeysUrl}`,
+    }));
+    result.outcome = 'done';
+    return result;
+  } catch (err) {
+    result.error = `${messageOf(err)}\nNothing was removed; try again.`;
+    return result;
+  }
+}
+
+/** The Valohai project page of a connection, for the pages. */
+export function projectUrlOf(connection: StoredConnection, host: string): string | null {
+  return valohaiProjectUrl(host, connection.projectOwner, connection.record.projectName);
+}

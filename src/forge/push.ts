@@ -1,0 +1,114 @@
+/**
+ * Push-triggered fetch. A push to a repository without a connection costs one record read. A push to
+ * a connected one records its time and enqueues a sync job unless one is already queued or running; a
+ * push that lands while a sync runs is picked up by that sync's follow-up, so a burst of pushes makes
+ * one or two fetches and the last push is never missed.
+ *
+ * The "queued" marker is created atomically; the sync removes it before it reads the last push time,
+ * so a push either sees no marker (and enqueues) or is seen by the sync (which enqueues again).
+ */
+import { sync } from '../connect/index.js';
+import { redact } from '../http/redact.js';
+import { valohaiFor } from './clients.js';
+import { Credentials } from './credentials.js';
+import { errorName, valohaiTokenRefused } from './errors.js';
+import { bareUuid, keys } from './keys.js';
+import { JOB_LIFETIME_MS } from './jobs.js';
+import { JOB_LIMITS, type ForgePlatform } from './platform.js';
+import type { PushQueuedMarker, PushState, StoredConnection } from './records.js';
+import { ValohaiAuthError } from '../valohai/index.js';
+
+/** What the push event carries that the app uses; everything else is ignored. */
+export interface PushEvent {
+  repository?: { uuid?: unknown };
+  workspace?: { uuid?: unknown };
+}
+
+function idsOf(event: unknown): { workspaceUuid: string; repositoryUuid: string } | undefined {
+  const e = event as PushEvent | null;
+  const ws = e?.workspace?.uuid;
+  const repo = e?.repository?.uuid;
+  if (typeof ws !== 'string' || typeof repo !== 'string') return undefined;
+  try {
+    return { workspaceUuid: bareUuid(ws, 'workspace'), repositoryUuid: bareUuid(repo, 'repository') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Enqueues a sync unless one is queued or running; true when this call enqueued it. */
+async function requestSync(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string): Promise<boolean> {
+  const { store, clock } = platform;
+  const marker = keys.pushQueued(workspaceUuid, repositoryUuid);
+  const now = clock.now();
+  const value: PushQueuedMarker = { queuedAt: now.toISOString() };
+  let created = await store.create(marker, value, { ttlSeconds: Math.ceil((JOB_LIFETIME_MS * 2) / 1000) });
+  if (!created) {
+    const held = await store.get<PushQueuedMarker>(marker);
+    // A marker older than a queue job can live belongs to a sync that died: replace it.
+    if (held && now.getTime() - Date.parse(held.queuedAt) > JOB_LIFETIME_MS) {
+      await store.delete(marker);
+      created = await store.create(marker, value);
+    }
+  }
+  if (!created) return false;
+  try {
+    await platform.enqueue({ type: 'sync', workspaceUuid, repositoryUuid });
+  } catch (err) {
+    await store.delete(marker);
+    throw err;
+  }
+  return true;
+}
+
+export async function handlePush(platform: ForgePlatform, event: unknown): Promise<'ignored' | 'queued' | 'coalesced'> {
+  const ids = idsOf(event);
+  if (!ids) return 'ignored';
+  const { store, clock } = platform;
+  const connection = await store.get<StoredConnection>(keys.connection(ids.workspaceUuid, ids.repositoryUuid));
+  if (!connection || connection.state !== 'connected') return 'ignored';
+  const state: PushState = { lastPushAt: clock.now().toISOString() };
+  await store.set(keys.pushState(ids.workspaceUuid, ids.repositoryUuid), state);
+  return (await requestSync(platform, ids.workspaceUuid, ids.repositoryUuid)) ? 'queued' : 'coalesced';
+}
+
+/** The sync job: Valohai fetches, the outcome is kept for the repository page. */
+export async function runSync(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string): Promise<void> {
+  const { store, clock, log } = platform;
+  const startedAt = clock.now();
+  const connKey = keys.connection(workspaceUuid, repositoryUuid);
+  const secrets: string[] = [];
+  try {
+    const connection = await store.get<StoredConnection>(connKey);
+    if (connection && connection.state === 'connected') {
+      const credentials = new Credentials(platform, workspaceUuid);
+      const secret = await credentials.valohai();
+      let outcome: StoredConnection['lastPushFetch'];
+      if (!secret) {
+        outcome = { at: startedAt.toISOString(), commits: 0, errors: ['No Valohai token is stored for this workspace, so Valohai was not asked to fetch.'] };
+      } else {
+        secrets.push(secret.token);
+        try {
+          const result = await sync({ valohai: valohaiFor(platform, secret, JOB_LIMITS) }, { project: connection.record.projectId });
+          outcome = { at: startedAt.toISOString(), commits: result.newCommits.length, errors: result.errors.map((e) => redact(e, secrets)) };
+        } catch (err) {
+          if (err instanceof ValohaiAuthError) await credentials.recordProblem('valohai', valohaiTokenRefused());
+          const message = err instanceof Error ? err.message : 'Valohai could not be asked to fetch.';
+          outcome = { at: startedAt.toISOString(), commits: 0, errors: [redact(message, secrets)] };
+        }
+      }
+      // Read again: a job may have changed the connection while Valohai fetched.
+      const fresh = await store.get<StoredConnection>(connKey);
+      if (fresh) await store.set(connKey, { ...fresh, lastPushFetch: outcome });
+    }
+  } catch (err) {
+    log.warn('push sync failed', { error: errorName(err) });
+  } finally {
+    await store.delete(keys.pushQueued(workspaceUuid, repositoryUuid));
+    const last = await store.get<PushState>(keys.pushState(workspaceUuid, repositoryUuid));
+    if (last && Date.parse(last.lastPushAt) > startedAt.getTime()) {
+      // A push arrived while Valohai was fetching: its commits may be newer than that fetch.
+      await requestSync(platform, workspaceUuid, repositoryUuid).catch((err: unknown) => log.warn('push sync re-queue failed', { error: errorName(err) }));
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * What the backend stores, by key (see keys.ts). None of these records ever holds a token or a
+ * private key: secrets live in the SecretStore only, and private keys nowhere.
+ */
+import type { ConnectionRecord, KeyType, ProgressEvent, Warning, WorkflowResult } from '../connect/index.js';
+import type {
+  JobKind,
+  JobStatus,
+  ManualTarget,
+  ResolverError,
+  StartConnectPayload,
+  StartRotatePayload,
+} from './contract.js';
+
+/** The non-secret half of the workspace's credentials, for the workspace page. */
+export interface WorkspaceSummary {
+  valohai?: { host: string; username: string | null; savedAt: string; problem?: ResolverError };
+  bitbucket?: { email: string; accountName: string | null; missingScopes: string[]; savedAt: string; problem?: ResolverError };
+}
+
+/** Secret values, only ever in the SecretStore. */
+export interface ValohaiSecret {
+  host: string;
+  token: string;
+}
+
+export interface BitbucketSecret {
+  email: string;
+  token: string;
+}
+
+/**
+ * One repository's connection, keyed by its UUID (a rename keeps it). `record` is what the engine
+ * remembers (ConnectionStore); the rest is what the pages show.
+ */
+export interface StoredConnection {
+  workspaceUuid: string;
+  repositoryUuid: string;
+  /**
+   * 'automatic': keys were added with the stored API token. 'manual': the admin pastes the key.
+   * 'manual-pending' waits for that paste; 'connected' fetched and verified at least once (or was set
+   * up by the engine).
+   */
+  mode: 'automatic' | 'manual';
+  state: 'manual-pending' | 'connected';
+  submodules: boolean;
+  projectOwner: string | null;
+  /** The public key line to paste, comment included (manual mode). */
+  publicKeyLine: string | null;
+  /** Repositories the key must be on, with their access-key pages (manual mode). */
+  manualTargets: ManualTarget[];
+  warnings: Warning[];
+  verifiedAt: string | null;
+  lastPushFetch: { at: string; commits: number; errors: string[] } | null;
+  record: ConnectionRecord;
+}
+
+export type JobInput =
+  | { kind: 'connect' | 'manual-connect'; choices: StartConnectPayload }
+  | { kind: 'rotate'; choices: StartRotatePayload }
+  | { kind: 'disconnect' | 'verify' | 'manual-verify' };
+
+export interface JobRecord {
+  id: string;
+  kind: JobKind;
+  status: JobStatus;
+  /** In the order they happened; a step id once, with its latest status. */
+  steps: ProgressEvent[];
+  workspaceUuid: string;
+  repositoryUuid: string;
+  /** `workspace/slug` when the job was started. */
+  repository: string;
+  /** Who started it (Atlassian account id). */
+  accountId: string;
+  input: JobInput;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  result?: WorkflowResult;
+  error?: string;
+}
+
+/** Points at the job that holds a repository's one job slot. */
+export interface ActiveJobPointer {
+  jobId: string;
+  kind: JobKind;
+  createdAt: string;
+}
+
+export interface PushState {
+  lastPushAt: string;
+}
+
+export interface PushQueuedMarker {
+  queuedAt: string;
+}
+
+export function keyTypeOfLine(line: string): KeyType {
+  return line.trim().startsWith('ssh-ed25519') ? 'ed25519' : 'rsa';
+}

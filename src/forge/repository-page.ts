@@ -1,0 +1,121 @@
+/**
+ * The repository settings page's reads: its state machine (not-set-up, running, manual, connected,
+ * ready) and the connect preview. Both stay well inside a resolver's 25 s: reads only, short client
+ * budgets, independent reads in parallel.
+ */
+import { discover } from '../connect/index.js';
+import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor } from './clients.js';
+import { connectionStatus } from './connection-status.js';
+import type { ConnectPreview, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract.js';
+import { repositoryAccess, repositoryAdmin } from './authorize.js';
+import { Credentials } from './credentials.js';
+import { valohaiTokenRefused } from './errors.js';
+import { activeJob } from './jobs.js';
+import { KvConnectionStore } from './kv-connection-store.js';
+import { manualTarget } from './manual-jobs.js';
+import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext, type ValohaiPort } from './platform.js';
+import { ValohaiAuthError } from '../valohai/index.js';
+
+function ownershipOption(value: string): OwnershipOption {
+  const [org = value, team] = value.split(':');
+  return { value, label: team ? `${org} › team ${team}` : value };
+}
+
+async function readyDetails(valohai: ValohaiPort, defaultRef: string): Promise<ReadyDetails> {
+  const [projects, owners] = await Promise.all([valohai.listProjects(), valohai.ownershipOptions()]);
+  return {
+    projects: projects
+      .map((p) => ({ id: p.id, name: p.name, owner: p.owner ?? null, repositoryUrl: p.repository?.url || null }))
+      .sort((a, b) => `${a.owner ?? ''}/${a.name}`.localeCompare(`${b.owner ?? ''}/${b.name}`)),
+    ownershipOptions: owners.map(ownershipOption),
+    defaultRef,
+  };
+}
+
+export async function repositoryPage(platform: ForgePlatform, context: TrustedContext, secrets: string[]): Promise<RepositoryPage> {
+  const access = await repositoryAccess(platform, context);
+  const { repository, workspaceUuid, repositoryUuid } = access;
+  const credentials = new Credentials(platform, workspaceUuid);
+  const connections = new KvConnectionStore(platform.store, workspaceUuid, repositoryUuid, { submodules: true, projectOwner: null });
+  const [valohaiSecret, bitbucketSecret, connection, running] = await Promise.all([
+    credentials.valohai(),
+    credentials.usableBitbucket(),
+    connections.load(),
+    activeJob(platform.store, workspaceUuid, repositoryUuid, platform.clock.now()),
+  ]);
+  if (valohaiSecret) secrets.push(valohaiSecret.token);
+  if (bitbucketSecret) secrets.push(bitbucketSecret.token);
+
+  const page: RepositoryPage = {
+    state: 'ready',
+    repository: {
+      fullName: repository.fullName,
+      mainBranch: repository.mainBranch,
+      sshUrl: repository.sshUrl,
+      accessKeysUrl: accessKeysUrl(repository.workspace, repository.slug),
+    },
+    canAdminister: access.permission === 'admin',
+    setup: {
+      valohai: valohaiSecret !== undefined,
+      bitbucket: bitbucketSecret !== undefined,
+      workspaceSettingsUrl: platform.pageUrls?.workspaceSettings(repository.workspace) ?? null,
+    },
+  };
+  if (!valohaiSecret) return { ...page, state: 'not-set-up' };
+  if (running) return { ...page, state: 'running', activeJob: { jobId: running.id, kind: running.kind } };
+
+  const valohai = valohaiFor(platform, valohaiSecret, RESOLVER_LIMITS);
+  try {
+    if (connection?.state === 'manual-pending') {
+      const { record } = connection;
+      return {
+        ...page,
+        state: 'manual',
+        manual: {
+          publicKey: connection.publicKeyLine ?? record.publicKey,
+          fingerprint: record.fingerprint,
+          keyType: record.keyType,
+          label: record.label,
+          targets: connection.manualTargets,
+          project: { id: record.projectId, name: record.projectName },
+          ref: record.ref,
+          warnings: connection.warnings,
+        },
+      };
+    }
+    if (connection) {
+      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, bitbucketSecret);
+      return { ...page, state: 'connected', connection: status };
+    }
+    return { ...page, state: 'ready', ready: await readyDetails(valohai, repository.mainBranch ?? 'main') };
+  } catch (err) {
+    if (err instanceof ValohaiAuthError) await credentials.recordProblem('valohai', valohaiTokenRefused());
+    throw err;
+  }
+}
+
+export async function previewConnect(
+  platform: ForgePlatform,
+  context: TrustedContext,
+  payload: PreviewConnectPayload,
+  secrets: string[],
+): Promise<ConnectPreview> {
+  const { repository, workspaceUuid } = await repositoryAdmin(platform, context);
+  // With a token, read the way connect will (the token may reach submodule repositories the app cannot).
+  const token = await new Credentials(platform, workspaceUuid).usableBitbucket();
+  if (token) secrets.push(token.token);
+  const bitbucket = token ? tokenBitbucket(platform, token, RESOLVER_LIMITS) : appBitbucket(platform, RESOLVER_LIMITS);
+  const plan = await discover(bitbucket, {
+    workspace: repository.workspace,
+    repo: repository.slug,
+    ref: payload.ref,
+    submodules: payload.submodules,
+  });
+  return {
+    ref: plan.ref,
+    headCommit: plan.headCommit,
+    sshUrl: plan.repository.sshUrl,
+    targets: plan.targets.map(manualTarget),
+    warnings: plan.warnings,
+  };
+}

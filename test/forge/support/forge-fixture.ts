@@ -1,0 +1,160 @@
+/**
+ * The Forge backend over the in-memory platform, wired to the real stand-ins: the Bitbucket emulator
+ * (demo seed), the SSH git host and the Valohai emulator whose fetch runs git over SSH. "As the app"
+ * reads use the demo admin's credentials (the emulator has no app principal); "as the user" picks the
+ * demo user by the context's account id, as Forge's asUser() acts as the invoking user.
+ */
+import assert from 'node:assert/strict';
+import { createFetchTransport, type BitbucketTransport } from '../../../src/bitbucket/index.js';
+import type { GeneratedKey } from '../../../src/connect/index.js';
+import type { ReplyOf } from './reply.js';
+import { RESOLVERS, type PayloadOf, type ResolverName } from '../../../src/forge/contract.js';
+import { createMemoryBackend, type MemoryPlatform } from '../../../src/forge/memory-platform.js';
+import type { Backend } from '../../../src/forge/backend.js';
+import type { TrustedContext } from '../../../src/forge/platform.js';
+import { generateKeyPair } from '../../../src/ssh/index.js';
+import { startStack, type Stack } from '../../../dev/stack.js';
+import { demoBitbucketCredentials as bb } from '../../../dev/seed/index.js';
+import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index.js';
+
+export { bb, vh };
+
+/** The demo's Valohai world plus one project per repository the tests connect. */
+export const PROJECTS = {
+  inference: { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e01', name: 'inference', repositoryId: 2001 },
+  datasets: { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e02', name: 'datasets', repositoryId: 2002 },
+  training: { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e03', name: 'training', repositoryId: 2003 },
+} as const;
+
+export const valohaiSeed: ValohaiSeed = {
+  ...demoValohaiSeed,
+  projects: [
+    ...(demoValohaiSeed.projects ?? []),
+    ...Object.values(PROJECTS).map((p) => ({ id: p.id, owner: 'acme', name: p.name, repository: { id: p.repositoryId, url: '', ref: '' } })),
+  ],
+};
+
+export type Who = 'admin' | 'writer' | 'reader' | 'outsider';
+
+export interface Harness {
+  stack: Stack;
+  platform: MemoryPlatform;
+  backend: Backend;
+  /** `{uuid}` of workspace acme. */
+  workspaceId: string;
+  repoUuid(slug: string): string;
+  context(who: Who, slug?: string): TrustedContext;
+  call<K extends ResolverName>(name: K, payload: PayloadOf<K> | Record<string, unknown>, context: TrustedContext): Promise<ReplyOf<K>>;
+  /** Every resolver reply so far, as JSON text. */
+  replies: string[];
+  /** Every private key generated so far. */
+  privateKeys: string[];
+  /** Moves the backend's clock (not the emulators'). */
+  advance(ms: number): void;
+  adminTransport(): BitbucketTransport;
+  close(): Promise<void>;
+}
+
+const people = { admin: bb.admin, writer: bb.writer, reader: bb.reader, outsider: bb.outsider } as const;
+
+export async function startHarness(options: { holdQueue?: boolean } = {}): Promise<Harness> {
+  const stack = await startStack({ valohaiSeed });
+  const transportFor = (email: string, token: string) => createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token });
+  const byAccount = new Map<string, BitbucketTransport>(Object.values(people).map((p) => [p.accountId, transportFor(p.email, p.token)]));
+  const privateKeys: string[] = [];
+  let offset = 0;
+  const { platform, backend } = createMemoryBackend({
+    bitbucketAsApp: transportFor(bb.admin.email, bb.admin.token),
+    bitbucketAsUser: (ctx) => {
+      const transport = byAccount.get(ctx.accountId);
+      assert.ok(transport, `no demo user with account id ${ctx.accountId}`);
+      return transport;
+    },
+    bitbucketApiUrl: stack.bitbucket.url,
+    clock: { now: () => new Date(Date.now() + offset) },
+    holdQueue: options.holdQueue,
+    // Ed25519 keeps the runs fast; the RSA path is the same code with a slower generator.
+    generateKey: async ({ type, comment }): Promise<GeneratedKey> => {
+      const key = await generateKeyPair({ type, comment });
+      privateKeys.push(key.privateKey);
+      return key;
+    },
+  });
+  const ws = stack.bitbucket.state.findWorkspace('acme');
+  assert.ok(ws);
+  const workspaceId = ws.uuid;
+  const repoUuid = (slug: string) => {
+    const repo = stack.bitbucket.state.findRepo(ws, slug);
+    assert.ok(repo, `no repository acme/${slug}`);
+    return repo.uuid;
+  };
+  const replies: string[] = [];
+  return {
+    stack,
+    platform,
+    backend,
+    workspaceId,
+    repoUuid,
+    context: (who, slug) => ({
+      workspaceId,
+      accountId: people[who].accountId,
+      ...(slug ? { repositoryUuid: repoUuid(slug) } : {}),
+    }),
+    async call(name, payload, context) {
+      assert.ok(RESOLVERS.includes(name));
+      const reply = await backend.resolvers[name](payload, context);
+      replies.push(JSON.stringify(reply));
+      return reply as ReplyOf<typeof name>;
+    },
+    replies,
+    privateKeys,
+    advance: (ms) => {
+      offset += ms;
+    },
+    adminTransport: () => transportFor(bb.admin.email, bb.admin.token),
+    close: async () => {
+      await platform.idle();
+      await stack.close();
+    },
+  };
+}
+
+/** The reply's value, failing the test with the reply's error when it is not ok. */
+export function valueOf<T>(reply: { ok: true; value: T } | { ok: false; error: { code: string; message: string } }): T {
+  if (!reply.ok) assert.fail(`expected ok, got ${reply.error.code}: ${reply.error.message}`);
+  return reply.value;
+}
+
+export function errorOf(reply: { ok: boolean; error?: { code: string; message: string; fix: string } }): { code: string; message: string; fix: string } {
+  assert.equal(reply.ok, false, `expected an error reply, got ${JSON.stringify(reply).slice(0, 300)}`);
+  assert.ok(reply.error);
+  return reply.error;
+}
+
+/** The base64 body lines of a PEM/OpenSSH private key: any of them showing up anywhere is a leak. */
+function keyBodyLines(privateKey: string): string[] {
+  return privateKey
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length >= 40 && !l.startsWith('-----'));
+}
+
+/**
+ * Fails when any text holds a private key (armour or any body line) or any of the tokens. `where`
+ * names the texts in the failure message.
+ */
+export function assertNoSecrets(texts: Iterable<[string, string]>, privateKeys: readonly string[], tokens: readonly string[]): number {
+  for (const key of privateKeys) assert.ok(keyBodyLines(key).length > 0, 'a private key with no body lines to look for');
+  const needles = [...privateKeys.flatMap(keyBodyLines), ...tokens];
+  let scanned = 0;
+  for (const [where, text] of texts) {
+    scanned++;
+    assert.ok(!/PRIVATE KEY-----/.test(text), `${where} holds a private key armour line`);
+    for (const needle of needles) {
+      assert.ok(!text.includes(needle), `${where} holds a secret (${needle.slice(0, 6)}…)`);
+    }
+  }
+  return scanned;
+}
+
+export const ALL_TOKENS = [bb.admin.token, bb.adminWithoutWriteSshKey.token, bb.writer.token, bb.reader.token, bb.outsider.token, vh.admin.token, vh.outsider.token];
