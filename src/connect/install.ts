@@ -34,6 +34,23 @@ export class AccessCheckError extends Error {
   }
 }
 
+/**
+ * A .gitmodules that cannot be read hides repositories Valohai fetches: a key handed over then would
+ * not be on all of them, so connect and rotate stop before changing anything.
+ */
+export class UnreadableGitmodulesError extends Error {
+  constructor(readonly warnings: Warning[]) {
+    // The warnings' own advice ("skipped; connect again") does not apply here: keep their finding only.
+    const findings = warnings.map((w) => `${w.message.replace(/\.* Its submodules were skipped;.*$/s, '')}.`);
+    super(
+      `${findings.join('\n')}\n` +
+        'Nothing was changed: without those submodules the key would not reach every repository Valohai fetches. ' +
+        'Once .gitmodules reads cleanly, run the same command again (or pass --no-submodules if Valohai needs no submodules).',
+    );
+    this.name = 'UnreadableGitmodulesError';
+  }
+}
+
 export function repoName(t: Target): string {
   return `${t.workspace}/${t.slug}`;
 }
@@ -61,9 +78,12 @@ function lockName(input: { workspace: string; repo: string }): string {
 /** Reads what the workflow needs before changing anything: plan, project, each target's keys. */
 export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { project: string }, saga: Saga) {
   const [plan, project] = await Promise.all([
-    saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, () =>
-      discover(deps.bitbucket, input),
-    ),
+    saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, async () => {
+      const found = await discover(deps.bitbucket, input);
+      const unreadable = found.warnings.filter((w) => w.code === 'gitmodules-unreadable');
+      if (unreadable.length) throw new UnreadableGitmodulesError(unreadable);
+      return found;
+    }),
     saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
   ]);
   const targetKeys = await saga.step(
@@ -174,6 +194,23 @@ export async function fetchAndVerify(
   };
 }
 
+/**
+ * fetchAndVerify once nothing can be undone: Valohai holds a key that is on every target, so a fetch or
+ * commit listing that fails leaves the connection configured but unverified, not failed.
+ */
+async function verifyCommitted(
+  deps: WorkflowDeps,
+  saga: Saga,
+  projectId: string,
+  plan: Pick<Plan, 'headCommit' | 'ref'> & { sshUrl: string },
+): Promise<Verification> {
+  try {
+    return await fetchAndVerify(deps, saga, projectId, plan);
+  } catch (err) {
+    return { verified: false, fetchedCommit: null, errors: [messageOf(err)], newCommits: [] };
+  }
+}
+
 function fingerprintOf(line: string): string {
   return parsePublicKey(line).fingerprint;
 }
@@ -265,30 +302,38 @@ async function installLocked(
       result.error = `${messageOf(err)}\nValohai may or may not have received the new key, so it stays on every repository and fetching keeps working. Run the same command again to finish.`;
       return result;
     }
-    if (mode === 'connect' && !current) {
+    const undoable = mode === 'connect' && !current;
+    if (undoable) {
       // A fresh connection can be taken back whole: Valohai forgets the key, then the keys go.
       saga.onUndo('valohai-key', 'the private key given to Valohai', () => deps.valohai.clearRepositoryKey(repositoryId));
     } else {
       saga.commit(); // Valohai now holds the new key: nothing before this point may be undone.
     }
 
-    const verification = await fetchAndVerify(deps, saga, project.id, { ...plan, sshUrl: plan.repository.sshUrl });
+    const fetchPlan = { ...plan, sshUrl: plan.repository.sshUrl };
+    const verification = undoable
+      ? await fetchAndVerify(deps, saga, project.id, fetchPlan)
+      : await verifyCommitted(deps, saga, project.id, fetchPlan);
     saga.commit();
     result.valohai.fetchedCommit = verification.fetchedCommit;
     result.verified = verification.verified;
-    if (!verification.verified) {
-      result.outcome = 'unverified';
-      result.error = verification.errors.join('\n');
-      await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
-      return result;
-    }
-
-    // Verified: only now may the keys this one replaces leave Bitbucket.
     const stale = targetKeys.flatMap(({ target, keys }) =>
       connectionKeys(keys, project.id)
         .filter((k) => normaliseKey(k.key) !== normaliseKey(key.publicKey))
         .map((k) => ({ target, key: k })),
     );
+    if (!verification.verified) {
+      result.outcome = 'unverified';
+      result.error = verification.errors.join('\n');
+      if (stale.length) {
+        result.leftovers = stale.map(({ target, key: k }) => `old access key ${k.id} on ${repoName(target)} (kept until Valohai verifiably fetches with the new key)`);
+        result.error += `\nThe old keys stay until then. Run rotate once Valohai can fetch: it verifies a new key, then removes the old ones.`;
+      }
+      await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
+      return result;
+    }
+
+    // Verified: only now may the keys this one replaces leave Bitbucket.
     const failedDeletes = await removeKeys(deps, saga, stale, result);
     await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
     if (failedDeletes.length) {
@@ -391,7 +436,7 @@ async function reverify(
   // The current key is already what Valohai holds: adding it to a new target only widens access.
   result.accessKeys = await ensureKeyOnTargets(deps, saga, targetKeys, current.key, current.label, false);
   saga.commit();
-  const verification = await fetchAndVerify(deps, saga, project.id, { ...plan, sshUrl: plan.repository.sshUrl });
+  const verification = await verifyCommitted(deps, saga, project.id, { ...plan, sshUrl: plan.repository.sshUrl });
   result.valohai.fetchedCommit = verification.fetchedCommit;
   result.verified = verification.verified;
   result.outcome = verification.verified ? 'done' : 'unverified';

@@ -130,8 +130,10 @@ export async function status(
     });
   }
 
-  const commits = await deps.valohai.listCommits(project.id, 1).catch(() => []);
-  const newest = commits[0]?.identifier ?? null;
+  // Valohai lists commits of every branch, newest first: in step means the head of our ref is among them.
+  const commits = await deps.valohai.listCommits(project.id, 100).catch(() => []);
+  const seen = commits.some((c) => c.identifier === plan.headCommit);
+  const newest = seen ? plan.headCommit : (commits.find((c) => c.ref === plan.ref)?.identifier ?? commits[0]?.identifier ?? null);
   return {
     repository: plan.repository.fullName,
     sshUrl: plan.repository.sshUrl,
@@ -148,7 +150,7 @@ export async function status(
       url: project.repository?.url ?? null,
       ref: project.repository?.ref ?? null,
       newestCommit: newest,
-      inSync: newest === plan.headCommit,
+      inSync: seen,
     },
     lastSync: remembered?.lastSync,
     warnings,
