@@ -7,7 +7,7 @@ import { messageOf } from './explain.js';
 import { connectionKeys } from './keys.js';
 import type { WorkflowDeps } from './ports.js';
 import { forEachBounded, Saga } from './saga.js';
-import type { AccessKeyOutcome, ProgressSink, WorkflowResult } from './types.js';
+import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WorkflowResult } from './types.js';
 
 export interface DisconnectInput {
   workspace: string;
@@ -26,19 +26,7 @@ export async function disconnect(
 
 async function disconnectLocked(deps: WorkflowDeps, input: DisconnectInput, progress: ProgressSink): Promise<WorkflowResult> {
   const saga = new Saga(progress);
-  const result: WorkflowResult = {
-    repository: `${input.workspace}/${input.repo}`,
-    sshUrl: '',
-    ref: '',
-    headCommit: null,
-    keyType: null,
-    fingerprint: null,
-    accessKeys: [],
-    warnings: [],
-    valohai: { projectId: input.project, repositoryId: null, fetchedCommit: null },
-    verified: false,
-    outcome: 'failed',
-  };
+  const result: WorkflowResult = emptyResult(`${input.workspace}/${input.repo}`, input.project);
   try {
     const [plan, project] = await Promise.all([
       saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, () =>

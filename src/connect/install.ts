@@ -11,7 +11,7 @@ import { connectionKeys, currentKey, listTargetKeys, normaliseKey, type TargetKe
 import { accessKeyLabel } from './label.js';
 import type { AccessKeyInfo, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports.js';
 import { forEachBounded, Saga } from './saga.js';
-import type { AccessKeyOutcome, KeyType, ProgressSink, Target, Warning, WorkflowResult } from './types.js';
+import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types.js';
 
 export interface ConnectInput extends DiscoverInput {
   /** Valohai project id or `owner/name`. */
@@ -55,21 +55,6 @@ export function repoName(t: Target): string {
   return `${t.workspace}/${t.slug}`;
 }
 
-function emptyResult(input: ConnectInput, projectId: string): WorkflowResult {
-  return {
-    repository: `${input.workspace}/${input.repo}`,
-    sshUrl: '',
-    ref: input.ref ?? '',
-    headCommit: null,
-    keyType: null,
-    fingerprint: null,
-    accessKeys: [],
-    warnings: [],
-    valohai: { projectId, repositoryId: null, fetchedCommit: null },
-    verified: false,
-    outcome: 'failed',
-  };
-}
 
 function lockName(input: { workspace: string; repo: string }): string {
   return `repo:${input.workspace}/${input.repo}`.toLowerCase();
@@ -241,7 +226,7 @@ async function installLocked(
   progress: ProgressSink,
 ): Promise<WorkflowResult> {
   const saga = new Saga(progress);
-  const result = emptyResult(input, input.project);
+  const result = emptyResult(`${input.workspace}/${input.repo}`, input.project, input.ref);
   const keyType = input.keyType ?? 'rsa';
   let generated: Promise<GeneratedKey> | undefined;
   try {

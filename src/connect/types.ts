@@ -74,3 +74,20 @@ export interface WorkflowResult {
   /** Precisely what could not be undone, if anything ("key 12 on acme/datasets"). */
   leftovers?: string[];
 }
+
+/** A result with nothing known yet: the starting point every workflow fills in as it goes. */
+export function emptyResult(repository: string, projectId: string, ref = ''): WorkflowResult {
+  return {
+    repository,
+    sshUrl: '',
+    ref,
+    headCommit: null,
+    keyType: null,
+    fingerprint: null,
+    accessKeys: [],
+    warnings: [],
+    valohai: { projectId, repositoryId: null, fetchedCommit: null },
+    verified: false,
+    outcome: 'failed',
+  };
+}

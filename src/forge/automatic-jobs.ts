@@ -8,7 +8,8 @@ import { Saga } from '../connect/saga.js';
 import type { StartConnectPayload, StartRotatePayload } from './contract.js';
 import { failures } from './errors.js';
 import type { JobContext } from './job-context.js';
-import { disconnectByHand, emptyResult } from './manual-jobs.js';
+import { emptyResult } from '../connect/types.js';
+import { disconnectByHand } from './manual-jobs.js';
 
 async function requireToken(ctx: JobContext) {
   const secret = await ctx.bitbucketSecret();

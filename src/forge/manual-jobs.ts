@@ -9,6 +9,7 @@
  * repository it could not fetch before either: nothing that worked stops working. What it buys: the
  * private key goes straight from generation to Valohai and is never stored, not even for a minute.
  */
+import { emptyResult } from '../connect/types.js';
 import { discover, type ProgressSink, type Target, type WorkflowResult } from '../connect/index.js';
 import { fetchAndVerify } from '../connect/install.js';
 import { normaliseKey } from '../connect/keys.js';
@@ -23,21 +24,6 @@ export interface JobOutcome {
   result: WorkflowResult;
 }
 
-export function emptyResult(repository: string, projectId: string): WorkflowResult {
-  return {
-    repository,
-    sshUrl: '',
-    ref: '',
-    headCommit: null,
-    keyType: null,
-    fingerprint: null,
-    accessKeys: [],
-    warnings: [],
-    valohai: { projectId, repositoryId: null, fetchedCommit: null },
-    verified: false,
-    outcome: 'failed',
-  };
-}
 
 export function manualTarget(t: Target): ManualTarget {
   return { ...t, accessKeysUrl: accessKeysUrl(t.workspace, t.slug) };
