@@ -72,7 +72,30 @@ async function tabOrder(page: Page, wanted: string[], limit = 60): Promise<strin
   return seen;
 }
 
+/**
+ * Waits until the theme's design tokens are in force and no transition is running: axe measures colours
+ * as they are at that instant, and a theme stylesheet still loading (or a fade) makes contrast look wrong.
+ */
+async function settle(page: Page): Promise<void> {
+  await page.waitForFunction(() => getComputedStyle(document.documentElement).getPropertyValue('--ds-text').trim() !== '', undefined, {
+    timeout: 10_000,
+  });
+  // Spinners loop forever: wait only for animations that end.
+  await page.evaluate(() =>
+    Promise.race([
+      Promise.all(
+        document
+          .getAnimations()
+          .filter((a) => a.effect?.getTiming().iterations !== Infinity)
+          .map((a) => a.finished.catch(() => undefined)),
+      ),
+      new Promise((resolve) => setTimeout(resolve, 5_000)),
+    ]),
+  );
+}
+
 async function checkState(page: Page, name: string): Promise<void> {
+  await settle(page);
   assert.deepEqual(await axeProblems(page), [], `axe found serious problems in ${name}`);
   await shoot(page, name);
 }
