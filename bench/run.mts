@@ -7,21 +7,25 @@ import { cpus } from 'node:os';
 import { benchConnect } from './connect.js';
 import { benchKeygen } from './keygen.js';
 import type { BenchSection } from './lib.js';
+import { benchPageSize } from './page-size.js';
+import { benchResolverImport } from './resolver-import.js';
 
 const only = process.argv.slice(2);
 const benches: [string, () => Promise<BenchSection>][] = [
   ['keygen', benchKeygen],
   ['connect', benchConnect],
+  ['page-size', benchPageSize],
+  ['resolver-import', benchResolverImport],
 ];
 
 function table(section: BenchSection): string {
   const extraKeys = [...new Set(section.rows.flatMap((r) => Object.keys(r.extra ?? {})))];
-  const head = ['', 'runs', 'median ms', 'p95 ms', ...extraKeys];
+  // A section of sizes or counts has no samples: its rows say runs 0, and the time columns would be noise.
+  const timed = section.rows.some((r) => r.runs > 0);
+  const head = ['', ...(timed ? ['runs', 'median ms', 'p95 ms'] : []), ...extraKeys];
   const body = section.rows.map((r) => [
     r.name,
-    String(r.runs),
-    r.medianMs.toFixed(2),
-    r.p95Ms.toFixed(2),
+    ...(timed ? [String(r.runs), r.medianMs.toFixed(2), r.p95Ms.toFixed(2)] : []),
     ...extraKeys.map((k) => String(r.extra?.[k] ?? '')),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
