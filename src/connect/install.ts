@@ -284,7 +284,7 @@ async function installLocked(
       result.leftovers = result.accessKeys
         .filter((a) => a.status === 'added')
         .map((a) => `new access key ${a.id} on ${a.repository} (kept: Valohai may hold it)`);
-      result.error = `${messageOf(err)}\nValohai may or may not have received the new key, so it stays on every repository and fetching keeps working. Run the same command again to finish.`;
+      result.error = `${messageOf(err)}\nValohai may or may not have received the new key, so it stays on every repository and fetching keeps working. Start it again to finish.`;
       return result;
     }
     const undoable = mode === 'connect' && !current;
@@ -336,7 +336,7 @@ async function installLocked(
     result.error = messageOf(err);
     if (failures.length) {
       result.leftovers = failures.map((f) => `${f.what} (could not be undone: ${messageOf(f.error)})`);
-      result.error += `\nRun the same command again to clean up.`;
+      result.error += `\nStart it again to clean up.`;
     }
     result.accessKeys = result.accessKeys.map((a) =>
       a.status === 'added' && !result.leftovers?.some((l) => l.includes(`key ${a.id} on ${a.repository}`))

@@ -25,9 +25,7 @@ export function splitFullName(fullName: string): { workspace: string; repo: stri
   return { workspace: fullName.slice(0, slash), repo: fullName.slice(slash + 1) };
 }
 
-export function accessKeysUrl(workspace: string, slug: string): string {
-  return `https://bitbucket.org/${encodeURIComponent(workspace)}/${encodeURIComponent(slug)}/admin/access-keys/`;
-}
+export { accessKeysUrl } from './contract.js';
 
 /** A Valohai project's page: `<host>/p/<owner>/<name>/`. */
 export function valohaiProjectUrl(host: string, owner: string | null, name: string): string | null {

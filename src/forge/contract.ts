@@ -65,6 +65,11 @@ export const BITBUCKET_TOKEN_SCOPES = [
 
 export const ATLASSIAN_API_TOKENS_URL = 'https://id.atlassian.com/manage-profile/security/api-tokens';
 
+/** A repository's access keys page on Bitbucket, where a key is added or removed by hand. */
+export function accessKeysUrl(workspace: string, slug: string): string {
+  return `https://bitbucket.org/${encodeURIComponent(workspace)}/${encodeURIComponent(slug)}/admin/access-keys/`;
+}
+
 /** Where a Valohai user makes a personal token, on their own installation's host. */
 export function valohaiTokensUrl(host: string): string {
   return `${host.replace(/\/+$/, '')}/auth/tokens/`;

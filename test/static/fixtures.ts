@@ -13,7 +13,7 @@ import type {
   ValueOf,
   WorkspaceSettings,
 } from '../../src/forge/contract.js';
-import type { ProgressEvent } from '../../src/connect/types.js';
+import type { ProgressEvent, WorkflowResult } from '../../src/connect/types.js';
 
 export type ReplyFn<K extends ResolverName> = (payload: PayloadOf<K>, call: number) => Reply<ValueOf<K>>;
 
@@ -128,6 +128,62 @@ export function connectJob(jobId: string, poll: number): JobView {
       : {}),
   };
 }
+
+/**
+ * A job that runs for one poll (so the page shows its steps) and has ended on every later poll.
+ * `result` is laid over a verified connect result of acme/trainer.
+ */
+export function finishedJob(
+  jobId: string,
+  poll: number,
+  job: { kind: JobView['kind']; status: 'done' | 'failed' | 'unverified'; steps: ProgressEvent[]; error?: string; result: Partial<WorkflowResult> },
+): JobView {
+  if (poll < 2) {
+    return { id: jobId, kind: job.kind, status: 'running', steps: job.steps.slice(0, 1).map((s) => ({ ...s, status: 'running' })), startedAt: '2025-07-28T10:00:00Z' };
+  }
+  return {
+    id: jobId,
+    kind: job.kind,
+    status: job.status,
+    steps: job.steps,
+    startedAt: '2025-07-28T10:00:00Z',
+    finishedAt: '2025-07-28T10:00:09Z',
+    ...(job.error ? { error: job.error } : {}),
+    result: {
+      repository: 'acme/trainer',
+      sshUrl: repository.sshUrl,
+      ref: 'main',
+      headCommit: connection.bitbucketHead,
+      keyType: 'rsa',
+      fingerprint: connection.fingerprint,
+      accessKeys: [],
+      warnings: [],
+      valohai: { projectId: connection.project.id, repositoryId: 7, fetchedCommit: null },
+      verified: false,
+      outcome: job.status,
+      ...job.result,
+    },
+  };
+}
+
+const manualLabel = 'valohai:acme/trainer:5b7c0c4e';
+
+/** What a disconnect without a Bitbucket API token leaves for the admin: one key per repository to remove by hand. */
+export const orphanKeyWarnings = ['trainer', 'datasets'].map((slug) => ({
+  code: 'orphan-key' as const,
+  repository: `acme/${slug}`,
+  message: `Valohai no longer holds the key. If the access key "${manualLabel}" (${connection.fingerprint}) was added to acme/${slug}, remove it at https://bitbucket.org/acme/${slug}/admin/access-keys/`,
+}));
+
+export const submoduleWarning = {
+  code: 'https-submodule' as const,
+  repository: 'acme/trainer',
+  message:
+    'Submodule "vendor" (path vendor) uses https:// ("https://github.com/acme/vendor.git"), which Valohai cannot fetch with an SSH access key. ' +
+    'Change .gitmodules line 5 to: url = git@github.com:acme/vendor.git',
+};
+
+export const rotateLeftover = 'new access key 31 on acme/datasets (could not be undone: Bitbucket did not answer (503 Service Unavailable))';
 
 export const scenarios: Record<string, Scenario> = {
   workspace: {
@@ -249,6 +305,84 @@ export const scenarios: Record<string, Scenario> = {
         }),
       verifyManual: () => ok({ jobId: 'job-manual-verify-1' }),
       getJob: (p, call) => ok({ ...connectJob(p.jobId, call), kind: 'manual-verify' }),
+    },
+  },
+  'repo-disconnect-manual': {
+    module: 'repository',
+    replies: {
+      // Connected without a Bitbucket API token; once disconnected, ready for the manual path again.
+      getRepositoryPage: (_p, call) =>
+        ok(call === 1 ? { ...connectedPage, setup: { ...setup, bitbucket: false } } : { ...readyPage, setup: { ...setup, bitbucket: false } }),
+      startDisconnect: () => ok({ jobId: 'job-disconnect-manual-1' }),
+      getJob: (p, call) =>
+        ok(
+          finishedJob(p.jobId, call, {
+            kind: 'disconnect',
+            status: 'done',
+            steps: [
+              { step: 'valohai-key', status: 'done', message: 'Removing the private key from Valohai' },
+              { step: 'forget-connection', status: 'done', message: 'Forgetting the connection' },
+            ],
+            result: {
+              accessKeys: orphanKeyWarnings.map((w) => ({ repository: w.repository, id: null, status: 'absent' as const })),
+              warnings: orphanKeyWarnings,
+            },
+          }),
+        ),
+    },
+  },
+  'repo-connect-submodule-warning': {
+    module: 'repository',
+    replies: {
+      // The page opens while the connect runs; it ends done, with a submodule the key cannot serve.
+      getRepositoryPage: (_p, call) =>
+        ok(call === 1 ? { state: 'running', repository, canAdminister: true, setup, activeJob: { jobId: 'job-connect-warn-1', kind: 'connect' } } : connectedPage),
+      getJob: (p, call) =>
+        ok(
+          finishedJob(p.jobId, call, {
+            kind: 'connect',
+            status: 'done',
+            steps: [
+              { step: 'read-repository', status: 'done', message: 'Read acme/trainer' },
+              { step: 'add-key:acme/trainer', status: 'done', message: 'Added the access key to acme/trainer' },
+              { step: 'valohai-fetch', status: 'done', message: 'Valohai fetched 2 commits' },
+            ],
+            result: {
+              accessKeys: [{ repository: 'acme/trainer', id: 11, status: 'added' }],
+              warnings: [submoduleWarning],
+              valohai: { projectId: connection.project.id, repositoryId: 7, fetchedCommit: connection.bitbucketHead },
+              verified: true,
+            },
+          }),
+        ),
+    },
+  },
+  'repo-rotate-failed': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () => ok(connectedPage),
+      startRotate: () => ok({ jobId: 'job-rotate-failed-1' }),
+      getJob: (p, call) =>
+        ok(
+          finishedJob(p.jobId, call, {
+            kind: 'rotate',
+            status: 'failed',
+            steps: [
+              { step: 'add-key:acme/trainer', status: 'undone', message: 'Added the access key to acme/trainer' },
+              { step: 'add-key:acme/datasets', status: 'failed', message: 'Adding the access key to acme/datasets' },
+            ],
+            error:
+              'Bitbucket refused the access key for acme/datasets (403 Forbidden): the stored API token lacks write:ssh-key:bitbucket.\n' +
+              'Start it again to clean up.',
+            result: {
+              accessKeys: [
+                { repository: 'acme/trainer', id: 30, status: 'deleted' },
+                { repository: 'acme/datasets', id: 31, status: 'added' },
+              ],
+              leftovers: [rotateLeftover],
+            },
+          }),
+        ),
     },
   },
   'repo-error': {

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { scenarios } from './fixtures.js';
+import { accessKeysUrl } from '../../src/forge/contract.js';
+import { orphanKeyWarnings, rotateLeftover, scenarios } from './fixtures.js';
 import { buildPreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness.js';
 
 const shots = join(root, 'test-artifacts/screenshots');
@@ -315,6 +316,62 @@ describe('repository settings page', () => {
     await page.getByTestId('verify-manual-button').click();
     await page.getByTestId('running-view').waitFor();
     assert.ok(server.invocations.some((i) => i.functionKey === 'verifyManual'));
+    await page.close();
+  });
+
+  test('disconnect without an API token: done, with a named link to each repository that may still hold the key', async () => {
+    const page = await open('repo-disconnect-manual', { ready: 'connected-view' });
+    await page.getByTestId('disconnect-button').click();
+    await page.getByTestId('disconnect-confirm-button').click();
+    const outcome = page.getByTestId('job-outcome');
+    await outcome.waitFor({ timeout: 15_000 });
+    await page.getByTestId('connect-form').waitFor();
+    assert.equal(
+      await outcome.getByRole('heading', { level: 2 }).innerText(),
+      'Disconnecting from Valohai: done, with 2 things to check',
+    );
+    const list = outcome.getByRole('list', { name: 'Things to check' });
+    assert.equal(await list.getByRole('listitem').count(), 2);
+    for (const [i, warning] of orphanKeyWarnings.entries()) {
+      const [workspace = '', slug = ''] = warning.repository.split('/');
+      const item = list.getByRole('listitem').nth(i);
+      assert.match(await item.innerText(), new RegExp(`remove it at https://bitbucket\\.org/acme/${slug}/admin/access-keys/`));
+      const link = item.getByRole('link', { name: `Open access keys of acme/${slug}`, exact: true });
+      assert.equal(await link.getAttribute('href'), accessKeysUrl(workspace, slug));
+    }
+    await checkState(page, 'repo-disconnect-orphan-keys');
+    await page.close();
+  });
+
+  test('connect done with a submodule the key cannot serve: the warning and the fix stay on the page', async () => {
+    const page = await open('repo-connect-submodule-warning', { ready: 'running-view' });
+    const outcome = page.getByTestId('job-outcome');
+    await outcome.waitFor({ timeout: 15_000 });
+    await page.getByTestId('connected-view').waitFor();
+    const text = await outcome.innerText();
+    assert.match(text, /Connecting to Valohai: done, with 1 thing to check/);
+    assert.match(text, /Valohai fetched the repository and sees its head commit/);
+    assert.match(await page.getByTestId('outcome-warning-https-submodule').innerText(), /Change \.gitmodules line 5 to: url = git@github\.com:acme\/vendor\.git/);
+    // The fix is in .gitmodules, not on an access keys page: no link that would send the admin elsewhere.
+    assert.equal(await outcome.getByRole('link').count(), 0);
+    await checkState(page, 'repo-connect-submodule-warning');
+    await page.close();
+  });
+
+  test('a failed rotate says what failed, how to finish, and what is left in place', async () => {
+    const page = await open('repo-rotate-failed', { ready: 'connected-view' });
+    await page.getByTestId('rotate-button').click();
+    const outcome = page.getByTestId('job-outcome');
+    await outcome.waitFor({ timeout: 15_000 });
+    await page.getByTestId('connected-view').waitFor();
+    assert.equal(await outcome.getByRole('heading', { level: 2 }).innerText(), 'Rotating the access key: failed');
+    const text = await outcome.innerText();
+    assert.match(text, /lacks write:ssh-key:bitbucket\.\s+Start it again to clean up\./);
+    assert.match(text, /Still in place\. Starting the same action again cleans these up; otherwise remove them by hand:/);
+    const leftovers = outcome.getByRole('list', { name: 'Left in place' });
+    assert.deepEqual(await leftovers.getByRole('listitem').allInnerTexts(), [rotateLeftover]);
+    assert.equal(await outcome.getByRole('list', { name: 'Things to check' }).count(), 0, 'no warnings were reported');
+    await checkState(page, 'repo-rotate-failed');
     await page.close();
   });
 

@@ -6,7 +6,8 @@ import SectionMessage from '@atlaskit/section-message';
 import Spinner from '@atlaskit/spinner';
 import type { JobKind, JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract.js';
 import { call, errorDetail } from '../api.js';
-import { JobProgress, jobTitles } from '../components/job-progress.js';
+import { JobOutcome } from '../components/job-outcome.js';
+import { JobProgress } from '../components/job-progress.js';
 import { ProductLink } from '../components/link.js';
 import { ProblemMessage } from '../components/problem-message.js';
 import { isFinished, useJob } from '../use-job.js';
@@ -23,38 +24,6 @@ export interface ActiveJob {
 
 /** Starts an action and hands its job to the page; errors are shown where the action was taken. */
 export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
-
-function JobOutcome({ job }: { job: JobView }) {
-  const title = jobTitles[job.kind];
-  if (job.status === 'done') {
-    return (
-      <SectionMessage appearance="success" title={`${title}: done`} testId="job-outcome">
-        <Text as="p">{job.result?.verified ? 'Valohai fetched the repository and sees its head commit.' : 'Finished.'}</Text>
-      </SectionMessage>
-    );
-  }
-  return (
-    <SectionMessage
-      appearance={job.status === 'failed' ? 'error' : 'warning'}
-      title={`${title}: ${job.status === 'failed' ? 'failed' : 'not verified'}`}
-      testId="job-outcome"
-    >
-      <Stack space="space.100">
-        <Text as="p">{job.error ?? job.result?.error ?? 'No details were reported.'}</Text>
-        {job.result?.leftovers && job.result.leftovers.length > 0 && (
-          <>
-            <Text as="p">These could not be undone and need removing by hand:</Text>
-            <ul>
-              {job.result.leftovers.map((item) => (
-                <li key={item}>{item}</li>
-              ))}
-            </ul>
-          </>
-        )}
-      </Stack>
-    </SectionMessage>
-  );
-}
 
 function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView) => void }) {
   const { job, error } = useJob(active.jobId);

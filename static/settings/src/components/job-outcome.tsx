@@ -1,0 +1,116 @@
+import { useId } from 'react';
+import Heading from '@atlaskit/heading';
+import { Box, Stack, Text, xcss } from '@atlaskit/primitives';
+import SectionMessage, { type Appearance } from '@atlaskit/section-message';
+import { accessKeysUrl, type JobStatus, type JobView } from '../../../../src/forge/contract.js';
+import type { Warning } from '../../../../src/connect/types.js';
+import { plural } from '../format.js';
+import { jobTitles } from './job-progress.js';
+import { ExternalLink } from './link.js';
+
+const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
+
+/** `workspace/slug` as Bitbucket Cloud names a repository; anything else gets no access-keys link. */
+const FULL_NAME = /^([A-Za-z0-9_-]+)\/([A-Za-z0-9_.-]+)$/;
+
+function bitbucketRepository(name: string | undefined): { workspace: string; slug: string } | null {
+  const match = name ? FULL_NAME.exec(name) : null;
+  if (!match?.[1] || !match[2] || match[2] === '.' || match[2] === '..') return null;
+  return { workspace: match[1], slug: match[2] };
+}
+
+function ThingsToCheck({ warnings, id }: { warnings: Warning[]; id: string }) {
+  return (
+    <Stack space="space.100" testId="outcome-warnings">
+      <Heading size="xsmall" as="h3" id={id}>
+        Things to check
+      </Heading>
+      <Box as="ul" xcss={listStyles} aria-labelledby={id}>
+        {warnings.map((w, i) => {
+          // Only a key left on a repository is fixed on its access keys page; other warnings name their own fix.
+          const repo = w.code === 'orphan-key' ? bitbucketRepository(w.repository) : null;
+          return (
+            <li key={`${w.code}-${i}`} data-testid={`outcome-warning-${w.code}`}>
+              <Stack space="space.050">
+                <Text as="p">{w.message}</Text>
+                {repo && (
+                  <Text as="p">
+                    <ExternalLink href={accessKeysUrl(repo.workspace, repo.slug)} testId={`outcome-access-keys-${repo.workspace}/${repo.slug}`}>
+                      Open access keys of {repo.workspace}/{repo.slug}
+                    </ExternalLink>
+                  </Text>
+                )}
+              </Stack>
+            </li>
+          );
+        })}
+      </Box>
+    </Stack>
+  );
+}
+
+function Leftovers({ leftovers, id }: { leftovers: string[]; id: string }) {
+  return (
+    <Stack space="space.100" testId="outcome-leftovers">
+      <Heading size="xsmall" as="h3" id={id}>
+        Left in place
+      </Heading>
+      <Text as="p">Still in place. Starting the same action again cleans these up; otherwise remove them by hand:</Text>
+      <Box as="ul" xcss={listStyles} aria-labelledby={id}>
+        {leftovers.map((item, i) => (
+          <li key={`${i}-${item}`}>{item}</li>
+        ))}
+      </Box>
+    </Stack>
+  );
+}
+
+const look: Record<Exclude<JobStatus, 'queued' | 'running'>, { appearance: Appearance; ending: string }> = {
+  done: { appearance: 'success', ending: 'done' },
+  unverified: { appearance: 'warning', ending: 'not verified' },
+  failed: { appearance: 'error', ending: 'failed' },
+};
+
+/**
+ * How a finished job ended: what happened, then everything the admin still has to look at (warnings,
+ * with a link to the access keys page of each repository a key was left on) and anything that could not be undone.
+ * A done job stays a success even with warnings: the work happened, the warnings are follow-ups.
+ */
+export function JobOutcome({ job }: { job: JobView }) {
+  const baseId = useId();
+  const status = job.status;
+  if (status === 'queued' || status === 'running') return null;
+  const warnings = job.result?.warnings ?? [];
+  const leftovers = job.result?.leftovers ?? [];
+  const { appearance, ending } = look[status];
+  const followUps = warnings.length + leftovers.length;
+  const title =
+    status === 'done' && followUps > 0
+      ? `${jobTitles[job.kind]}: done, with ${plural(followUps, 'thing')} to check`
+      : `${jobTitles[job.kind]}: ${ending}`;
+  const summary =
+    status === 'done'
+      ? job.result?.verified
+        ? 'Valohai fetched the repository and sees its head commit.'
+        : 'Finished.'
+      : (job.error ?? job.result?.error ?? 'No details were reported.');
+  return (
+    <SectionMessage appearance={appearance} title={title} testId="job-outcome">
+      <Stack space="space.200">
+        {/* Workflow errors put the fix on a line of its own: keep it a paragraph of its own. */}
+        <Stack space="space.050">
+          {summary
+            .split('\n')
+            .filter((line) => line.trim() !== '')
+            .map((line, i) => (
+              <Text as="p" key={i}>
+                {line}
+              </Text>
+            ))}
+        </Stack>
+        {warnings.length > 0 && <ThingsToCheck warnings={warnings} id={`${baseId}-warnings`} />}
+        {leftovers.length > 0 && <Leftovers leftovers={leftovers} id={`${baseId}-leftovers`} />}
+      </Stack>
+    </SectionMessage>
+  );
+}
