@@ -105,6 +105,8 @@ export interface ServeOptions {
   onRequest?: (entry: { method: string; path: string; status: number; body: string }) => void;
   /** Extra handler tried before the routers (control endpoints). */
   before?: (req: HttpRequest) => Promise<HttpReply | undefined> | HttpReply | undefined;
+  /** Port to listen on; 0 (the default) lets the OS pick one. */
+  port?: number;
 }
 
 function send(res: ServerResponse, reply: HttpReply): void {
@@ -173,7 +175,13 @@ export async function serve(routers: Router[], options: ServeOptions = {}): Prom
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,

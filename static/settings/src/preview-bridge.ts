@@ -51,11 +51,28 @@ export const view = {
   theme: { enable: enableTheme },
 };
 
+/**
+ * In the local preview, Bitbucket's own pages (settings, access keys) are served by the preview at the
+ * same paths: a link to bitbucket.org goes there, keeping who the preview acts as and its theme.
+ */
+function previewAddress(url: string): string {
+  const target = new URL(url, window.location.href);
+  if (target.origin !== 'https://bitbucket.org') return target.href;
+  const local = new URL(`${target.pathname}${target.search}${target.hash}`, window.location.origin);
+  const here = new URLSearchParams(window.location.search);
+  for (const name of ['as', 'theme']) {
+    const value = here.get(name);
+    if (value !== null && !local.searchParams.has(name)) local.searchParams.set(name, value);
+  }
+  return local.href;
+}
+
 export const router = {
   async open(url: string): Promise<void> {
-    window.open(url, '_blank', 'noopener,noreferrer');
+    window.open(previewAddress(url), '_blank', 'noopener,noreferrer');
   },
+  /** Navigates the whole window, as Bitbucket does, not the app's frame. */
   async navigate(url: string): Promise<void> {
-    window.location.assign(url);
+    (window.top ?? window).location.assign(previewAddress(url));
   },
 };

@@ -1,0 +1,215 @@
+// The local preview's server over HTTP, without a browser: the context it gives the backend comes from
+// the frame's address and nothing else, its host pages escape what they echo, its access keys page goes
+// through Bitbucket's API as the chosen person, and its push control really commits and fires the trigger.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { MODULE_KEYS } from '../../../src/forge/contract.js';
+import { generateKeyPair } from '../../../src/ssh/index.js';
+import { startPreview, type Preview } from '../../../dev/preview/server.js';
+import { PEOPLE } from '../../../dev/preview/people.js';
+import { demoValohaiCredentials } from '../../../dev/valohai/index.js';
+
+const run = promisify(execFile);
+
+let buildDir: string;
+let preview: Preview;
+
+before(async () => {
+  // The API and host pages need no real bundle: a stand-in index.html is enough here.
+  buildDir = mkdtempSync(join(tmpdir(), 'vb-preview-build-'));
+  writeFileSync(join(buildDir, 'index.html'), '<!doctype html><title>app</title>');
+  writeFileSync(join(tmpdir(), 'vb-preview-outside.txt'), 'outside the build');
+  preview = await startPreview({ buildDir });
+});
+
+after(async () => {
+  await preview?.close();
+  rmSync(buildDir, { recursive: true, force: true });
+  rmSync(join(tmpdir(), 'vb-preview-outside.txt'), { force: true });
+});
+
+const frame = (extra: Record<string, string>) => new URLSearchParams({ module: 'repository', workspace: 'acme', repo: 'ml-models', ...extra }).toString();
+
+async function invoke(query: string, functionKey: string, payload: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${preview.url}/api/invoke?${query}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ functionKey, payload }),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('the context the preview gives the backend', () => {
+  test('comes from the frame address: module, workspace, repository and the person acted as', async () => {
+    const res = await fetch(`${preview.url}/api/context?${frame({ as: 'writer', theme: 'dark' })}`);
+    assert.equal(res.status, 200);
+    const context = (await res.json()) as Record<string, unknown> & { extension: { type: string; repository: { uuid: string } }; theme: { colorMode: string } };
+    const state = preview.stack.bitbucket.state;
+    const repo = state.findRepo('acme', 'ml-models');
+    assert.ok(repo);
+    assert.equal(context.moduleKey, MODULE_KEYS.repository);
+    assert.equal(context.accountId, PEOPLE.writer.accountId);
+    assert.equal(context.workspaceId, repo.workspace.uuid);
+    assert.equal(context.extension.type, 'bitbucket:repoSettingsMenuPage');
+    assert.equal(context.extension.repository.uuid, repo.uuid);
+    assert.equal(context.theme.colorMode, 'dark');
+  });
+
+  test('an unknown workspace or repository in the address is refused, not guessed', async () => {
+    assert.equal((await fetch(`${preview.url}/api/context?${frame({ workspace: 'nowhere' })}`)).status, 404);
+    assert.equal((await invoke(frame({ repo: 'no-such-repo' }), 'getRepositoryPage', {})).status, 404);
+  });
+
+  test('a payload naming another workspace or repository is refused; the page read is of the framed repository', async () => {
+    const refused = await invoke(frame({}), 'getRepositoryPage', { workspace: 'umbrella', repository: 'secret-plans' });
+    assert.equal(refused.status, 200);
+    assert.equal(refused.body.ok, false);
+    const page = await invoke(frame({}), 'getRepositoryPage', {});
+    assert.equal(page.body.ok, true);
+    assert.equal((page.body.value as { repository: { fullName: string } }).repository.fullName, 'acme/ml-models');
+  });
+
+  test('a non-admin cannot start an action even by calling the resolver directly', async () => {
+    for (const as of ['writer', 'reader', 'outsider']) {
+      const reply = await invoke(frame({ as }), 'startDisconnect', {});
+      assert.equal(reply.body.ok, false, `${as} started a disconnect`);
+    }
+    assert.equal(preview.platform.enqueued.length, 0);
+  });
+
+  test('unknown resolvers and bodies that are not JSON get clear answers', async () => {
+    const unknown = await invoke(frame({}), 'dropDatabase', {});
+    assert.equal(unknown.status, 404);
+    assert.match(String(unknown.body.message), /No resolver named dropDatabase/);
+    const res = await fetch(`${preview.url}/api/invoke?${frame({})}`, { method: 'POST', body: 'not json' });
+    assert.equal(res.status, 400);
+  });
+});
+
+describe('host pages', () => {
+  test('frame the app with the person and theme carried into the frame address', async () => {
+    const res = await fetch(preview.pageUrl({ repository: 'ml-models', as: 'reader', theme: 'dark' }));
+    assert.equal(res.status, 200);
+    const page = await res.text();
+    assert.match(page, /<iframe class="app" title="Valohai app" src="\/app\/index\.html\?module=repository&amp;workspace=acme&amp;repo=ml-models&amp;as=reader&amp;theme=dark"/);
+    assert.match(page, /data-theme="dark"/);
+    const workspace = await (await fetch(preview.pageUrl({}))).text();
+    assert.match(workspace, /module=workspace&amp;workspace=acme&amp;as=admin/);
+  });
+
+  test('the root opens the demo repository, and unknown places answer 404', async () => {
+    const res = await fetch(`${preview.url}/`, { redirect: 'manual' });
+    assert.equal(res.status, 302);
+    assert.equal(res.headers.get('location'), '/acme/ml-models/admin/valohai');
+    assert.equal((await fetch(`${preview.url}/acme/nothing-here/admin/valohai`)).status, 404);
+    assert.equal((await fetch(`${preview.url}/nowhere/workspace/settings/valohai`)).status, 404);
+  });
+
+  test('what the address echoes is escaped', async () => {
+    const res = await fetch(`${preview.url}/acme/ml-models/admin/access-keys/?notice=${encodeURIComponent('<script>alert(1)</script>')}&as=%22%3E%3Cb%3E`);
+    const page = await res.text();
+    assert.ok(!page.includes('<script>alert(1)</script>'));
+    assert.ok(page.includes('&lt;script&gt;alert(1)&lt;/script&gt;'));
+    assert.ok(!page.includes('"><b>'));
+  });
+
+  test('the build is served under /app/ and nothing outside it is', async () => {
+    assert.equal((await fetch(`${preview.url}/app/index.html`)).status, 200);
+    assert.equal((await fetch(`${preview.url}/app/%2e%2e/vb-preview-outside.txt`)).status, 404);
+    assert.equal((await fetch(`${preview.url}/app/..%2fvb-preview-outside.txt`)).status, 404);
+  });
+});
+
+describe('the access keys page', () => {
+  const keysUrl = (as: string) => `${preview.url}/acme/datasets/admin/access-keys/?as=${as}&theme=light`;
+  const post = (as: string, form: Record<string, string>) =>
+    fetch(keysUrl(as), { method: 'POST', body: new URLSearchParams(form), redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const noticeOf = (res: Response) => new URL(res.headers.get('location') ?? '', preview.url).searchParams;
+
+  test('an admin adds and deletes a key through Bitbucket, which then serves git with it', async () => {
+    const key = await generateKeyPair({ type: 'ed25519', comment: 'by hand' });
+    const added = await post('admin', { label: 'Added by hand', key: key.publicKey });
+    assert.equal(added.status, 303);
+    assert.equal(noticeOf(added).get('tone'), 'ok');
+    const state = preview.stack.bitbucket.state;
+    const entries = state.accessKeys('acme', 'datasets');
+    const entry = entries.find((k) => key.publicKey.startsWith(k.key));
+    assert.ok(entry, 'the key is on the repository');
+    const listing = await (await fetch(keysUrl('admin'))).text();
+    assert.match(listing, /Added by hand/);
+
+    const removed = await post('admin', { delete: String(entry.id) });
+    assert.equal(noticeOf(removed).get('notice'), 'The access key was deleted.');
+    assert.ok(!state.accessKeys('acme', 'datasets').some((k) => k.id === entry.id));
+  });
+
+  test("Bitbucket's refusals reach the page: a bad key, and a person who is not an admin", async () => {
+    const bad = noticeOf(await post('admin', { label: 'x', key: 'ssh-rsa not-base64!' }));
+    assert.equal(bad.get('tone'), 'error');
+    assert.match(bad.get('notice') ?? '', /Bitbucket refused \(400\)/);
+
+    const key = await generateKeyPair({ type: 'ed25519', comment: 'writer' });
+    const writer = noticeOf(await post('writer', { label: 'x', key: key.publicKey }));
+    assert.equal(writer.get('tone'), 'error');
+    assert.match(writer.get('notice') ?? '', /Bitbucket refused \(403\)/);
+    const listing = await (await fetch(keysUrl('writer'))).text();
+    assert.match(listing, /Bitbucket answered 403/);
+  });
+});
+
+describe('the push control', () => {
+  test('commits to the main branch; a repository that is not connected is ignored by the app', async () => {
+    const state = preview.stack.bitbucket.state;
+    const path = state.bareRepoPath('acme', 'scratch') ?? state.bareRepoPath('acme', 'inference-api');
+    assert.ok(path);
+    const slug = state.bareRepoPath('acme', 'scratch') ? 'scratch' : 'inference-api';
+    const res = await fetch(`${preview.url}/preview/push`, { method: 'POST', body: JSON.stringify({ workspace: 'acme', repository: slug }) });
+    assert.equal(res.status, 200);
+    const outcome = (await res.json()) as { commit: string; trigger: string; message: string };
+    assert.equal(outcome.trigger, 'ignored');
+    assert.match(outcome.message, /not connected/);
+    const { stdout } = await run('git', ['--git-dir', path, 'rev-parse', 'HEAD']);
+    assert.equal(stdout.trim(), outcome.commit);
+  });
+
+  test('a connected repository gets fetched by Valohai, and the fetch is recorded', async () => {
+    const admin = frame({});
+    const workspace = frame({ module: 'workspace' });
+    assert.equal((await invoke(workspace, 'saveValohaiToken', { token: demoValohaiCredentials.admin.token })).body.ok, true);
+    assert.equal((await invoke(workspace, 'saveBitbucketToken', { email: PEOPLE.admin.email, token: PEOPLE.admin.token })).body.ok, true);
+    // Connected through the resolvers here; the browser tests drive the same through the page.
+    const started = await invoke(admin, 'startConnect', { projectId: demoValohaiCredentials.project.id, ref: 'main', keyType: 'ed25519', submodules: true });
+    assert.equal(started.body.ok, true, JSON.stringify(started.body));
+    await preview.platform.idle();
+    const job = await invoke(admin, 'getJob', { jobId: (started.body.value as { jobId: string }).jobId });
+    assert.equal((job.body.value as { status: string }).status, 'done', JSON.stringify(job.body));
+
+    const outcome = await preview.pushCommit('ml-models');
+    assert.equal(outcome.trigger, 'queued');
+    assert.deepEqual(outcome.fetch?.errors, []);
+    assert.equal(outcome.fetch?.commits, 1);
+    assert.match(outcome.message, /Valohai fetched 1 new commit\./);
+    const valohai = preview.stack.valohai.state;
+    assert.equal(valohai.commits(demoValohaiCredentials.project.id)[0]?.identifier, outcome.commit);
+  });
+
+  test('a body naming no known repository is a 400 with the reason', async () => {
+    const res = await fetch(`${preview.url}/preview/push`, { method: 'POST', body: JSON.stringify({ workspace: 'acme', repository: 'nope' }) });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { message: string }).message, /No repository acme\/nope/);
+  });
+});
+
+test('starting without a build names the command that makes one', async () => {
+  const empty = mkdtempSync(join(tmpdir(), 'vb-preview-empty-'));
+  try {
+    await assert.rejects(startPreview({ buildDir: empty }), /npm run build:ui-preview/);
+  } finally {
+    rmSync(empty, { recursive: true, force: true });
+  }
+});
