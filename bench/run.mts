@@ -8,6 +8,7 @@ import { benchConnect } from './connect.js';
 import { benchKeygen } from './keygen.js';
 import type { BenchSection } from './lib.js';
 import { benchPageSize } from './page-size.js';
+import { benchPreviewRender } from './preview-render.js';
 import { benchResolverImport } from './resolver-import.js';
 
 const only = process.argv.slice(2);
@@ -16,6 +17,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['connect', benchConnect],
   ['page-size', benchPageSize],
   ['resolver-import', benchResolverImport],
+  ['preview-render', benchPreviewRender],
 ];
 
 function table(section: BenchSection): string {

@@ -82,8 +82,13 @@ export async function status(
     deps.valohai.findProject(input.project),
   ]);
   const now = deps.clock?.now() ?? new Date();
-  const remembered = await deps.store?.get(plan.repository.fullName, project.id);
-  const listed = await Promise.allSettled(plan.targets.map((t) => deps.bitbucket.listAccessKeys(t.workspace, t.slug)));
+  // Independent reads, side by side: a status read sits on a page load.
+  const [remembered, listed, commits] = await Promise.all([
+    deps.store?.get(plan.repository.fullName, project.id),
+    Promise.allSettled(plan.targets.map((t) => deps.bitbucket.listAccessKeys(t.workspace, t.slug))),
+    // Valohai lists commits of every branch, newest first: in step means the head of our ref is among them.
+    deps.valohai.listCommits(project.id, 100).catch(() => []),
+  ]);
   const superKeys = listed[0]?.status === 'fulfilled' ? listed[0].value : [];
   const current = currentKey(superKeys, project.id, remembered?.publicKey);
   const warnings: Warning[] = [...plan.warnings];
@@ -130,8 +135,6 @@ export async function status(
     });
   }
 
-  // Valohai lists commits of every branch, newest first: in step means the head of our ref is among them.
-  const commits = await deps.valohai.listCommits(project.id, 100).catch(() => []);
   const seen = commits.some((c) => c.identifier === plan.headCommit);
   const newest = seen ? plan.headCommit : (commits.find((c) => c.ref === plan.ref)?.identifier ?? commits[0]?.identifier ?? null);
   return {
