@@ -25,11 +25,14 @@ const noop: ProgressSink = () => {};
 
 /** Errors that stop a workflow before anything changed; their message is the whole story. */
 export class AccessCheckError extends Error {
-  constructor(readonly problems: { repository: string; message: string }[]) {
-    super(
-      `The Bitbucket API token cannot manage access keys on ${problems.length === 1 ? 'this repository' : 'these repositories'}; nothing was changed:\n` +
-        problems.map((p) => `  - ${p.repository}: ${p.message}`).join('\n'),
-    );
+  constructor(readonly problems: { repository: string; message: string; refused: boolean }[]) {
+    // A refusal is the token's to fix; an outage or a timeout is not, and saying "cannot manage" would mislead.
+    const refused = problems.every((p) => p.refused);
+    const where = problems.length === 1 ? 'this repository' : 'these repositories';
+    const headline = refused
+      ? `The Bitbucket API token cannot manage access keys on ${where}; nothing was changed:`
+      : `The access keys of ${where} could not be read, so nothing was changed:`;
+    super(`${headline}\n${problems.map((p) => `  - ${p.repository}: ${p.message}`).join('\n')}`);
     this.name = 'AccessCheckError';
   }
 }
@@ -77,7 +80,9 @@ export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { proje
     async () => {
       const settled = await Promise.allSettled(plan.targets.map((t) => listTargetKeys(deps.bitbucket, [t])));
       const problems = settled.flatMap((s, i) =>
-        s.status === 'rejected' ? [{ repository: repoName(plan.targets[i] as Target), message: messageOf(s.reason) }] : [],
+        s.status === 'rejected'
+          ? [{ repository: repoName(plan.targets[i] as Target), message: messageOf(s.reason), refused: refusedOutright(s.reason) }]
+          : [],
       );
       if (problems.length) throw new AccessCheckError(problems);
       return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys[]>).value[0] as TargetKeys);
