@@ -71,7 +71,13 @@ export async function connectionStatus(
       keyAgeDays: found.keyAgeDays ?? keyAgeDays,
       accessKeys: found.repositories.map((r) => {
         const [ws = '', slug = ''] = r.repository.split('/');
-        return { repository: r.repository, id: r.key?.id ?? null, lastUsed: r.key?.lastUsed ?? null, accessKeysUrl: accessKeysUrl(ws, slug) };
+        return {
+          repository: r.repository,
+          state: r.key ? 'present' : 'missing',
+          id: r.key?.id ?? null,
+          lastUsed: r.key?.lastUsed ?? null,
+          accessKeysUrl: accessKeysUrl(ws, slug),
+        };
       }),
       valohaiCommit: found.valohai.newestCommit ? { identifier: found.valohai.newestCommit, commitTime: null } : null,
       bitbucketHead: found.headCommit,
@@ -88,7 +94,7 @@ export async function connectionStatus(
     ...base,
     accessKeys: record.targets.map((t) => {
       const [ws = '', slug = ''] = t.repository.split('/');
-      return { repository: t.repository, id: t.keyId, lastUsed: null, accessKeysUrl: accessKeysUrl(ws, slug) };
+      return { repository: t.repository, state: 'unchecked', id: t.keyId, lastUsed: null, accessKeysUrl: accessKeysUrl(ws, slug) };
     }),
     valohaiCommit: newest ? { identifier: newest.identifier, commitTime: newest.commitTime ?? null } : null,
     bitbucketHead: plan?.headCommit ?? null,

@@ -245,7 +245,12 @@ export interface ReadyDetails {
 export interface AccessKeyStatus {
   /** `workspace/slug`. */
   repository: string;
-  /** Bitbucket access key id; null when the key is not (or no longer) on that repository. */
+  /**
+   * 'present' or 'missing' as Bitbucket lists the repository's keys right now; 'unchecked' when no API
+   * token is stored (a connection made by hand), since only a token can list access keys.
+   */
+  state: 'present' | 'missing' | 'unchecked';
+  /** Bitbucket access key id when present; for an unchecked key, the id recorded when it was added, if any. */
   id: number | null;
   /** ISO time of the key's last use on that repository; null if never used or unknown. */
   lastUsed: string | null;

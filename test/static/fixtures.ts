@@ -60,8 +60,8 @@ export const connection: ConnectionStatus = {
   createdAt: '2025-01-10T09:00:00Z',
   keyAgeDays: 200,
   accessKeys: [
-    { repository: 'acme/trainer', id: 11, lastUsed: '2025-07-28T10:15:00Z', accessKeysUrl: repository.accessKeysUrl },
-    { repository: 'acme/datasets', id: 12, lastUsed: null, accessKeysUrl: 'https://bitbucket.org/acme/datasets/admin/access-keys/' },
+    { repository: 'acme/trainer', state: 'present', id: 11, lastUsed: '2025-07-28T10:15:00Z', accessKeysUrl: repository.accessKeysUrl },
+    { repository: 'acme/datasets', state: 'present', id: 12, lastUsed: null, accessKeysUrl: 'https://bitbucket.org/acme/datasets/admin/access-keys/' },
   ],
   valohaiCommit: { identifier: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39', commitTime: '2025-07-28T10:14:00Z' },
   bitbucketHead: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',

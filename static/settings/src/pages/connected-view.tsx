@@ -2,13 +2,14 @@ import { useEffect, useRef, useState } from 'react';
 import Button from '@atlaskit/button/new';
 import DynamicTable from '@atlaskit/dynamic-table';
 import Heading from '@atlaskit/heading';
-import Lozenge from '@atlaskit/lozenge';
+import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
 import {
   KEY_AGE_ALERT_DAYS,
   KEY_AGE_WARNING_DAYS,
   keyAgeLevel,
+  type AccessKeyStatus,
   type ConnectionStatus,
   type ResolverError,
 } from '../../../../src/forge/contract.js';
@@ -30,6 +31,13 @@ const factsStyles = xcss({
   padding: 'space.0',
 });
 const valueStyles = xcss({ margin: 'space.0' });
+
+const keyLook: Record<AccessKeyStatus['state'], { label: string; appearance: ThemeAppearance }> = {
+  present: { label: 'Present', appearance: 'success' },
+  missing: { label: 'Missing', appearance: 'removed' },
+  // Without an API token the keys cannot be listed: say so rather than guess either way.
+  unchecked: { label: 'Not checked', appearance: 'default' },
+};
 
 function Fact({ term, children, testId }: { term: string; children: React.ReactNode; testId?: string }) {
   return (
@@ -90,9 +98,9 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
       { key: 'repo', content: <ExternalLink href={k.accessKeysUrl}>{k.repository}</ExternalLink> },
       {
         key: 'state',
-        content: k.id === null ? <Lozenge appearance="removed">Missing</Lozenge> : <Lozenge appearance="success">Present</Lozenge>,
+        content: <Lozenge appearance={keyLook[k.state].appearance}>{keyLook[k.state].label}</Lozenge>,
       },
-      { key: 'used', content: formatDateTime(k.lastUsed) },
+      { key: 'used', content: k.state === 'unchecked' ? 'Unknown' : formatDateTime(k.lastUsed) },
     ],
   }));
 
@@ -179,6 +187,12 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
             rows={accessKeyRows}
             testId="access-keys"
           />
+          {connection.accessKeys.some((k) => k.state === 'unchecked') && (
+            <Text as="p" color="color.text.subtle" testId="keys-unchecked">
+              Without a Bitbucket API token the app cannot list access keys, so it cannot see them or when they were last used. Verify now
+              checks that Valohai can still fetch with the key.
+            </Text>
+          )}
         </Stack>
       </Box>
 
