@@ -48,9 +48,9 @@ const styles = `
   --subtle: #9fadbc; --border: #38414a; --accent: #579dff; --accent-text: #1d2125; --selected: #1c2b41; --selected-text: #579dff;
   --ok: #7ee2b8; --ok-bg: #1c3329; --error: #fd9891; --error-bg: #42221f; --preview-bg: #332e1b; --preview-border: #7f5f01; }
 * { box-sizing: border-box; }
-html, body { margin: 0; height: 100%; }
+html, body { margin: 0; min-height: 100%; }
 body { font: 14px/20px -apple-system, BlinkMacSystemFont, "Segoe UI", Roboto, "Helvetica Neue", sans-serif; background: var(--bg);
-  color: var(--text); display: flex; flex-direction: column; }
+  color: var(--text); display: flex; flex-direction: column; height: auto; min-height: 100vh; }
 a { color: var(--accent); }
 header.topbar { display: flex; align-items: center; gap: 16px; padding: 0 16px; height: 48px; background: var(--bg-nav);
   border-bottom: 1px solid var(--border); }
@@ -80,7 +80,7 @@ main.content { flex: 1; display: flex; flex-direction: column; min-width: 0; }
 .notice.ok { background: var(--ok-bg); color: var(--ok); }
 .notice.error { background: var(--error-bg); color: var(--error); }
 #push-status:empty { display: none; }
-iframe.app { flex: 1; width: 100%; border: 0; min-height: 480px; }
+iframe.app { flex: 1 0 auto; display: block; width: 100%; border: 0; min-height: 480px; }
 .page { padding: 8px 24px 24px; max-width: 960px; }
 .page h1 { font-size: 24px; line-height: 28px; font-weight: 500; margin: 16px 0; }
 table { border-collapse: collapse; width: 100%; margin: 8px 0 24px; }
@@ -141,6 +141,27 @@ for (const [id, name] of [['act-as', 'as'], ['theme', 'theme']]) {
     params.delete('tone');
     location.search = params.toString();
   });
+}
+// Bitbucket sizes an app's frame to its content, so the settings page scrolls as one page; so does the preview.
+const appFrame = document.querySelector('iframe.app');
+if (appFrame) {
+  const fit = () => {
+    const doc = appFrame.contentDocument;
+    if (!doc || !doc.body) return;
+    const bottom = Math.max(0, ...[...doc.body.children].map((el) => el.getBoundingClientRect().bottom + doc.defaultView.scrollY));
+    appFrame.style.height = Math.ceil(bottom) + 'px';
+  };
+  const watch = () => {
+    const win = appFrame.contentWindow;
+    const doc = appFrame.contentDocument;
+    if (!win || !doc || !doc.body) return;
+    const observer = new win.ResizeObserver(fit);
+    for (const el of doc.body.children) observer.observe(el);
+    fit();
+  };
+  // Each load (the push button reloads the frame) is a new document to watch.
+  appFrame.addEventListener('load', watch);
+  if (appFrame.contentWindow?.location.href !== 'about:blank' && appFrame.contentDocument?.readyState === 'complete') watch();
 }
 const push = document.getElementById('push-commit');
 if (push) {
@@ -241,7 +262,7 @@ export function accessKeysPage(view: HostView & { repository: NonNullable<HostVi
     <h1>Access keys</h1>
     <p>Access keys give read-only access to this repository over SSH.</p>
     <table data-testid="access-keys">
-      <caption class="visually-hidden" style="text-align:left;color:var(--subtle)">Access keys of ${esc(`${ws}/${view.repository.slug}`)}</caption>
+      <caption style="text-align:left;color:var(--subtle)">Access keys of ${esc(`${ws}/${view.repository.slug}`)}</caption>
       <thead><tr><th scope="col">Label</th><th scope="col">Key</th><th scope="col">Last used</th><th scope="col"><span style="position:absolute;left:-9999px">Actions</span></th></tr></thead>
       <tbody>${rows}</tbody>
     </table>

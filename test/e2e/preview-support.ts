@@ -1,0 +1,256 @@
+/**
+ * What the browser end-to-end tests of the local preview stand on: the preview build served by the
+ * real preview server (real backend over the stand-ins), a Chromium, a key generator that remembers
+ * every private key it made (so the tests can prove none ever reached the page) and can be held to
+ * catch a job half way, a record of every `/api/invoke` answer the browser received, and the axe /
+ * screenshot helpers that look inside the app's frame.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Frame, FrameLocator, Page, Response } from 'playwright-core';
+import type { GeneratedKey, KeyGenerator } from '../../src/connect/index.js';
+import { generateKeyPair } from '../../src/ssh/index.js';
+import { startPreview, type Preview } from '../../dev/preview/server.js';
+import { buildPreview, root, startBrowser, type Browser } from '../static/harness.js';
+
+const run = promisify(execFile);
+
+export const SHOTS_DIR = join(root, 'test-artifacts/screenshots');
+const AXE_PATH = join(root, 'node_modules/axe-core/axe.min.js');
+const FRAME = '[data-testid="app-frame"]';
+
+/** The product's own key generator, remembering each private key and optionally held before generating. */
+export class RecordingKeys {
+  readonly privateKeys: string[] = [];
+  /** Key types asked for, in order. */
+  readonly types: string[] = [];
+  private gate: { opened: Promise<void>; open: () => void; reach: () => void } | null = null;
+
+  readonly generate: KeyGenerator = async ({ type, comment }): Promise<GeneratedKey> => {
+    this.types.push(type);
+    const gate = this.gate;
+    if (gate) {
+      gate.reach();
+      await gate.opened;
+    }
+    const key = await generateKeyPair({ type, comment });
+    this.privateKeys.push(key.privateKey);
+    return key;
+  };
+
+  /**
+   * Holds key generation until `release()`: a job stays on its generate-key step, so the page can be
+   * seen mid-run. `reached` resolves once a job is waiting at the gate.
+   */
+  hold(): { reached: Promise<void>; release: () => void } {
+    let open = () => {};
+    let reach = () => {};
+    const opened = new Promise<void>((r) => (open = r));
+    const reached = new Promise<void>((r) => (reach = r));
+    this.gate = { opened, open, reach };
+    return { reached, release: () => this.release() };
+  }
+
+  /** Lets every held generation go (also when a test failed while holding, so shutdown never waits on it). */
+  release(): void {
+    const gate = this.gate;
+    this.gate = null;
+    gate?.open();
+  }
+}
+
+export interface InvokeAnswer {
+  url: string;
+  functionKey: string;
+  status: number;
+  body: string;
+}
+
+export interface E2e {
+  preview: Preview;
+  browser: Browser;
+  keys: RecordingKeys;
+  /** Every `/api/invoke` answer any page of the browser received, in order. */
+  answers: InvokeAnswer[];
+  /** Waits until every answer seen so far has been read. */
+  settleAnswers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds the preview bundle into a temp dir, starts the preview (own stand-ins) and Chromium. */
+export async function startE2e(): Promise<E2e> {
+  const buildDir = buildPreview();
+  const keys = new RecordingKeys();
+  let preview: Preview | undefined;
+  let browser: Browser | undefined;
+  try {
+    preview = await startPreview({ buildDir, generateKey: keys.generate });
+    browser = await startBrowser();
+  } catch (err) {
+    await preview?.close();
+    rmSync(buildDir, { recursive: true, force: true });
+    throw err;
+  }
+  mkdirSync(SHOTS_DIR, { recursive: true });
+  const answers: InvokeAnswer[] = [];
+  const pending = new Set<Promise<void>>();
+  const record = (res: Response) => {
+    const url = new URL(res.url());
+    if (url.pathname !== '/api/invoke') return;
+    const functionKey = (() => {
+      try {
+        return String((JSON.parse(res.request().postData() ?? '{}') as { functionKey?: unknown }).functionKey ?? '');
+      } catch {
+        return '';
+      }
+    })();
+    const reading: Promise<void> = res
+      .text()
+      .then(
+        (body) => void answers.push({ url: res.url(), functionKey, status: res.status(), body }),
+        // A page closed before its answer was read: note it, so the scan knows something is missing.
+        () => void answers.push({ url: res.url(), functionKey, status: res.status(), body: '<unread>' }),
+      )
+      .finally(() => pending.delete(reading));
+    pending.add(reading);
+  };
+  browser.context.on('response', record);
+  const openPreview = preview;
+  const openBrowser = browser;
+  return {
+    preview: openPreview,
+    browser: openBrowser,
+    keys,
+    answers,
+    settleAnswers: async () => {
+      while (pending.size) await Promise.all([...pending]);
+    },
+    async close() {
+      keys.release();
+      try {
+        await openBrowser.close();
+      } finally {
+        try {
+          await openPreview.close();
+        } finally {
+          rmSync(buildDir, { recursive: true, force: true });
+        }
+      }
+    },
+  };
+}
+
+/** The app inside a host page: a locator for acting and reading, the frame itself for scripts. */
+export interface AppView {
+  page: Page;
+  app: FrameLocator;
+  frame(): Promise<Frame>;
+}
+
+export function appView(page: Page): AppView {
+  return {
+    page,
+    app: page.frameLocator(FRAME),
+    async frame() {
+      const handle = await page.locator(FRAME).elementHandle();
+      const frame = await handle?.contentFrame();
+      if (!frame) throw new Error('The host page has no app frame.');
+      return frame;
+    },
+  };
+}
+
+/** Opens a host page in a new tab and waits for `ready` inside the app's frame. */
+export async function openApp(browser: Browser, url: string, ready: string): Promise<AppView & { errors: string[] }> {
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  await page.goto(url);
+  const view = appView(page);
+  await view.app.getByTestId(ready).first().waitFor({ state: 'visible', timeout: 20_000 });
+  return { ...view, errors };
+}
+
+/**
+ * Waits until the theme's design tokens are in force and no finite animation is running in the frame:
+ * axe measures colours as they are at that instant.
+ */
+export async function settle(frame: Frame): Promise<void> {
+  await frame.waitForFunction(() => getComputedStyle(document.documentElement).getPropertyValue('--ds-text').trim() !== '', undefined, {
+    timeout: 10_000,
+  });
+  await frame.evaluate(() =>
+    Promise.race([
+      Promise.all(
+        document
+          .getAnimations()
+          .filter((a) => a.effect?.getTiming().iterations !== Infinity)
+          .map((a) => a.finished.catch(() => undefined)),
+      ),
+      new Promise((resolve) => setTimeout(resolve, 5_000)),
+    ]),
+  );
+}
+
+interface AxeViolation {
+  id: string;
+  impact: string;
+  help: string;
+  targets: string[];
+}
+
+/** Serious and critical axe violations of one document (the app's frame, or a host page without its frame). */
+export async function axeProblems(target: Frame | Page): Promise<string[]> {
+  await target.addScriptTag({ path: AXE_PATH });
+  const violations: AxeViolation[] = await target.evaluate(async () => {
+    type AxeResult = { violations: { id: string; impact?: string | null; help: string; nodes: { target: unknown }[] }[] };
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<AxeResult> } }).axe;
+    // The host page is scanned on its own: the app's frame has its own scan.
+    const result = await axe.run(document, { resultTypes: ['violations'], iframes: false });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact ?? '', help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
+}
+
+export async function shoot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS_DIR, `e2e-${name}.png`), fullPage: true });
+}
+
+/** Settles the app's frame, scans it with axe (inside the frame) and takes a full-page screenshot. */
+export async function checkState(view: AppView, name: string): Promise<string[]> {
+  const frame = await view.frame();
+  await settle(frame);
+  const problems = await axeProblems(frame);
+  await shoot(view.page, name);
+  return problems;
+}
+
+/** The commit a branch of a stand-in repository points at, read with git from the bare repository. */
+export async function headOf(preview: Preview, slug: string, branch = 'main'): Promise<string> {
+  const repo = preview.stack.bitbucket.state.findRepo('acme', slug);
+  if (!repo) throw new Error(`No repository acme/${slug} in the stand-ins.`);
+  const { stdout } = await run('git', ['rev-parse', `refs/heads/${branch}`], { cwd: repo.path, encoding: 'utf8' });
+  return stdout.trim();
+}
+
+/** The base64 body lines of a PEM/OpenSSH private key: any of them showing up anywhere is a leak. */
+export function privateKeyLines(privateKey: string): string[] {
+  return privateKey
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.length >= 40 && !l.startsWith('-----'));
+}
+
+/** What in `texts` holds one of the secrets: `where: what` per finding, never the secret itself. */
+export function secretFindings(texts: { where: string; text: string }[], secrets: { name: string; value: string }[]): string[] {
+  const findings: string[] = [];
+  for (const { where, text } of texts) {
+    if (/PRIVATE KEY/.test(text)) findings.push(`${where}: a PRIVATE KEY armour line`);
+    for (const secret of secrets) if (text.includes(secret.value)) findings.push(`${where}: ${secret.name}`);
+  }
+  return findings;
+}
