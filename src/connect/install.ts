@@ -48,7 +48,7 @@ export class UnreadableGitmodulesError extends Error {
     super(
       `${findings.join('\n')}\n` +
         'Nothing was changed: without those submodules the key would not reach every repository Valohai fetches. ' +
-        'Once .gitmodules reads cleanly, run the same command again (or pass --no-submodules if Valohai needs no submodules).',
+        'Once .gitmodules reads cleanly, start it again. If Valohai needs no submodules, connect this repository only (--no-submodules on the CLI).',
     );
     this.name = 'UnreadableGitmodulesError';
   }
