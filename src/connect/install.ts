@@ -146,7 +146,11 @@ interface Verification {
   fetchedCommit: string | null;
   errors: string[];
   newCommits: string[];
+  /** Bitbucket refused the key Valohai fetched with (git's "Permission denied (publickey)"). */
+  keyRefused?: boolean;
 }
+
+const KEY_REFUSED = /Permission denied \(publickey\)|deployment key is not associated/i;
 
 /** Asks Valohai to fetch, then checks Bitbucket's head commit is among Valohai's commits. */
 export async function fetchAndVerify(
@@ -165,6 +169,7 @@ export async function fetchAndVerify(
       fetchedCommit: null,
       errors: fetched.errors.map((e) => explainFetchError(e, { ref: plan.ref, sshUrl: plan.sshUrl })),
       newCommits,
+      keyRefused: fetched.errors.some((e) => KEY_REFUSED.test(e)),
     };
   }
   const commits = await saga.step('verify', `Checking Valohai sees ${plan.headCommit.slice(0, 12)}`, () =>
@@ -264,7 +269,9 @@ async function installLocked(
       );
     }
     if (mode === 'connect' && current && valohaiMatches) {
-      return await reverify(deps, saga, input, result, plan, project, targetKeys, current);
+      const again = await reverify(deps, saga, input, result, plan, project, targetKeys, current);
+      if (again !== 'replace-key') return again;
+      // Fall through: a new key, make-before-break as in rotate; the keys Valohai cannot use leave once it fetches.
     }
     if (input.dryRun) return planOnly(result, targetKeys, keyType);
 
@@ -412,7 +419,7 @@ async function reverify(
   project: ValohaiProjectInfo,
   targetKeys: TargetKeys[],
   current: AccessKeyInfo,
-): Promise<WorkflowResult> {
+): Promise<WorkflowResult | 'replace-key'> {
   Object.assign(result, { keyType: keyTypeOf(current.key), fingerprint: fingerprintOf(current.key) });
   if (input.dryRun) {
     result.accessKeys = targetKeys.map(({ target, keys }) => {
@@ -427,6 +434,13 @@ async function reverify(
   result.accessKeys = await ensureKeyOnTargets(deps, saga, targetKeys, current.key, current.label, false);
   saga.commit();
   const verification = await verifyCommitted(deps, saga, project.id, { ...plan, sshUrl: plan.repository.sshUrl });
+  if (verification.keyRefused) {
+    // The key is on every target, yet Bitbucket refused Valohai's: Valohai holds another key or none (a
+    // disconnect stopped after clearing Valohai, or someone changed it there). Only a new key mends that.
+    await saga.step('replace-key', "Bitbucket refused Valohai's key: Valohai no longer holds the connection's key, so it gets a new one", async () => {});
+    result.accessKeys = [];
+    return 'replace-key';
+  }
   result.valohai.fetchedCommit = verification.fetchedCommit;
   result.verified = verification.verified;
   result.outcome = verification.verified ? 'done' : 'unverified';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startStack, type Stack } from '../../dev/stack.js';
 import { demoValohaiCredentials } from '../../dev/valohai/index.js';
+import { ValohaiClient } from '../../src/valohai/index.js';
 import { assertInvariant, runCli, type CliRun } from '../support/e2e.js';
 
 const PROJECT = 'acme/ml-models';
@@ -125,6 +126,23 @@ describe('CLI workflows on the demo seed', () => {
     assert.equal(stack.valohai.state.repository(REPO_ID)?.sshKeyFingerprint, out.fingerprint);
     for (const slug of ['ml-models', 'datasets', 'training-lib', 'feature-store']) assert.equal(labelled(slug).length, 1);
     assert.equal(out.accessKeys.filter((k: { status: string }) => k.status === 'deleted').length, 5);
+    await assertInvariant(stack, REPO_ID);
+  });
+
+  test('connect after Valohai lost the key (a disconnect stopped half way) gives it a new key and exits 0', async () => {
+    // What an interrupted disconnect leaves: Valohai's key cleared first, the access keys still in place.
+    const valohai = new ValohaiClient({ host: env.VALOHAI_HOST ?? '', token: env.VALOHAI_TOKEN ?? '' });
+    await valohai.clearRepositoryKey(REPO_ID);
+    const oldKeys = labelled('ml-models').map((k) => k.id);
+    assert.equal(oldKeys.length, 1);
+    const r = await cli('connect', 'acme/ml-models', '--project', PROJECT, '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.verified, true);
+    assert.equal(stack.valohai.state.repository(REPO_ID)?.sshKeyFingerprint, out.fingerprint);
+    // The key Valohai could not use is gone once the new one is verified; one key per repository remains.
+    for (const slug of ['ml-models', 'datasets', 'training-lib', 'feature-store']) assert.equal(labelled(slug).length, 1, slug);
+    assert.ok(!labelled('ml-models').some((k) => oldKeys.includes(k.id)));
     await assertInvariant(stack, REPO_ID);
   });
 
