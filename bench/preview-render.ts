@@ -62,11 +62,21 @@ async function measure(browser: Browser, url: string): Promise<Marks> {
 }
 
 async function marksOf(page: Page): Promise<Marks> {
-  const frame = page.frameLocator('[data-testid="app-frame"]');
-  await frame.locator('[data-testid="connect-button"]:enabled, [data-testid="rotate-button"]:enabled').first().waitFor({ timeout: 30_000 });
+  const element = await page.locator('[data-testid="app-frame"]').elementHandle();
+  const frame = await element?.contentFrame();
+  if (!frame) throw new Error('The host page has no app frame.');
+  // The probe records on DOM mutations; wait for its marks rather than for a locator, which can see the
+  // enabled button a moment before the observer's callback has run.
+  const handle = await frame.waitForFunction(
+    () => {
+      const marks = (window as unknown as { __renderMarks?: Marks }).__renderMarks;
+      return marks?.interactive && marks.content ? marks : null;
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
+  const inner = (await handle.jsonValue()) as Marks;
   const top = await page.evaluate(() => (window as unknown as { __renderMarks: Marks }).__renderMarks);
-  const inner = await page.frames()[1]?.evaluate(() => (window as unknown as { __renderMarks: Marks }).__renderMarks);
-  if (!inner?.interactive || !inner.content) throw new Error('The page became usable but the probe saw no marks.');
   return { navigationStart: top.navigationStart, content: inner.content, interactive: inner.interactive };
 }
 

@@ -151,17 +151,22 @@ if (appFrame) {
     const bottom = Math.max(0, ...[...doc.body.children].map((el) => el.getBoundingClientRect().bottom + doc.defaultView.scrollY));
     appFrame.style.height = Math.ceil(bottom) + 'px';
   };
+  const watched = new WeakSet();
   const watch = () => {
     const win = appFrame.contentWindow;
     const doc = appFrame.contentDocument;
-    if (!win || !doc || !doc.body) return;
+    if (!win || !doc || !doc.body || watched.has(doc)) return;
+    watched.add(doc);
     const observer = new win.ResizeObserver(fit);
     for (const el of doc.body.children) observer.observe(el);
     fit();
   };
   // Each load (the push button reloads the frame) is a new document to watch.
+  // Only load events call this (the frame's own, and the host page's, which waits for the frame): reading
+  // the frame's document before its first load touches the empty page it starts as, and the benchmark's
+  // render probe, which watches the app's document from its start, then saw none of its changes.
   appFrame.addEventListener('load', watch);
-  if (appFrame.contentWindow?.location.href !== 'about:blank' && appFrame.contentDocument?.readyState === 'complete') watch();
+  window.addEventListener('load', watch);
 }
 const push = document.getElementById('push-commit');
 if (push) {
