@@ -42,10 +42,18 @@ export class SubmoduleRepositoryError extends Error {
 const DEFAULT_MAX_DEPTH = 5;
 
 export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): Promise<Plan> {
-  const repository = await bitbucket.getRepository(input.workspace, input.repo);
+  // With the ref given, the head is read alongside the repository: one round trip fewer. The repository's
+  // own error comes first, as it says more ("not found or not visible") than the branch read's would.
+  const [repoRead, headRead] = await Promise.allSettled([
+    bitbucket.getRepository(input.workspace, input.repo),
+    input.ref ? bitbucket.getBranchHead(input.workspace, input.repo, input.ref) : Promise.resolve(undefined),
+  ]);
+  if (repoRead.status === 'rejected') throw repoRead.reason;
+  const repository = repoRead.value;
   const ref = input.ref ?? repository.mainBranch;
   if (!ref) throw new EmptyRepositoryError(repository.fullName);
-  const headCommit = await bitbucket.getBranchHead(repository.workspace, repository.slug, ref);
+  if (headRead.status === 'rejected') throw headRead.reason;
+  const headCommit = headRead.value ?? (await bitbucket.getBranchHead(repository.workspace, repository.slug, ref));
 
   const root: Target = {
     workspace: repository.workspace,
