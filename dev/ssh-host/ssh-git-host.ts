@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel } from 'ssh2';
 import type { GitRepoDirectory, RepoRef, SshGitEndpoint } from '../contracts.js';
+import { generateKeyPair } from '../../src/ssh/index.js';
 import { parseGitCommand } from './git-command.js';
 import {
   ACCESS_KEY_READ_ONLY,
@@ -80,11 +81,11 @@ export async function startSshGitHost(options: SshGitHostOptions): Promise<SshGi
   const aliasHost = options.aliasHost ?? 'bitbucket.org';
   const listRepositories = repositoryLister(options);
 
-  const hostKey = utils.generateKeyPairSync('ed25519');
-  const hostPublic = utils.parseKey(hostKey.public);
-  if (hostPublic instanceof Error) throw hostPublic;
-  const hostBlob = hostPublic.getPublicSSH();
-  const hostKeyText = `ssh-ed25519 ${hostBlob.toString('base64')}`;
+  // ssh2's own generateKeyPairSync('ed25519') drops a leading zero byte of the public key (about one
+  // key in 256), which ssh2 then refuses to parse; the product's generator writes it whole.
+  const hostKey = await generateKeyPair({ type: 'ed25519' });
+  const hostKeyText = hostKey.publicKey;
+  const hostBlob = Buffer.from(hostKeyText.split(' ')[1] ?? '', 'base64');
 
   const keyOn = (ref: RepoRef, keyText: string) =>
     directory.accessKeys(ref.workspace, ref.slug).find((k) => normaliseKeyText(k.key) === keyText);
@@ -158,7 +159,7 @@ export async function startSshGitHost(options: SshGitHostOptions): Promise<SshGi
     ctx.accept();
   }
 
-  const ssh = new SshServer({ hostKeys: [hostKey.private] }, (client) => {
+  const ssh = new SshServer({ hostKeys: [hostKey.privateKey] }, (client) => {
     connections.add(client);
     let keyText: string | undefined;
     client.on('error', () => undefined);
