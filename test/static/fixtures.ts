@@ -15,7 +15,9 @@ import type {
 } from '../../src/forge/contract.js';
 import type { ProgressEvent, WorkflowResult } from '../../src/connect/types.js';
 
-export type ReplyFn<K extends ResolverName> = (payload: PayloadOf<K>, call: number) => Reply<ValueOf<K>>;
+export type ReplyFn<K extends ResolverName> = (payload: PayloadOf<K>, call: number) => Reply<ValueOf<K>> | Promise<Reply<ValueOf<K>>>;
+
+const slowly = <T>(ms: number, reply: Reply<T>): Promise<Reply<T>> => new Promise((resolve) => setTimeout(() => resolve(reply), ms));
 
 export interface Scenario {
   module: 'workspace' | 'repository';
@@ -68,6 +70,13 @@ export const connection: ConnectionStatus = {
   verifiedAt: '2025-07-28T10:16:00Z',
   lastPushFetch: { at: '2025-07-28T10:14:30Z', commits: 2, errors: [] },
   warnings: [],
+};
+
+export const rotatedConnection: ConnectionStatus = {
+  ...connection,
+  fingerprint: 'SHA256:n3wK3yAft3rR0tat1onQ0f1oQwQ7cE4n0c3Zp9xg1m2',
+  createdAt: '2025-07-28T10:20:00Z',
+  keyAgeDays: 0,
 };
 
 const readyPage: RepositoryPage = {
@@ -353,6 +362,26 @@ export const scenarios: Record<string, Scenario> = {
               valohai: { projectId: connection.project.id, repositoryId: 7, fetchedCommit: connection.bitbucketHead },
               verified: true,
             },
+          }),
+        ),
+    },
+  },
+  // The page read after the job is slow (a busy backend): the outcome must not appear beside the old key.
+  'repo-rotate-slow-reload': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: (_p, call) => (call === 1 ? ok(connectedPage) : slowly(1500, ok({ ...connectedPage, connection: rotatedConnection }))),
+      startRotate: () => ok({ jobId: 'job-rotate-slow-1' }),
+      getJob: (p, call) =>
+        ok(
+          finishedJob(p.jobId, call, {
+            kind: 'rotate',
+            status: 'done',
+            steps: [
+              { step: 'add-key:acme/trainer', status: 'done', message: 'Added the access key to acme/trainer' },
+              { step: 'verify', status: 'done', message: 'Valohai fetched the repository and sees its head commit' },
+            ],
+            result: {},
           }),
         ),
     },

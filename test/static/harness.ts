@@ -73,7 +73,7 @@ export async function startPageServer(dir: string, scenarios: Record<string, Sce
         locale: 'en-US',
       });
     })
-    .on('POST', '/invoke', (req) => {
+    .on('POST', '/invoke', async (req) => {
       const [name, scenario] = scenarioOf(req.query);
       const { functionKey, payload } = JSON.parse(req.body) as { functionKey: string; payload: unknown };
       invocations.push({ scenario: name, functionKey, payload });
@@ -92,7 +92,7 @@ export async function startPageServer(dir: string, scenarios: Record<string, Sce
       const countKey = `${name}|${req.query.get('run') ?? ''}|${functionKey}`;
       const call = (counts.get(countKey) ?? 0) + 1;
       counts.set(countKey, call);
-      return json(200, (handler as (p: unknown, n: number) => unknown)(valid, call));
+      return json(200, await (handler as (p: unknown, n: number) => unknown)(valid, call));
     });
 
   const staticFile = (req: { path: string }): HttpReply => {

@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { accessKeysUrl } from '../../src/forge/contract.js';
-import { orphanKeyWarnings, rotateLeftover, scenarios } from './fixtures.js';
+import { connection, orphanKeyWarnings, rotatedConnection, rotateLeftover, scenarios } from './fixtures.js';
 import { buildPreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness.js';
 
 const shots = join(root, 'test-artifacts/screenshots');
@@ -355,6 +355,17 @@ describe('repository settings page', () => {
     // The fix is in .gitmodules, not on an access keys page: no link that would send the admin elsewhere.
     assert.equal(await outcome.getByRole('link').count(), 0);
     await checkState(page, 'repo-connect-submodule-warning');
+    await page.close();
+  });
+
+  test('a finished job is reported only with the page read after it: no old key beside "done"', async () => {
+    const page = await open('repo-rotate-slow-reload', { ready: 'connected-view' });
+    const fingerprint = page.getByTestId('fact-fingerprint');
+    assert.ok((await fingerprint.innerText()).includes(connection.fingerprint), 'the old key is shown before rotating');
+    await page.getByTestId('rotate-button').click();
+    await page.getByTestId('job-outcome').waitFor({ timeout: 15_000 });
+    assert.match(await page.getByTestId('job-outcome').innerText(), /done/);
+    assert.ok((await fingerprint.innerText()).includes(rotatedConnection.fingerprint), 'the outcome came with the old key on the page');
     await page.close();
   });
 

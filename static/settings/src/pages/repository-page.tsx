@@ -25,13 +25,13 @@ export interface ActiveJob {
 /** Starts an action and hands its job to the page; errors are shown where the action was taken. */
 export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
 
-function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView) => void }) {
+function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView) => Promise<void> }) {
   const { job, error } = useJob(active.jobId);
   const reported = useRef(false);
   useEffect(() => {
     if (job && isFinished(job) && !reported.current) {
       reported.current = true;
-      onFinished(job);
+      void onFinished(job);
     }
   }, [job, onFinished]);
   return (
@@ -95,12 +95,14 @@ export function RepositoryPage() {
     }
   }, []);
 
+  // The finished job's steps stay on screen until the page is read again, so its outcome never
+  // appears beside the state from before it (a rotated key next to the old fingerprint).
   const onFinished = useCallback(
-    (job: JobView) => {
+    async (job: JobView) => {
       lastFinished.current = job.id;
+      await load();
       setActive(null);
       setFinished(job);
-      void load();
     },
     [load],
   );
