@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// The one test command. Runs every test/**/*.test.ts file (or the files and folders named on the
-// command line) with Node's own test runner, TypeScript loaded through tsx, and ends the output with
-// one line "N passed, N failed[, N skipped]" so that a run which executed nothing is plain to see.
-import { spawn } from 'node:child_process';
+// The one test command. Builds the CLI, then runs every test/**/*.test.ts file (or the files and
+// folders named on the command line) with Node's own test runner, TypeScript loaded through tsx, and
+// ends the output with one line "N passed, N failed[, N skipped]" so that a run which executed
+// nothing is plain to see.
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -27,6 +28,19 @@ const files = (targets.length ? targets : ['test']).flatMap((t) => collect(join(
 if (files.length === 0) {
   console.error('No test files found.');
   console.log('0 passed, 0 failed');
+  process.exit(1);
+}
+
+// The CLI tests run the CLI as it ships (dist/src/cli/main.js, what `bin` names), so build it first.
+// Incremental: when nothing changed this takes a second or two.
+const build = spawnSync(
+  process.execPath,
+  [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--incremental'],
+  { cwd: root, stdio: 'inherit' },
+);
+if (build.status !== 0) {
+  console.error('Building the CLI failed (tsc -p tsconfig.build.json); the tests did not run.');
+  console.log('0 passed, 1 failed');
   process.exit(1);
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { cliEntry } from '../support/e2e.js';
 import { makeTempDir, parseFingerprintLine, requireSshKeygen, sshKeygenOk } from '../ssh/ssh-keygen.js';
 
 requireSshKeygen();
@@ -17,7 +18,7 @@ interface CliResult {
 
 function cli(args: string[]): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: repoRoot, encoding: 'utf8' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [cliEntry(), ...args], { cwd: repoRoot, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') return reject(err);
       resolve({ code: err ? (err.code as number) : 0, stdout, stderr });
     });

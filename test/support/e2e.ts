@@ -1,5 +1,6 @@
 /** Helpers for end-to-end tests: run the real CLI process, and check the product's invariant. */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,10 +16,21 @@ export interface CliRun {
   stderr: string;
 }
 
+/**
+ * The CLI as it ships: the compiled file `bin` names. `npm test` builds it before any test runs; a
+ * test started some other way fails here rather than run a stale build without a word.
+ */
+export const CLI_ENTRY = join(root, 'dist/src/cli/main.js');
+
+export function cliEntry(): string {
+  if (!existsSync(CLI_ENTRY)) throw new Error(`${CLI_ENTRY} is missing: run the tests with \`npm test\`, which builds the CLI first.`);
+  return CLI_ENTRY;
+}
+
 /** Runs `valohai-bitbucket ...args` as a child process (asynchronously: the emulators share this process). */
 export async function runCli(args: string[], env: Record<string, string>): Promise<CliRun> {
   try {
-    const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    const r = await run(process.execPath, [cliEntry(), ...args], {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
       encoding: 'utf8',
