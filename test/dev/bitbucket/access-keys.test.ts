@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DUPLICATE_KEY_MESSAGE } from '../../../dev/bitbucket/index.js';
 import { ed25519PublicKeyFor } from '../../../dev/seed/index.js';
+import { generateKeyPair } from '../../../src/ssh/index.js';
 import { creds, errorMessage, keyMaker, obj, startDemo, type DemoEmulator, type KeyMaker } from './support/fixture.js';
 
 const KEYS = '/repositories/acme/ml-models/deploy-keys';
@@ -69,7 +70,7 @@ describe('adding an access key', () => {
       `ssh-rsa ${valid.split(' ')[1]}`,
       'ssh-foo AAAAB3NzaC1yc2EAAAADAQABAAABAQ',
       `${valid}\n${freshKey()}`,
-      '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----',
+      (await generateKeyPair({ type: 'ed25519' })).privateKey, // the private half pasted by mistake
       42,
     ];
     for (const key of cases) {

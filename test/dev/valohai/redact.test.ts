@@ -1,8 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { redactRequestBody } from '../../../dev/valohai/index.js';
+import { generateKeyPair } from '../../../src/ssh/index.js';
 
-const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----\n';
+// A real key, made for this run: redaction must hold for what the connect flow actually sends.
+const { privateKey: KEY } = await generateKeyPair({ type: 'ed25519' });
 
 describe('the request log never keeps a private key', () => {
   test('the ssh_private_key field of a JSON body is replaced; other fields and an empty key stay', () => {
