@@ -23,7 +23,7 @@ import {
   repositoryNotFound,
   shellGreeting,
 } from './messages.js';
-import { blobToKeyText, normaliseKeyText, sha256Fingerprint } from './public-key.js';
+import { blobToKeyText, normaliseKeyText } from './public-key.js';
 
 const { Server: SshServer, utils } = ssh2;
 
@@ -84,8 +84,6 @@ export async function startSshGitHost(options: SshGitHostOptions): Promise<SshGi
   // ssh2's own generateKeyPairSync('ed25519') drops a leading zero byte of the public key (about one
   // key in 256), which ssh2 then refuses to parse; the product's generator writes it whole.
   const hostKey = await generateKeyPair({ type: 'ed25519' });
-  const hostKeyText = hostKey.publicKey;
-  const hostBlob = Buffer.from(hostKeyText.split(' ')[1] ?? '', 'base64');
 
   const keyOn = (ref: RepoRef, keyText: string) =>
     directory.accessKeys(ref.workspace, ref.slug).find((k) => normaliseKeyText(k.key) === keyText);
@@ -206,14 +204,14 @@ export async function startSshGitHost(options: SshGitHostOptions): Promise<SshGi
     net.listen(0, '127.0.0.1', () => resolve());
   });
   const port = (net.address() as AddressInfo).port;
-  const knownHostsLine = `[127.0.0.1]:${port} ${hostKeyText}`;
+  const knownHostsLine = `[127.0.0.1]:${port} ${hostKey.publicKey}`;
 
   let closing: Promise<void> | undefined;
   return {
     host: '127.0.0.1',
     port,
     knownHostsLine,
-    hostKeyFingerprint: sha256Fingerprint(hostBlob),
+    hostKeyFingerprint: hostKey.fingerprint,
     endpoint: () => ({ host: '127.0.0.1', port, knownHostsLine, aliasHost }),
     gitProcessIds: () => [...children].flatMap((c) => (c.pid === undefined ? [] : [c.pid])),
     close() {

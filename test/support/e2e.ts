@@ -18,9 +18,9 @@ export interface CliRun {
 
 /**
  * The CLI as it ships: the compiled file `bin` names. `npm test` builds it before any test runs; a
- * test started some other way fails here rather than run a stale build without a word.
+ * test started some other way finds no build here and says how to get one (it cannot tell a stale one).
  */
-export const CLI_ENTRY = join(root, 'dist/src/cli/main.js');
+const CLI_ENTRY = join(root, 'dist/src/cli/main.js');
 
 export function cliEntry(): string {
   if (!existsSync(CLI_ENTRY)) throw new Error(`${CLI_ENTRY} is missing: run the tests with \`npm test\`, which builds the CLI first.`);
