@@ -4,13 +4,13 @@
  * (the extra time latency adds, divided by the latency) and the lower bound: key generation + Valohai's
  * own fetch work + the fewest sequential round trips the data dependencies allow.
  */
-import { BitbucketClient, createFetchTransport } from '../src/bitbucket/index.js';
-import { connect, disconnect, type GeneratedKey, type WorkflowDeps } from '../src/connect/index.js';
-import { generateKeyPair } from '../src/ssh/index.js';
-import { ValohaiClient } from '../src/valohai/index.js';
-import { startStack } from '../dev/stack.js';
-import { demoBitbucketCredentials, demoSeed, type Seed } from '../dev/seed/index.js';
-import { type BenchSection, median, row } from './lib.js';
+import { BitbucketClient, createFetchTransport } from '../src/bitbucket/index';
+import { connect, disconnect, type GeneratedKey, type WorkflowDeps } from '../src/connect/index';
+import { generateKeyPair } from '../src/ssh/index';
+import { ValohaiClient } from '../src/valohai/index';
+import { startStack } from '../dev/stack';
+import { demoBitbucketCredentials, demoSeed, type Seed } from '../dev/seed/index';
+import { type BenchSection, median, row } from './lib';
 
 const LATENCY_MS = 50;
 const SUBMODULES = 10;

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair } from '../src/ssh/index.js';
-import { median, row, sample, type BenchSection } from './lib.js';
+import { generateKeyPair } from '../src/ssh/index';
+import { median, row, sample, type BenchSection } from './lib';
 
 const RSA_RUNS = 15;
 const ED25519_RUNS = 200;

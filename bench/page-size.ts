@@ -7,7 +7,7 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { BenchRow, BenchSection } from './lib.js';
+import type { BenchRow, BenchSection } from './lib';
 
 const root = new URL('..', import.meta.url).pathname;
 const MANIFEST = join('.vite', 'manifest.json');

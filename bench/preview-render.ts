@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startPreview, type Preview } from '../dev/preview/server.js';
-import { PEOPLE } from '../dev/preview/people.js';
-import { demoValohaiCredentials } from '../dev/valohai/index.js';
-import { row, type BenchRow, type BenchSection } from './lib.js';
+import { startPreview, type Preview } from '../dev/preview/server';
+import { PEOPLE } from '../dev/preview/people';
+import { demoValohaiCredentials } from '../dev/valohai/index';
+import { row, type BenchRow, type BenchSection } from './lib';
 
 const RUNS = 10;
 const root = new URL('..', import.meta.url).pathname;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Rolldown } from 'vite';
-import { median, row, type BenchRow, type BenchSection } from './lib.js';
+import { median, row, type BenchRow, type BenchSection } from './lib';
 
 const RUNS = 15;
 const WARMUP = 1;

@@ -4,12 +4,12 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
-import { benchConnect } from './connect.js';
-import { benchKeygen } from './keygen.js';
-import type { BenchSection } from './lib.js';
-import { benchPageSize } from './page-size.js';
-import { benchPreviewRender } from './preview-render.js';
-import { benchResolverImport } from './resolver-import.js';
+import { benchConnect } from './connect';
+import { benchKeygen } from './keygen';
+import type { BenchSection } from './lib';
+import { benchPageSize } from './page-size';
+import { benchPreviewRender } from './preview-render';
+import { benchResolverImport } from './resolver-import';
 
 const only = process.argv.slice(2);
 const benches: [string, () => Promise<BenchSection>][] = [

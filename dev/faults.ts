@@ -5,7 +5,7 @@
  * through, then affects the next `times` calls (all further calls when `times` is absent).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpReply, HttpRequest } from './http.js';
+import type { HttpReply, HttpRequest } from './http';
 
 export interface FaultRule {
   /** HTTP method to match, or '*' (default) for any. */

@@ -3,11 +3,11 @@
  * that reads the emulator's access keys live, and the Valohai emulator whose fetch runs real git over
  * SSH against that host. Used by `npm start`, by end-to-end tests and by the benchmarks.
  */
-import { BITBUCKET_HOST, parseRepoUrl, type ParsedRepoUrl } from '../src/git/index.js';
-import { startBitbucketEmulator, type BitbucketState } from './bitbucket/index.js';
-import { demoBitbucketCredentials, demoSeed, type Seed } from './seed/index.js';
-import { startSshGitHost, type SshGitHost } from './ssh-host/index.js';
-import { demoValohaiCredentials, demoValohaiSeed, startValohaiEmulator, type HttpsRepositoryLookup, type ValohaiSeed } from './valohai/index.js';
+import { BITBUCKET_HOST, parseRepoUrl, type ParsedRepoUrl } from '../src/git/index';
+import { startBitbucketEmulator, type BitbucketState } from './bitbucket/index';
+import { demoBitbucketCredentials, demoSeed, type Seed } from './seed/index';
+import { startSshGitHost, type SshGitHost } from './ssh-host/index';
+import { demoValohaiCredentials, demoValohaiSeed, startValohaiEmulator, type HttpsRepositoryLookup, type ValohaiSeed } from './valohai/index';
 
 export interface StackOptions {
   seed?: Seed;

@@ -4,9 +4,9 @@
  * to point the CLI at the same stand-ins. Stops cleanly on Ctrl-C.
  */
 import { fileURLToPath } from 'node:url';
-import { startPreview } from './preview/server.js';
-import { demoBitbucketCredentials } from './seed/index.js';
-import { demoValohaiCredentials } from './valohai/index.js';
+import { startPreview } from './preview/server';
+import { demoBitbucketCredentials } from './seed/index';
+import { demoValohaiCredentials } from './valohai/index';
 
 const buildDir = fileURLToPath(new URL('../static/settings/build-preview/', import.meta.url));
 const port = process.env.PORT ? Number(process.env.PORT) : 0;

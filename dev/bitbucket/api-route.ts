@@ -3,14 +3,14 @@
  * refuse the wrong mechanism, spend the rate budget, check token scopes. Also the repository lookup
  * and permission check the repository routes share.
  */
-import type { HttpReply, HttpRequest, Method, Router } from '../http.js';
-import type { RepoPermission } from '../seed/seed-types.js';
-import { authenticate, describePrincipal, permissionOn, type Principal } from './auth.js';
-import { RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE, bbError, unauthorized } from './errors.js';
-import type { RateLimiter } from './rate-limit.js';
-import { requirementFor } from './route-table.js';
-import { fullName, type Urls } from './serializers.js';
-import { permissionAtLeast, type BitbucketState, type RepoRecord } from './state.js';
+import type { HttpReply, HttpRequest, Method, Router } from '../http';
+import type { RepoPermission } from '../seed/seed-types';
+import { authenticate, describePrincipal, permissionOn, type Principal } from './auth';
+import { RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE, bbError, unauthorized } from './errors';
+import type { RateLimiter } from './rate-limit';
+import { requirementFor } from './route-table';
+import { fullName, type Urls } from './serializers';
+import { permissionAtLeast, type BitbucketState, type RepoRecord } from './state';
 
 export interface ApiDeps {
   state: BitbucketState;

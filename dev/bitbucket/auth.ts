@@ -4,8 +4,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { RepoPermission } from '../seed/seed-types.js';
-import type { AccessTokenRecord, BitbucketState, RepoRecord, UserRecord } from './state.js';
+import type { RepoPermission } from '../seed/seed-types';
+import type { AccessTokenRecord, BitbucketState, RepoRecord, UserRecord } from './state';
 
 interface PrincipalBase {
   scopes: ReadonlySet<string>;

@@ -3,18 +3,18 @@
  * seeded state of real git repositories, with Bitbucket's auth rules, pagination, rate limit, request
  * log and injectable faults (`emulator.faults` in-process, `/__faults` over HTTP).
  */
-import { FaultInjector } from '../faults.js';
-import { Router, serve, type RouteInfo } from '../http.js';
-import { buildSeed } from '../seed/build-seed.js';
-import type { Seed } from '../seed/seed-types.js';
-import type { ApiDeps } from './api-route.js';
-import { bbError } from './errors.js';
-import { RateLimiter } from './rate-limit.js';
-import { mountAccessKeyRoutes } from './routes/access-key-routes.js';
-import { mountRepositoryRoutes } from './routes/repository-routes.js';
-import { mountSourceRoutes } from './routes/source-routes.js';
-import { mountUserRoutes } from './routes/user-routes.js';
-import { BitbucketState } from './state.js';
+import { FaultInjector } from '../faults';
+import { Router, serve, type RouteInfo } from '../http';
+import { buildSeed } from '../seed/build-seed';
+import type { Seed } from '../seed/seed-types';
+import type { ApiDeps } from './api-route';
+import { bbError } from './errors';
+import { RateLimiter } from './rate-limit';
+import { mountAccessKeyRoutes } from './routes/access-key-routes';
+import { mountRepositoryRoutes } from './routes/repository-routes';
+import { mountSourceRoutes } from './routes/source-routes';
+import { mountUserRoutes } from './routes/user-routes';
+import { BitbucketState } from './state';
 
 export const API_BASE = '/2.0';
 export const DEFAULT_RATE_LIMIT_PER_HOUR = 1000;

@@ -2,7 +2,7 @@
  * Bitbucket's error replies: the JSON envelope `{"type": "error", "error": {message, detail?, data?}}`,
  * and the plain-text 401 it sends when credentials are missing or wrong.
  */
-import type { HttpReply } from '../http.js';
+import type { HttpReply } from '../http';
 
 export interface ErrorExtras {
   detail?: string;

@@ -3,7 +3,7 @@
  * details, tree entries and file bytes. Revisions are only ever exact branch names or hex commit ids,
  * never git's revision syntax, so a path parameter cannot reach `HEAD~3` or an option.
  */
-import { runGit, tryGit } from '../seed/git-cli.js';
+import { runGit, tryGit } from '../seed/git-cli';
 
 export interface CommitInfo {
   hash: string;

@@ -3,8 +3,8 @@
  * 10 and is capped at 100, `next`/`previous` are absolute URLs that keep the caller's other query
  * parameters.
  */
-import type { HttpReply, HttpRequest } from '../http.js';
-import { bbError } from './errors.js';
+import type { HttpReply, HttpRequest } from '../http';
+import { bbError } from './errors';
 
 export const DEFAULT_PAGELEN = 10;
 export const MAX_PAGELEN = 100;

@@ -3,7 +3,7 @@
  * `x-atlassian-auth-types` (the conformance test checks this table against the spec). Routes whose
  * spec lists only `api-token` refuse Bearer access tokens, as deploy keys do in real Bitbucket.
  */
-import type { Method } from '../http.js';
+import type { Method } from '../http';
 
 export type AuthType = 'api-token' | 'forge-oauth2';
 

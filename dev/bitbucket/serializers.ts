@@ -3,8 +3,8 @@
  * API links are built on the address the client used, so `links.self` and `next` work against the
  * emulator; web and clone links use the Bitbucket host names the product expects.
  */
-import type { CommitInfo } from './git-reader.js';
-import type { AccessKeyEntry, RepoRecord, UserRecord, WorkspaceRecord } from './state.js';
+import type { CommitInfo } from './git-reader';
+import type { AccessKeyEntry, RepoRecord, UserRecord, WorkspaceRecord } from './state';
 
 export interface Urls {
   /** API base including `/2.0`, e.g. `http://127.0.0.1:1234/2.0`. */

@@ -3,11 +3,11 @@
  * repositories (real bare git repos on disk) and their access keys. The SSH git host and the Valohai
  * emulator read it through `GitRepoDirectory`, so a key removed through the API stops working at once.
  */
-import type { AccessKeyRecord, GitRepoDirectory } from '../contracts.js';
-import type { RepoPermission, WorkspaceRole } from '../seed/seed-types.js';
-import { tryGit } from '../seed/git-cli.js';
-import { writeCommits, type TreeChange } from '../seed/git-writer.js';
-import { AccessKeyFormatError, parseAccessKey } from './access-key-format.js';
+import type { AccessKeyRecord, GitRepoDirectory } from '../contracts';
+import type { RepoPermission, WorkspaceRole } from '../seed/seed-types';
+import { tryGit } from '../seed/git-cli';
+import { writeCommits, type TreeChange } from '../seed/git-writer';
+import { AccessKeyFormatError, parseAccessKey } from './access-key-format';
 
 export interface WorkspaceRecord {
   slug: string;

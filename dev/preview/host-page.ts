@@ -4,7 +4,7 @@
  * the repository's access keys page (for the manual mode), and a bar of preview controls.
  * Server-rendered HTML with a few lines of script; everything written into it is escaped.
  */
-import { PEOPLE, type ColorMode, type Person } from './people.js';
+import { PEOPLE, type ColorMode, type Person } from './people';
 
 export interface HostView {
   person: Person;

@@ -2,7 +2,7 @@
  * Who the preview can act as. Forge tells the app who is calling; the preview lets the person at the
  * keyboard choose, so the admin-only paths can be tried from the other side.
  */
-import { demoBitbucketCredentials as bb } from '../seed/index.js';
+import { demoBitbucketCredentials as bb } from '../seed/index';
 
 export const PEOPLE = {
   admin: { ...bb.admin, role: 'workspace admin' },

@@ -11,18 +11,18 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve, sep } from 'node:path';
-import { createFetchTransport, type BitbucketTransport } from '../../src/bitbucket/index.js';
-import type { KeyGenerator } from '../../src/connect/index.js';
-import { DEFAULT_VALOHAI_HOST, MODULE_KEYS, RESOLVERS, type ResolverName } from '../../src/forge/contract.js';
-import { createMemoryBackend, type LogLine, type MemoryPlatform } from '../../src/forge/memory-platform.js';
-import type { Backend } from '../../src/forge/backend.js';
-import type { TrustedContext } from '../../src/forge/platform.js';
-import { ValohaiClient } from '../../src/valohai/index.js';
-import type { RepoRecord, WorkspaceRecord } from '../bitbucket/index.js';
-import { Router, json, serve, type HttpReply, type HttpRequest, type RunningServer } from '../http.js';
-import { startStack, type Stack } from '../stack.js';
-import { accessKeysPage, appHostPage, paths, type AccessKeyRow, type HostView } from './host-page.js';
-import { PEOPLE, colorModeOf, personOf, type Person } from './people.js';
+import { createFetchTransport, type BitbucketTransport } from '../../src/bitbucket/index';
+import type { KeyGenerator } from '../../src/connect/index';
+import { DEFAULT_VALOHAI_HOST, MODULE_KEYS, RESOLVERS, type ResolverName } from '../../src/forge/contract';
+import { createMemoryBackend, type LogLine, type MemoryPlatform } from '../../src/forge/memory-platform';
+import type { Backend } from '../../src/forge/backend';
+import type { TrustedContext } from '../../src/forge/platform';
+import { ValohaiClient } from '../../src/valohai/index';
+import type { RepoRecord, WorkspaceRecord } from '../bitbucket/index';
+import { Router, json, serve, type HttpReply, type HttpRequest, type RunningServer } from '../http';
+import { startStack, type Stack } from '../stack';
+import { accessKeysPage, appHostPage, paths, type AccessKeyRow, type HostView } from './host-page';
+import { PEOPLE, colorModeOf, personOf, type Person } from './people';
 
 export interface PreviewOptions {
   /** The folder the preview build of the pages was written to (`npm run build:ui-preview`). */

@@ -6,12 +6,12 @@
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AccessKeyConflictError, BitbucketState, type RepoRecord, type UserRecord, type WorkspaceRecord } from '../bitbucket/state.js';
-import { AccessKeyFormatError, parseAccessKey } from '../bitbucket/access-key-format.js';
-import { runGit } from './git-cli.js';
-import { initBareRepo, writeCommits, type CommitPlan, type TreeChange } from './git-writer.js';
-import { uuidFor } from './deterministic.js';
-import type { Seed, SeedCommit, SeedRepo, SeedSubmodule } from './seed-types.js';
+import { AccessKeyConflictError, BitbucketState, type RepoRecord, type UserRecord, type WorkspaceRecord } from '../bitbucket/state';
+import { AccessKeyFormatError, parseAccessKey } from '../bitbucket/access-key-format';
+import { runGit } from './git-cli';
+import { initBareRepo, writeCommits, type CommitPlan, type TreeChange } from './git-writer';
+import { uuidFor } from './deterministic';
+import type { Seed, SeedCommit, SeedRepo, SeedSubmodule } from './seed-types';
 
 export class SeedError extends Error {
   constructor(message: string) {

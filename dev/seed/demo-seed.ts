@@ -4,8 +4,8 @@
  * can fetch once the access keys are in place), a clean SSH-only superproject for the happy path, a repo
  * with a submodule on another host, users with different permissions and tokens with different scopes.
  */
-import { ed25519PublicKeyFor } from './deterministic.js';
-import type { Seed } from './seed-types.js';
+import { ed25519PublicKeyFor } from './deterministic';
+import type { Seed } from './seed-types';
 
 /** Every scope the emulator's routes ask for. */
 export const ALL_BITBUCKET_SCOPES = [

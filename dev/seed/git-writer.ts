@@ -4,7 +4,7 @@
  */
 import { rm, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SEED_IDENTITY, runGit } from './git-cli.js';
+import { SEED_IDENTITY, runGit } from './git-cli';
 
 export type TreeChange =
   | { kind: 'file'; path: string; content: string }

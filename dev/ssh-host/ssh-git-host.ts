@@ -13,17 +13,17 @@ import { createServer, type Server as NetServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import ssh2 from 'ssh2';
 import type { AuthContext, Connection, ServerChannel } from 'ssh2';
-import type { GitRepoDirectory, RepoRef, SshGitEndpoint } from '../contracts.js';
-import { generateKeyPair } from '../../src/ssh/index.js';
-import { parseGitCommand } from './git-command.js';
+import type { GitRepoDirectory, RepoRef, SshGitEndpoint } from '../contracts';
+import { generateKeyPair } from '../../src/ssh/index';
+import { parseGitCommand } from './git-command';
 import {
   ACCESS_KEY_READ_ONLY,
   INVALID_COMMAND,
   KEY_NOT_ON_REPOSITORY,
   repositoryNotFound,
   shellGreeting,
-} from './messages.js';
-import { blobToKeyText, normaliseKeyText } from './public-key.js';
+} from './messages';
+import { blobToKeyText, normaliseKeyText } from './public-key';
 
 const { Server: SshServer, utils } = ssh2;
 

@@ -3,7 +3,7 @@
  * Valohai account in organization `acme` with one project, `acme/ml-models`, whose repository is not
  * configured yet. An outsider's organization holds a project the admin cannot see.
  */
-import type { ValohaiSeed } from './seed-types.js';
+import type { ValohaiSeed } from './seed-types';
 
 export const demoValohaiCredentials = {
   admin: { username: 'ada-admin', email: 'admin@acme.test', token: 'vhdemo-acme-admin-0123456789abcdef01234567' },

@@ -2,8 +2,8 @@
  * The Django REST Framework conventions Valohai's API follows: token authentication, error bodies,
  * JSON body parsing and limit/offset pagination with absolute `next`/`previous` links.
  */
-import type { HttpReply, HttpRequest } from '../http.js';
-import type { UserRecord, ValohaiState } from './state.js';
+import type { HttpReply, HttpRequest } from '../http';
+import type { UserRecord, ValohaiState } from './state';
 
 export const NOT_FOUND: HttpReply = { status: 404, body: { detail: 'Not found.' } };
 

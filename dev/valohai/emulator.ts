@@ -7,15 +7,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SshGitEndpoint } from '../contracts.js';
-import { FaultInjector } from '../faults.js';
-import { serve, type RunningServer } from '../http.js';
-import { NOT_FOUND } from './drf.js';
-import { GitFetcher, type HttpsRepositoryLookup } from './git-fetcher.js';
-import { redactRequestBody } from './redact.js';
-import { API_BASE, createValohaiRouter } from './routes.js';
-import type { ValohaiSeed } from './seed-types.js';
-import { ValohaiState } from './state.js';
+import type { SshGitEndpoint } from '../contracts';
+import { FaultInjector } from '../faults';
+import { serve, type RunningServer } from '../http';
+import { NOT_FOUND } from './drf';
+import { GitFetcher, type HttpsRepositoryLookup } from './git-fetcher';
+import { redactRequestBody } from './redact';
+import { API_BASE, createValohaiRouter } from './routes';
+import type { ValohaiSeed } from './seed-types';
+import { ValohaiState } from './state';
 
 export interface ValohaiEmulatorOptions {
   seed: ValohaiSeed;

@@ -17,8 +17,8 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { SshGitEndpoint } from '../contracts.js';
-import { sshClientFiles } from './ssh-client-config.js';
+import type { SshGitEndpoint } from '../contracts';
+import { sshClientFiles } from './ssh-client-config';
 
 export interface FetchInput {
   projectId: string;

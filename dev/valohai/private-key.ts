@@ -5,7 +5,7 @@
  */
 import { createPrivateKey, createPublicKey, type JsonWebKey } from 'node:crypto';
 import ssh2 from 'ssh2';
-import { sha256Fingerprint } from '../ssh-host/public-key.js';
+import { sha256Fingerprint } from '../ssh-host/public-key';
 
 const { utils } = ssh2;
 

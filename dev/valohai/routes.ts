@@ -2,8 +2,8 @@
  * The `/api/v0` routes the product calls, answering as Valohai does. The SSH private key goes in
  * through `PATCH /repositories/{id}/` and never comes out: responses carry `ssh_private_key_set` only.
  */
-import { Router, type HttpReply, type HttpRequest } from '../http.js';
-import type { FetchOutcome, GitFetcher } from './git-fetcher.js';
+import { Router, type HttpReply, type HttpRequest } from '../http';
+import type { FetchOutcome, GitFetcher } from './git-fetcher';
 import {
   authenticate,
   badRequest,
@@ -13,9 +13,9 @@ import {
   paginate,
   stringField,
   type FieldErrors,
-} from './drf.js';
-import { checkPrivateKey, SshPrivateKeyError } from './private-key.js';
-import type { CommitRecord, ProjectRecord, RepositoryRecord, UserRecord, ValohaiState } from './state.js';
+} from './drf';
+import { checkPrivateKey, SshPrivateKeyError } from './private-key';
+import type { CommitRecord, ProjectRecord, RepositoryRecord, UserRecord, ValohaiState } from './state';
 
 export const API_BASE = '/api/v0';
 

@@ -4,7 +4,7 @@
  * published line (rewritten for the alias through HostKeyAlias). Any other host is answered the way
  * a foreign git host answers a key it does not know, without touching the network.
  */
-import type { SshGitEndpoint } from '../contracts.js';
+import type { SshGitEndpoint } from '../contracts';
 
 export interface SshClientFiles {
   /** Contents of the ssh config (`ssh -F`). */

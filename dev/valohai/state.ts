@@ -4,8 +4,8 @@
  * and the fetcher; what the state API hands out says only whether a key is set and its fingerprint.
  */
 import { randomUUID } from 'node:crypto';
-import { checkPrivateKey } from './private-key.js';
-import type { ValohaiSeed } from './seed-types.js';
+import { checkPrivateKey } from './private-key';
+import type { ValohaiSeed } from './seed-types';
 
 export interface UserRecord {
   id: number;

@@ -3,9 +3,9 @@
  * spec's templates with each value encoded (and refused when it could change the path); answers are
  * mapped to small types; failures to typed errors; transient failures retried.
  */
-import { networkErrorCode } from '../http/network.js';
-import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegmentError } from '../http/path.js';
-import { withRetry, type RetryOptions } from '../http/retry.js';
+import { networkErrorCode } from '../http/network';
+import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegmentError } from '../http/path';
+import { withRetry, type RetryOptions } from '../http/retry';
 import {
   BitbucketError,
   BitbucketNotFoundError,
@@ -13,10 +13,10 @@ import {
   malformedResponse,
   networkError,
   type RequestContext,
-} from './errors.js';
-import { asObject, permissionFor, toAccessKey, toRepository, toUser } from './map.js';
-import type { BitbucketRequest, BitbucketResponse, BitbucketTransport } from './transport.js';
-import type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types.js';
+} from './errors';
+import { asObject, permissionFor, toAccessKey, toRepository, toUser } from './map';
+import type { BitbucketRequest, BitbucketResponse, BitbucketTransport } from './transport';
+import type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
 
 export interface BitbucketClientOptions {
   transport: BitbucketTransport;

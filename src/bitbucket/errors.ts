@@ -2,9 +2,9 @@
  * Typed Bitbucket failures. Every message says what happened and the fix; none carries a token, an
  * Authorization header or a key body (server text is scrubbed before it is quoted).
  */
-import { describeNetworkCode, isRetryableNetworkCode } from '../http/network.js';
-import { excerpt, redact } from '../http/redact.js';
-import { isRetryableStatus, parseRetryAfter } from '../http/retry.js';
+import { describeNetworkCode, isRetryableNetworkCode } from '../http/network';
+import { excerpt, redact } from '../http/redact';
+import { isRetryableStatus, parseRetryAfter } from '../http/retry';
 
 export const API_TOKEN_URL = 'https://id.atlassian.com/manage-profile/security/api-tokens';
 export const REQUIRED_SCOPES = [

@@ -1,4 +1,4 @@
-export { BitbucketClient, isRetryableBitbucketError, type BitbucketClientOptions } from './client.js';
+export { BitbucketClient, isRetryableBitbucketError, type BitbucketClientOptions } from './client';
 export {
   AccessKeyAlreadyPresentError,
   API_TOKEN_URL,
@@ -12,8 +12,8 @@ export {
   BitbucketRateLimitError,
   REQUIRED_SCOPES,
   type BitbucketErrorCode,
-} from './errors.js';
-export { normaliseSshUrl } from './map.js';
+} from './errors';
+export { normaliseSshUrl } from './map';
 export {
   createFetchTransport,
   DEFAULT_BITBUCKET_TIMEOUT_MS,
@@ -22,5 +22,5 @@ export {
   type BitbucketResponse,
   type BitbucketTransport,
   type FetchTransportOptions,
-} from './transport.js';
-export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types.js';
+} from './transport';
+export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';

@@ -3,7 +3,7 @@
  * spec lacks, e.g. `created_on` where the schema says `added_on`), strict about the few the workflows
  * depend on: a missing one returns undefined and the client reports a malformed answer.
  */
-import type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types.js';
+import type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
 
 type Json = Record<string, unknown>;
 

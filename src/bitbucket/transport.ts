@@ -2,8 +2,8 @@
  * How requests reach Bitbucket. The client speaks only this port: the CLI plugs in `fetch` with Basic
  * auth, the Forge app its `requestBitbucket`, tests a function of their own.
  */
-import { networkErrorCode } from '../http/network.js';
-import { networkError } from './errors.js';
+import { networkErrorCode } from '../http/network';
+import { networkError } from './errors';
 
 export type BitbucketMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { buildProgram } from './program.js';
+import { buildProgram } from './program';
 
 buildProgram()
   .parseAsync(process.argv)

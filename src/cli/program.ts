@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { registerKeygen } from './commands/keygen.js';
-import { registerWorkflows } from './commands/workflows.js';
+import { registerKeygen } from './commands/keygen';
+import { registerWorkflows } from './commands/workflows';
 
 function packageVersion(): string {
-  // Runs from src/ (tsx) and from dist/src/ (installed): look upwards for our package.json.
+  // Runs from src/cli/ (tsx) and from dist/ (installed): look upwards for our package.json.
   for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
     try {
       const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string };

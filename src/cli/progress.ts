@@ -2,7 +2,7 @@
  * Progress on stderr: each step as it happens on a terminal, nothing in a pipe (stdout stays for
  * results and --json). Colour only on a terminal and never with NO_COLOR.
  */
-import type { ProgressEvent, ProgressSink } from '../connect/index.js';
+import type { ProgressEvent, ProgressSink } from '../connect/index';
 
 export interface Output {
   isTTY: boolean;

@@ -5,7 +5,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { ConnectionRecord, ConnectionStore, Lock } from '../connect/index.js';
+import type { ConnectionRecord, ConnectionStore, Lock } from '../connect/index';
 
 export function stateDir(env: Record<string, string | undefined>): string {
   if (env.VALOHAI_BITBUCKET_STATE_DIR) return env.VALOHAI_BITBUCKET_STATE_DIR;

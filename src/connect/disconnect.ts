@@ -2,12 +2,12 @@
  * disconnect: Valohai stops holding the key first, then the connection's keys leave every repository.
  * The other order would leave Valohai with a key that no longer opens anything.
  */
-import { discover } from './discover.js';
-import { messageOf } from './explain.js';
-import { connectionKeys } from './keys.js';
-import type { WorkflowDeps } from './ports.js';
-import { forEachBounded, Saga } from './saga.js';
-import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WorkflowResult } from './types.js';
+import { discover } from './discover';
+import { messageOf } from './explain';
+import { connectionKeys } from './keys';
+import type { WorkflowDeps } from './ports';
+import { forEachBounded, Saga } from './saga';
+import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WorkflowResult } from './types';
 
 export interface DisconnectInput {
   workspace: string;

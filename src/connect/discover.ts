@@ -3,9 +3,9 @@
  * read at the fetched commit, each Bitbucket submodule repository, recursively (depth-limited and
  * cycle-safe). Submodule URLs that an SSH key cannot serve become warnings naming the line to change.
  */
-import { parseGitmodules, submoduleTargets, GitmodulesSyntaxError } from '../git/index.js';
-import type { BitbucketApi, RepositoryInfo } from './ports.js';
-import type { Target, Warning } from './types.js';
+import { parseGitmodules, submoduleTargets, GitmodulesSyntaxError } from '../git/index';
+import type { BitbucketApi, RepositoryInfo } from './ports';
+import type { Target, Warning } from './types';
 
 export interface DiscoverInput {
   workspace: string;

@@ -4,14 +4,14 @@
  * must fetch. New keys go on every target before Valohai receives them; old keys leave only after
  * Valohai verifiably fetches with the new one.
  */
-import { parsePublicKey } from '../ssh/index.js';
-import { discover, type DiscoverInput, type Plan } from './discover.js';
-import { explainFetchError, messageOf, refusedOutright } from './explain.js';
-import { connectionKeys, currentKey, listTargetKeys, normaliseKey, type TargetKeys } from './keys.js';
-import { accessKeyLabel } from './label.js';
-import type { AccessKeyInfo, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports.js';
-import { forEachBounded, Saga } from './saga.js';
-import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types.js';
+import { parsePublicKey } from '../ssh/index';
+import { discover, type DiscoverInput, type Plan } from './discover';
+import { explainFetchError, messageOf, refusedOutright } from './explain';
+import { connectionKeys, currentKey, listTargetKeys, normaliseKey, type TargetKeys } from './keys';
+import { accessKeyLabel } from './label';
+import type { AccessKeyInfo, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
+import { forEachBounded, Saga } from './saga';
+import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
 
 export interface ConnectInput extends DiscoverInput {
   /** Valohai project id or `owner/name`. */

@@ -1,7 +1,7 @@
 /** Access-key bookkeeping shared by the workflows: what each target holds, compared by type + base64. */
-import { isLabelFor } from './label.js';
-import type { AccessKeyInfo, BitbucketApi } from './ports.js';
-import type { Target } from './types.js';
+import { isLabelFor } from './label';
+import type { AccessKeyInfo, BitbucketApi } from './ports';
+import type { Target } from './types';
 
 /** `type base64` of an authorized_keys line or of Bitbucket's echo, whitespace and comment dropped. */
 export function normaliseKey(line: string): string {

@@ -2,7 +2,7 @@
  * The ports the workflows run over. The real Bitbucket and Valohai clients satisfy them structurally;
  * the Forge app, the CLI, the preview and the tests wire their own implementations of the rest.
  */
-import type { KeyType } from './types.js';
+import type { KeyType } from './types';
 
 export interface RepositoryInfo {
   uuid: string;

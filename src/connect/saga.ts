@@ -2,7 +2,7 @@
  * A workflow is a sequence of steps, each with an optional undo. On failure the steps already done are
  * undone in reverse order; what cannot be undone is collected, so the caller can name it precisely.
  */
-import type { ProgressSink } from './types.js';
+import type { ProgressSink } from './types';
 
 export interface UndoFailure {
   step: string;

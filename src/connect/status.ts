@@ -3,12 +3,12 @@
  * labelled for the project that are not the current one (orphans), and Valohai's view beside Bitbucket's.
  * Reads only.
  */
-import { parsePublicKey } from '../ssh/index.js';
-import { discover } from './discover.js';
-import { messageOf } from './explain.js';
-import { connectionKeys, currentKey, normaliseKey } from './keys.js';
-import type { AccessKeyInfo, WorkflowDeps } from './ports.js';
-import type { Warning } from './types.js';
+import { parsePublicKey } from '../ssh/index';
+import { discover } from './discover';
+import { messageOf } from './explain';
+import { connectionKeys, currentKey, normaliseKey } from './keys';
+import type { AccessKeyInfo, WorkflowDeps } from './ports';
+import type { Warning } from './types';
 
 export const KEY_AGE_WARNING_DAYS = 180;
 export const KEY_AGE_ALERT_DAYS = 365;

@@ -1,6 +1,6 @@
 /** sync: ask Valohai to fetch and report what it found. The push trigger runs this on every push. */
-import { explainFetchError } from './explain.js';
-import type { ValohaiApi } from './ports.js';
+import { explainFetchError } from './explain';
+import type { ValohaiApi } from './ports';
 
 export interface SyncResult {
   projectId: string;

@@ -4,14 +4,14 @@
  * makes sense; then it takes the repository's job slot and returns the job id at once. The work runs
  * on the queue (job-runner.ts): no key generation and no fetch happen inside a resolver.
  */
-import type { JobStarted, JobView, StartConnectPayload, StartRotatePayload } from './contract.js';
-import { repositoryAccess, repositoryAdmin, type RepositoryAccess } from './authorize.js';
-import { Credentials } from './credentials.js';
-import { failures, ResolverFailure } from './errors.js';
-import { jobView, loadJob, startJob } from './jobs.js';
-import { KvConnectionStore } from './kv-connection-store.js';
-import type { ForgePlatform, TrustedContext } from './platform.js';
-import type { JobInput, StoredConnection } from './records.js';
+import type { JobStarted, JobView, StartConnectPayload, StartRotatePayload } from './contract';
+import { repositoryAccess, repositoryAdmin, type RepositoryAccess } from './authorize';
+import { Credentials } from './credentials';
+import { failures, ResolverFailure } from './errors';
+import { jobView, loadJob, startJob } from './jobs';
+import { KvConnectionStore } from './kv-connection-store';
+import type { ForgePlatform, TrustedContext } from './platform';
+import type { JobInput, StoredConnection } from './records';
 
 interface Preconditions {
   access: RepositoryAccess;

@@ -4,12 +4,12 @@
  * credentials need the caller to own the workspace. The repository itself is read as the app, by the
  * UUIDs from the context: the payload never names it.
  */
-import type { Repository, RepositoryPermission } from '../bitbucket/index.js';
-import { appBitbucket, bitbucketClient } from './clients.js';
-import { failures } from './errors.js';
-import { bareUuid, bracedUuid } from './keys.js';
-import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from './platform.js';
-import { getWorkspaceMembership, type WorkspaceMembership } from './workspace-reads.js';
+import type { Repository, RepositoryPermission } from '../bitbucket/index';
+import { appBitbucket, bitbucketClient } from './clients';
+import { failures } from './errors';
+import { bareUuid, bracedUuid } from './keys';
+import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from './platform';
+import { getWorkspaceMembership, type WorkspaceMembership } from './workspace-reads';
 
 export interface RepositoryAccess {
   workspaceUuid: string;

@@ -3,13 +3,13 @@
  * disconnect. The engine does the work and keeps its invariants; these only choose its inputs and
  * record what the pages show afterwards.
  */
-import { connect, disconnect, rotate, type ProgressSink, type WorkflowResult } from '../connect/index.js';
-import { Saga } from '../connect/saga.js';
-import type { StartConnectPayload, StartRotatePayload } from './contract.js';
-import { failures } from './errors.js';
-import type { JobContext } from './job-context.js';
-import { emptyResult } from '../connect/types.js';
-import { disconnectByHand } from './manual-jobs.js';
+import { connect, disconnect, rotate, type ProgressSink, type WorkflowResult } from '../connect/index';
+import { Saga } from '../connect/saga';
+import type { StartConnectPayload, StartRotatePayload } from './contract';
+import { failures } from './errors';
+import type { JobContext } from './job-context';
+import { emptyResult } from '../connect/types';
+import { disconnectByHand } from './manual-jobs';
 
 async function requireToken(ctx: JobContext) {
   const secret = await ctx.bitbucketSecret();

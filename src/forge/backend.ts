@@ -2,11 +2,11 @@
  * The whole backend over one platform: the resolvers, the queue consumer and the push trigger. Forge
  * (handlers.ts), the local preview and the tests all start from here.
  */
-import { errorName } from './errors.js';
-import { runJob } from './job-runner.js';
-import type { ForgePlatform, QueueMessage } from './platform.js';
-import { handlePush, runSync } from './push.js';
-import { createResolvers, type Resolvers } from './resolvers.js';
+import { errorName } from './errors';
+import { runJob } from './job-runner';
+import type { ForgePlatform, QueueMessage } from './platform';
+import { handlePush, runSync } from './push';
+import { createResolvers, type Resolvers } from './resolvers';
 
 export interface Backend {
   resolvers: Resolvers;

@@ -1,7 +1,7 @@
 /** Client construction and the few addresses the pages link to. */
-import { BitbucketClient, type BitbucketTransport } from '../bitbucket/index.js';
-import type { CallLimits, ForgePlatform, ValohaiPort } from './platform.js';
-import type { BitbucketSecret, ValohaiSecret } from './records.js';
+import { BitbucketClient, type BitbucketTransport } from '../bitbucket/index';
+import type { CallLimits, ForgePlatform, ValohaiPort } from './platform';
+import type { BitbucketSecret, ValohaiSecret } from './records';
 
 export function bitbucketClient(transport: BitbucketTransport, limits: CallLimits): BitbucketClient {
   return new BitbucketClient({ transport, retry: { maxAttempts: limits.maxAttempts, maxTotalMs: limits.maxTotalMs } });
@@ -25,7 +25,7 @@ export function splitFullName(fullName: string): { workspace: string; repo: stri
   return { workspace: fullName.slice(0, slash), repo: fullName.slice(slash + 1) };
 }
 
-export { accessKeysUrl } from './contract.js';
+export { accessKeysUrl } from './contract';
 
 /** A Valohai project's page: `<host>/p/<owner>/<name>/`. */
 export function valohaiProjectUrl(host: string, owner: string | null, name: string): string | null {

@@ -3,14 +3,14 @@
  * keys; without one (a connection made by hand), access keys cannot be listed, so the view is built
  * from what the app stored plus Bitbucket's head and Valohai's newest commit.
  */
-import type { Repository } from '../bitbucket/index.js';
-import { discover, status, type Warning } from '../connect/index.js';
-import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket } from './clients.js';
-import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus } from './contract.js';
-import { KvConnectionStore } from './kv-connection-store.js';
-import { projectUrlOf } from './manual-jobs.js';
-import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from './platform.js';
-import type { BitbucketSecret, StoredConnection } from './records.js';
+import type { Repository } from '../bitbucket/index';
+import { discover, status, type Warning } from '../connect/index';
+import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket } from './clients';
+import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus } from './contract';
+import { KvConnectionStore } from './kv-connection-store';
+import { projectUrlOf } from './manual-jobs';
+import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from './platform';
+import type { BitbucketSecret, StoredConnection } from './records';
 
 const DAY = 86_400_000;
 

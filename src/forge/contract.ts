@@ -15,7 +15,7 @@
  *   has a hard 25 s limit, a queue consumer 900 s.
  * - No reply ever carries a secret: stored tokens and private keys are write-only from the page.
  */
-import type { KeyType, ProgressEvent, Target, Warning, WorkflowResult } from '../connect/types.js';
+import type { KeyType, ProgressEvent, Target, Warning, WorkflowResult } from '../connect/types';
 
 // ---------------------------------------------------------------------------------------------
 // Module keys (must match manifest.yml) and resolver names

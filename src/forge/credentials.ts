@@ -2,10 +2,10 @@
  * The workspace's stored credentials: secrets in the SecretStore, their non-secret summary in the
  * record store. Reading a secret is only ever done to make a client with it.
  */
-import type { ResolverError } from './contract.js';
-import { keys } from './keys.js';
-import type { ForgePlatform } from './platform.js';
-import type { BitbucketSecret, ValohaiSecret, WorkspaceSummary } from './records.js';
+import type { ResolverError } from './contract';
+import { keys } from './keys';
+import type { ForgePlatform } from './platform';
+import type { BitbucketSecret, ValohaiSecret, WorkspaceSummary } from './records';
 
 function isValohaiSecret(value: unknown): value is ValohaiSecret {
   const v = value as Partial<ValohaiSecret> | null;

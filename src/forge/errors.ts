@@ -3,14 +3,14 @@
  * Client errors (Bitbucket, Valohai) already carry scrubbed messages; anything unknown becomes a
  * generic 'internal' reply and only its class name is logged.
  */
-import { BitbucketAuthError, BitbucketError, BitbucketForbiddenError, BitbucketRateLimitError } from '../bitbucket/index.js';
-import { EmptyRepositoryError, SubmoduleRepositoryError } from '../connect/discover.js';
-import { InvalidPathSegmentError } from '../http/path.js';
-import { redact } from '../http/redact.js';
-import { ValohaiAuthError, ValohaiError, ValohaiRateLimitError } from '../valohai/index.js';
-import { InvalidPayloadError, type ResolverError, type ResolverErrorCode } from './contract.js';
-import { InvalidContextIdError } from './keys.js';
-import { LockBusyError } from './kv-lock.js';
+import { BitbucketAuthError, BitbucketError, BitbucketForbiddenError, BitbucketRateLimitError } from '../bitbucket/index';
+import { EmptyRepositoryError, SubmoduleRepositoryError } from '../connect/discover';
+import { InvalidPathSegmentError } from '../http/path';
+import { redact } from '../http/redact';
+import { ValohaiAuthError, ValohaiError, ValohaiRateLimitError } from '../valohai/index';
+import { InvalidPayloadError, type ResolverError, type ResolverErrorCode } from './contract';
+import { InvalidContextIdError } from './keys';
+import { LockBusyError } from './kv-lock';
 
 export const WORKSPACE_SETTINGS_HINT = 'Workspace settings › Valohai';
 

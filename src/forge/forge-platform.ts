@@ -7,11 +7,11 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import api, { assumeTrustedRoute, getAppContext, NeedsAuthenticationError } from '@forge/api';
 import { Queue } from '@forge/events';
 import { kvs, WhereConditions } from '@forge/kvs';
-import { createFetchTransport, type BitbucketRequest, type BitbucketResponse, type BitbucketTransport } from '../bitbucket/index.js';
-import { generateKeyPair } from '../ssh/index.js';
-import { ValohaiClient } from '../valohai/index.js';
-import { MODULE_KEYS } from './contract.js';
-import type { ForgePlatform, LogFields, Logger, RecordStore, SecretStore, StoreWriteOptions } from './platform.js';
+import { createFetchTransport, type BitbucketRequest, type BitbucketResponse, type BitbucketTransport } from '../bitbucket/index';
+import { generateKeyPair } from '../ssh/index';
+import { ValohaiClient } from '../valohai/index';
+import { MODULE_KEYS } from './contract';
+import type { ForgePlatform, LogFields, Logger, RecordStore, SecretStore, StoreWriteOptions } from './platform';
 
 export const QUEUE_KEY = 'connection-jobs';
 export const BITBUCKET_API_URL = 'https://api.bitbucket.org/2.0';

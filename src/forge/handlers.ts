@@ -3,11 +3,11 @@
  * consumer and the push trigger. Only here is Forge's `req.context` read, and only its trusted fields.
  */
 import { makeResolver } from '@forge/resolver';
-import { createBackend, type Backend } from './backend.js';
-import { RESOLVERS, type ResolverError } from './contract.js';
-import { toResolverError } from './errors.js';
-import { bracedUuid } from './keys.js';
-import type { ForgePlatform, TrustedContext } from './platform.js';
+import { createBackend, type Backend } from './backend';
+import { RESOLVERS, type ResolverError } from './contract';
+import { toResolverError } from './errors';
+import { bracedUuid } from './keys';
+import type { ForgePlatform, TrustedContext } from './platform';
 
 type Json = Record<string, unknown>;
 

@@ -2,8 +2,8 @@
  * The functions manifest.yml names: `forge/index.resolver`, `forge/index.jobConsumer`,
  * `forge/index.onPush`. Everything behind them is the same backend the preview and the tests run.
  */
-import { createForgePlatform } from './forge-platform.js';
-import { createForgeHandlers } from './handlers.js';
+import { createForgePlatform } from './forge-platform';
+import { createForgeHandlers } from './handlers';
 
 const handlers = createForgeHandlers(createForgePlatform());
 

@@ -2,16 +2,16 @@
  * What one queue job works with: the repository, its stored connection, clients made from the
  * workspace's secrets, and the engine's dependencies wired to the record store.
  */
-import type { BitbucketClient } from '../bitbucket/index.js';
-import type { BitbucketApi, WorkflowDeps, WorkflowResult } from '../connect/index.js';
-import { appBitbucket, splitFullName, tokenBitbucket, valohaiFor } from './clients.js';
-import { Credentials } from './credentials.js';
-import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors.js';
-import { KvConnectionStore } from './kv-connection-store.js';
-import { KvLock } from './kv-lock.js';
-import { JOB_LIMITS, type ForgePlatform, type ValohaiPort } from './platform.js';
-import type { BitbucketSecret, JobRecord, StoredConnection } from './records.js';
-import { ValohaiAuthError } from '../valohai/index.js';
+import type { BitbucketClient } from '../bitbucket/index';
+import type { BitbucketApi, WorkflowDeps, WorkflowResult } from '../connect/index';
+import { appBitbucket, splitFullName, tokenBitbucket, valohaiFor } from './clients';
+import { Credentials } from './credentials';
+import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors';
+import { KvConnectionStore } from './kv-connection-store';
+import { KvLock } from './kv-lock';
+import { JOB_LIMITS, type ForgePlatform, type ValohaiPort } from './platform';
+import type { BitbucketSecret, JobRecord, StoredConnection } from './records';
+import { ValohaiAuthError } from '../valohai/index';
 
 export class JobContext {
   readonly workspace: string;

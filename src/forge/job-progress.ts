@@ -3,11 +3,11 @@
  * write is in flight, and events arriving meanwhile are folded into the next one. The page polls once a
  * second, so it sees each step start and end while a burst of parallel steps costs two writes, not twenty.
  */
-import type { ProgressEvent, ProgressSink } from '../connect/index.js';
-import { errorName } from './errors.js';
-import { saveJob } from './jobs.js';
-import type { Logger, RecordStore } from './platform.js';
-import type { JobRecord } from './records.js';
+import type { ProgressEvent, ProgressSink } from '../connect/index';
+import { errorName } from './errors';
+import { saveJob } from './jobs';
+import type { Logger, RecordStore } from './platform';
+import type { JobRecord } from './records';
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -3,17 +3,17 @@
  * as they happen, the result stored, and the repository's job slot freed. It never throws: Forge would
  * retry a throwing consumer, and a connect must not run twice.
  */
-import type { WorkflowResult } from '../connect/index.js';
-import { redact } from '../http/redact.js';
-import { connectJob, disconnectJob, rotateJob } from './automatic-jobs.js';
-import type { JobStatus } from './contract.js';
-import { errorName, toResolverError } from './errors.js';
-import { JobContext } from './job-context.js';
-import { JobProgressWriter } from './job-progress.js';
-import { isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './jobs.js';
-import { manualConnect, verifyConnection } from './manual-jobs.js';
-import type { ForgePlatform } from './platform.js';
-import type { JobRecord } from './records.js';
+import type { WorkflowResult } from '../connect/index';
+import { redact } from '../http/redact';
+import { connectJob, disconnectJob, rotateJob } from './automatic-jobs';
+import type { JobStatus } from './contract';
+import { errorName, toResolverError } from './errors';
+import { JobContext } from './job-context';
+import { JobProgressWriter } from './job-progress';
+import { isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './jobs';
+import { manualConnect, verifyConnection } from './manual-jobs';
+import type { ForgePlatform } from './platform';
+import type { JobRecord } from './records';
 
 function submodulesOf(job: JobRecord): boolean {
   return job.input.kind === 'connect' || job.input.kind === 'manual-connect' ? job.input.choices.submodules : true;

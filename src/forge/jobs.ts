@@ -5,11 +5,11 @@
  * as failed and frees the slot.
  */
 import { randomUUID } from 'node:crypto';
-import type { JobKind, JobStatus, JobView } from './contract.js';
-import { failures, ResolverFailure } from './errors.js';
-import { bareUuid, keys } from './keys.js';
-import type { ForgePlatform, RecordStore } from './platform.js';
-import type { ActiveJobPointer, JobInput, JobRecord } from './records.js';
+import type { JobKind, JobStatus, JobView } from './contract';
+import { failures, ResolverFailure } from './errors';
+import { bareUuid, keys } from './keys';
+import type { ForgePlatform, RecordStore } from './platform';
+import type { ActiveJobPointer, JobInput, JobRecord } from './records';
 
 /** Forge's limit for a queue function; a job running longer than this is gone. */
 export const JOB_LIFETIME_MS = 900_000;

@@ -3,10 +3,10 @@
  * connection per repository, keyed by the repository's UUID, so the engine's `workspace/slug` only
  * has to agree on the project: a renamed repository still finds its connection.
  */
-import type { ConnectionRecord, ConnectionStore } from '../connect/index.js';
-import { keys } from './keys.js';
-import type { RecordStore } from './platform.js';
-import type { StoredConnection } from './records.js';
+import type { ConnectionRecord, ConnectionStore } from '../connect/index';
+import { keys } from './keys';
+import type { RecordStore } from './platform';
+import type { StoredConnection } from './records';
 
 export interface ConnectionDefaults {
   submodules: boolean;

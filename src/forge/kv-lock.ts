@@ -2,9 +2,9 @@
  * The engine's Lock over the record store's create-if-absent. A holder that died (Forge ends a queue
  * function after 900 s) leaves a lock that expires, so one lost invocation cannot block a repository.
  */
-import type { Clock, Lock } from '../connect/index.js';
-import { keys } from './keys.js';
-import type { RecordStore } from './platform.js';
+import type { Clock, Lock } from '../connect/index';
+import { keys } from './keys';
+import type { RecordStore } from './platform';
 
 export class LockBusyError extends Error {
   override readonly name = 'LockBusyError';

@@ -9,16 +9,16 @@
  * repository it could not fetch before either: nothing that worked stops working. What it buys: the
  * private key goes straight from generation to Valohai and is never stored, not even for a minute.
  */
-import { emptyResult } from '../connect/types.js';
-import { discover, type ProgressSink, type Target, type WorkflowResult } from '../connect/index.js';
-import { fetchAndVerify } from '../connect/install.js';
-import { normaliseKey } from '../connect/keys.js';
-import { accessKeyLabel } from '../connect/label.js';
-import { Saga } from '../connect/saga.js';
-import { accessKeysUrl, valohaiProjectUrl } from './clients.js';
-import type { ManualTarget, StartConnectPayload } from './contract.js';
-import type { JobContext } from './job-context.js';
-import type { StoredConnection } from './records.js';
+import { emptyResult } from '../connect/types';
+import { discover, type ProgressSink, type Target, type WorkflowResult } from '../connect/index';
+import { fetchAndVerify } from '../connect/install';
+import { normaliseKey } from '../connect/keys';
+import { accessKeyLabel } from '../connect/label';
+import { Saga } from '../connect/saga';
+import { accessKeysUrl, valohaiProjectUrl } from './clients';
+import type { ManualTarget, StartConnectPayload } from './contract';
+import type { JobContext } from './job-context';
+import type { StoredConnection } from './records';
 
 export interface JobOutcome {
   result: WorkflowResult;

@@ -3,11 +3,11 @@
  * shared by reference), a queue that runs the consumer asynchronously, and a logger that keeps its
  * lines. The local preview and the tests run the real backend over it.
  */
-import { createFetchTransport, type BitbucketTransport } from '../bitbucket/index.js';
-import type { Clock, KeyGenerator } from '../connect/index.js';
-import { generateKeyPair } from '../ssh/index.js';
-import { ValohaiClient } from '../valohai/index.js';
-import { createBackend, type Backend } from './backend.js';
+import { createFetchTransport, type BitbucketTransport } from '../bitbucket/index';
+import type { Clock, KeyGenerator } from '../connect/index';
+import { generateKeyPair } from '../ssh/index';
+import { ValohaiClient } from '../valohai/index';
+import { createBackend, type Backend } from './backend';
 import type {
   CallLimits,
   ForgePlatform,
@@ -20,7 +20,7 @@ import type {
   StoreWriteOptions,
   TrustedContext,
   ValohaiPort,
-} from './platform.js';
+} from './platform';
 
 interface Entry {
   json: string;

@@ -3,9 +3,9 @@
  * preview and the tests wire in-process ones (memory-platform.ts). Everything above this file is the
  * same code in all three.
  */
-import type { BitbucketTransport } from '../bitbucket/index.js';
-import type { Clock, KeyGenerator, ValohaiApi } from '../connect/index.js';
-import type { Project, ValohaiUser } from '../valohai/index.js';
+import type { BitbucketTransport } from '../bitbucket/index';
+import type { Clock, KeyGenerator, ValohaiApi } from '../connect/index';
+import type { Project, ValohaiUser } from '../valohai/index';
 
 /**
  * Who is calling and from where, taken only from Forge's `req.context` (never from a payload):

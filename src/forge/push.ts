@@ -7,16 +7,16 @@
  * The "queued" marker is created atomically; the sync removes it before it reads the last push time,
  * so a push either sees no marker (and enqueues) or is seen by the sync (which enqueues again).
  */
-import { sync } from '../connect/index.js';
-import { redact } from '../http/redact.js';
-import { valohaiFor } from './clients.js';
-import { Credentials } from './credentials.js';
-import { errorName, valohaiTokenRefused } from './errors.js';
-import { bareUuid, keys } from './keys.js';
-import { JOB_LIFETIME_MS } from './jobs.js';
-import { JOB_LIMITS, type ForgePlatform } from './platform.js';
-import type { PushQueuedMarker, PushState, StoredConnection } from './records.js';
-import { ValohaiAuthError } from '../valohai/index.js';
+import { sync } from '../connect/index';
+import { redact } from '../http/redact';
+import { valohaiFor } from './clients';
+import { Credentials } from './credentials';
+import { errorName, valohaiTokenRefused } from './errors';
+import { bareUuid, keys } from './keys';
+import { JOB_LIFETIME_MS } from './jobs';
+import { JOB_LIMITS, type ForgePlatform } from './platform';
+import type { PushQueuedMarker, PushState, StoredConnection } from './records';
+import { ValohaiAuthError } from '../valohai/index';
 
 /** What the push event carries that the app uses; everything else is ignored. */
 export interface PushEvent {

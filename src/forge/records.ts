@@ -2,7 +2,7 @@
  * What the backend stores, by key (see keys.ts). None of these records ever holds a token or a
  * private key: secrets live in the SecretStore only, and private keys nowhere.
  */
-import type { ConnectionRecord, KeyType, ProgressEvent, Warning, WorkflowResult } from '../connect/index.js';
+import type { ConnectionRecord, KeyType, ProgressEvent, Warning, WorkflowResult } from '../connect/index';
 import type {
   JobKind,
   JobStatus,
@@ -10,7 +10,7 @@ import type {
   ResolverError,
   StartConnectPayload,
   StartRotatePayload,
-} from './contract.js';
+} from './contract';
 
 /** The non-secret half of the workspace's credentials, for the workspace page. */
 export interface WorkspaceSummary {

@@ -3,18 +3,18 @@
  * ready) and the connect preview. Both stay well inside a resolver's 25 s: reads only, short client
  * budgets, independent reads in parallel.
  */
-import { discover } from '../connect/index.js';
-import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor } from './clients.js';
-import { connectionStatus } from './connection-status.js';
-import type { ConnectPreview, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract.js';
-import { repositoryAccess, repositoryAdmin } from './authorize.js';
-import { Credentials } from './credentials.js';
-import { valohaiTokenRefused } from './errors.js';
-import { activeJob } from './jobs.js';
-import { KvConnectionStore } from './kv-connection-store.js';
-import { manualTarget } from './manual-jobs.js';
-import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext, type ValohaiPort } from './platform.js';
-import { ValohaiAuthError } from '../valohai/index.js';
+import { discover } from '../connect/index';
+import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor } from './clients';
+import { connectionStatus } from './connection-status';
+import type { ConnectPreview, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract';
+import { repositoryAccess, repositoryAdmin } from './authorize';
+import { Credentials } from './credentials';
+import { valohaiTokenRefused } from './errors';
+import { activeJob } from './jobs';
+import { KvConnectionStore } from './kv-connection-store';
+import { manualTarget } from './manual-jobs';
+import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext, type ValohaiPort } from './platform';
+import { ValohaiAuthError } from '../valohai/index';
 
 function ownershipOption(value: string): OwnershipOption {
   const [org = value, team] = value.split(':');

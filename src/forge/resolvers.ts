@@ -3,12 +3,12 @@
  * contract's validator (unknown fields refused), takes workspace, repository and user only from the
  * trusted context, and answers with a Reply: failures carry the fix, never a secret or a stack.
  */
-import * as actions from './actions.js';
-import { validatePayload, type PayloadOf, type Reply, type ResolverName, type ValueOf } from './contract.js';
-import { errorName, toResolverError } from './errors.js';
-import type { ForgePlatform, TrustedContext } from './platform.js';
-import { previewConnect, repositoryPage } from './repository-page.js';
-import * as workspace from './workspace-page.js';
+import * as actions from './actions';
+import { validatePayload, type PayloadOf, type Reply, type ResolverName, type ValueOf } from './contract';
+import { errorName, toResolverError } from './errors';
+import type { ForgePlatform, TrustedContext } from './platform';
+import { previewConnect, repositoryPage } from './repository-page';
+import * as workspace from './workspace-page';
 
 export type ResolverHandler<K extends ResolverName> = (payload: unknown, context: TrustedContext) => Promise<Reply<ValueOf<K>>>;
 

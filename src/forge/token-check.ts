@@ -13,13 +13,13 @@ import {
   BitbucketNetworkError,
   type BitbucketTransport,
   type BitbucketRequest,
-} from '../bitbucket/index.js';
-import { bitbucketMessageOf } from '../bitbucket/errors.js';
-import { ValohaiAuthError, ValohaiError } from '../valohai/index.js';
-import { ATLASSIAN_API_TOKENS_URL, BITBUCKET_TOKEN_SCOPES, valohaiTokensUrl } from './contract.js';
-import { ResolverFailure } from './errors.js';
-import { bracedUuid } from './keys.js';
-import type { CallLimits, ValohaiPort } from './platform.js';
+} from '../bitbucket/index';
+import { bitbucketMessageOf } from '../bitbucket/errors';
+import { ValohaiAuthError, ValohaiError } from '../valohai/index';
+import { ATLASSIAN_API_TOKENS_URL, BITBUCKET_TOKEN_SCOPES, valohaiTokensUrl } from './contract';
+import { ResolverFailure } from './errors';
+import { bracedUuid } from './keys';
+import type { CallLimits, ValohaiPort } from './platform';
 
 /** The token's username; throws ResolverFailure with the fix when Valohai refuses or cannot be reached. */
 export async function checkValohaiToken(valohai: ValohaiPort, host: string): Promise<string> {

@@ -12,15 +12,15 @@ import {
   type ValohaiCredentialSummary,
   type WorkspaceRepository,
   type WorkspaceSettings,
-} from './contract.js';
-import { workspaceAdmin, workspaceMember } from './authorize.js';
-import { Credentials } from './credentials.js';
-import { bareUuid, keys } from './keys.js';
-import { pointerMayBeLive } from './jobs.js';
-import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from './platform.js';
-import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from './records.js';
-import { checkBitbucketToken, checkValohaiToken } from './token-check.js';
-import { listWorkspaceRepositories, type WorkspaceMembership } from './workspace-reads.js';
+} from './contract';
+import { workspaceAdmin, workspaceMember } from './authorize';
+import { Credentials } from './credentials';
+import { bareUuid, keys } from './keys';
+import { pointerMayBeLive } from './jobs';
+import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from './platform';
+import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from './records';
+import { checkBitbucketToken, checkValohaiToken } from './token-check';
+import { listWorkspaceRepositories, type WorkspaceMembership } from './workspace-reads';
 
 /** Repositories listed at most; a larger workspace is marked truncated. */
 const MAX_REPOSITORIES = 500;

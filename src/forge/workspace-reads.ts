@@ -3,10 +3,10 @@
  * the caller's workspace role, and the workspace's repositories. Both go over a transport (asUser and
  * asApp respectively), with the client's error mapping.
  */
-import type { BitbucketTransport, Repository } from '../bitbucket/index.js';
-import { errorForResponse, malformedResponse, type RequestContext } from '../bitbucket/errors.js';
-import { asObject, toRepository } from '../bitbucket/map.js';
-import { bracedUuid } from './keys.js';
+import type { BitbucketTransport, Repository } from '../bitbucket/index';
+import { errorForResponse, malformedResponse, type RequestContext } from '../bitbucket/errors';
+import { asObject, toRepository } from '../bitbucket/map';
+import { bracedUuid } from './keys';
 
 export interface WorkspaceMembership {
   /** `owner` administers the workspace; `none` when the caller is not a member. */

@@ -1,4 +1,4 @@
-import { GitmodulesSyntaxError } from './errors.js';
+import { GitmodulesSyntaxError } from './errors';
 
 /** One `key = value` of a git config file, named the way `git config --list` names it. */
 export interface ConfigEntry {

@@ -1,5 +1,5 @@
-import { GitmodulesSyntaxError, GitmodulesTooLargeError } from './errors.js';
-import { parseGitConfig } from './git-config.js';
+import { GitmodulesSyntaxError, GitmodulesTooLargeError } from './errors';
+import { parseGitConfig } from './git-config';
 
 export interface Submodule {
   /** The name in `[submodule "name"]` (lower-cased in the legacy `[submodule.name]` form, as git reads it). */

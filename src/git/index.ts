@@ -1,15 +1,15 @@
-export { parseRepoUrl, bitbucketSshUrl, toSshUrl, BITBUCKET_HOST } from './repo-url.js';
-export type { ParsedRepoUrl, RepoUrlProtocol } from './repo-url.js';
-export { parseGitmodules, DEFAULT_GITMODULES_MAX_BYTES } from './gitmodules.js';
-export type { Submodule, ParseGitmodulesOptions } from './gitmodules.js';
-export { resolveSubmoduleUrl, isRelativeSubmoduleUrl } from './relative-url.js';
-export { submoduleTargets } from './submodule-targets.js';
-export type { SubmoduleTarget, SubmoduleTargets, SubmoduleWarning, SubmoduleWarningCode } from './submodule-targets.js';
-export { redactUrl } from './redact-url.js';
+export { parseRepoUrl, bitbucketSshUrl, toSshUrl, BITBUCKET_HOST } from './repo-url';
+export type { ParsedRepoUrl, RepoUrlProtocol } from './repo-url';
+export { parseGitmodules, DEFAULT_GITMODULES_MAX_BYTES } from './gitmodules';
+export type { Submodule, ParseGitmodulesOptions } from './gitmodules';
+export { resolveSubmoduleUrl, isRelativeSubmoduleUrl } from './relative-url';
+export { submoduleTargets } from './submodule-targets';
+export type { SubmoduleTarget, SubmoduleTargets, SubmoduleWarning, SubmoduleWarningCode } from './submodule-targets';
+export { redactUrl } from './redact-url';
 export {
   InvalidRepoUrlError,
   GitmodulesSyntaxError,
   GitmodulesTooLargeError,
   RelativeUrlError,
-} from './errors.js';
-export type { InvalidRepoUrlReason, GitmodulesSyntaxReason } from './errors.js';
+} from './errors';
+export type { InvalidRepoUrlReason, GitmodulesSyntaxReason } from './errors';

@@ -1,5 +1,5 @@
-import { RelativeUrlError } from './errors.js';
-import { redactUrl } from './redact-url.js';
+import { RelativeUrlError } from './errors';
+import { redactUrl } from './redact-url';
 
 /**
  * A submodule URL as git initialises it (`git submodule init`, `git submodule update --init`):

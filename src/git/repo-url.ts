@@ -1,5 +1,5 @@
-import { InvalidRepoUrlError } from './errors.js';
-import { redactUrl } from './redact-url.js';
+import { InvalidRepoUrlError } from './errors';
+import { redactUrl } from './redact-url';
 
 export type RepoUrlProtocol = 'ssh' | 'https' | 'http';
 

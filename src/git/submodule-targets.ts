@@ -1,8 +1,8 @@
-import { InvalidRepoUrlError, RelativeUrlError } from './errors.js';
-import type { Submodule } from './gitmodules.js';
-import { redactUrl } from './redact-url.js';
-import { resolveSubmoduleUrl } from './relative-url.js';
-import { BITBUCKET_HOST, parseRepoUrl, toSshUrl } from './repo-url.js';
+import { InvalidRepoUrlError, RelativeUrlError } from './errors';
+import type { Submodule } from './gitmodules';
+import { redactUrl } from './redact-url';
+import { resolveSubmoduleUrl } from './relative-url';
+import { BITBUCKET_HOST, parseRepoUrl, toSshUrl } from './repo-url';
 
 /** A Bitbucket repository a submodule points to: it needs the connection's access key too. */
 export interface SubmoduleTarget {

@@ -1,9 +1,9 @@
 import { generateKeyPair as generateNodeKeyPair, type KeyObject } from 'node:crypto';
-import { InvalidKeyOptionsError } from './errors.js';
-import { fingerprintOfBlob } from './fingerprint.js';
-import { encodeOpenSshEd25519PrivateKey } from './openssh-private-key.js';
-import { authorizedKeyLine, ed25519PublicBlob, rsaPublicBlob } from './public-key-blob.js';
-import { bitLength } from './wire.js';
+import { InvalidKeyOptionsError } from './errors';
+import { fingerprintOfBlob } from './fingerprint';
+import { encodeOpenSshEd25519PrivateKey } from './openssh-private-key';
+import { authorizedKeyLine, ed25519PublicBlob, rsaPublicBlob } from './public-key-blob';
+import { bitLength } from './wire';
 
 export type SshKeyType = 'rsa' | 'ed25519';
 

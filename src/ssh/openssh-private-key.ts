@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { ed25519PublicBlob } from './public-key-blob.js';
-import { sshString, sshUint32 } from './wire.js';
+import { ed25519PublicBlob } from './public-key-blob';
+import { sshString, sshUint32 } from './wire';
 
 const MAGIC = Buffer.from('openssh-key-v1\0', 'latin1');
 /** Block size of cipher "none"; the private section is padded to a multiple of it. */

@@ -1,8 +1,8 @@
 import { createPublicKey } from 'node:crypto';
-import { InvalidPublicKeyError } from './errors.js';
-import { fingerprintOfBlob } from './fingerprint.js';
-import { bitLength, SshDataTruncatedError, SshNegativeMpintError, SshReader } from './wire.js';
-import { MAX_RSA_BITS, MIN_RSA_BITS } from './generate-key-pair.js';
+import { InvalidPublicKeyError } from './errors';
+import { fingerprintOfBlob } from './fingerprint';
+import { bitLength, SshDataTruncatedError, SshNegativeMpintError, SshReader } from './wire';
+import { MAX_RSA_BITS, MIN_RSA_BITS } from './generate-key-pair';
 
 export interface ParsedPublicKey {
   /** The key type, e.g. `ssh-ed25519`. */

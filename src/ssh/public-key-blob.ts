@@ -1,4 +1,4 @@
-import { sshMpint, sshString } from './wire.js';
+import { sshMpint, sshString } from './wire';
 
 /** `string "ssh-rsa" || mpint e || mpint n` (RFC 4253 section 6.6). */
 export function rsaPublicBlob(exponent: Uint8Array, modulus: Uint8Array): Buffer {

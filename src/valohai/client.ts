@@ -4,10 +4,10 @@
  * never leaves `send()`, because its `config.data` would carry the private key of `setRepository`.
  */
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { networkErrorCode } from '../http/network.js';
-import { encodePathSegment, InvalidPathSegmentError } from '../http/path.js';
-import { redact } from '../http/redact.js';
-import { withRetry, type RetryOptions } from '../http/retry.js';
+import { networkErrorCode } from '../http/network';
+import { encodePathSegment, InvalidPathSegmentError } from '../http/path';
+import { redact } from '../http/redact';
+import { withRetry, type RetryOptions } from '../http/retry';
 import {
   errorForResponse,
   malformedResponse,
@@ -16,9 +16,9 @@ import {
   ValohaiNetworkError,
   ValohaiNotFoundError,
   type CallContext,
-} from './errors.js';
-import { asObject, toCommit, toProject, toUser } from './map.js';
-import type { FetchResult, Project, ValohaiCommit, ValohaiUser } from './types.js';
+} from './errors';
+import { asObject, toCommit, toProject, toUser } from './map';
+import type { FetchResult, Project, ValohaiCommit, ValohaiUser } from './types';
 
 export interface ValohaiClientOptions {
   /** `https://app.valohai.com`, or a self-hosted installation's address. */

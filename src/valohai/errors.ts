@@ -3,9 +3,9 @@
  * from plain values only: no axios error, request config or response is attached (axios keeps the
  * request body in `config.data`, and for the repository call that body holds a private key).
  */
-import { describeNetworkCode, isRetryableNetworkCode } from '../http/network.js';
-import { excerpt, redact } from '../http/redact.js';
-import { isRetryableStatus, parseRetryAfter } from '../http/retry.js';
+import { describeNetworkCode, isRetryableNetworkCode } from '../http/network';
+import { excerpt, redact } from '../http/redact';
+import { isRetryableStatus, parseRetryAfter } from '../http/retry';
 
 export interface ValohaiErrorFields {
   /** HTTP status; 0 when no answer arrived. */

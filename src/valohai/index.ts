@@ -1,4 +1,4 @@
-export { DEFAULT_VALOHAI_TIMEOUT_MS, isRetryableValohaiError, normaliseHost, ValohaiClient, type ValohaiClientOptions } from './client.js';
+export { DEFAULT_VALOHAI_TIMEOUT_MS, isRetryableValohaiError, normaliseHost, ValohaiClient, type ValohaiClientOptions } from './client';
 export {
   parseDrfError,
   ValohaiAuthError,
@@ -7,5 +7,5 @@ export {
   ValohaiNotFoundError,
   ValohaiRateLimitError,
   ValohaiValidationError,
-} from './errors.js';
-export type { FetchResult, Project, ValohaiCommit, ValohaiRepository, ValohaiUser } from './types.js';
+} from './errors';
+export type { FetchResult, Project, ValohaiCommit, ValohaiRepository, ValohaiUser } from './types';

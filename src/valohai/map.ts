@@ -1,5 +1,5 @@
 /** Valohai JSON to client types: lenient about extra fields, strict about the ones used. */
-import type { Project, ValohaiCommit, ValohaiUser } from './types.js';
+import type { Project, ValohaiCommit, ValohaiUser } from './types';
 
 type Json = Record<string, unknown>;
 

@@ -12,9 +12,9 @@ import {
   BitbucketNetworkError,
   BitbucketNotFoundError,
   BitbucketRateLimitError,
-} from '../../src/bitbucket/errors.js';
-import { InvalidPathSegmentError } from '../../src/http/path.js';
-import { BASIC, errorBody, startFakeBitbucket, TOKEN, type FakeBitbucket, type FakeRepo } from './fake-bitbucket.js';
+} from '../../src/bitbucket/errors';
+import { InvalidPathSegmentError } from '../../src/http/path';
+import { BASIC, errorBody, startFakeBitbucket, TOKEN, type FakeBitbucket, type FakeRepo } from './fake-bitbucket';
 
 const SHA_MAIN = 'a'.repeat(40);
 const SHA_FEATURE = 'b'.repeat(40);

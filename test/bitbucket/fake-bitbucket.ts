@@ -3,11 +3,11 @@
  * Bitbucket's error envelope, a request log and fault rules (dev/faults.ts) for status, reset and
  * malformed answers.
  */
-import { FaultInjector } from '../../dev/faults.js';
-import { Router, serve, type HttpReply, type HttpRequest, type RunningServer } from '../../dev/http.js';
-import { BitbucketClient } from '../../src/bitbucket/client.js';
-import { createFetchTransport } from '../../src/bitbucket/transport.js';
-import type { RetryInfo } from '../../src/http/retry.js';
+import { FaultInjector } from '../../dev/faults';
+import { Router, serve, type HttpReply, type HttpRequest, type RunningServer } from '../../dev/http';
+import { BitbucketClient } from '../../src/bitbucket/client';
+import { createFetchTransport } from '../../src/bitbucket/transport';
+import type { RetryInfo } from '../../src/http/retry';
 
 export const EMAIL = 'admin@example.com';
 export const TOKEN = 'ATATT3xFfGF0-secret-api-token-value-1234567890';

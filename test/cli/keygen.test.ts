@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { cliEntry } from '../support/e2e.js';
-import { makeTempDir, parseFingerprintLine, requireSshKeygen, sshKeygenOk } from '../ssh/ssh-keygen.js';
+import { cliEntry } from '../support/e2e';
+import { makeTempDir, parseFingerprintLine, requireSshKeygen, sshKeygenOk } from '../ssh/ssh-keygen';
 
 requireSshKeygen();
 

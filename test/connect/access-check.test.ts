@@ -2,7 +2,7 @@
 // refused it; an outage named as a token problem sends the admin to fix the wrong thing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AccessCheckError } from '../../src/connect/install.js';
+import { AccessCheckError } from '../../src/connect/install';
 
 test('refusals name the token as the thing to fix', () => {
   const err = new AccessCheckError([{ repository: 'acme/datasets', message: 'Bitbucket refused (403): lacks admin:repository:bitbucket', refused: true }]);

@@ -5,9 +5,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { demoBitbucketCredentials } from '../../dev/seed/index.js';
-import { startStack, type Stack } from '../../dev/stack.js';
-import { demoValohaiCredentials } from '../../dev/valohai/index.js';
+import { demoBitbucketCredentials } from '../../dev/seed/index';
+import { startStack, type Stack } from '../../dev/stack';
+import { demoValohaiCredentials } from '../../dev/valohai/index';
 
 let stack: Stack;
 let keyDir: string;

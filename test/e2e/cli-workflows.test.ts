@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startStack, type Stack } from '../../dev/stack.js';
-import { demoValohaiCredentials } from '../../dev/valohai/index.js';
-import { ValohaiClient } from '../../src/valohai/index.js';
-import { assertInvariant, runCli, type CliRun } from '../support/e2e.js';
+import { startStack, type Stack } from '../../dev/stack';
+import { demoValohaiCredentials } from '../../dev/valohai/index';
+import { ValohaiClient } from '../../src/valohai/index';
+import { assertInvariant, runCli, type CliRun } from '../support/e2e';
 
 const PROJECT = 'acme/ml-models';
 const REPO_ID = demoValohaiCredentials.project.repositoryId;

@@ -14,11 +14,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Locator } from 'playwright-core';
-import { isLabelFor } from '../../src/connect/index.js';
-import { parsePublicKey } from '../../src/ssh/index.js';
-import { demoBitbucketCredentials as bb } from '../../dev/seed/index.js';
-import { demoValohaiCredentials as vh } from '../../dev/valohai/index.js';
-import { assertInvariant } from '../support/e2e.js';
+import { isLabelFor } from '../../src/connect/index';
+import { parsePublicKey } from '../../src/ssh/index';
+import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
+import { demoValohaiCredentials as vh } from '../../dev/valohai/index';
+import { assertInvariant } from '../support/e2e';
 import {
   appView,
   axeProblems,
@@ -31,7 +31,7 @@ import {
   startE2e,
   type AppView,
   type E2e,
-} from './preview-support.js';
+} from './preview-support';
 
 const JOB_TIMEOUT = 60_000;
 const WRONG_VALOHAI_TOKEN = 'vh-not-a-real-token-000000000000000000000';

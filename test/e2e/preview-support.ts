@@ -10,10 +10,10 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Frame, FrameLocator, Page, Response } from 'playwright-core';
-import type { GeneratedKey, KeyGenerator } from '../../src/connect/index.js';
-import { generateKeyPair } from '../../src/ssh/index.js';
-import { startPreview, type Preview } from '../../dev/preview/server.js';
-import { buildPreview, root, startBrowser, type Browser } from '../static/harness.js';
+import type { GeneratedKey, KeyGenerator } from '../../src/connect/index';
+import { generateKeyPair } from '../../src/ssh/index';
+import { startPreview, type Preview } from '../../dev/preview/server';
+import { buildPreview, root, startBrowser, type Browser } from '../static/harness';
 
 const run = promisify(execFile);
 

@@ -3,9 +3,9 @@
 // overridden), and a context that names no workspace gets an error reply, never a throw.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createForgeHandlers, trustedContext } from '../../src/forge/handlers.js';
-import { ALLOWED_KEY, bareUuid, escapeKeyPart, InvalidContextIdError, keys } from '../../src/forge/keys.js';
-import { fakeBackend, REPO, WS } from './support/fakes.js';
+import { createForgeHandlers, trustedContext } from '../../src/forge/handlers';
+import { ALLOWED_KEY, bareUuid, escapeKeyPart, InvalidContextIdError, keys } from '../../src/forge/keys';
+import { fakeBackend, REPO, WS } from './support/fakes';
 
 function invoke(handlers: ReturnType<typeof createForgeHandlers>, functionKey: string, payload: unknown, context: unknown, principal?: string) {
   return handlers.resolver({ call: { functionKey, payload }, context: context as Record<string, unknown> }, principal ? { principal: { accountId: principal } } : undefined);

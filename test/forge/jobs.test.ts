@@ -2,15 +2,15 @@
 // kv lock, over the in-memory platform with an adjustable clock.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProgressEvent } from '../../src/connect/index.js';
-import { ResolverFailure } from '../../src/forge/errors.js';
-import { JobProgressWriter } from '../../src/forge/job-progress.js';
-import { jobView, JOB_LIFETIME_MS, loadJob, saveJob, startJob } from '../../src/forge/jobs.js';
-import { keys } from '../../src/forge/keys.js';
-import { KvLock, LockBusyError } from '../../src/forge/kv-lock.js';
-import { MemoryRecordStore } from '../../src/forge/memory-platform.js';
-import type { JobRecord } from '../../src/forge/records.js';
-import { fakeBackend, REPO, TestClock, WS } from './support/fakes.js';
+import type { ProgressEvent } from '../../src/connect/index';
+import { ResolverFailure } from '../../src/forge/errors';
+import { JobProgressWriter } from '../../src/forge/job-progress';
+import { jobView, JOB_LIFETIME_MS, loadJob, saveJob, startJob } from '../../src/forge/jobs';
+import { keys } from '../../src/forge/keys';
+import { KvLock, LockBusyError } from '../../src/forge/kv-lock';
+import { MemoryRecordStore } from '../../src/forge/memory-platform';
+import type { JobRecord } from '../../src/forge/records';
+import { fakeBackend, REPO, TestClock, WS } from './support/fakes';
 
 const spec = { workspaceUuid: WS, repositoryUuid: REPO, repository: 'acme/models', accountId: 'admin', input: { kind: 'verify' as const } };
 

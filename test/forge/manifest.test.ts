@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProcessorBuilder, ValidationTypes, type ManifestSchema, type ValidationError } from '@forge/manifest';
-import { MODULE_KEYS } from '../../src/forge/contract.js';
+import { MODULE_KEYS } from '../../src/forge/contract';
 
 const root = new URL('../..', import.meta.url).pathname;
 const manifestPath = join(root, 'manifest.yml');

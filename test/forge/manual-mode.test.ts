@@ -4,11 +4,11 @@
 // checks the head commit. Pushes to unconnected repositories cost one read; bursts make one fetch.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BitbucketClient } from '../../src/bitbucket/index.js';
-import { isLabelFor } from '../../src/connect/index.js';
-import type { JobView, StartConnectPayload } from '../../src/forge/contract.js';
-import { keys } from '../../src/forge/keys.js';
-import { ALL_TOKENS, assertNoSecrets, errorOf, PROJECTS, startHarness, valueOf, vh, type Harness } from './support/forge-fixture.js';
+import { BitbucketClient } from '../../src/bitbucket/index';
+import { isLabelFor } from '../../src/connect/index';
+import type { JobView, StartConnectPayload } from '../../src/forge/contract';
+import { keys } from '../../src/forge/keys';
+import { ALL_TOKENS, assertNoSecrets, errorOf, PROJECTS, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 
 let h: Harness;
 const REPO = 'training-lib';

@@ -4,10 +4,10 @@
 // with the key the job put in place. Nothing stored, logged or returned ever holds a key or a token.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isLabelFor } from '../../src/connect/index.js';
-import type { JobView, StartConnectPayload } from '../../src/forge/contract.js';
-import { keys } from '../../src/forge/keys.js';
-import { ALL_TOKENS, assertNoSecrets, bb, errorOf, PROJECTS, startHarness, valueOf, vh, type Harness } from './support/forge-fixture.js';
+import { isLabelFor } from '../../src/connect/index';
+import type { JobView, StartConnectPayload } from '../../src/forge/contract';
+import { keys } from '../../src/forge/keys';
+import { ALL_TOKENS, assertNoSecrets, bb, errorOf, PROJECTS, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 
 let h: Harness;
 const REPO = 'inference-api';

@@ -3,8 +3,8 @@
 // line ever carrying a token.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { keys } from '../../src/forge/keys.js';
-import { ALL_TOKENS, assertNoSecrets, bb, errorOf, startHarness, valueOf, vh, type Harness } from './support/forge-fixture.js';
+import { keys } from '../../src/forge/keys';
+import { ALL_TOKENS, assertNoSecrets, bb, errorOf, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 
 let h: Harness;
 

@@ -7,9 +7,9 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseGitConfig } from '../../src/git/git-config.js';
-import { GitmodulesSyntaxError, parseGitmodules, resolveSubmoduleUrl } from '../../src/git/index.js';
-import { prng, runGit, tempDir } from './git-cli.js';
+import { parseGitConfig } from '../../src/git/git-config';
+import { GitmodulesSyntaxError, parseGitmodules, resolveSubmoduleUrl } from '../../src/git/index';
+import { prng, runGit, tempDir } from './git-cli';
 
 type Outcome = { entries: string[] } | { errorLine: number };
 

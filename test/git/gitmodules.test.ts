@@ -5,8 +5,8 @@ import {
   GitmodulesSyntaxError,
   GitmodulesTooLargeError,
   parseGitmodules,
-} from '../../src/git/index.js';
-import type { GitmodulesSyntaxReason, Submodule } from '../../src/git/index.js';
+} from '../../src/git/index';
+import type { GitmodulesSyntaxReason, Submodule } from '../../src/git/index';
 
 const HOSTILE = { timeout: 20_000 };
 

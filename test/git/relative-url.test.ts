@@ -2,8 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RelativeUrlError, resolveSubmoduleUrl } from '../../src/git/index.js';
-import { configQuote, runGit, tempDir } from './git-cli.js';
+import { RelativeUrlError, resolveSubmoduleUrl } from '../../src/git/index';
+import { configQuote, runGit, tempDir } from './git-cli';
 
 describe('resolveSubmoduleUrl', () => {
   const cases: [string, string, string][] = [

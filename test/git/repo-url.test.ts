@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { InvalidRepoUrlError, bitbucketSshUrl, parseRepoUrl, toSshUrl } from '../../src/git/index.js';
-import type { InvalidRepoUrlReason } from '../../src/git/index.js';
+import { InvalidRepoUrlError, bitbucketSshUrl, parseRepoUrl, toSshUrl } from '../../src/git/index';
+import type { InvalidRepoUrlReason } from '../../src/git/index';
 
 describe('parseRepoUrl: Bitbucket repositories', () => {
   const cases: [string, { protocol: string; workspace: string; slug: string; port?: number; user?: string }][] = [

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseGitmodules, submoduleTargets } from '../../src/git/index.js';
-import type { SubmoduleWarning } from '../../src/git/index.js';
+import { parseGitmodules, submoduleTargets } from '../../src/git/index';
+import type { SubmoduleWarning } from '../../src/git/index';
 
 const SUPER = 'git@bitbucket.org:acme/super.git';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { networkErrorCode } from '../../src/http/network.js';
-import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegmentError } from '../../src/http/path.js';
-import { excerpt, redact } from '../../src/http/redact.js';
+import { networkErrorCode } from '../../src/http/network';
+import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegmentError } from '../../src/http/path';
+import { excerpt, redact } from '../../src/http/redact';
 
 describe('path segments', () => {
   it('encodes slugs and {uuid}s', () => {

@@ -8,7 +8,7 @@ import {
   RETRIED_STATUSES,
   withRetry,
   type RetryInfo,
-} from '../../src/http/retry.js';
+} from '../../src/http/retry';
 
 class Flaky extends Error {
   constructor(

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateKeyPair, InvalidKeyOptionsError, type KeyPair, type KeyPairOptions } from '../../src/ssh/index.js';
+import { generateKeyPair, InvalidKeyOptionsError, type KeyPair, type KeyPairOptions } from '../../src/ssh/index';
 import {
   makeTempDir,
   parseFingerprintLine,
@@ -11,7 +11,7 @@ import {
   sshKeygenOk,
   typeAndBase64,
   writePrivateKey,
-} from './ssh-keygen.js';
+} from './ssh-keygen';
 
 requireSshKeygen();
 

@@ -2,9 +2,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { encodeOpenSshEd25519PrivateKey } from '../../src/ssh/index.js';
-import { SshReader } from '../../src/ssh/wire.js';
-import { makeTempDir, requireSshKeygen, sshKeygenOk } from './ssh-keygen.js';
+import { encodeOpenSshEd25519PrivateKey } from '../../src/ssh/index';
+import { SshReader } from '../../src/ssh/wire';
+import { makeTempDir, requireSshKeygen, sshKeygenOk } from './ssh-keygen';
 
 requireSshKeygen();
 

@@ -4,10 +4,10 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { InvalidPublicKeyError, parsePublicKey, sameKey, type InvalidPublicKeyReason } from '../../src/ssh/index.js';
-import { authorizedKeyLine, rsaPublicBlob } from '../../src/ssh/public-key-blob.js';
-import { sshMpint, sshString } from '../../src/ssh/wire.js';
-import { makeTempDir, parseFingerprintLine, requireSshKeygen, sshKeygen, sshKeygenOk } from './ssh-keygen.js';
+import { InvalidPublicKeyError, parsePublicKey, sameKey, type InvalidPublicKeyReason } from '../../src/ssh/index';
+import { authorizedKeyLine, rsaPublicBlob } from '../../src/ssh/public-key-blob';
+import { sshMpint, sshString } from '../../src/ssh/wire';
+import { makeTempDir, parseFingerprintLine, requireSshKeygen, sshKeygen, sshKeygenOk } from './ssh-keygen';
 
 requireSshKeygen();
 

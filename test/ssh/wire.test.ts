@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bitLength, sshMpint, sshString, sshUint32, SshDataTruncatedError, SshNegativeMpintError, SshReader } from '../../src/ssh/wire.js';
+import { bitLength, sshMpint, sshString, sshUint32, SshDataTruncatedError, SshNegativeMpintError, SshReader } from '../../src/ssh/wire';
 
 const hex = (value: string): Buffer => Buffer.from(value.replace(/ /g, ''), 'hex');
 

@@ -10,7 +10,7 @@ import {
   normaliseValohaiHost,
   validatePayload,
   valohaiTokensUrl,
-} from '../../src/forge/contract.js';
+} from '../../src/forge/contract';
 
 const projectId = '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10';
 

@@ -12,8 +12,8 @@ import type {
   ResolverName,
   ValueOf,
   WorkspaceSettings,
-} from '../../src/forge/contract.js';
-import type { ProgressEvent, WorkflowResult } from '../../src/connect/types.js';
+} from '../../src/forge/contract';
+import type { ProgressEvent, WorkflowResult } from '../../src/connect/types';
 
 export type ReplyFn<K extends ResolverName> = (payload: PayloadOf<K>, call: number) => Reply<ValueOf<K>> | Promise<Reply<ValueOf<K>>>;
 

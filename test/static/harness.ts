@@ -6,9 +6,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { Router, json, serve, type HttpReply, type RunningServer } from '../../dev/http.js';
-import { InvalidPayloadError, MODULE_KEYS, RESOLVERS, validatePayload, type ResolverName } from '../../src/forge/contract.js';
-import type { ReplyFn, Scenario } from './fixtures.js';
+import { Router, json, serve, type HttpReply, type RunningServer } from '../../dev/http';
+import { InvalidPayloadError, MODULE_KEYS, RESOLVERS, validatePayload, type ResolverName } from '../../src/forge/contract';
+import type { ReplyFn, Scenario } from './fixtures';
 
 export const root = new URL('../..', import.meta.url).pathname;
 

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { accessKeysUrl } from '../../src/forge/contract.js';
-import { connection, orphanKeyWarnings, rotatedConnection, rotateLeftover, scenarios } from './fixtures.js';
-import { buildPreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness.js';
+import { accessKeysUrl } from '../../src/forge/contract';
+import { connection, orphanKeyWarnings, rotatedConnection, rotateLeftover, scenarios } from './fixtures';
+import { buildPreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness';
 
 const shots = join(root, 'test-artifacts/screenshots');
 const axePath = join(root, 'node_modules/axe-core/axe.min.js');

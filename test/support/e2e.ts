@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Stack } from '../../dev/stack.js';
+import type { Stack } from '../../dev/stack';
 
 const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
@@ -20,7 +20,7 @@ export interface CliRun {
  * The CLI as it ships: the compiled file `bin` names. `npm test` builds it before any test runs; a
  * test started some other way finds no build here and says how to get one (it cannot tell a stale one).
  */
-const CLI_ENTRY = join(root, 'dist/src/cli/main.js');
+const CLI_ENTRY = join(root, 'dist/cli.js');
 
 export function cliEntry(): string {
   if (!existsSync(CLI_ENTRY)) throw new Error(`${CLI_ENTRY} is missing: run the tests with \`npm test\`, which builds the CLI first.`);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { InvalidPathSegmentError } from '../../src/http/path.js';
-import { ValohaiClient } from '../../src/valohai/client.js';
+import { InvalidPathSegmentError } from '../../src/http/path';
+import { ValohaiClient } from '../../src/valohai/client';
 import {
   ValohaiAuthError,
   ValohaiError,
@@ -9,8 +9,8 @@ import {
   ValohaiNotFoundError,
   ValohaiRateLimitError,
   ValohaiValidationError,
-} from '../../src/valohai/errors.js';
-import { startFakeValohai, VH_TOKEN, type FakeCommit, type FakeProject, type FakeValohai } from './fake-valohai.js';
+} from '../../src/valohai/errors';
+import { startFakeValohai, VH_TOKEN, type FakeCommit, type FakeProject, type FakeValohai } from './fake-valohai';
 
 const P1 = '0184a9b4-1111-4222-8333-444455556666';
 const P2 = '0184a9b4-aaaa-4222-8333-444455556666';

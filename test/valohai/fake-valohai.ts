@@ -2,10 +2,10 @@
  * A small in-test Valohai API (`/api/v0/`): the routes the client calls, DRF-style errors, limit/offset
  * pagination, a request log and fault rules (dev/faults.ts).
  */
-import { FaultInjector } from '../../dev/faults.js';
-import { Router, serve, type HttpReply, type HttpRequest, type RunningServer } from '../../dev/http.js';
-import type { RetryInfo } from '../../src/http/retry.js';
-import { ValohaiClient } from '../../src/valohai/client.js';
+import { FaultInjector } from '../../dev/faults';
+import { Router, serve, type HttpReply, type HttpRequest, type RunningServer } from '../../dev/http';
+import type { RetryInfo } from '../../src/http/retry';
+import { ValohaiClient } from '../../src/valohai/client';
 
 export const VH_TOKEN = 'vhtoken-0123456789abcdef0123456789abcdef';
 

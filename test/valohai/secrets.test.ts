@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { format, inspect } from 'node:util';
-import type { RetryInfo } from '../../src/http/retry.js';
-import { ValohaiError, ValohaiNetworkError, ValohaiValidationError } from '../../src/valohai/errors.js';
-import { startFakeValohai, VH_TOKEN, type FakeValohai } from './fake-valohai.js';
+import type { RetryInfo } from '../../src/http/retry';
+import { ValohaiError, ValohaiNetworkError, ValohaiValidationError } from '../../src/valohai/errors';
+import { startFakeValohai, VH_TOKEN, type FakeValohai } from './fake-valohai';
 
 const { privateKey: KEY } = generateKeyPairSync('rsa', {
   modulusLength: 2048,

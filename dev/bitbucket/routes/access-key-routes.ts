@@ -2,13 +2,13 @@
  * Repository access keys (`/deploy-keys`): list, add, read, relabel, delete. Admin permission on the
  * repository is required for all of them; Bitbucket's own 400 texts for refused keys.
  */
-import type { HttpReply, Router } from '../../http.js';
-import { isReply, jsonBody, loadRepo, mountRoute, type ApiCall, type ApiDeps } from '../api-route.js';
-import { AccessKeyFormatError } from '../access-key-format.js';
-import { bbError } from '../errors.js';
-import { paginate } from '../pagination.js';
-import { accessKeyJson, fullName } from '../serializers.js';
-import { AccessKeyConflictError, type AccessKeyEntry, type RepoRecord } from '../state.js';
+import type { HttpReply, Router } from '../../http';
+import { isReply, jsonBody, loadRepo, mountRoute, type ApiCall, type ApiDeps } from '../api-route';
+import { AccessKeyFormatError } from '../access-key-format';
+import { bbError } from '../errors';
+import { paginate } from '../pagination';
+import { accessKeyJson, fullName } from '../serializers';
+import { AccessKeyConflictError, type AccessKeyEntry, type RepoRecord } from '../state';
 
 const KEYS = '/repositories/{workspace}/{repo_slug}/deploy-keys';
 

@@ -1,14 +1,14 @@
 /** Repository reads: one repository, a workspace's repositories, one branch. */
-import type { HttpReply, Router } from '../../http.js';
-import { isReply, mountRoute, loadRepo, type ApiCall, type ApiDeps } from '../api-route.js';
-import { permissionOn } from '../auth.js';
-import { QueryError, filterByQuery, sortByField } from '../bbql.js';
-import { bbError } from '../errors.js';
-import { branchTip, commitInfo } from '../git-reader.js';
-import { paginate } from '../pagination.js';
-import { branchJson, repoJson } from '../serializers.js';
-import { permissionAtLeast, type RepoRecord } from '../state.js';
-import type { RepoPermission } from '../../seed/seed-types.js';
+import type { HttpReply, Router } from '../../http';
+import { isReply, mountRoute, loadRepo, type ApiCall, type ApiDeps } from '../api-route';
+import { permissionOn } from '../auth';
+import { QueryError, filterByQuery, sortByField } from '../bbql';
+import { bbError } from '../errors';
+import { branchTip, commitInfo } from '../git-reader';
+import { paginate } from '../pagination';
+import { branchJson, repoJson } from '../serializers';
+import { permissionAtLeast, type RepoRecord } from '../state';
+import type { RepoPermission } from '../../seed/seed-types';
 
 const REPO = '/repositories/{workspace}/{repo_slug}';
 

@@ -2,13 +2,13 @@
  * `GET .../src/{commit}/{path}`: raw file contents, a directory listing, or (`format=meta`) the
  * entry's metadata, read from the bare repository at a commit id or branch name.
  */
-import type { HttpReply, Router } from '../../http.js';
-import { isReply, mountRoute, loadRepo, type ApiCall, type ApiDeps } from '../api-route.js';
-import { bbError } from '../errors.js';
-import { listDirectory, readBlob, resolveCommit, treeEntry, type TreeEntry } from '../git-reader.js';
-import { paginate } from '../pagination.js';
-import { commitRef, repoApiUrl, type Urls } from '../serializers.js';
-import type { RepoRecord } from '../state.js';
+import type { HttpReply, Router } from '../../http';
+import { isReply, mountRoute, loadRepo, type ApiCall, type ApiDeps } from '../api-route';
+import { bbError } from '../errors';
+import { listDirectory, readBlob, resolveCommit, treeEntry, type TreeEntry } from '../git-reader';
+import { paginate } from '../pagination';
+import { commitRef, repoApiUrl, type Urls } from '../serializers';
+import type { RepoRecord } from '../state';
 
 function entryJson(entry: TreeEntry, sha: string, repo: RepoRecord, urls: Urls) {
   const base = `${repoApiUrl(repo, urls)}/src/${sha}/${entry.path.split('/').map(encodeURIComponent).join('/')}`;

@@ -1,11 +1,11 @@
 /** The calling user: account, workspace membership, effective repository permissions. */
-import type { HttpReply, Router } from '../../http.js';
-import { isReply, mountRoute, type ApiCall, type ApiDeps } from '../api-route.js';
-import type { UserPrincipal } from '../auth.js';
-import { QueryError, filterByQuery, sortByField } from '../bbql.js';
-import { bbError } from '../errors.js';
-import { paginate } from '../pagination.js';
-import { fullName, repoSummary, userJson, workspaceJson } from '../serializers.js';
+import type { HttpReply, Router } from '../../http';
+import { isReply, mountRoute, type ApiCall, type ApiDeps } from '../api-route';
+import type { UserPrincipal } from '../auth';
+import { QueryError, filterByQuery, sortByField } from '../bbql';
+import { bbError } from '../errors';
+import { paginate } from '../pagination';
+import { fullName, repoSummary, userJson, workspaceJson } from '../serializers';
 
 // Route requirements keep access tokens out of /user routes, so the caller is always a user here.
 const userOf = (call: ApiCall) => (call.principal as UserPrincipal).user;

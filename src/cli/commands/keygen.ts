@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
 import { lstat, open, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { generateKeyPair, InvalidKeyOptionsError, resolveKeyOptions, type SshKeyType } from '../../ssh/index.js';
+import { generateKeyPair, InvalidKeyOptionsError, resolveKeyOptions, type SshKeyType } from '../../ssh/index';
 
 interface KeygenFlags {
   type: SshKeyType;

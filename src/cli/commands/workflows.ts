@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { BitbucketClient, createFetchTransport } from '../../bitbucket/index.js';
+import { BitbucketClient, createFetchTransport } from '../../bitbucket/index';
 import {
   connect,
   disconnect,
@@ -17,12 +17,12 @@ import {
   type SyncResult,
   type WorkflowDeps,
   type WorkflowResult,
-} from '../../connect/index.js';
-import { generateKeyPair } from '../../ssh/index.js';
-import { ValohaiClient } from '../../valohai/index.js';
-import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config.js';
-import { terminalProgress, type Output } from '../progress.js';
-import { DirectoryLock, FileConnectionStore, stateDir } from '../state.js';
+} from '../../connect/index';
+import { generateKeyPair } from '../../ssh/index';
+import { ValohaiClient } from '../../valohai/index';
+import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config';
+import { terminalProgress, type Output } from '../progress';
+import { DirectoryLock, FileConnectionStore, stateDir } from '../state';
 
 export interface CliIO {
   stdout: Output;

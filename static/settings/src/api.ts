@@ -1,7 +1,7 @@
 // The pages' only door to the backend: typed by the resolver contract, and turns every failure
 // (a refused call, a bridge error, a malformed reply) into one error type that carries a fix.
 import { invoke } from '@forge/bridge';
-import type { PayloadOf, Reply, ResolverError, ResolverName, ValueOf } from '../../../src/forge/contract.js';
+import type { PayloadOf, Reply, ResolverError, ResolverName, ValueOf } from '../../../src/forge/contract';
 
 export class ApiError extends Error {
   override readonly name = 'ApiError';

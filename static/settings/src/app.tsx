@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'react';
 import { Box } from '@atlaskit/primitives';
 import Spinner from '@atlaskit/spinner';
-import { MODULE_KEYS } from '../../../src/forge/contract.js';
-import { ProblemMessage } from './components/problem-message.js';
-import { RepositoryPage } from './pages/repository-page.js';
-import { WorkspacePage } from './pages/workspace-page.js';
+import { MODULE_KEYS } from '../../../src/forge/contract';
+import { ProblemMessage } from './components/problem-message';
+import { RepositoryPage } from './pages/repository-page';
+import { WorkspacePage } from './pages/workspace-page';
 
 export type PageKind = 'workspace' | 'repository';
 

@@ -3,7 +3,7 @@ import '@atlaskit/css-reset';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { view } from '@forge/bridge';
-import { App } from './app.js';
+import { App } from './app';
 
 const loadContext = () => view.getContext();
 const root = document.getElementById('root');

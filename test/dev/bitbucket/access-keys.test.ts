@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DUPLICATE_KEY_MESSAGE } from '../../../dev/bitbucket/index.js';
-import { ed25519PublicKeyFor } from '../../../dev/seed/index.js';
-import { generateKeyPair } from '../../../src/ssh/index.js';
-import { creds, errorMessage, keyMaker, obj, startDemo, type DemoEmulator, type KeyMaker } from './support/fixture.js';
+import { DUPLICATE_KEY_MESSAGE } from '../../../dev/bitbucket/index';
+import { ed25519PublicKeyFor } from '../../../dev/seed/index';
+import { generateKeyPair } from '../../../src/ssh/index';
+import { creds, errorMessage, keyMaker, obj, startDemo, type DemoEmulator, type KeyMaker } from './support/fixture';
 
 const KEYS = '/repositories/acme/ml-models/deploy-keys';
 let demo: DemoEmulator;

@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE } from '../../../dev/bitbucket/index.js';
-import { ed25519PublicKeyFor } from '../../../dev/seed/index.js';
-import { creds, errorMessage, obj, startDemo, type DemoEmulator } from './support/fixture.js';
+import { RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE } from '../../../dev/bitbucket/index';
+import { ed25519PublicKeyFor } from '../../../dev/seed/index';
+import { creds, errorMessage, obj, startDemo, type DemoEmulator } from './support/fixture';
 
 const REPO = '/repositories/acme/ml-models';
 const KEYS = `${REPO}/deploy-keys`;

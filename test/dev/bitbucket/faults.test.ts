@@ -1,8 +1,8 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { FaultRule } from '../../../dev/faults.js';
-import { ed25519PublicKeyFor } from '../../../dev/seed/index.js';
-import { authHeader, creds, startDemo, type DemoEmulator } from './support/fixture.js';
+import type { FaultRule } from '../../../dev/faults';
+import { ed25519PublicKeyFor } from '../../../dev/seed/index';
+import { authHeader, creds, startDemo, type DemoEmulator } from './support/fixture';
 
 let demo: DemoEmulator;
 

@@ -1,8 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runGit } from '../../../dev/seed/git-cli.js';
-import { demoRepos } from '../../../dev/seed/index.js';
-import { creds, obj, startDemo, type DemoEmulator } from './support/fixture.js';
+import { runGit } from '../../../dev/seed/git-cli';
+import { demoRepos } from '../../../dev/seed/index';
+import { creds, obj, startDemo, type DemoEmulator } from './support/fixture';
 
 let demo: DemoEmulator;
 

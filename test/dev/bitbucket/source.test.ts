@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorMessage, obj, rawGet, startDemo, type DemoEmulator } from './support/fixture.js';
+import { errorMessage, obj, rawGet, startDemo, type DemoEmulator } from './support/fixture';
 
 const SRC = '/repositories/acme/ml-models/src';
 let demo: DemoEmulator;

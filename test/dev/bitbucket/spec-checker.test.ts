@@ -1,8 +1,8 @@
 /** The conformance checker itself: it must catch what it is there to catch. */
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BitbucketState, RateLimiter, createBitbucketRouter } from '../../../dev/bitbucket/index.js';
-import { SpecChecker, loadBitbucketSpec, type OpenApiSpec } from './support/spec-checker.js';
+import { BitbucketState, RateLimiter, createBitbucketRouter } from '../../../dev/bitbucket/index';
+import { SpecChecker, loadBitbucketSpec, type OpenApiSpec } from './support/spec-checker';
 
 let real: SpecChecker;
 

@@ -5,10 +5,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BITBUCKET_ROUTES } from '../../../dev/bitbucket/index.js';
-import { ed25519PublicKeyFor } from '../../../dev/seed/index.js';
-import { creds, obj, startDemo, type As, type DemoEmulator, type Reply } from './support/fixture.js';
-import { SpecChecker, loadBitbucketSpec, type OpenApiSpec } from './support/spec-checker.js';
+import { BITBUCKET_ROUTES } from '../../../dev/bitbucket/index';
+import { ed25519PublicKeyFor } from '../../../dev/seed/index';
+import { creds, obj, startDemo, type As, type DemoEmulator, type Reply } from './support/fixture';
+import { SpecChecker, loadBitbucketSpec, type OpenApiSpec } from './support/spec-checker';
 
 let demo: DemoEmulator;
 let spec: OpenApiSpec;

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { creds, obj, startDemo, type DemoEmulator } from './support/fixture.js';
+import { creds, obj, startDemo, type DemoEmulator } from './support/fixture';
 
 const PERMS = '/user/workspaces/acme/permissions/repositories';
 let demo: DemoEmulator;

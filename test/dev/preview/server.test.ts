@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MODULE_KEYS } from '../../../src/forge/contract.js';
-import { generateKeyPair } from '../../../src/ssh/index.js';
-import { startPreview, type Preview } from '../../../dev/preview/server.js';
-import { PEOPLE } from '../../../dev/preview/people.js';
-import { demoValohaiCredentials } from '../../../dev/valohai/index.js';
+import { MODULE_KEYS } from '../../../src/forge/contract';
+import { generateKeyPair } from '../../../src/ssh/index';
+import { startPreview, type Preview } from '../../../dev/preview/server';
+import { PEOPLE } from '../../../dev/preview/people';
+import { demoValohaiCredentials } from '../../../dev/valohai/index';
 
 const run = promisify(execFile);
 

@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runGit } from '../../../dev/seed/git-cli.js';
-import { FOREIGN_SUBMODULE_SHA, SeedError, buildSeed, demoRepos, demoSeed, type BuiltSeed, type Seed } from '../../../dev/seed/index.js';
+import { runGit } from '../../../dev/seed/git-cli';
+import { FOREIGN_SUBMODULE_SHA, SeedError, buildSeed, demoRepos, demoSeed, type BuiltSeed, type Seed } from '../../../dev/seed/index';
 
 let demo: BuiltSeed;
 let work: string;

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseGitCommand } from '../../../dev/ssh-host/index.js';
+import { parseGitCommand } from '../../../dev/ssh-host/index';
 
 describe('reading the command a git client runs over SSH', () => {
   test('accepts the spellings git and people use', () => {

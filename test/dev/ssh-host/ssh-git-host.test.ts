@@ -11,8 +11,8 @@ import {
   sha256Fingerprint,
   startSshGitHost,
   type SshGitHost,
-} from '../../../dev/ssh-host/index.js';
-import { createGitWorld, git, gitEnv, run, strictSshCommand, type GitWorld, type KeyPair, type RunResult } from './support/git-world.js';
+} from '../../../dev/ssh-host/index';
+import { createGitWorld, git, gitEnv, run, strictSshCommand, type GitWorld, type KeyPair, type RunResult } from './support/git-world';
 
 const { Client, utils } = ssh2;
 

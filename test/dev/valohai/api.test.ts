@@ -2,9 +2,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { demoValohaiCredentials, demoValohaiSeed, DuplicateRepositoryIdError, startValohaiEmulator, ValohaiState } from '../../../dev/valohai/index.js';
-import { run } from '../ssh-host/support/git-world.js';
-import { call, obj, OTHER_TOKEN, startStack, TOKEN, type Stack } from './support/valohai-fixture.js';
+import { demoValohaiCredentials, demoValohaiSeed, DuplicateRepositoryIdError, startValohaiEmulator, ValohaiState } from '../../../dev/valohai/index';
+import { run } from '../ssh-host/support/git-world';
+import { call, obj, OTHER_TOKEN, startStack, TOKEN, type Stack } from './support/valohai-fixture';
 
 let stack: Stack;
 let ed25519: string;

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KEY_NOT_ON_REPOSITORY } from '../../../dev/ssh-host/index.js';
-import type { KeyPair } from '../ssh-host/support/git-world.js';
-import { obj, startStack, testSeed, type Stack } from './support/valohai-fixture.js';
+import { KEY_NOT_ON_REPOSITORY } from '../../../dev/ssh-host/index';
+import type { KeyPair } from '../ssh-host/support/git-world';
+import { obj, startStack, testSeed, type Stack } from './support/valohai-fixture';
 
 /**
  * ws/super has submodule lib at `../lib.git`, and lib has submodule data at `../data.git`: git itself

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { HttpsRepository } from '../../../dev/valohai/index.js';
-import type { KeyPair } from '../ssh-host/support/git-world.js';
-import { obj, startStack, testSeed, type Stack } from './support/valohai-fixture.js';
+import type { HttpsRepository } from '../../../dev/valohai/index';
+import type { KeyPair } from '../ssh-host/support/git-world';
+import { obj, startStack, testSeed, type Stack } from './support/valohai-fixture';
 
 /**
  * https:// URLs as real Valohai meets them on bitbucket.org: a public repository is fetched anonymously,

@@ -4,8 +4,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkPrivateKey, SshPrivateKeyError, type PrivateKeyProblem } from '../../../dev/valohai/index.js';
-import { run } from '../ssh-host/support/git-world.js';
+import { checkPrivateKey, SshPrivateKeyError, type PrivateKeyProblem } from '../../../dev/valohai/index';
+import { run } from '../ssh-host/support/git-world';
 
 let dir: string;
 let n = 0;

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { redactRequestBody } from '../../../dev/valohai/index.js';
-import { generateKeyPair } from '../../../src/ssh/index.js';
+import { redactRequestBody } from '../../../dev/valohai/index';
+import { generateKeyPair } from '../../../src/ssh/index';
 
 // A real key, made for this run: redaction must hold for what the connect flow actually sends.
 const { privateKey: KEY } = await generateKeyPair({ type: 'ed25519' });

@@ -2,11 +2,11 @@
  * Small in-test stand-ins for the unit tests that need no emulator: a Bitbucket transport answering
  * the two reads the resolvers make (the caller's permission, the repository), and an adjustable clock.
  */
-import type { BitbucketRequest, BitbucketResponse, BitbucketTransport } from '../../../src/bitbucket/index.js';
-import type { Clock } from '../../../src/connect/index.js';
-import { createMemoryBackend, type MemoryPlatform } from '../../../src/forge/memory-platform.js';
-import type { Backend } from '../../../src/forge/backend.js';
-import type { TrustedContext } from '../../../src/forge/platform.js';
+import type { BitbucketRequest, BitbucketResponse, BitbucketTransport } from '../../../src/bitbucket/index';
+import type { Clock } from '../../../src/connect/index';
+import { createMemoryBackend, type MemoryPlatform } from '../../../src/forge/memory-platform';
+import type { Backend } from '../../../src/forge/backend';
+import type { TrustedContext } from '../../../src/forge/platform';
 
 export const WS = '{11111111-1111-4111-8111-111111111111}';
 export const REPO = '{22222222-2222-4222-8222-222222222222}';

@@ -5,17 +5,17 @@
  * demo user by the context's account id, as Forge's asUser() acts as the invoking user.
  */
 import assert from 'node:assert/strict';
-import { createFetchTransport, type BitbucketTransport } from '../../../src/bitbucket/index.js';
-import type { GeneratedKey } from '../../../src/connect/index.js';
-import type { ReplyOf } from './reply.js';
-import { RESOLVERS, type PayloadOf, type ResolverName } from '../../../src/forge/contract.js';
-import { createMemoryBackend, type MemoryPlatform } from '../../../src/forge/memory-platform.js';
-import type { Backend } from '../../../src/forge/backend.js';
-import type { TrustedContext } from '../../../src/forge/platform.js';
-import { generateKeyPair } from '../../../src/ssh/index.js';
-import { startStack, type Stack } from '../../../dev/stack.js';
-import { demoBitbucketCredentials as bb } from '../../../dev/seed/index.js';
-import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index.js';
+import { createFetchTransport, type BitbucketTransport } from '../../../src/bitbucket/index';
+import type { GeneratedKey } from '../../../src/connect/index';
+import type { ReplyOf } from './reply';
+import { RESOLVERS, type PayloadOf, type ResolverName } from '../../../src/forge/contract';
+import { createMemoryBackend, type MemoryPlatform } from '../../../src/forge/memory-platform';
+import type { Backend } from '../../../src/forge/backend';
+import type { TrustedContext } from '../../../src/forge/platform';
+import { generateKeyPair } from '../../../src/ssh/index';
+import { startStack, type Stack } from '../../../dev/stack';
+import { demoBitbucketCredentials as bb } from '../../../dev/seed/index';
+import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index';
 
 export { bb, vh };
 

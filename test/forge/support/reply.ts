@@ -1,3 +1,3 @@
-import type { Reply, ResolverName, ValueOf } from '../../../src/forge/contract.js';
+import type { Reply, ResolverName, ValueOf } from '../../../src/forge/contract';
 
 export type ReplyOf<K extends ResolverName> = Reply<ValueOf<K>>;

@@ -2,11 +2,11 @@ import { useId } from 'react';
 import Heading from '@atlaskit/heading';
 import { Box, Stack, Text, xcss } from '@atlaskit/primitives';
 import SectionMessage, { type Appearance } from '@atlaskit/section-message';
-import { accessKeysUrl, type JobStatus, type JobView } from '../../../../src/forge/contract.js';
-import type { Warning } from '../../../../src/connect/types.js';
-import { plural } from '../format.js';
-import { jobTitles } from './job-progress.js';
-import { ExternalLink } from './link.js';
+import { accessKeysUrl, type JobStatus, type JobView } from '../../../../src/forge/contract';
+import type { Warning } from '../../../../src/connect/types';
+import { plural } from '../format';
+import { jobTitles } from './job-progress';
+import { ExternalLink } from './link';
 
 const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
 

@@ -1,8 +1,8 @@
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import Spinner from '@atlaskit/spinner';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
-import type { JobKind, JobStatus, JobView } from '../../../../src/forge/contract.js';
-import type { StepStatus } from '../../../../src/connect/types.js';
+import type { JobKind, JobStatus, JobView } from '../../../../src/forge/contract';
+import type { StepStatus } from '../../../../src/connect/types';
 
 const stepLook: Record<StepStatus, { label: string; appearance: ThemeAppearance }> = {
   running: { label: 'Running', appearance: 'inprogress' },

@@ -15,14 +15,14 @@ import {
   type RepositoryPage,
   type ResolverError,
   type StartConnectPayload,
-} from '../../../../src/forge/contract.js';
-import type { KeyType, Warning } from '../../../../src/connect/types.js';
-import { call, errorDetail } from '../api.js';
-import { ExternalLink, ProductLink } from '../components/link.js';
-import { ProblemMessage } from '../components/problem-message.js';
-import { plural, shortSha } from '../format.js';
-import type { StartAction } from './repository-page.js';
-import { fieldStyles, sectionStyles } from '../styles.js';
+} from '../../../../src/forge/contract';
+import type { KeyType, Warning } from '../../../../src/connect/types';
+import { call, errorDetail } from '../api';
+import { ExternalLink, ProductLink } from '../components/link';
+import { ProblemMessage } from '../components/problem-message';
+import { plural, shortSha } from '../format';
+import type { StartAction } from './repository-page';
+import { fieldStyles, sectionStyles } from '../styles';
 
 
 interface Option {

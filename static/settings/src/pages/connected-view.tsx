@@ -12,14 +12,14 @@ import {
   type AccessKeyStatus,
   type ConnectionStatus,
   type ResolverError,
-} from '../../../../src/forge/contract.js';
-import { call } from '../api.js';
-import { ExternalLink } from '../components/link.js';
-import { ProblemMessage } from '../components/problem-message.js';
-import { formatDateTime, plural, shortSha } from '../format.js';
-import { WarningList } from './connect-form.js';
-import type { StartAction } from './repository-page.js';
-import { sectionStyles } from '../styles.js';
+} from '../../../../src/forge/contract';
+import { call } from '../api';
+import { ExternalLink } from '../components/link';
+import { ProblemMessage } from '../components/problem-message';
+import { formatDateTime, plural, shortSha } from '../format';
+import { WarningList } from './connect-form';
+import type { StartAction } from './repository-page';
+import { sectionStyles } from '../styles';
 
 const factsStyles = xcss({
   display: 'grid',

@@ -2,14 +2,14 @@ import { useState } from 'react';
 import Button from '@atlaskit/button/new';
 import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
-import type { ManualDetails, ResolverError } from '../../../../src/forge/contract.js';
-import { call } from '../api.js';
-import { CopyField } from '../components/copy-field.js';
-import { ExternalLink } from '../components/link.js';
-import { ProblemMessage } from '../components/problem-message.js';
-import { WarningList } from './connect-form.js';
-import type { StartAction } from './repository-page.js';
-import { sectionStyles } from '../styles.js';
+import type { ManualDetails, ResolverError } from '../../../../src/forge/contract';
+import { call } from '../api';
+import { CopyField } from '../components/copy-field';
+import { ExternalLink } from '../components/link';
+import { ProblemMessage } from '../components/problem-message';
+import { WarningList } from './connect-form';
+import type { StartAction } from './repository-page';
+import { sectionStyles } from '../styles';
 
 const stepsStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
 

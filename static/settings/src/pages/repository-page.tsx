@@ -4,17 +4,17 @@ import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
 import Spinner from '@atlaskit/spinner';
-import type { JobKind, JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract.js';
-import { call, errorDetail } from '../api.js';
-import { JobOutcome } from '../components/job-outcome.js';
-import { JobProgress } from '../components/job-progress.js';
-import { ProductLink } from '../components/link.js';
-import { ProblemMessage } from '../components/problem-message.js';
-import { isFinished, useJob } from '../use-job.js';
-import { ConnectForm } from './connect-form.js';
-import { ConnectedView } from './connected-view.js';
-import { ManualView } from './manual-view.js';
-import { pageStyles } from '../styles.js';
+import type { JobKind, JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract';
+import { call, errorDetail } from '../api';
+import { JobOutcome } from '../components/job-outcome';
+import { JobProgress } from '../components/job-progress';
+import { ProductLink } from '../components/link';
+import { ProblemMessage } from '../components/problem-message';
+import { isFinished, useJob } from '../use-job';
+import { ConnectForm } from './connect-form';
+import { ConnectedView } from './connected-view';
+import { ManualView } from './manual-view';
+import { pageStyles } from '../styles';
 
 
 export interface ActiveJob {

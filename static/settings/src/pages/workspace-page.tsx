@@ -19,12 +19,12 @@ import {
   type ResolverError,
   type ValohaiCredentialSummary,
   type WorkspaceSettings,
-} from '../../../../src/forge/contract.js';
-import { call, errorDetail } from '../api.js';
-import { ExternalLink, ProductLink } from '../components/link.js';
-import { ProblemMessage } from '../components/problem-message.js';
-import { plural } from '../format.js';
-import { pageStyles, sectionStyles } from '../styles.js';
+} from '../../../../src/forge/contract';
+import { call, errorDetail } from '../api';
+import { ExternalLink, ProductLink } from '../components/link';
+import { ProblemMessage } from '../components/problem-message';
+import { plural } from '../format';
+import { pageStyles, sectionStyles } from '../styles';
 
 const formStyles = xcss({ maxWidth: '480px' });
 

@@ -8,8 +8,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startBitbucketEmulator, type BitbucketEmulator, type BitbucketEmulatorOptions } from '../../../../dev/bitbucket/index.js';
-import { demoBitbucketCredentials, demoSeed } from '../../../../dev/seed/index.js';
+import { startBitbucketEmulator, type BitbucketEmulator, type BitbucketEmulatorOptions } from '../../../../dev/bitbucket/index';
+import { demoBitbucketCredentials, demoSeed } from '../../../../dev/seed/index';
 
 export const creds = demoBitbucketCredentials;
 

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AccessKeyRecord, GitRepoDirectory, RepoRef } from '../../../../dev/contracts.js';
+import type { AccessKeyRecord, GitRepoDirectory, RepoRef } from '../../../../dev/contracts';
 
 export interface RunResult {
   code: number | null;

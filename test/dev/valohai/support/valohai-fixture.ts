@@ -2,10 +2,10 @@
  * The Valohai emulator wired to a real SSH git host over a throwaway git world, plus a small HTTP
  * caller that speaks `Authorization: Token`.
  */
-import type { SshGitHost } from '../../../../dev/ssh-host/index.js';
-import { startSshGitHost } from '../../../../dev/ssh-host/index.js';
-import { startValohaiEmulator, type HttpsRepositoryLookup, type ValohaiEmulator, type ValohaiSeed } from '../../../../dev/valohai/index.js';
-import { createGitWorld, type GitWorld } from '../../ssh-host/support/git-world.js';
+import type { SshGitHost } from '../../../../dev/ssh-host/index';
+import { startSshGitHost } from '../../../../dev/ssh-host/index';
+import { startValohaiEmulator, type HttpsRepositoryLookup, type ValohaiEmulator, type ValohaiSeed } from '../../../../dev/valohai/index';
+import { createGitWorld, type GitWorld } from '../../ssh-host/support/git-world';
 
 export const TOKEN = 'tok-tester-0123456789';
 export const OTHER_TOKEN = 'tok-other-0123456789';
