@@ -5,13 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import formatsModule, { type FormatsPlugin } from 'ajv-formats';
-import { BitbucketClient } from '../../src/bitbucket/client.js';
-import { errorBody, startFakeBitbucket, type FakeBitbucket } from './fake-bitbucket.js';
+import { BitbucketClient } from '../../src/bitbucket/client';
+import { loadBitbucketSpec } from '../dev/bitbucket/support/spec-checker';
+import { errorBody, startFakeBitbucket, type FakeBitbucket } from './fake-bitbucket';
 
 interface Operation {
   parameters?: { name: string; in: string }[];
@@ -23,9 +22,7 @@ interface Spec {
   components: { schemas: Record<string, unknown> };
 }
 
-/** $BITBUCKET_OPENAPI_SPEC, else `shared/bitbucket/swagger.v3.json` beside the checkout. */
-const specFile = process.env.BITBUCKET_OPENAPI_SPEC ?? fileURLToPath(new URL('../../../shared/bitbucket/swagger.v3.json', import.meta.url));
-const spec = JSON.parse(readFileSync(specFile, 'utf8')) as Spec;
+const spec = loadBitbucketSpec() as unknown as Spec;
 
 const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ?? formatsModule) as FormatsPlugin;
 

@@ -14,7 +14,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { DataValidateFunction } from 'ajv/dist/types/index.js';
 import formatsModule from 'ajv-formats';
 import type { FormatsPlugin } from 'ajv-formats';
-import type { RouteInfo } from '../../../../dev/http.js';
+import type { RouteInfo } from '../../../../dev/http';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -42,10 +42,9 @@ const SCP_STYLE_GIT = /^[\w.-]+@[\w.-]+:[^\s]+$/;
 
 const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ?? formatsModule) as FormatsPlugin;
 
-/** Where the spec lives: $BITBUCKET_OPENAPI_SPEC, else `shared/bitbucket/swagger.v3.json` beside the checkout. */
+/** The project's copy of Atlassian's spec (spec/bitbucket/README.md says where it came from). */
 export function specPath(): string {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
-  return process.env.BITBUCKET_OPENAPI_SPEC ?? join(root, '..', 'shared', 'bitbucket', 'swagger.v3.json');
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'spec', 'bitbucket', 'swagger.v3.json');
 }
 
 export function loadBitbucketSpec(path = specPath()): OpenApiSpec {
@@ -54,7 +53,7 @@ export function loadBitbucketSpec(path = specPath()): OpenApiSpec {
   } catch (err) {
     throw new Error(
       `Cannot read the Bitbucket OpenAPI spec at ${path} (${err instanceof Error ? err.message : String(err)}). ` +
-        'Set BITBUCKET_OPENAPI_SPEC to the path of swagger.v3.json.',
+        'The project keeps it at spec/bitbucket/swagger.v3.json.',
     );
   }
 }
