@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import formatsModule, { type FormatsPlugin } from 'ajv-formats';
 import { BitbucketClient } from '../../src/bitbucket/client';
-import { loadBitbucketSpec } from '../dev/bitbucket/support/spec-checker';
+import { loadBitbucketSpec, pathTemplates } from '../dev/bitbucket/support/spec-checker';
 import { errorBody, startFakeBitbucket, type FakeBitbucket } from './fake-bitbucket';
 
 interface Operation {
@@ -29,22 +29,7 @@ const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).de
 /** Bitbucket-wide pagination parameters, documented once in the API intro rather than per operation. */
 const PAGINATION = ['page', 'pagelen'];
 
-const templates = Object.keys(spec.paths).map((template) => {
-  const parts = template.split('/');
-  const pattern = parts
-    .map((seg, i) => {
-      if (/^\{[^}]+\}$/.test(seg)) return i === parts.length - 1 && seg === '{path}' ? '.+' : '[^/]+';
-      return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    })
-    .join('/');
-  return { template, regex: new RegExp(`^${pattern}$`), literals: parts.filter((p) => p && !p.startsWith('{')).length };
-});
-
-/** The spec template a concrete API path belongs to: the matching one with the most literal segments. */
-function templateOf(path: string): string | undefined {
-  const matches = templates.filter((t) => t.regex.test(path)).sort((a, b) => b.literals - a.literals);
-  return matches[0]?.template;
-}
+const templateOf = pathTemplates(spec);
 
 function publicKeyLine(): string {
   const part = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);

@@ -36,6 +36,26 @@ export const valohaiSeed: ValohaiSeed = {
 
 export type Who = 'admin' | 'writer' | 'reader' | 'outsider';
 
+/** Which of the platform's Bitbucket transports a request went through. */
+export type BitbucketVia = 'app' | 'user' | 'token';
+
+/** One request the backend sent to Bitbucket: the path is below `/2.0`, as the transport got it. */
+export interface SentRequest {
+  via: BitbucketVia;
+  method: string;
+  path: string;
+}
+
+function recording(transport: BitbucketTransport, via: BitbucketVia, record: ((sent: SentRequest) => void) | undefined): BitbucketTransport {
+  if (!record) return transport;
+  return {
+    request: (req) => {
+      record({ via, method: req.method, path: req.path });
+      return transport.request(req);
+    },
+  };
+}
+
 export interface Harness {
   stack: Stack;
   platform: MemoryPlatform;
@@ -57,20 +77,27 @@ export interface Harness {
 
 const people = { admin: bb.admin, writer: bb.writer, reader: bb.reader, outsider: bb.outsider } as const;
 
-export async function startHarness(options: { holdQueue?: boolean } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  holdQueue?: boolean;
+  /** Sees every request the backend sends through its Bitbucket transports (as the app, as the user, with the stored token). */
+  record?: (sent: SentRequest) => void;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const stack = await startStack({ valohaiSeed });
   const transportFor = (email: string, token: string) => createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token });
   const byAccount = new Map<string, BitbucketTransport>(Object.values(people).map((p) => [p.accountId, transportFor(p.email, p.token)]));
   const privateKeys: string[] = [];
   let offset = 0;
   const { platform, backend } = createMemoryBackend({
-    bitbucketAsApp: transportFor(bb.admin.email, bb.admin.token),
+    bitbucketAsApp: recording(transportFor(bb.admin.email, bb.admin.token), 'app', options.record),
     bitbucketAsUser: (ctx) => {
       const transport = byAccount.get(ctx.accountId);
       assert.ok(transport, `no demo user with account id ${ctx.accountId}`);
-      return transport;
+      return recording(transport, 'user', options.record);
     },
-    bitbucketApiUrl: stack.bitbucket.url,
+    makeBitbucketWithToken: ({ email, token }, limits) =>
+      recording(createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token, timeoutMs: limits.timeoutMs }), 'token', options.record),
     clock: { now: () => new Date(Date.now() + offset) },
     holdQueue: options.holdQueue,
     // Ed25519 keeps the runs fast; the RSA path is the same code with a slower generator.

@@ -58,6 +58,25 @@ export function loadBitbucketSpec(path = specPath()): OpenApiSpec {
   }
 }
 
+/**
+ * A matcher from a concrete API path below `/2.0` (`/repositories/acme/models/deploy-keys/7`) to the
+ * spec's path template it belongs to: the matching template with the most literal segments, so
+ * `/user/permissions/workspaces` is not read as `/user/{x}/{y}`. A trailing `{path}` takes slashes.
+ */
+export function pathTemplates(spec: Pick<OpenApiSpec, 'paths'> | { paths: Record<string, unknown> }): (path: string) => string | undefined {
+  const templates = Object.keys(spec.paths).map((template) => {
+    const parts = template.split('/');
+    const pattern = parts
+      .map((seg, i) => {
+        if (/^\{[^}]+\}$/.test(seg)) return i === parts.length - 1 && seg === '{path}' ? '.+' : '[^/]+';
+        return seg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      })
+      .join('/');
+    return { template, regex: new RegExp(`^${pattern}$`), literals: parts.filter((p) => p && !p.startsWith('{')).length };
+  });
+  return (path) => templates.filter((t) => t.regex.test(path)).sort((a, b) => b.literals - a.literals)[0]?.template;
+}
+
 export class SpecChecker {
   private readonly ajv: Ajv;
   /** Schema name -> names of schemas that inherit from it through allOf, transitively. */
