@@ -102,6 +102,7 @@ export type ResolverErrorCode =
   | 'job-running'
   | 'not-found'
   | 'valohai-error'
+  | 'host-not-allowed'
   | 'bitbucket-error'
   | 'rate-limited'
   | 'internal';

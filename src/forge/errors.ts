@@ -11,6 +11,7 @@ import { ValohaiAuthError, ValohaiError, ValohaiRateLimitError } from '../valoha
 import { InvalidPayloadError, type ResolverError, type ResolverErrorCode } from './contract';
 import { InvalidContextIdError } from './keys';
 import { LockBusyError } from './kv-lock';
+import { VALOHAI_HOSTS_COMMAND } from './valohai-hosts';
 
 export const WORKSPACE_SETTINGS_HINT = 'Workspace settings › Valohai';
 
@@ -31,6 +32,12 @@ export class ResolverFailure extends Error {
 }
 
 export const failures = {
+  valohaiHostNotAllowed: (host: string, allowed: readonly string[]) =>
+    new ResolverFailure(
+      'host-not-allowed',
+      `This app may not call Valohai at ${host}: as deployed, it may call only ${allowed.join(', ') || 'no Valohai host'}. Nothing was saved.`,
+      `Whoever deploys the app adds the host and deploys again: ${VALOHAI_HOSTS_COMMAND} ${new URL(host).hostname}, then npm run build, forge deploy and forge install --upgrade.`,
+    ),
   notAdmin: (what: string) =>
     new ResolverFailure('not-admin', `Only ${what} admins can do this.`, `Ask an admin of this ${what} to do it, or to make you an admin.`),
   noAccess: (what: string) =>

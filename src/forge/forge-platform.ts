@@ -11,7 +11,7 @@ import { createFetchTransport, type BitbucketRequest, type BitbucketResponse, ty
 import { generateKeyPair } from '../ssh/index';
 import { ValohaiClient } from '../valohai/index';
 import { MODULE_KEYS } from './contract';
-import type { ForgePlatform, LogFields, Logger, RecordStore, SecretStore, StoreWriteOptions } from './platform';
+import { EGRESS_VALOHAI_ORIGINS, type ForgePlatform, type LogFields, type Logger, type RecordStore, type SecretStore, type StoreWriteOptions } from './platform';
 
 export const QUEUE_KEY = 'connection-jobs';
 export const BITBUCKET_API_URL = 'https://api.bitbucket.org/2.0';
@@ -133,6 +133,7 @@ export function createForgePlatform(): ForgePlatform {
       createFetchTransport({ baseUrl: BITBUCKET_API_URL, email, apiToken: token, timeoutMs: limits.timeoutMs }),
     makeValohai: ({ host, token }, limits) =>
       new ValohaiClient({ host, token, timeoutMs: limits.timeoutMs, retry: { maxAttempts: limits.maxAttempts, maxTotalMs: limits.maxTotalMs } }),
+    valohaiOrigins: EGRESS_VALOHAI_ORIGINS,
     generateKey: ({ type, comment }) => generateKeyPair({ type, comment }),
     clock: { now: () => new Date() },
     log: forgeLog,

@@ -8,18 +8,19 @@ import type { Clock, KeyGenerator } from '../connect/index';
 import { generateKeyPair } from '../ssh/index';
 import { ValohaiClient } from '../valohai/index';
 import { createBackend, type Backend } from './backend';
-import type {
-  CallLimits,
-  ForgePlatform,
-  Logger,
-  LogFields,
-  PageUrls,
-  QueueMessage,
-  RecordStore,
-  SecretStore,
-  StoreWriteOptions,
-  TrustedContext,
-  ValohaiPort,
+import {
+  EGRESS_VALOHAI_ORIGINS,
+  type CallLimits,
+  type ForgePlatform,
+  type Logger,
+  type LogFields,
+  type PageUrls,
+  type QueueMessage,
+  type RecordStore,
+  type SecretStore,
+  type StoreWriteOptions,
+  type TrustedContext,
+  type ValohaiPort,
 } from './platform';
 
 interface Entry {
@@ -146,6 +147,8 @@ export interface MemoryPlatformOptions {
   bitbucketApiUrl?: string;
   makeBitbucketWithToken?: ForgePlatform['makeBitbucketWithToken'];
   makeValohai?: ForgePlatform['makeValohai'];
+  /** The Valohai origins that may be saved; default: the deployed app's egress list (a test adds its stand-in's address). */
+  valohaiOrigins?: readonly string[];
   generateKey?: KeyGenerator;
   clock?: Clock;
   pageUrls?: PageUrls;
@@ -163,6 +166,7 @@ export class MemoryPlatform implements ForgePlatform {
   readonly bitbucketAsApp: BitbucketTransport;
   readonly generateKey: KeyGenerator;
   readonly pageUrls: PageUrls | undefined;
+  readonly valohaiOrigins: readonly string[];
   /** Every message enqueued, in order. */
   readonly enqueued: QueueMessage[] = [];
   private consumer: ((message: unknown) => Promise<void>) | undefined;
@@ -177,6 +181,7 @@ export class MemoryPlatform implements ForgePlatform {
     this.bitbucketAsApp = options.bitbucketAsApp;
     this.generateKey = options.generateKey ?? (({ type, comment }) => generateKeyPair({ type, comment }));
     this.pageUrls = options.pageUrls;
+    this.valohaiOrigins = options.valohaiOrigins ?? EGRESS_VALOHAI_ORIGINS;
     this.holding = options.holdQueue ?? false;
   }
 

@@ -6,6 +6,7 @@
 import type { BitbucketTransport } from '../bitbucket/index';
 import type { Clock, KeyGenerator, ValohaiApi } from '../connect/index';
 import type { Project, ValohaiUser } from '../valohai/index';
+import { VALOHAI_EGRESS_HOSTS } from './valohai-hosts';
 
 /**
  * Who is calling and from where, taken only from Forge's `req.context` (never from a payload):
@@ -84,6 +85,9 @@ export interface PageUrls {
   workspaceSettings(workspaceSlug: string): string | null;
 }
 
+/** The Valohai origins manifest.yml's egress lets the deployed app call (src/forge/valohai-hosts.ts). */
+export const EGRESS_VALOHAI_ORIGINS: readonly string[] = VALOHAI_EGRESS_HOSTS.map((host) => `https://${host}`);
+
 export interface ForgePlatform {
   secrets: SecretStore;
   store: RecordStore;
@@ -98,6 +102,11 @@ export interface ForgePlatform {
   /** Bitbucket with a stored Atlassian API token (Basic `email:token`): what manages access keys. */
   makeBitbucketWithToken(credentials: { email: string; token: string }, limits: CallLimits): BitbucketTransport;
   makeValohai(connection: { host: string; token: string }, limits: CallLimits): ValohaiPort;
+  /**
+   * The Valohai origins this platform can reach (`https://host`). In Forge, egress fixed at deploy time
+   * blocks every other one, so the workspace page refuses to save a host outside these.
+   */
+  valohaiOrigins: readonly string[];
   generateKey: KeyGenerator;
   clock: Clock;
   log: Logger;

@@ -14,6 +14,7 @@ import {
   type WorkspaceSettings,
 } from './contract';
 import { workspaceAdmin, workspaceMember } from './authorize';
+import { failures } from './errors';
 import { Credentials } from './credentials';
 import { bareUuid, keys } from './keys';
 import { pointerMayBeLive } from './jobs';
@@ -102,6 +103,8 @@ export async function saveValohaiToken(
 ): Promise<ValohaiCredentialSummary> {
   await workspaceAdmin(platform, context);
   const host = payload.host ?? DEFAULT_VALOHAI_HOST;
+  // Forge would block any other host, and a blocked call answers 403, which would read as a bad token.
+  if (!platform.valohaiOrigins.includes(host)) throw failures.valohaiHostNotAllowed(host, platform.valohaiOrigins);
   const username = await checkValohaiToken(platform.makeValohai({ host, token: payload.token }, RESOLVER_LIMITS), host);
   const credentials = new Credentials(platform, bareUuid(context.workspaceId, 'workspace'));
   const entry = await credentials.saveValohai({ host, token: payload.token }, username);

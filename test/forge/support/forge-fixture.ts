@@ -11,7 +11,7 @@ import type { ReplyOf } from './reply';
 import { RESOLVERS, type PayloadOf, type ResolverName } from '../../../src/forge/contract';
 import { createMemoryBackend, type MemoryPlatform } from '../../../src/forge/memory-platform';
 import type { Backend } from '../../../src/forge/backend';
-import type { TrustedContext } from '../../../src/forge/platform';
+import { EGRESS_VALOHAI_ORIGINS, type TrustedContext } from '../../../src/forge/platform';
 import { generateKeyPair } from '../../../src/ssh/index';
 import { startStack, type Stack } from '../../../dev/stack';
 import { demoBitbucketCredentials as bb } from '../../../dev/seed/index';
@@ -96,6 +96,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       assert.ok(transport, `no demo user with account id ${ctx.accountId}`);
       return recording(transport, 'user', options.record);
     },
+    // The Valohai stand-in's address counts as egress the deployment allows, beside the manifest's.
+    valohaiOrigins: [...EGRESS_VALOHAI_ORIGINS, stack.valohai.url],
     makeBitbucketWithToken: ({ email, token }, limits) =>
       recording(createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token, timeoutMs: limits.timeoutMs }), 'token', options.record),
     clock: { now: () => new Date(Date.now() + offset) },
