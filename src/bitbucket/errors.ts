@@ -25,6 +25,7 @@ export type BitbucketErrorCode =
   | 'already_present'
   | 'server_error'
   | 'unexpected_status'
+  | 'redirect'
   | 'network'
   | 'malformed_response';
 
@@ -229,11 +230,27 @@ export function errorForResponse(
       },
     );
   }
+  if (status >= 300 && status < 400) {
+    return new BitbucketError(
+      `Bitbucket redirected the request while ${ctx.action} (${status}); it was not followed, so the credentials went nowhere else. ` +
+        'Give the Bitbucket API root exactly as it is served, e.g. https://api.bitbucket.org/2.0 (https, no trailing path).',
+      { status, code: 'redirect' },
+    );
+  }
   return new BitbucketError(`Bitbucket answered an unexpected ${status} while ${ctx.action}.${said}`, {
     status,
     code: 'unexpected_status',
     bitbucketMessage,
   });
+}
+
+/** A `next` link that leaves the configured API root: not followed, and not a passing fault. */
+export function foreignLink(root: string, ctx: RequestContext, where: string): BitbucketMalformedResponseError {
+  return new BitbucketMalformedResponseError(
+    `Bitbucket's answer while ${ctx.action} pointed to its next page at ${where}, outside ${root}; it was not followed, ` +
+      'so nothing was sent there. Check the Bitbucket API root setting (and any proxy in between).',
+    { status: 200, code: 'malformed_response' },
+  );
 }
 
 /**

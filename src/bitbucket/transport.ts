@@ -25,6 +25,11 @@ export interface BitbucketResponse {
 
 export interface BitbucketTransport {
   /**
+   * The API root requests go to, e.g. `https://api.bitbucket.org/2.0` (Bitbucket Cloud's when absent):
+   * links in answers are followed only below it.
+   */
+  readonly baseUrl?: string;
+  /**
    * Answers with whatever status Bitbucket gave; throws only when no answer arrived, preferably a
    * `BitbucketNetworkError` (anything else thrown is turned into one by the client).
    */
@@ -61,6 +66,7 @@ export function createFetchTransport(opts: FetchTransportOptions): BitbucketTran
   const authorization = `Basic ${Buffer.from(`${opts.email}:${opts.apiToken}`, 'utf8').toString('base64')}`;
 
   return {
+    baseUrl: root,
     async request(req) {
       if (!req.path.startsWith('/')) throw new TypeError(`A Bitbucket API path must start with "/" (got "${req.path.slice(0, 40)}").`);
       const headers: Record<string, string> = { authorization };
@@ -72,7 +78,9 @@ export function createFetchTransport(opts: FetchTransportOptions): BitbucketTran
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
       try {
-        const res = await doFetch(`${root}${req.path}`, { method: req.method, headers, body, signal });
+        // A redirect is answered as it is (the client reports it): following one would send the
+        // credentials, or the request body, somewhere not configured.
+        const res = await doFetch(`${root}${req.path}`, { method: req.method, headers, body, signal, redirect: 'manual' });
         const text = await res.text();
         const out: Record<string, string> = {};
         res.headers.forEach((value, name) => {
