@@ -3,6 +3,7 @@
  * auth, the Forge app its `requestBitbucket`, tests a function of their own.
  */
 import { networkErrorCode } from '../http/network';
+import { redact } from '../http/redact';
 import { networkError } from './errors';
 
 export type BitbucketMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -63,7 +64,9 @@ export function createFetchTransport(opts: FetchTransportOptions): BitbucketTran
   const doFetch = opts.fetch ?? fetch;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_BITBUCKET_TIMEOUT_MS;
   // Built once and kept in this closure only: never part of an error, a log line or a returned object.
-  const authorization = `Basic ${Buffer.from(`${opts.email}:${opts.apiToken}`, 'utf8').toString('base64')}`;
+  const basic = Buffer.from(`${opts.email}:${opts.apiToken}`, 'utf8').toString('base64');
+  const authorization = `Basic ${basic}`;
+  const credentials = [opts.apiToken, basic];
 
   return {
     baseUrl: root,
@@ -81,7 +84,10 @@ export function createFetchTransport(opts: FetchTransportOptions): BitbucketTran
         // A redirect is answered as it is (the client reports it): following one would send the
         // credentials, or the request body, somewhere not configured.
         const res = await doFetch(`${root}${req.path}`, { method: req.method, headers, body, signal, redirect: 'manual' });
-        const text = await res.text();
+        const raw = await res.text();
+        // An error body that quotes the credentials (a proxy's debug page, a gateway echoing headers)
+        // loses them here, before anything reads it.
+        const text = res.status >= 200 && res.status < 300 ? raw : redact(raw, credentials);
         const out: Record<string, string> = {};
         res.headers.forEach((value, name) => {
           out[name.toLowerCase()] = value;
