@@ -1,8 +1,10 @@
 /**
  * Everything the CLI prints goes through a Screen. Text for people is scrubbed of the credentials this
- * process holds (a server may quote them back in an error); `--json` is exact JSON in which only those
- * credentials are replaced.
+ * process holds (a server may quote them back in an error) and made inert: control and bidi characters
+ * from repository content or a server's words are written out visibly, never acted on. `--json` is
+ * exact JSON in which only those credentials are replaced.
  */
+import { inert } from '../http/inert';
 import { redact } from '../http/redact';
 
 export interface RawOutput {
@@ -14,13 +16,15 @@ export interface Screen {
   readonly isTTY: boolean;
   /** Text for people. */
   write(text: string): void;
-  /** Text for people inside one of our own SGR styles (e.g. `\x1b[32m`), reset after it. */
+  /** Text for people inside one of our own SGR styles (e.g. `\x1b[32m`), reset after it: the only escapes printed. */
   styled(style: string, text: string): void;
   /** One value as JSON, on a line of its own; `indent` as JSON.stringify takes it. */
   json(value: unknown, indent?: number): void;
 }
 
 const RESET = '\x1b[0m';
+/** Select Graphic Rendition (colours, dim) and nothing else. */
+const isSgr = (style: string) => style.startsWith('\x1b[') && /^[0-9;]*m$/.test(style.slice(2));
 
 /** The credentials the CLI holds, from its environment: tokens, and the Basic auth value made of one. */
 export function credentialsOf(env: Record<string, string | undefined>): string[] {
@@ -41,11 +45,11 @@ function withoutSecrets(text: string, secrets: readonly string[]): string {
 }
 
 export function screenOf(raw: RawOutput, secrets: readonly string[]): Screen {
-  const clean = (text: string) => (secrets.length ? redact(text, secrets) : text);
+  const clean = (text: string) => inert(secrets.length ? redact(text, secrets) : text, { keepLines: true });
   return {
     isTTY: raw.isTTY,
     write: (text) => raw.write(clean(text)),
-    styled: (style, text) => raw.write(`${style}${clean(text)}${RESET}`),
+    styled: (style, text) => raw.write(isSgr(style) ? `${style}${clean(text)}${RESET}` : clean(text)),
     json: (value, indent) => {
       const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? withoutSecrets(v, secrets) : v), indent);
       raw.write(`${text}\n`);

@@ -15,3 +15,23 @@ export function hasControlCharacter(text: string): boolean {
   for (const c of text) if (isControlCodePoint(c.codePointAt(0) as number)) return true;
   return false;
 }
+
+function shown(cp: number): string {
+  return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * `text` safe to show: every control and bidi character written out visibly (`\x1b`, `\u202E`), so
+ * an escape sequence from a repository or a server shows as text instead of moving the cursor,
+ * retitling the window or reordering a line. With `keepLines`, newline and tab stay as they are
+ * (a message of several lines); a carriage return never does.
+ */
+export function inert(text: string, options: { keepLines?: boolean } = {}): string {
+  let out = '';
+  for (const c of text) {
+    const cp = c.codePointAt(0) as number;
+    if (!isControlCodePoint(cp) || (options.keepLines && (c === '\n' || c === '\t'))) out += c;
+    else out += shown(cp);
+  }
+  return out;
+}
