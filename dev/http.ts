@@ -107,7 +107,11 @@ export interface ServeOptions {
   before?: (req: HttpRequest) => Promise<HttpReply | undefined> | HttpReply | undefined;
   /** Port to listen on; 0 (the default) lets the OS pick one. */
   port?: number;
+  /** Request bodies larger than this are answered 413 and not read further (default: no cap). */
+  maxBodyBytes?: number;
 }
+
+class BodyTooLargeError extends Error {}
 
 function send(res: ServerResponse, reply: HttpReply): void {
   const headers: Record<string, string> = { ...reply.headers };
@@ -123,9 +127,16 @@ function send(res: ServerResponse, reply: HttpReply): void {
   res.end(payload);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage, max: number | undefined): Promise<string> {
+  const declared = Number(req.headers['content-length']);
+  if (max !== undefined && Number.isFinite(declared) && declared > max) throw new BodyTooLargeError();
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (max !== undefined && size > max) throw new BodyTooLargeError();
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -133,7 +144,16 @@ async function readBody(req: IncomingMessage): Promise<string> {
 export async function serve(routers: Router[], options: ServeOptions = {}): Promise<RunningServer> {
   const sockets = new Set<Socket>();
   const server = createServer(async (req, res) => {
-    const body = await readBody(req);
+    let body: string;
+    try {
+      body = await readBody(req, options.maxBodyBytes);
+    } catch (err) {
+      if (!(err instanceof BodyTooLargeError)) throw err;
+      // The rest of the body is not read: the connection closes once the answer is out.
+      res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ message: `The request body is larger than ${options.maxBodyBytes} bytes.` }));
+      return;
+    }
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const method = (req.method ?? 'GET').toUpperCase() as Method;
     const base: HttpRequest = {

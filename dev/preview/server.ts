@@ -68,6 +68,36 @@ const contentTypes: Record<string, string> = {
 
 const html = (body: string, status = 200): HttpReply => ({ status, headers: { 'content-type': 'text/html; charset=utf-8' }, body });
 
+/** Resolver payloads are small; anything near this is not from the pages. */
+export const MAX_BODY_BYTES = 256 * 1024;
+
+/** Paths that take JSON and nothing else (a text/plain POST needs no CORS preflight). */
+const JSON_ONLY = ['/api/invoke', '/preview/push'];
+
+/**
+ * The preview acts as the demo admin for whoever reaches it, so only its own pages may: the Host must
+ * be the server's own loopback address (a DNS-rebound name is refused), a request that changes
+ * anything must come from its own origin when the browser says where it comes from, and the API takes
+ * JSON only.
+ */
+function refusal(req: HttpRequest, port: number): HttpReply | undefined {
+  const hosts = [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`];
+  if (!hosts.includes(String(req.headers.host ?? '').toLowerCase())) {
+    return json(421, { message: `The preview answers only at http://127.0.0.1:${port}/ (or localhost): open it there.` });
+  }
+  if (req.method !== 'GET') {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !hosts.some((h) => origin.toLowerCase() === `http://${h}`)) {
+      return json(403, { message: 'The preview takes changes only from its own pages.' });
+    }
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (JSON_ONLY.includes(req.url.pathname) && type !== 'application/json') {
+      return json(415, { message: 'Send the body as JSON, with Content-Type: application/json.' });
+    }
+  }
+  return undefined;
+}
+
 export async function startPreview(options: PreviewOptions): Promise<Preview> {
   const buildDir = resolve(options.buildDir);
   if (!existsSync(join(buildDir, 'index.html'))) {
@@ -293,9 +323,19 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     return { status: 200, headers: { 'content-type': contentTypes[extname(file)] ?? 'application/octet-stream' }, body: readFileSync(file, 'utf8') };
   };
 
+  // Filled in once the server listens; no request can arrive before.
+  let port = 0;
+  const guard = (req: HttpRequest) => refusal(req, port);
+
   let server: RunningServer;
   try {
-    server = await serve([api, host], { notFound: staticFile, ...(options.port ? { port: options.port } : {}) });
+    server = await serve([api, host], {
+      notFound: staticFile,
+      before: guard,
+      maxBodyBytes: MAX_BODY_BYTES,
+      ...(options.port ? { port: options.port } : {}),
+    });
+    port = server.port;
   } catch (err) {
     if (ownStack) await stack.close();
     throw err;

@@ -3,6 +3,7 @@
  * spec's templates with each value encoded (and refused when it could change the path); answers are
  * mapped to small types; failures to typed errors; transient failures retried.
  */
+import { linkBelow } from '../http/egress';
 import { networkErrorCode } from '../http/network';
 import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegmentError } from '../http/path';
 import { withRetry, type RetryOptions } from '../http/retry';
@@ -10,6 +11,7 @@ import {
   BitbucketError,
   BitbucketNotFoundError,
   errorForResponse,
+  foreignLink,
   malformedResponse,
   networkError,
   type RequestContext,
@@ -49,27 +51,18 @@ function bbqlString(value: string): string {
   return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
-/**
- * A `next` link as a path below the API root. Only the path is kept, so a link can never send the
- * credentials to another host.
- */
-function nextPath(next: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(next, 'https://api.bitbucket.org/');
-  } catch {
-    return undefined;
-  }
-  const i = url.pathname.indexOf('/2.0/');
-  return i < 0 ? undefined : `${url.pathname.slice(i + 4)}${url.search}`;
-}
+/** Bitbucket Cloud's API root: where a transport that names none (Forge's `requestBitbucket`) sends requests. */
+export const BITBUCKET_CLOUD_API_ROOT = 'https://api.bitbucket.org/2.0';
 
 export class BitbucketClient {
   private readonly transport: BitbucketTransport;
   private readonly retry: RetryOptions;
+  /** The root `next` links must stay below. */
+  private readonly apiRoot: string;
 
   constructor(opts: BitbucketClientOptions) {
     this.transport = opts.transport;
+    this.apiRoot = (opts.transport.baseUrl ?? BITBUCKET_CLOUD_API_ROOT).replace(/\/+$/, '');
     this.retry = { isRetryable: isRetryableBitbucketError, ...opts.retry };
   }
 
@@ -210,8 +203,9 @@ export class BitbucketClient {
       if (typeof body.next !== 'string' || body.next === '') {
         path = undefined;
       } else {
-        path = nextPath(body.next);
-        if (path === undefined) throw malformedResponse(ctx, 200, 'pointed to a next page outside the API');
+        const verdict = linkBelow(this.apiRoot, body.next);
+        if ('refused' in verdict) throw foreignLink(this.apiRoot, ctx, verdict.refused);
+        path = verdict.path;
       }
     }
   }

@@ -1,9 +1,9 @@
 /**
  * Typed Bitbucket failures. Every message says what happened and the fix; none carries a token, an
- * Authorization header or a key body (server text is scrubbed before it is quoted).
+ * Authorization header or a key body: of a server's text, only what passes an allow-list is quoted.
  */
+import { hasControlCharacter } from '../http/inert';
 import { describeNetworkCode, isRetryableNetworkCode } from '../http/network';
-import { excerpt, redact } from '../http/redact';
 import { isRetryableStatus, parseRetryAfter } from '../http/retry';
 
 export const API_TOKEN_URL = 'https://id.atlassian.com/manage-profile/security/api-tokens';
@@ -25,6 +25,7 @@ export type BitbucketErrorCode =
   | 'already_present'
   | 'server_error'
   | 'unexpected_status'
+  | 'redirect'
   | 'network'
   | 'malformed_response';
 
@@ -125,26 +126,66 @@ export interface RequestContext {
   addingAccessKey?: boolean;
 }
 
-/** Bitbucket's words from an error body: the JSON envelope, or plain text / HTML. */
+/**
+ * What Bitbucket is known to say, in our words: recognised anywhere in the body, shown as written here.
+ * The phrases other code matches on ("already added that access key", "lack one or more required
+ * privilege scopes") are kept.
+ */
+const KNOWN_MESSAGES: readonly [RegExp, string][] = [
+  [/already added that access key/i, 'Someone has already added that access key to this repository.'],
+  [/not accessible by this authentication mechanism/i, 'This API is not accessible by this authentication mechanism.'],
+  [/lack one or more required privilege scopes/i, 'The credentials lack one or more required privilege scopes.'],
+  [/rate limit for this resource has been exceeded/i, 'Rate limit for this resource has been exceeded.'],
+  [/may not have access to this repository/i, 'You may not have access to this repository, or it no longer exists in this workspace.'],
+];
+
+/** Longest server message shown as it is. */
+const MAX_SHOWN = 160;
+
+/**
+ * Whether a server's sentence may be shown as it is: short, one line, no control or bidi characters,
+ * and nothing shaped like a credential (a long run of token characters, an auth scheme, a URL with a
+ * query or user). What fails is left out, not cleaned: showing less is the safe side.
+ */
+function showable(text: string): boolean {
+  if (text.length === 0 || text.length > MAX_SHOWN) return false;
+  if (hasControlCharacter(text)) return false;
+  if (/[A-Za-z0-9+/=_.~-]{20,}/.test(text)) return false;
+  if (/\b(?:basic|bearer|token|authorization|password|secret)\b\s*[:=]?\s*\S{8,}/i.test(text)) return false;
+  if (/[a-z][a-z0-9+.-]*:\/\/\S*[@?]/i.test(text)) return false;
+  return true;
+}
+
+function allowed(candidate: unknown): string | undefined {
+  if (typeof candidate !== 'string') return undefined;
+  const text = candidate.trim();
+  return showable(text) ? text : undefined;
+}
+
+/**
+ * Bitbucket's words from an error body, as an allow-list: a known message in our words; else the
+ * envelope's `error.message` (or a top-level `message`, an HTML page's title, a one-line text body)
+ * when it is short plain text with nothing token-like in it; else nothing. `detail` and `data` are
+ * never shown: they are where a server echoes what it was sent.
+ */
 export function bitbucketMessageOf(text: string): string | undefined {
   const trimmed = text.trim();
   if (!trimmed) return undefined;
+  for (const [pattern, words] of KNOWN_MESSAGES) if (pattern.test(trimmed)) return words;
   try {
     const body = JSON.parse(trimmed) as unknown;
     if (typeof body === 'object' && body !== null) {
       const err = (body as { error?: unknown }).error;
-      if (typeof err === 'object' && err !== null) {
-        const { message, detail } = err as { message?: unknown; detail?: unknown };
-        const parts = [message, detail].filter((p): p is string => typeof p === 'string' && p.trim() !== '');
-        if (parts.length) return excerpt(redact(parts.join(': ')), 500);
-      }
-      const message = (body as { message?: unknown }).message;
-      if (typeof message === 'string') return excerpt(redact(message), 500);
+      if (typeof err === 'object' && err !== null) return allowed((err as { message?: unknown }).message);
+      return allowed((body as { message?: unknown }).message);
     }
+    return allowed(body);
   } catch {
-    // not JSON: plain text or HTML
+    // not JSON: an HTML page by its title, or one line of text
   }
-  return excerpt(redact(trimmed));
+  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(trimmed)?.[1];
+  if (title !== undefined) return allowed(title.replace(/\s+/g, ' '));
+  return /<[a-z!/]/i.test(trimmed) ? undefined : allowed(trimmed);
 }
 
 const ALREADY_ADDED = /already added that access key/i;
@@ -229,11 +270,27 @@ export function errorForResponse(
       },
     );
   }
+  if (status >= 300 && status < 400) {
+    return new BitbucketError(
+      `Bitbucket redirected the request while ${ctx.action} (${status}); it was not followed, so the credentials went nowhere else. ` +
+        'Give the Bitbucket API root exactly as it is served, e.g. https://api.bitbucket.org/2.0 (https, no trailing path).',
+      { status, code: 'redirect' },
+    );
+  }
   return new BitbucketError(`Bitbucket answered an unexpected ${status} while ${ctx.action}.${said}`, {
     status,
     code: 'unexpected_status',
     bitbucketMessage,
   });
+}
+
+/** A `next` link that leaves the configured API root: not followed, and not a passing fault. */
+export function foreignLink(root: string, ctx: RequestContext, where: string): BitbucketMalformedResponseError {
+  return new BitbucketMalformedResponseError(
+    `Bitbucket's answer while ${ctx.action} pointed to its next page at ${where}, outside ${root}; it was not followed, ` +
+      'so nothing was sent there. Check the Bitbucket API root setting (and any proxy in between).',
+    { status: 200, code: 'malformed_response' },
+  );
 }
 
 /**

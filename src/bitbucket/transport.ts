@@ -3,6 +3,7 @@
  * auth, the Forge app its `requestBitbucket`, tests a function of their own.
  */
 import { networkErrorCode } from '../http/network';
+import { redact } from '../http/redact';
 import { networkError } from './errors';
 
 export type BitbucketMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -24,6 +25,11 @@ export interface BitbucketResponse {
 }
 
 export interface BitbucketTransport {
+  /**
+   * The API root requests go to, e.g. `https://api.bitbucket.org/2.0` (Bitbucket Cloud's when absent):
+   * links in answers are followed only below it.
+   */
+  readonly baseUrl?: string;
   /**
    * Answers with whatever status Bitbucket gave; throws only when no answer arrived, preferably a
    * `BitbucketNetworkError` (anything else thrown is turned into one by the client).
@@ -58,9 +64,12 @@ export function createFetchTransport(opts: FetchTransportOptions): BitbucketTran
   const doFetch = opts.fetch ?? fetch;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_BITBUCKET_TIMEOUT_MS;
   // Built once and kept in this closure only: never part of an error, a log line or a returned object.
-  const authorization = `Basic ${Buffer.from(`${opts.email}:${opts.apiToken}`, 'utf8').toString('base64')}`;
+  const basic = Buffer.from(`${opts.email}:${opts.apiToken}`, 'utf8').toString('base64');
+  const authorization = `Basic ${basic}`;
+  const credentials = [opts.apiToken, basic];
 
   return {
+    baseUrl: root,
     async request(req) {
       if (!req.path.startsWith('/')) throw new TypeError(`A Bitbucket API path must start with "/" (got "${req.path.slice(0, 40)}").`);
       const headers: Record<string, string> = { authorization };
@@ -72,8 +81,13 @@ export function createFetchTransport(opts: FetchTransportOptions): BitbucketTran
       const timeout = AbortSignal.timeout(timeoutMs);
       const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
       try {
-        const res = await doFetch(`${root}${req.path}`, { method: req.method, headers, body, signal });
-        const text = await res.text();
+        // A redirect is answered as it is (the client reports it): following one would send the
+        // credentials, or the request body, somewhere not configured.
+        const res = await doFetch(`${root}${req.path}`, { method: req.method, headers, body, signal, redirect: 'manual' });
+        const raw = await res.text();
+        // An error body that quotes the credentials (a proxy's debug page, a gateway echoing headers)
+        // loses them here, before anything reads it.
+        const text = res.status >= 200 && res.status < 300 ? raw : redact(raw, credentials);
         const out: Record<string, string> = {};
         res.headers.forEach((value, name) => {
           out[name.toLowerCase()] = value;

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerKeygen } from './commands/keygen';
 import { registerWorkflows } from './commands/workflows';
+import { processScreens } from './screen';
 
 function packageVersion(): string {
   // Runs from src/cli/ (tsx) and from dist/ (installed): look upwards for our package.json.
@@ -18,9 +19,12 @@ function packageVersion(): string {
 
 /** The `valohai-bitbucket` command tree. Usage errors exit with status 2. */
 export function buildProgram(): Command {
+  const screens = processScreens();
   const program = new Command('valohai-bitbucket')
     .description('Connect private Bitbucket Cloud repositories to Valohai with SSH access keys.')
     .version(packageVersion(), '-V, --version')
+    // Usage errors quote what was typed: they go through the screen like everything else.
+    .configureOutput({ writeOut: (text) => screens.stdout.write(text), writeErr: (text) => screens.stderr.write(text) })
     .showHelpAfterError()
     .exitOverride((err) => {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {

@@ -3,13 +3,9 @@
  * results and --json). Colour only on a terminal and never with NO_COLOR.
  */
 import type { ProgressEvent, ProgressSink } from '../connect/index';
+import type { Screen } from './screen';
 
-export interface Output {
-  isTTY: boolean;
-  write(text: string): void;
-}
-
-export function useColour(stream: Output, env: Record<string, string | undefined>): boolean {
+export function useColour(stream: Screen, env: Record<string, string | undefined>): boolean {
   return stream.isTTY && env.NO_COLOR === undefined && env.TERM !== 'dumb';
 }
 
@@ -28,13 +24,18 @@ const COLOURS: Record<ProgressEvent['status'], string> = {
   skipped: '\x1b[2m',
 };
 
-export function terminalProgress(stream: Output, env: Record<string, string | undefined>): ProgressSink {
+export function terminalProgress(stream: Screen, env: Record<string, string | undefined>): ProgressSink {
   if (!stream.isTTY) return () => {};
   const colour = useColour(stream, env);
   return (event) => {
     if (event.status === 'running' && !colour) return; // without colour, the finished line is enough
     const mark = MARKS[event.status];
     const line = `${mark} ${event.message}`;
-    stream.write(colour ? `${COLOURS[event.status]}${line}\x1b[0m\n` : `${line}\n`);
+    if (colour) {
+      stream.styled(COLOURS[event.status], line);
+      stream.write('\n');
+    } else {
+      stream.write(`${line}\n`);
+    }
   };
 }

@@ -6,6 +6,7 @@
 import { BitbucketAuthError, BitbucketError, BitbucketForbiddenError, BitbucketRateLimitError } from '../bitbucket/index';
 import { EmptyRepositoryError, SubmoduleRepositoryError } from '../connect/discover';
 import { InvalidPathSegmentError } from '../http/path';
+import { inert } from '../http/inert';
 import { redact } from '../http/redact';
 import { ValohaiAuthError, ValohaiError, ValohaiRateLimitError } from '../valohai/index';
 import { InvalidPayloadError, type ResolverError, type ResolverErrorCode } from './contract';
@@ -104,10 +105,11 @@ export function isCredentialRefused(err: unknown): boolean {
 
 /**
  * Any thrown value as the error a page shows. Messages of the project's own error classes are
- * scrubbed once more against `secrets`, in case a server echoed one.
+ * scrubbed once more against `secrets`, in case a server echoed one, and their control and bidi
+ * characters (from a repository's names or a server's words) are made visible.
  */
 export function toResolverError(err: unknown, secrets: readonly string[] = []): ResolverError {
-  const clean = (text: string) => redact(text, secrets);
+  const clean = (text: string) => inert(redact(text, secrets), { keepLines: true });
   if (err instanceof ResolverFailure) return err.toResolverError();
   if (err instanceof InvalidPayloadError) return err.toResolverError();
   if (err instanceof InvalidContextIdError || err instanceof InvalidPathSegmentError) {

@@ -54,9 +54,19 @@ export function createForgeHandlers(platform: ForgePlatform): ForgeHandlers {
       return platform.runResolver ? platform.runResolver(call) : call();
     };
   }
+  const defined = makeResolver(definitions);
+  // `@forge/resolver` looks a function key up with `in`, which also finds what every object inherits:
+  // `constructor` would answer with the request's context. Only the app's own names reach it.
+  const resolver: ReturnType<typeof makeResolver> = (request, runtime) => {
+    const functionKey: unknown = objectOr(objectOr(request).call).functionKey;
+    if (typeof functionKey !== 'string' || !Object.hasOwn(definitions, functionKey)) {
+      return Promise.reject(new Error('Resolver has no definition for that function key.'));
+    }
+    return defined(request, runtime);
+  };
   return {
     backend,
-    resolver: makeResolver(definitions),
+    resolver,
     jobConsumer: (event) => backend.consume(objectOr(event).body),
     onPush: async (event) => {
       await backend.onPush(event);

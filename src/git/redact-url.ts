@@ -1,8 +1,11 @@
+import { inert } from '../http/inert';
+
 const MAX_SHOWN = 200;
 
 /**
  * The URL as it may be shown in messages and logs: a password in the userinfo (`https://user:app-password@…`,
- * a common way to put credentials in `.gitmodules`) becomes `***`, and hostile lengths are cut short.
+ * a common way to put credentials in `.gitmodules`) becomes `***`, hostile lengths are cut short, and
+ * control characters are made visible.
  */
 export function redactUrl(url: string): string {
   let shown = url;
@@ -19,7 +22,7 @@ export function redactUrl(url: string): string {
       }
     }
   }
-  return shown.length > MAX_SHOWN ? `${shown.slice(0, MAX_SHOWN)}… (${shown.length} characters)` : shown;
+  return inert(shown.length > MAX_SHOWN ? `${shown.slice(0, MAX_SHOWN)}… (${shown.length} characters)` : shown);
 }
 
 function firstOf(text: string, chars: string[], from: number): number {

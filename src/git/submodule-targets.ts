@@ -1,3 +1,4 @@
+import { inert } from '../http/inert';
 import { InvalidRepoUrlError, RelativeUrlError } from './errors';
 import type { Submodule } from './gitmodules';
 import { redactUrl } from './redact-url';
@@ -56,7 +57,7 @@ export function submoduleTargets(superprojectUrl: string, submodules: readonly S
     if (sub.url === undefined || sub.url.trim() === '') {
       warn(
         'missing-url',
-        `${label} has no url, so git cannot fetch it. Add a line under [submodule "${sub.name}"] (line ${sub.line}): ` +
+        `${label} has no url, so git cannot fetch it. Add a line under [submodule "${short(sub.name)}"] (line ${sub.line}): ` +
           `url = git@${BITBUCKET_HOST}:workspace/repo.git`,
       );
       continue;
@@ -146,6 +147,7 @@ function describe(sub: Submodule): string {
   return sub.path !== undefined && sub.path !== sub.name ? `Submodule "${name}" (${short(sub.path)})` : `Submodule "${name}"`;
 }
 
+/** A name or path from `.gitmodules` as messages show it: cut short, control characters made visible. */
 function short(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  return inert(text.length > 60 ? `${text.slice(0, 60)}…` : text);
 }

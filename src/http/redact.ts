@@ -4,48 +4,209 @@
  * the secrets this process holds must not reach a log through an error.
  */
 
-const PRIVATE_KEY_BLOCK = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g;
-const PUBLIC_KEY_BODY = /\b(ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+)\s+[A-Za-z0-9+/]{16,}={0,3}/g;
-/** Long base64 runs: a stray line of a key body even without its armour. */
-const LONG_BASE64 = /[A-Za-z0-9+/]{60,}={0,3}/g;
-/** Runs of key- or token-like characters: the unit checked against the secrets. */
-const RUN = /[A-Za-z0-9+/=_-]{16,}/g;
-const WINDOW = 16;
-
-/** Every WINDOW-long piece of a secret's body (armour lines and whitespace removed). */
-function windowsOf(secret: string, into: Set<string>): void {
-  const body = secret
-    .split(/\r?\n/)
-    .filter((line) => !line.trim().startsWith('-----'))
-    .join('')
-    .replace(/\s+/g, '');
-  for (let i = 0; i + WINDOW <= body.length; i++) into.add(body.slice(i, i + WINDOW));
+/**
+ * The text as a reader of its encodings sees it: percent-escapes (also doubly encoded, `%252B`), JSON
+ * and JavaScript escapes (`\n`, `\/`, `\u002b`) and numeric HTML entities decoded, each decoded
+ * character remembering which characters of the original it came from. Secrets are looked for here, so
+ * a key echoed URL-encoded or inside a JSON string is found like a plain one.
+ */
+interface DecodedView {
+  text: string;
+  /** Original index where decoded character i starts. */
+  from: number[];
+  /** Original index just after decoded character i. */
+  to: number[];
 }
 
-function containsWindow(run: string, windows: Set<string>): boolean {
-  for (let i = 0; i + WINDOW <= run.length; i++) if (windows.has(run.slice(i, i + WINDOW))) return true;
-  return false;
+const JSON_ESCAPES: Record<string, string> = { n: '\n', r: '\r', t: '\t', '/': '/', '"': '"', "'": "'" };
+
+function decodeAt(text: string, i: number): { char: string; length: number } {
+  const c = text[i] as string;
+  if (c === '%') {
+    const doubled = /^%25([0-9A-Fa-f]{2})/.exec(text.slice(i, i + 5));
+    if (doubled) return { char: String.fromCharCode(parseInt(doubled[1] as string, 16)), length: 5 };
+    const single = /^%([0-9A-Fa-f]{2})/.exec(text.slice(i, i + 3));
+    if (single) return { char: String.fromCharCode(parseInt(single[1] as string, 16)), length: 3 };
+  } else if (c === '\\') {
+    const unicode = /^\\u([0-9A-Fa-f]{4})/.exec(text.slice(i, i + 6));
+    if (unicode) return { char: String.fromCharCode(parseInt(unicode[1] as string, 16)), length: 6 };
+    const escaped = JSON_ESCAPES[text[i + 1] ?? ''];
+    if (escaped !== undefined) return { char: escaped, length: 2 };
+  } else if (c === '&') {
+    const entity = /^&#(?:x([0-9A-Fa-f]{1,4})|([0-9]{1,5}));/.exec(text.slice(i, i + 9));
+    if (entity) {
+      const code = entity[1] !== undefined ? parseInt(entity[1], 16) : Number(entity[2]);
+      return { char: String.fromCharCode(code), length: entity[0].length };
+    }
+  }
+  return { char: c, length: 1 };
+}
+
+function decodedView(text: string): DecodedView {
+  const view: DecodedView = { text: '', from: [], to: [] };
+  const chars: string[] = [];
+  for (let i = 0; i < text.length; ) {
+    const { char, length } = decodeAt(text, i);
+    chars.push(char);
+    view.from.push(i);
+    view.to.push(i + length);
+    i += length;
+  }
+  view.text = chars.join('');
+  return view;
+}
+
+/** What a range is replaced with; a merged range takes the strongest. */
+type Mark = 'private key' | 'secret' | 'public key';
+const PLACEHOLDER: Record<Mark, string> = { 'private key': '[private key redacted]', secret: '[redacted]', 'public key': '[key redacted]' };
+const STRENGTH: Record<Mark, number> = { 'private key': 3, secret: 2, 'public key': 1 };
+
+/** A range of the decoded view, [start, end). */
+interface Range {
+  start: number;
+  end: number;
+  mark: Mark;
+}
+
+/** Armour as it reads after decoding; a `+` is how a form encoding writes the spaces. */
+const PRIVATE_KEY_BLOCK = /-----BEGIN[A-Z0-9 +]*PRIVATE[ +]KEY-----[\s\S]*?(?:-----END[A-Z0-9 +]*PRIVATE[ +]KEY-----|$)/g;
+const PUBLIC_KEY_BODY = /\b(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-[a-z0-9@.-]+)[\s+]+([A-Za-z0-9+/]{16,}={0,3})/dg;
+/** Long base64 runs: a stray line of a key body even without its armour. */
+const LONG_BASE64 = /[A-Za-z0-9+/]{60,}={0,3}/g;
+/** A line that is nothing but base64: one piece of a key body cut into short lines. */
+const BASE64_LINE = /^[ \t]*[A-Za-z0-9+/]{4,}={0,2}[ \t]*$/;
+/** Characters of key bodies and tokens: the alphabet secrets are compared in, everything else skipped. */
+const KEY_CHAR = /[A-Za-z0-9+/=_-]/;
+const WINDOW = 16;
+
+function matches(re: RegExp, text: string, mark: Mark, out: Range[]): void {
+  for (const m of text.matchAll(re)) {
+    const group = m.indices?.[1];
+    if (group) out.push({ start: group[0], end: group[1], mark });
+    else out.push({ start: m.index, end: m.index + m[0].length, mark });
+  }
 }
 
 /**
- * `text` with private-key blocks, public-key bodies, long base64 runs and the given secrets replaced by
- * placeholders. A secret is found whole or in pieces: any run of key-like characters sharing 16
- * characters in a row with a secret is removed, so a key echoed cut off or re-wrapped (an error page
- * quoting part of the request) is caught too.
+ * Runs of consecutive lines that are each only base64 and together read as a key body (60 characters or
+ * more, upper and lower case and digits): a key re-wrapped into short lines that no single line gives away.
  */
-export function redact(text: string, secrets: readonly string[] = []): string {
-  let out = text;
+function base64Blocks(text: string, out: Range[]): void {
+  let block: { start: number; end: number; body: string; lines: number } | undefined;
+  const close = () => {
+    if (block && block.lines >= 2 && block.body.length >= 60 && /[A-Z]/.test(block.body) && /[a-z]/.test(block.body) && /[0-9]/.test(block.body)) {
+      out.push({ start: block.start, end: block.end, mark: 'secret' });
+    }
+    block = undefined;
+  };
+  let lineStart = 0;
+  for (const line of text.split('\n')) {
+    const bare = line.replace(/\r$/, '');
+    if (BASE64_LINE.test(bare)) {
+      const trimmed = bare.trim();
+      const start = lineStart + bare.indexOf(trimmed);
+      block ??= { start, end: start, body: '', lines: 0 };
+      block.end = start + trimmed.length;
+      block.body += trimmed;
+      block.lines++;
+    } else {
+      close();
+    }
+    lineStart += line.length + 1;
+  }
+  close();
+}
+
+/** A secret's body in the key alphabet: armour lines dropped, every other character skipped. */
+function keyAlphabet(secret: string): string {
+  return secret
+    .split(/\r?\n/)
+    .filter((line) => !line.trim().startsWith('-----'))
+    .join('')
+    .split('')
+    .filter((c) => KEY_CHAR.test(c))
+    .join('');
+}
+
+/**
+ * Pieces of the secrets, wherever they are: the text's key characters are read as one stream (line
+ * breaks, spaces, quotes and escapes skipped), and every 16 characters in a row that a secret also has
+ * are marked, so a secret cut off, re-wrapped into lines of any length or interleaved with escapes is
+ * found whole.
+ */
+function secretPieces(text: string, secrets: readonly string[], out: Range[]): void {
   const windows = new Set<string>();
   for (const secret of secrets) {
-    const whole = secret.trim();
-    if (whole.length >= 8) out = out.split(whole).join('[redacted]');
-    windowsOf(secret, windows);
+    const body = keyAlphabet(secret);
+    for (let i = 0; i + WINDOW <= body.length; i++) windows.add(body.slice(i, i + WINDOW));
   }
-  if (windows.size) out = out.replace(RUN, (run) => (containsWindow(run, windows) ? '[redacted]' : run));
-  return out
-    .replace(PRIVATE_KEY_BLOCK, '[private key redacted]')
-    .replace(PUBLIC_KEY_BODY, '$1 [key redacted]')
-    .replace(LONG_BASE64, '[redacted]');
+  if (windows.size === 0) return;
+  const at: number[] = [];
+  let stream = '';
+  for (let i = 0; i < text.length; i++) {
+    if (KEY_CHAR.test(text[i] as string)) {
+      stream += text[i];
+      at.push(i);
+    }
+  }
+  let run: { start: number; end: number } | undefined;
+  for (let i = 0; i + WINDOW <= stream.length; i++) {
+    if (!windows.has(stream.slice(i, i + WINDOW))) continue;
+    if (run && i <= run.end) run.end = i + WINDOW;
+    else {
+      if (run) out.push({ start: at[run.start] as number, end: (at[run.end - 1] as number) + 1, mark: 'secret' });
+      run = { start: i, end: i + WINDOW };
+    }
+  }
+  if (run) out.push({ start: at[run.start] as number, end: (at[run.end - 1] as number) + 1, mark: 'secret' });
+}
+
+/**
+ * `text` with private-key blocks, public-key bodies, base64 key bodies and the given secrets replaced by
+ * placeholders. Everything is looked for in the text as decoded (percent-escapes, JSON escapes, HTML
+ * entities), and the original characters it came from are replaced. A secret is found whole or in
+ * pieces: any 16 key characters in a row it shares with the text, across line breaks and escapes, so a
+ * key echoed cut off, re-wrapped into short lines or URL-encoded is caught too.
+ */
+export function redact(text: string, secrets: readonly string[] = []): string {
+  const view = decodedView(text);
+  const found: Range[] = [];
+  for (const secret of secrets) {
+    const whole = secret.trim();
+    if (whole.length < 8) continue;
+    for (let i = view.text.indexOf(whole); i >= 0; i = view.text.indexOf(whole, i + whole.length)) {
+      found.push({ start: i, end: i + whole.length, mark: 'secret' });
+    }
+  }
+  secretPieces(view.text, secrets, found);
+  matches(PRIVATE_KEY_BLOCK, view.text, 'private key', found);
+  matches(PUBLIC_KEY_BODY, view.text, 'public key', found);
+  matches(LONG_BASE64, view.text, 'secret', found);
+  base64Blocks(view.text, found);
+  if (found.length === 0) return text;
+
+  // Back to the original's characters, merged where they touch.
+  const ranges = found
+    .filter((r) => r.end > r.start)
+    .map((r) => ({ start: view.from[r.start] as number, end: view.to[r.end - 1] as number, mark: r.mark }))
+    .sort((a, b) => a.start - b.start);
+  const merged: { start: number; end: number; mark: Mark }[] = [];
+  for (const r of ranges) {
+    const last = merged[merged.length - 1];
+    if (last && r.start < last.end) {
+      last.end = Math.max(last.end, r.end);
+      if (STRENGTH[r.mark] > STRENGTH[last.mark]) last.mark = r.mark;
+    } else {
+      merged.push({ ...r });
+    }
+  }
+  let out = '';
+  let cursor = 0;
+  for (const r of merged) {
+    out += text.slice(cursor, r.start) + PLACEHOLDER[r.mark];
+    cursor = r.end;
+  }
+  return out + text.slice(cursor);
 }
 
 /** Server text shortened for a message: an HTML page to its title, tags dropped, whitespace folded, at most `max` characters. */

@@ -4,12 +4,14 @@
  * never leaves `send()`, because its `config.data` would carry the private key of `setRepository`.
  */
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import { linkBelow } from '../http/egress';
 import { networkErrorCode } from '../http/network';
 import { encodePathSegment, InvalidPathSegmentError } from '../http/path';
 import { redact } from '../http/redact';
 import { withRetry, type RetryOptions } from '../http/retry';
 import {
   errorForResponse,
+  foreignLink,
   malformedResponse,
   networkError,
   ValohaiError,
@@ -95,6 +97,9 @@ export class ValohaiClient {
     this.#retry = { isRetryable: isRetryableValohaiError, ...opts.retry };
     this.#http = axios.create({
       baseURL: `${this.host}/api/v0/`,
+      // A request URL is always joined to the base, even one that looks absolute (the class of
+      // CVE-2025-27152): the token is only ever sent to the configured host.
+      allowAbsoluteUrls: false,
       timeout: opts.timeoutMs ?? DEFAULT_VALOHAI_TIMEOUT_MS,
       headers: { Authorization: `Token ${opts.token}`, Accept: 'application/json' },
       // Every status comes back as a response; the body stays text so a broken one can be told apart.
@@ -280,19 +285,13 @@ export class ValohaiClient {
   }
 
   /**
-   * A `next` link as a URL relative to the API root. Only its path and query are kept, so the token is
-   * only ever sent to the configured host (a proxy may write http:// or an inner host name in links).
+   * A `next` link as a URL relative to the API root, refused unless it points below the configured
+   * host's API root (a proxy writing http:// or an inner host name in links is refused too: say so).
    */
   private nextUrl(next: string, ctx: CallContext): string {
-    let parsed: URL;
-    try {
-      parsed = new URL(next, `${this.host}/api/v0/`);
-    } catch {
-      throw malformedResponse(this.host, ctx, 200, 'held an unreadable next link');
-    }
-    const i = parsed.pathname.indexOf('/api/v0/');
-    if (i < 0) throw malformedResponse(this.host, ctx, 200, 'pointed to a next page outside the API');
-    return `${parsed.pathname.slice(i + '/api/v0/'.length)}${parsed.search}`;
+    const verdict = linkBelow(`${this.host}/api/v0`, next);
+    if ('refused' in verdict) throw foreignLink(this.host, ctx, verdict.refused);
+    return verdict.path.slice(1);
   }
 
   /**

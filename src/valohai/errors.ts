@@ -250,3 +250,13 @@ export function malformedResponse(host: string, ctx: CallContext, status: number
     { status, code: 'malformed_response', retryable: ctx.idempotent && problem === undefined },
   );
 }
+
+/** A `next` link that leaves the configured API root: not followed, and not a passing fault. */
+export function foreignLink(host: string, ctx: CallContext, where: string): ValohaiError {
+  return new ValohaiError(
+    `Valohai's answer while ${ctx.action} pointed to its next page at ${where}, outside ${host}/api/v0/; it was not followed, ` +
+      'so nothing was sent there. If that address is this same Valohai under another name, give it as the Valohai host; ' +
+      "otherwise the server's proxy settings (forwarded host and protocol) need fixing.",
+    { status: 200, code: 'malformed_response' },
+  );
+}

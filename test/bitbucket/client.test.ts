@@ -251,7 +251,8 @@ describe('BitbucketClient against an HTTP server', () => {
       for (const scope of ['admin:repository:bitbucket', 'write:ssh-key:bitbucket', 'delete:ssh-key:bitbucket', 'read:repository:bitbucket']) {
         assert.ok(err.message.includes(scope), scope);
       }
-      assert.equal(err.bitbucketMessage, 'Access denied: You must be an admin');
+      // `detail` is never quoted: it is where servers echo what they were sent.
+      assert.equal(err.bitbucketMessage, 'Access denied');
       assert.equal(bb.log.length, 1);
     });
 
@@ -360,6 +361,28 @@ describe('BitbucketClient against an HTTP server', () => {
         await assert.rejects(call(), InvalidPathSegmentError);
       }
       assert.equal(bb.log.length, 0);
+    });
+
+    it("quotes Bitbucket's words only when they are short plain text, never detail, and known ones in our words", async () => {
+      const quoted = async (body: unknown) => {
+        bb.faults.clear();
+        bb.faults.add({ path: '/repositories/acme/models$', status: 403, body });
+        const err = await bb.client().client.getRepository('acme', 'models').catch((e: unknown) => e);
+        assert.ok(err instanceof BitbucketError);
+        return err.bitbucketMessage;
+      };
+      const tokenLike = `ATATT3x${randomBytes(24).toString('base64url')}`;
+      assert.equal(await quoted(errorBody('Access denied', `for ${tokenLike}`)), 'Access denied');
+      assert.equal(await quoted(errorBody(`Token ${tokenLike} is not allowed`)), undefined);
+      assert.equal(await quoted(errorBody('Authorization: Basic dXNlcjpwYXNz')), undefined);
+      assert.equal(await quoted(errorBody('Denied\x1b]0;title\x07')), undefined);
+      assert.equal(await quoted(errorBody('line one\nline two')), undefined);
+      assert.equal(await quoted(errorBody('Access denied. '.repeat(20))), undefined);
+      assert.equal(await quoted(`<html><title>Forbidden for ${tokenLike}</title></html>`), undefined);
+      assert.equal(
+        await quoted(errorBody(`Your credentials lack one or more required privilege scopes (token ${tokenLike}).`)),
+        'The credentials lack one or more required privilege scopes.',
+      );
     });
 
     it('never puts the token into any error', async () => {

@@ -512,6 +512,7 @@ describe('the settings pages in the local preview', () => {
       { name: 'the wrong Valohai token', value: WRONG_VALOHAI_TOKEN },
       { name: 'the Bitbucket API token', value: bb.admin.token },
       ...keys.privateKeys.flatMap((k, i) => privateKeyLines(k).map((line) => ({ name: `private key ${i + 1}`, value: line }))),
+      ...keys.privateKeys.map((k, i) => ({ name: `private key ${i + 1}`, value: k, key: true })),
     ];
     const findings = secretFindings(
       answers.map((a, i) => ({ where: `answer ${i + 1} (${a.functionKey})`, text: a.body })),

@@ -14,6 +14,7 @@ import type { GeneratedKey, KeyGenerator } from '../../src/connect/index';
 import { generateKeyPair } from '../../src/ssh/index';
 import { startPreview, type Preview } from '../../dev/preview/server';
 import { buildPreview, root, startBrowser, type Browser } from '../static/harness';
+import { secretsIn } from '../support/secret-scan';
 
 const run = promisify(execFile);
 
@@ -246,11 +247,13 @@ export function privateKeyLines(privateKey: string): string[] {
 }
 
 /** What in `texts` holds one of the secrets: `where: what` per finding, never the secret itself. */
-export function secretFindings(texts: { where: string; text: string }[], secrets: { name: string; value: string }[]): string[] {
+export function secretFindings(texts: { where: string; text: string }[], secrets: { name: string; value: string; key?: boolean }[]): string[] {
   const findings: string[] = [];
   for (const { where, text } of texts) {
     if (/PRIVATE KEY/.test(text)) findings.push(`${where}: a PRIVATE KEY armour line`);
     for (const secret of secrets) if (text.includes(secret.value)) findings.push(`${where}: ${secret.name}`);
+    // Also decoded (URL-encoded, JSON-escaped) and in pieces (a key cut into short lines).
+    for (const name of secretsIn(text, secrets)) findings.push(`${where}: ${name} (encoded or in pieces)`);
   }
   return findings;
 }

@@ -68,6 +68,18 @@ describe('Forge resolver adapter', () => {
     assert.ok(ran);
   });
 
+  test("only the app's own resolver names answer: inherited names such as constructor are refused", async () => {
+    const { platform } = fakeBackend();
+    const handlers = createForgeHandlers(platform);
+    const context = { workspaceId: WS, extension: { repository: { uuid: REPO } } };
+    for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', '__defineGetter__', 'isPrototypeOf', 'toLocaleString']) {
+      await assert.rejects(invoke(handlers, name, { x: 1 }, context, 'admin'), /no definition/, `${name} answered`);
+    }
+    await assert.rejects(invoke(handlers, 'noSuchResolver', {}, context, 'admin'), /no definition/);
+    const page = (await invoke(handlers, 'getRepositoryPage', {}, context, 'admin')) as { ok: boolean };
+    assert.equal(typeof page.ok, 'boolean', 'a real resolver still answers');
+  });
+
   test('the queue consumer takes the event body and never throws', async () => {
     const { platform } = fakeBackend();
     const handlers = createForgeHandlers(platform);

@@ -1,8 +1,25 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { networkErrorCode } from '../../src/http/network';
 import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegmentError } from '../../src/http/path';
 import { excerpt, redact } from '../../src/http/redact';
+import { echoes, secretsIn } from '../support/secret-scan';
+
+/** A fresh Ed25519 key in OpenSSH's own format, as the product writes them. */
+function openSshEd25519(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vb-redact-'));
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'k')]);
+    return readFileSync(join(dir, 'k'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 describe('path segments', () => {
   it('encodes slugs and {uuid}s', () => {
@@ -55,6 +72,35 @@ describe('redact', () => {
     const out = redact(`title: KeyError ${body.slice(10, 35)}; page ${body.slice(30, 70)} end`, [secret]);
     assert.equal(out, 'title: KeyError [redacted]; page [redacted] end');
     assert.equal(redact('nothing secret here: abcdefghijklmnopqrstuvwxyz', [secret]), 'nothing secret here: abcdefghijklmnopqrstuvwxyz');
+  });
+
+  describe('a private key echoed in an encoding or cut into short lines', () => {
+    const keys = {
+      'an RSA PEM key': generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } }).privateKey,
+      'an OpenSSH Ed25519 key': openSshEd25519(),
+    };
+    for (const [kind, key] of Object.entries(keys)) {
+      for (const { how, text } of echoes(key)) {
+        it(`${kind}, ${how}: removed, with the key given and without`, () => {
+          const message = `Valohai said: could not load ${text} (line 1)`;
+          for (const secrets of [[key], []]) {
+            const out = redact(message, secrets);
+            assert.deepEqual(secretsIn(out, [{ name: 'the key', value: key, key: true }]), [], `${secrets.length ? 'given' : 'not given'}: ${out.slice(0, 300)}`);
+            assert.match(out, /^Valohai said: could not load .*\(line 1\)$/s);
+          }
+        });
+      }
+    }
+  });
+
+  it('leaves ordinary text alone: git output, names, hashes, fingerprints', () => {
+    const texts = [
+      'fatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.',
+      'main\ndevelop\nfeature/new-model\nrelease-2024-10',
+      `commit ${'a1b2c3d4e5'.repeat(4)} on main; key SHA256:ybgmFkzwOSotHTHLJgHO0QN8L0xErw6vd0VhFA9m3SM`,
+      'Reading https://example.com/a%20b?x=1&amp;y=2 and \\server\\share',
+    ];
+    for (const text of texts) assert.equal(redact(text, ['tok_abcdefgh123']), text);
   });
 
   it('shortens HTML pages to their title', () => {

@@ -40,8 +40,6 @@ export interface FakeValohai {
   ownership: string[] | null;
   /** What the next fetch answers (defaults to the project's commits, no errors). */
   fetchReply: { commits?: unknown[]; errors?: unknown[] } | null;
-  /** `next` links are written with this origin instead of the request's (a proxy's inner name). */
-  linkOrigin: string | null;
   faults: FaultInjector;
   log: LoggedCall[];
   hang: RegExp[];
@@ -71,7 +69,6 @@ export async function startFakeValohai(projects: FakeProject[], commits: FakeCom
     commits,
     ownership: ['acme', 'acme:ml-team'],
     fetchReply: null,
-    linkOrigin: null,
     faults,
     log,
     hang,
@@ -106,11 +103,6 @@ export async function startFakeValohai(projects: FakeProject[], commits: FakeCom
       const body: Record<string, unknown> = { count: state.projects.length, previous: null, next: null, results: state.projects.slice(offset, offset + limit).map(projectJson) };
       if (offset + limit < state.projects.length) {
         const next = new URL(req.url.href);
-        if (state.linkOrigin) {
-          const origin = new URL(state.linkOrigin);
-          next.protocol = origin.protocol;
-          next.host = origin.host;
-        }
         next.searchParams.set('offset', String(offset + limit));
         body.next = next.href;
       }

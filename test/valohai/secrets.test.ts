@@ -9,6 +9,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { format, inspect } from 'node:util';
 import type { RetryInfo } from '../../src/http/retry';
 import { ValohaiError, ValohaiNetworkError, ValohaiValidationError } from '../../src/valohai/errors';
+import { echoes, secretsIn } from '../support/secret-scan';
 import { startFakeValohai, VH_TOKEN, type FakeValohai } from './fake-valohai';
 
 const { privateKey: KEY } = generateKeyPairSync('rsa', {
@@ -27,6 +28,8 @@ const NEEDLES = (() => {
 
 function assertClean(text: string, where: string): void {
   for (const needle of NEEDLES) assert.ok(!text.includes(needle), `${where} contains secret material: …${needle}…`);
+  // Also decoded (URL-encoded, JSON-escaped) and in pieces (cut into short lines).
+  assert.deepEqual(secretsIn(text, [{ name: 'the private key', value: KEY, key: true }, { name: 'the token', value: VH_TOKEN }]), [], `${where} gives away a secret`);
 }
 
 function views(value: unknown): string[] {
@@ -117,6 +120,19 @@ describe('setRepository never reveals the private key', () => {
     assert.equal(err.status, 500);
     assert.equal(vh.log.length, 5);
   });
+
+  for (const { how, text } of echoes(KEY)) {
+    it(`400 whose body echoes the key ${how}`, async () => {
+      vh.faults.add({ path: '/repositories/41/', status: 400, body: { ssh_private_key: [`Invalid key: ${text}`], detail: text } });
+      const err = await failAndCheck();
+      assert.ok(err instanceof ValohaiValidationError);
+    });
+
+    it(`500 whose page quotes the key ${how}`, async () => {
+      vh.faults.add({ path: '/repositories/41/', status: 500, body: `KeyError while loading\n${text}\n` });
+      await failAndCheck({ maxAttempts: 1 });
+    });
+  }
 
   it('a connection reset on every attempt', async () => {
     vh.faults.add({ path: '/repositories/41/', reset: true });

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, open, rename, rm } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { generateKeyPair, InvalidKeyOptionsError, resolveKeyOptions, type SshKeyType } from '../../ssh/index';
+import { processScreens } from '../screen';
 
 interface KeygenFlags {
   type: SshKeyType;
@@ -87,6 +88,7 @@ export function registerKeygen(program: Command): void {
     .option('--json', 'print only one JSON object: {"type", "bits", "fingerprint", "publicKey"}')
     .action(async function (this: Command) {
       const flags = this.opts<KeygenFlags>();
+      const screens = processScreens();
       let options;
       try {
         options = resolveKeyOptions({ type: flags.type, bits: flags.bits, comment: flags.comment });
@@ -117,9 +119,9 @@ export function registerKeygen(program: Command): void {
 
         if (flags.json) {
           const { type, bits, fingerprint, publicKey } = pair;
-          process.stdout.write(`${JSON.stringify({ type, bits, fingerprint, publicKey })}\n`);
+          screens.stdout.json({ type, bits, fingerprint, publicKey });
         } else {
-          process.stdout.write(
+          screens.stdout.write(
             `Private key: ${privatePath} (mode 600; keep it secret)\n` +
               `Public key:  ${publicPath}\n` +
               `Fingerprint: ${pair.fingerprint} (${pair.type === 'rsa' ? 'RSA' : 'ED25519'} ${pair.bits})\n`,
@@ -127,7 +129,7 @@ export function registerKeygen(program: Command): void {
         }
       } catch (err) {
         if (!(err instanceof KeygenError)) throw err;
-        process.stderr.write(`valohai-bitbucket keygen: ${err.message}\n`);
+        screens.stderr.write(`valohai-bitbucket keygen: ${err.message}\n`);
         process.exitCode = 1;
       }
     });

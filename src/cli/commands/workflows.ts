@@ -21,19 +21,19 @@ import {
 import { generateKeyPair } from '../../ssh/index';
 import { ValohaiClient } from '../../valohai/index';
 import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config';
-import { terminalProgress, type Output } from '../progress';
+import { terminalProgress } from '../progress';
+import { processScreens, type Screen } from '../screen';
 import { DirectoryLock, FileConnectionStore, stateDir } from '../state';
 
 export interface CliIO {
-  stdout: Output;
-  stderr: Output;
+  stdout: Screen;
+  stderr: Screen;
   env: Record<string, string | undefined>;
   setExitCode(code: number): void;
 }
 
 const processIO = (): CliIO => ({
-  stdout: { isTTY: Boolean(process.stdout.isTTY), write: (t) => void process.stdout.write(t) },
-  stderr: { isTTY: Boolean(process.stderr.isTTY), write: (t) => void process.stderr.write(t) },
+  ...processScreens(process.env),
   env: process.env,
   setExitCode: (code) => {
     process.exitCode = code;
@@ -88,7 +88,7 @@ const EXIT: Record<WorkflowResult['outcome'], number> = { done: 0, failed: 1, un
 function printWorkflow(io: CliIO, result: WorkflowResult, json: boolean, verb: string): void {
   if (json) {
     const { outcome: _outcome, publicKey: _publicKey, ...rest } = result;
-    io.stdout.write(`${JSON.stringify(rest, null, 2)}\n`);
+    io.stdout.json(rest, 2);
   } else {
     const out: string[] = [];
     out.push(`Repository:   ${result.repository}${result.sshUrl ? ` (${result.sshUrl})` : ''}`);
@@ -110,7 +110,7 @@ function printWorkflow(io: CliIO, result: WorkflowResult, json: boolean, verb: s
 
 function printStatus(io: CliIO, s: StatusResult, json: boolean): void {
   if (json) {
-    io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+    io.stdout.json(s, 2);
     return;
   }
   const out = [
@@ -130,7 +130,7 @@ function printStatus(io: CliIO, s: StatusResult, json: boolean): void {
 }
 
 function printSync(io: CliIO, s: SyncResult, json: boolean): void {
-  if (json) io.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
+  if (json) io.stdout.json(s, 2);
   else {
     io.stdout.write(
       s.newCommits.length ? `Valohai fetched ${s.newCommits.length} new commit(s):\n${s.newCommits.map((c) => `  ${c}`).join('\n')}\n` : 'Valohai is up to date.\n',

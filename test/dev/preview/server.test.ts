@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,8 +87,89 @@ describe('the context the preview gives the backend', () => {
     const unknown = await invoke(frame({}), 'dropDatabase', {});
     assert.equal(unknown.status, 404);
     assert.match(String(unknown.body.message), /No resolver named dropDatabase/);
-    const res = await fetch(`${preview.url}/api/invoke?${frame({})}`, { method: 'POST', body: 'not json' });
+    const res = await fetch(`${preview.url}/api/invoke?${frame({})}`, { method: 'POST', body: 'not json', headers: { 'content-type': 'application/json' } });
     assert.equal(res.status, 400);
+  });
+});
+
+/** One raw HTTP request, so Host and Origin can be whatever a browser elsewhere would send. */
+function rawRequest(opts: { method?: string; path: string; headers?: Record<string, string>; body?: string | Buffer }): Promise<{ status: number; text: string }> {
+  const { port } = new URL(preview.url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: Number(port), method: opts.method ?? 'POST', path: opts.path, headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+    });
+    // The server may answer and close before a large body is sent whole.
+    req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' || err.code === 'ECONNRESET' ? undefined : reject(err)));
+    req.on('close', () => resolve({ status: 0, text: 'the connection closed without an answer' }));
+    req.end(opts.body);
+  });
+}
+
+describe('who may drive the preview', () => {
+  const own = () => new URL(preview.url);
+  const invokeBody = JSON.stringify({ functionKey: 'getRepositoryPage', payload: {} });
+  const json = { 'content-type': 'application/json' };
+  const path = `/api/invoke?${frame({ as: 'admin' })}`;
+  const connects = () => preview.platform.enqueued.length;
+
+  test('the page itself: its own host and origin, JSON', async () => {
+    for (const host of [own().host, `localhost:${own().port}`]) {
+      const res = await rawRequest({ path, headers: { ...json, host, origin: `http://${host}` }, body: invokeBody });
+      assert.equal(res.status, 200, `${host}: ${res.text}`);
+      assert.equal((JSON.parse(res.text) as { ok: boolean }).ok, true);
+    }
+  });
+
+  test('a web page elsewhere is refused, even sending text/plain (no preflight) or a form', async () => {
+    const before = connects();
+    const start = JSON.stringify({ functionKey: 'startDisconnect', payload: {} });
+    for (const origin of ['https://evil.example', 'http://127.0.0.1:1', 'null']) {
+      for (const type of ['text/plain', 'application/json']) {
+        const res = await rawRequest({ path, headers: { 'content-type': type, host: own().host, origin }, body: start });
+        assert.equal(res.status, 403, `${origin} ${type}: ${res.status} ${res.text}`);
+      }
+    }
+    const form = await rawRequest({
+      path: '/acme/datasets/admin/access-keys?as=admin',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', host: own().host, origin: 'https://evil.example' },
+      body: 'delete=1',
+    });
+    assert.equal(form.status, 403);
+    const push = await rawRequest({ path: '/preview/push', headers: { ...json, host: own().host, origin: 'https://evil.example' }, body: '{"workspace":"acme","repository":"ml-models"}' });
+    assert.equal(push.status, 403);
+    assert.equal(connects(), before, 'nothing was started');
+  });
+
+  test('a request under another host name (DNS rebinding) is refused, whatever it asks', async () => {
+    for (const host of ['evil.example', `evil.example:${own().port}`, `127.0.0.1:${Number(own().port) + 1}`, 'localhost']) {
+      const res = await rawRequest({ path, headers: { ...json, host }, body: invokeBody });
+      assert.equal(res.status, 421, `${host}: ${res.status}`);
+      const page = await rawRequest({ method: 'GET', path: '/acme/ml-models/admin/valohai', headers: { host } });
+      assert.equal(page.status, 421, `${host} GET: ${page.status}`);
+    }
+  });
+
+  test('only JSON is taken', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', '']) {
+      const res = await rawRequest({ path, headers: { 'content-type': type, host: own().host }, body: invokeBody });
+      assert.equal(res.status, 415, `${type}: ${res.status}`);
+    }
+    const charset = await rawRequest({ path, headers: { 'content-type': 'application/json; charset=utf-8', host: own().host }, body: invokeBody });
+    assert.equal(charset.status, 200);
+  });
+
+  test('a body over the cap is answered 413 without being read whole', async () => {
+    const huge = Buffer.alloc(8 * 1024 * 1024, 'a');
+    const res = await rawRequest({ path, headers: { ...json, host: own().host }, body: huge });
+    assert.equal(res.status, 413);
+    const chunked = await rawRequest({ path, headers: { ...json, host: own().host, 'transfer-encoding': 'chunked' }, body: huge });
+    assert.equal(chunked.status, 413);
+    // The server is still there for the page.
+    const after = await rawRequest({ path, headers: { ...json, host: own().host }, body: invokeBody });
+    assert.equal(after.status, 200);
   });
 });
 
@@ -168,7 +250,7 @@ describe('the push control', () => {
     const path = state.bareRepoPath('acme', 'scratch') ?? state.bareRepoPath('acme', 'inference-api');
     assert.ok(path);
     const slug = state.bareRepoPath('acme', 'scratch') ? 'scratch' : 'inference-api';
-    const res = await fetch(`${preview.url}/preview/push`, { method: 'POST', body: JSON.stringify({ workspace: 'acme', repository: slug }) });
+    const res = await fetch(`${preview.url}/preview/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspace: 'acme', repository: slug }) });
     assert.equal(res.status, 200);
     const outcome = (await res.json()) as { commit: string; trigger: string; message: string };
     assert.equal(outcome.trigger, 'ignored');
@@ -199,7 +281,7 @@ describe('the push control', () => {
   });
 
   test('a body naming no known repository is a 400 with the reason', async () => {
-    const res = await fetch(`${preview.url}/preview/push`, { method: 'POST', body: JSON.stringify({ workspace: 'acme', repository: 'nope' }) });
+    const res = await fetch(`${preview.url}/preview/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspace: 'acme', repository: 'nope' }) });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { message: string }).message, /No repository acme\/nope/);
   });

@@ -16,6 +16,7 @@ import { generateKeyPair } from '../../../src/ssh/index';
 import { startStack, type Stack } from '../../../dev/stack';
 import { demoBitbucketCredentials as bb } from '../../../dev/seed/index';
 import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index';
+import { secretsIn } from '../../support/secret-scan';
 
 export { bb, vh };
 
@@ -182,6 +183,12 @@ export function assertNoSecrets(texts: Iterable<[string, string]>, privateKeys: 
     for (const needle of needles) {
       assert.ok(!text.includes(needle), `${where} holds a secret (${needle.slice(0, 6)}…)`);
     }
+    // Also decoded (URL-encoded, JSON-escaped) and in pieces (a key cut into short lines).
+    const found = secretsIn(text, [
+      ...privateKeys.map((value, i) => ({ name: `private key ${i + 1}`, value, key: true })),
+      ...tokens.map((value, i) => ({ name: `token ${i + 1}`, value })),
+    ]);
+    assert.deepEqual(found, [], `${where} gives away a secret`);
   }
   return scanned;
 }

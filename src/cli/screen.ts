@@ -1,0 +1,67 @@
+/**
+ * Everything the CLI prints goes through a Screen. Text for people is scrubbed of the credentials this
+ * process holds (a server may quote them back in an error) and made inert: control and bidi characters
+ * from repository content or a server's words are written out visibly, never acted on. `--json` is
+ * exact JSON in which only those credentials are replaced.
+ */
+import { inert } from '../http/inert';
+import { redact } from '../http/redact';
+
+export interface RawOutput {
+  isTTY: boolean;
+  write(text: string): void;
+}
+
+export interface Screen {
+  readonly isTTY: boolean;
+  /** Text for people. */
+  write(text: string): void;
+  /** Text for people inside one of our own SGR styles (e.g. `\x1b[32m`), reset after it: the only escapes printed. */
+  styled(style: string, text: string): void;
+  /** One value as JSON, on a line of its own; `indent` as JSON.stringify takes it. */
+  json(value: unknown, indent?: number): void;
+}
+
+const RESET = '\x1b[0m';
+/** Select Graphic Rendition (colours, dim) and nothing else. */
+const isSgr = (style: string) => style.startsWith('\x1b[') && /^[0-9;]*m$/.test(style.slice(2));
+
+/** The credentials the CLI holds, from its environment: tokens, and the Basic auth value made of one. */
+export function credentialsOf(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  const bitbucket = env.BITBUCKET_API_TOKEN?.trim();
+  if (bitbucket) {
+    out.push(bitbucket);
+    const email = env.BITBUCKET_EMAIL?.trim();
+    if (email) out.push(Buffer.from(`${email}:${bitbucket}`, 'utf8').toString('base64'));
+  }
+  const valohai = env.VALOHAI_TOKEN?.trim();
+  if (valohai) out.push(valohai);
+  return out.filter((s) => s.length >= 8);
+}
+
+function withoutSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.reduce((t, s) => t.split(s).join('[redacted]'), text);
+}
+
+export function screenOf(raw: RawOutput, secrets: readonly string[]): Screen {
+  const clean = (text: string) => inert(secrets.length ? redact(text, secrets) : text, { keepLines: true });
+  return {
+    isTTY: raw.isTTY,
+    write: (text) => raw.write(clean(text)),
+    styled: (style, text) => raw.write(isSgr(style) ? `${style}${clean(text)}${RESET}` : clean(text)),
+    json: (value, indent) => {
+      const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? withoutSecrets(v, secrets) : v), indent);
+      raw.write(`${text}\n`);
+    },
+  };
+}
+
+/** Screens over this process's stdout and stderr. */
+export function processScreens(env: Record<string, string | undefined> = process.env): { stdout: Screen; stderr: Screen } {
+  const secrets = credentialsOf(env);
+  return {
+    stdout: screenOf({ isTTY: Boolean(process.stdout.isTTY), write: (t) => void process.stdout.write(t) }, secrets),
+    stderr: screenOf({ isTTY: Boolean(process.stderr.isTTY), write: (t) => void process.stderr.write(t) }, secrets),
+  };
+}
