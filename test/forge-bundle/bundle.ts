@@ -39,7 +39,8 @@ export interface ForgeBundle {
 
 const root = new URL('../..', import.meta.url).pathname;
 const child = new URL('./run-forge-bundler.cjs', import.meta.url).pathname;
-const BUNDLE_TIMEOUT_MS = 300_000;
+/** webpack with ts-loader's type check takes a minute or two on a busy two-core machine. */
+const BUNDLE_TIMEOUT_MS = 900_000;
 
 /** `forge/index.resolver` → module `forge/index`, function `resolver` (Forge's own split on the one dot). */
 export function splitHandler(handler: string): { module: string; func: string } {
@@ -56,7 +57,11 @@ export async function bundleWithForge(appDirectory: string = root): Promise<Forg
         process.execPath,
         ['--import', 'tsx', child, dir],
         { cwd: appDirectory, timeout: BUNDLE_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 },
-        (err, out, stderr) => (err ? reject(new Error(`Bundling with Forge's bundler failed: ${stderr.trim() || err.message}`)) : resolve(out)),
+        (err, out, stderr) => {
+          if (!err) resolve(out);
+          else if (err.killed) reject(new Error(`Forge's bundler did not finish within ${BUNDLE_TIMEOUT_MS / 60_000} minutes.`));
+          else reject(new Error(`Bundling with Forge's bundler failed: ${stderr.trim() || err.message}`));
+        },
       );
     });
     const report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as BundleReport;

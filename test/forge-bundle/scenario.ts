@@ -31,14 +31,14 @@ export interface TranscriptEntry {
 export function mask(value: unknown): unknown {
   if (typeof value === 'string') {
     return value
-      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
+      .replace(/ssh-(ed25519|rsa) [A-Za-z0-9+/=]{40,}/g, 'ssh-$1 <key>')
+      .replace(/SHA256:[A-Za-z0-9+/]{43}/g, '<fingerprint>')
+      .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, '<time>')
       .replace(/\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?/gi, '<uuid>')
       .replace(/%7B[0-9a-f-]{36}%7D/gi, '<uuid>')
       .replace(/\b[0-9a-f]{40}\b/g, '<sha>')
       .replace(/\b[0-9a-f]{12}\b/g, '<random>')
-      .replace(/\b[0-9a-f]{7}\b/g, '<short-sha>')
-      .replace(/SHA256:[A-Za-z0-9+/]{43}/g, '<fingerprint>')
-      .replace(/ssh-(ed25519|rsa) [A-Za-z0-9+/=]{40,}/g, 'ssh-$1 <key>');
+      .replace(/\b[0-9a-f]{7}\b/g, (hex) => (hex === 'ed25519' ? hex : '<short-sha>'));
   }
   if (Array.isArray(value)) return value.map(mask);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mask(v)]));
