@@ -4,7 +4,7 @@
  * cold start: require()d in fresh `node` processes, as Forge's runtime loads it.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { bundleWithForge, splitHandler } from '../test/forge-bundle/bundle';
@@ -51,6 +51,8 @@ export async function benchForgeBundle(): Promise<BenchSection> {
         `globals installed; the process rows are wall times seen by the parent. ${RUNS} runs each, alternated, after ` +
         `${WARMUP} warm-up, on node ${process.version} (Forge runs nodejs22.x). Compare the vite-built ESM bundle of the section ` +
         `"cold import of the resolver bundle": same code, another bundler.`,
+      // Other work on the machine stretches every time here, the empty start included.
+      `Load average when the timing ended: ${loadavg()[0]?.toFixed(1)} on ${cpus().length} CPUs.`,
     );
     return { title: "Forge functions: the bundle Forge's bundler makes (what `forge deploy` ships)", rows, notes };
   } finally {
