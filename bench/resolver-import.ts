@@ -3,43 +3,20 @@
  * module behind `forge/index.resolver`, `forge/index.jobConsumer` and `forge/index.onPush`) bundled
  * with all its dependencies into one ESM file, then imported in fresh `node` processes.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import type { Rolldown } from 'vite';
-import { median, row, type BenchRow, type BenchSection } from './lib';
+import { coldLoadRows, measureColdLoad } from './cold-load';
+import type { BenchRow, BenchSection } from './lib';
 
 const RUNS = 15;
 const WARMUP = 1;
-const CHILD_TIMEOUT_MS = 30_000;
 const root = new URL('..', import.meta.url).pathname;
 const ENTRY = 'src/forge/index.ts';
 const BUNDLE = 'resolver.mjs';
 const MANIFEST_EXPORTS = ['jobConsumer', 'onPush', 'resolver'];
-
-/**
- * Times the import from inside the child, so that process start-up stays out of the number, and
- * reports failure as data: a bundle that cannot load outside Forge is a finding, not a crash.
- */
-const PROBE = `const t0 = performance.now();
-let out;
-try {
-  const mod = await import(process.argv[2]);
-  out = { importMs: performance.now() - t0, exports: Object.keys(mod).sort() };
-} catch (err) {
-  out = { error: err instanceof Error ? err.name + ': ' + err.message : String(err) };
-}
-process.stdout.write('\\n' + JSON.stringify(out) + '\\n');
-`;
-
-interface ProbeResult {
-  importMs?: number;
-  exports?: string[];
-  error?: string;
-}
 
 /**
  * Vite 8's own build (rolldown) rather than esbuild: vite is a declared dev dependency while esbuild
@@ -87,34 +64,6 @@ function byPackage(chunk: Rolldown.OutputChunk): [string, number][] {
   return [...sizes].sort((a, b) => b[1] - a[1]);
 }
 
-interface ChildRun {
-  wallMs: number;
-  stdout: string;
-}
-
-function runNode(args: string[]): Promise<ChildRun> {
-  const env = { ...process.env };
-  // The bench itself runs under `--import tsx`; the children must be plain node, as Forge's is.
-  delete env.NODE_OPTIONS;
-  const t0 = performance.now();
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { env, timeout: CHILD_TIMEOUT_MS }, (err, stdout, stderr) => {
-      const wallMs = performance.now() - t0;
-      if (err) reject(new Error(`node ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
-      else resolve({ wallMs, stdout });
-    });
-  });
-}
-
-function parseProbe(stdout: string): ProbeResult {
-  const last = stdout.trim().split('\n').at(-1) ?? '';
-  try {
-    return JSON.parse(last) as ProbeResult;
-  } catch {
-    return { error: `the probe printed no result (last line: ${JSON.stringify(last.slice(0, 200))})` };
-  }
-}
-
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 export async function benchResolverImport(): Promise<BenchSection> {
@@ -124,32 +73,9 @@ export async function benchResolverImport(): Promise<BenchSection> {
     const bundlePath = join(dir, BUNDLE);
     const bytes = await readFile(bundlePath);
     const gzip = gzipSync(bytes, { level: 9 }).length;
-    const probe = join(dir, 'probe.mjs');
-    const empty = join(dir, 'empty.mjs');
-    await writeFile(probe, PROBE);
-    await writeFile(empty, '');
-    const bundleUrl = pathToFileURL(bundlePath).href;
-
-    const importInside: number[] = [];
-    const importWall: number[] = [];
-    const emptyWall: number[] = [];
-    let failure: string | undefined;
-    let exported: string[] = [];
-    // Alternated run by run, so that load from other processes falls on both alike.
-    for (let i = 0; i < WARMUP + RUNS && !failure; i++) {
-      const withImport = await runNode([probe, bundleUrl]);
-      const bare = await runNode([empty]);
-      const result = parseProbe(withImport.stdout);
-      if (result.error !== undefined || result.importMs === undefined) {
-        failure = result.error ?? 'the probe reported no time';
-        break;
-      }
-      exported = result.exports ?? [];
-      if (i < WARMUP) continue;
-      importInside.push(result.importMs);
-      importWall.push(withImport.wallMs);
-      emptyWall.push(bare.wallMs);
-    }
+    const load = await measureColdLoad({ file: bundlePath, kind: 'import', workDir: dir, runs: RUNS, warmup: WARMUP });
+    const failure = load.failure;
+    const exported = load.exports;
 
     const top = byPackage(chunk)
       .slice(0, 6)
@@ -169,11 +95,7 @@ export async function benchResolverImport(): Promise<BenchSection> {
       );
     } else {
       const missing = MANIFEST_EXPORTS.filter((name) => !exported.includes(name));
-      rows.push(
-        row('cold import of resolver bundle', importInside),
-        row('node process start + import', importWall, { 'over empty start (ms)': Number((median(importWall) - median(emptyWall)).toFixed(1)) }),
-        row('node process start, empty script', emptyWall),
-      );
+      rows.push(...coldLoadRows(load, { load: 'cold import of resolver bundle', process: 'node process start + import' }));
       notes.push(
         `The import needs nothing from Forge's runtime: a plain node process with no Forge globals loads it and gets ` +
           `${exported.join(', ')}${missing.length ? ` (missing what manifest.yml names: ${missing.join(', ')})` : ''}; ` +

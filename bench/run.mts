@@ -2,9 +2,10 @@
  * `npm run bench`: every benchmark, printed as tables and written to bench/results/<date>.json.
  * A benchmark, not a test: it measures and reports; it never fails on a number.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { benchConnect } from './connect';
+import { benchForgeBundle } from './forge-bundle';
 import { benchKeygen } from './keygen';
 import type { BenchSection } from './lib';
 import { benchPageSize } from './page-size';
@@ -17,6 +18,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['connect', benchConnect],
   ['page-size', benchPageSize],
   ['resolver-import', benchResolverImport],
+  ['forge-bundle', benchForgeBundle],
   ['preview-render', benchPreviewRender],
 ];
 
@@ -42,6 +44,26 @@ for (const [name, bench] of benches) {
   sections.push(section);
   console.log(`${table(section)}\n`);
 }
+const latest = new URL('./results/latest.md', import.meta.url);
+
+/** latest.md after a run of some sections keeps the other sections' last figures. */
+async function latestBlocks(): Promise<string[]> {
+  const fresh = new Map(sections.map((s) => [s.title, table(s)]));
+  if (!only.length) return [...fresh.values()];
+  const previous = await readFile(latest, 'utf8').catch(() => '');
+  const kept = previous
+    .split(/\n(?=## )/)
+    .map((block) => block.trim())
+    .filter(Boolean)
+    .map((block) => {
+      const title = block.slice(3, block.indexOf('\n') < 0 ? undefined : block.indexOf('\n'));
+      const replaced = fresh.get(title);
+      fresh.delete(title);
+      return replaced ?? block;
+    });
+  return [...kept, ...fresh.values()];
+}
+
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 await mkdir(new URL('./results/', import.meta.url), { recursive: true });
 const file = new URL(`./results/${stamp}.json`, import.meta.url);
@@ -49,5 +71,5 @@ await writeFile(
   file,
   `${JSON.stringify({ at: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, sections }, null, 2)}\n`,
 );
-await writeFile(new URL('./results/latest.md', import.meta.url), `${sections.map(table).join('\n\n')}\n`);
+await writeFile(latest, `${(await latestBlocks()).join('\n\n')}\n`);
 console.log(`Results written to bench/results/${stamp}.json and bench/results/latest.md`);
