@@ -127,11 +127,15 @@ describe('the CLI ships as an npm package', () => {
 
   test('the global install brings runtime dependencies only, no development tool', async () => {
     const lock = JSON.parse(await readFile(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
-    const devOnly = new Set(
-      Object.entries(lock.packages)
-        .filter(([path, entry]) => path.startsWith('node_modules/') && entry.dev === true)
-        .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)),
-    );
+    // A name is development-only when every copy of it in the lock is (a dev tool may nest its own
+    // copy of a runtime dependency, such as commander).
+    const copies = new Map<string, boolean[]>();
+    for (const [path, entry] of Object.entries(lock.packages)) {
+      if (!path.startsWith('node_modules/')) continue;
+      const name = path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
+      copies.set(name, [...(copies.get(name) ?? []), entry.dev === true]);
+    }
+    const devOnly = new Set([...copies].filter(([, dev]) => dev.every(Boolean)).map(([name]) => name));
     const home = join(prefix, 'lib', 'node_modules', pkg.name);
     const names = await installedPackages(join(home, 'node_modules'));
     for (const dep of Object.keys(pkg.dependencies ?? {})) assert.ok(names.has(dep), `${dep} was not installed`);
