@@ -1,13 +1,18 @@
 /**
  * What Valohai's "Fetch repository" does, with real git: a persistent mirror per project, fetched over
- * SSH with the project's private key, then the submodules of the fetch reference checked out
- * recursively in a throwaway work tree, so that every submodule repository is reached with that key
- * on every fetch. git resolves relative submodule URLs against the superproject URL itself.
+ * SSH with the project's private key, then every submodule of the fetch reference, recursively, cloned
+ * afresh over SSH with that same key, so that every submodule repository is reached with it on every
+ * fetch. A clone that fails, a gitlink without a URL or a commit a submodule repository lacks fails
+ * the fetch with the words `git submodule update --init --recursive` uses.
  *
- * Submodules are updated one level at a time (as `--recursive` does), so that every URL is known before
- * git uses it: an `https://` URL that the `httpsRepository` lookup knows is served anonymously from its
- * local bare repository when public, and fails as git's credential prompt does when private, which is
- * what real Valohai meets on bitbucket.org. Other https URLs are refused as before.
+ * The stand-in does what that command does without running its shell script (which starts some twenty
+ * processes per call): it reads `.gitmodules` and the gitlinks of the commit with plain git, resolves
+ * relative URLs by git's rules against the URL the repository came from, and runs one plain
+ * `git clone` per submodule repository, one level at a time and the clones of a level side by side.
+ * Because every URL is known before git uses it, an `https://` URL that the `httpsRepository` lookup
+ * knows is served anonymously from its local bare repository when public, and fails as git's
+ * credential prompt does when private, which is what real Valohai meets on bitbucket.org. Other https
+ * URLs are refused, as are local paths.
  *
  * The key is written to a 0600 file in a private temp dir for the duration of the git calls and
  * deleted right after; failure texts are git's own, with local paths taken out.
@@ -17,6 +22,7 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { resolveSubmoduleUrl } from '../../src/git/index';
 import type { SshGitEndpoint } from '../contracts';
 import { sshClientFiles } from './ssh-client-config';
 
@@ -103,8 +109,10 @@ type Route = { kind: 'plain' } | { kind: 'public'; path: string } | { kind: 'pri
 
 interface Submodule {
   path: string;
-  /** As `git submodule init` resolved it: relative URLs are absolute here. */
+  /** As `git submodule init` resolves it: relative URLs are absolute here. */
   url: string;
+  /** The commit its gitlink names. */
+  sha: string;
 }
 
 /** What git says when an https remote answers 401 and it may not prompt (GIT_TERMINAL_PROMPT=0). */
@@ -229,14 +237,10 @@ export class GitFetcher {
         const why = input.ref ? `fatal: couldn't find remote ref ${input.ref}` : 'the repository has no commits on its default branch.';
         return { heads: [], fetchBranch: undefined, errors: [`Could not fetch ${input.url}: ${why}`] };
       }
-      const hasModules = (await this.git(['--git-dir', mirror, 'cat-file', '-e', `${target.sha}:.gitmodules`])).code === 0;
-      if (hasModules) {
-        const work = join(session, 'work');
-        const failure = await this.checkoutSubmodules(mirror, work, input.url, target.sha, network, served);
-        if (failure) {
-          const at = target.name ? `${target.name} (${target.sha.slice(0, 12)})` : target.sha.slice(0, 12);
-          return { heads: [], fetchBranch: undefined, errors: [`Could not fetch the submodules of ${input.url} at ${at}: ${scrub(failure)}`] };
-        }
+      const failure = await this.fetchSubmodules(mirror, input.url, target.sha, session, '', network, served);
+      if (failure) {
+        const at = target.name ? `${target.name} (${target.sha.slice(0, 12)})` : target.sha.slice(0, 12);
+        return { heads: [], fetchBranch: undefined, errors: [`Could not fetch the submodules of ${input.url} at ${at}: ${scrub(failure)}`] };
       }
       return { heads, fetchBranch: target.branch, errors: [] };
     } finally {
@@ -302,85 +306,96 @@ export class GitFetcher {
     return undefined;
   }
 
-  /** Undefined when every submodule was fetched and checked out, else git's text. */
-  private async checkoutSubmodules(
-    mirror: string,
-    work: string,
+  /**
+   * Undefined when every submodule repository at every depth was cloned over its route and holds the
+   * commit its gitlink names, else git's text. `gitDir` holds `sha`; `url` is where it came from, which
+   * relative submodule URLs resolve against. The clones of one level run side by side.
+   */
+  private async fetchSubmodules(
+    gitDir: string,
     url: string,
     sha: string,
+    session: string,
+    displayPrefix: string,
     network: Record<string, string>,
     served: Map<string, string>,
   ): Promise<string | undefined> {
-    await this.mustGit(['clone', '--quiet', '--shared', '--no-checkout', mirror, work]);
-    // Relative submodule URLs resolve against the superproject's remote: make it the real URL.
-    await this.mustGit(['-C', work, 'remote', 'set-url', 'origin', url]);
-    await this.mustGit(['-C', work, 'checkout', '--quiet', '--detach', sha]);
-    return this.updateSubmodules(work, '', network, served);
-  }
-
-  /**
-   * `git submodule update --init --recursive`, one level at a time: each level's URLs are read after
-   * `init` has resolved them, so the https ones can be routed before git fetches them.
-   */
-  private async updateSubmodules(dir: string, displayPrefix: string, network: Record<string, string>, served: Map<string, string>): Promise<string | undefined> {
-    const init = await this.git(['-C', dir, 'submodule', '--quiet', 'init'], network);
-    if (init.code !== 0) return init.stderr || `git submodule init failed (exit ${String(init.code)})`;
-    const modules = await this.submodules(dir);
-    const plain: string[] = [];
-    const publicHere = new Map<string, string>();
-    const publicPaths: string[] = [];
-    const failures: string[] = [];
-    for (const module of modules) {
-      const route = this.route(module.url);
-      if (route.kind === 'public') {
-        publicHere.set(module.url, route.path);
-        served.set(module.url, route.path);
-        publicPaths.push(module.path);
-      } else if (route.kind === 'private') {
-        failures.push(submoduleCloneFailure(module.url, join(dir, module.path), module.path, credentialFailure(module.url)));
-      } else {
-        plain.push(module.path);
-      }
-    }
-    // Local file access is allowed only in the call that fetches the served repositories, so a
-    // .gitmodules URL naming a local path stays refused.
-    const calls: [string[], Record<string, string>][] = [
-      [plain, network],
-      [publicPaths, servedEnv(network, publicHere)],
-    ];
-    for (const [paths, env] of calls) {
-      if (paths.length === 0) continue;
-      const res = await this.git(['-C', dir, 'submodule', '--quiet', 'update', '--', ...paths], env);
-      if (res.code !== 0) failures.push(res.stderr.trimEnd() || `git submodule update failed (exit ${String(res.code)})`);
-    }
+    const listed = await this.submodulesAt(gitDir, url, sha, displayPrefix);
+    if (typeof listed === 'string') return listed;
+    const outcomes = await Promise.all(
+      listed.map(async (module): Promise<{ module: Submodule; clone?: string; failure?: string }> => {
+        const display = `${displayPrefix}${module.path}`;
+        // Named like the submodule's path in a work tree, so that scrubbed messages read as git's.
+        const clone = join(session, 'work', display);
+        const route = this.route(module.url);
+        if (route.kind === 'private') return { module, failure: submoduleCloneFailure(module.url, clone, display, credentialFailure(module.url)) };
+        let env = network;
+        if (route.kind === 'public') {
+          served.set(module.url, route.path);
+          // Local file access only for this clone, so a .gitmodules URL naming a local path stays refused.
+          env = servedEnv(network, new Map([[module.url, route.path]]));
+        }
+        await mkdir(join(clone, '..'), { recursive: true });
+        const res = await this.git(['clone', '--bare', '--quiet', '--', module.url, clone], env);
+        if (res.code !== 0) return { module, failure: submoduleCloneFailure(module.url, clone, display, res.stderr.trimEnd()) };
+        return { module, clone };
+      }),
+    );
+    const failures = outcomes.flatMap((o) => (o.failure ? [o.failure] : []));
     if (failures.length > 0) return failures.join('\n');
-    for (const module of modules) {
-      const path = join(dir, module.path);
-      if (!existsSync(join(path, '.gitmodules'))) continue;
-      const nested = await this.updateSubmodules(path, `${displayPrefix}${module.path}/`, network, served);
+    for (const { module, clone } of outcomes) {
+      const nested = await this.fetchSubmodules(clone as string, module.url, module.sha, session, `${displayPrefix}${module.path}/`, network, served);
       if (nested) return `${nested.trimEnd()}\nfatal: Failed to recurse into submodule path '${displayPrefix}${module.path}'`;
     }
     return undefined;
   }
 
-  /** The submodules `git submodule init` registered in this work tree, with their resolved URLs. */
-  private async submodules(dir: string): Promise<Submodule[]> {
-    const entries = async (args: string[]): Promise<Map<string, string>> => {
-      const res = await this.git(['-C', dir, 'config', '-z', ...args]);
-      const byName = new Map<string, string>();
-      if (res.code !== 0) return byName; // exit 1: no such key
-      for (const entry of res.stdout.split('\0')) {
-        const m = /^submodule\.(.+)\.(?:url|path)\n([\s\S]*)$/.exec(entry);
-        if (m) byName.set(m[1] as string, m[2] as string);
-      }
-      return byName;
-    };
-    const urls = await entries(['--get-regexp', '^submodule\\..*\\.url$']);
-    const paths = await entries(['-f', '.gitmodules', '--get-regexp', '^submodule\\..*\\.path$']);
+  /**
+   * The submodules `git submodule update --init` would clone for commit `sha` of `gitDir`: each gitlink
+   * with its `.gitmodules` URL (relative ones resolved against `url` by git's rules), or git's error when
+   * a gitlink has no URL or the commit is not there. No `.gitmodules`: none.
+   */
+  private async submodulesAt(gitDir: string, url: string, sha: string, displayPrefix: string): Promise<Submodule[] | string> {
+    const tree = await this.git(['--git-dir', gitDir, 'ls-tree', '-r', '-z', '--full-tree', sha]);
+    if (tree.code !== 0) {
+      const where = displayPrefix.replace(/\/$/, '');
+      return `fatal: Fetched in submodule path '${where}', but it did not contain ${sha}. Direct fetching of that commit failed.`;
+    }
+    const gitlinks: { path: string; sha: string }[] = [];
+    let hasGitmodules = false;
+    for (const entry of tree.stdout.split('\0')) {
+      const m = /^(\d+) (\w+) ([0-9a-f]+)\t([\s\S]+)$/.exec(entry);
+      if (!m) continue;
+      const [, mode, , object, path] = m as unknown as [string, string, string, string, string];
+      if (mode === '160000') gitlinks.push({ path, sha: object });
+      else if (path === '.gitmodules') hasGitmodules = true;
+    }
+    if (!hasGitmodules) return [];
+    const config = await this.git(['--git-dir', gitDir, 'config', '--blob', `${sha}:.gitmodules`, '-z', '--get-regexp', '^submodule\\..*\\.(path|url)$']);
+    // Exit 1: a readable file without submodule entries.
+    if (config.code !== 0 && config.code !== 1) return config.stderr.trimEnd() || `git config failed on .gitmodules (exit ${String(config.code)})`;
+    const byName = new Map<string, { path?: string; url?: string }>();
+    for (const entry of config.stdout.split('\0')) {
+      const m = /^submodule\.(.+)\.(url|path)\n([\s\S]*)$/.exec(entry);
+      if (!m) continue;
+      const [, name, key, value] = m as unknown as [string, string, 'url' | 'path', string];
+      const record = byName.get(name) ?? {};
+      record[key] = value;
+      byName.set(name, record);
+    }
     const modules: Submodule[] = [];
-    for (const [name, url] of urls) {
-      const path = paths.get(name);
-      if (path !== undefined) modules.push({ path, url });
+    for (const link of gitlinks) {
+      const display = `${displayPrefix}${link.path}`;
+      const written = [...byName.values()].find((r) => r.path === link.path)?.url;
+      // git ignores a URL that could be taken for an option, and then has none.
+      if (written === undefined || written === '' || written.startsWith('-')) return `fatal: No url found for submodule path '${display}' in .gitmodules`;
+      let resolved: string;
+      try {
+        resolved = resolveSubmoduleUrl(url, written);
+      } catch {
+        return `fatal: cannot strip one component off url '${shownUrl(url)}'`;
+      }
+      modules.push({ path: link.path, url: resolved, sha: link.sha });
     }
     return modules;
   }

@@ -84,16 +84,26 @@ describe('one job per repository', () => {
 });
 
 describe('job progress', () => {
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  /**
+   * A store whose job writes take a few turns of the event loop, as a kv write does. `landed(n)` waits
+   * until n job writes have landed, counting turns rather than time, so a busy machine cannot win the
+   * race; after 100 turns it gives up and the assertion that follows says what was missing.
+   */
   function slowStore(clock: TestClock) {
     const store = new MemoryRecordStore(clock);
     const writes: JobRecord[] = [];
     const set = store.set.bind(store);
     store.set = async (key, value, options) => {
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      for (let i = 0; i < 5; i++) await turn();
+      await set(key, value, options);
       if (key.startsWith('job:')) writes.push(JSON.parse(JSON.stringify(value)) as JobRecord);
-      return set(key, value, options);
     };
-    return { store, writes };
+    const landed = async (count: number) => {
+      for (let i = 0; i < 100 && writes.length < count; i++) await turn();
+    };
+    return { store, writes, landed };
   }
 
   const job = (): JobRecord => ({
@@ -113,7 +123,7 @@ describe('job progress', () => {
 
   test('bursts of events are folded into few writes; the page still sees each step as it starts', async () => {
     const clock = new TestClock();
-    const { store, writes } = slowStore(clock);
+    const { store, writes, landed } = slowStore(clock);
     const writer = new JobProgressWriter(store, job(), silent);
     const events: ProgressEvent[] = [];
     const emit = (e: ProgressEvent) => {
@@ -121,7 +131,7 @@ describe('job progress', () => {
       writer.sink(e);
     };
     emit({ step: 'read-repository', status: 'running', message: 'Reading' });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await landed(1);
     const live = (await store.get<JobRecord>(keys.job('job-1')))?.steps;
     assert.deepEqual(live, [{ step: 'read-repository', status: 'running', message: 'Reading' }], 'a started step is visible while it runs');
 

@@ -23,6 +23,7 @@ const FULL = '00000000-0000-4000-8000-000000000001';
 const PARTIAL = '00000000-0000-4000-8000-000000000002';
 const STRANGER = '00000000-0000-4000-8000-000000000003';
 const NO_KEY = '00000000-0000-4000-8000-000000000004';
+const BROKEN = '00000000-0000-4000-8000-000000000005';
 const SUPER_URL = 'git@bitbucket.org:ws/super.git';
 
 const gitmodules = (name: string, url: string) => `[submodule "${name}"]\n\tpath = ${name}\n\turl = ${url}\n`;
@@ -51,7 +52,13 @@ before(async () => {
   superHead = await world.commit('ws', 'super', { files: { '.gitmodules': gitmodules('lib', '../lib.git'), 'train.py': 'print(1)\n' }, gitlinks: { lib: libHead } });
   featureHead = await world.commit('ws', 'super', { branch: 'feature', files: { 'feature.txt': 'f\n' } });
   [full, partial, stranger] = await Promise.all([world.keyPair('full'), world.keyPair('partial'), world.keyPair('stranger')]);
-  for (const slug of ['super', 'lib', 'data']) world.directory.addKey('ws', slug, full.publicText);
+  // Broken submodule records, as git meets them: a gitlink .gitmodules gives no URL, a URL git takes
+  // for an option, and a gitlink naming a commit its repository does not have.
+  for (const slug of ['no-url', 'dash-url', 'gone']) await world.createRepo('ws', slug);
+  await world.commit('ws', 'no-url', { files: { '.gitmodules': gitmodules('lib', '../lib.git') }, gitlinks: { lib: libHead, extra: dataHead } });
+  await world.commit('ws', 'dash-url', { files: { '.gitmodules': gitmodules('lib', '-oProxyCommand=touch% /tmp/x') }, gitlinks: { lib: libHead } });
+  await world.commit('ws', 'gone', { files: { '.gitmodules': gitmodules('data', '../data.git') }, gitlinks: { data: '0123456789abcdef0123456789abcdef01234567' } });
+  for (const slug of ['super', 'lib', 'data', 'no-url', 'dash-url', 'gone']) world.directory.addKey('ws', slug, full.publicText);
   for (const slug of ['super', 'lib']) world.directory.addKey('ws', slug, partial.publicText);
 });
 after(async () => {
@@ -157,6 +164,21 @@ describe('fetch over SSH with the stored key', () => {
     await configure(NO_KEY, { key: full, url: 'https://bitbucket.org/ws/super.git' });
     assert.match((await fetchProject(NO_KEY)).errors[0] ?? '', /transport 'https' not allowed[\s\S]*Only SSH URLs/);
     assert.equal(stack.vh.state.commits(NO_KEY).length, 0);
+  });
+
+  test('a gitlink without a URL, or with a commit its repository lacks, fails in git submodule update\'s words', async () => {
+    const errorOf = async (slug: string) => {
+      await configure(BROKEN, { key: full, url: `git@bitbucket.org:ws/${slug}.git` });
+      const res = await fetchProject(BROKEN);
+      assert.deepEqual(res.commits, []);
+      assert.equal(res.errors.length, 1, res.text);
+      return res.errors[0] ?? '';
+    };
+    assert.match(await errorOf('no-url'), /^Could not fetch the submodules of git@bitbucket\.org:ws\/no-url\.git at main \([0-9a-f]{12}\): fatal: No url found for submodule path 'extra' in \.gitmodules$/);
+    assert.match(await errorOf('dash-url'), /fatal: No url found for submodule path 'lib' in \.gitmodules$/);
+    const gone = await errorOf('gone');
+    assert.ok(gone.includes("fatal: Fetched in submodule path 'data', but it did not contain 0123456789abcdef0123456789abcdef01234567."), gone);
+    assert.equal(stack.vh.state.commits(BROKEN).length, 0);
   });
 
   test('a project without a repository URL answers in errors; a project the user cannot see is 404', async () => {
