@@ -16,15 +16,16 @@ export interface DisconnectInput {
 }
 
 export async function disconnect(
-  deps: WorkflowDeps,
+  deps: Omit<WorkflowDeps, 'authority'>,
   input: DisconnectInput,
   progress: ProgressSink = () => {},
 ): Promise<WorkflowResult> {
   const run = () => disconnectLocked(deps, input, progress);
+  // Disconnect only removes keys, which narrows access and never widens it: no authority is asked.
   return deps.lock ? deps.lock.withLock(`repo:${input.workspace}/${input.repo}`.toLowerCase(), run) : run();
 }
 
-async function disconnectLocked(deps: WorkflowDeps, input: DisconnectInput, progress: ProgressSink): Promise<WorkflowResult> {
+async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: DisconnectInput, progress: ProgressSink): Promise<WorkflowResult> {
   const saga = new Saga(progress);
   const result: WorkflowResult = emptyResult(`${input.workspace}/${input.repo}`, input.project);
   try {

@@ -9,8 +9,9 @@ import { discover, type DiscoverInput, type Plan } from './discover';
 import { explainFetchError, messageOf, refusedOutright } from './explain';
 import { connectionKeys, currentKey, listTargetKeys, normaliseKey, type TargetKeys } from './keys';
 import { accessKeyLabel } from './label';
-import type { AccessKeyInfo, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
+import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { forEachBounded, Saga } from './saga';
+import { authorise } from './trust';
 import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
 
 export interface ConnectInput extends DiscoverInput {
@@ -63,7 +64,10 @@ function lockName(input: { workspace: string; repo: string }): string {
   return `repo:${input.workspace}/${input.repo}`.toLowerCase();
 }
 
-/** Reads what the workflow needs before changing anything: plan, project, each target's keys. */
+/**
+ * Reads what the workflow needs before changing anything: plan, project, each target's keys. Every
+ * target is authorised for the person acting before the first key is read.
+ */
 export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { project: string }, saga: Saga) {
   const [plan, project] = await Promise.all([
     saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, async () => {
@@ -74,18 +78,22 @@ export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { proje
     }),
     saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
   ]);
+  const n = plan.targets.length;
+  await saga.step('authorise', `Checking you may give the key to ${n} ${n === 1 ? 'repository' : 'repositories'}`, async () => {
+    await authorise(deps.authority, plan.targets);
+  });
   const targetKeys = await saga.step(
     'check-access',
     `Checking the token can manage access keys on ${plan.targets.length} ${plan.targets.length === 1 ? 'repository' : 'repositories'}`,
     async () => {
-      const settled = await Promise.allSettled(plan.targets.map((t) => listTargetKeys(deps.bitbucket, [t])));
+      const settled = await Promise.allSettled(plan.targets.map((t) => listTargetKeys(deps.bitbucket, t)));
       const problems = settled.flatMap((s, i) =>
         s.status === 'rejected'
           ? [{ repository: repoName(plan.targets[i] as Target), message: messageOf(s.reason), refused: refusedOutright(s.reason) }]
           : [],
       );
       if (problems.length) throw new AccessCheckError(problems);
-      return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys[]>).value[0] as TargetKeys);
+      return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys>).value);
     },
   );
   return { plan, project, targetKeys };
@@ -154,7 +162,7 @@ const KEY_REFUSED = /Permission denied \(publickey\)|deployment key is not assoc
 
 /** Asks Valohai to fetch, then checks Bitbucket's head commit is among Valohai's commits. */
 export async function fetchAndVerify(
-  deps: WorkflowDeps,
+  deps: Pick<WorkflowDeps, 'valohai'>,
   saga: Saga,
   projectId: string,
   plan: Pick<Plan, 'headCommit' | 'ref'> & { sshUrl: string },
@@ -194,7 +202,7 @@ export async function fetchAndVerify(
  * commit listing that fails leaves the connection configured but unverified, not failed.
  */
 async function verifyCommitted(
-  deps: WorkflowDeps,
+  deps: Pick<WorkflowDeps, 'valohai'>,
   saga: Saga,
   projectId: string,
   plan: Pick<Plan, 'headCommit' | 'ref'> & { sshUrl: string },
@@ -262,6 +270,7 @@ async function installLocked(
     const current = currentKey(superKeys, project.id, remembered?.publicKey);
     const valohaiMatches =
       project.repository?.url === plan.repository.sshUrl && project.repository?.ref === plan.ref;
+    result.warnings.push(...newTargetWarnings(plan, remembered));
 
     if (mode === 'rotate' && !current) {
       throw new Error(
@@ -335,7 +344,7 @@ async function installLocked(
     await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
     if (failedDeletes.length) {
       result.outcome = 'failed';
-      result.leftovers = failedDeletes;
+      result.leftovers = failedDeletes.map((f) => f.what);
       result.error = `The new key works, but old keys could not be removed. Run rotate again to remove them.`;
       return result;
     }
@@ -366,8 +375,8 @@ async function removeKeys(
   saga: Saga,
   stale: { target: Target; key: AccessKeyInfo }[],
   result: WorkflowResult,
-): Promise<string[]> {
-  const failed: string[] = [];
+): Promise<{ what: string; key: AccessKeyInfo }[]> {
+  const failed: { what: string; key: AccessKeyInfo }[] = [];
   await forEachBounded(stale, deps.concurrency ?? 8, async ({ target, key }) => {
     const name = repoName(target);
     try {
@@ -376,7 +385,7 @@ async function removeKeys(
       );
       result.accessKeys.push({ repository: name, id: key.id, status: 'deleted' });
     } catch (err) {
-      failed.push(`old access key ${key.id} on ${name} (${messageOf(err)})`);
+      failed.push({ what: `old access key ${key.id} on ${name} (${messageOf(err)})`, key });
       result.accessKeys.push({ repository: name, id: key.id, status: 'failed' });
     }
   });
@@ -407,6 +416,19 @@ async function remember(
       .filter((a) => a.status === 'added' || a.status === 'present')
       .map((a) => ({ repository: a.repository, keyId: a.id })),
   });
+}
+
+/** Targets the recorded connection did not have: a submodule added since, which now gets the key. */
+function newTargetWarnings(plan: Plan, remembered: ConnectionRecord | undefined): Warning[] {
+  if (!remembered || remembered.targets.length === 0) return [];
+  const known = new Set(remembered.targets.map((t) => t.repository.toLowerCase()));
+  return plan.targets
+    .filter((t) => !known.has(t.key))
+    .map((t) => ({
+      code: 'new-target' as const,
+      repository: repoName(t),
+      message: `${repoName(t)} (submodule ${t.via}) was not part of this connection when it was made; it was checked and now gets the key too.`,
+    }));
 }
 
 /** An existing connection that matches: add its key where a new submodule lacks it, then verify. */

@@ -14,11 +14,9 @@ export interface TargetKeys {
   keys: AccessKeyInfo[];
 }
 
-/** Lists every target's access keys in parallel. Fails with the first error (e.g. no admin rights). */
-export async function listTargetKeys(bitbucket: BitbucketApi, targets: Target[]): Promise<TargetKeys[]> {
-  return Promise.all(
-    targets.map(async (target) => ({ target, keys: await bitbucket.listAccessKeys(target.workspace, target.slug) })),
-  );
+/** Lists one target's access keys. */
+export async function listTargetKeys(bitbucket: BitbucketApi, target: Target): Promise<TargetKeys> {
+  return { target, keys: await bitbucket.listAccessKeys(target.workspace, target.slug) };
 }
 
 /** The keys this app labelled for the project on one target. */

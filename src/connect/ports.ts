@@ -2,6 +2,7 @@
  * The ports the workflows run over. The real Bitbucket and Valohai clients satisfy them structurally;
  * the Forge app, the CLI, the preview and the tests wire their own implementations of the rest.
  */
+import type { Authority } from './trust';
 import type { KeyType } from './types';
 
 export interface RepositoryInfo {
@@ -102,6 +103,8 @@ export interface WorkflowDeps {
   clock?: Clock;
   store?: ConnectionStore;
   lock?: Lock;
+  /** Decides which targets the person acting may give the key to; checked before anything changes. */
+  authority: Authority;
   /** Parallel Bitbucket writes at most (default 8). */
   concurrency?: number;
 }

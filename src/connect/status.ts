@@ -74,7 +74,7 @@ function view(k: AccessKeyInfo, now: Date): KeyView {
 }
 
 export async function status(
-  deps: WorkflowDeps,
+  deps: Omit<WorkflowDeps, 'authority'>,
   input: { workspace: string; repo: string; project: string; ref?: string },
 ): Promise<StatusResult> {
   const [plan, project] = await Promise.all([

@@ -25,7 +25,11 @@ export type WarningCode =
   | 'key-age-warning'
   | 'key-age-alert'
   | 'orphan-key'
-  | 'not-fetched';
+  | 'not-fetched'
+  /** A repository that became a target after the connection was made (a submodule added since). */
+  | 'new-target'
+  /** A target the person acting may not give the key to (shown by the preview; connect refuses it). */
+  | 'not-authorised';
 
 export interface Warning {
   code: WarningCode;

@@ -14,7 +14,7 @@ import type { Backend } from '../../../src/forge/backend';
 import type { TrustedContext } from '../../../src/forge/platform';
 import { generateKeyPair } from '../../../src/ssh/index';
 import { startStack, type Stack } from '../../../dev/stack';
-import { demoBitbucketCredentials as bb } from '../../../dev/seed/index';
+import { demoBitbucketCredentials as bb, trustCredentials, type Seed } from '../../../dev/seed/index';
 import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index';
 
 export { bb, vh };
@@ -34,7 +34,7 @@ export const valohaiSeed: ValohaiSeed = {
   ],
 };
 
-export type Who = 'admin' | 'writer' | 'reader' | 'outsider';
+export type Who = 'admin' | 'writer' | 'reader' | 'outsider' | 'mallory';
 
 export interface Harness {
   stack: Stack;
@@ -55,10 +55,20 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-const people = { admin: bb.admin, writer: bb.writer, reader: bb.reader, outsider: bb.outsider } as const;
+// Mallory exists only in the trust seed; elsewhere her requests are refused as unknown credentials.
+const people = { admin: bb.admin, writer: bb.writer, reader: bb.reader, outsider: bb.outsider, mallory: trustCredentials.mallory } as const;
 
-export async function startHarness(options: { holdQueue?: boolean } = {}): Promise<Harness> {
-  const stack = await startStack({ valohaiSeed });
+export async function startHarness(
+  options: {
+    holdQueue?: boolean;
+    seed?: Seed;
+    valohaiSeed?: ValohaiSeed;
+    rateLimitPerHour?: number;
+    /** Sees every request made with the stored API token (to count them). */
+    watchToken?: (transport: BitbucketTransport) => BitbucketTransport;
+  } = {},
+): Promise<Harness> {
+  const stack = await startStack({ valohaiSeed: options.valohaiSeed ?? valohaiSeed, seed: options.seed, rateLimitPerHour: options.rateLimitPerHour });
   const transportFor = (email: string, token: string) => createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token });
   const byAccount = new Map<string, BitbucketTransport>(Object.values(people).map((p) => [p.accountId, transportFor(p.email, p.token)]));
   const privateKeys: string[] = [];
@@ -71,6 +81,10 @@ export async function startHarness(options: { holdQueue?: boolean } = {}): Promi
       return transport;
     },
     bitbucketApiUrl: stack.bitbucket.url,
+    makeBitbucketWithToken: ({ email, token }, limits) => {
+      const transport = createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token, timeoutMs: limits.timeoutMs });
+      return options.watchToken ? options.watchToken(transport) : transport;
+    },
     clock: { now: () => new Date(Date.now() + offset) },
     holdQueue: options.holdQueue,
     // Ed25519 keeps the runs fast; the RSA path is the same code with a slower generator.
