@@ -4,7 +4,7 @@
  */
 import { discover } from './discover';
 import { messageOf } from './explain';
-import { connectionKeys } from './keys';
+import { lookalikeWarnings, ourKeys } from './keys';
 import type { WorkflowDeps } from './ports';
 import { forEachBounded, Saga } from './saga';
 import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WorkflowResult } from './types';
@@ -21,7 +21,7 @@ export async function disconnect(
   progress: ProgressSink = () => {},
 ): Promise<WorkflowResult> {
   const run = () => disconnectLocked(deps, input, progress);
-  // Disconnect only removes keys, which narrows access and never widens it: no authority is asked.
+  // Only keys this connection recorded are removed, which narrows access and never widens it: no authority is asked.
   return deps.lock ? deps.lock.withLock(`repo:${input.workspace}/${input.repo}`.toLowerCase(), run) : run();
 }
 
@@ -40,7 +40,7 @@ async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: Di
       sshUrl: plan.repository.sshUrl,
       ref: plan.ref,
       headCommit: plan.headCommit,
-      warnings: plan.warnings,
+      warnings: [...plan.warnings],
     });
     result.valohai = { projectId: project.id, repositoryId: project.repository?.id ?? null, fetchedCommit: null };
 
@@ -65,7 +65,10 @@ async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: Di
       const name = `${workspace}/${slug}`;
       let keys;
       try {
-        keys = connectionKeys(await deps.bitbucket.listAccessKeys(workspace, slug), project.id);
+        const all = await deps.bitbucket.listAccessKeys(workspace, slug);
+        // Only keys on record leave; one that merely carries the app's label is named and left alone.
+        keys = ourKeys(all, remembered);
+        result.warnings.push(...lookalikeWarnings([{ target: { workspace, slug, key: name.toLowerCase(), via: '' }, keys: all }], project.id, remembered));
       } catch (err) {
         leftovers.push(`any key of this connection on ${name} (could not list keys: ${messageOf(err)})`);
         return;

@@ -7,7 +7,7 @@
 import { parsePublicKey } from '../ssh/index';
 import { discover, type DiscoverInput, type Plan } from './discover';
 import { explainFetchError, messageOf, refusedOutright } from './explain';
-import { connectionKeys, currentKey, listTargetKeys, normaliseKey, type TargetKeys } from './keys';
+import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, ourKeys, recordedKeys, type TargetKeys } from './keys';
 import { accessKeyLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { forEachBounded, Saga } from './saga';
@@ -267,14 +267,15 @@ async function installLocked(
 
     const superKeys = targetKeys[0]?.keys ?? [];
     const remembered = await deps.store?.get(plan.repository.fullName, project.id);
-    const current = currentKey(superKeys, project.id, remembered?.publicKey);
+    // The connection's key is the one it recorded, never one found by its label.
+    const current = currentKey(superKeys, remembered);
     const valohaiMatches =
       project.repository?.url === plan.repository.sshUrl && project.repository?.ref === plan.ref;
-    result.warnings.push(...newTargetWarnings(plan, remembered));
+    result.warnings.push(...newTargetWarnings(plan, remembered), ...lookalikeWarnings(targetKeys, project.id, remembered));
 
-    if (mode === 'rotate' && !current) {
+    if (mode === 'rotate' && !remembered) {
       throw new Error(
-        `${plan.repository.fullName} has no access key of this app for Valohai project ${project.name}. Run connect first.`,
+        `No connection of ${plan.repository.fullName} to Valohai project ${project.name} is on record here, so no key is known to be this app's. Run connect first.`,
       );
     }
     if (mode === 'connect' && current && valohaiMatches) {
@@ -292,6 +293,8 @@ async function installLocked(
     const label = accessKeyLabel(project.name, project.id, now);
     Object.assign(result, { keyType: key.type, fingerprint: key.fingerprint, publicKey: key.publicKey });
 
+    // On record before it goes anywhere: a key that could not be taken back is still known to be ours.
+    await noteKey(deps, saga, plan, project, remembered, key, label, now);
     result.accessKeys = await ensureKeyOnTargets(deps, saga, targetKeys, key.publicKey, label, true);
 
     try {
@@ -324,10 +327,11 @@ async function installLocked(
     result.valohai.fetchedCommit = verification.fetchedCommit;
     result.verified = verification.verified;
     const stale = targetKeys.flatMap(({ target, keys }) =>
-      connectionKeys(keys, project.id)
+      ourKeys(keys, remembered)
         .filter((k) => normaliseKey(k.key) !== normaliseKey(key.publicKey))
         .map((k) => ({ target, key: k })),
     );
+    const retired = [...recordedKeys(remembered)].filter((k) => k !== normaliseKey(key.publicKey));
     if (!verification.verified) {
       result.outcome = 'unverified';
       result.error = verification.errors.join('\n');
@@ -335,13 +339,14 @@ async function installLocked(
         result.leftovers = stale.map(({ target, key: k }) => `old access key ${k.id} on ${repoName(target)} (kept until Valohai verifiably fetches with the new key)`);
         result.error += `\nThe old keys stay until then. Run rotate once Valohai can fetch: it verifies a new key, then removes the old ones.`;
       }
-      await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
+      await remember(deps, plan, project, key.publicKey, keyType, label, now, result, retired);
       return result;
     }
 
     // Verified: only now may the keys this one replaces leave Bitbucket.
     const failedDeletes = await removeKeys(deps, saga, stale, result);
-    await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
+    const stillOut = new Set(failedDeletes.map((f) => normaliseKey(f.key.key)));
+    await remember(deps, plan, project, key.publicKey, keyType, label, now, result, retired.filter((k) => stillOut.has(k)));
     if (failedDeletes.length) {
       result.outcome = 'failed';
       result.leftovers = failedDeletes.map((f) => f.what);
@@ -401,6 +406,7 @@ async function remember(
   label: string,
   createdAt: Date,
   result: WorkflowResult,
+  retired: string[] = [],
 ): Promise<void> {
   await deps.store?.put({
     repository: plan.repository.fullName,
@@ -415,7 +421,45 @@ async function remember(
     targets: result.accessKeys
       .filter((a) => a.status === 'added' || a.status === 'present')
       .map((a) => ({ repository: a.repository, keyId: a.id })),
+    ...(retired.length ? { retired } : {}),
   });
+}
+
+/**
+ * Writes the new key into the record before it is added anywhere, as a retired key when the connection
+ * already has a current one; undone (the record put back as it was) when the workflow is undone.
+ */
+async function noteKey(
+  deps: WorkflowDeps,
+  saga: Saga,
+  plan: Plan,
+  project: ValohaiProjectInfo,
+  remembered: ConnectionRecord | undefined,
+  key: GeneratedKey,
+  label: string,
+  now: Date,
+): Promise<void> {
+  const store = deps.store;
+  if (!store) return;
+  const publicKey = normaliseKey(key.publicKey);
+  const noted: ConnectionRecord = remembered
+    ? { ...remembered, retired: [...new Set([...(remembered.retired ?? []), publicKey])] }
+    : {
+        repository: plan.repository.fullName,
+        projectId: project.id,
+        projectName: project.name,
+        fingerprint: key.fingerprint,
+        publicKey,
+        keyType: key.type,
+        label,
+        createdAt: now.toISOString(),
+        ref: plan.ref,
+        targets: [],
+      };
+  await store.put(noted);
+  saga.onUndo('record-key', 'the record of the new key', () =>
+    remembered ? store.put(remembered) : store.delete(plan.repository.fullName, project.id),
+  );
 }
 
 /** Targets the recorded connection did not have: a submodule added since, which now gets the key. */
@@ -468,7 +512,8 @@ async function reverify(
   result.outcome = verification.verified ? 'done' : 'unverified';
   if (!verification.verified) result.error = verification.errors.join('\n');
   const created = current.createdOn ? new Date(current.createdOn) : deps.clock?.now() ?? new Date();
-  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result);
+  const remembered = await deps.store?.get(plan.repository.fullName, project.id);
+  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result, remembered?.retired ?? []);
   return result;
 }
 

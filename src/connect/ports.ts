@@ -82,6 +82,12 @@ export interface ConnectionRecord {
   createdAt: string;
   ref: string;
   targets: { repository: string; keyId: number | null }[];
+  /**
+   * Public keys (`type base64`) this app made for the connection that are no longer current but may
+   * still be on a repository: removed wherever found once the current key is verified. A key is the
+   * connection's only if it is `publicKey` or listed here.
+   */
+  retired?: string[];
   lastSync?: { at: string; commits: string[]; errors: string[] };
 }
 

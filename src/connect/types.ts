@@ -26,6 +26,8 @@ export type WarningCode =
   | 'key-age-alert'
   | 'orphan-key'
   | 'not-fetched'
+  /** A key labelled like this app's that the connection did not record: reported, never used. */
+  | 'lookalike-key'
   /** A repository that became a target after the connection was made (a submodule added since). */
   | 'new-target'
   /** A target the person acting may not give the key to (shown by the preview; connect refuses it). */

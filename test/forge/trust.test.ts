@@ -2,11 +2,13 @@
 // who really hold only the lesser role there: Mallory administers acme/mallory-tools and nothing else
 // (403 on acme/crown-jewels and on ada-private/payroll, in another workspace); Wes only writes. The
 // stored API token is the workspace admin's and reaches all of it: nothing Mallory or Wes starts may
-// use it beyond what they may do themselves.
+// use it beyond what they may do themselves, and no key is trusted for its label.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { accessKeyLabel } from '../../src/connect/index';
 import type { JobView, StartConnectPayload } from '../../src/forge/contract';
+import { generateKeyPair } from '../../src/ssh/index';
 import { trustCredentials as t, trustSeed } from '../../dev/seed/index';
 import type { ReplyOf } from './support/reply';
 import { bb, errorOf, PROJECTS, startHarness, valohaiSeed, valueOf, vh, type Harness, type Who } from './support/forge-fixture';
@@ -208,5 +210,53 @@ describe('attack 3: a writer steers the admin’s next rotate', () => {
     assert.deepEqual(added.map((w) => w.repository).sort(), [JEWELS, PAYROLL].sort());
     assert.match(added[0]?.message ?? '', /was not part of this connection when it was made/);
     for (const repo of [...original, JEWELS, PAYROLL]) assert.equal(keysOn(repo).length, 1, repo);
+  });
+});
+
+describe('attack 2: a key is trusted by its label', () => {
+  test('a key Mallory labelled like the app’s is reported, never copied, trusted or removed', async () => {
+    await setTrust('repository-admins', [t.otherWorkspace]);
+    // The issue's order: her repository was connected once and disconnected (Valohai keeps its URL and ref).
+    for (const step of [() => h.call('startConnect', choices(TOOLS.id, false), as('admin', MINE)), () => h.call('startDisconnect', {}, as('admin', MINE))]) {
+      const done = await run('admin', MINE, step());
+      assert.ok(done.status !== 'failed', done.result?.error ?? done.error);
+    }
+    // Her own key pair, with a label shaped like the app's for the project, on her repository.
+    const hers = await generateKeyPair({ type: 'ed25519', comment: 'mallory@laptop' });
+    const label = accessKeyLabel(TOOLS.name, TOOLS.id, new Date());
+    const mine = h.stack.bitbucket.state.findRepo('acme', t.malloryRepo);
+    assert.ok(mine);
+    const planted = h.stack.bitbucket.state.addAccessKey(mine, { key: hers.publicKey, label });
+    const herKey = planted.key;
+
+    // She asks the workspace admin to connect her repository with its submodules.
+    const before = h.stack.bitbucket.requests.length;
+    const othersBefore = new Map([JEWELS, PAYROLL].map((repo) => [repo, keysOn(repo).map((k) => k.id)]));
+    const job = await run('admin', MINE, h.call('startConnect', choices(TOOLS.id), as('admin', MINE)));
+    assert.equal(job.status, 'done', job.result?.error ?? job.error);
+
+    const posted = h.stack.bitbucket.requests.slice(before).filter((r) => r.method === 'POST' && r.path.includes('/deploy-keys'));
+    assert.ok(posted.length > 0);
+    assert.ok(posted.every((r) => !r.body.includes(herKey.split(' ')[1] ?? '-')), 'her key was never sent to another repository');
+    for (const repo of [JEWELS, PAYROLL]) {
+      assert.ok(!keysOn(repo).some((k) => k.key === herKey), `her key is not on ${repo}`);
+      assert.equal(keysOn(repo).length, (othersBefore.get(repo)?.length ?? 0) + 1, `${repo} got the app's new key`);
+    }
+    assert.ok(keysOn(MINE).some((k) => k.id === planted.id), 'her key was not removed either: it is not ours');
+    assert.notEqual(job.result?.fingerprint, hers.fingerprint, 'Valohai got a new key of the app, not hers');
+    assert.equal(h.stack.valohai.state.repository(TOOLS.repositoryId)?.sshKeyFingerprint, job.result?.fingerprint);
+
+    const warning = job.result?.warnings.find((w) => w.code === 'lookalike-key');
+    assert.ok(warning, JSON.stringify(job.result?.warnings));
+    assert.equal(warning.repository, MINE);
+    assert.match(warning.message, new RegExp(`access key ${planted.id} "${label.replace(/[[\]]/g, '\\$&')}" \\(${hers.fingerprint.replace(/[+/]/g, '\\$&')}\\)`));
+    assert.match(warning.message, /not one this connection recorded/);
+
+    // Disconnect removes the app's key everywhere and leaves hers.
+    const gone = await run('admin', MINE, h.call('startDisconnect', {}, as('admin', MINE)));
+    assert.equal(gone.status, 'done', gone.result?.error ?? gone.error);
+    assert.deepEqual(keysOn(MINE).map((k) => k.id), [planted.id]);
+    for (const repo of [JEWELS, PAYROLL]) assert.deepEqual(keysOn(repo).map((k) => k.id), othersBefore.get(repo), repo);
+    assert.ok(gone.result?.warnings.some((w) => w.code === 'lookalike-key' && w.repository === MINE));
   });
 });
