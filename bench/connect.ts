@@ -5,7 +5,7 @@
  * own fetch work + the fewest sequential round trips the data dependencies allow.
  */
 import { BitbucketClient, createFetchTransport } from '../src/bitbucket/index';
-import { connect, disconnect, type GeneratedKey, type WorkflowDeps } from '../src/connect/index';
+import { connect, disconnect, ownCredentials, type GeneratedKey, type WorkflowDeps } from '../src/connect/index';
 import { generateKeyPair } from '../src/ssh/index';
 import { ValohaiClient } from '../src/valohai/index';
 import { startStack } from '../dev/stack';
@@ -63,6 +63,7 @@ export async function benchConnect(): Promise<BenchSection> {
     });
     const valohai = new ValohaiClient({ host: stack.env.VALOHAI_HOST, token: stack.env.VALOHAI_TOKEN });
     const deps: WorkflowDeps = {
+      authority: ownCredentials,
       bitbucket: new BitbucketClient({
         transport: { request: (r) => ((requests += 1), transport.request(r)) },
       }),

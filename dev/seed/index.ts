@@ -2,3 +2,4 @@ export * from './seed-types';
 export { buildSeed, SeedError, SEED_EPOCH, type BuiltSeed, type BuildSeedOptions } from './build-seed';
 export { demoSeed, demoBitbucketCredentials, demoRepos, ALL_BITBUCKET_SCOPES, FOREIGN_SUBMODULE_SHA } from './demo-seed';
 export { uuidFor, ed25519PublicKeyFor } from './deterministic';
+export { trustSeed, trustCredentials } from './trust-seed';

@@ -27,7 +27,8 @@ export class FileConnectionStore implements ConnectionStore {
       return JSON.parse(await readFile(this.file, 'utf8')) as Record<string, ConnectionRecord>;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      // A damaged file only loses hints: the workflows fall back to the labels on Bitbucket.
+      // A damaged file loses the records: keys then count as not this connection's (labels prove nothing),
+      // so they are reported, never removed, and connect starts with a new key.
       return {};
     }
   }

@@ -4,7 +4,7 @@
  */
 import { discover } from './discover';
 import { messageOf } from './explain';
-import { connectionKeys } from './keys';
+import { lookalikeWarnings, ourKeys } from './keys';
 import type { WorkflowDeps } from './ports';
 import { forEachBounded, Saga } from './saga';
 import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WorkflowResult } from './types';
@@ -16,15 +16,16 @@ export interface DisconnectInput {
 }
 
 export async function disconnect(
-  deps: WorkflowDeps,
+  deps: Omit<WorkflowDeps, 'authority'>,
   input: DisconnectInput,
   progress: ProgressSink = () => {},
 ): Promise<WorkflowResult> {
   const run = () => disconnectLocked(deps, input, progress);
+  // Only keys this connection recorded are removed, which narrows access and never widens it: no authority is asked.
   return deps.lock ? deps.lock.withLock(`repo:${input.workspace}/${input.repo}`.toLowerCase(), run) : run();
 }
 
-async function disconnectLocked(deps: WorkflowDeps, input: DisconnectInput, progress: ProgressSink): Promise<WorkflowResult> {
+async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: DisconnectInput, progress: ProgressSink): Promise<WorkflowResult> {
   const saga = new Saga(progress);
   const result: WorkflowResult = emptyResult(`${input.workspace}/${input.repo}`, input.project);
   try {
@@ -39,7 +40,7 @@ async function disconnectLocked(deps: WorkflowDeps, input: DisconnectInput, prog
       sshUrl: plan.repository.sshUrl,
       ref: plan.ref,
       headCommit: plan.headCommit,
-      warnings: plan.warnings,
+      warnings: [...plan.warnings],
     });
     result.valohai = { projectId: project.id, repositoryId: project.repository?.id ?? null, fetchedCommit: null };
 
@@ -64,7 +65,10 @@ async function disconnectLocked(deps: WorkflowDeps, input: DisconnectInput, prog
       const name = `${workspace}/${slug}`;
       let keys;
       try {
-        keys = connectionKeys(await deps.bitbucket.listAccessKeys(workspace, slug), project.id);
+        const all = await deps.bitbucket.listAccessKeys(workspace, slug);
+        // Only keys on record leave; one that merely carries the app's label is named and left alone.
+        keys = ourKeys(all, remembered);
+        result.warnings.push(...lookalikeWarnings([{ target: { workspace, slug, key: name.toLowerCase(), via: '' }, keys: all }], project.id, remembered));
       } catch (err) {
         leftovers.push(`any key of this connection on ${name} (could not list keys: ${messageOf(err)})`);
         return;

@@ -6,3 +6,4 @@ export { status, KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS, type StatusResult } f
 export { sync, type SyncResult } from './sync';
 export { discover, type Plan } from './discover';
 export { accessKeyLabel, isLabelFor } from './label';
+export { authorise, ownCredentials, NotAuthorisedError, type Authority, type RefusalReason, type TargetVerdict } from './trust';

@@ -7,10 +7,11 @@
 import { parsePublicKey } from '../ssh/index';
 import { discover, type DiscoverInput, type Plan } from './discover';
 import { explainFetchError, messageOf, refusedOutright } from './explain';
-import { connectionKeys, currentKey, listTargetKeys, normaliseKey, type TargetKeys } from './keys';
+import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, ourKeys, recordedKeys, type TargetKeys } from './keys';
 import { accessKeyLabel } from './label';
-import type { AccessKeyInfo, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
+import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { forEachBounded, Saga } from './saga';
+import { authorise } from './trust';
 import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
 
 export interface ConnectInput extends DiscoverInput {
@@ -63,7 +64,10 @@ function lockName(input: { workspace: string; repo: string }): string {
   return `repo:${input.workspace}/${input.repo}`.toLowerCase();
 }
 
-/** Reads what the workflow needs before changing anything: plan, project, each target's keys. */
+/**
+ * Reads what the workflow needs before changing anything: plan, project, each target's keys. Every
+ * target is authorised for the person acting before the first key is read.
+ */
 export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { project: string }, saga: Saga) {
   const [plan, project] = await Promise.all([
     saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, async () => {
@@ -74,18 +78,22 @@ export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { proje
     }),
     saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
   ]);
+  const n = plan.targets.length;
+  await saga.step('authorise', `Checking you may give the key to ${n} ${n === 1 ? 'repository' : 'repositories'}`, async () => {
+    await authorise(deps.authority, plan.targets);
+  });
   const targetKeys = await saga.step(
     'check-access',
     `Checking the token can manage access keys on ${plan.targets.length} ${plan.targets.length === 1 ? 'repository' : 'repositories'}`,
     async () => {
-      const settled = await Promise.allSettled(plan.targets.map((t) => listTargetKeys(deps.bitbucket, [t])));
+      const settled = await Promise.allSettled(plan.targets.map((t) => listTargetKeys(deps.bitbucket, t)));
       const problems = settled.flatMap((s, i) =>
         s.status === 'rejected'
           ? [{ repository: repoName(plan.targets[i] as Target), message: messageOf(s.reason), refused: refusedOutright(s.reason) }]
           : [],
       );
       if (problems.length) throw new AccessCheckError(problems);
-      return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys[]>).value[0] as TargetKeys);
+      return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys>).value);
     },
   );
   return { plan, project, targetKeys };
@@ -154,7 +162,7 @@ const KEY_REFUSED = /Permission denied \(publickey\)|deployment key is not assoc
 
 /** Asks Valohai to fetch, then checks Bitbucket's head commit is among Valohai's commits. */
 export async function fetchAndVerify(
-  deps: WorkflowDeps,
+  deps: Pick<WorkflowDeps, 'valohai'>,
   saga: Saga,
   projectId: string,
   plan: Pick<Plan, 'headCommit' | 'ref'> & { sshUrl: string },
@@ -194,7 +202,7 @@ export async function fetchAndVerify(
  * commit listing that fails leaves the connection configured but unverified, not failed.
  */
 async function verifyCommitted(
-  deps: WorkflowDeps,
+  deps: Pick<WorkflowDeps, 'valohai'>,
   saga: Saga,
   projectId: string,
   plan: Pick<Plan, 'headCommit' | 'ref'> & { sshUrl: string },
@@ -259,13 +267,15 @@ async function installLocked(
 
     const superKeys = targetKeys[0]?.keys ?? [];
     const remembered = await deps.store?.get(plan.repository.fullName, project.id);
-    const current = currentKey(superKeys, project.id, remembered?.publicKey);
+    // The connection's key is the one it recorded, never one found by its label.
+    const current = currentKey(superKeys, remembered);
     const valohaiMatches =
       project.repository?.url === plan.repository.sshUrl && project.repository?.ref === plan.ref;
+    result.warnings.push(...newTargetWarnings(plan, remembered), ...lookalikeWarnings(targetKeys, project.id, remembered));
 
-    if (mode === 'rotate' && !current) {
+    if (mode === 'rotate' && !remembered) {
       throw new Error(
-        `${plan.repository.fullName} has no access key of this app for Valohai project ${project.name}. Run connect first.`,
+        `No connection of ${plan.repository.fullName} to Valohai project ${project.name} is on record here, so no key is known to be this app's. Run connect first.`,
       );
     }
     if (mode === 'connect' && current && valohaiMatches) {
@@ -283,6 +293,8 @@ async function installLocked(
     const label = accessKeyLabel(project.name, project.id, now);
     Object.assign(result, { keyType: key.type, fingerprint: key.fingerprint, publicKey: key.publicKey });
 
+    // On record before it goes anywhere: a key that could not be taken back is still known to be ours.
+    await noteKey(deps, saga, plan, project, remembered, key, label, now);
     result.accessKeys = await ensureKeyOnTargets(deps, saga, targetKeys, key.publicKey, label, true);
 
     try {
@@ -315,10 +327,11 @@ async function installLocked(
     result.valohai.fetchedCommit = verification.fetchedCommit;
     result.verified = verification.verified;
     const stale = targetKeys.flatMap(({ target, keys }) =>
-      connectionKeys(keys, project.id)
+      ourKeys(keys, remembered)
         .filter((k) => normaliseKey(k.key) !== normaliseKey(key.publicKey))
         .map((k) => ({ target, key: k })),
     );
+    const retired = [...recordedKeys(remembered)].filter((k) => k !== normaliseKey(key.publicKey));
     if (!verification.verified) {
       result.outcome = 'unverified';
       result.error = verification.errors.join('\n');
@@ -326,16 +339,17 @@ async function installLocked(
         result.leftovers = stale.map(({ target, key: k }) => `old access key ${k.id} on ${repoName(target)} (kept until Valohai verifiably fetches with the new key)`);
         result.error += `\nThe old keys stay until then. Run rotate once Valohai can fetch: it verifies a new key, then removes the old ones.`;
       }
-      await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
+      await remember(deps, plan, project, key.publicKey, keyType, label, now, result, retired);
       return result;
     }
 
     // Verified: only now may the keys this one replaces leave Bitbucket.
     const failedDeletes = await removeKeys(deps, saga, stale, result);
-    await remember(deps, plan, project, key.publicKey, keyType, label, now, result);
+    const stillOut = new Set(failedDeletes.map((f) => normaliseKey(f.key.key)));
+    await remember(deps, plan, project, key.publicKey, keyType, label, now, result, retired.filter((k) => stillOut.has(k)));
     if (failedDeletes.length) {
       result.outcome = 'failed';
-      result.leftovers = failedDeletes;
+      result.leftovers = failedDeletes.map((f) => f.what);
       result.error = `The new key works, but old keys could not be removed. Run rotate again to remove them.`;
       return result;
     }
@@ -366,8 +380,8 @@ async function removeKeys(
   saga: Saga,
   stale: { target: Target; key: AccessKeyInfo }[],
   result: WorkflowResult,
-): Promise<string[]> {
-  const failed: string[] = [];
+): Promise<{ what: string; key: AccessKeyInfo }[]> {
+  const failed: { what: string; key: AccessKeyInfo }[] = [];
   await forEachBounded(stale, deps.concurrency ?? 8, async ({ target, key }) => {
     const name = repoName(target);
     try {
@@ -376,7 +390,7 @@ async function removeKeys(
       );
       result.accessKeys.push({ repository: name, id: key.id, status: 'deleted' });
     } catch (err) {
-      failed.push(`old access key ${key.id} on ${name} (${messageOf(err)})`);
+      failed.push({ what: `old access key ${key.id} on ${name} (${messageOf(err)})`, key });
       result.accessKeys.push({ repository: name, id: key.id, status: 'failed' });
     }
   });
@@ -392,6 +406,7 @@ async function remember(
   label: string,
   createdAt: Date,
   result: WorkflowResult,
+  retired: string[] = [],
 ): Promise<void> {
   await deps.store?.put({
     repository: plan.repository.fullName,
@@ -406,7 +421,58 @@ async function remember(
     targets: result.accessKeys
       .filter((a) => a.status === 'added' || a.status === 'present')
       .map((a) => ({ repository: a.repository, keyId: a.id })),
+    ...(retired.length ? { retired } : {}),
   });
+}
+
+/**
+ * Writes the new key into the record before it is added anywhere, as a retired key when the connection
+ * already has a current one; undone (the record put back as it was) when the workflow is undone.
+ */
+async function noteKey(
+  deps: WorkflowDeps,
+  saga: Saga,
+  plan: Plan,
+  project: ValohaiProjectInfo,
+  remembered: ConnectionRecord | undefined,
+  key: GeneratedKey,
+  label: string,
+  now: Date,
+): Promise<void> {
+  const store = deps.store;
+  if (!store) return;
+  const publicKey = normaliseKey(key.publicKey);
+  const noted: ConnectionRecord = remembered
+    ? { ...remembered, retired: [...new Set([...(remembered.retired ?? []), publicKey])] }
+    : {
+        repository: plan.repository.fullName,
+        projectId: project.id,
+        projectName: project.name,
+        fingerprint: key.fingerprint,
+        publicKey,
+        keyType: key.type,
+        label,
+        createdAt: now.toISOString(),
+        ref: plan.ref,
+        targets: [],
+      };
+  await store.put(noted);
+  saga.onUndo('record-key', 'the record of the new key', () =>
+    remembered ? store.put(remembered) : store.delete(plan.repository.fullName, project.id),
+  );
+}
+
+/** Targets the recorded connection did not have: a submodule added since, which now gets the key. */
+function newTargetWarnings(plan: Plan, remembered: ConnectionRecord | undefined): Warning[] {
+  if (!remembered || remembered.targets.length === 0) return [];
+  const known = new Set(remembered.targets.map((t) => t.repository.toLowerCase()));
+  return plan.targets
+    .filter((t) => !known.has(t.key))
+    .map((t) => ({
+      code: 'new-target' as const,
+      repository: repoName(t),
+      message: `${repoName(t)} (submodule ${t.via}) was not part of this connection when it was made; it was checked and now gets the key too.`,
+    }));
 }
 
 /** An existing connection that matches: add its key where a new submodule lacks it, then verify. */
@@ -446,7 +512,8 @@ async function reverify(
   result.outcome = verification.verified ? 'done' : 'unverified';
   if (!verification.verified) result.error = verification.errors.join('\n');
   const created = current.createdOn ? new Date(current.createdOn) : deps.clock?.now() ?? new Date();
-  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result);
+  const remembered = await deps.store?.get(plan.repository.fullName, project.id);
+  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result, remembered?.retired ?? []);
   return result;
 }
 

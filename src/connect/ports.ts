@@ -2,6 +2,7 @@
  * The ports the workflows run over. The real Bitbucket and Valohai clients satisfy them structurally;
  * the Forge app, the CLI, the preview and the tests wire their own implementations of the rest.
  */
+import type { Authority } from './trust';
 import type { KeyType } from './types';
 
 export interface RepositoryInfo {
@@ -81,6 +82,12 @@ export interface ConnectionRecord {
   createdAt: string;
   ref: string;
   targets: { repository: string; keyId: number | null }[];
+  /**
+   * Public keys (`type base64`) this app made for the connection that are no longer current but may
+   * still be on a repository: removed wherever found once the current key is verified. A key is the
+   * connection's only if it is `publicKey` or listed here.
+   */
+  retired?: string[];
   lastSync?: { at: string; commits: string[]; errors: string[] };
 }
 
@@ -102,6 +109,8 @@ export interface WorkflowDeps {
   clock?: Clock;
   store?: ConnectionStore;
   lock?: Lock;
+  /** Decides which targets the person acting may give the key to; checked before anything changes. */
+  authority: Authority;
   /** Parallel Bitbucket writes at most (default 8). */
   concurrency?: number;
 }

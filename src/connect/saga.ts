@@ -85,3 +85,13 @@ export async function forEachBounded<T>(items: T[], limit: number, fn: (item: T)
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
   if (failed) throw firstError;
 }
+
+/** Maps `items` through `fn` with at most `limit` in flight, keeping their order; rejects with the first error. */
+export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  const indexed = items.map((item, i) => ({ item, i }));
+  await forEachBounded(indexed, limit, async ({ item, i }) => {
+    out[i] = await fn(item);
+  });
+  return out;
+}

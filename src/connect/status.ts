@@ -6,7 +6,7 @@
 import { parsePublicKey } from '../ssh/index';
 import { discover } from './discover';
 import { messageOf } from './explain';
-import { connectionKeys, currentKey, normaliseKey } from './keys';
+import { currentKey, lookalikeWarnings, normaliseKey, ourKeys } from './keys';
 import type { AccessKeyInfo, WorkflowDeps } from './ports';
 import type { Warning } from './types';
 
@@ -74,7 +74,7 @@ function view(k: AccessKeyInfo, now: Date): KeyView {
 }
 
 export async function status(
-  deps: WorkflowDeps,
+  deps: Omit<WorkflowDeps, 'authority'>,
   input: { workspace: string; repo: string; project: string; ref?: string },
 ): Promise<StatusResult> {
   const [plan, project] = await Promise.all([
@@ -90,8 +90,19 @@ export async function status(
     deps.valohai.listCommits(project.id, 100).catch(() => []),
   ]);
   const superKeys = listed[0]?.status === 'fulfilled' ? listed[0].value : [];
-  const current = currentKey(superKeys, project.id, remembered?.publicKey);
+  // Only the recorded key is the connection's; keys that merely carry its label are named, never counted.
+  const current = currentKey(superKeys, remembered);
   const warnings: Warning[] = [...plan.warnings];
+  warnings.push(
+    ...lookalikeWarnings(
+      plan.targets.flatMap((target, i) => {
+        const got = listed[i];
+        return got?.status === 'fulfilled' ? [{ target, keys: got.value }] : [];
+      }),
+      project.id,
+      remembered,
+    ),
+  );
 
   const repositories: RepositoryKeyStatus[] = plan.targets.map((t, i) => {
     const repository = `${t.workspace}/${t.slug}`;
@@ -99,7 +110,7 @@ export async function status(
     if (!got || got.status === 'rejected') {
       return { repository, via: t.via, key: null, orphans: [], error: messageOf(got?.reason) };
     }
-    const mine = connectionKeys(got.value, project.id);
+    const mine = ourKeys(got.value, remembered);
     const cur = current ? mine.find((k) => normaliseKey(k.key) === normaliseKey(current.key)) : undefined;
     const orphans = mine.filter((k) => k !== cur).map((k) => view(k, now));
     if (current && !cur) {

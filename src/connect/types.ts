@@ -25,7 +25,13 @@ export type WarningCode =
   | 'key-age-warning'
   | 'key-age-alert'
   | 'orphan-key'
-  | 'not-fetched';
+  | 'not-fetched'
+  /** A key labelled like this app's that the connection did not record: reported, never used. */
+  | 'lookalike-key'
+  /** A repository that became a target after the connection was made (a submodule added since). */
+  | 'new-target'
+  /** A target the person acting may not give the key to (shown by the preview; connect refuses it). */
+  | 'not-authorised';
 
 export interface Warning {
   code: WarningCode;

@@ -12,6 +12,7 @@ import { jobView, loadJob, startJob } from './jobs';
 import { KvConnectionStore } from './kv-connection-store';
 import type { ForgePlatform, TrustedContext } from './platform';
 import type { JobInput, StoredConnection } from './records';
+import { requireConnector } from './trust';
 
 interface Preconditions {
   access: RepositoryAccess;
@@ -21,6 +22,7 @@ interface Preconditions {
 
 async function prepare(platform: ForgePlatform, context: TrustedContext): Promise<Preconditions> {
   const access = await repositoryAdmin(platform, context);
+  await requireConnector(platform, context);
   const credentials = new Credentials(platform, access.workspaceUuid);
   const connections = new KvConnectionStore(platform.store, access.workspaceUuid, access.repositoryUuid, { submodules: true, projectOwner: null });
   const [valohai, connection] = await Promise.all([credentials.valohai(), connections.load()]);

@@ -41,6 +41,8 @@ export const RESOLVERS = [
   'startDisconnect',
   'startVerify',
   'getJob',
+  // Trust settings (who may connect, which other workspaces may receive the key).
+  'saveTrustSettings',
 ] as const;
 
 export type ResolverName = (typeof RESOLVERS)[number];
@@ -165,7 +167,26 @@ export interface WorkspaceSettings {
   repositories: WorkspaceRepository[];
   /** True when the list stopped early (very large workspace); the page says so. */
   repositoriesTruncated: boolean;
+  trust: TrustSettingsView;
 }
+
+// --- Trust settings -------------------------------------------------------------------------
+
+/**
+ * Who may connect repositories of the workspace ('workspace-admins', the default, or
+ * 'repository-admins' too), and the other workspaces whose repositories may receive the key as
+ * submodules (by slug). Only workspace admins change them.
+ */
+export interface TrustSettingsView {
+  connectors: 'workspace-admins' | 'repository-admins';
+  otherWorkspaces: string[];
+}
+
+export type SaveTrustSettingsPayload = TrustSettingsView;
+
+/** At most this many other workspaces may be allowed. */
+export const MAX_OTHER_WORKSPACES = 20;
+const WORKSPACE_SLUG = /^[a-z0-9][a-z0-9_.-]{0,61}$/i;
 
 export interface SaveValohaiTokenPayload {
   /** Omitted: DEFAULT_VALOHAI_HOST. Normalised to `scheme://host[:port]`, no trailing slash. */
@@ -397,6 +418,7 @@ export interface ResolverApi {
   startDisconnect: { payload: EmptyPayload; value: JobStarted };
   startVerify: { payload: EmptyPayload; value: JobStarted };
   getJob: { payload: GetJobPayload; value: JobView };
+  saveTrustSettings: { payload: SaveTrustSettingsPayload; value: TrustSettingsView };
 }
 
 export type PayloadOf<K extends ResolverName> = ResolverApi[K]['payload'];
@@ -609,5 +631,21 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
     const jobId = text('getJob', obj, 'jobId', 100);
     if (!JOB_ID.test(jobId)) throw new InvalidPayloadError('getJob', 'jobId', 'is not a job id');
     return { jobId };
+  },
+
+  saveTrustSettings(input) {
+    const obj = objectWith('saveTrustSettings', input, ['connectors', 'otherWorkspaces']);
+    const connectors = oneOf('saveTrustSettings', obj, 'connectors', ['workspace-admins', 'repository-admins'] as const);
+    const list = obj.otherWorkspaces;
+    if (!Array.isArray(list) || list.length > MAX_OTHER_WORKSPACES) {
+      throw new InvalidPayloadError('saveTrustSettings', 'otherWorkspaces', `must be a list of at most ${MAX_OTHER_WORKSPACES} workspace slugs`);
+    }
+    const otherWorkspaces = list.map((w, i) => {
+      if (typeof w !== 'string' || !WORKSPACE_SLUG.test(w.trim())) {
+        throw new InvalidPayloadError('saveTrustSettings', `otherWorkspaces[${i}]`, 'must be a workspace slug such as acme-research');
+      }
+      return w.trim().toLowerCase();
+    });
+    return { connectors, otherWorkspaces };
   },
 };

@@ -2,15 +2,16 @@
  * What one queue job works with: the repository, its stored connection, clients made from the
  * workspace's secrets, and the engine's dependencies wired to the record store.
  */
-import type { BitbucketClient } from '../bitbucket/index';
+import type { BitbucketClient, BitbucketTransport } from '../bitbucket/index';
 import type { BitbucketApi, WorkflowDeps, WorkflowResult } from '../connect/index';
-import { appBitbucket, splitFullName, tokenBitbucket, valohaiFor } from './clients';
+import { appBitbucket, bitbucketClient, splitFullName, valohaiFor } from './clients';
 import { Credentials } from './credentials';
 import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors';
 import { KvConnectionStore } from './kv-connection-store';
 import { KvLock } from './kv-lock';
 import { JOB_LIMITS, type ForgePlatform, type ValohaiPort } from './platform';
 import type { BitbucketSecret, JobRecord, StoredConnection } from './records';
+import { jobAuthority, loadTrust } from './trust';
 import { ValohaiAuthError } from '../valohai/index';
 
 export class JobContext {
@@ -25,6 +26,8 @@ export class JobContext {
   private host = '';
   private bitbucketRefused = false;
   private valohaiRefused = false;
+  /** The stored token's transport, once made: the trust checks ask with it. */
+  private token: BitbucketTransport | undefined;
 
   constructor(
     readonly platform: ForgePlatform,
@@ -67,14 +70,19 @@ export class JobContext {
 
   /** Bitbucket with the API token; a refused token is remembered, so the page offers the manual path. */
   tokenBitbucket(secret: BitbucketSecret): BitbucketApi {
-    return watchBitbucket(tokenBitbucket(this.platform, secret, JOB_LIMITS), () => {
+    this.token = this.platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, JOB_LIMITS);
+    return watchBitbucket(bitbucketClient(this.token, JOB_LIMITS), () => {
       this.bitbucketRefused = true;
     });
   }
 
+  /** The engine's dependencies, with the trust check for the account that started the job. */
   async deps(bitbucket: BitbucketApi): Promise<WorkflowDeps> {
+    if (!this.token) throw new Error('JobContext.deps needs tokenBitbucket() first: the trust check asks with the stored token.');
+    const trust = await loadTrust(this.platform.store, this.job.workspaceUuid);
     return {
       bitbucket,
+      authority: jobAuthority(this.token, { homeWorkspace: this.workspace, accountId: this.job.accountId, trust }),
       valohai: await this.valohai(),
       generateKey: this.platform.generateKey,
       clock: this.platform.clock,

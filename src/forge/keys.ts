@@ -44,6 +44,7 @@ export const keys = {
   valohaiSecret: (ws: string) => checked(`secret:valohai:${bareUuid(ws, 'workspace')}`),
   bitbucketSecret: (ws: string) => checked(`secret:bitbucket:${bareUuid(ws, 'workspace')}`),
   settings: (ws: string) => checked(`settings:${bareUuid(ws, 'workspace')}`),
+  trust: (ws: string) => checked(`trust:${bareUuid(ws, 'workspace')}`),
   connection: (ws: string, repo: string) => checked(`conn:${repoPart(ws, repo)}`),
   connectionPrefix: (ws: string) => checked(`conn:${bareUuid(ws, 'workspace')}:`),
   activeJob: (ws: string, repo: string) => checked(`active:${repoPart(ws, repo)}`),

@@ -15,6 +15,7 @@ import { KvConnectionStore } from './kv-connection-store';
 import { manualTarget } from './manual-jobs';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext, type ValohaiPort } from './platform';
 import { ValohaiAuthError } from '../valohai/index';
+import { callerAuthority, loadTrust, requireConnector } from './trust';
 
 function ownershipOption(value: string): OwnershipOption {
   const [org = value, team] = value.split(':');
@@ -101,6 +102,7 @@ export async function previewConnect(
   secrets: string[],
 ): Promise<ConnectPreview> {
   const { repository, workspaceUuid } = await repositoryAdmin(platform, context);
+  await requireConnector(platform, context);
   // With a token, read the way connect will (the token may reach submodule repositories the app cannot).
   const token = await new Credentials(platform, workspaceUuid).usableBitbucket();
   if (token) secrets.push(token.token);
@@ -111,11 +113,15 @@ export async function previewConnect(
     ref: payload.ref,
     submodules: payload.submodules,
   });
+  // Each target as connect will judge it, asked as the caller: what would be refused is said before it is tried.
+  const trust = await loadTrust(platform.store, workspaceUuid);
+  const verdicts = await callerAuthority(platform.bitbucketAsUser(context), { homeWorkspace: repository.workspace, trust }).check(plan.targets);
+  const refusals = verdicts.filter((v) => !v.allowed).map((v) => ({ code: 'not-authorised' as const, repository: v.repository, message: `${v.repository}: ${v.message ?? 'not allowed.'} Connect refuses it; connect this repository only (without submodules) to leave it out.` }));
   return {
     ref: plan.ref,
     headCommit: plan.headCommit,
     sshUrl: plan.repository.sshUrl,
     targets: plan.targets.map(manualTarget),
-    warnings: plan.warnings,
+    warnings: [...refusals, ...plan.warnings],
   };
 }

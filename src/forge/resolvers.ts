@@ -44,6 +44,7 @@ const implementations: { [K in ResolverName]: Implementation<K> } = {
   startDisconnect: (p, _payload, ctx) => actions.startDisconnect(p, ctx),
   startVerify: (p, _payload, ctx) => actions.startVerify(p, ctx),
   getJob: (p, payload, ctx) => actions.getJob(p, ctx, payload.jobId),
+  saveTrustSettings: (p, payload, ctx) => workspace.saveTrustSettings(p, ctx, payload),
 };
 
 export function createResolvers(platform: ForgePlatform): Resolvers {

@@ -8,7 +8,9 @@ import {
   type BitbucketCredentialSummary,
   type ClearCredentialsPayload,
   type SaveBitbucketTokenPayload,
+  type SaveTrustSettingsPayload,
   type SaveValohaiTokenPayload,
+  type TrustSettingsView,
   type ValohaiCredentialSummary,
   type WorkspaceRepository,
   type WorkspaceSettings,
@@ -22,6 +24,7 @@ import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from './plat
 import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from './records';
 import { checkBitbucketToken, checkValohaiToken } from './token-check';
 import { listWorkspaceRepositories, type WorkspaceMembership } from './workspace-reads';
+import { loadTrust, saveTrust } from './trust';
 
 /** Repositories listed at most; a larger workspace is marked truncated. */
 const MAX_REPOSITORIES = 500;
@@ -50,13 +53,14 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
   const ws = bareUuid(context.workspaceId, 'workspace');
   const credentials = new Credentials(platform, ws);
   const now = platform.clock.now();
-  const [summary, valohai, bitbucket, listing, connections, pointers] = await Promise.all([
+  const [summary, valohai, bitbucket, listing, connections, pointers, trust] = await Promise.all([
     credentials.summary(),
     credentials.valohai(),
     credentials.bitbucket(),
     listWorkspaceRepositories(platform.bitbucketAsApp, context.workspaceId, MAX_REPOSITORIES),
     platform.store.query<StoredConnection>(keys.connectionPrefix(ws), { limit: 5000 }),
     platform.store.query<ActiveJobPointer>(keys.activeJobPrefix(ws), { limit: 5000 }),
+    loadTrust(platform.store, ws),
   ]);
   const byRepo = new Map(connections.map(({ value }) => [value.repositoryUuid, value]));
   const runningRepos = new Set(
@@ -89,6 +93,7 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
     bitbucket: bitbucketSummary(summary.bitbucket, bitbucket !== undefined),
     repositories,
     repositoriesTruncated: listing.truncated,
+    trust,
   };
 }
 
@@ -128,4 +133,10 @@ export async function clearCredentials(platform: ForgePlatform, context: Trusted
   const membership = await workspaceAdmin(platform, context);
   await new Credentials(platform, bareUuid(context.workspaceId, 'workspace')).clear(payload.which);
   return settingsFor(platform, context, membership);
+}
+
+/** Who may connect, and which other workspaces may receive the key: workspace admins only. */
+export async function saveTrustSettings(platform: ForgePlatform, context: TrustedContext, payload: SaveTrustSettingsPayload): Promise<TrustSettingsView> {
+  await workspaceAdmin(platform, context);
+  return saveTrust(platform.store, bareUuid(context.workspaceId, 'workspace'), payload);
 }

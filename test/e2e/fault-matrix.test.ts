@@ -34,7 +34,7 @@ import { demoBitbucketCredentials } from '../../dev/seed/index';
 import { demoValohaiCredentials } from '../../dev/valohai/index';
 import { BitbucketClient, createFetchTransport } from '../../src/bitbucket/index';
 import { FileConnectionStore } from '../../src/cli/state';
-import { connect, disconnect, type WorkflowDeps } from '../../src/connect/index';
+import { connect, disconnect, ownCredentials, type WorkflowDeps } from '../../src/connect/index';
 import { generateKeyPair } from '../../src/ssh/index';
 import { ValohaiClient } from '../../src/valohai/index';
 import { assertInvariant, gitReach, runCli, type CliRun } from '../support/e2e';
@@ -231,6 +231,7 @@ class Lane {
   /** The workflows in this process, wired like the CLI wires them (no retry budget: setup must not flake). */
   deps(): WorkflowDeps {
     return {
+      authority: ownCredentials,
       bitbucket: new BitbucketClient({
         transport: createFetchTransport({
           baseUrl: this.stack.bitbucket.url,

@@ -52,6 +52,7 @@ export const workspaceSettings: WorkspaceSettings = {
     { fullName: 'acme/features', name: 'features', state: 'manual', projectName: 'features', keyAgeDays: 0, settingsUrl: null },
   ],
   repositoriesTruncated: false,
+  trust: { connectors: 'workspace-admins', otherWorkspaces: [] },
 };
 
 export const connection: ConnectionStatus = {

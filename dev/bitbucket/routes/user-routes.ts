@@ -1,10 +1,11 @@
 /** The calling user: account, workspace membership, effective repository permissions. */
 import type { HttpReply, Router } from '../../http';
-import { isReply, mountRoute, type ApiCall, type ApiDeps } from '../api-route';
+import { isReply, loadRepo, mountRoute, type ApiCall, type ApiDeps } from '../api-route';
 import type { UserPrincipal } from '../auth';
 import { QueryError, filterByQuery, sortByField } from '../bbql';
 import { bbError } from '../errors';
 import { paginate } from '../pagination';
+import type { RepoRecord, UserRecord } from '../state';
 import { fullName, repoSummary, userJson, workspaceJson } from '../serializers';
 
 // Route requirements keep access tokens out of /user routes, so the caller is always a user here.
@@ -29,19 +30,15 @@ function workspacePermission(call: ApiCall): HttpReply {
   };
 }
 
-function repositoryPermissions(call: ApiCall): HttpReply {
-  const slug = call.req.params.workspace ?? '';
-  const ws = call.state.findWorkspace(slug);
-  if (!ws) return bbError(404, `No workspace with identifier '${slug}'.`);
-  const user = userOf(call);
-  const values: unknown[] = call.state.repos
-    .filter((r) => r.workspace === ws)
-    .sort((a, b) => fullName(a).localeCompare(fullName(b)))
-    .flatMap((repo) => {
-      const permission = call.state.grantedPermission(user, repo);
-      if (!permission) return [];
-      return [{ type: 'repository_permission', permission, user: userJson(user, call.urls), repository: repoSummary(repo, call.urls) }];
-    });
+/** A `repository_permission` for what `user` was granted on `repo`, or none. */
+function permissionEntry(call: ApiCall, user: UserRecord, repo: RepoRecord): unknown[] {
+  const permission = call.state.grantedPermission(user, repo);
+  if (!permission) return [];
+  return [{ type: 'repository_permission', permission, user: userJson(user, call.urls), repository: repoSummary(repo, call.urls) }];
+}
+
+/** `values` filtered and sorted by `q`/`sort`, one page of them. */
+function permissionPage(call: ApiCall, values: unknown[]): HttpReply {
   let filtered: unknown[];
   try {
     filtered = sortByField(filterByQuery(values, call.req.query.get('q')), call.req.query.get('sort'));
@@ -53,8 +50,34 @@ function repositoryPermissions(call: ApiCall): HttpReply {
   return isReply(page) ? page : { status: 200, body: page };
 }
 
+function repositoryPermissions(call: ApiCall): HttpReply {
+  const slug = call.req.params.workspace ?? '';
+  const ws = call.state.findWorkspace(slug);
+  if (!ws) return bbError(404, `No workspace with identifier '${slug}'.`);
+  const user = userOf(call);
+  const values: unknown[] = call.state.repos
+    .filter((r) => r.workspace === ws)
+    .sort((a, b) => fullName(a).localeCompare(fullName(b)))
+    .flatMap((repo) => {
+      return permissionEntry(call, user, repo);
+    });
+  return permissionPage(call, values);
+}
+
+/**
+ * Every user's effective permission on one repository; only its admins may read it (Bitbucket answers
+ * 403 otherwise). Workspace owners count as admins, as their permission is effective.
+ */
+function repositoryUserPermissions(call: ApiCall): HttpReply {
+  const repo = loadRepo(call, 'admin');
+  if (isReply(repo)) return repo;
+  const values: unknown[] = call.state.users.flatMap((user) => permissionEntry(call, user, repo));
+  return permissionPage(call, values);
+}
+
 export function mountUserRoutes(router: Router, deps: ApiDeps): void {
   mountRoute(router, deps, 'GET', '/user', (call) => ({ status: 200, body: userJson(userOf(call), call.urls) }));
   mountRoute(router, deps, 'GET', '/user/workspaces/{workspace}/permission', workspacePermission);
   mountRoute(router, deps, 'GET', '/user/workspaces/{workspace}/permissions/repositories', repositoryPermissions);
+  mountRoute(router, deps, 'GET', '/workspaces/{workspace}/permissions/repositories/{repo_slug}', repositoryUserPermissions);
 }

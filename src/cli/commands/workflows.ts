@@ -9,6 +9,7 @@ import { BitbucketClient, createFetchTransport } from '../../bitbucket/index';
 import {
   connect,
   disconnect,
+  ownCredentials,
   rotate,
   status,
   sync,
@@ -74,6 +75,8 @@ function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
       transport: createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken }),
       retry: retryOptions(io),
     }),
+    // The token is the caller's own: Bitbucket refuses them what they may not do themselves.
+    authority: ownCredentials,
     valohai: valohaiClient(io, flags),
     generateKey: ({ type, comment }) => generateKeyPair({ type, comment }),
     store: new FileConnectionStore(dir),

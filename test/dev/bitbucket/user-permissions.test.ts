@@ -81,3 +81,30 @@ describe('GET /user and GET /user/workspaces/{workspace}/permission', () => {
     assert.equal((await demo.call('/user/workspaces/nope/permission')).status, 404);
   });
 });
+
+describe('GET /workspaces/{workspace}/permissions/repositories/{repo_slug}', () => {
+  const path = (repo: string, filter?: string) => `/workspaces/acme/permissions/repositories/${repo}${filter ? q(filter) : ''}`;
+
+  test("a repository admin reads any user's effective permission on it, found by account id", async () => {
+    const cases = [
+      [creds.admin.accountId, 'admin'],
+      [creds.writer.accountId, 'write'],
+      [creds.reader.accountId, 'read'],
+    ] as const;
+    for (const [accountId, expected] of cases) {
+      const page = obj(await demo.call(path('ml-models', `user.account_id="${accountId}"`)));
+      const values = page.values as Perm[];
+      assert.equal(values.length, 1, accountId);
+      assert.equal(values[0]?.permission, expected);
+      assert.equal(values[0]?.user.account_id, accountId);
+      assert.equal(values[0]?.repository.full_name, 'acme/ml-models');
+    }
+    const outsider = obj(await demo.call(path('ml-models', `user.account_id="${creds.outsider.accountId}"`)));
+    assert.equal(outsider.size, 0, 'no permission, no entry');
+  });
+
+  test('only its admins may read it: a writer gets 403', async () => {
+    const res = await demo.call(path('ml-models'), { as: { email: creds.writer.email, token: creds.writer.token } });
+    assert.equal(res.status, 403);
+  });
+});

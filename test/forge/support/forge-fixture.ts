@@ -14,7 +14,7 @@ import type { Backend } from '../../../src/forge/backend';
 import { EGRESS_VALOHAI_ORIGINS, type TrustedContext } from '../../../src/forge/platform';
 import { generateKeyPair } from '../../../src/ssh/index';
 import { startStack, type Stack } from '../../../dev/stack';
-import { demoBitbucketCredentials as bb } from '../../../dev/seed/index';
+import { demoBitbucketCredentials as bb, trustCredentials, type Seed } from '../../../dev/seed/index';
 import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index';
 import { secretsIn } from '../../support/secret-scan';
 
@@ -35,7 +35,7 @@ export const valohaiSeed: ValohaiSeed = {
   ],
 };
 
-export type Who = 'admin' | 'writer' | 'reader' | 'outsider';
+export type Who = 'admin' | 'writer' | 'reader' | 'outsider' | 'mallory';
 
 /** Which of the platform's Bitbucket transports a request went through. */
 export type BitbucketVia = 'app' | 'user' | 'token';
@@ -76,16 +76,22 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-const people = { admin: bb.admin, writer: bb.writer, reader: bb.reader, outsider: bb.outsider } as const;
+// Mallory exists only in the trust seed; elsewhere her requests are refused as unknown credentials.
+const people = { admin: bb.admin, writer: bb.writer, reader: bb.reader, outsider: bb.outsider, mallory: trustCredentials.mallory } as const;
 
 export interface HarnessOptions {
   holdQueue?: boolean;
+  seed?: Seed;
+  valohaiSeed?: ValohaiSeed;
+  rateLimitPerHour?: number;
   /** Sees every request the backend sends through its Bitbucket transports (as the app, as the user, with the stored token). */
   record?: (sent: SentRequest) => void;
+  /** Wraps the stored API token's transport (to count its requests). */
+  watchToken?: (transport: BitbucketTransport) => BitbucketTransport;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const stack = await startStack({ valohaiSeed });
+  const stack = await startStack({ valohaiSeed: options.valohaiSeed ?? valohaiSeed, seed: options.seed, rateLimitPerHour: options.rateLimitPerHour });
   const transportFor = (email: string, token: string) => createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token });
   const byAccount = new Map<string, BitbucketTransport>(Object.values(people).map((p) => [p.accountId, transportFor(p.email, p.token)]));
   const privateKeys: string[] = [];
@@ -99,8 +105,15 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     // The Valohai stand-in's address counts as egress the deployment allows, beside the manifest's.
     valohaiOrigins: [...EGRESS_VALOHAI_ORIGINS, stack.valohai.url],
-    makeBitbucketWithToken: ({ email, token }, limits) =>
-      recording(createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token, timeoutMs: limits.timeoutMs }), 'token', options.record),
+    bitbucketApiUrl: stack.bitbucket.url,
+    makeBitbucketWithToken: ({ email, token }, limits) => {
+      const transport = recording(
+        createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token, timeoutMs: limits.timeoutMs }),
+        'token',
+        options.record,
+      );
+      return options.watchToken ? options.watchToken(transport) : transport;
+    },
     clock: { now: () => new Date(Date.now() + offset) },
     holdQueue: options.holdQueue,
     // Ed25519 keeps the runs fast; the RSA path is the same code with a slower generator.

@@ -23,6 +23,7 @@ import {
 import { call, errorDetail } from '../api';
 import { ExternalLink, ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
+import { TrustSection } from '../components/trust-section';
 import { plural } from '../format';
 import { pageStyles, sectionStyles } from '../styles';
 
@@ -436,6 +437,7 @@ export function WorkspacePage() {
               onSaved={(bitbucket) => setSettings({ ...settings, bitbucket })}
               onCleared={() => clear('bitbucket')}
             />
+            <TrustSection trust={settings.trust} disabled={!settings.canAdminister} onSaved={(trust) => setSettings({ ...settings, trust })} />
             <RepositoriesSection settings={settings} />
           </>
         )}

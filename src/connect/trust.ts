@@ -1,0 +1,68 @@
+/**
+ * Who may put the connection's key where. Repository content (`.gitmodules`) chooses the targets, so
+ * it is input, never authority: before anything changes, every target is put to an `Authority`, which
+ * answers for the person acting. One refused target stops the whole workflow, before any key or
+ * Valohai setting changes, with each refusal named and the way out.
+ */
+import type { Target } from './types';
+
+export type RefusalReason =
+  /** The person acting does not administer the repository. */
+  | 'not-admin'
+  /** In another workspace that no workspace admin has allowed. */
+  | 'other-workspace'
+  /** Could not be checked (the answer was refused or did not come). */
+  | 'unchecked';
+
+export interface TargetVerdict {
+  /** `workspace/slug`. */
+  repository: string;
+  allowed: boolean;
+  reason?: RefusalReason;
+  /** The sentence after the repository's name: why, and who can fix it. */
+  message?: string;
+}
+
+/**
+ * Decides, for the person acting, which targets the key may go on. The CLI runs with the caller's own
+ * API token, so Bitbucket itself is the authority there (`ownCredentials`); the Forge app acts with a
+ * workspace admin's lent token and asks Bitbucket about the person who started the action.
+ */
+export interface Authority {
+  check(targets: Target[]): Promise<TargetVerdict[]>;
+  /** Bitbucket requests one `check` of `targets` targets spends with the workflow's token. */
+  cost(targets: number): number;
+}
+
+/** The CLI: every request is made with the caller's own token, and Bitbucket refuses what they may not do. */
+export const ownCredentials: Authority = {
+  check: async (targets) => targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, allowed: true })),
+  cost: () => 0,
+};
+
+export class NotAuthorisedError extends Error {
+  constructor(readonly refused: (TargetVerdict & { via: string })[]) {
+    const lines = refused.map((v) => `  - ${v.repository}${v.via === 'superproject' ? '' : ` (submodule ${v.via})`}: ${v.message ?? 'not allowed.'}`);
+    const submodules = refused.some((v) => v.via !== 'superproject');
+    super(
+      `Nothing was changed: the key may not go on ${refused.length === 1 ? 'this repository' : 'these repositories'}:\n${lines.join('\n')}\n` +
+        (submodules
+          ? 'Ask the admin of each repository named to connect it, or connect this repository only (without submodules; --no-submodules on the CLI).'
+          : 'Ask an admin of this repository to connect it.'),
+    );
+    this.name = 'NotAuthorisedError';
+  }
+}
+
+/** Puts every target to the authority; throws NotAuthorisedError naming each one refused. */
+export async function authorise(authority: Authority, targets: Target[]): Promise<void> {
+  const verdicts = await authority.check(targets);
+  const byName = new Map(verdicts.map((v) => [v.repository.toLowerCase(), v]));
+  const refused = targets.flatMap((t) => {
+    const v = byName.get(t.key);
+    // A target the authority did not answer for is refused: silence is not consent.
+    if (!v) return [{ repository: `${t.workspace}/${t.slug}`, allowed: false, reason: 'unchecked' as const, message: 'could not be checked.', via: t.via }];
+    return v.allowed ? [] : [{ ...v, via: t.via }];
+  });
+  if (refused.length) throw new NotAuthorisedError(refused);
+}
