@@ -9,6 +9,7 @@ import { benchKeygen } from './keygen';
 import type { BenchSection } from './lib';
 import { benchPageSize } from './page-size';
 import { benchPreviewRender } from './preview-render';
+import { benchRequests } from './requests';
 import { benchResolverImport } from './resolver-import';
 
 const only = process.argv.slice(2);
@@ -18,6 +19,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['page-size', benchPageSize],
   ['resolver-import', benchResolverImport],
   ['preview-render', benchPreviewRender],
+  ['requests', benchRequests],
 ];
 
 function table(section: BenchSection): string {
