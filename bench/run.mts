@@ -10,6 +10,7 @@ import { benchKeygen } from './keygen';
 import type { BenchSection } from './lib';
 import { benchPageSize } from './page-size';
 import { benchPreviewRender } from './preview-render';
+import { benchRequests } from './requests';
 import { benchResolverImport } from './resolver-import';
 
 const only = process.argv.slice(2);
@@ -20,6 +21,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['resolver-import', benchResolverImport],
   ['forge-bundle', benchForgeBundle],
   ['preview-render', benchPreviewRender],
+  ['requests', benchRequests],
 ];
 
 function table(section: BenchSection): string {

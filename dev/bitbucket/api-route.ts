@@ -36,21 +36,40 @@ export function mountRoute(router: Router, deps: ApiDeps, method: Method, templa
     const principal = authenticate(deps.state, req.headers);
     if (!principal) return unauthorized();
     if (principal.kind === 'access-token' && !requirement.accessTokens) return bbError(403, WRONG_MECHANISM_MESSAGE);
-    if (template.startsWith('/repositories') && !deps.limiter.take(principal.credentialId)) {
+    const limited = template.startsWith('/repositories');
+    if (limited && !deps.limiter.take(principal.credentialId)) {
       return bbError(429, RATE_LIMIT_MESSAGE, {
         detail: `The limit is ${deps.limiter.perHour} requests per hour per credential on /2.0/repositories. Wait, then retry with backoff.`,
       });
     }
-    const missing = requirement.scopes.filter((s) => !principal.scopes.has(s));
-    if (missing.length > 0) {
-      return bbError(403, 'Your credentials lack one or more required privilege scopes.', {
-        detail: `This API needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}. Create an API token with ${missing.join(', ')} and use it instead.`,
-        data: { required: requirement.scopes, missing },
-      });
-    }
-    const urls: Urls = { api: `${req.url.origin}${deps.base}`, gitHost: deps.gitHost };
-    return handler({ req, principal, urls, state: deps.state });
+    const reply = await answer(deps, requirement.scopes, principal, req, handler);
+    if (!limited) return reply;
+    return { ...reply, headers: { ...reply.headers, ...rateLimitHeaders(deps.limiter, principal.credentialId) } };
   });
+}
+
+/** Bitbucket's documented rate-limit headers, and the exact count left, which the product reads when present. */
+function rateLimitHeaders(limiter: RateLimiter, credentialId: string): Record<string, string> {
+  const remaining = limiter.remaining(credentialId);
+  return {
+    'x-ratelimit-limit': String(limiter.perHour),
+    'x-ratelimit-resource': 'api.repositories',
+    'x-ratelimit-nearlimit': String(remaining < limiter.perHour * 0.2),
+    'x-ratelimit-remaining': String(remaining),
+  };
+}
+
+/** Scopes, then the route's own work. */
+async function answer(deps: ApiDeps, scopes: string[], principal: Principal, req: HttpRequest, handler: ApiHandler): Promise<HttpReply> {
+  const missing = scopes.filter((s) => !principal.scopes.has(s));
+  if (missing.length > 0) {
+    return bbError(403, 'Your credentials lack one or more required privilege scopes.', {
+      detail: `This API needs the scope${missing.length > 1 ? 's' : ''} ${missing.join(', ')}. Create an API token with ${missing.join(', ')} and use it instead.`,
+      data: { required: scopes, missing },
+    });
+  }
+  const urls: Urls = { api: `${req.url.origin}${deps.base}`, gitHost: deps.gitHost };
+  return handler({ req, principal, urls, state: deps.state });
 }
 
 /** The repository named by `{workspace}`/`{repo_slug}` if the caller has `need` on it, else the error reply. */

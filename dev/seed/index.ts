@@ -3,3 +3,4 @@ export { buildSeed, SeedError, SEED_EPOCH, type BuiltSeed, type BuildSeedOptions
 export { demoSeed, demoBitbucketCredentials, demoRepos, ALL_BITBUCKET_SCOPES, FOREIGN_SUBMODULE_SHA } from './demo-seed';
 export { uuidFor, ed25519PublicKeyFor } from './deterministic';
 export { trustSeed, trustCredentials } from './trust-seed';
+export { demoWithRepos, libraryRepos } from './extend-seed';

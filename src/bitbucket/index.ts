@@ -24,3 +24,4 @@ export {
   type FetchTransportOptions,
 } from './transport';
 export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
+export { RateBudget } from './rate-budget';

@@ -5,6 +5,7 @@
  */
 import { parseGitmodules, submoduleTargets, GitmodulesSyntaxError } from '../git/index';
 import type { BitbucketApi, RepositoryInfo } from './ports';
+import { mapBounded } from './saga';
 import type { Target, Warning } from './types';
 
 export interface DiscoverInput {
@@ -14,7 +15,16 @@ export interface DiscoverInput {
   ref?: string;
   submodules: boolean;
   maxDepth?: number;
+  /** Parallel requests at most (default DISCOVERY_LIMITS.concurrency). */
+  concurrency?: number;
 }
+
+/**
+ * How far discovery goes. Anyone who can push writes `.gitmodules`, and every submodule followed costs
+ * requests of the workflow's credentials (about 1,000 an hour per Bitbucket user), so the work is capped:
+ * submodules beyond a cap are not followed and get no key, and a warning says so with these numbers.
+ */
+export const DISCOVERY_LIMITS = { perLevel: 50, total: 100, depth: 5, concurrency: 8 } as const;
 
 export interface Plan {
   repository: RepositoryInfo;
@@ -39,7 +49,6 @@ export class SubmoduleRepositoryError extends Error {
   }
 }
 
-const DEFAULT_MAX_DEPTH = 5;
 
 export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): Promise<Plan> {
   // With the ref given, the head is read alongside the repository: one round trip fewer. The repository's
@@ -65,69 +74,84 @@ export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): P
   const warnings: Warning[] = [];
   if (!input.submodules) return { repository, ref, headCommit, targets: [root], warnings };
 
-  const maxDepth = input.maxDepth ?? DEFAULT_MAX_DEPTH;
+  const maxDepth = input.maxDepth ?? DISCOVERY_LIMITS.depth;
+  const concurrency = input.concurrency ?? DISCOVERY_LIMITS.concurrency;
 
   // Breadth-first so that siblings are read in parallel: one level costs one round of requests.
   let level: { target: Target; url: string; commit: string; chain: string }[] = [
     { target: root, url: repository.sshUrl, commit: headCommit, chain: '' },
   ];
   for (let depth = 0; level.length > 0; depth++) {
-    const found = await Promise.all(
-      level.map(async (node) => {
-        const text = await bitbucket.getFileAtCommit(node.target.workspace, node.target.slug, node.commit, '.gitmodules');
-        if (text === undefined) return [];
-        let subs;
-        try {
-          subs = parseGitmodules(text);
-        } catch (err) {
-          const where = err instanceof GitmodulesSyntaxError ? ` (line ${err.line})` : '';
-          warnings.push({
-            code: 'gitmodules-unreadable',
-            repository: `${node.target.workspace}/${node.target.slug}`,
-            message: `.gitmodules in ${node.target.workspace}/${node.target.slug}${where} could not be read: ${
-              err instanceof Error ? err.message : String(err)
-            }. Its submodules were skipped; fix the file and connect again.`,
-          });
-          return [];
-        }
-        const result = submoduleTargets(node.url, subs);
-        for (const w of result.warnings) {
-          warnings.push({ code: w.code, message: w.message, repository: `${node.target.workspace}/${node.target.slug}` });
-        }
-        return result.targets.map((t) => ({ parent: node, sub: t }));
-      }),
-    );
+    const found = await mapBounded(level, concurrency, async (node) => {
+      const text = await bitbucket.getFileAtCommit(node.target.workspace, node.target.slug, node.commit, '.gitmodules');
+      if (text === undefined) return [];
+      let subs;
+      try {
+        subs = parseGitmodules(text);
+      } catch (err) {
+        const where = err instanceof GitmodulesSyntaxError ? ` (line ${err.line})` : '';
+        warnings.push({
+          code: 'gitmodules-unreadable',
+          repository: `${node.target.workspace}/${node.target.slug}`,
+          message: `.gitmodules in ${node.target.workspace}/${node.target.slug}${where} could not be read: ${
+            err instanceof Error ? err.message : String(err)
+          }. Its submodules were skipped; fix the file and connect again.`,
+        });
+        return [];
+      }
+      const result = submoduleTargets(node.url, subs);
+      for (const w of result.warnings) {
+        warnings.push({ code: w.code, message: w.message, repository: `${node.target.workspace}/${node.target.slug}` });
+      }
+      return result.targets.map((t) => ({ parent: node, sub: t }));
+    });
     const next: typeof level = [];
     const fresh = found.flat().filter(({ sub }) => {
       if (targets.has(sub.key)) return false; // reached before: cycles and shared submodules stop here
       return true;
     });
-    const unique = new Map(fresh.map((f) => [f.sub.key, f]));
-    await Promise.all(
-      [...unique.values()].map(async ({ parent, sub }) => {
-        const chain = parent.chain ? `${parent.chain} > ${sub.path ?? sub.name}` : (sub.path ?? sub.name);
-        const target: Target = { workspace: sub.workspace, slug: sub.slug, key: sub.key, via: chain };
-        targets.set(sub.key, target);
-        if (depth + 1 >= maxDepth) {
-          warnings.push({
-            code: 'submodule-depth',
-            repository: sub.key,
-            message: `Submodules nested deeper than ${maxDepth} levels below ${chain} were not followed.`,
-          });
-          return;
-        }
-        let info: RepositoryInfo;
-        let commit: string;
-        try {
-          info = await bitbucket.getRepository(sub.workspace, sub.slug);
-          if (!info.mainBranch) return; // an empty submodule repo has no .gitmodules to follow
-          commit = await bitbucket.getBranchHead(info.workspace, info.slug, info.mainBranch);
-        } catch (err) {
-          throw new SubmoduleRepositoryError(`${sub.workspace}/${sub.slug}`, chain, err);
-        }
-        next.push({ target, url: sub.url, commit, chain });
-      }),
-    );
+    const unique = [...new Map(fresh.map((f) => [f.sub.key, f])).values()];
+    const room = Math.min(DISCOVERY_LIMITS.perLevel, DISCOVERY_LIMITS.total - (targets.size - 1));
+    const kept = unique.slice(0, Math.max(0, room));
+    if (kept.length < unique.length) {
+      const skipped = unique.slice(kept.length);
+      warnings.push({
+        code: 'submodule-cap',
+        repository: `${root.workspace}/${root.slug}`,
+        message:
+          `${unique.length} submodule repositories were found ${depth === 0 ? 'in .gitmodules' : `${depth + 1} levels down`}; ` +
+          `${skipped.length} (${skipped.slice(0, 3).map((f) => f.sub.key).join(', ')}${skipped.length > 3 ? ', …' : ''}) were not followed and get no key: ` +
+          `at most ${DISCOVERY_LIMITS.perLevel} per level and ${DISCOVERY_LIMITS.total} in all are followed, ${DISCOVERY_LIMITS.depth} levels deep. ` +
+          'Valohai cannot fetch those; remove the submodules it does not need.',
+      });
+    }
+    // Targets are recorded in .gitmodules order before any request, so the plan reads the same every time.
+    const placed = kept.map(({ parent, sub }) => {
+      const chain = parent.chain ? `${parent.chain} > ${sub.path ?? sub.name}` : (sub.path ?? sub.name);
+      const target: Target = { workspace: sub.workspace, slug: sub.slug, key: sub.key, via: chain };
+      targets.set(sub.key, target);
+      return { sub, target, chain };
+    });
+    await mapBounded(placed, concurrency, async ({ sub, target, chain }) => {
+      if (depth + 1 >= maxDepth) {
+        warnings.push({
+          code: 'submodule-depth',
+          repository: sub.key,
+          message: `Submodules nested deeper than ${maxDepth} levels below ${chain} were not followed.`,
+        });
+        return;
+      }
+      let info: RepositoryInfo;
+      let commit: string;
+      try {
+        info = await bitbucket.getRepository(sub.workspace, sub.slug);
+        if (!info.mainBranch) return; // an empty submodule repo has no .gitmodules to follow
+        commit = await bitbucket.getBranchHead(info.workspace, info.slug, info.mainBranch);
+      } catch (err) {
+        throw new SubmoduleRepositoryError(`${sub.workspace}/${sub.slug}`, chain, err);
+      }
+      next.push({ target, url: sub.url, commit, chain });
+    });
     level = next;
   }
   return { repository, ref, headCommit, targets: [...targets.values()], warnings };

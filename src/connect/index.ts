@@ -7,3 +7,5 @@ export { sync, type SyncResult } from './sync';
 export { discover, type Plan } from './discover';
 export { accessKeyLabel, isLabelFor } from './label';
 export { authorise, ownCredentials, NotAuthorisedError, type Authority, type RefusalReason, type TargetVerdict } from './trust';
+export { checkBudget, HOURLY_REQUEST_LIMIT, RequestBudgetError } from './budget';
+export { DISCOVERY_LIMITS } from './discover';

@@ -10,7 +10,8 @@ import { explainFetchError, messageOf, refusedOutright } from './explain';
 import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, ourKeys, recordedKeys, type TargetKeys } from './keys';
 import { accessKeyLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
-import { forEachBounded, Saga } from './saga';
+import { checkBudget } from './budget';
+import { forEachBounded, mapBounded, Saga } from './saga';
 import { authorise } from './trust';
 import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
 
@@ -66,12 +67,14 @@ function lockName(input: { workspace: string; repo: string }): string {
 
 /**
  * Reads what the workflow needs before changing anything: plan, project, each target's keys. Every
- * target is authorised for the person acting before the first key is read.
+ * target is authorised for the person acting, and the rest of the work checked against the request
+ * budget, before the first key is read.
  */
 export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { project: string }, saga: Saga) {
+  const concurrency = deps.concurrency ?? 8;
   const [plan, project] = await Promise.all([
     saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, async () => {
-      const found = await discover(deps.bitbucket, input);
+      const found = await discover(deps.bitbucket, { concurrency, ...input });
       const unreadable = found.warnings.filter((w) => w.code === 'gitmodules-unreadable');
       if (unreadable.length) throw new UnreadableGitmodulesError(unreadable);
       return found;
@@ -80,13 +83,20 @@ export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { proje
   ]);
   const n = plan.targets.length;
   await saga.step('authorise', `Checking you may give the key to ${n} ${n === 1 ? 'repository' : 'repositories'}`, async () => {
+    // Keys listed, added and replaced on each target, plus the checks: refused now rather than cut off by a 429 half way.
+    checkBudget(deps.budget, deps.authority.cost(n) + 3 * n);
     await authorise(deps.authority, plan.targets);
   });
   const targetKeys = await saga.step(
     'check-access',
     `Checking the token can manage access keys on ${plan.targets.length} ${plan.targets.length === 1 ? 'repository' : 'repositories'}`,
     async () => {
-      const settled = await Promise.allSettled(plan.targets.map((t) => listTargetKeys(deps.bitbucket, t)));
+      const settled = await mapBounded(plan.targets, concurrency, (t) =>
+        listTargetKeys(deps.bitbucket, t).then(
+          (value): PromiseSettledResult<TargetKeys> => ({ status: 'fulfilled', value }),
+          (reason: unknown): PromiseSettledResult<TargetKeys> => ({ status: 'rejected', reason }),
+        ),
+      );
       const problems = settled.flatMap((s, i) =>
         s.status === 'rejected'
           ? [{ repository: repoName(plan.targets[i] as Target), message: messageOf(s.reason), refused: refusedOutright(s.reason) }]

@@ -111,6 +111,13 @@ export interface WorkflowDeps {
   lock?: Lock;
   /** Decides which targets the person acting may give the key to; checked before anything changes. */
   authority: Authority;
-  /** Parallel Bitbucket writes at most (default 8). */
+  /** Parallel Bitbucket requests at most (default 8). */
   concurrency?: number;
+  /** Requests the Bitbucket credentials may still make this hour, when known: a plan that needs more is refused. */
+  budget?: RequestBudget;
+}
+
+export interface RequestBudget {
+  /** Requests left in the current window, or undefined when Bitbucket has not said. */
+  remaining(): number | undefined;
 }

@@ -8,6 +8,7 @@ import { discover } from './discover';
 import { messageOf } from './explain';
 import { currentKey, lookalikeWarnings, normaliseKey, ourKeys } from './keys';
 import type { AccessKeyInfo, WorkflowDeps } from './ports';
+import { mapBounded } from './saga';
 import type { Warning } from './types';
 
 export const KEY_AGE_WARNING_DAYS = 180;
@@ -78,14 +79,19 @@ export async function status(
   input: { workspace: string; repo: string; project: string; ref?: string },
 ): Promise<StatusResult> {
   const [plan, project] = await Promise.all([
-    discover(deps.bitbucket, { ...input, submodules: true }),
+    discover(deps.bitbucket, { ...input, submodules: true, concurrency: deps.concurrency }),
     deps.valohai.findProject(input.project),
   ]);
   const now = deps.clock?.now() ?? new Date();
   // Independent reads, side by side: a status read sits on a page load.
   const [remembered, listed, commits] = await Promise.all([
     deps.store?.get(plan.repository.fullName, project.id),
-    Promise.allSettled(plan.targets.map((t) => deps.bitbucket.listAccessKeys(t.workspace, t.slug))),
+    mapBounded(plan.targets, deps.concurrency ?? 8, (t) =>
+      deps.bitbucket.listAccessKeys(t.workspace, t.slug).then(
+        (value): PromiseSettledResult<AccessKeyInfo[]> => ({ status: 'fulfilled', value }),
+        (reason: unknown): PromiseSettledResult<AccessKeyInfo[]> => ({ status: 'rejected', reason }),
+      ),
+    ),
     // Valohai lists commits of every branch, newest first: in step means the head of our ref is among them.
     deps.valohai.listCommits(project.id, 100).catch(() => []),
   ]);

@@ -30,6 +30,8 @@ export type WarningCode =
   | 'lookalike-key'
   /** A repository that became a target after the connection was made (a submodule added since). */
   | 'new-target'
+  /** Discovery stopped at one of its caps (submodules per level, in total). */
+  | 'submodule-cap'
   /** A target the person acting may not give the key to (shown by the preview; connect refuses it). */
   | 'not-authorised';
 

@@ -2,7 +2,7 @@
  * What one queue job works with: the repository, its stored connection, clients made from the
  * workspace's secrets, and the engine's dependencies wired to the record store.
  */
-import type { BitbucketClient, BitbucketTransport } from '../bitbucket/index';
+import { RateBudget, type BitbucketClient, type BitbucketTransport } from '../bitbucket/index';
 import type { BitbucketApi, WorkflowDeps, WorkflowResult } from '../connect/index';
 import { appBitbucket, bitbucketClient, splitFullName, valohaiFor } from './clients';
 import { Credentials } from './credentials';
@@ -26,8 +26,9 @@ export class JobContext {
   private host = '';
   private bitbucketRefused = false;
   private valohaiRefused = false;
-  /** The stored token's transport, once made: the trust checks ask with it. */
+  /** The stored token's transport, once made: the trust checks and the budget go with it. */
   private token: BitbucketTransport | undefined;
+  private readonly budget = new RateBudget();
 
   constructor(
     readonly platform: ForgePlatform,
@@ -70,7 +71,7 @@ export class JobContext {
 
   /** Bitbucket with the API token; a refused token is remembered, so the page offers the manual path. */
   tokenBitbucket(secret: BitbucketSecret): BitbucketApi {
-    this.token = this.platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, JOB_LIMITS);
+    this.token = this.budget.watch(this.platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, JOB_LIMITS));
     return watchBitbucket(bitbucketClient(this.token, JOB_LIMITS), () => {
       this.bitbucketRefused = true;
     });
@@ -83,6 +84,7 @@ export class JobContext {
     return {
       bitbucket,
       authority: jobAuthority(this.token, { homeWorkspace: this.workspace, accountId: this.job.accountId, trust }),
+      budget: this.budget,
       valohai: await this.valohai(),
       generateKey: this.platform.generateKey,
       clock: this.platform.clock,

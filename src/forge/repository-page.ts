@@ -85,7 +85,9 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
       };
     }
     if (connection) {
-      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, bitbucketSecret);
+      // The stored token reads each target's keys only for an admin: a member's page load spends none of its budget.
+      const token = access.permission === 'admin' ? bitbucketSecret : undefined;
+      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, token);
       return { ...page, state: 'connected', connection: status };
     }
     return { ...page, state: 'ready', ready: await readyDetails(valohai, repository.mainBranch ?? 'main') };

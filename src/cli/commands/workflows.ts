@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { BitbucketClient, createFetchTransport } from '../../bitbucket/index';
+import { BitbucketClient, createFetchTransport, RateBudget } from '../../bitbucket/index';
 import {
   connect,
   disconnect,
@@ -70,13 +70,15 @@ function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
 function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
   const bb = bitbucketConfig(io.env, flags);
   const dir = stateDir(io.env);
+  const budget = new RateBudget();
   return {
     bitbucket: new BitbucketClient({
-      transport: createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken }),
+      transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken })),
       retry: retryOptions(io),
     }),
     // The token is the caller's own: Bitbucket refuses them what they may not do themselves.
     authority: ownCredentials,
+    budget,
     valohai: valohaiClient(io, flags),
     generateKey: ({ type, comment }) => generateKeyPair({ type, comment }),
     store: new FileConnectionStore(dir),

@@ -1,0 +1,106 @@
+/**
+ * Bitbucket requests made with the workspace admin's stored API token (about 1,000 an hour for that
+ * user): per Forge connect, per target; per page load, for an admin and for a member; and the
+ * preview of a 300-entry `.gitmodules`, which discovery caps. Counted through the Forge backend (its
+ * resolvers and queue consumer) over the stand-ins. Counts, not times: runs are 0.
+ */
+import assert from 'node:assert/strict';
+import { createFetchTransport, type BitbucketTransport } from '../src/bitbucket/index';
+import { DISCOVERY_LIMITS } from '../src/connect/index';
+import { createMemoryBackend } from '../src/forge/memory-platform';
+import type { TrustedContext } from '../src/forge/platform';
+import { generateKeyPair } from '../src/ssh/index';
+import { startStack } from '../dev/stack';
+import { demoBitbucketCredentials as bb, demoSeed, demoWithRepos, libraryRepos, type Seed } from '../dev/seed/index';
+import { demoValohaiCredentials as vh } from '../dev/valohai/index';
+import type { BenchSection } from './lib';
+
+const SUBMODULES = 10;
+const WIDE = 300;
+
+function seed(): Seed {
+  const libs = libraryRepos(SUBMODULES);
+  const wide = Array.from({ length: WIDE }, (_, i) => `[submodule "v${i}"]\n\tpath = v${i}\n\turl = ../lib-${i % SUBMODULES}-${i}.git\n`).join('');
+  return demoWithRepos(
+    [
+      ...libs,
+      {
+        slug: 'monorepo',
+        commits: [
+          {
+            message: 'Superproject',
+            files: { 'README.md': '# Monorepo\n' },
+            submodules: libs.map(({ slug }) => ({ path: `libs/${slug}`, url: `../${slug}.git`, target: { repo: `acme/${slug}` } })),
+          },
+        ],
+      },
+      { slug: 'wide', commits: [{ message: `${WIDE} submodules`, files: { 'README.md': '# Wide\n', '.gitmodules': wide } }] },
+    ],
+    { repoPermissions: [...(demoSeed.repoPermissions ?? []), { workspace: 'acme', repo: 'monorepo', email: bb.writer.email, permission: 'write' }] },
+  );
+}
+
+export async function benchRequests(): Promise<BenchSection> {
+  const stack = await startStack({ seed: seed(), rateLimitPerHour: 1_000_000 });
+  try {
+    let tokenRequests = 0;
+    const transport = (email: string, token: string) => createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token });
+    const people = [bb.admin, bb.writer, bb.reader];
+    const byAccount = new Map<string, BitbucketTransport>(people.map((p) => [p.accountId, transport(p.email, p.token)]));
+    const { platform, backend } = createMemoryBackend({
+      bitbucketAsApp: transport(bb.admin.email, bb.admin.token),
+      bitbucketAsUser: (ctx) => byAccount.get(ctx.accountId) ?? transport('nobody@example.test', 'none'),
+      makeBitbucketWithToken: ({ email, token }) => {
+        const inner = transport(email, token);
+        return { request: (req) => ((tokenRequests += 1), inner.request(req)) };
+      },
+      generateKey: ({ comment }) => generateKeyPair({ type: 'ed25519', comment }),
+    });
+    const ws = stack.bitbucket.state.findWorkspace('acme');
+    assert.ok(ws);
+    const ctx = (who: { accountId: string }, slug?: string): TrustedContext => ({
+      workspaceId: ws.uuid,
+      accountId: who.accountId,
+      ...(slug ? { repositoryUuid: stack.bitbucket.state.findRepo(ws, slug)?.uuid ?? '' } : {}),
+    });
+    const ok = <T>(reply: { ok: true; value: T } | { ok: false; error: { message: string } }): T => {
+      if (!reply.ok) throw new Error(reply.error.message);
+      return reply.value;
+    };
+    ok(await backend.resolvers.saveValohaiToken({ host: stack.valohai.url, token: vh.admin.token }, ctx(bb.admin)));
+    ok(await backend.resolvers.saveBitbucketToken({ email: bb.admin.email, token: bb.admin.token }, ctx(bb.admin)));
+
+    const count = async (fn: () => Promise<unknown>) => {
+      const before = tokenRequests;
+      await fn();
+      await platform.idle();
+      return tokenRequests - before;
+    };
+    const connectCount = await count(async () =>
+      ok(await backend.resolvers.startConnect({ projectId: vh.project.id, ref: 'main', keyType: 'ed25519', submodules: true }, ctx(bb.admin, 'monorepo'))),
+    );
+    const targets = SUBMODULES + 1;
+    const adminPage = await count(async () => ok(await backend.resolvers.getRepositoryPage({}, ctx(bb.admin, 'monorepo'))));
+    const readerPage = await count(async () => ok(await backend.resolvers.getRepositoryPage({}, ctx(bb.writer, 'monorepo'))));
+    // The entries name repositories that do not exist, so the preview ends in an error: what it spent is the point.
+    const preview = await count(() => backend.resolvers.previewConnect({ submodules: true }, ctx(bb.admin, 'wide')));
+    const capped = 3 + 3 * DISCOVERY_LIMITS.perLevel;
+    const counts = (name: string, extra: Record<string, number>) => ({ name, runs: 0, medianMs: 0, p95Ms: 0, extra });
+    return {
+      title: 'Bitbucket requests with the stored API token',
+      rows: [
+        counts(`Forge connect, superproject + ${SUBMODULES} submodules`, { requests: connectCount, 'per target': Number((connectCount / targets).toFixed(1)) }),
+        counts('repository page load, admin, connected', { requests: adminPage, 'per target': Number((adminPage / targets).toFixed(1)) }),
+        counts('repository page load, writer (not admin), connected', { requests: readerPage, 'per target': 0 }),
+        counts(`preview of a ${WIDE}-entry .gitmodules`, { requests: preview, 'per target': Number((preview / (DISCOVERY_LIMITS.perLevel + 1)).toFixed(1)) }),
+      ],
+      notes: [
+        `Caps: ${DISCOVERY_LIMITS.perLevel} submodules per level, ${DISCOVERY_LIMITS.total} in all, ${DISCOVERY_LIMITS.depth} levels, ${DISCOVERY_LIMITS.concurrency} requests at a time.`,
+        `The ${WIDE}-entry preview is capped at the first ${DISCOVERY_LIMITS.perLevel} submodules: at most ${capped} requests (uncapped it was ${WIDE + 3}).`,
+        readerPage === 0 ? 'A member who does not administer the repository spends none of the token.' : `A member's page load spent ${readerPage} requests of the token.`,
+      ],
+    };
+  } finally {
+    await stack.close();
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * What Bitbucket says is left of the credentials' hourly request budget, learnt from its answers.
+ * Bitbucket documents `X-RateLimit-Limit` and `X-RateLimit-NearLimit` (true once less than a fifth of
+ * the limit is left) on rate-limited resources; `X-RateLimit-Remaining` is read when present. Which of
+ * them an Atlassian API token's answers carry is unconfirmed: without any, the budget is unknown.
+ */
+import type { BitbucketTransport } from './transport';
+
+const NEAR_LIMIT_SHARE = 0.2;
+
+export class RateBudget {
+  private left: number | undefined;
+
+  /** `transport`, noting the rate-limit headers of every answer. */
+  watch(transport: BitbucketTransport): BitbucketTransport {
+    return {
+      request: async (req) => {
+        const res = await transport.request(req);
+        this.note(res.headers);
+        return res;
+      },
+    };
+  }
+
+  /** Requests left, or undefined when Bitbucket has not said. */
+  remaining(): number | undefined {
+    return this.left;
+  }
+
+  private note(headers: Record<string, string>): void {
+    const remaining = Number.parseInt(headers['x-ratelimit-remaining'] ?? '', 10);
+    const limit = Number.parseInt(headers['x-ratelimit-limit'] ?? '', 10);
+    if (Number.isFinite(remaining)) this.left = Math.max(0, remaining);
+    else if (headers['x-ratelimit-nearlimit'] === 'true' && Number.isFinite(limit)) this.left = Math.floor(limit * NEAR_LIMIT_SHARE);
+    else if (this.left !== undefined) this.left = Math.max(0, this.left - 1);
+  }
+}
