@@ -9,15 +9,19 @@ import type { RequestBudget } from './ports';
 export const HOURLY_REQUEST_LIMIT = 1000;
 
 export class RequestBudgetError extends Error {
+  readonly summary: string;
+  readonly fix = 'Try again later, or connect this repository only (without submodules) to need fewer.';
   constructor(
     readonly needed: number,
     readonly remaining: number,
   ) {
-    super(
+    const summary =
       `Nothing was changed: this needs about ${needed} more Bitbucket requests, but the API token has ${remaining} left this hour ` +
-        `(Bitbucket allows about ${HOURLY_REQUEST_LIMIT} an hour per user). Try again later, or connect this repository only (without submodules) to need fewer.`,
-    );
+      `(Bitbucket allows about ${HOURLY_REQUEST_LIMIT} an hour per user).`;
+    super(summary);
+    this.message = `${summary} ${this.fix}`;
     this.name = 'RequestBudgetError';
+    this.summary = summary;
   }
 }
 

@@ -6,6 +6,7 @@ import { discover } from './discover';
 import { messageOf } from './explain';
 import { lookalikeWarnings, ourKeys } from './keys';
 import type { WorkflowDeps } from './ports';
+import { fetchesElsewhere } from './project-use';
 import { forEachBounded, Saga } from './saga';
 import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WorkflowResult } from './types';
 
@@ -52,7 +53,13 @@ async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: Di
       if (!names.has(t.repository.toLowerCase())) names.set(t.repository.toLowerCase(), { workspace, slug });
     }
 
-    if (project.repository) {
+    const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);
+    if (elsewhere) {
+      // The project was moved to another repository: its key there is that connection's, not ours to clear.
+      const message = `Valohai project ${project.name} now fetches ${elsewhere}: its settings are left as they are`;
+      saga.skipped('valohai-key', message);
+      result.warnings.push({ code: 'project-moved', message: `${message}.` });
+    } else if (project.repository) {
       const repositoryId = project.repository.id;
       await saga.step('valohai-key', 'Removing the private key from Valohai', () => deps.valohai.clearRepositoryKey(repositoryId));
     } else {
@@ -88,7 +95,7 @@ async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: Di
     result.accessKeys = outcomes.sort((a, b) => a.repository.localeCompare(b.repository) || (a.id ?? 0) - (b.id ?? 0));
     if (leftovers.length) {
       result.leftovers = leftovers;
-      result.error = `Valohai no longer holds the key, but some access keys are still on Bitbucket. Run disconnect again to remove them.`;
+      result.error = `${elsewhere ? 'Some' : 'Valohai no longer holds the key, but some'} access keys are still on Bitbucket. Run disconnect again to remove them.`;
       return result;
     }
     await deps.store?.delete(plan.repository.fullName, project.id);

@@ -12,6 +12,7 @@ import { accessKeyLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { checkBudget } from './budget';
 import { forEachBounded, mapBounded, Saga } from './saga';
+import { fetchesElsewhere, ProjectInUseError, ProjectMovedError } from './project-use';
 import { authorise } from './trust';
 import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
 
@@ -21,6 +22,11 @@ export interface ConnectInput extends DiscoverInput {
   keyType?: KeyType;
   /** Report the plan; change nothing. */
   dryRun?: boolean;
+  /**
+   * Connect a project whose repository settings name another repository, re-pointing it here. Without
+   * it, such a project stops connect before anything changes (ProjectInUseError).
+   */
+  moveProject?: boolean;
 }
 
 const noop: ProgressSink = () => {};
@@ -70,7 +76,12 @@ function lockName(input: { workspace: string; repo: string }): string {
  * target is authorised for the person acting, and the rest of the work checked against the request
  * budget, before the first key is read.
  */
-export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { project: string }, saga: Saga) {
+export async function prepare(
+  deps: WorkflowDeps,
+  input: DiscoverInput & { project: string; moveProject?: boolean },
+  mode: 'connect' | 'rotate',
+  saga: Saga,
+) {
   const concurrency = deps.concurrency ?? 8;
   const [plan, project] = await Promise.all([
     saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, async () => {
@@ -81,6 +92,10 @@ export async function prepare(deps: WorkflowDeps, input: DiscoverInput & { proje
     }),
     saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
   ]);
+  // Valohai's settings are read before they are written: a project fetching another repository is not ours to take.
+  const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);
+  if (elsewhere && mode === 'rotate') throw new ProjectMovedError(project.name, elsewhere);
+  if (elsewhere && !input.moveProject) throw new ProjectInUseError(project.name, elsewhere);
   const n = plan.targets.length;
   await saga.step('authorise', `Checking you may give the key to ${n} ${n === 1 ? 'repository' : 'repositories'}`, async () => {
     // Keys listed, added and replaced on each target, plus the checks: refused now rather than cut off by a 429 half way.
@@ -264,7 +279,7 @@ async function installLocked(
       generated = deps.generateKey({ type: keyType, comment });
       generated.catch(() => {});
     }
-    const prepared = prepare(deps, input, saga);
+    const prepared = prepare(deps, input, mode, saga);
     const { plan, project, targetKeys } = await prepared;
     Object.assign(result, {
       repository: plan.repository.fullName,

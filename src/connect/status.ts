@@ -8,6 +8,7 @@ import { discover } from './discover';
 import { messageOf } from './explain';
 import { currentKey, lookalikeWarnings, normaliseKey, ourKeys } from './keys';
 import type { AccessKeyInfo, WorkflowDeps } from './ports';
+import { fetchesElsewhere, projectMovedWarning } from './project-use';
 import { mapBounded } from './saga';
 import type { Warning } from './types';
 
@@ -152,7 +153,10 @@ export async function status(
     });
   }
 
-  const seen = commits.some((c) => c.identifier === plan.headCommit);
+  const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);
+  if (elsewhere) warnings.unshift(projectMovedWarning(project.name, elsewhere));
+  // Commits of another repository say nothing about this one.
+  const seen = !elsewhere && commits.some((c) => c.identifier === plan.headCommit);
   const newest = seen ? plan.headCommit : (commits.find((c) => c.ref === plan.ref)?.identifier ?? commits[0]?.identifier ?? null);
   return {
     repository: plan.repository.fullName,

@@ -41,16 +41,21 @@ export const ownCredentials: Authority = {
 };
 
 export class NotAuthorisedError extends Error {
+  /** What was refused, one repository a line. */
+  readonly summary: string;
+  /** The way out. */
+  readonly fix: string;
   constructor(readonly refused: (TargetVerdict & { via: string })[]) {
     const lines = refused.map((v) => `  - ${v.repository}${v.via === 'superproject' ? '' : ` (submodule ${v.via})`}: ${v.message ?? 'not allowed.'}`);
     const submodules = refused.some((v) => v.via !== 'superproject');
-    super(
-      `Nothing was changed: the key may not go on ${refused.length === 1 ? 'this repository' : 'these repositories'}:\n${lines.join('\n')}\n` +
-        (submodules
-          ? 'Ask the admin of each repository named to connect it, or connect this repository only (without submodules; --no-submodules on the CLI).'
-          : 'Ask an admin of this repository to connect it.'),
-    );
+    const summary = `Nothing was changed: the key may not go on ${refused.length === 1 ? 'this repository' : 'these repositories'}:\n${lines.join('\n')}`;
+    const fix = submodules
+      ? 'Ask the admin of each repository named to connect it, or connect this repository only (without submodules; --no-submodules on the CLI).'
+      : 'Ask an admin of this repository to connect it.';
+    super(`${summary}\n${fix}`);
     this.name = 'NotAuthorisedError';
+    this.summary = summary;
+    this.fix = fix;
   }
 }
 

@@ -33,7 +33,9 @@ export type WarningCode =
   /** Discovery stopped at one of its caps (submodules per level, in total). */
   | 'submodule-cap'
   /** A target the person acting may not give the key to (shown by the preview; connect refuses it). */
-  | 'not-authorised';
+  | 'not-authorised'
+  /** The connection's Valohai project now fetches another repository. */
+  | 'project-moved';
 
 export interface Warning {
   code: WarningCode;

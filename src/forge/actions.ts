@@ -5,29 +5,31 @@
  * on the queue (job-runner.ts): no key generation and no fetch happen inside a resolver.
  */
 import type { JobStarted, JobView, StartConnectPayload, StartRotatePayload } from './contract';
-import { repositoryAccess, repositoryAdmin, type RepositoryAccess } from './authorize';
+import { repositoryAdmin, type RepositoryAccess } from './authorize';
 import { Credentials } from './credentials';
 import { failures, ResolverFailure } from './errors';
 import { jobView, loadJob, startJob } from './jobs';
 import { KvConnectionStore } from './kv-connection-store';
 import type { ForgePlatform, TrustedContext } from './platform';
 import type { JobInput, StoredConnection } from './records';
-import { requireConnector } from './trust';
+import { checkProjectChoice } from './project-use';
+import { requireConnector, type Connector } from './trust';
 
 interface Preconditions {
   access: RepositoryAccess;
   credentials: Credentials;
   connection: StoredConnection | undefined;
+  connector: Connector;
 }
 
 async function prepare(platform: ForgePlatform, context: TrustedContext): Promise<Preconditions> {
   const access = await repositoryAdmin(platform, context);
-  await requireConnector(platform, context);
+  const connector = await requireConnector(platform, context);
   const credentials = new Credentials(platform, access.workspaceUuid);
   const connections = new KvConnectionStore(platform.store, access.workspaceUuid, access.repositoryUuid, { submodules: true, projectOwner: null });
   const [valohai, connection] = await Promise.all([credentials.valohai(), connections.load()]);
   if (!valohai) throw failures.valohaiNotSetUp();
-  return { access, credentials, connection };
+  return { access, credentials, connection, connector };
 }
 
 async function enqueue(platform: ForgePlatform, context: TrustedContext, pre: Preconditions, input: JobInput): Promise<JobStarted> {
@@ -42,8 +44,23 @@ async function enqueue(platform: ForgePlatform, context: TrustedContext, pre: Pr
   return { jobId: job.id };
 }
 
+function movedAwayFirst(): ResolverFailure {
+  return new ResolverFailure(
+    'already-connected',
+    "This repository's Valohai project was moved to another repository, and its access keys are still in place.",
+    'Disconnect first to remove them, then connect again.',
+  );
+}
+
 function requireConnected(connection: StoredConnection | undefined): StoredConnection {
   if (!connection) throw failures.notConnected();
+  if (connection.movedAway) {
+    throw new ResolverFailure(
+      'not-connected',
+      `This repository's Valohai project now fetches ${connection.movedAway.to}: this connection's key is no longer used.`,
+      'Disconnect to remove its access keys, then connect again to another project if Valohai should fetch this repository.',
+    );
+  }
   if (connection.state === 'manual-pending') {
     throw new ResolverFailure(
       'not-connected',
@@ -60,14 +77,18 @@ async function requireToken(pre: Preconditions): Promise<void> {
 
 export async function startConnect(platform: ForgePlatform, context: TrustedContext, choices: StartConnectPayload): Promise<JobStarted> {
   const pre = await prepare(platform, context);
-  if (pre.connection) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');
+  if (pre.connection && !pre.connection.movedAway) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');
+  if (pre.connection) throw movedAwayFirst();
   await requireToken(pre);
+  await checkProjectChoice(platform.store, pre.access.workspaceUuid, pre.access.repositoryUuid, choices, pre.connector);
   return enqueue(platform, context, pre, { kind: 'connect', choices });
 }
 
 export async function startManualConnect(platform: ForgePlatform, context: TrustedContext, choices: StartConnectPayload): Promise<JobStarted> {
   const pre = await prepare(platform, context);
-  if (pre.connection) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');
+  if (pre.connection && !pre.connection.movedAway) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');
+  if (pre.connection) throw movedAwayFirst();
+  await checkProjectChoice(platform.store, pre.access.workspaceUuid, pre.access.repositoryUuid, choices, pre.connector);
   return enqueue(platform, context, pre, { kind: 'manual-connect', choices });
 }
 
@@ -101,7 +122,8 @@ export async function startVerify(platform: ForgePlatform, context: TrustedConte
 
 /** A job of this repository only: another repository's job id is "not found", whoever asks. */
 export async function getJob(platform: ForgePlatform, context: TrustedContext, jobId: string): Promise<JobView> {
-  const access = await repositoryAccess(platform, context);
+  // A job's steps and result name every repository it touched: for the repository's admins only.
+  const access = await repositoryAdmin(platform, context);
   const job = await loadJob(platform.store, jobId);
   if (!job || job.workspaceUuid !== access.workspaceUuid || job.repositoryUuid !== access.repositoryUuid) throw failures.jobNotFound();
   return jobView(job, platform.clock.now());

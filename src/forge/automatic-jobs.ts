@@ -53,9 +53,18 @@ export async function connectJob(ctx: JobContext, choices: StartConnectPayload, 
   }
   const result = await connect(
     deps,
-    { workspace: ctx.workspace, repo: ctx.repo, ref: choices.ref, submodules: choices.submodules, project: projectId ?? '', keyType: choices.keyType },
+    {
+      workspace: ctx.workspace,
+      repo: ctx.repo,
+      ref: choices.ref,
+      submodules: choices.submodules,
+      project: projectId ?? '',
+      keyType: choices.keyType,
+      moveProject: choices.moveProject === true,
+    },
     sink,
   );
+  if (choices.moveProject && result.outcome !== 'failed') await ctx.noteProjectMoved(result);
   if (owner === undefined && result.outcome !== 'failed') {
     // Only for the link to the project's page: a failed lookup just leaves the link out.
     owner = await valohai.getProject(result.valohai.projectId).then((p) => p.owner ?? null, () => undefined);

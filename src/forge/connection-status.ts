@@ -4,7 +4,7 @@
  * from what the app stored plus Bitbucket's head and Valohai's newest commit.
  */
 import type { Repository } from '../bitbucket/index';
-import { discover, status, type Warning } from '../connect/index';
+import { discover, fetchesElsewhere, projectMovedWarning, status, type Warning } from '../connect/index';
 import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket } from './clients';
 import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus } from './contract';
 import { KvConnectionStore } from './kv-connection-store';
@@ -47,7 +47,12 @@ export async function connectionStatus(
     bitbucketHead: null,
     verifiedAt: connection.verifiedAt,
     lastPushFetch: connection.lastPushFetch,
+    movedAway: connection.movedAway ? { fetches: connection.movedAway.to } : null,
     warnings: [],
+  };
+  const moved = (url: string | null | undefined) => {
+    const elsewhere = fetchesElsewhere(url, repository);
+    return elsewhere ? { fetches: connection.movedAway?.to ?? elsewhere } : null;
   };
 
   if (token) {
@@ -58,7 +63,8 @@ export async function connectionStatus(
     const deps = { bitbucket: tokenBitbucket(platform, token, RESOLVER_LIMITS), valohai, generateKey: noKeyGeneration, clock: platform.clock, store };
     const found = await status(deps, { workspace, repo, project: record.projectId, ref: record.ref });
     const warnings = [...found.warnings];
-    if (!found.connected) {
+    const movedAway = moved(found.valohai.url);
+    if (!found.connected && !movedAway) {
       warnings.push({
         code: 'not-fetched',
         repository: repository.fullName,
@@ -81,15 +87,18 @@ export async function connectionStatus(
       }),
       valohaiCommit: found.valohai.newestCommit ? { identifier: found.valohai.newestCommit, commitTime: null } : null,
       bitbucketHead: found.headCommit,
+      movedAway,
       warnings,
     };
   }
 
-  const [plan, commits] = await Promise.all([
+  const [plan, commits, project] = await Promise.all([
     discover(appBitbucket(platform, RESOLVER_LIMITS), { workspace, repo, ref: record.ref, submodules: false }).catch(() => undefined),
     valohai.listCommits(record.projectId, 1),
+    valohai.findProject(record.projectId).catch(() => undefined),
   ]);
-  const newest = commits[0];
+  const movedAway = project ? moved(project.repository?.url) : base.movedAway;
+  const newest = movedAway ? undefined : commits[0];
   return {
     ...base,
     accessKeys: record.targets.map((t) => {
@@ -98,6 +107,7 @@ export async function connectionStatus(
     }),
     valohaiCommit: newest ? { identifier: newest.identifier, commitTime: newest.commitTime ?? null } : null,
     bitbucketHead: plan?.headCommit ?? null,
-    warnings: [...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
+    movedAway,
+    warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
   };
 }

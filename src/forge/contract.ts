@@ -101,6 +101,8 @@ export type ResolverErrorCode =
   | 'missing-scopes'
   | 'not-connected'
   | 'already-connected'
+  /** The Valohai project chosen is connected to another repository (named in the message). */
+  | 'project-in-use'
   | 'job-running'
   | 'not-found'
   | 'valohai-error'
@@ -145,7 +147,7 @@ export interface BitbucketCredentialSummary {
 }
 
 /** How a repository stands, as listed on the workspace page. */
-export type RepositoryConnectionState = 'not-connected' | 'connected' | 'running' | 'manual';
+export type RepositoryConnectionState = 'not-connected' | 'connected' | 'running' | 'manual' | 'moved-away';
 
 export interface WorkspaceRepository {
   fullName: string;
@@ -180,13 +182,25 @@ export interface WorkspaceSettings {
 export interface TrustSettingsView {
   connectors: 'workspace-admins' | 'repository-admins';
   otherWorkspaces: string[];
+  /**
+   * Valohai owners (`org` or `org:team`, as in `ownershipOptions`) under which repository admins may
+   * create projects. Empty (the default): they connect existing projects only. Workspace admins may
+   * create under any owner the Valohai token can use.
+   */
+  projectOwners: string[];
 }
 
-export type SaveTrustSettingsPayload = TrustSettingsView;
+/** `projectOwners` omitted: none. */
+export type SaveTrustSettingsPayload = Omit<TrustSettingsView, 'projectOwners'> & { projectOwners?: string[] };
+
+/** At most this many project owners may be allowed for repository admins. */
+export const MAX_PROJECT_OWNERS = 50;
 
 /** At most this many other workspaces may be allowed. */
 export const MAX_OTHER_WORKSPACES = 20;
 const WORKSPACE_SLUG = /^[a-z0-9][a-z0-9_.-]{0,61}$/i;
+/** A Valohai owner value: an organisation or user name, optionally `:team`. */
+const VALOHAI_OWNER = /^[A-Za-z0-9_.@+-]{1,150}(:[A-Za-z0-9_.@+ -]{1,150})?$/;
 
 export interface SaveValohaiTokenPayload {
   /** Omitted: DEFAULT_VALOHAI_HOST. Normalised to `scheme://host[:port]`, no trailing slash. */
@@ -249,6 +263,11 @@ export interface ValohaiProjectOption {
   owner: string | null;
   /** The repository URL the project fetches from now, if any: connecting replaces it. */
   repositoryUrl: string | null;
+  /**
+   * `workspace/slug` of the repository of this workspace the project is connected to, when that is
+   * another one: connecting it here is refused unless a workspace admin confirms moving it.
+   */
+  inUseBy: string | null;
 }
 
 export interface OwnershipOption {
@@ -262,6 +281,11 @@ export interface ReadyDetails {
   ownershipOptions: OwnershipOption[];
   /** Default fetch reference: the main branch, or 'main' on an empty repository. */
   defaultRef: string;
+  /**
+   * Set when this admin may not connect in this workspace (only workspace admins connect): what to
+   * tell them, in place of the form. The lists are empty then.
+   */
+  refusal?: { message: string; fix: string };
 }
 
 export interface AccessKeyStatus {
@@ -295,6 +319,11 @@ export interface ConnectionStatus {
   /** ISO time of the last successful verification. */
   verifiedAt: string | null;
   lastPushFetch: { at: string; commits: number; errors: string[] } | null;
+  /**
+   * Set when Valohai's project now fetches another repository (it was moved, here or in Valohai): this
+   * connection's key is no longer used, and Disconnect removes its access keys without touching Valohai.
+   */
+  movedAway: { fetches: string } | null;
   warnings: Warning[];
 }
 
@@ -331,6 +360,11 @@ export interface RepositoryPage {
   manual?: ManualDetails;
   /** Present in state 'running'. */
   activeJob?: { jobId: string; kind: JobKind };
+  /**
+   * For callers who do not administer the repository, in place of the details above: enough to ask an
+   * admin, nothing more (no project list, no key or submodule repository names, no job).
+   */
+  summary?: { projectName: string | null; movedAway: boolean };
 }
 
 export interface PreviewConnectPayload {
@@ -362,6 +396,11 @@ export type StartConnectPayload = (
   ref: string;
   keyType: KeyType;
   submodules: boolean;
+  /**
+   * Connect a project that is connected to (or fetches) another repository, moving it here: workspace
+   * admins only. Without it such a project is refused with 'project-in-use'.
+   */
+  moveProject?: boolean;
 };
 
 /** Same choices as a connect; the job stops once the key pair exists and the page shows `manual`. */
@@ -541,11 +580,12 @@ function empty<K extends ResolverName>(resolver: K) {
 }
 
 function connectPayload(resolver: 'startConnect' | 'startManualConnect', input: unknown): StartConnectPayload {
-  const obj = objectWith(resolver, input, ['projectId', 'newProject', 'ref', 'keyType', 'submodules']);
+  const obj = objectWith(resolver, input, ['projectId', 'newProject', 'ref', 'keyType', 'submodules', 'moveProject']);
   const common = {
     ref: ref(resolver, obj, 'ref'),
     keyType: oneOf(resolver, obj, 'keyType', KEY_TYPES),
     submodules: bool(resolver, obj, 'submodules'),
+    ...(obj.moveProject !== undefined ? { moveProject: bool(resolver, obj, 'moveProject') } : {}),
   };
   const hasId = obj.projectId !== undefined;
   const hasNew = obj.newProject !== undefined;
@@ -634,7 +674,7 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
   },
 
   saveTrustSettings(input) {
-    const obj = objectWith('saveTrustSettings', input, ['connectors', 'otherWorkspaces']);
+    const obj = objectWith('saveTrustSettings', input, ['connectors', 'otherWorkspaces', 'projectOwners']);
     const connectors = oneOf('saveTrustSettings', obj, 'connectors', ['workspace-admins', 'repository-admins'] as const);
     const list = obj.otherWorkspaces;
     if (!Array.isArray(list) || list.length > MAX_OTHER_WORKSPACES) {
@@ -646,6 +686,16 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
       }
       return w.trim().toLowerCase();
     });
-    return { connectors, otherWorkspaces };
+    const owners = obj.projectOwners ?? [];
+    if (!Array.isArray(owners) || owners.length > MAX_PROJECT_OWNERS) {
+      throw new InvalidPayloadError('saveTrustSettings', 'projectOwners', `must be a list of at most ${MAX_PROJECT_OWNERS} Valohai owners`);
+    }
+    const projectOwners = owners.map((o, i) => {
+      if (typeof o !== 'string' || !VALOHAI_OWNER.test(o.trim())) {
+        throw new InvalidPayloadError('saveTrustSettings', `projectOwners[${i}]`, 'must be a Valohai organisation or org:team, as the owner list shows it');
+      }
+      return o.trim();
+    });
+    return { connectors, otherWorkspaces, projectOwners };
   },
 };

@@ -5,6 +5,9 @@
  */
 import { BitbucketAuthError, BitbucketError, BitbucketForbiddenError, BitbucketRateLimitError } from '../bitbucket/index';
 import { EmptyRepositoryError, SubmoduleRepositoryError } from '../connect/discover';
+import { ProjectInUseError, ProjectMovedError } from '../connect/project-use';
+import { RequestBudgetError } from '../connect/budget';
+import { NotAuthorisedError } from '../connect/trust';
 import { InvalidPathSegmentError } from '../http/path';
 import { inert } from '../http/inert';
 import { redact } from '../http/redact';
@@ -103,13 +106,18 @@ export function isCredentialRefused(err: unknown): boolean {
   return err instanceof BitbucketAuthError || (err instanceof BitbucketForbiddenError && err.code === 'wrong_auth_mechanism');
 }
 
+/** A text from a server or a repository as a page may show it: no secret, and controls made visible. */
+export function cleanText(text: string, secrets: readonly string[]): string {
+  return inert(redact(text, secrets), { keepLines: true });
+}
+
 /**
  * Any thrown value as the error a page shows. Messages of the project's own error classes are
  * scrubbed once more against `secrets`, in case a server echoed one, and their control and bidi
  * characters (from a repository's names or a server's words) are made visible.
  */
 export function toResolverError(err: unknown, secrets: readonly string[] = []): ResolverError {
-  const clean = (text: string) => inert(redact(text, secrets), { keepLines: true });
+  const clean = (text: string) => cleanText(text, secrets);
   if (err instanceof ResolverFailure) return err.toResolverError();
   if (err instanceof InvalidPayloadError) return err.toResolverError();
   if (err instanceof InvalidContextIdError || err instanceof InvalidPathSegmentError) {
@@ -121,6 +129,10 @@ export function toResolverError(err: unknown, secrets: readonly string[] = []): 
   if (err instanceof SubmoduleRepositoryError) {
     return { code: 'bitbucket-error', message: clean(err.message), fix: 'Check the submodule URL in .gitmodules, or connect without submodules.' };
   }
+  if (err instanceof NotAuthorisedError) return { code: 'not-admin', message: clean(err.summary), fix: err.fix };
+  if (err instanceof RequestBudgetError) return { code: 'rate-limited', message: err.summary, fix: err.fix };
+  if (err instanceof ProjectInUseError) return { code: 'project-in-use', message: clean(err.summary), fix: err.fix };
+  if (err instanceof ProjectMovedError) return { code: 'not-connected', message: clean(err.summary), fix: err.fix };
   if (err instanceof LockBusyError) {
     return { code: 'job-running', message: err.message, fix: 'Wait for the other run to finish, then try again.' };
   }

@@ -9,6 +9,7 @@ import { Credentials } from './credentials';
 import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors';
 import { KvConnectionStore } from './kv-connection-store';
 import { KvLock } from './kv-lock';
+import { markMovedAway } from './project-use';
 import { JOB_LIMITS, type ForgePlatform, type ValohaiPort } from './platform';
 import type { BitbucketSecret, JobRecord, StoredConnection } from './records';
 import { jobAuthority, loadTrust } from './trust';
@@ -43,6 +44,15 @@ export class JobContext {
 
   get now(): Date {
     return this.platform.clock.now();
+  }
+
+  /** A project moved here: the connection of the repository it was taken from now says so. */
+  async noteProjectMoved(result: WorkflowResult): Promise<void> {
+    await markMovedAway(this.platform.store, this.job.workspaceUuid, this.job.repositoryUuid, result.valohai.projectId, {
+      repository: result.repository,
+      sshUrl: result.sshUrl,
+      at: this.now.toISOString(),
+    });
   }
 
   get valohaiHost(): string {

@@ -4,10 +4,9 @@
  * retry a throwing consumer, and a connect must not run twice.
  */
 import type { WorkflowResult } from '../connect/index';
-import { redact } from '../http/redact';
 import { connectJob, disconnectJob, rotateJob } from './automatic-jobs';
 import type { JobStatus } from './contract';
-import { errorName, toResolverError } from './errors';
+import { cleanText, errorName, toResolverError } from './errors';
 import { JobContext } from './job-context';
 import { JobProgressWriter } from './job-progress';
 import { isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './jobs';
@@ -37,9 +36,12 @@ async function run(ctx: JobContext, writer: JobProgressWriter): Promise<Workflow
   }
 }
 
-/** Nothing stored may carry a token, even one a server echoed into an error. */
+/**
+ * Nothing stored may carry a token, even one a server echoed into an error, and no control or bidi
+ * character from a server's words or a repository's names reaches the page.
+ */
 function scrub(result: WorkflowResult, secrets: readonly string[]): WorkflowResult {
-  const clean = (text: string) => redact(text, secrets);
+  const clean = (text: string) => cleanText(text, secrets);
   return {
     ...result,
     ...(result.error !== undefined ? { error: clean(result.error) } : {}),
@@ -93,7 +95,7 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
   }
   const final: Partial<JobRecord> = { status, finishedAt: clock.now().toISOString() };
   if (result) final.result = scrub(result, ctx.secrets);
-  if (error !== undefined) final.error = redact(error, ctx.secrets);
+  if (error !== undefined) final.error = cleanText(error, ctx.secrets);
   try {
     await writer.finish(final);
   } finally {

@@ -10,7 +10,7 @@
  * private key goes straight from generation to Valohai and is never stored, not even for a minute.
  */
 import { emptyResult } from '../connect/types';
-import { discover, type ProgressSink, type Target, type WorkflowResult } from '../connect/index';
+import { discover, fetchesElsewhere, ProjectInUseError, type ProgressSink, type Target, type WorkflowResult } from '../connect/index';
 import { fetchAndVerify } from '../connect/install';
 import { normaliseKey } from '../connect/keys';
 import { accessKeyLabel } from '../connect/label';
@@ -57,6 +57,8 @@ export async function manualConnect(ctx: JobContext, choices: StartConnectPayloa
       : await saga.step('valohai-project', `Finding Valohai project ${choices.projectId}`, () => valohai.findProject(choices.projectId));
     if (choices.newProject) created = `${project.owner ?? choices.newProject.owner}/${project.name}`;
     result.valohai.projectId = project.id;
+    const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);
+    if (elsewhere && !choices.moveProject) throw new ProjectInUseError(project.name, elsewhere);
     if (!project.repository) {
       throw new Error(`Valohai project ${project.name} has no repository settings yet. Open the project's Settings > Repository in Valohai once, then connect again.`);
     }
@@ -110,6 +112,7 @@ export async function manualConnect(ctx: JobContext, choices: StartConnectPayloa
       accessKeys: targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, id: null, status: 'planned' })),
       outcome: 'done',
     } satisfies Partial<WorkflowResult>);
+    if (choices.moveProject) await ctx.noteProjectMoved(result);
     return result;
   } catch (err) {
     const undoFailures = await saga.rollback();
@@ -183,7 +186,10 @@ export async function disconnectByHand(ctx: JobContext, sink: ProgressSink): Pro
     const valohai = await ctx.valohai();
     const project = await saga.step('valohai-project', `Finding Valohai project ${record.projectName}`, () => valohai.findProject(record.projectId));
     result.valohai.repositoryId = project.repository?.id ?? null;
-    if (project.repository) {
+    const elsewhere = fetchesElsewhere(project.repository?.url, { fullName: ctx.job.repository });
+    if (elsewhere) {
+      saga.skipped('valohai-key', `Valohai project ${project.name} now fetches ${elsewhere}: its settings are left as they are`);
+    } else if (project.repository) {
       const repositoryId = project.repository.id;
       await saga.step('valohai-key', 'Removing the private key from Valohai', () => valohai.clearRepositoryKey(repositoryId));
     } else {

@@ -8,10 +8,9 @@
  * so a push either sees no marker (and enqueues) or is seen by the sync (which enqueues again).
  */
 import { sync } from '../connect/index';
-import { redact } from '../http/redact';
 import { valohaiFor } from './clients';
 import { Credentials } from './credentials';
-import { errorName, valohaiTokenRefused } from './errors';
+import { cleanText, errorName, valohaiTokenRefused } from './errors';
 import { bareUuid, keys } from './keys';
 import { JOB_LIFETIME_MS } from './jobs';
 import { JOB_LIMITS, type ForgePlatform } from './platform';
@@ -66,7 +65,8 @@ export async function handlePush(platform: ForgePlatform, event: unknown): Promi
   if (!ids) return 'ignored';
   const { store, clock } = platform;
   const connection = await store.get<StoredConnection>(keys.connection(ids.workspaceUuid, ids.repositoryUuid));
-  if (!connection || connection.state !== 'connected') return 'ignored';
+  // A connection whose project moved away: a fetch there would be another repository's.
+  if (!connection || connection.state !== 'connected' || connection.movedAway) return 'ignored';
   const state: PushState = { lastPushAt: clock.now().toISOString() };
   await store.set(keys.pushState(ids.workspaceUuid, ids.repositoryUuid), state);
   return (await requestSync(platform, ids.workspaceUuid, ids.repositoryUuid)) ? 'queued' : 'coalesced';
@@ -80,7 +80,7 @@ export async function runSync(platform: ForgePlatform, workspaceUuid: string, re
   const secrets: string[] = [];
   try {
     const connection = await store.get<StoredConnection>(connKey);
-    if (connection && connection.state === 'connected') {
+    if (connection && connection.state === 'connected' && !connection.movedAway) {
       const credentials = new Credentials(platform, workspaceUuid);
       const secret = await credentials.valohai();
       let outcome: StoredConnection['lastPushFetch'];
@@ -90,11 +90,11 @@ export async function runSync(platform: ForgePlatform, workspaceUuid: string, re
         secrets.push(secret.token);
         try {
           const result = await sync({ valohai: valohaiFor(platform, secret, JOB_LIMITS) }, { project: connection.record.projectId });
-          outcome = { at: startedAt.toISOString(), commits: result.newCommits.length, errors: result.errors.map((e) => redact(e, secrets)) };
+          outcome = { at: startedAt.toISOString(), commits: result.newCommits.length, errors: result.errors.map((e) => cleanText(e, secrets)) };
         } catch (err) {
           if (err instanceof ValohaiAuthError) await credentials.recordProblem('valohai', valohaiTokenRefused());
           const message = err instanceof Error ? err.message : 'Valohai could not be asked to fetch.';
-          outcome = { at: startedAt.toISOString(), commits: 0, errors: [redact(message, secrets)] };
+          outcome = { at: startedAt.toISOString(), commits: 0, errors: [cleanText(message, secrets)] };
         }
       }
       // Read again: a job may have changed the connection while Valohai fetched.

@@ -52,6 +52,11 @@ export interface StoredConnection {
   warnings: Warning[];
   verifiedAt: string | null;
   lastPushFetch: { at: string; commits: number; errors: string[] } | null;
+  /**
+   * Set when a workspace admin moved this connection's Valohai project to another repository of the
+   * workspace: `to` is that repository, `fetches` its SSH URL. The keys stay until this one disconnects.
+   */
+  movedAway?: { to: string; fetches: string; at: string } | null;
   record: ConnectionRecord;
 }
 

@@ -9,28 +9,61 @@ import { connectionStatus } from './connection-status';
 import type { ConnectPreview, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract';
 import { repositoryAccess, repositoryAdmin } from './authorize';
 import { Credentials } from './credentials';
-import { valohaiTokenRefused } from './errors';
+import { ResolverFailure, valohaiTokenRefused } from './errors';
 import { activeJob } from './jobs';
 import { KvConnectionStore } from './kv-connection-store';
 import { manualTarget } from './manual-jobs';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext, type ValohaiPort } from './platform';
 import { ValohaiAuthError } from '../valohai/index';
-import { callerAuthority, loadTrust, requireConnector } from './trust';
+import { projectsInUse } from './project-use';
+import type { StoredConnection } from './records';
+import { callerAuthority, loadTrust, mayCreateUnder, requireConnector, type Connector } from './trust';
 
 function ownershipOption(value: string): OwnershipOption {
   const [org = value, team] = value.split(':');
   return { value, label: team ? `${org} › team ${team}` : value };
 }
 
-async function readyDetails(valohai: ValohaiPort, defaultRef: string): Promise<ReadyDetails> {
+interface ReadyContext {
+  valohai: ValohaiPort;
+  defaultRef: string;
+  connector: Connector;
+  inUse: Awaited<ReturnType<typeof projectsInUse>>;
+}
+
+async function readyDetails({ valohai, defaultRef, connector, inUse }: ReadyContext): Promise<ReadyDetails> {
   const [projects, owners] = await Promise.all([valohai.listProjects(), valohai.ownershipOptions()]);
   return {
     projects: projects
-      .map((p) => ({ id: p.id, name: p.name, owner: p.owner ?? null, repositoryUrl: p.repository?.url || null }))
+      .map((p) => ({
+        id: p.id,
+        name: p.name,
+        owner: p.owner ?? null,
+        repositoryUrl: p.repository?.url || null,
+        inUseBy: inUse.get(p.id)?.repository ?? null,
+      }))
       .sort((a, b) => `${a.owner ?? ''}/${a.name}`.localeCompare(`${b.owner ?? ''}/${b.name}`)),
-    ownershipOptions: owners.map(ownershipOption),
+    // Repository admins create projects only under the owners a workspace admin allowed.
+    ownershipOptions: owners.filter((o) => mayCreateUnder(connector, o)).map(ownershipOption),
     defaultRef,
   };
+}
+
+/** The connector, or why this admin may not connect here: asked only when the page would offer Connect. */
+async function connectorOrRefusal(platform: ForgePlatform, context: TrustedContext): Promise<Connector | ResolverFailure> {
+  try {
+    return await requireConnector(platform, context);
+  } catch (err) {
+    if (err instanceof ResolverFailure) return err;
+    throw err;
+  }
+}
+
+/** What a caller who does not administer the repository sees: its state, and the project's name to ask about. */
+function memberPage(page: RepositoryPage, connection: StoredConnection | undefined, running: boolean): RepositoryPage {
+  const summary = { projectName: connection?.record.projectName ?? null, movedAway: Boolean(connection?.movedAway) };
+  const state = running ? 'running' : connection?.state === 'manual-pending' ? 'manual' : connection ? 'connected' : 'ready';
+  return { ...page, state, summary };
 }
 
 export async function repositoryPage(platform: ForgePlatform, context: TrustedContext, secrets: string[]): Promise<RepositoryPage> {
@@ -63,6 +96,8 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
     },
   };
   if (!valohaiSecret) return { ...page, state: 'not-set-up' };
+  // Nothing below is read for a caller who does not administer the repository: no Valohai call, no token.
+  if (access.permission !== 'admin') return memberPage(page, connection, running !== undefined);
   if (running) return { ...page, state: 'running', activeJob: { jobId: running.id, kind: running.kind } };
 
   const valohai = valohaiFor(platform, valohaiSecret, RESOLVER_LIMITS);
@@ -85,12 +120,16 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
       };
     }
     if (connection) {
-      // The stored token reads each target's keys only for an admin: a member's page load spends none of its budget.
-      const token = access.permission === 'admin' ? bitbucketSecret : undefined;
-      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, token);
+      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, bitbucketSecret);
       return { ...page, state: 'connected', connection: status };
     }
-    return { ...page, state: 'ready', ready: await readyDetails(valohai, repository.mainBranch ?? 'main') };
+    const defaultRef = repository.mainBranch ?? 'main';
+    const connector = await connectorOrRefusal(platform, context);
+    if (connector instanceof ResolverFailure) {
+      return { ...page, state: 'ready', ready: { projects: [], ownershipOptions: [], defaultRef, refusal: { message: connector.message, fix: connector.fix } } };
+    }
+    const inUse = await projectsInUse(platform.store, workspaceUuid, repositoryUuid);
+    return { ...page, state: 'ready', ready: await readyDetails({ valohai, defaultRef, connector, inUse }) };
   } catch (err) {
     if (err instanceof ValohaiAuthError) await credentials.recordProblem('valohai', valohaiTokenRefused());
     throw err;

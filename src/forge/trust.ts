@@ -30,9 +30,13 @@ export interface TrustSettings {
   connectors: Connectors;
   /** Slugs (lower case) of other workspaces whose repositories may receive the key as submodules. */
   otherWorkspaces: string[];
+  /** Valohai owners repository admins may create projects under (workspace admins: any). */
+  projectOwners: string[];
 }
 
-export const DEFAULT_TRUST: TrustSettings = { connectors: 'workspace-admins', otherWorkspaces: [] };
+export const DEFAULT_TRUST: TrustSettings = { connectors: 'workspace-admins', otherWorkspaces: [], projectOwners: [] };
+
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.filter((w): w is string => typeof w === 'string') : []);
 
 /** Permission reads per target (one request each). */
 const CHECK_COST = 1;
@@ -42,29 +46,47 @@ export async function loadTrust(store: RecordStore, workspaceUuid: string): Prom
   const stored = await store.get<Partial<TrustSettings>>(keys.trust(workspaceUuid));
   return {
     connectors: stored?.connectors === 'repository-admins' ? 'repository-admins' : 'workspace-admins',
-    otherWorkspaces: Array.isArray(stored?.otherWorkspaces) ? stored.otherWorkspaces.filter((w): w is string => typeof w === 'string') : [],
+    otherWorkspaces: strings(stored?.otherWorkspaces),
+    projectOwners: strings(stored?.projectOwners),
   };
 }
 
-export async function saveTrust(store: RecordStore, workspaceUuid: string, settings: TrustSettings): Promise<TrustSettings> {
+export async function saveTrust(
+  store: RecordStore,
+  workspaceUuid: string,
+  settings: Omit<TrustSettings, 'projectOwners'> & { projectOwners?: string[] },
+): Promise<TrustSettings> {
   const clean: TrustSettings = {
     connectors: settings.connectors,
     otherWorkspaces: [...new Set(settings.otherWorkspaces.map((w) => w.toLowerCase()))].sort(),
+    projectOwners: [...new Set(settings.projectOwners ?? [])].sort(),
   };
   await store.set(keys.trust(workspaceUuid), clean);
   return clean;
+}
+
+/** Who is acting, as far as the workspace-level rules go. */
+export interface Connector {
+  /** A workspace admin: may move a project between repositories and create projects under any owner. */
+  workspaceAdmin: boolean;
+  trust: TrustSettings;
+}
+
+/** Whether this connector may create a Valohai project under `owner`. */
+export function mayCreateUnder(connector: Connector, owner: string): boolean {
+  return connector.workspaceAdmin || connector.trust.projectOwners.includes(owner);
 }
 
 /**
  * Refuses a caller the workspace's setting does not let act: with the default, only workspace admins.
  * Called by every resolver that starts work with the stored token, after the repository-admin check.
  */
-export async function requireConnector(platform: ForgePlatform, context: TrustedContext): Promise<void> {
+export async function requireConnector(platform: ForgePlatform, context: TrustedContext): Promise<Connector> {
   const ws = bareUuid(context.workspaceId, 'workspace');
   const trust = await loadTrust(platform.store, ws);
-  if (trust.connectors === 'repository-admins') return;
   const membership = await getWorkspaceMembership(platform.bitbucketAsUser(context), context.workspaceId);
-  if (membership.permission === 'owner') return;
+  if (membership.permission === 'owner') return { workspaceAdmin: true, trust };
+  if (trust.connectors === 'repository-admins') return { workspaceAdmin: false, trust };
   throw new ResolverFailure(
     'not-admin',
     'In this workspace only workspace admins connect repositories to Valohai.',

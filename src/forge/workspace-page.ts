@@ -49,6 +49,30 @@ function bitbucketSummary(entry: WorkspaceSummary['bitbucket'], stored: boolean)
   return summary;
 }
 
+/**
+ * A member who is not a workspace admin: whether Valohai is set up and who may connect, enough to ask
+ * an admin. Not which repositories exist or are connected, not whose tokens are stored.
+ */
+async function memberSettings(platform: ForgePlatform, context: TrustedContext, membership: WorkspaceMembership): Promise<WorkspaceSettings> {
+  const ws = bareUuid(context.workspaceId, 'workspace');
+  const credentials = new Credentials(platform, ws);
+  const [summary, valohai, bitbucket, trust] = await Promise.all([
+    credentials.summary(),
+    credentials.valohai(),
+    credentials.bitbucket(),
+    loadTrust(platform.store, ws),
+  ]);
+  return {
+    workspace: membership.workspace ?? { slug: '', name: '' },
+    canAdminister: false,
+    valohai: { configured: valohai !== undefined, host: summary.valohai?.host ?? DEFAULT_VALOHAI_HOST, username: null },
+    bitbucket: { configured: bitbucket !== undefined, email: null, accountName: null, missingScopes: [] },
+    repositories: [],
+    repositoriesTruncated: false,
+    trust: { connectors: trust.connectors, otherWorkspaces: [], projectOwners: [] },
+  };
+}
+
 async function settingsFor(platform: ForgePlatform, context: TrustedContext, membership: WorkspaceMembership): Promise<WorkspaceSettings> {
   const ws = bareUuid(context.workspaceId, 'workspace');
   const credentials = new Credentials(platform, ws);
@@ -73,7 +97,9 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
       ? 'running'
       : connection?.state === 'manual-pending'
         ? 'manual'
-        : connection
+        : connection?.movedAway
+          ? 'moved-away'
+          : connection
           ? 'connected'
           : 'not-connected';
     const created = connection ? Date.parse(connection.record.createdAt) : Number.NaN;
@@ -98,7 +124,8 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
 }
 
 export async function workspaceSettings(platform: ForgePlatform, context: TrustedContext): Promise<WorkspaceSettings> {
-  return settingsFor(platform, context, await workspaceMember(platform, context));
+  const membership = await workspaceMember(platform, context);
+  return membership.permission === 'owner' ? settingsFor(platform, context, membership) : memberSettings(platform, context, membership);
 }
 
 export async function saveValohaiToken(

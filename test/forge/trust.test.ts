@@ -109,8 +109,8 @@ describe('attack 1: a repository admin reaches other repositories through .gitmo
     const refused = errorOf(await h.call('saveTrustSettings', { connectors: 'repository-admins', otherWorkspaces: ['ada-private'] }, h.context('mallory')));
     assert.equal(refused.code, 'not-admin');
     const settings = valueOf(await h.call('getWorkspaceSettings', {}, h.context('admin')));
-    assert.deepEqual(settings.trust, { connectors: 'workspace-admins', otherWorkspaces: [] });
-    assert.deepEqual(await setTrust('repository-admins', []), { connectors: 'repository-admins', otherWorkspaces: [] });
+    assert.deepEqual(settings.trust, { connectors: 'workspace-admins', otherWorkspaces: [], projectOwners: [] });
+    assert.deepEqual(await setTrust('repository-admins', []), { connectors: 'repository-admins', otherWorkspaces: [], projectOwners: [] });
   });
 
   test("the preview names each submodule repository she may not give the key to, and why", async () => {

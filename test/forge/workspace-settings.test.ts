@@ -24,11 +24,13 @@ describe('who may see and change the workspace credentials', () => {
     assert.match(error.fix, /admin of this workspace/);
   });
 
-  test('a member reads the page without the right to change it', async () => {
+  test('a member reads the page without the right to change it, and learns only what to ask an admin about', async () => {
     const settings = valueOf(await h.call('getWorkspaceSettings', {}, h.context('writer')));
     assert.equal(settings.canAdminister, false);
     assert.deepEqual(settings.workspace, { slug: 'acme', name: 'Acme Machine Learning' });
-    assert.ok(settings.repositories.some((r) => r.fullName === 'acme/ml-models'));
+    // Which repositories exist (private ones included) and how each is connected is for workspace admins.
+    assert.deepEqual(settings.repositories, []);
+    assert.ok((valueOf(await h.call('getWorkspaceSettings', {}, h.context('admin')))).repositories.some((r) => r.fullName === 'acme/ml-models'));
   });
 
   test('a non-admin cannot save or clear any credential, and nothing is stored', async () => {
@@ -64,9 +66,12 @@ describe('saving credentials', () => {
   test('a working Valohai token is stored and summarised by its user, never echoed', async () => {
     const summary = valueOf(await h.call('saveValohaiToken', { host: vhHost(), token: vh.admin.token }, h.context('admin')));
     assert.deepEqual(summary, { configured: true, host: vhHost(), username: vh.admin.username });
-    const settings = valueOf(await h.call('getWorkspaceSettings', {}, h.context('writer')));
+    const settings = valueOf(await h.call('getWorkspaceSettings', {}, h.context('admin')));
     assert.equal(settings.valohai.username, vh.admin.username);
     assert.equal(settings.valohai.configured, true);
+    // A member sees that Valohai is set up, not whose token it is.
+    const member = valueOf(await h.call('getWorkspaceSettings', {}, h.context('writer')));
+    assert.deepEqual(member.valohai, { configured: true, host: vhHost(), username: null });
   });
 
   test('a Bitbucket token lacking a scope is stored with the missing scope listed', async () => {

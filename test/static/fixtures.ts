@@ -52,7 +52,7 @@ export const workspaceSettings: WorkspaceSettings = {
     { fullName: 'acme/features', name: 'features', state: 'manual', projectName: 'features', keyAgeDays: 0, settingsUrl: null },
   ],
   repositoriesTruncated: false,
-  trust: { connectors: 'workspace-admins', otherWorkspaces: [] },
+  trust: { connectors: 'workspace-admins', otherWorkspaces: [], projectOwners: [] },
 };
 
 export const connection: ConnectionStatus = {
@@ -70,6 +70,7 @@ export const connection: ConnectionStatus = {
   bitbucketHead: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',
   verifiedAt: '2025-07-28T10:16:00Z',
   lastPushFetch: { at: '2025-07-28T10:14:30Z', commits: 2, errors: [] },
+  movedAway: null,
   warnings: [],
 };
 
@@ -87,8 +88,8 @@ const readyPage: RepositoryPage = {
   setup,
   ready: {
     projects: [
-      { id: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', name: 'trainer', owner: 'acme', repositoryUrl: null },
-      { id: '0f9a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b', name: 'legacy', owner: 'acme:research', repositoryUrl: 'https://github.com/acme/legacy.git' },
+      { id: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', name: 'trainer', owner: 'acme', repositoryUrl: null, inUseBy: null },
+      { id: '0f9a1b2c-3d4e-4f50-8a6b-7c8d9e0f1a2b', name: 'legacy', owner: 'acme:research', repositoryUrl: 'https://github.com/acme/legacy.git', inUseBy: null },
     ],
     ownershipOptions: [
       { value: 'acme', label: 'acme' },

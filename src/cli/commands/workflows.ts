@@ -175,13 +175,14 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
     .addOption(new Option('--key-type <type>', 'key type (Ed25519 is not confirmed by Valohai)').choices(['rsa', 'ed25519']).default('rsa'))
     .option('--no-submodules', 'do not put the key on submodule repositories')
     .option('--dry-run', 'print the plan and change nothing')
-    .action((repoArg: string, opts: CommonFlags & { ref?: string; keyType: KeyType; submodules: boolean; dryRun?: boolean }) =>
+    .option('--move-project', 'connect even though the Valohai project fetches another repository now (it then fetches this one)')
+    .action((repoArg: string, opts: CommonFlags & { ref?: string; keyType: KeyType; submodules: boolean; dryRun?: boolean; moveProject?: boolean }) =>
       guard(io, async () => {
         const repo = parseRepoArg(repoArg);
         const deps = wire(io, opts);
         const result = await connect(
           deps,
-          { ...repo, project: opts.project as string, ref: opts.ref, keyType: opts.keyType, submodules: opts.submodules, dryRun: opts.dryRun },
+          { ...repo, project: opts.project as string, ref: opts.ref, keyType: opts.keyType, submodules: opts.submodules, dryRun: opts.dryRun, moveProject: opts.moveProject },
           terminalProgress(io.stderr, io.env),
         );
         printWorkflow(io, result, Boolean(opts.json), opts.dryRun ? 'Plan' : 'connect');

@@ -6,7 +6,7 @@ import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import { RadioGroup } from '@atlaskit/radio';
 import SectionMessage from '@atlaskit/section-message';
 import Textfield from '@atlaskit/textfield';
-import { MAX_OTHER_WORKSPACES, type ResolverError, type TrustSettingsView } from '../../../../src/forge/contract';
+import { MAX_OTHER_WORKSPACES, MAX_PROJECT_OWNERS, type ResolverError, type TrustSettingsView } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
 import { ProblemMessage } from './problem-message';
 import { sectionStyles } from '../styles';
@@ -18,6 +18,30 @@ function parseWorkspaces(text: string): string[] {
   return [...new Set(text.split(/[\s,]+/).map((w) => w.trim().toLowerCase()).filter(Boolean))];
 }
 
+/** Valohai owners (`org` or `org:team`) from a comma-separated list, without repeats; case is kept. */
+function parseOwners(text: string): string[] {
+  return [...new Set(text.split(',').map((o) => o.trim()).filter(Boolean))];
+}
+
+/** A labelled text field holding a comma-separated list, with its rule under it. */
+function ListField(props: { id: string; label: string; value: string; onChange: (value: string) => void; disabled: boolean; placeholder: string; help: string }) {
+  return (
+    <Stack space="space.050">
+      <Label htmlFor={props.id}>{props.label}</Label>
+      <Textfield
+        id={props.id}
+        name={props.id}
+        value={props.value}
+        onChange={(e) => props.onChange(e.currentTarget.value)}
+        isDisabled={props.disabled}
+        placeholder={props.placeholder}
+        testId={props.id}
+      />
+      <HelperMessage>{props.help}</HelperMessage>
+    </Stack>
+  );
+}
+
 /**
  * Who may connect repositories of this workspace, and which other workspaces may receive the key as
  * submodules. The stored API token is a workspace admin's: these say how far others may use it.
@@ -25,6 +49,7 @@ function parseWorkspaces(text: string): string[] {
 export function TrustSection({ trust, disabled, onSaved }: { trust: TrustSettingsView; disabled: boolean; onSaved: (trust: TrustSettingsView) => void }) {
   const [connectors, setConnectors] = useState(trust.connectors);
   const [others, setOthers] = useState(trust.otherWorkspaces.join(', '));
+  const [owners, setOwners] = useState(trust.projectOwners.join(', '));
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ResolverError | null>(null);
   const [saved, setSaved] = useState(false);
@@ -35,8 +60,9 @@ export function TrustSection({ trust, disabled, onSaved }: { trust: TrustSetting
     setError(null);
     setSaved(false);
     try {
-      const next = await call('saveTrustSettings', { connectors, otherWorkspaces: parseWorkspaces(others) });
+      const next = await call('saveTrustSettings', { connectors, otherWorkspaces: parseWorkspaces(others), projectOwners: parseOwners(owners) });
       setOthers(next.otherWorkspaces.join(', '));
+      setOwners(next.projectOwners.join(', '));
       setSaved(true);
       onSaved(next);
     } catch (err) {
@@ -69,19 +95,24 @@ export function TrustSection({ trust, disabled, onSaved }: { trust: TrustSetting
                   { name: 'connectors', value: 'repository-admins', label: 'Repository admins too', testId: 'connectors-repository-admins' },
                 ]}
               />
-              <Stack space="space.050">
-                <Label htmlFor="other-workspaces">Other workspaces whose repositories may be submodules</Label>
-                <Textfield
-                  id="other-workspaces"
-                  name="otherWorkspaces"
-                  value={others}
-                  onChange={(e) => setOthers(e.currentTarget.value)}
-                  isDisabled={disabled || busy}
-                  placeholder="none"
-                  testId="other-workspaces"
-                />
-                <HelperMessage>Workspace slugs, separated by commas; at most {MAX_OTHER_WORKSPACES}.</HelperMessage>
-              </Stack>
+              <ListField
+                id="other-workspaces"
+                label="Other workspaces whose repositories may be submodules"
+                value={others}
+                onChange={setOthers}
+                disabled={disabled || busy}
+                placeholder="none"
+                help={`Workspace slugs, separated by commas; at most ${MAX_OTHER_WORKSPACES}.`}
+              />
+              <ListField
+                id="project-owners"
+                label="Valohai owners repository admins may create projects under"
+                value={owners}
+                onChange={setOwners}
+                disabled={disabled || busy}
+                placeholder="none: they connect existing projects only"
+                help={`Organisations, or organisation:team, separated by commas; at most ${MAX_PROJECT_OWNERS}. Workspace admins may use any.`}
+              />
               <Inline space="space.100">
                 <Button type="submit" appearance="primary" isDisabled={disabled} isLoading={busy} testId="trust-save">
                   Save

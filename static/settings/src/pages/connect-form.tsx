@@ -105,6 +105,7 @@ export function ConnectForm({
   const [ref, setRef] = useState(ready.defaultRef);
   const [keyType, setKeyType] = useState<KeyType>('rsa');
   const [submodules, setSubmodules] = useState(true);
+  const [moveProject, setMoveProject] = useState(false);
   const [errors, setErrors] = useState<FieldErrors>({});
   const [preview, setPreview] = useState<ConnectPreview | null>(null);
   const [previewing, setPreviewing] = useState(false);
@@ -113,12 +114,16 @@ export function ConnectForm({
   const manual = !page.setup.bitbucket;
 
   const projectOptions: Option[] = useMemo(
-    () => ready.projects.map((p) => ({ value: p.id, label: p.owner ? `${p.name} (${p.owner})` : p.name })),
+    () =>
+      ready.projects.map((p) => {
+        const name = p.owner ? `${p.name} (${p.owner})` : p.name;
+        return { value: p.id, label: p.inUseBy ? `${name}: connected to ${p.inUseBy}` : name };
+      }),
     [ready.projects],
   );
   const ownerOptions: Option[] = useMemo(() => ready.ownershipOptions.map((o) => ({ value: o.value, label: o.label })), [ready.ownershipOptions]);
   const chosen = ready.projects.find((p) => p.id === projectId) ?? null;
-  const replaces = chosen?.repositoryUrl && chosen.repositoryUrl !== page.repository.sshUrl ? chosen.repositoryUrl : null;
+  const replaces = chosen?.repositoryUrl && chosen.repositoryUrl !== page.repository.sshUrl && !chosen.inUseBy ? chosen.repositoryUrl : null;
 
   // A preview describes one set of choices; any change makes it stale.
   const changed = <T,>(set: (v: T) => void) => (v: T) => {
@@ -156,6 +161,9 @@ export function ConnectForm({
     const r = ref.trim();
     if (!isValidRef(r)) next.ref = 'Enter a branch, tag or commit, e.g. main.';
     if (mode === 'existing' && !projectId) next.project = 'Choose the Valohai project to connect.';
+    if (mode === 'existing' && chosen?.inUseBy && !moveProject) {
+      next.project = `This project is connected to ${chosen.inUseBy}. Choose another project, or choose to move it here.`;
+    }
     if (mode === 'new' && !name.trim()) next.name = 'Name the new project.';
     if (mode === 'new' && !owner) next.owner = 'Choose who owns the new project.';
     setErrors(next);
@@ -163,7 +171,9 @@ export function ConnectForm({
     if (Object.keys(next).length > 0) return;
     const common = { ref: r, keyType, submodules };
     const payload: StartConnectPayload =
-      mode === 'existing' && projectId ? { projectId, ...common } : { newProject: { name: name.trim(), owner: owner ?? '' }, ...common };
+      mode === 'existing' && projectId
+        ? { projectId, ...common, ...(chosen?.inUseBy && moveProject ? { moveProject: true } : {}) }
+        : { newProject: { name: name.trim(), owner: owner ?? '' }, ...common };
     setConnecting(true);
     const failure = await start(manual ? 'manual-connect' : 'connect', () =>
       call(manual ? 'startManualConnect' : 'startConnect', payload),
@@ -216,13 +226,37 @@ export function ConnectForm({
                   inputId="project-select"
                   options={projectOptions}
                   value={projectOptions.find((o) => o.value === projectId) ?? null}
-                  onChange={(o) => changed(setProjectId)(o?.value ?? null)}
+                  onChange={(o) => {
+                    changed(setProjectId)(o?.value ?? null);
+                    setMoveProject(false);
+                  }}
                   isDisabled={readOnly}
                   placeholder="Choose a project"
                   isInvalid={Boolean(errors.project)}
                   testId="project-select"
                 />
-                {errors.project && <ErrorMessage>{errors.project}</ErrorMessage>}
+                {errors.project && <ErrorMessage testId="project-error">{errors.project}</ErrorMessage>}
+                {chosen?.inUseBy && (
+                  <SectionMessage appearance="warning" title={`Connected to ${chosen.inUseBy}`} testId="project-in-use">
+                    <Stack space="space.100">
+                      <Text as="p">
+                        Valohai fetches and runs {chosen.inUseBy}&apos;s code in this project, with its secrets. Moving the project here
+                        makes it fetch this repository instead; {chosen.inUseBy} then shows it as moved away. Only workspace admins can move a
+                        project.
+                      </Text>
+                      <RadioGroup
+                        name="move-project"
+                        value={moveProject ? 'move' : 'keep'}
+                        isDisabled={readOnly}
+                        onChange={(e) => changed(setMoveProject)(e.currentTarget.value === 'move')}
+                        options={[
+                          { name: 'move-project', value: 'keep', label: `Leave it with ${chosen.inUseBy}`, testId: 'move-keep' },
+                          { name: 'move-project', value: 'move', label: `Move it to ${page.repository.fullName}`, testId: 'move-here' },
+                        ]}
+                      />
+                    </Stack>
+                  </SectionMessage>
+                )}
                 {replaces && (
                   <HelperMessage>
                     <span data-testid="replaces-repository">This project fetches from {replaces} now; connecting replaces that repository.</span>

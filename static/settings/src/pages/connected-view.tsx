@@ -122,9 +122,15 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
             <Heading size="medium" as="h2" id="connection-heading">
               Connected
             </Heading>
-            <Lozenge appearance={inSync ? 'success' : 'moved'} testId="sync-state">
-              {inSync ? 'In sync' : 'Not in sync'}
-            </Lozenge>
+            {connection.movedAway ? (
+              <Lozenge appearance="removed" testId="sync-state">
+                Project moved to {connection.movedAway.fetches}
+              </Lozenge>
+            ) : (
+              <Lozenge appearance={inSync ? 'success' : 'moved'} testId="sync-state">
+                {inSync ? 'In sync' : 'Not in sync'}
+              </Lozenge>
+            )}
           </Inline>
           <Box as="dl" xcss={factsStyles}>
               <Fact term="Valohai project" testId="fact-project">
@@ -198,12 +204,16 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
 
       {problem && <ProblemMessage error={problem} testId="action-error" />}
       <Inline space="space.100">
-        <Button onClick={() => void run('verify')} isDisabled={readOnly || busy !== null} isLoading={busy === 'verify'} testId="verify-button">
-          Verify now
-        </Button>
-        <Button onClick={() => void run('rotate')} isDisabled={readOnly || busy !== null} isLoading={busy === 'rotate'} testId="rotate-button">
-          Rotate key
-        </Button>
+        {!connection.movedAway && (
+          <>
+            <Button onClick={() => void run('verify')} isDisabled={readOnly || busy !== null} isLoading={busy === 'verify'} testId="verify-button">
+              Verify now
+            </Button>
+            <Button onClick={() => void run('rotate')} isDisabled={readOnly || busy !== null} isLoading={busy === 'rotate'} testId="rotate-button">
+              Rotate key
+            </Button>
+          </>
+        )}
         <Button ref={disconnectRef} appearance="danger" onClick={() => setConfirming(true)} isDisabled={readOnly || busy !== null || confirming} testId="disconnect-button">
           Disconnect
         </Button>
@@ -213,8 +223,9 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
           <SectionMessage appearance="warning" title="Disconnect this repository from Valohai?">
             <Stack space="space.150">
               <Text as="p" id="disconnect-confirm-title">
-                This removes the access key from {plural(connection.accessKeys.length, 'repository', 'repositories')} and from the Valohai
-                project {connection.project.name}. Valohai can no longer fetch this repository until you connect again.
+                {connection.movedAway
+                  ? `This removes the access key from ${plural(connection.accessKeys.length, 'repository', 'repositories')}. The Valohai project ${connection.project.name} keeps fetching ${connection.movedAway.fetches}.`
+                  : `This removes the access key from ${plural(connection.accessKeys.length, 'repository', 'repositories')} and from the Valohai project ${connection.project.name}. Valohai can no longer fetch this repository until you connect again.`}
               </Text>
               <Inline space="space.100">
                 <Button

@@ -42,6 +42,16 @@ function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (j
   );
 }
 
+/** What someone who does not administer the repository is told about it: the state and the project's name. */
+function memberSentence(page: PageData): string {
+  const project = page.summary?.projectName;
+  if (page.summary?.movedAway) return `Its Valohai project${project ? ` ${project}` : ''} was moved to another repository.`;
+  if (page.state === 'connected') return project ? `It is connected to the Valohai project ${project}.` : 'It is connected to Valohai.';
+  if (page.state === 'manual') return 'A connection to Valohai is waiting for its access key to be added.';
+  if (page.state === 'running') return 'Work on its connection to Valohai is under way.';
+  return 'It is not connected to Valohai.';
+}
+
 function NotSetUpView({ page }: { page: PageData }) {
   return (
     <SectionMessage appearance="information" title="Valohai is not set up for this workspace yet" testId="not-set-up">
@@ -131,7 +141,7 @@ export function RepositoryPage() {
         {!page && !loadError && <Spinner label="Loading repository settings" size="large" />}
         {page && readOnly && page.state !== 'not-set-up' && (
           <SectionMessage appearance="information" title="Only repository admins can change this connection" testId="read-only">
-            <Text as="p">You can see its state; ask an admin of this repository to connect, rotate or disconnect.</Text>
+            <Text as="p">{memberSentence(page)} Ask an admin of this repository to connect, rotate or disconnect.</Text>
           </SectionMessage>
         )}
         {finished && !active && <JobOutcome job={finished} />}
@@ -139,7 +149,12 @@ export function RepositoryPage() {
         {page && !active && (
           <>
             {page.state === 'not-set-up' && <NotSetUpView page={page} />}
-            {page.state === 'ready' && page.ready && (
+            {page.state === 'ready' && page.ready?.refusal && (
+              <SectionMessage appearance="information" title={page.ready.refusal.message} testId="connect-refused">
+                <Text as="p">{page.ready.refusal.fix}</Text>
+              </SectionMessage>
+            )}
+            {page.state === 'ready' && page.ready && !page.ready.refusal && (
               <ConnectForm page={page} ready={page.ready} readOnly={readOnly} start={start} />
             )}
             {page.state === 'connected' && page.connection && (

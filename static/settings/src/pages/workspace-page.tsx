@@ -34,6 +34,7 @@ const stateLook: Record<RepositoryConnectionState, { label: string; appearance: 
   running: { label: 'Working', appearance: 'inprogress' },
   manual: { label: 'Waiting for key', appearance: 'moved' },
   'not-connected': { label: 'Not connected', appearance: 'default' },
+  'moved-away': { label: 'Project moved away', appearance: 'removed' },
 };
 
 type Notice = { kind: 'saved'; text: string } | { kind: 'error'; error: ResolverError } | null;
