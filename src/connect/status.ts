@@ -124,7 +124,7 @@ export async function status(
       warnings.push({
         code: 'not-fetched',
         repository,
-        message: `${repository} does not have the connection's key, so Valohai cannot fetch it. Run connect again to add it.`,
+        message: `${repository} does not have the connection's key, so Valohai cannot fetch it. Rotate the key (or run connect again) to put it on every repository.`,
       });
     }
     for (const o of orphans) {

@@ -9,7 +9,7 @@ import type { StartConnectPayload, StartRotatePayload } from './contract';
 import { failures } from './errors';
 import type { JobContext } from './job-context';
 import { emptyResult } from '../connect/types';
-import { disconnectByHand } from './manual-jobs';
+import { disconnectByHand, fetchOutcome } from './manual-jobs';
 
 async function requireToken(ctx: JobContext) {
   const secret = await ctx.bitbucketSecret();
@@ -26,6 +26,8 @@ async function recordOutcome(ctx: JobContext, result: WorkflowResult, owner: str
     projectOwner: owner ?? stored.projectOwner,
     warnings: result.warnings,
     verifiedAt: result.verified ? ctx.now.toISOString() : stored.verifiedAt,
+    // A failed run was undone, and the key that was in place before still is: its fetch state stands.
+    lastFetch: result.outcome === 'failed' ? (stored.lastFetch ?? null) : fetchOutcome(ctx, result),
   });
 }
 

@@ -6,7 +6,7 @@
 import type { Repository } from '../bitbucket/index';
 import { discover, fetchesElsewhere, projectMovedWarning, status, type Warning } from '../connect/index';
 import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket } from './clients';
-import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus } from './contract';
+import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus, type SyncState } from './contract';
 import { KvConnectionStore } from './kv-connection-store';
 import { projectUrlOf } from './manual-jobs';
 import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from './platform';
@@ -19,6 +19,24 @@ function ageWarning(days: number): Warning[] {
   if (level === 'alert') return [{ code: 'key-age-alert', message: `The key is ${days} days old, over ${KEY_AGE_ALERT_DAYS} days: rotate it now.` }];
   if (level === 'warning') return [{ code: 'key-age-warning', message: `The key is ${days} days old: plan to rotate it (Valohai suggests every 6-12 months).` }];
   return [];
+}
+
+/**
+ * The sync state from the last fetch the app asked Valohai for, not from the newest commit Valohai ever
+ * stored: a fetch that failed is an error until a later one works, whatever Valohai still has.
+ */
+export function syncState(
+  connection: Pick<StoredConnection, 'lastFetch' | 'verifiedAt'>,
+  now: { valohaiCommit: string | null; bitbucketHead: string | null; movedAway: boolean; keyMissing?: string[] },
+): SyncState {
+  if (now.movedAway) return { state: 'moved' };
+  const last = connection.lastFetch;
+  if (now.keyMissing?.length) return { state: 'failing', at: null, errors: now.keyMissing };
+  if (last && !last.ok) return { state: 'failing', at: last.at, errors: last.errors };
+  const worked = last ? last.ok : connection.verifiedAt !== null;
+  if (!worked || !now.bitbucketHead) return { state: 'unknown' };
+  const has = last?.fetched === now.bitbucketHead || now.valohaiCommit === now.bitbucketHead;
+  return has ? { state: 'in-sync' } : { state: 'behind' };
 }
 
 const noKeyGeneration = () => Promise.reject(new Error('A status read never generates keys.'));
@@ -48,6 +66,7 @@ export async function connectionStatus(
     verifiedAt: connection.verifiedAt,
     lastPushFetch: connection.lastPushFetch,
     movedAway: connection.movedAway ? { fetches: connection.movedAway.to } : null,
+    sync: { state: 'unknown' },
     warnings: [],
   };
   const moved = (url: string | null | undefined) => {
@@ -62,15 +81,15 @@ export async function connectionStatus(
     });
     const deps = { bitbucket: tokenBitbucket(platform, token, RESOLVER_LIMITS), valohai, generateKey: noKeyGeneration, clock: platform.clock, store };
     const found = await status(deps, { workspace, repo, project: record.projectId, ref: record.ref });
-    const warnings = [...found.warnings];
+    // A target without the key is why Valohai cannot fetch: the sync state says it, once.
+    const warnings = found.warnings.filter((w) => w.code !== 'not-fetched');
     const movedAway = moved(found.valohai.url);
-    if (!found.connected && !movedAway) {
-      warnings.push({
-        code: 'not-fetched',
-        repository: repository.fullName,
-        message: `${repository.fullName} no longer has the connection's access key, so Valohai cannot fetch it. Rotate to put a new key in place, or disconnect.`,
-      });
-    }
+    const keyMissing = movedAway
+      ? undefined
+      : !found.connected
+        ? [`${repository.fullName} no longer has the connection's access key, so Valohai cannot fetch it. Rotate to put a new key in place, or disconnect.`]
+        : found.warnings.filter((w) => w.code === 'not-fetched').map((w) => w.message);
+    const valohaiCommit = found.valohai.newestCommit ?? null;
     return {
       ...base,
       fingerprint: found.fingerprint ?? record.fingerprint,
@@ -85,9 +104,10 @@ export async function connectionStatus(
           accessKeysUrl: accessKeysUrl(ws, slug),
         };
       }),
-      valohaiCommit: found.valohai.newestCommit ? { identifier: found.valohai.newestCommit, commitTime: null } : null,
+      valohaiCommit: valohaiCommit ? { identifier: valohaiCommit, commitTime: null } : null,
       bitbucketHead: found.headCommit,
       movedAway,
+      sync: syncState(connection, { valohaiCommit, bitbucketHead: found.headCommit, movedAway: movedAway !== null, ...(keyMissing ? { keyMissing } : {}) }),
       warnings,
     };
   }
@@ -108,6 +128,7 @@ export async function connectionStatus(
     valohaiCommit: newest ? { identifier: newest.identifier, commitTime: newest.commitTime ?? null } : null,
     bitbucketHead: plan?.headCommit ?? null,
     movedAway,
+    sync: syncState(connection, { valohaiCommit: newest?.identifier ?? null, bitbucketHead: plan?.headCommit ?? null, movedAway: movedAway !== null }),
     warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
   };
 }

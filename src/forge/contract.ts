@@ -324,8 +324,22 @@ export interface ConnectionStatus {
    * connection's key is no longer used, and Disconnect removes its access keys without touching Valohai.
    */
   movedAway: { fetches: string } | null;
+  /** Whether Valohai has Bitbucket's head, read from the last fetch the app asked for. */
+  sync: SyncState;
   warnings: Warning[];
 }
+
+/**
+ * 'in-sync': Valohai's last fetch worked and it has Bitbucket's head. 'behind': the last fetch worked,
+ * and Bitbucket's head moved since (the next push or Verify fetches it). 'failing': Valohai cannot fetch
+ * (its errors). 'moved': the project fetches another repository. 'unknown': no fetch checked yet.
+ */
+export type SyncState =
+  | { state: 'in-sync' }
+  | { state: 'behind' }
+  | { state: 'failing'; at: string | null; errors: string[] }
+  | { state: 'moved' }
+  | { state: 'unknown' };
 
 export interface ManualTarget extends Target {
   accessKeysUrl: string;

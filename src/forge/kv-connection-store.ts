@@ -54,6 +54,8 @@ export class KvConnectionStore implements ConnectionStore {
       warnings: same?.warnings ?? [],
       verifiedAt: same && same.record.publicKey === record.publicKey ? same.verifiedAt : null,
       lastPushFetch: same?.lastPushFetch ?? null,
+      // Until the workflow records its own fetch; a rotation undone puts the old key back with its state.
+      lastFetch: same?.lastFetch ?? null,
       record,
     });
   }

@@ -10,7 +10,7 @@
  * private key goes straight from generation to Valohai and is never stored, not even for a minute.
  */
 import { emptyResult } from '../connect/types';
-import { discover, fetchesElsewhere, ProjectInUseError, type ProgressSink, type Target, type WorkflowResult } from '../connect/index';
+import { discover, fetchesElsewhere, ProjectInUseError, ProjectMovedError, type ProgressSink, type Target, type WorkflowResult } from '../connect/index';
 import { fetchAndVerify } from '../connect/install';
 import { normaliseKey } from '../connect/keys';
 import { accessKeyLabel } from '../connect/label';
@@ -18,7 +18,7 @@ import { Saga } from '../connect/saga';
 import { accessKeysUrl, valohaiProjectUrl } from './clients';
 import type { ManualTarget, StartConnectPayload } from './contract';
 import type { JobContext } from './job-context';
-import type { StoredConnection } from './records';
+import type { LastFetch, StoredConnection } from './records';
 
 export interface JobOutcome {
   result: WorkflowResult;
@@ -133,6 +133,10 @@ async function fetchAndCheck(ctx: JobContext, connection: StoredConnection, sink
   const saga = new Saga(sink);
   const { record } = connection;
   const valohai = await ctx.valohai();
+  // A project that now fetches another repository would "verify" that one's commits: stop instead.
+  const project = await saga.step('valohai-project', `Reading Valohai project ${record.projectName}`, () => valohai.findProject(record.projectId));
+  const elsewhere = fetchesElsewhere(project.repository?.url, { fullName: ctx.job.repository });
+  if (elsewhere) throw new ProjectMovedError(record.projectName, elsewhere);
   const plan = await saga.step('read-repository', `Reading the head of "${record.ref}" in ${ctx.job.repository} on Bitbucket`, () =>
     discover(ctx.app, { workspace: ctx.workspace, repo: ctx.repo, ref: record.ref, submodules: false }),
   );
@@ -153,22 +157,41 @@ async function fetchAndCheck(ctx: JobContext, connection: StoredConnection, sink
   return verification.verified;
 }
 
+/** What a workflow's fetch showed, as the connection keeps it for the page's sync state. */
+export function fetchOutcome(ctx: Pick<JobContext, 'now'>, result: WorkflowResult): LastFetch {
+  return {
+    at: ctx.now.toISOString(),
+    ok: result.verified,
+    head: result.headCommit,
+    fetched: result.valohai.fetchedCommit,
+    errors: result.verified ? [] : (result.error ?? 'Valohai could not fetch the repository.').split('\n').filter(Boolean),
+  };
+}
+
 /** Verifies a connection (manual or automatic) without changing anything but its verified time. */
 export async function verifyConnection(ctx: JobContext, sink: ProgressSink, manual: boolean): Promise<WorkflowResult> {
   const connection = await ctx.requireConnection();
   const result = emptyResult(ctx.job.repository, connection.record.projectId);
   try {
     const verified = await fetchAndCheck(ctx, connection, sink, result);
+    const fresh = (await ctx.connections.load()) ?? connection;
+    const lastFetch = fetchOutcome(ctx, result);
     if (verified) {
-      const fresh = (await ctx.connections.load()) ?? connection;
-      await ctx.connections.save({ ...fresh, state: 'connected', verifiedAt: ctx.now.toISOString() });
-    } else if (manual) {
+      await ctx.connections.save({ ...fresh, state: 'connected', verifiedAt: ctx.now.toISOString(), lastFetch });
+    } else if (fresh.state === 'connected') {
+      await ctx.connections.save({ ...fresh, lastFetch });
+    }
+    if (!verified && manual) {
       result.error +=
         '\nIf you have not added the public key yet, add it on each repository listed on the page (Repository settings > Access keys), then verify again.';
     }
   } catch (err) {
     result.outcome = 'failed';
     result.error = messageOf(err);
+    if (err instanceof ProjectMovedError) {
+      const fresh = (await ctx.connections.load()) ?? connection;
+      await ctx.connections.save({ ...fresh, movedAway: { to: err.fetches, fetches: err.fetches, at: ctx.now.toISOString() } });
+    }
   }
   return result;
 }

@@ -99,7 +99,8 @@ export async function runSync(platform: ForgePlatform, workspaceUuid: string, re
       }
       // Read again: a job may have changed the connection while Valohai fetched.
       const fresh = await store.get<StoredConnection>(connKey);
-      if (fresh) await store.set(connKey, { ...fresh, lastPushFetch: outcome });
+      const lastFetch = secret ? { at: outcome.at, ok: outcome.errors.length === 0, head: null, fetched: null, errors: outcome.errors } : fresh?.lastFetch;
+      if (fresh) await store.set(connKey, { ...fresh, lastPushFetch: outcome, lastFetch: lastFetch ?? null });
     }
   } catch (err) {
     log.warn('push sync failed', { error: errorName(err) });

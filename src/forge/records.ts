@@ -33,6 +33,17 @@ export interface BitbucketSecret {
  * One repository's connection, keyed by its UUID (a rename keeps it). `record` is what the engine
  * remembers (ConnectionStore); the rest is what the pages show.
  */
+export interface LastFetch {
+  at: string;
+  /** Valohai fetched without errors (and, where `head` is set, lists that commit). */
+  ok: boolean;
+  /** Bitbucket's head of the fetch reference at the time, when the fetch was checked against it. */
+  head: string | null;
+  /** The commit Valohai was seen to have, when checked. */
+  fetched: string | null;
+  errors: string[];
+}
+
 export interface StoredConnection {
   workspaceUuid: string;
   repositoryUuid: string;
@@ -52,6 +63,11 @@ export interface StoredConnection {
   warnings: Warning[];
   verifiedAt: string | null;
   lastPushFetch: { at: string; commits: number; errors: string[] } | null;
+  /**
+   * Valohai's last fetch on the app's request (connect, rotate, verify or a push): the page's sync state
+   * is read from it, never from the newest commit Valohai ever stored. Absent on records made before it.
+   */
+  lastFetch?: LastFetch | null;
   /**
    * Set when a workspace admin moved this connection's Valohai project to another repository of the
    * workspace: `to` is that repository, `fetches` its SSH URL. The keys stay until this one disconnects.

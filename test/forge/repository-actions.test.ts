@@ -207,7 +207,7 @@ describe('connect, rotate and disconnect with the stored API token', () => {
     assert.equal(job.status, 'done', job.error);
     assert.deepEqual(
       job.steps.map((s) => s.step),
-      ['read-repository', 'valohai-fetch', 'verify'],
+      ['valohai-project', 'read-repository', 'valohai-fetch', 'verify'],
     );
     assert.equal(job.result?.verified, true);
   });

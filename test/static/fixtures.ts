@@ -71,6 +71,7 @@ export const connection: ConnectionStatus = {
   verifiedAt: '2025-07-28T10:16:00Z',
   lastPushFetch: { at: '2025-07-28T10:14:30Z', commits: 2, errors: [] },
   movedAway: null,
+  sync: { state: 'in-sync' },
   warnings: [],
 };
 
@@ -286,6 +287,7 @@ export const scenarios: Record<string, Scenario> = {
             keyAgeDays: 400,
             bitbucketHead: '9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d',
             lastPushFetch: { at: '2025-07-28T10:14:30Z', commits: 0, errors: ['Permission denied (publickey).'] },
+            sync: { state: 'behind' },
             warnings: [{ code: 'not-fetched', message: 'Valohai does not have the head commit of main yet.' }],
           },
         }),

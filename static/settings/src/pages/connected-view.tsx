@@ -12,6 +12,7 @@ import {
   type AccessKeyStatus,
   type ConnectionStatus,
   type ResolverError,
+  type SyncState,
 } from '../../../../src/forge/contract';
 import { call } from '../api';
 import { ExternalLink } from '../components/link';
@@ -38,6 +39,39 @@ const keyLook: Record<AccessKeyStatus['state'], { label: string; appearance: The
   // Without an API token the keys cannot be listed: say so rather than guess either way.
   unchecked: { label: 'Not checked', appearance: 'default' },
 };
+
+const syncLook: Record<SyncState['state'], { label: string; appearance: ThemeAppearance }> = {
+  'in-sync': { label: 'In sync', appearance: 'success' },
+  behind: { label: 'Not in sync', appearance: 'moved' },
+  failing: { label: 'Valohai cannot fetch', appearance: 'removed' },
+  moved: { label: 'Project moved', appearance: 'removed' },
+  unknown: { label: 'Not verified', appearance: 'default' },
+};
+
+/** Why Valohai cannot fetch, from its last fetch (or the key missing now), with the way out. */
+function SyncProblem({ sync, readOnly }: { sync: SyncState; readOnly: boolean }) {
+  if (sync.state === 'behind') {
+    return (
+      <Text as="p" color="color.text.subtle" testId="sync-behind">
+        Bitbucket has commits Valohai has not fetched yet. The next push makes Valohai fetch{readOnly ? '.' : ', or Verify now fetches them.'}
+      </Text>
+    );
+  }
+  if (sync.state !== 'failing') return null;
+  return (
+    <SectionMessage appearance="error" title="Valohai cannot fetch this repository" testId="sync-failing">
+      <Stack space="space.100">
+        {sync.at && <Text as="p">Its last fetch, {formatDateTime(sync.at)}, failed:</Text>}
+        <ul>
+          {sync.errors.map((e, i) => (
+            <li key={i}>{e}</li>
+          ))}
+        </ul>
+        {!readOnly && <Text as="p">Fix the cause, then Verify now; Rotate puts a new key on every repository.</Text>}
+      </Stack>
+    </SectionMessage>
+  );
+}
 
 function Fact({ term, children, testId }: { term: string; children: React.ReactNode; testId?: string }) {
   return (
@@ -72,7 +106,6 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
   const confirmRef = useRef<HTMLDivElement>(null);
   const disconnectRef = useRef<HTMLButtonElement>(null);
   const level = keyAgeLevel(connection.keyAgeDays);
-  const inSync = connection.valohaiCommit !== null && connection.valohaiCommit.identifier === connection.bitbucketHead;
 
   useEffect(() => {
     // Move focus into the confirmation so keyboard and screen reader users land on the question.
@@ -127,8 +160,8 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
                 Project moved to {connection.movedAway.fetches}
               </Lozenge>
             ) : (
-              <Lozenge appearance={inSync ? 'success' : 'moved'} testId="sync-state">
-                {inSync ? 'In sync' : 'Not in sync'}
+              <Lozenge appearance={syncLook[connection.sync.state].appearance} testId="sync-state">
+                {syncLook[connection.sync.state].label}
               </Lozenge>
             )}
           </Inline>
@@ -163,7 +196,8 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
                   : 'no push since connecting'}
               </Fact>
           </Box>
-          {connection.lastPushFetch && connection.lastPushFetch.errors.length > 0 && (
+          <SyncProblem sync={connection.sync} readOnly={readOnly} />
+          {connection.sync.state !== 'failing' && connection.lastPushFetch && connection.lastPushFetch.errors.length > 0 && (
             <SectionMessage appearance="warning" title="The last push-triggered fetch reported errors" testId="push-fetch-errors">
               <ul>
                 {connection.lastPushFetch.errors.map((e, i) => (
