@@ -16,8 +16,15 @@ export interface DisconnectInput {
   project: string;
 }
 
+/**
+ * `valohai` may be absent (the Forge app with no Valohai token stored): the keys still leave every
+ * repository, which is what ends Valohai's access, and the result says to remove the private key from
+ * the project's settings by hand.
+ */
+export type DisconnectDeps = Omit<WorkflowDeps, 'authority' | 'valohai'> & { valohai?: WorkflowDeps['valohai'] };
+
 export async function disconnect(
-  deps: Omit<WorkflowDeps, 'authority'>,
+  deps: DisconnectDeps,
   input: DisconnectInput,
   progress: ProgressSink = () => {},
 ): Promise<WorkflowResult> {
@@ -26,15 +33,18 @@ export async function disconnect(
   return deps.lock ? deps.lock.withLock(`repo:${input.workspace}/${input.repo}`.toLowerCase(), run) : run();
 }
 
-async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: DisconnectInput, progress: ProgressSink): Promise<WorkflowResult> {
+async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, progress: ProgressSink): Promise<WorkflowResult> {
   const saga = new Saga(progress);
   const result: WorkflowResult = emptyResult(`${input.workspace}/${input.repo}`, input.project);
+  const valohai = deps.valohai;
   try {
     const [plan, project] = await Promise.all([
       saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, () =>
         discover(deps.bitbucket, { ...input, submodules: true }),
       ),
-      saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
+      valohai
+        ? saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => valohai.findProject(input.project))
+        : Promise.resolve(undefined),
     ]);
     Object.assign(result, {
       repository: plan.repository.fullName,
@@ -43,25 +53,33 @@ async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: Di
       headCommit: plan.headCommit,
       warnings: [...plan.warnings],
     });
-    result.valohai = { projectId: project.id, repositoryId: project.repository?.id ?? null, fetchedCommit: null };
+    const projectId = project?.id ?? input.project;
+    result.valohai = { projectId, repositoryId: project?.repository?.id ?? null, fetchedCommit: null };
 
     // Repositories that once held the key but are no longer submodules are cleaned too.
-    const remembered = await deps.store?.get(plan.repository.fullName, project.id);
+    const remembered = await deps.store?.get(plan.repository.fullName, projectId);
     const names = new Map(plan.targets.map((t) => [t.key, { workspace: t.workspace, slug: t.slug }]));
     for (const t of remembered?.targets ?? []) {
       const [workspace = '', slug = ''] = t.repository.split('/');
       if (!names.has(t.repository.toLowerCase())) names.set(t.repository.toLowerCase(), { workspace, slug });
     }
 
-    const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);
-    if (elsewhere) {
+    const elsewhere = project && fetchesElsewhere(project.repository?.url, plan.repository);
+    if (!project) {
+      const name = remembered?.projectName ?? input.project;
+      saga.skipped('valohai-key', `No Valohai token: the private key stays in Valohai project ${name} until removed there`);
+      result.warnings.push({
+        code: 'valohai-key-left',
+        message: `Valohai could not be asked to forget the key (no Valohai token is stored). Its access keys are gone, so it opens nothing; remove it from the repository settings of Valohai project ${name} by hand.`,
+      });
+    } else if (elsewhere) {
       // The project was moved to another repository: its key there is that connection's, not ours to clear.
       const message = `Valohai project ${project.name} now fetches ${elsewhere}: its settings are left as they are`;
       saga.skipped('valohai-key', message);
       result.warnings.push({ code: 'project-moved', message: `${message}.` });
-    } else if (project.repository) {
+    } else if (project.repository && valohai) {
       const repositoryId = project.repository.id;
-      await saga.step('valohai-key', 'Removing the private key from Valohai', () => deps.valohai.clearRepositoryKey(repositoryId));
+      await saga.step('valohai-key', 'Removing the private key from Valohai', () => valohai.clearRepositoryKey(repositoryId));
     } else {
       saga.skipped('valohai-key', 'Valohai holds no repository settings for this project');
     }
@@ -75,7 +93,7 @@ async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: Di
         const all = await deps.bitbucket.listAccessKeys(workspace, slug);
         // Only keys on record leave; one that merely carries the app's label is named and left alone.
         keys = ourKeys(all, remembered);
-        result.warnings.push(...lookalikeWarnings([{ target: { workspace, slug, key: name.toLowerCase(), via: '' }, keys: all }], project.id, remembered));
+        result.warnings.push(...lookalikeWarnings([{ target: { workspace, slug, key: name.toLowerCase(), via: '' }, keys: all }], projectId, remembered));
       } catch (err) {
         leftovers.push(`any key of this connection on ${name} (could not list keys: ${messageOf(err)})`);
         return;
@@ -95,10 +113,10 @@ async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: Di
     result.accessKeys = outcomes.sort((a, b) => a.repository.localeCompare(b.repository) || (a.id ?? 0) - (b.id ?? 0));
     if (leftovers.length) {
       result.leftovers = leftovers;
-      result.error = `${elsewhere ? 'Some' : 'Valohai no longer holds the key, but some'} access keys are still on Bitbucket. Run disconnect again to remove them.`;
+      result.error = `${elsewhere || !project ? 'Some' : 'Valohai no longer holds the key, but some'} access keys are still on Bitbucket. Run disconnect again to remove them.`;
       return result;
     }
-    await deps.store?.delete(plan.repository.fullName, project.id);
+    await deps.store?.delete(plan.repository.fullName, projectId);
     result.outcome = 'done';
     return result;
   } catch (err) {

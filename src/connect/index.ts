@@ -2,7 +2,7 @@ export * from './types';
 export * from './ports';
 export { connect, rotate, AccessCheckError, type ConnectInput } from './install';
 export { fetchesElsewhere, projectMovedWarning, ProjectInUseError, ProjectMovedError } from './project-use';
-export { disconnect, type DisconnectInput } from './disconnect';
+export { disconnect, type DisconnectDeps, type DisconnectInput } from './disconnect';
 export { status, KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS, type StatusResult } from './status';
 export { sync, type SyncResult } from './sync';
 export { discover, type Plan } from './discover';

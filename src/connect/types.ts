@@ -35,7 +35,9 @@ export type WarningCode =
   /** A target the person acting may not give the key to (shown by the preview; connect refuses it). */
   | 'not-authorised'
   /** The connection's Valohai project now fetches another repository. */
-  | 'project-moved';
+  | 'project-moved'
+  /** Disconnect could not reach Valohai (no token): the private key stays in the project's settings until removed there. */
+  | 'valohai-key-left';
 
 export interface Warning {
   code: WarningCode;

@@ -22,13 +22,13 @@ interface Preconditions {
   connector: Connector;
 }
 
-async function prepare(platform: ForgePlatform, context: TrustedContext): Promise<Preconditions> {
+async function prepare(platform: ForgePlatform, context: TrustedContext, options: { valohaiOptional?: boolean } = {}): Promise<Preconditions> {
   const access = await repositoryAdmin(platform, context);
   const connector = await requireConnector(platform, context);
   const credentials = new Credentials(platform, access.workspaceUuid);
   const connections = new KvConnectionStore(platform.store, access.workspaceUuid, access.repositoryUuid, { submodules: true, projectOwner: null });
   const [valohai, connection] = await Promise.all([credentials.valohai(), connections.load()]);
-  if (!valohai) throw failures.valohaiNotSetUp();
+  if (!valohai && !options.valohaiOptional) throw failures.valohaiNotSetUp();
   return { access, credentials, connection, connector };
 }
 
@@ -109,9 +109,11 @@ export async function startRotate(platform: ForgePlatform, context: TrustedConte
 }
 
 export async function startDisconnect(platform: ForgePlatform, context: TrustedContext): Promise<JobStarted> {
-  const pre = await prepare(platform, context);
+  // A connection stays removable whatever became of the tokens: without Valohai's, its keys still go.
+  const pre = await prepare(platform, context, { valohaiOptional: true });
   if (!pre.connection) throw failures.notConnected();
-  return enqueue(platform, context, pre, { kind: 'disconnect' });
+  // A key waiting to be added by hand is discarded, not "disconnected": the page names it so.
+  return enqueue(platform, context, pre, { kind: pre.connection.state === 'manual-pending' ? 'manual-discard' : 'disconnect' });
 }
 
 export async function startVerify(platform: ForgePlatform, context: TrustedContext): Promise<JobStarted> {

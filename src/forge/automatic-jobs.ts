@@ -104,7 +104,7 @@ export async function disconnectJob(ctx: JobContext, sink: ProgressSink): Promis
   const secret = await ctx.bitbucketSecret();
   if (!secret) return disconnectByHand(ctx, sink);
   return disconnect(
-    await ctx.deps(ctx.tokenBitbucket(secret)),
+    await ctx.disconnectDeps(ctx.tokenBitbucket(secret)),
     { workspace: ctx.workspace, repo: ctx.repo, project: connection.record.projectId },
     sink,
   );

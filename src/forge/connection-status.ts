@@ -121,14 +121,44 @@ export async function connectionStatus(
   const newest = movedAway ? undefined : commits[0];
   return {
     ...base,
-    accessKeys: record.targets.map((t) => {
-      const [ws = '', slug = ''] = t.repository.split('/');
-      return { repository: t.repository, state: 'unchecked', id: t.keyId, lastUsed: null, accessKeysUrl: accessKeysUrl(ws, slug) };
-    }),
+    accessKeys: uncheckedKeys(connection),
     valohaiCommit: newest ? { identifier: newest.identifier, commitTime: newest.commitTime ?? null } : null,
     bitbucketHead: plan?.headCommit ?? null,
     movedAway,
     sync: syncState(connection, { valohaiCommit: newest?.identifier ?? null, bitbucketHead: plan?.headCommit ?? null, movedAway: movedAway !== null }),
     warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
   };
+}
+
+/**
+ * A connection as the app stored it, read without Valohai (no Valohai token is stored): the page keeps
+ * showing it, its keys and Disconnect, whatever became of the tokens. Nothing remote is read.
+ */
+export function storedStatus(platform: ForgePlatform, connection: StoredConnection): ConnectionStatus {
+  const { record } = connection;
+  const keyAgeDays = Math.max(0, Math.floor((platform.clock.now().getTime() - Date.parse(record.createdAt)) / DAY));
+  return {
+    project: { id: record.projectId, name: record.projectName, url: null },
+    ref: record.ref,
+    keyType: record.keyType,
+    fingerprint: record.fingerprint,
+    createdAt: record.createdAt,
+    keyAgeDays,
+    accessKeys: uncheckedKeys(connection),
+    valohaiCommit: null,
+    bitbucketHead: null,
+    verifiedAt: connection.verifiedAt,
+    lastPushFetch: connection.lastPushFetch,
+    movedAway: connection.movedAway ? { fetches: connection.movedAway.to } : null,
+    sync: { state: connection.movedAway ? 'moved' : 'unknown' },
+    warnings: [...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
+  };
+}
+
+/** The repositories a connection put its key on, as recorded: their keys cannot be seen from here. */
+function uncheckedKeys(connection: StoredConnection): ConnectionStatus['accessKeys'] {
+  return connection.record.targets.map((t) => {
+    const [ws = '', slug = ''] = t.repository.split('/');
+    return { repository: t.repository, state: 'unchecked', id: t.keyId, lastUsed: null, accessKeysUrl: accessKeysUrl(ws, slug) };
+  });
 }

@@ -358,7 +358,18 @@ export interface ManualDetails {
   warnings: Warning[];
 }
 
-export type JobKind = 'connect' | 'manual-connect' | 'manual-verify' | 'rotate' | 'disconnect' | 'verify';
+export type JobKind = 'connect' | 'manual-connect' | 'manual-verify' | 'manual-discard' | 'rotate' | 'disconnect' | 'verify';
+
+/** Each job as the pages and the logs name it. */
+export const JOB_TITLES: Record<JobKind, string> = {
+  connect: 'Connecting to Valohai',
+  'manual-connect': 'Preparing the key to add by hand',
+  'manual-verify': 'Verifying the key added by hand',
+  'manual-discard': 'Discarding the key for connecting by hand',
+  rotate: 'Rotating the access key',
+  disconnect: 'Disconnecting from Valohai',
+  verify: 'Verifying the connection',
+};
 
 export interface RepositoryPage {
   state: RepositoryPageState;

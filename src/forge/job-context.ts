@@ -3,7 +3,7 @@
  * workspace's secrets, and the engine's dependencies wired to the record store.
  */
 import { RateBudget, type BitbucketClient, type BitbucketTransport } from '../bitbucket/index';
-import type { BitbucketApi, WorkflowDeps, WorkflowResult } from '../connect/index';
+import type { BitbucketApi, DisconnectDeps, WorkflowDeps, WorkflowResult } from '../connect/index';
 import { appBitbucket, bitbucketClient, splitFullName, valohaiFor } from './clients';
 import { Credentials } from './credentials';
 import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors';
@@ -72,6 +72,11 @@ export class JobContext {
     return this.valohaiPort;
   }
 
+  /** The Valohai client, or undefined when no Valohai token is stored: disconnect goes on without it. */
+  async valohaiIfStored(): Promise<ValohaiPort | undefined> {
+    return (await this.credentials.valohai()) ? this.valohai() : undefined;
+  }
+
   /** The stored API token, or undefined when there is none that works. */
   async bitbucketSecret(): Promise<BitbucketSecret | undefined> {
     const secret = await this.credentials.usableBitbucket();
@@ -96,6 +101,21 @@ export class JobContext {
       authority: jobAuthority(this.token, { homeWorkspace: this.workspace, accountId: this.job.accountId, trust }),
       budget: this.budget,
       valohai: await this.valohai(),
+      generateKey: this.platform.generateKey,
+      clock: this.platform.clock,
+      store: this.connections,
+      lock: new KvLock(this.platform.store, this.platform.clock, this.job.id),
+      concurrency: 4,
+    };
+  }
+
+  /** Disconnect's dependencies: only recorded keys are removed, so no authority; Valohai when a token is stored. */
+  async disconnectDeps(bitbucket: BitbucketApi): Promise<DisconnectDeps> {
+    const valohai = await this.valohaiIfStored();
+    return {
+      bitbucket,
+      ...(valohai ? { valohai } : {}),
+      budget: this.budget,
       generateKey: this.platform.generateKey,
       clock: this.platform.clock,
       store: this.connections,

@@ -28,6 +28,7 @@ async function run(ctx: JobContext, writer: JobProgressWriter): Promise<Workflow
     case 'rotate':
       return rotateJob(ctx, input.choices, writer.sink);
     case 'disconnect':
+    case 'manual-discard':
       return disconnectJob(ctx, writer.sink);
     case 'verify':
       return verifyConnection(ctx, writer.sink, false);

@@ -5,7 +5,7 @@
  * as failed and frees the slot.
  */
 import { randomUUID } from 'node:crypto';
-import type { JobKind, JobStatus, JobView } from './contract';
+import { JOB_TITLES, type JobStatus, type JobView } from './contract';
 import { failures, ResolverFailure } from './errors';
 import { bareUuid, keys } from './keys';
 import type { ForgePlatform, RecordStore } from './platform';
@@ -18,14 +18,7 @@ const ORPHAN_SLOT_MS = 60_000;
 /** Job records are kept this long for the pages, then expire. */
 const JOB_TTL_SECONDS = 14 * 86_400;
 
-export const JOB_TITLES: Record<JobKind, string> = {
-  connect: 'Connecting to Valohai',
-  'manual-connect': 'Preparing the key to add by hand',
-  'manual-verify': 'Verifying the key added by hand',
-  rotate: 'Rotating the access key',
-  disconnect: 'Disconnecting from Valohai',
-  verify: 'Verifying the connection',
-};
+export { JOB_TITLES };
 
 export const STALE_JOB_ERROR =
   'The job stopped without finishing: Forge ends a queue job after 15 minutes, or its run was lost. ' +

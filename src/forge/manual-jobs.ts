@@ -206,11 +206,19 @@ export async function disconnectByHand(ctx: JobContext, sink: ProgressSink): Pro
   const saga = new Saga(sink);
   const result = emptyResult(ctx.job.repository, record.projectId);
   try {
-    const valohai = await ctx.valohai();
-    const project = await saga.step('valohai-project', `Finding Valohai project ${record.projectName}`, () => valohai.findProject(record.projectId));
-    result.valohai.repositoryId = project.repository?.id ?? null;
-    const elsewhere = fetchesElsewhere(project.repository?.url, { fullName: ctx.job.repository });
-    if (elsewhere) {
+    const valohai = await ctx.valohaiIfStored();
+    const project = valohai
+      ? await saga.step('valohai-project', `Finding Valohai project ${record.projectName}`, () => valohai.findProject(record.projectId))
+      : undefined;
+    result.valohai.repositoryId = project?.repository?.id ?? null;
+    const elsewhere = project && fetchesElsewhere(project.repository?.url, { fullName: ctx.job.repository });
+    if (!project || !valohai) {
+      saga.skipped('valohai-key', `No Valohai token: the private key stays in Valohai project ${record.projectName} until removed there`);
+      result.warnings.push({
+        code: 'valohai-key-left',
+        message: `Valohai could not be asked to forget the key (no Valohai token is stored): remove it from the repository settings of Valohai project ${record.projectName} by hand.`,
+      });
+    } else if (elsewhere) {
       saga.skipped('valohai-key', `Valohai project ${project.name} now fetches ${elsewhere}: its settings are left as they are`);
     } else if (project.repository) {
       const repositoryId = project.repository.id;
@@ -226,11 +234,13 @@ export async function disconnectByHand(ctx: JobContext, sink: ProgressSink): Pro
           return { workspace, slug, key: t.repository.toLowerCase(), via: '', accessKeysUrl: accessKeysUrl(workspace, slug) };
         });
     result.accessKeys = targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, id: null, status: 'absent' }));
-    result.warnings = targets.map((t) => ({
-      code: 'orphan-key',
-      repository: `${t.workspace}/${t.slug}`,
-      message: `Valohai no longer holds the key. If the access key "${record.label}" (${record.fingerprint}) was added to ${t.workspace}/${t.slug}, remove it at ${t.accessKeysUrl}`,
-    }));
+    result.warnings.push(
+      ...targets.map((t) => ({
+        code: 'orphan-key' as const,
+        repository: `${t.workspace}/${t.slug}`,
+        message: `${project && valohai ? 'Valohai no longer holds the key. ' : ''}If the access key "${record.label}" (${record.fingerprint}) was added to ${t.workspace}/${t.slug}, remove it at ${t.accessKeysUrl}`,
+      })),
+    );
     result.outcome = 'done';
     return result;
   } catch (err) {

@@ -79,7 +79,7 @@ export interface StoredConnection {
 export type JobInput =
   | { kind: 'connect' | 'manual-connect'; choices: StartConnectPayload }
   | { kind: 'rotate'; choices: StartRotatePayload }
-  | { kind: 'disconnect' | 'verify' | 'manual-verify' };
+  | { kind: 'disconnect' | 'verify' | 'manual-verify' | 'manual-discard' };
 
 export interface JobRecord {
   id: string;

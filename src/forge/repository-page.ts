@@ -5,7 +5,7 @@
  */
 import { discover } from '../connect/index';
 import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor } from './clients';
-import { connectionStatus } from './connection-status';
+import { connectionStatus, storedStatus } from './connection-status';
 import type { ConnectPreview, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract';
 import { repositoryAccess, repositoryAdmin } from './authorize';
 import { Credentials } from './credentials';
@@ -95,12 +95,15 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
       workspaceSettingsUrl: platform.pageUrls?.workspaceSettings(repository.workspace) ?? null,
     },
   };
-  if (!valohaiSecret) return { ...page, state: 'not-set-up' };
   // Nothing below is read for a caller who does not administer the repository: no Valohai call, no token.
-  if (access.permission !== 'admin') return memberPage(page, connection, running !== undefined);
+  if (access.permission !== 'admin') return connection || valohaiSecret ? memberPage(page, connection, running !== undefined) : { ...page, state: 'not-set-up' };
   if (running) return { ...page, state: 'running', activeJob: { jobId: running.id, kind: running.kind } };
+  if (!valohaiSecret) {
+    // A connection stays visible and removable whatever became of the tokens.
+    if (connection?.state === 'connected') return { ...page, state: 'connected', connection: storedStatus(platform, connection) };
+    if (!connection) return { ...page, state: 'not-set-up' };
+  }
 
-  const valohai = valohaiFor(platform, valohaiSecret, RESOLVER_LIMITS);
   try {
     if (connection?.state === 'manual-pending') {
       const { record } = connection;
@@ -119,6 +122,8 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
         },
       };
     }
+    if (!valohaiSecret) return { ...page, state: 'not-set-up' };
+    const valohai = valohaiFor(platform, valohaiSecret, RESOLVER_LIMITS);
     if (connection) {
       const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, bitbucketSecret);
       return { ...page, state: 'connected', connection: status };

@@ -330,7 +330,7 @@ describe('the settings pages in the local preview', () => {
     assert.ok(await app.getByTestId('key-rsa--radio-input').isChecked(), 'this connect keeps the default RSA 4096');
     await app.getByTestId('connect-button').click();
 
-    await until(app.getByTestId('job-outcome'), /Preparing the key to add by hand: done/);
+    await until(app.getByTestId('job-outcome'), /The key is made: now add it by hand/);
     await app.getByTestId('manual-view').waitFor();
     const publicKey = await app.getByTestId('public-key').inputValue();
     assert.match(publicKey, /^ssh-rsa AAAA/);

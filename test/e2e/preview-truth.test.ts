@@ -14,6 +14,11 @@ import { checkState, openApp, startE2e, type AppView, type E2e } from './preview
 
 const JOB_TIMEOUT = 60_000;
 const REPO = 'ml-models';
+/** acme/ml-models and the Bitbucket repositories its submodules name. */
+const ML_TARGETS = ['ml-models', 'datasets', 'training-lib', 'feature-store', 'docs-site'];
+/** Connected by hand, without a Bitbucket API token. */
+const MANUAL_REPO = 'inference-api';
+const MANUAL_TARGETS = ['inference-api', 'datasets', 'training-lib', 'feature-store'];
 
 let e2e: E2e;
 
@@ -34,12 +39,17 @@ async function until(locator: Locator, pattern: RegExp, timeout = JOB_TIMEOUT): 
 
 /** Removes this connection's access key from one repository, as someone would by hand on Bitbucket. */
 function removeKeyByHand(slug: string): void {
+  const keys = connectionKeys(slug);
+  assert.equal(keys.length, 1, `acme/${slug} holds the connection's key`);
+  for (const k of keys) e2e.preview.stack.bitbucket.state.deleteAccessKey(k);
+}
+
+/** The access keys of acme/<slug> labelled for the demo project's connection. */
+function connectionKeys(slug: string) {
   const state = e2e.preview.stack.bitbucket.state;
   const repo = state.findRepo('acme', slug);
   assert.ok(repo, `no repository acme/${slug}`);
-  const keys = state.listAccessKeys(repo).filter((k) => isLabelFor(k.label, vh.project.id));
-  assert.equal(keys.length, 1, `acme/${slug} holds the connection's key`);
-  for (const k of keys) state.deleteAccessKey(k);
+  return state.listAccessKeys(repo).filter((k) => isLabelFor(k.label, vh.project.id));
 }
 
 async function connectedPage(): Promise<AppView> {
@@ -50,6 +60,37 @@ async function finish(view: AppView, button: string, done: RegExp): Promise<void
   await view.app.getByTestId(button).click();
   await until(view.app.getByTestId('job-outcome'), done);
   await view.app.getByTestId('connected-view').waitFor();
+}
+
+/** Connects acme/ml-models to the demo project with an Ed25519 key, as the admin does on the page. */
+async function connectThroughThePage(): Promise<void> {
+  const view = await openApp(e2e.browser, e2e.preview.pageUrl({ repository: REPO }), 'connect-form');
+  await view.app.locator('#project-select').fill(vh.project.name);
+  await view.app.locator('#project-select').press('Enter');
+  await until(view.app.getByTestId('connect-form'), new RegExp(`${vh.project.name} \\(${vh.project.owner}\\)`), 10_000);
+  await view.app.getByTestId('key-ed25519--radio-input').check();
+  await view.app.getByTestId('connect-button').click();
+  await until(view.app.getByTestId('job-outcome'), /Connecting to Valohai: done/);
+  await view.app.getByTestId('connected-view').waitFor();
+  assert.match(await text(view.app.getByTestId('sync-state')), /^In sync$/);
+  await view.page.close();
+}
+
+/** Calls a resolver from inside the page's frame, as the page's own buttons do. */
+async function resolver(view: AppView, functionKey: string, payload: unknown): Promise<void> {
+  const frame = await view.frame();
+  const reply = await frame.evaluate(
+    async ({ functionKey, payload }) => {
+      const res = await fetch(`/api/invoke${window.location.search}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ functionKey, payload }),
+      });
+      return (await res.json()) as { ok: boolean };
+    },
+    { functionKey, payload },
+  );
+  assert.equal(reply.ok, true, `${functionKey} answered ${JSON.stringify(reply)}`);
 }
 
 describe('the repository page tells the truth about a connection', () => {
@@ -64,16 +105,7 @@ describe('the repository page tells the truth about a connection', () => {
     await until(ws.app.getByTestId('bitbucket-saved'), /Saved/);
     await ws.page.close();
 
-    const view = await openApp(e2e.browser, e2e.preview.pageUrl({ repository: REPO }), 'connect-form');
-    await view.app.locator('#project-select').fill(vh.project.name);
-    await view.app.locator('#project-select').press('Enter');
-    await until(view.app.getByTestId('connect-form'), new RegExp(`${vh.project.name} \\(${vh.project.owner}\\)`), 10_000);
-    await view.app.getByTestId('key-ed25519--radio-input').check();
-    await view.app.getByTestId('connect-button').click();
-    await until(view.app.getByTestId('job-outcome'), /Connecting to Valohai: done/);
-    await view.app.getByTestId('connected-view').waitFor();
-    assert.match(await text(view.app.getByTestId('sync-state')), /^In sync$/);
-    await view.page.close();
+    await connectThroughThePage();
   });
 
   test('1. a Verify that fails (key gone from a submodule repository) is not "In sync", though Valohai still has the head', async () => {
@@ -110,6 +142,39 @@ describe('the repository page tells the truth about a connection', () => {
     await view.page.close();
   });
 
+  test('4. with the Valohai token removed, the connection stays on the page and Disconnect still removes its keys', async () => {
+    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'valohai-section');
+    await resolver(ws, 'clearCredentials', { which: 'valohai' });
+    await ws.page.reload();
+    await until(ws.app.getByTestId('valohai-state'), /Not set/);
+    await ws.page.close();
+
+    const view = await connectedPage();
+    assert.match(await text(view.app.getByTestId('valohai-token-missing')), /cannot check it with Valohai, verify it or rotate its key/);
+    assert.equal(await view.app.getByTestId('not-set-up').count(), 0, 'not "Valohai is not set up": the connection is still here');
+    assert.equal(await view.app.getByTestId('verify-button').count(), 0);
+    assert.equal(await view.app.getByTestId('rotate-button').count(), 0);
+    const rows = await view.app.getByTestId('access-keys--table').locator('tbody tr').count();
+    assert.equal(rows, ML_TARGETS.length, 'every repository holding the key is listed');
+    assert.deepEqual(await checkState(view, 'truth-no-valohai-token'), []);
+
+    await view.app.getByTestId('disconnect-button').click();
+    assert.match(await text(view.app.getByTestId('disconnect-confirm')), /Without a Valohai token the key stays in the Valohai project/);
+    await view.app.getByTestId('disconnect-confirm-button').click();
+    const outcome = await until(view.app.getByTestId('job-outcome'), /Disconnecting from Valohai: done, with 1 thing to do by hand/);
+    assert.match(outcome, /remove it from the repository settings of Valohai project ml-models by hand/);
+    for (const slug of ML_TARGETS) assert.deepEqual(connectionKeys(slug), [], `acme/${slug} no longer holds the key`);
+    await view.page.close();
+
+    // The token back, and the repository connected again for what follows.
+    const again = await openApp(e2e.browser, e2e.preview.pageUrl(), 'valohai-section');
+    await again.app.getByTestId('valohai-token').fill(vh.admin.token);
+    await again.app.getByTestId('valohai-save').click();
+    await until(again.app.getByTestId('valohai-saved'), /Saved/);
+    await again.page.close();
+    await connectThroughThePage();
+  });
+
   test('1b. Verify on a project that now fetches another repository stops, and the page says the project moved', async () => {
     const valohai = e2e.preview.stack.valohai.state;
     const project = valohai.findProject(vh.project.id);
@@ -128,5 +193,66 @@ describe('the repository page tells the truth about a connection', () => {
     } finally {
       project.repository.url = ours;
     }
+  });
+
+  test('3. by hand: the key made is a next step, discarding says so, Rotate is not offered, and Disconnect says what it leaves to do', async () => {
+    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'bitbucket-section');
+    await resolver(ws, 'clearCredentials', { which: 'bitbucket' });
+    await ws.page.close();
+
+    const view = await openApp(e2e.browser, e2e.preview.pageUrl({ repository: MANUAL_REPO }), 'connect-form');
+    const { app } = view;
+    const connectByHand = async (project: 'new' | 'existing') => {
+      if (project === 'new') {
+        await app.getByTestId('mode-new--radio-input').check();
+      } else {
+        // The project the first attempt created: discarding the key leaves the project in Valohai.
+        await app.locator('#project-select').fill(MANUAL_REPO);
+        await app.locator('#project-select').press('Enter');
+      }
+      await app.getByTestId('key-ed25519--radio-input').check();
+      await app.getByTestId('connect-button').click();
+      const outcome = await until(app.getByTestId('job-outcome'), /The key is made: now add it by hand/);
+      assert.doesNotMatch(outcome, /done|Finished/, 'five steps remain: nothing is done yet');
+      await app.getByTestId('manual-view').waitFor();
+    };
+    await connectByHand('new');
+    assert.deepEqual(await checkState(view, 'truth-manual-key-made'), []);
+
+    await app.getByTestId('manual-cancel').click();
+    const discarded = await until(app.getByTestId('job-outcome'), /Discarding the key for connecting by hand: done/);
+    assert.doesNotMatch(discarded, /Disconnecting/);
+    await app.getByTestId('connect-form').waitFor();
+
+    await connectByHand('existing');
+    const publicKey = await app.getByTestId('public-key').inputValue();
+    const label = await app.getByTestId('key-label').inputValue();
+    const state = e2e.preview.stack.bitbucket.state;
+    for (const slug of MANUAL_TARGETS) {
+      const repo = state.findRepo('acme', slug);
+      assert.ok(repo);
+      state.addAccessKey(repo, { key: publicKey, label });
+    }
+    await app.getByTestId('verify-manual-button').click();
+    await until(app.getByTestId('job-outcome'), /Verifying the key added by hand: done/);
+    await app.getByTestId('connected-view').waitFor();
+    assert.match(await text(app.getByTestId('sync-state')), /^In sync$/);
+    assert.equal(await app.getByTestId('rotate-button').count(), 0, 'Rotate needs a Bitbucket API token: not offered');
+    assert.match(await text(app.getByTestId('rotate-needs-token')), /needs a Bitbucket API token/);
+
+    await app.getByTestId('disconnect-button').click();
+    const question = await text(app.getByTestId('disconnect-confirm'));
+    assert.match(question, new RegExp(`lists the access key on ${MANUAL_TARGETS.length} repositories for you to remove by hand`));
+    assert.doesNotMatch(question, /This removes the access key/);
+    await app.getByTestId('disconnect-confirm-button').click();
+    const outcome = await until(app.getByTestId('job-outcome'), new RegExp(`done, with ${MANUAL_TARGETS.length} things to do by hand`));
+    assert.match(outcome, /The app forgot the connection\. Finish by hand what is listed below\./);
+    for (const slug of MANUAL_TARGETS) {
+      const repo = state.findRepo('acme', slug);
+      assert.ok(repo);
+      assert.equal(state.listAccessKeys(repo).filter((k) => k.key === publicKey.split(' ').slice(0, 2).join(' ')).length, 1, `the key on acme/${slug} is left for the admin to remove`);
+    }
+    assert.deepEqual(await checkState(view, 'truth-manual-disconnected'), []);
+    await view.page.close();
   });
 });

@@ -328,7 +328,7 @@ describe('repository settings page', () => {
     await page.getByTestId('connect-form').waitFor();
     assert.equal(
       await outcome.getByRole('heading', { level: 2 }).innerText(),
-      'Disconnecting from Valohai: done, with 2 things to check',
+      'Disconnecting from Valohai: done, with 2 things to do by hand',
     );
     const list = outcome.getByRole('list', { name: 'Things to check' });
     assert.equal(await list.getByRole('listitem').count(), 2);

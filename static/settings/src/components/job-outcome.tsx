@@ -76,24 +76,47 @@ const look: Record<Exclude<JobStatus, 'queued' | 'running'>, { appearance: Appea
  * with a link to the access keys page of each repository a key was left on) and anything that could not be undone.
  * A done job stays a success even with warnings: the work happened, the warnings are follow-ups.
  */
+/** Warnings that ask the admin to do something by hand: a done job with any is not a plain success. */
+const HAND_WORK = new Set<Warning['code']>(['orphan-key', 'valohai-key-left']);
+
+/** What a job that ended 'done' did, in the words of what the admin now has. */
+function doneSummary(job: JobView, handWork: number): string {
+  const result = job.result;
+  if (job.kind === 'manual-connect') return 'Add the public key below to each repository listed, then choose Verify. Nothing works until then.';
+  if (job.kind === 'disconnect' || job.kind === 'manual-discard') {
+    const removed = (result?.accessKeys ?? []).filter((k) => k.status === 'deleted').length;
+    const forgot = job.kind === 'manual-discard' ? 'The key was discarded.' : 'The app forgot the connection.';
+    if (handWork > 0) return `${forgot} ${removed ? `It removed ${plural(removed, 'access key')}; finish` : 'Finish'} by hand what is listed below.`;
+    return `${forgot} ${removed ? `${plural(removed, 'access key')} removed from Bitbucket, and ` : ''}Valohai no longer holds the key.`;
+  }
+  return result?.verified ? 'Valohai fetched the repository and sees its head commit.' : 'Finished.';
+}
+
+/**
+ * How a finished job ended: what happened, then everything the admin still has to look at (warnings,
+ * with a link to the access keys page of each repository a key was left on) and anything that could not be undone.
+ * A done job with only follow-ups stays a success; one that leaves work to do by hand says so, and a key
+ * made to be added by hand is a next step, not a success.
+ */
 export function JobOutcome({ job }: { job: JobView }) {
   const baseId = useId();
   const status = job.status;
   if (status === 'queued' || status === 'running') return null;
   const warnings = job.result?.warnings ?? [];
   const leftovers = job.result?.leftovers ?? [];
-  const { appearance, ending } = look[status];
+  const handWork = warnings.filter((w) => HAND_WORK.has(w.code)).length;
+  const { ending } = look[status];
+  let { appearance } = look[status];
   const followUps = warnings.length + leftovers.length;
-  const title =
-    status === 'done' && followUps > 0
-      ? `${jobTitles[job.kind]}: done, with ${plural(followUps, 'thing')} to check`
-      : `${jobTitles[job.kind]}: ${ending}`;
-  const summary =
-    status === 'done'
-      ? job.result?.verified
-        ? 'Valohai fetched the repository and sees its head commit.'
-        : 'Finished.'
-      : (job.error ?? job.result?.error ?? 'No details were reported.');
+  let title = status === 'done' && followUps > 0 ? `${jobTitles[job.kind]}: done, with ${plural(followUps, 'thing')} to check` : `${jobTitles[job.kind]}: ${ending}`;
+  if (status === 'done' && job.kind === 'manual-connect') {
+    appearance = 'information';
+    title = 'The key is made: now add it by hand';
+  } else if (status === 'done' && handWork > 0) {
+    appearance = 'warning';
+    title = `${jobTitles[job.kind]}: done, with ${plural(handWork, 'thing')} to do by hand`;
+  }
+  const summary = status === 'done' ? doneSummary(job, handWork) : (job.error ?? job.result?.error ?? 'No details were reported.');
   return (
     <SectionMessage appearance={appearance} title={title} testId="job-outcome">
       <Stack space="space.200">

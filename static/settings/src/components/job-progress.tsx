@@ -1,7 +1,7 @@
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import Spinner from '@atlaskit/spinner';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
-import type { JobKind, JobStatus, JobView } from '../../../../src/forge/contract';
+import { JOB_TITLES, type JobKind, type JobStatus, type JobView } from '../../../../src/forge/contract';
 import type { StepStatus } from '../../../../src/connect/types';
 
 const stepLook: Record<StepStatus, { label: string; appearance: ThemeAppearance }> = {
@@ -20,14 +20,7 @@ const jobLook: Record<JobStatus, { label: string; appearance: ThemeAppearance }>
   unverified: { label: 'Not verified', appearance: 'moved' },
 };
 
-export const jobTitles: Record<JobKind, string> = {
-  connect: 'Connecting to Valohai',
-  'manual-connect': 'Preparing the key to add by hand',
-  'manual-verify': 'Verifying the key added by hand',
-  rotate: 'Rotating the access key',
-  disconnect: 'Disconnecting from Valohai',
-  verify: 'Verifying the connection',
-};
+export const jobTitles = JOB_TITLES;
 
 const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.0', listStyle: 'none' });
 const rowStyles = xcss({ minHeight: '24px' });

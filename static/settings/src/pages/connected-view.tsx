@@ -11,11 +11,12 @@ import {
   keyAgeLevel,
   type AccessKeyStatus,
   type ConnectionStatus,
+  type RepositoryPage,
   type ResolverError,
   type SyncState,
 } from '../../../../src/forge/contract';
 import { call } from '../api';
-import { ExternalLink } from '../components/link';
+import { ExternalLink, ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { formatDateTime, plural, shortSha } from '../format';
 import { WarningList } from './connect-form';
@@ -73,6 +74,17 @@ function SyncProblem({ sync, readOnly }: { sync: SyncState; readOnly: boolean })
   );
 }
 
+/** What Disconnect will do, exactly: with each token or without it, the repositories it names are the ones it touches. */
+function disconnectQuestion(connection: ConnectionStatus, setup: RepositoryPage['setup']): string {
+  const repos = plural(connection.accessKeys.length, 'repository', 'repositories');
+  const keys = setup.bitbucket
+    ? `This removes the access key from ${repos}`
+    : `The app forgets the connection and lists the access key on ${repos} for you to remove by hand (without a Bitbucket API token it cannot remove them)`;
+  if (connection.movedAway) return `${keys}. The Valohai project ${connection.project.name} keeps fetching ${connection.movedAway.fetches}.`;
+  if (!setup.valohai) return `${keys}. Without a Valohai token the key stays in the Valohai project ${connection.project.name} until you remove it there.`;
+  return `${keys} and from the Valohai project ${connection.project.name}. Valohai can no longer fetch this repository until you connect again.`;
+}
+
 function Fact({ term, children, testId }: { term: string; children: React.ReactNode; testId?: string }) {
   return (
     <>
@@ -99,7 +111,17 @@ function KeyAge({ days }: { days: number }) {
   );
 }
 
-export function ConnectedView({ connection, readOnly, start }: { connection: ConnectionStatus; readOnly: boolean; start: StartAction }) {
+export function ConnectedView({
+  connection,
+  readOnly,
+  start,
+  setup,
+}: {
+  connection: ConnectionStatus;
+  readOnly: boolean;
+  start: StartAction;
+  setup: RepositoryPage['setup'];
+}) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState<'verify' | 'rotate' | 'disconnect' | null>(null);
   const [problem, setProblem] = useState<ResolverError | null>(null);
@@ -146,6 +168,25 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
           testId="key-age-message"
         >
           <Text as="p">Rotate it: a new key replaces the old one on every repository and on Valohai, with no moment of broken access.</Text>
+        </SectionMessage>
+      )}
+
+      {!setup.valohai && (
+        <SectionMessage appearance="warning" title="No Valohai token is stored" testId="valohai-token-missing">
+          <Stack space="space.100">
+            <Text as="p">
+              The connection is as it was, but the app cannot check it with Valohai, verify it or rotate its key until a workspace admin stores a
+              Valohai token again{setup.workspaceSettingsUrl ? '' : ' on Workspace settings › Valohai'}.
+              {setup.bitbucket
+                ? ' Disconnect still removes the access key from every repository; then remove the key in the Valohai project settings by hand.'
+                : ' Disconnect still forgets the connection and lists the access keys to remove by hand.'}
+            </Text>
+            {setup.workspaceSettingsUrl && (
+              <Text as="p">
+                <ProductLink href={setup.workspaceSettingsUrl}>Open Workspace settings › Valohai</ProductLink>
+              </Text>
+            )}
+          </Stack>
         </SectionMessage>
       )}
 
@@ -236,16 +277,24 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
         </Stack>
       </Box>
 
+      {!setup.bitbucket && setup.valohai && !connection.movedAway && (
+        <Text as="p" color="color.text.subtle" testId="rotate-needs-token">
+          Rotating puts a new key on every repository, which needs a Bitbucket API token stored on the workspace settings page. Without one,
+          disconnect and connect again by hand to change the key.
+        </Text>
+      )}
       {problem && <ProblemMessage error={problem} testId="action-error" />}
       <Inline space="space.100">
-        {!connection.movedAway && (
+        {!connection.movedAway && setup.valohai && (
           <>
             <Button onClick={() => void run('verify')} isDisabled={readOnly || busy !== null} isLoading={busy === 'verify'} testId="verify-button">
               Verify now
             </Button>
-            <Button onClick={() => void run('rotate')} isDisabled={readOnly || busy !== null} isLoading={busy === 'rotate'} testId="rotate-button">
-              Rotate key
-            </Button>
+            {setup.bitbucket && (
+              <Button onClick={() => void run('rotate')} isDisabled={readOnly || busy !== null} isLoading={busy === 'rotate'} testId="rotate-button">
+                Rotate key
+              </Button>
+            )}
           </>
         )}
         <Button ref={disconnectRef} appearance="danger" onClick={() => setConfirming(true)} isDisabled={readOnly || busy !== null || confirming} testId="disconnect-button">
@@ -257,9 +306,7 @@ export function ConnectedView({ connection, readOnly, start }: { connection: Con
           <SectionMessage appearance="warning" title="Disconnect this repository from Valohai?">
             <Stack space="space.150">
               <Text as="p" id="disconnect-confirm-title">
-                {connection.movedAway
-                  ? `This removes the access key from ${plural(connection.accessKeys.length, 'repository', 'repositories')}. The Valohai project ${connection.project.name} keeps fetching ${connection.movedAway.fetches}.`
-                  : `This removes the access key from ${plural(connection.accessKeys.length, 'repository', 'repositories')} and from the Valohai project ${connection.project.name}. Valohai can no longer fetch this repository until you connect again.`}
+                {disconnectQuestion(connection, setup)}
               </Text>
               <Inline space="space.100">
                 <Button

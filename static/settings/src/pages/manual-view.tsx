@@ -23,7 +23,7 @@ export function ManualView({ manual, readOnly, start }: { manual: ManualDetails;
     const failure =
       which === 'verify'
         ? await start('manual-verify', () => call('verifyManual', {}))
-        : await start('disconnect', () => call('startDisconnect', {}));
+        : await start('manual-discard', () => call('startDisconnect', {}));
     setBusy(null);
     if (failure) setProblem(failure);
   };

@@ -158,7 +158,7 @@ export function RepositoryPage() {
               <ConnectForm page={page} ready={page.ready} readOnly={readOnly} start={start} />
             )}
             {page.state === 'connected' && page.connection && (
-              <ConnectedView connection={page.connection} readOnly={readOnly} start={start} />
+              <ConnectedView connection={page.connection} readOnly={readOnly} start={start} setup={page.setup} />
             )}
             {page.state === 'manual' && page.manual && <ManualView manual={page.manual} readOnly={readOnly} start={start} />}
             {page.state === 'running' && (
