@@ -10,8 +10,9 @@ import { Credentials } from './credentials';
 import { failures, ResolverFailure } from './errors';
 import { jobView, loadJob, startJob } from './jobs';
 import { KvConnectionStore } from './kv-connection-store';
+import { bareUuid } from './keys';
 import type { ForgePlatform, TrustedContext } from './platform';
-import type { JobInput, StoredConnection } from './records';
+import type { JobInput, JobRecord, StoredConnection } from './records';
 import { checkProjectChoice } from './project-use';
 import { requireConnector, type Connector } from './trust';
 
@@ -124,9 +125,17 @@ export async function startVerify(platform: ForgePlatform, context: TrustedConte
 
 /** A job of this repository only: another repository's job id is "not found", whoever asks. */
 export async function getJob(platform: ForgePlatform, context: TrustedContext, jobId: string): Promise<JobView> {
-  // A job's steps and result name every repository it touched: for the repository's admins only.
-  const access = await repositoryAdmin(platform, context);
   const job = await loadJob(platform.store, jobId);
+  // Progress polls cost Bitbucket nothing for the person who started the job: they were checked as the
+  // repository's admin when it started, and Forge's context names the same person and repository.
+  if (job && startedBy(job, context)) return jobView(job, platform.clock.now());
+  // Anyone else: a job's steps and result name every repository it touched, so for the repository's admins only.
+  const access = await repositoryAdmin(platform, context);
   if (!job || job.workspaceUuid !== access.workspaceUuid || job.repositoryUuid !== access.repositoryUuid) throw failures.jobNotFound();
   return jobView(job, platform.clock.now());
+}
+
+function startedBy(job: JobRecord, context: TrustedContext): boolean {
+  if (!context.repositoryUuid || job.accountId !== context.accountId) return false;
+  return job.workspaceUuid === bareUuid(context.workspaceId, 'workspace') && job.repositoryUuid === bareUuid(context.repositoryUuid, 'repository');
 }

@@ -9,7 +9,7 @@ import type { StartConnectPayload, StartRotatePayload } from './contract';
 import { failures } from './errors';
 import type { JobContext } from './job-context';
 import { emptyResult } from '../connect/types';
-import { disconnectByHand, fetchOutcome } from './manual-jobs';
+import { disconnectByHand, fetchOutcome, keepCreatedProject } from './manual-jobs';
 
 async function requireToken(ctx: JobContext) {
   const secret = await ctx.bitbucketSecret();
@@ -72,9 +72,7 @@ export async function connectJob(ctx: JobContext, choices: StartConnectPayload, 
     owner = await valohai.getProject(result.valohai.projectId).then((p) => p.owner ?? null, () => undefined);
   }
   await recordOutcome(ctx, result, owner);
-  if (created && result.outcome === 'failed') {
-    result.leftovers = [...(result.leftovers ?? []), `Valohai project ${created}, created for this connection (choose it next time, or delete it in Valohai)`];
-  }
+  if (created && result.outcome === 'failed') keepCreatedProject(result, created);
   return result;
 }
 

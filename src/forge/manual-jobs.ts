@@ -121,9 +121,7 @@ export async function manualConnect(ctx: JobContext, choices: StartConnectPayloa
       result.leftovers = undoFailures.map((f) => `${f.what} (could not be taken back: ${messageOf(f.error)})`);
       result.error += '\nRemove the SSH key in the Valohai project settings, then try again.';
     }
-    if (created) {
-      result.leftovers = [...(result.leftovers ?? []), `Valohai project ${created}, created for this connection (choose it next time, or delete it in Valohai)`];
-    }
+    if (created) keepCreatedProject(result, created);
     return result;
   }
 }
@@ -155,6 +153,15 @@ async function fetchAndCheck(ctx: JobContext, connection: StoredConnection, sink
   result.outcome = verification.verified ? 'done' : 'unverified';
   if (!verification.verified) result.error = verification.errors.join('\n');
   return verification.verified;
+}
+
+/**
+ * A connect that failed after creating its Valohai project: the project stays (the app never deletes
+ * Valohai projects), so the result may not say "nothing was changed", and the way back is to choose it.
+ */
+export function keepCreatedProject(result: WorkflowResult, created: string): void {
+  const error = (result.error ?? 'The connect failed.').replace(/^Nothing was changed/, 'Nothing else was changed');
+  result.error = `${error}\nThe new Valohai project ${created} stays in Valohai: choose it under "Use an existing project" when you try again, or delete it in Valohai.`;
 }
 
 /** What a workflow's fetch showed, as the connection keeps it for the page's sync state. */

@@ -18,6 +18,8 @@ const REPO = 'ml-models';
 const ML_TARGETS = ['ml-models', 'datasets', 'training-lib', 'feature-store', 'docs-site'];
 /** Connected by hand, without a Bitbucket API token. */
 const MANUAL_REPO = 'inference-api';
+/** Its connect is made to fail after the Valohai project is created. */
+const FAILING_REPO = 'research-notebooks';
 const MANUAL_TARGETS = ['inference-api', 'datasets', 'training-lib', 'feature-store'];
 
 let e2e: E2e;
@@ -192,6 +194,29 @@ describe('the repository page tells the truth about a connection', () => {
       await view.page.close();
     } finally {
       project.repository.url = ours;
+    }
+  });
+
+  test('5. a connect that fails after creating its Valohai project says the project stays, not "nothing was changed"', async () => {
+    const faults = e2e.preview.stack.bitbucket.faults;
+    const rule = faults.add({ method: 'POST', path: '/deploy-keys$', status: 500, body: { type: 'error', error: { message: 'Something went wrong' } } });
+    try {
+      const view = await openApp(e2e.browser, e2e.preview.pageUrl({ repository: FAILING_REPO }), 'connect-form');
+      const { app } = view;
+      await app.getByTestId('mode-new--radio-input').check();
+      const name = await app.getByTestId('project-name').inputValue();
+      await app.getByTestId('key-ed25519--radio-input').check();
+      await app.getByTestId('connect-button').click();
+      const outcome = await until(app.getByTestId('job-outcome'), /Connecting to Valohai: failed/);
+      assert.doesNotMatch(outcome, /Nothing was changed/, 'a project was created: something was changed');
+      assert.match(outcome, new RegExp(`The new Valohai project \\S+/${name} stays in Valohai: choose it under "Use an existing project"`));
+      assert.ok(e2e.preview.stack.valohai.state.projectByName(vh.organization, name), 'the project is there, as the page says');
+      const repo = e2e.preview.stack.bitbucket.state.findRepo('acme', FAILING_REPO);
+      assert.ok(repo);
+      assert.deepEqual(e2e.preview.stack.bitbucket.state.listAccessKeys(repo), [], 'no access key was left behind');
+      await view.page.close();
+    } finally {
+      faults.remove(rule);
     }
   });
 
