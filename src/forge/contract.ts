@@ -143,7 +143,30 @@ export interface BitbucketCredentialSummary {
   accountName: string | null;
   /** Scopes of BITBUCKET_TOKEN_SCOPES the stored token lacks: empty when it has them all. */
   missingScopes: string[];
+  /**
+   * Whether the token's Atlassian account is an admin of this workspace. false: keys go only on the
+   * repositories it administers, so connecting others fails; null: the token could not tell
+   * (it lacks read:workspace:bitbucket), and connect finds out per repository.
+   */
+  workspaceAdmin?: boolean | null;
   problem?: ResolverError;
+}
+
+/**
+ * What is plainly not an Atlassian API token, recognised by its shape before anything is sent: the
+ * reason, naming what it is and what to paste instead; undefined when it may be one.
+ */
+export function bitbucketTokenMistake(token: string): string | undefined {
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----|^b3BlbnNzaC1rZXktdjE/.test(token)) {
+    return 'is a private key, not an API token: never paste a private key here. Paste an Atlassian API token';
+  }
+  if (/^ssh-(rsa|ed25519|dss) |^ecdsa-sha2-/.test(token)) return 'is an SSH public key, not an API token. Paste an Atlassian API token';
+  if (token.startsWith('ATCTT')) {
+    return 'is a repository, project or workspace access token, which cannot manage access keys. Create an Atlassian API token with scopes instead';
+  }
+  if (token.startsWith('ATBB')) return 'is a Bitbucket app password, which Bitbucket is retiring. Create an Atlassian API token with scopes instead';
+  if (/^[0-9a-f]{40}$/.test(token)) return 'looks like a Valohai token (40 hexadecimal characters); it belongs in the Valohai field above. Paste an Atlassian API token here';
+  return undefined;
 }
 
 /** How a repository stands, as listed on the workspace page. */
@@ -252,6 +275,8 @@ export interface SetupStatus {
   valohai: boolean;
   /** false: no usable Bitbucket token, so connecting takes the manual path. */
   bitbucket: boolean;
+  /** The stored token's account is known not to administer the workspace: connect may be refused per repository. */
+  bitbucketNotAdmin?: boolean;
   /** The workspace's Valohai settings page, when the resolver can build its address. */
   workspaceSettingsUrl: string | null;
 }
@@ -660,6 +685,8 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
     const email = text('saveBitbucketToken', obj, 'email', 254);
     if (!EMAIL.test(email)) throw new InvalidPayloadError('saveBitbucketToken', 'email', 'must be an email address');
     const token = text('saveBitbucketToken', obj, 'token', 2000);
+    const mistake = bitbucketTokenMistake(token);
+    if (mistake) throw new InvalidPayloadError('saveBitbucketToken', 'token', mistake);
     if (/\s/.test(token)) throw new InvalidPayloadError('saveBitbucketToken', 'token', 'must not contain spaces');
     return { email, token };
   },

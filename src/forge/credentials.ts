@@ -50,7 +50,10 @@ export class Credentials {
     return entry;
   }
 
-  async saveBitbucket(secret: BitbucketSecret, check: { accountName: string | null; missingScopes: string[] }): Promise<WorkspaceSummary['bitbucket']> {
+  async saveBitbucket(
+    secret: BitbucketSecret,
+    check: { accountName: string | null; missingScopes: string[]; workspaceAdmin: boolean | null },
+  ): Promise<WorkspaceSummary['bitbucket']> {
     await this.platform.secrets.set(keys.bitbucketSecret(this.workspaceUuid), secret);
     const entry = { email: secret.email, ...check, savedAt: this.platform.clock.now().toISOString() };
     await this.update((s) => ({ ...s, bitbucket: entry }));

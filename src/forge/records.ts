@@ -15,7 +15,15 @@ import type {
 /** The non-secret half of the workspace's credentials, for the workspace page. */
 export interface WorkspaceSummary {
   valohai?: { host: string; username: string | null; savedAt: string; problem?: ResolverError };
-  bitbucket?: { email: string; accountName: string | null; missingScopes: string[]; savedAt: string; problem?: ResolverError };
+  bitbucket?: {
+    email: string;
+    accountName: string | null;
+    missingScopes: string[];
+    /** Whether the token's account is an admin of this workspace; null when the token could not say. */
+    workspaceAdmin?: boolean | null;
+    savedAt: string;
+    problem?: ResolverError;
+  };
 }
 
 /** Secret values, only ever in the SecretStore. */

@@ -71,11 +71,12 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
   const { repository, workspaceUuid, repositoryUuid } = access;
   const credentials = new Credentials(platform, workspaceUuid);
   const connections = new KvConnectionStore(platform.store, workspaceUuid, repositoryUuid, { submodules: true, projectOwner: null });
-  const [valohaiSecret, bitbucketSecret, connection, running] = await Promise.all([
+  const [valohaiSecret, bitbucketSecret, connection, running, stored] = await Promise.all([
     credentials.valohai(),
     credentials.usableBitbucket(),
     connections.load(),
     activeJob(platform.store, workspaceUuid, repositoryUuid, platform.clock.now()),
+    credentials.summary(),
   ]);
   if (valohaiSecret) secrets.push(valohaiSecret.token);
   if (bitbucketSecret) secrets.push(bitbucketSecret.token);
@@ -92,6 +93,7 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
     setup: {
       valohai: valohaiSecret !== undefined,
       bitbucket: bitbucketSecret !== undefined,
+      ...(bitbucketSecret && access.permission === 'admin' && stored.bitbucket?.workspaceAdmin === false ? { bitbucketNotAdmin: true } : {}),
       workspaceSettingsUrl: platform.pageUrls?.workspaceSettings(repository.workspace) ?? null,
     },
   };

@@ -47,6 +47,8 @@ export async function checkValohaiToken(valohai: ValohaiPort, host: string): Pro
 export interface BitbucketTokenCheck {
   accountName: string | null;
   missingScopes: string[];
+  /** Whether the token's account administers the workspace; null when the token may not say. */
+  workspaceAdmin: boolean | null;
 }
 
 const LACKS_SCOPES = /lack one or more required privilege scopes/i;
@@ -103,7 +105,29 @@ export async function checkBitbucketToken(
       throw err;
     }
   }
-  return { accountName, missingScopes: await probeScopes(transport, workspaceId) };
+  const [missingScopes, workspaceAdmin] = await Promise.all([probeScopes(transport, workspaceId), administersWorkspace(transport, workspaceId)]);
+  return { accountName, missingScopes, workspaceAdmin };
+}
+
+/**
+ * The token's own role in the workspace. Keys go only where its account is an admin: a member's token
+ * is stored, but the pages say what it cannot do. Without read:workspace:bitbucket (not a scope the app
+ * asks for) Bitbucket answers 403 for the scope, and the answer is "unknown", not "no".
+ */
+async function administersWorkspace(transport: BitbucketTransport, workspaceId: string): Promise<boolean | null> {
+  let res;
+  try {
+    res = await transport.request({ method: 'GET', path: `/user/workspaces/${encodeURIComponent(bracedUuid(workspaceId, 'workspace'))}/permission` });
+  } catch {
+    return null;
+  }
+  if (res.status === 404) return false;
+  if (res.status < 200 || res.status >= 300) return null;
+  try {
+    return (JSON.parse(res.text) as { permission?: unknown }).permission === 'owner';
+  } catch {
+    return null;
+  }
 }
 
 async function probeScopes(transport: BitbucketTransport, workspaceId: string): Promise<string[]> {

@@ -44,6 +44,7 @@ function bitbucketSummary(entry: WorkspaceSummary['bitbucket'], stored: boolean)
     email: entry.email,
     accountName: entry.accountName,
     missingScopes: entry.missingScopes,
+    workspaceAdmin: entry.workspaceAdmin ?? null,
   };
   if (entry.problem) summary.problem = entry.problem;
   return summary;

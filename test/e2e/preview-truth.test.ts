@@ -280,4 +280,32 @@ describe('the repository page tells the truth about a connection', () => {
     assert.deepEqual(await checkState(view, 'truth-manual-disconnected'), []);
     await view.page.close();
   });
+
+  test('8. a token of a non-admin, or a private key pasted as a token, is named for what it is when it is saved', async () => {
+    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'bitbucket-section');
+    const { app } = ws;
+    // A private key in the token field: refused by its shape, before anything is sent, and never echoed.
+    const privateKey = e2e.keys.privateKeys.at(-1);
+    assert.ok(privateKey, 'a key was made earlier in this file');
+    const oneLine = privateKey.replace(/\n/g, '');
+    await app.getByTestId('bitbucket-email').fill(bb.writer.email);
+    await app.getByTestId('bitbucket-token').fill(oneLine);
+    await app.getByTestId('bitbucket-save').click();
+    const refused = await until(app.getByTestId('bitbucket-section'), /is a private key, not an API token/, 10_000);
+    assert.ok(!refused.includes(oneLine.slice(40, 80)), 'the key is not shown back');
+    assert.match(await text(app.getByTestId('bitbucket-state')), /^Not set$/);
+
+    // The writer's own API token: stored, but the page says it cannot add keys on repositories it does not administer.
+    await app.getByTestId('bitbucket-token').fill(bb.writer.token);
+    await app.getByTestId('bitbucket-save').click();
+    await until(app.getByTestId('bitbucket-saved'), /Saved/);
+    assert.match(await text(app.getByTestId('bitbucket-state')), /^Stored, not an admin$/);
+    assert.match(await text(app.getByTestId('token-not-admin')), /is not an admin of this workspace/);
+    assert.deepEqual(await checkState(ws, 'truth-token-not-admin'), []);
+    await ws.page.close();
+
+    const repo = await openApp(e2e.browser, e2e.preview.pageUrl({ repository: FAILING_REPO }), 'connect-form');
+    assert.match(await text(repo.app.getByTestId('token-not-admin')), /only on repositories its account administers/);
+    await repo.page.close();
+  });
 });

@@ -38,11 +38,15 @@ const manifest = parse(readFileSync(`${root}manifest.yml`, 'utf8')) as { permiss
 const manifestScopes = new Set(manifest.permissions?.scopes ?? []);
 
 /**
- * The one scope a token call may need beyond BITBUCKET_TOKEN_SCOPES: `GET /user` names the token's
- * account on the workspace page, and a token without `read:user:bitbucket` is still stored (the page
- * then shows no account name; see src/forge/token-check.ts).
+ * Scopes a token call may need beyond BITBUCKET_TOKEN_SCOPES, only when the token is saved: `GET /user`
+ * names the token's account, and the workspace permission says whether that account is a workspace
+ * admin. A token without `read:user:bitbucket` or `read:workspace:bitbucket` is still stored; the page
+ * then shows no account name, or does not say whether it is an admin (see src/forge/token-check.ts).
  */
-const OPTIONAL_TOKEN_SCOPES: Record<string, string[]> = { 'GET /user': ['read:user:bitbucket'] };
+const OPTIONAL_TOKEN_SCOPES: Record<string, string[]> = {
+  'GET /user': ['read:user:bitbucket'],
+  'GET /user/workspaces/{workspace}/permission': ['read:workspace:bitbucket'],
+};
 
 /** The Bitbucket client's methods that the Forge backend, or the engine it runs, call. */
 function clientMethodsInUse(): string[] {

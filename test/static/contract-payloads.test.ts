@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  bitbucketTokenMistake,
   InvalidPayloadError,
   RESOLVERS,
   isValidRef,
@@ -67,6 +68,24 @@ test('saveBitbucketToken wants an email and a token', () => {
   assert.equal(refusal(() => validatePayload.saveBitbucketToken({ email: 'ada', token: 'x' })).field, 'email');
   assert.equal(refusal(() => validatePayload.saveBitbucketToken({ email: 'ada@acme.example', token: '' })).field, 'token');
   assert.equal(refusal(() => validatePayload.clearCredentials({ which: 'everything' })).field, 'which');
+});
+
+test('saveBitbucketToken recognises what is plainly not an Atlassian API token, and never echoes it', () => {
+  const cases: [string, RegExp][] = [
+    ['-----BEGIN OPENSSH PRIVATE KEY-----b3BlbnNzaC1rZXktdjEAAAAABG5vbmU-----END OPENSSH PRIVATE KEY-----', /private key/],
+    ['b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ', /private key/],
+    ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB', /SSH public key/],
+    ['ATCTT3xFfGN0abcdef', /access token, which cannot manage access keys/],
+    ['ATBBx7Kq2abcdef', /app password/],
+    ['0123456789abcdef0123456789abcdef01234567', /Valohai token/],
+  ];
+  for (const [token, why] of cases) {
+    const err = refusal(() => validatePayload.saveBitbucketToken({ email: 'ada@acme.example', token }));
+    assert.equal(err.field, 'token');
+    assert.match(err.reason, why);
+    assert.ok(!err.message.includes(token.slice(5, 25)), 'the pasted text is not echoed');
+  }
+  assert.equal(bitbucketTokenMistake('ATATT3xFfGF0T4x-something'), undefined, 'an API token passes');
 });
 
 test('startConnect takes exactly one of an existing project and a new one', () => {

@@ -189,6 +189,15 @@ export function ConnectForm({
           <Heading size="medium" as="h2" id="connect-heading">
             Connect to a Valohai project
           </Heading>
+          {page.setup.bitbucketNotAdmin && (
+            <SectionMessage appearance="warning" title="The stored API token is not a workspace admin's" testId="token-not-admin">
+              <Text as="p">
+                Bitbucket lets it add access keys only on repositories its account administers: connecting this repository, or one of
+                its submodule repositories, fails unless that account administers each. A workspace admin can store their own token on
+                Workspace settings &rsaquo; Valohai.
+              </Text>
+            </SectionMessage>
+          )}
           {manual && (
             <SectionMessage appearance="information" title="The access key will be added by hand" testId="manual-notice">
               <Text as="p">

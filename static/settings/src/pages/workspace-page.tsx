@@ -39,6 +39,15 @@ const stateLook: Record<RepositoryConnectionState, { label: string; appearance: 
 
 type Notice = { kind: 'saved'; text: string } | { kind: 'error'; error: ResolverError } | null;
 
+/** The Bitbucket token's state at a glance: what it can do, not merely that it is stored. */
+function bitbucketLook(summary: BitbucketCredentialSummary): { label: string; appearance: ThemeAppearance } {
+  if (!summary.configured) return { label: 'Not set', appearance: 'default' };
+  if (summary.problem) return { label: 'Not working', appearance: 'removed' };
+  if (summary.missingScopes.length) return { label: 'Missing scopes', appearance: 'moved' };
+  if (summary.workspaceAdmin === false) return { label: 'Stored, not an admin', appearance: 'moved' };
+  return { label: 'Stored', appearance: 'success' };
+}
+
 function NoticeView({ notice, testId }: { notice: Notice; testId: string }) {
   // Always rendered, so that the live region exists before its content changes.
   return (
@@ -224,11 +233,8 @@ function BitbucketSection({
           <Heading size="medium" as="h2" id="bitbucket-heading">
             Bitbucket API token
           </Heading>
-          <Lozenge
-            appearance={!summary.configured ? 'default' : summary.problem ? 'removed' : summary.missingScopes.length ? 'moved' : 'success'}
-            testId="bitbucket-state"
-          >
-            {summary.configured ? (summary.problem ? 'Not working' : summary.missingScopes.length ? 'Missing scopes' : 'Stored') : 'Not set'}
+          <Lozenge appearance={bitbucketLook(summary).appearance} testId="bitbucket-state">
+            {bitbucketLook(summary).label}
           </Lozenge>
         </Inline>
         <Text as="p" testId="bitbucket-owner">
@@ -237,6 +243,15 @@ function BitbucketSection({
             : 'No Bitbucket API token is stored. Repositories can still be connected: the page then gives you the public key to add by hand on each repository.'}
         </Text>
         {summary.problem && <ProblemMessage error={summary.problem} testId="bitbucket-problem" />}
+        {summary.configured && !summary.problem && summary.workspaceAdmin === false && (
+          <SectionMessage appearance="warning" title={`${who} is not an admin of this workspace`} testId="token-not-admin">
+            <Text as="p">
+              Bitbucket lets a token add access keys only on the repositories its account administers, so connecting any other
+              repository of this workspace will fail. Save a token of a workspace admin instead, or make {who} an admin of each
+              repository to connect.
+            </Text>
+          </SectionMessage>
+        )}
         {summary.configured && summary.missingScopes.length > 0 && (
           <SectionMessage appearance="warning" title={`The stored token lacks ${plural(summary.missingScopes.length, 'scope')}`} testId="missing-scopes">
             <Stack space="space.100">
