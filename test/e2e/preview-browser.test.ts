@@ -91,6 +91,43 @@ async function holdingRows(view: AppView): Promise<Map<string, string>> {
   return out;
 }
 
+/**
+ * Computed font weights in the app's frame: field labels and table headers must weigh what the design
+ * system's bold token says (653), buttons its medium (500), as in Bitbucket itself.
+ */
+async function fontWeights(view: AppView) {
+  const frame = await view.frame();
+  return frame.evaluate(() => {
+    const root = getComputedStyle(document.documentElement);
+    return {
+      bold: root.getPropertyValue('--ds-font-weight-bold').trim(),
+      medium: root.getPropertyValue('--ds-font-weight-medium').trim(),
+      labels: Array.from(document.querySelectorAll('label[for]'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
+      headers: Array.from(document.querySelectorAll('th'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
+      buttons: Array.from(document.querySelectorAll('button'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
+    };
+  });
+}
+
+async function assertDesignSystemWeights(view: AppView, what: { labels: number; headers: number; buttons: number }): Promise<void> {
+  const weights = await fontWeights(view);
+  assert.equal(weights.bold, '653', "the design system's bold weight");
+  assert.equal(weights.medium, '500', "the design system's medium weight");
+  for (const [kind, expected] of [
+    ['labels', weights.bold],
+    ['headers', weights.bold],
+    ['buttons', weights.medium],
+  ] as const) {
+    const seen = weights[kind];
+    assert.ok(seen.length >= what[kind], `at least ${what[kind]} ${kind} on the page: ${seen.join(', ')}`);
+    assert.deepEqual(
+      seen.filter((s) => !s.endsWith(`: ${expected}`)),
+      [],
+      `${kind} weigh ${expected}, as the design system sets them`,
+    );
+  }
+}
+
 async function noProblems(view: AppView, name: string): Promise<void> {
   assert.deepEqual(await checkState(view, name), [], `axe found serious problems in ${name}`);
 }
@@ -127,6 +164,7 @@ describe('the settings pages in the local preview', () => {
     assert.match(await text(app.getByTestId('bitbucket-state')), /^Stored$/);
     assert.equal(await app.getByTestId('missing-scopes').count(), 0);
     await noProblems(view, 'workspace-stored');
+    await assertDesignSystemWeights(view, { labels: 4, headers: 4, buttons: 4 });
 
     // Neither token is anywhere in the frame: not in its HTML, not in a field's value; nor after a reload.
     const leaks = async () => {
@@ -172,6 +210,7 @@ describe('the settings pages in the local preview', () => {
     assert.equal(state.valohai.state.repository(vh.project.repositoryId)?.sshKeySet, false);
     assert.deepEqual(state.valohai.state.fetches(vh.project.id), []);
     await noProblems(view, 'connect-preview');
+    await assertDesignSystemWeights(view, { labels: 2, headers: 2, buttons: 2 });
 
     // Hold the key generation: the job stops half way and the page shows where it is.
     const gate = e2e.keys.hold();
