@@ -7,14 +7,17 @@ import { messageOf } from './explain';
 import { lookalikeWarnings, ourKeys } from './keys';
 import type { WorkflowDeps } from './ports';
 import { fetchesElsewhere } from './project-use';
-import { forEachBounded, Saga } from './saga';
-import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WorkflowResult } from './types';
+import { findingProject, forEachBounded, foundProject, Saga } from './saga';
+import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WarningCode, type WorkflowResult } from './types';
 
 export interface DisconnectInput {
   workspace: string;
   repo: string;
   project: string;
 }
+
+/** Discovery warnings about fetching the repository, which a disconnect has no business repeating. */
+const FETCH_ONLY_WARNINGS: ReadonlySet<WarningCode> = new Set(['https-submodule', 'foreign-host', 'missing-url', 'invalid-url', 'gitmodules-unreadable']);
 
 export async function disconnect(
   deps: Omit<WorkflowDeps, 'authority'>,
@@ -34,14 +37,16 @@ async function disconnectLocked(deps: Omit<WorkflowDeps, 'authority'>, input: Di
       saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, () =>
         discover(deps.bitbucket, { ...input, submodules: true }),
       ),
-      saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
+      saga.step('valohai-project', findingProject(input.project), () => deps.valohai.findProject(input.project), foundProject),
     ]);
     Object.assign(result, {
       repository: plan.repository.fullName,
       sshUrl: plan.repository.sshUrl,
       ref: plan.ref,
       headCommit: plan.headCommit,
-      warnings: [...plan.warnings],
+      // How Valohai would fetch the submodules is moot once it no longer fetches: only what bears on
+      // removing the keys (discovery that stopped early) is reported.
+      warnings: plan.warnings.filter((w) => !FETCH_ONLY_WARNINGS.has(w.code)),
     });
     result.valohai = { projectId: project.id, repositoryId: project.repository?.id ?? null, fetchedCommit: null };
 
