@@ -40,7 +40,7 @@ test('pseudo-class atomic rules are ordered by their property too', () => {
 });
 
 test('which shorthand covers which longhand', () => {
-  for (const [shorthand, longhand] of [
+  const pairs: [string, string][] = [
     ['font', 'font-weight'],
     ['font', 'line-height'],
     ['border', 'border-block-start-color'],
@@ -52,7 +52,8 @@ test('which shorthand covers which longhand', () => {
     ['gap', 'row-gap'],
     ['flex-flow', 'flex-wrap'],
     ['place-items', 'align-items'],
-  ]) {
+  ];
+  for (const [shorthand, longhand] of pairs) {
     assert.ok(covers(shorthand, longhand), `${shorthand} covers ${longhand}`);
     assert.ok(shorthandRank(shorthand) < shorthandRank(longhand), `${shorthand} ranks before ${longhand}`);
   }

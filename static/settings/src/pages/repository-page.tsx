@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import Button from '@atlaskit/button/new';
 import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
@@ -7,7 +7,7 @@ import Spinner from '@atlaskit/spinner';
 import type { JobKind, JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
 import { JobOutcome } from '../components/job-outcome';
-import { JobProgress } from '../components/job-progress';
+import { JobProgress, jobTitles } from '../components/job-progress';
 import { ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { isFinished, useJob } from '../use-job';
@@ -35,10 +35,28 @@ function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (j
     }
   }, [job, onFinished]);
   return (
-    <Stack space="space.200" testId="running-view">
-      <JobProgress job={job} kind={active.kind} />
-      {error && <ProblemMessage error={error} testId="job-error" />}
-    </Stack>
+    <FocusHere label={jobTitles[active.kind]} testId="running-view">
+      <Stack space="space.200">
+        <JobProgress job={job} kind={active.kind} />
+        {error && <ProblemMessage error={error} testId="job-error" />}
+      </Stack>
+    </FocusHere>
+  );
+}
+
+/**
+ * Takes the focus when it appears: the button that started a job goes away with the view it was on,
+ * and focus must land on what replaced it (the steps, then the outcome), not on the page body.
+ */
+function FocusHere({ label, testId, children }: { label: string; testId: string; children: ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    ref.current?.focus();
+  }, []);
+  return (
+    <div ref={ref} tabIndex={-1} role="group" aria-label={label} data-testid={testId}>
+      {children}
+    </div>
   );
 }
 
@@ -133,9 +151,11 @@ export function RepositoryPage() {
         </Stack>
         {loadError && (
           <ProblemMessage error={loadError} testId="load-error">
-            <Inline>
-              <Button onClick={() => void load()}>Try again</Button>
-            </Inline>
+            {loadError.temporary && (
+              <Inline>
+                <Button onClick={() => void load()}>Try again</Button>
+              </Inline>
+            )}
           </ProblemMessage>
         )}
         {!page && !loadError && <Spinner label="Loading repository settings" size="large" />}
@@ -144,7 +164,15 @@ export function RepositoryPage() {
             <Text as="p">{memberSentence(page)} Ask an admin of this repository to connect, rotate or disconnect.</Text>
           </SectionMessage>
         )}
-        {finished && !active && <JobOutcome job={finished} />}
+        {finished && !active && (
+          <FocusHere label={`${jobTitles[finished.kind]}: finished`} testId="finished-view">
+            <Stack space="space.200">
+              <JobOutcome job={finished} />
+              {/* The steps stay on screen with the result: what was done, and where it stopped. */}
+              <JobProgress job={finished} kind={finished.kind} />
+            </Stack>
+          </FocusHere>
+        )}
         {active && <RunningView key={active.jobId} active={active} onFinished={onFinished} />}
         {page && !active && (
           <>
@@ -158,7 +186,13 @@ export function RepositoryPage() {
               <ConnectForm page={page} ready={page.ready} readOnly={readOnly} start={start} />
             )}
             {page.state === 'connected' && page.connection && (
-              <ConnectedView connection={page.connection} readOnly={readOnly} start={start} />
+              <ConnectedView
+                connection={page.connection}
+                repository={page.repository.fullName}
+                shownWarnings={finished?.result?.warnings}
+                readOnly={readOnly}
+                start={start}
+              />
             )}
             {page.state === 'manual' && page.manual && <ManualView manual={page.manual} readOnly={readOnly} start={start} />}
             {page.state === 'running' && (
