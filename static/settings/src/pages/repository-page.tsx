@@ -20,22 +20,24 @@ import { pageStyles } from '../styles';
 export interface ActiveJob {
   jobId: string;
   kind: JobKind;
+  /** Started from this page just now (not found running when the page loaded): its views take the focus. */
+  started?: boolean;
 }
 
 /** Starts an action and hands its job to the page; errors are shown where the action was taken. */
 export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
 
-function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView) => Promise<void> }) {
+function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView, started: boolean) => Promise<void> }) {
   const { job, error } = useJob(active.jobId);
   const reported = useRef(false);
   useEffect(() => {
     if (job && isFinished(job) && !reported.current) {
       reported.current = true;
-      void onFinished(job);
+      void onFinished(job, Boolean(active.started));
     }
-  }, [job, onFinished]);
+  }, [job, onFinished, active.started]);
   return (
-    <FocusHere label={jobTitles[active.kind]} testId="running-view">
+    <FocusHere label={jobTitles[active.kind]} take={Boolean(active.started)} testId="running-view">
       <Stack space="space.200">
         <JobProgress job={job} kind={active.kind} />
         {error && <ProblemMessage error={error} testId="job-error" />}
@@ -48,11 +50,11 @@ function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (j
  * Takes the focus when it appears: the button that started a job goes away with the view it was on,
  * and focus must land on what replaced it (the steps, then the outcome), not on the page body.
  */
-function FocusHere({ label, testId, children }: { label: string; testId: string; children: ReactNode }) {
+function FocusHere({ label, take, testId, children }: { label: string; take: boolean; testId: string; children: ReactNode }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
-    ref.current?.focus();
-  }, []);
+    if (take) ref.current?.focus();
+  }, [take]);
   return (
     <div ref={ref} tabIndex={-1} role="group" aria-label={label} data-testid={testId}>
       {children}
@@ -93,7 +95,7 @@ export function RepositoryPage() {
   const [page, setPage] = useState<PageData | null>(null);
   const [loadError, setLoadError] = useState<ResolverError | null>(null);
   const [active, setActive] = useState<ActiveJob | null>(null);
-  const [finished, setFinished] = useState<JobView | null>(null);
+  const [finished, setFinished] = useState<{ job: JobView; started: boolean } | null>(null);
   // A page read just after a job ends may still name that job as active: do not follow it again.
   const lastFinished = useRef<string | null>(null);
 
@@ -116,7 +118,7 @@ export function RepositoryPage() {
     try {
       const { jobId } = await begin();
       setFinished(null);
-      setActive({ jobId, kind });
+      setActive({ jobId, kind, started: true });
       return null;
     } catch (err) {
       return errorDetail(err);
@@ -126,11 +128,11 @@ export function RepositoryPage() {
   // The finished job's steps stay on screen until the page is read again, so its outcome never
   // appears beside the state from before it (a rotated key next to the old fingerprint).
   const onFinished = useCallback(
-    async (job: JobView) => {
+    async (job: JobView, started: boolean) => {
       lastFinished.current = job.id;
       await load();
       setActive(null);
-      setFinished(job);
+      setFinished({ job, started });
     },
     [load],
   );
@@ -165,11 +167,11 @@ export function RepositoryPage() {
           </SectionMessage>
         )}
         {finished && !active && (
-          <FocusHere label={`${jobTitles[finished.kind]}: finished`} testId="finished-view">
+          <FocusHere label={`${jobTitles[finished.job.kind]}: finished`} take={finished.started} testId="finished-view">
             <Stack space="space.200">
-              <JobOutcome job={finished} />
+              <JobOutcome job={finished.job} />
               {/* The steps stay on screen with the result: what was done, and where it stopped. */}
-              <JobProgress job={finished} kind={finished.kind} />
+              <JobProgress job={finished.job} kind={finished.job.kind} />
             </Stack>
           </FocusHere>
         )}
@@ -189,7 +191,7 @@ export function RepositoryPage() {
               <ConnectedView
                 connection={page.connection}
                 repository={page.repository.fullName}
-                shownWarnings={finished?.result?.warnings}
+                shownWarnings={finished?.job.result?.warnings}
                 readOnly={readOnly}
                 start={start}
               />
