@@ -7,8 +7,8 @@ import { messageOf } from './explain';
 import { lookalikeWarnings, ourKeys } from './keys';
 import type { WorkflowDeps } from './ports';
 import { fetchesElsewhere } from './project-use';
-import { forEachBounded, Saga } from './saga';
-import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WorkflowResult } from './types';
+import { findingProject, forEachBounded, foundProject, Saga } from './saga';
+import { emptyResult, type AccessKeyOutcome, type ProgressSink, type WarningCode, type WorkflowResult } from './types';
 
 export interface DisconnectInput {
   workspace: string;
@@ -22,6 +22,9 @@ export interface DisconnectInput {
  * the project's settings by hand.
  */
 export type DisconnectDeps = Omit<WorkflowDeps, 'authority' | 'valohai'> & { valohai?: WorkflowDeps['valohai'] };
+
+/** Discovery warnings about fetching the repository, which a disconnect has no business repeating. */
+const FETCH_ONLY_WARNINGS: ReadonlySet<WarningCode> = new Set(['https-submodule', 'foreign-host', 'missing-url', 'invalid-url', 'gitmodules-unreadable']);
 
 export async function disconnect(
   deps: DisconnectDeps,
@@ -43,7 +46,7 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
         discover(deps.bitbucket, { ...input, submodules: true }),
       ),
       valohai
-        ? saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => valohai.findProject(input.project))
+        ? saga.step('valohai-project', findingProject(input.project), () => valohai.findProject(input.project), foundProject)
         : Promise.resolve(undefined),
     ]);
     Object.assign(result, {
@@ -51,7 +54,9 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
       sshUrl: plan.repository.sshUrl,
       ref: plan.ref,
       headCommit: plan.headCommit,
-      warnings: [...plan.warnings],
+      // How Valohai would fetch the submodules is moot once it no longer fetches: only what bears on
+      // removing the keys (discovery that stopped early) is reported.
+      warnings: plan.warnings.filter((w) => !FETCH_ONLY_WARNINGS.has(w.code)),
     });
     const projectId = project?.id ?? input.project;
     result.valohai = { projectId, repositoryId: project?.repository?.id ?? null, fetchedCommit: null };

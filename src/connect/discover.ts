@@ -59,8 +59,9 @@ export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): P
   ]);
   if (repoRead.status === 'rejected') throw repoRead.reason;
   const repository = repoRead.value;
+  // No main branch means no commits at all: say that, not that the branch asked for is missing.
+  if (!repository.mainBranch) throw new EmptyRepositoryError(repository.fullName);
   const ref = input.ref ?? repository.mainBranch;
-  if (!ref) throw new EmptyRepositoryError(repository.fullName);
   if (headRead.status === 'rejected') throw headRead.reason;
   const headCommit = headRead.value ?? (await bitbucket.getBranchHead(repository.workspace, repository.slug, ref));
 

@@ -15,22 +15,57 @@ export function refusedOutright(err: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }
 
-const GIT_URL = /(git@[^\s'":]+:[^\s'"]+?|ssh:\/\/[^\s'"]+?|https?:\/\/[^\s'"]+?)(?:\.git)?['"\s]/;
+// A repository address with a path: ssh://…, https://…, or scp-like user@host:path. ssh's own
+// "user@host: Permission denied" names the host it connected to, with a space after the colon and no
+// path, and so is never taken for a repository (behind a proxy or an alias it is not even the
+// repository's host).
+const URL_WITH_PATH = /(?:ssh|https?|git):\/\/[^\s'"]+|[\w.+-]+@[\w.-]+:(?![\s/\\])[^\s'"]+/g;
 
-/** The repository git was working on when it failed: a failed submodule clone names it best. */
-function failingUrl(text: string): string | undefined {
-  const clone = /clone of '([^']+)'/.exec(text)?.[1];
-  if (clone) return clone.replace(/\.git$/, '');
-  const host = /(git@[^\s:]+): Permission denied/.exec(text)?.[1];
-  if (host) return host;
-  return GIT_URL.exec(`${text} `)?.[1];
+/** An address as git printed it, without the sentence's punctuation after it and without `.git`. */
+function trimUrl(url: string): string {
+  return url.replace(/[:.,;)\]]+$/, '').replace(/\/+$/, '').replace(/\.git$/, '');
 }
+
+/** The host of a repository address. */
+export function urlHost(url: string): string | undefined {
+  const scp = /^[\w.+-]+@([\w.-]+):/.exec(url);
+  if (scp) return scp[1]?.toLowerCase();
+  try {
+    return new URL(url).hostname.toLowerCase() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The repository git was working on when it failed, from git's own words: a failed submodule clone
+ * names it best, then a repository git quotes, then the first repository address in the text.
+ */
+export function failingUrl(text: string): string | undefined {
+  const clone = /clone of '([^']+)'/.exec(text)?.[1];
+  if (clone) return trimUrl(clone);
+  const quoted = /(?:repository|unable to access) '([^']+)'/.exec(text)?.[1];
+  if (quoted) return trimUrl(quoted);
+  const first = text.match(URL_WITH_PATH)?.[0];
+  return first ? trimUrl(first) : undefined;
+}
+
+const isBitbucket = (host: string | undefined) => host === 'bitbucket.org' || host === 'altssh.bitbucket.org';
 
 /** Explains one line of Valohai's fetch `errors`, naming the repository when git named it. */
 export function explainFetchError(text: string, context: { ref: string; sshUrl: string }): string {
   const url = failingUrl(text);
   const where = url ? ` (${url})` : '';
-  if (url && !/bitbucket\.org/i.test(url) && /Permission denied|could not read|not allowed/i.test(text)) {
+  const host = url ? urlHost(url) : undefined;
+  const reach = /ssh: connect to host (\S+) port (\d+): (.+)/.exec(text) ?? /ssh: Could not resolve hostname ([^\s:]+)(): (.+)/.exec(text);
+  if (reach) {
+    const why = (reach[3] ?? '').trim().replace(/\.$/, '').toLowerCase();
+    return (
+      `Valohai could not reach ${reach[1]} over SSH${where}: ${why}. ` +
+      `Nothing is wrong with the key; check Bitbucket's status (https://bitbucket.status.atlassian.com), then verify again.`
+    );
+  }
+  if (url && host && !isBitbucket(host) && /Permission denied|could not read|not allowed/i.test(text)) {
     return (
       `Valohai could not fetch ${url}: it is not on Bitbucket Cloud, so this connection cannot give it an access key. ` +
       `Make that repository reachable for Valohai another way, or remove the submodule.`
@@ -43,8 +78,10 @@ export function explainFetchError(text: string, context: { ref: string; sshUrl: 
     );
   }
   if (/Permission denied \(publickey\)|deployment key is not associated/i.test(text)) {
+    // Without git naming another repository, the one refused is the one Valohai fetches.
+    const refused = url ?? trimUrl(context.sshUrl);
     return (
-      `Valohai's key was refused by Bitbucket${where}: that repository does not have the connection's access key. ` +
+      `Valohai's key was refused by Bitbucket (${refused}): that repository does not have the connection's access key. ` +
       `Run connect again to add the key to every submodule repository, or add it on that repository's access-keys page.`
     );
   }

@@ -11,7 +11,7 @@ import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, ourKeys, r
 import { accessKeyLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { checkBudget } from './budget';
-import { forEachBounded, mapBounded, Saga } from './saga';
+import { findingProject, forEachBounded, foundProject, mapBounded, Saga } from './saga';
 import { fetchesElsewhere, ProjectInUseError, ProjectMovedError } from './project-use';
 import { authorise } from './trust';
 import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
@@ -90,7 +90,7 @@ export async function prepare(
       if (unreadable.length) throw new UnreadableGitmodulesError(unreadable);
       return found;
     }),
-    saga.step('valohai-project', `Finding Valohai project ${input.project}`, () => deps.valohai.findProject(input.project)),
+    saga.step('valohai-project', findingProject(input.project), () => deps.valohai.findProject(input.project), foundProject),
   ]);
   // Valohai's settings are read before they are written: a project fetching another repository is not ours to take.
   const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);

@@ -15,12 +15,15 @@ export class Saga {
 
   constructor(private readonly progress: ProgressSink) {}
 
-  /** Runs one visible step, reporting it as running, then done or failed. */
-  async step<T>(step: string, message: string, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one visible step, reporting it as running, then done or failed. `done` words the finished
+   * step from its value (a project found by id is then named by its name).
+   */
+  async step<T>(step: string, message: string, run: () => Promise<T>, done?: (value: T) => string): Promise<T> {
     this.progress({ step, status: 'running', message });
     try {
       const value = await run();
-      this.progress({ step, status: 'done', message });
+      this.progress({ step, status: 'done', message: done ? done(value) : message });
       return value;
     } catch (err) {
       this.progress({ step, status: 'failed', message });
@@ -94,4 +97,19 @@ export async function mapBounded<T, R>(items: T[], limit: number, fn: (item: T) 
     out[i] = await fn(item);
   });
   return out;
+}
+
+const PROJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The "finding the project" step's words: a project given as owner/name is named; one given by its
+ * id (as the settings pages send it) is not, since an id means nothing to whoever reads the steps:
+ * once found, the step names it (`foundProject`).
+ */
+export function findingProject(project: string): string {
+  return PROJECT_ID.test(project) ? 'Finding the Valohai project' : `Finding Valohai project ${project}`;
+}
+
+export function foundProject(project: { name: string; owner?: string | null }): string {
+  return `Found Valohai project ${project.owner ? `${project.owner}/` : ''}${project.name}`;
 }

@@ -72,6 +72,11 @@ export function accessKeysUrl(workspace: string, slug: string): string {
   return `https://bitbucket.org/${encodeURIComponent(workspace)}/${encodeURIComponent(slug)}/admin/access-keys/`;
 }
 
+/** A commit's page on Bitbucket. */
+export function commitUrl(workspace: string, slug: string, sha: string): string {
+  return `https://bitbucket.org/${encodeURIComponent(workspace)}/${encodeURIComponent(slug)}/commits/${encodeURIComponent(sha)}`;
+}
+
 /** Where a Valohai user makes a personal token, on their own installation's host. */
 export function valohaiTokensUrl(host: string): string {
   return `${host.replace(/\/+$/, '')}/auth/tokens/`;
@@ -118,6 +123,13 @@ export interface ResolverError {
   message: string;
   /** The exact next step, e.g. "Create a new token at https://app.valohai.com/auth/tokens/ and save it here." */
   fix: string;
+  /**
+   * True when the same request may well succeed a little later (a server's passing fault, a busy
+   * lock, a rate limit): only then do the pages offer to try again.
+   */
+  temporary?: boolean;
+  /** The payload field the error is about, when it is about one: the form shows it on that field. */
+  field?: string;
 }
 
 export type Reply<T> = { ok: true; value: T } | { ok: false; error: ResolverError };
@@ -157,10 +169,7 @@ export interface BitbucketCredentialSummary {
  * reason, naming what it is and what to paste instead; undefined when it may be one.
  */
 export function bitbucketTokenMistake(token: string): string | undefined {
-  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----|^b3BlbnNzaC1rZXktdjE/.test(token)) {
-    return 'is a private key, not an API token: never paste a private key here. Paste an Atlassian API token';
-  }
-  if (/^ssh-(rsa|ed25519|dss) |^ecdsa-sha2-/.test(token)) return 'is an SSH public key, not an API token. Paste an Atlassian API token';
+  // Private and public SSH keys are named by tokenProblem, for either token field.
   if (token.startsWith('ATCTT')) {
     return 'is a repository, project or workspace access token, which cannot manage access keys. Create an Atlassian API token with scopes instead';
   }
@@ -517,19 +526,39 @@ export type ValueOf<K extends ResolverName> = ResolverApi[K]['value'];
 // Runtime validation of payloads (the page is not trusted: anything can call a resolver)
 // ---------------------------------------------------------------------------------------------
 
-/** A payload that does not match the contract. Names the field, never echoes its value. */
+/** What the pages call the fields a person types, for errors about what was typed. */
+export const FIELD_NAMES: Readonly<Record<string, string>> = {
+  token: 'The token',
+  email: 'The email address',
+  host: 'The Valohai host',
+  ref: 'The fetch reference',
+  'newProject.name': 'The project name',
+  'newProject.owner': 'The owner',
+};
+
+/**
+ * A payload that does not match the contract. Names the field, never echoes its value. When the
+ * field is one a person types (`FIELD_NAMES`) and a rule refused its value, the error is about what
+ * they typed and names the field for the form to mark; otherwise the page and the app are out of step.
+ */
 export class InvalidPayloadError extends Error {
   override readonly name = 'InvalidPayloadError';
   constructor(
     readonly resolver: ResolverName,
     readonly field: string,
     readonly reason: string,
+    /** The value broke one of `fieldRules` (as opposed to a missing or unknown field, a wrong type). */
+    readonly typed = false,
   ) {
     super(`${resolver}: ${field} ${reason}.`);
   }
 
   /** The reply a resolver sends for this error. */
   toResolverError(): ResolverError {
+    const name = FIELD_NAMES[this.field];
+    if (this.typed && name) {
+      return { code: 'invalid-payload', field: this.field, message: `${name} ${this.reason}.`, fix: 'Correct it, then send it again.' };
+    }
     return {
       code: 'invalid-payload',
       message: `The request to ${this.resolver} was refused: ${this.field} ${this.reason}.`,
@@ -556,13 +585,60 @@ function objectWith(resolver: ResolverName, input: unknown, allowed: readonly st
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/** Why a typed text (already trimmed) is refused, as the end of a sentence naming it; null: it is fine. */
+function textProblem(value: string, max: number): string | null {
+  if (value.length === 0) return 'must not be empty';
+  if (value.length > max) return `must be at most ${max} characters`;
+  if (CONTROL.test(value)) return 'must not contain control characters';
+  return null;
+}
+
+/** Longest values the resolvers take. */
+export const FIELD_LIMITS = { valohaiToken: 1000, bitbucketToken: 2000, email: 254, host: 300, projectName: 100, owner: 200, ref: 255 } as const;
+
+function tokenProblem(value: string, max: number): string | null {
+  // Checked first: a private key is long and has spaces, and the useful thing to say is what it is.
+  if (/-----BEGIN|PRIVATE KEY|^(ssh-(rsa|ed25519)|ecdsa-sha2-)\s/.test(value)) return 'is an SSH key, not an API token: paste the API token instead';
+  const problem = textProblem(value, max);
+  if (problem) return problem;
+  if (/\s/.test(value)) return 'must not contain spaces';
+  return null;
+}
+
+/**
+ * The rules for what a person types, shared by the pages (which check before sending and mark the
+ * field) and the validators below (which check again, since anything can call a resolver). Each takes
+ * the trimmed value and returns why it is refused, to follow the field's name ("The token must not
+ * contain spaces"), or null.
+ */
+export const fieldRules = {
+  valohaiToken: (value: string) => tokenProblem(value, FIELD_LIMITS.valohaiToken),
+  bitbucketToken: (value: string) => bitbucketTokenMistake(value) ?? tokenProblem(value, FIELD_LIMITS.bitbucketToken),
+  email: (value: string) => textProblem(value, FIELD_LIMITS.email) ?? (EMAIL.test(value) ? null : 'must be an email address, e.g. you@example.com'),
+  host: (value: string) =>
+    textProblem(value, FIELD_LIMITS.host) ??
+    (normaliseValohaiHost(value) === null ? 'must be an https:// address with no path, e.g. https://app.valohai.com' : null),
+  projectName: (value: string) => textProblem(value, FIELD_LIMITS.projectName),
+  owner: (value: string) => textProblem(value, FIELD_LIMITS.owner),
+  ref: (value: string) => textProblem(value, FIELD_LIMITS.ref) ?? refProblem(value),
+} as const;
+
+/** A typed field: a string, trimmed, that passes its rule. */
+function typed(resolver: ResolverName, obj: Obj, field: string, rule: (value: string) => string | null, name = field): string {
+  const value = obj[field];
+  if (typeof value !== 'string') throw new InvalidPayloadError(resolver, name, 'must be a string');
+  const trimmed = value.trim();
+  const problem = rule(trimmed);
+  if (problem) throw new InvalidPayloadError(resolver, name, problem, true);
+  return trimmed;
+}
+
 function text(resolver: ResolverName, obj: Obj, field: string, max: number): string {
   const value = obj[field];
   if (typeof value !== 'string') throw new InvalidPayloadError(resolver, field, 'must be a string');
   const trimmed = value.trim();
-  if (trimmed.length === 0) throw new InvalidPayloadError(resolver, field, 'must not be empty');
-  if (trimmed.length > max) throw new InvalidPayloadError(resolver, field, `must be at most ${max} characters`);
-  if (CONTROL.test(trimmed)) throw new InvalidPayloadError(resolver, field, 'must not contain control characters');
+  const problem = textProblem(trimmed, max);
+  if (problem) throw new InvalidPayloadError(resolver, field, problem);
   return trimmed;
 }
 
@@ -617,9 +693,25 @@ export function isValidRef(ref: string): boolean {
 }
 
 function ref(resolver: ResolverName, obj: Obj, field: string): string {
-  const value = text(resolver, obj, field, 255);
-  if (!isValidRef(value)) throw new InvalidPayloadError(resolver, field, 'is not a valid git branch, tag or commit');
-  return value;
+  return branchOfRef(typed(resolver, obj, field, fieldRules.ref));
+}
+
+/**
+ * The fetch reference is a branch: Valohai fetches it on every push, and the app checks Valohai sees
+ * its head. `refs/heads/<branch>` is taken as that branch; a tag or a commit id is refused by name,
+ * so nobody is told a commit is "a missing branch".
+ */
+export function branchOfRef(ref: string): string {
+  return ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
+}
+
+function refProblem(ref: string): string | null {
+  if (/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(ref)) return 'is a commit id: enter the branch that holds it, e.g. main';
+  if (ref.startsWith('refs/tags/')) return 'names a tag: enter a branch, e.g. main';
+  if (ref.startsWith('refs/') && !ref.startsWith('refs/heads/')) return 'must be a branch, e.g. main or refs/heads/main';
+  const branch = branchOfRef(ref);
+  if (!isValidRef(branch)) return 'must be a branch name, e.g. main or feature/data';
+  return null;
 }
 
 function empty<K extends ResolverName>(resolver: K) {
@@ -655,8 +747,8 @@ function connectPayload(resolver: 'startConnect' | 'startManualConnect', input: 
     if (key !== 'name' && key !== 'owner') throw new InvalidPayloadError(resolver, `newProject.${key}`, 'is not a known field');
   }
   const p = project as Obj;
-  const name = text(resolver, p, 'name', 100);
-  const owner = text(resolver, p, 'owner', 200);
+  const name = typed(resolver, p, 'name', fieldRules.projectName, 'newProject.name');
+  const owner = typed(resolver, p, 'owner', fieldRules.owner, 'newProject.owner');
   return { newProject: { name, owner }, ...common };
 }
 
@@ -669,25 +761,16 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
 
   saveValohaiToken(input) {
     const obj = objectWith('saveValohaiToken', input, ['host', 'token']);
-    const token = text('saveValohaiToken', obj, 'token', 1000);
-    if (/\s/.test(token)) throw new InvalidPayloadError('saveValohaiToken', 'token', 'must not contain spaces');
+    const token = typed('saveValohaiToken', obj, 'token', fieldRules.valohaiToken);
     if (obj.host === undefined || obj.host === '') return { token };
-    const raw = text('saveValohaiToken', obj, 'host', 300);
-    const host = normaliseValohaiHost(raw);
-    if (host === null) {
-      throw new InvalidPayloadError('saveValohaiToken', 'host', 'must be an https:// address with no path, e.g. https://app.valohai.com');
-    }
+    const host = normaliseValohaiHost(typed('saveValohaiToken', obj, 'host', fieldRules.host)) as string;
     return { host, token };
   },
 
   saveBitbucketToken(input) {
     const obj = objectWith('saveBitbucketToken', input, ['email', 'token']);
-    const email = text('saveBitbucketToken', obj, 'email', 254);
-    if (!EMAIL.test(email)) throw new InvalidPayloadError('saveBitbucketToken', 'email', 'must be an email address');
-    const token = text('saveBitbucketToken', obj, 'token', 2000);
-    const mistake = bitbucketTokenMistake(token);
-    if (mistake) throw new InvalidPayloadError('saveBitbucketToken', 'token', mistake);
-    if (/\s/.test(token)) throw new InvalidPayloadError('saveBitbucketToken', 'token', 'must not contain spaces');
+    const email = typed('saveBitbucketToken', obj, 'email', fieldRules.email);
+    const token = typed('saveBitbucketToken', obj, 'token', fieldRules.bitbucketToken);
     return { email, token };
   },
 

@@ -26,12 +26,13 @@ export class ResolverFailure extends Error {
     readonly code: ResolverErrorCode,
     message: string,
     readonly fix: string,
+    readonly temporary = false,
   ) {
     super(message);
   }
 
   toResolverError(): ResolverError {
-    return { code: this.code, message: this.message, fix: this.fix };
+    return { code: this.code, message: this.message, fix: this.fix, ...(this.temporary ? { temporary: true } : {}) };
   }
 }
 
@@ -74,11 +75,12 @@ export const failures = {
         : 'This repository is already connected to Valohai.',
       state === 'manual' ? 'Verify it, or cancel it before starting again.' : 'Rotate or verify the connection, or disconnect it first.',
     ),
-  jobRunning: (jobId: string, title: string) =>
+  jobRunning: (title: string) =>
     new ResolverFailure(
       'job-running',
-      `${title} is already under way on this repository (job ${jobId}).`,
+      `${title} is already under way on this repository.`,
       'Wait for it to finish; the page shows its progress. Then try again.',
+      true,
     ),
   jobNotFound: () =>
     new ResolverFailure('not-found', 'No such job on this repository.', 'Reload the page to see the repository as it is now.'),
@@ -134,26 +136,36 @@ export function toResolverError(err: unknown, secrets: readonly string[] = []): 
   if (err instanceof ProjectInUseError) return { code: 'project-in-use', message: clean(err.summary), fix: err.fix };
   if (err instanceof ProjectMovedError) return { code: 'not-connected', message: clean(err.summary), fix: err.fix };
   if (err instanceof LockBusyError) {
-    return { code: 'job-running', message: err.message, fix: 'Wait for the other run to finish, then try again.' };
+    return { code: 'job-running', message: err.message, fix: 'Wait for the other run to finish, then try again.', temporary: true };
   }
   if (err instanceof ValohaiAuthError) return valohaiTokenRefused();
   if (err instanceof ValohaiRateLimitError) {
-    return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a minute, then try again.' };
+    return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a minute, then try again.', temporary: true };
   }
   if (err instanceof ValohaiError) {
-    return { code: 'valohai-error', message: clean(err.message), fix: 'Try again in a moment; if it persists, check Valohai is reachable.' };
+    return passing(err)
+      ? { code: 'valohai-error', message: clean(err.message), fix: 'Try again in a moment; if it persists, check Valohai is reachable.', temporary: true }
+      : { code: 'valohai-error', message: clean(err.message), fix: 'Correct what Valohai names above, then try again.' };
   }
   if (err instanceof BitbucketRateLimitError) {
-    return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a few minutes, then try again.' };
+    return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a few minutes, then try again.', temporary: true };
   }
   if (err instanceof BitbucketError) {
-    return { code: 'bitbucket-error', message: clean(err.message), fix: 'Try again in a moment; if it persists, check the message above.' };
+    return passing(err)
+      ? { code: 'bitbucket-error', message: clean(err.message), fix: 'Try again in a moment; if it persists, check the message above.', temporary: true }
+      : { code: 'bitbucket-error', message: clean(err.message), fix: 'Correct what Bitbucket names above, then try again.' };
   }
   return {
     code: 'internal',
     message: 'The app failed unexpectedly while answering.',
     fix: 'Try again. If it keeps failing, see the app logs (forge logs) for the error name.',
+    temporary: true,
   };
+}
+
+/** A server's fault that usually passes: no answer, a 5xx, or one the client itself would retry. */
+function passing(err: BitbucketError | ValohaiError): boolean {
+  return err.retryable || err.status === 0 || err.status >= 500;
 }
 
 /** A thrown value's class name, the only thing about an unknown error that is safe to log. */

@@ -115,9 +115,9 @@ export async function startJob(platform: ForgePlatform, spec: NewJob): Promise<J
     const held = await store.get<ActiveJobPointer>(slot);
     if (!held) continue;
     const holder = await loadJob(store, held.jobId);
-    if (holder && !isFinished(holder.status) && !isStale(holder, now)) throw failures.jobRunning(holder.id, JOB_TITLES[holder.kind]);
+    if (holder && !isFinished(holder.status) && !isStale(holder, now)) throw failures.jobRunning(JOB_TITLES[holder.kind]);
     if (!holder && now.getTime() - Date.parse(held.createdAt) < ORPHAN_SLOT_MS) {
-      throw failures.jobRunning(held.jobId, JOB_TITLES[held.kind]);
+      throw failures.jobRunning(JOB_TITLES[held.kind]);
     }
     // The holder finished, died or never got its record: the slot is free.
     await store.delete(slot);

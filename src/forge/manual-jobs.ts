@@ -14,7 +14,7 @@ import { discover, fetchesElsewhere, ProjectInUseError, ProjectMovedError, type 
 import { fetchAndVerify } from '../connect/install';
 import { normaliseKey } from '../connect/keys';
 import { accessKeyLabel } from '../connect/label';
-import { Saga } from '../connect/saga';
+import { findingProject, foundProject, Saga } from '../connect/saga';
 import { accessKeysUrl, valohaiProjectUrl } from './clients';
 import type { ManualTarget, StartConnectPayload } from './contract';
 import type { JobContext } from './job-context';
@@ -54,7 +54,7 @@ export async function manualConnect(ctx: JobContext, choices: StartConnectPayloa
       ? await saga.step('valohai-project', `Creating Valohai project ${choices.newProject.name}`, () =>
           valohai.createProject({ name: choices.newProject.name, owner: choices.newProject.owner }),
         )
-      : await saga.step('valohai-project', `Finding Valohai project ${choices.projectId}`, () => valohai.findProject(choices.projectId));
+      : await saga.step('valohai-project', findingProject(choices.projectId), () => valohai.findProject(choices.projectId), foundProject);
     if (choices.newProject) created = `${project.owner ?? choices.newProject.owner}/${project.name}`;
     result.valohai.projectId = project.id;
     const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);

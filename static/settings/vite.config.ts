@@ -3,6 +3,7 @@
 // HTTP adapter (src/preview-bridge.ts) that the local preview server and the browser tests answer.
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
+import { atomicCssOrder } from './css-order';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const previewBridge = fileURLToPath(new URL('./src/preview-bridge.ts', import.meta.url));
@@ -15,6 +16,8 @@ export default defineConfig(({ mode }) => {
     base: './',
     logLevel: 'warn',
     resolve: preview ? { alias: { '@forge/bridge': previewBridge } } : {},
+    // The design system's atomic styles, joined in import order, need shorthands first (css-order.ts).
+    plugins: [atomicCssOrder()],
     oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
     build: {
       outDir: preview ? 'build-preview' : 'build',

@@ -91,6 +91,60 @@ async function holdingRows(view: AppView): Promise<Map<string, string>> {
   return out;
 }
 
+/**
+ * Computed font weights in the app's frame: field labels and table headers must weigh what the design
+ * system's bold token says (653), buttons its medium (500), as in Bitbucket itself.
+ */
+async function fontWeights(view: AppView) {
+  const frame = await view.frame();
+  return frame.evaluate(() => {
+    const root = getComputedStyle(document.documentElement);
+    return {
+      bold: root.getPropertyValue('--ds-font-weight-bold').trim(),
+      medium: root.getPropertyValue('--ds-font-weight-medium').trim(),
+      labels: Array.from(document.querySelectorAll('label[for]'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
+      headers: Array.from(document.querySelectorAll('th'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
+      buttons: Array.from(document.querySelectorAll('button'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
+    };
+  });
+}
+
+async function assertDesignSystemWeights(view: AppView, what: { labels: number; headers: number; buttons: number }): Promise<void> {
+  const weights = await fontWeights(view);
+  assert.equal(weights.bold, '653', "the design system's bold weight");
+  assert.equal(weights.medium, '500', "the design system's medium weight");
+  for (const [kind, expected] of [
+    ['labels', weights.bold],
+    ['headers', weights.bold],
+    ['buttons', weights.medium],
+  ] as const) {
+    const seen = weights[kind];
+    assert.ok(seen.length >= what[kind], `at least ${what[kind]} ${kind} on the page: ${seen.join(', ')}`);
+    assert.deepEqual(
+      seen.filter((s) => !s.endsWith(`: ${expected}`)),
+      [],
+      `${kind} weigh ${expected}, as the design system sets them`,
+    );
+  }
+}
+
+/** The data-testid of the element holding the focus in the app's frame ('body' when nothing does). */
+async function focused(view: AppView): Promise<string> {
+  const frame = await view.frame();
+  return frame.evaluate(() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return 'body';
+    return el.getAttribute('data-testid') ?? el.tagName.toLowerCase();
+  });
+}
+
+async function waitForFocus(view: AppView, testId: string): Promise<void> {
+  const frame = await view.frame();
+  await frame
+    .waitForFunction((id) => document.activeElement?.getAttribute('data-testid') === id, testId, { timeout: 10_000 })
+    .catch(async () => assert.fail(`focus is on ${await focused(view)}, not ${testId}`));
+}
+
 async function noProblems(view: AppView, name: string): Promise<void> {
   assert.deepEqual(await checkState(view, name), [], `axe found serious problems in ${name}`);
 }
@@ -127,6 +181,7 @@ describe('the settings pages in the local preview', () => {
     assert.match(await text(app.getByTestId('bitbucket-state')), /^Stored$/);
     assert.equal(await app.getByTestId('missing-scopes').count(), 0);
     await noProblems(view, 'workspace-stored');
+    await assertDesignSystemWeights(view, { labels: 4, headers: 4, buttons: 4 });
 
     // Neither token is anywhere in the frame: not in its HTML, not in a field's value; nor after a reload.
     const leaks = async () => {
@@ -172,13 +227,19 @@ describe('the settings pages in the local preview', () => {
     assert.equal(state.valohai.state.repository(vh.project.repositoryId)?.sshKeySet, false);
     assert.deepEqual(state.valohai.state.fetches(vh.project.id), []);
     await noProblems(view, 'connect-preview');
+    await assertDesignSystemWeights(view, { labels: 2, headers: 2, buttons: 2 });
 
     // Hold the key generation: the job stops half way and the page shows where it is.
     const gate = e2e.keys.hold();
     await app.getByTestId('connect-button').click();
     await app.getByTestId('running-view').waitFor();
     await gate.reached;
+    // The Connect button went away with the form: focus is on the steps that replaced it.
+    await waitForFocus(view, 'running-view');
     await until(app.getByTestId('step-generate-key'), /Running[\s\S]*Generating an Ed25519 key pair/);
+    // Steps name the project, never by its id.
+    assert.match(await text(app.getByTestId('step-valohai-project')), new RegExp(`Found Valohai project ${vh.project.owner}/${vh.project.name}`));
+    assert.ok(!(await text(app.getByTestId('job-steps'))).includes(vh.project.id), 'no project id in the steps');
     assert.match(await text(app.getByTestId('job-status')), /Running/);
     assert.match(await text(app.getByTestId('step-read-repository')), /Done[\s\S]*Reading acme\/ml-models/);
     assert.equal(await app.getByTestId('job-steps').getAttribute('aria-live'), 'polite');
@@ -189,6 +250,19 @@ describe('the settings pages in the local preview', () => {
     const outcome = app.getByTestId('job-outcome');
     assert.match(await until(outcome, /Connecting to Valohai: done/), /Valohai fetched the repository and sees its head commit/);
     await app.getByTestId('connected-view').waitFor();
+    await waitForFocus(view, 'finished-view');
+    // The steps stay beside the result.
+    assert.match(await text(app.getByTestId('finished-view').getByTestId('step-verify')), /Done/);
+    // A warning shown in the result is not repeated in the connection's card.
+    const shown = await app.getByTestId('outcome-warnings').locator('li').allInnerTexts().catch(() => [] as string[]);
+    const card = await app.getByTestId('connection-warnings').innerText().catch(() => '');
+    for (const warning of shown) assert.ok(!card.includes(warning.trim().split('\n')[0] ?? ''), `"${warning}" is shown twice`);
+    assert.equal((await text(app.getByTestId('fact-key-age'))).trim(), 'today');
+    assert.equal(
+      await app.getByTestId('fact-bitbucket-head').getByRole('link').getAttribute('href'),
+      `https://bitbucket.org/acme/ml-models/commits/${head}`,
+      "the head commit links to Bitbucket's commit page",
+    );
     const fingerprint = fingerprintIn(await text(app.getByTestId('fact-fingerprint')));
     assert.match(await text(app.getByTestId('fact-fingerprint')), /^Ed25519 SHA256:/);
     assert.match(await text(app.getByTestId('sync-state')), /^In sync$/);
@@ -259,6 +333,7 @@ describe('the settings pages in the local preview', () => {
     const outcome = app.getByTestId('job-outcome');
     assert.match(await until(outcome, /Rotating the access key: done/), /Valohai fetched the repository and sees its head commit/);
     await app.getByTestId('connected-view').waitFor();
+    await waitForFocus(view, 'finished-view');
     const fingerprint = fingerprintIn(await text(app.getByTestId('fact-fingerprint')));
     assert.notEqual(fingerprint, oldFingerprint, 'the page shows a new fingerprint');
     assert.match(await text(app.getByTestId('fact-fingerprint')), /^Ed25519 /, 'the key type is kept');
@@ -283,18 +358,31 @@ describe('the settings pages in the local preview', () => {
   test('5. disconnect, confirmed with the keyboard: back to ready, no key left anywhere', async () => {
     const view = await openApp(e2e.browser, e2e.preview.pageUrl({ repository: 'ml-models' }), 'connected-view');
     const { app, page } = view;
+    // A modal dialog asks first; Escape closes it and the focus goes back to the button.
     await app.getByTestId('disconnect-button').click();
-    await app.getByTestId('disconnect-confirm').waitFor();
-    assert.match(await text(app.getByTestId('disconnect-confirm')), /removes the access key from 5 repositories/);
-    const frame = await view.frame();
-    await frame.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'disconnect-confirm');
+    const dialog = app.getByRole('dialog');
+    await dialog.waitFor();
+    assert.match(await text(dialog), /removes the access key from 5 repositories/);
+    await waitForFocus(view, 'disconnect-confirm-cancel');
     await noProblems(view, 'disconnect-confirm');
-    await page.keyboard.press('Tab');
-    assert.equal(await frame.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'disconnect-confirm-button');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await waitForFocus(view, 'disconnect-button');
+    assert.equal(await app.getByTestId('connected-view').count(), 1, 'Escape disconnected nothing');
+
     await page.keyboard.press('Enter');
+    await dialog.waitFor();
+    await waitForFocus(view, 'disconnect-confirm-cancel');
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(view), 'disconnect-confirm-confirm');
+    await page.keyboard.press('Enter');
+    await waitForFocus(view, 'running-view');
 
     await until(app.getByTestId('job-outcome'), /Disconnecting from Valohai: done/);
     await app.getByTestId('connect-form').waitFor();
+    await waitForFocus(view, 'finished-view');
+    // What Valohai's fetch would meet in the submodules is moot after a disconnect.
+    assert.equal(await app.getByTestId('outcome-warning-https-submodule').count(), 0, 'no fetch warning outlives the disconnect');
     assert.deepEqual(
       allAcmeKeys().filter((k) => k.label.startsWith('Valohai')).map((k) => `${k.slug}: ${k.label}`),
       [],
@@ -310,6 +398,9 @@ describe('the settings pages in the local preview', () => {
     // The Bitbucket token goes; the Valohai token stays.
     const workspace = await openApp(e2e.browser, e2e.preview.pageUrl(), 'bitbucket-section');
     await workspace.app.getByTestId('bitbucket-clear').click();
+    await workspace.app.getByRole('dialog').waitFor();
+    await noProblems(workspace, 'workspace-remove-token');
+    await workspace.app.getByTestId('bitbucket-clear-confirm-confirm').click();
     await until(workspace.app.getByTestId('bitbucket-state'), /^Not set$/, 10_000);
     assert.match(await text(workspace.app.getByTestId('valohai-state')), /^Stored$/);
     const secrets = [...e2e.preview.platform.secrets.dump().values()].join('\n');
@@ -482,6 +573,7 @@ describe('the settings pages in the local preview', () => {
     // Someone from another workspace.
     await Promise.all([page.waitForURL(/as=outsider/), page.getByTestId('act-as').selectOption('outsider')]);
     await until(app.getByTestId('load-error'), /no access/, 20_000);
+    assert.equal(await app.getByTestId('load-error').getByRole('button', { name: 'Try again' }).count(), 0, 'trying again cannot give access');
     await assertNoEnabledActions(view, actions);
     assert.equal(await app.getByTestId('connect-form').count() + (await app.getByTestId('connected-view').count()), 0, 'nothing of the connection is shown');
     await noProblems(view, 'outsider');
@@ -489,9 +581,12 @@ describe('the settings pages in the local preview', () => {
     // The writer on the workspace page: refused with a clear message, the forms disabled.
     const ws = await openApp(e2e.browser, e2e.preview.pageUrl({ as: 'writer' }), 'read-only');
     assert.match(await text(ws.app.getByTestId('read-only')), /Only workspace admins can change these settings/);
-    for (const id of ['valohai-save', 'bitbucket-save', 'valohai-token', 'bitbucket-token']) {
-      assert.equal(await ws.app.getByTestId(id).isEnabled(), false, `${id} is enabled for a writer`);
+    // Who can act, and what is set up: no form that cannot be used.
+    for (const id of ['valohai-save', 'bitbucket-save', 'valohai-token', 'bitbucket-token', 'trust-save', 'valohai-clear', 'bitbucket-clear']) {
+      assert.equal(await ws.app.getByTestId(id).count(), 0, `${id} is shown to a writer`);
     }
+    assert.match(await text(ws.app.getByTestId('read-only')), /Workspace admins store the tokens/);
+    assert.match(await text(ws.app.getByTestId('trust-summary')), /workspace admins may connect/);
     await noProblems(ws, 'writer-workspace');
     await ws.page.close();
     await page.close();

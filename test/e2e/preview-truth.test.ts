@@ -162,7 +162,7 @@ describe('the repository page tells the truth about a connection', () => {
 
     await view.app.getByTestId('disconnect-button').click();
     assert.match(await text(view.app.getByTestId('disconnect-confirm')), /Without a Valohai token the key stays in the Valohai project/);
-    await view.app.getByTestId('disconnect-confirm-button').click();
+    await view.app.getByTestId('disconnect-confirm-confirm').click();
     const outcome = await until(view.app.getByTestId('job-outcome'), /Disconnecting from Valohai: done, with 1 thing to do by hand/);
     assert.match(outcome, /remove it from the repository settings of Valohai project ml-models by hand/);
     for (const slug of ML_TARGETS) assert.deepEqual(connectionKeys(slug), [], `acme/${slug} no longer holds the key`);
@@ -245,6 +245,7 @@ describe('the repository page tells the truth about a connection', () => {
     assert.deepEqual(await checkState(view, 'truth-manual-key-made'), []);
 
     await app.getByTestId('manual-cancel').click();
+    await app.getByTestId('manual-cancel-confirm-confirm').click();
     const discarded = await until(app.getByTestId('job-outcome'), /Discarding the key for connecting by hand: done/);
     assert.doesNotMatch(discarded, /Disconnecting/);
     await app.getByTestId('connect-form').waitFor();
@@ -269,7 +270,7 @@ describe('the repository page tells the truth about a connection', () => {
     const question = await text(app.getByTestId('disconnect-confirm'));
     assert.match(question, new RegExp(`lists the access key on ${MANUAL_TARGETS.length} repositories for you to remove by hand`));
     assert.doesNotMatch(question, /This removes the access key/);
-    await app.getByTestId('disconnect-confirm-button').click();
+    await app.getByTestId('disconnect-confirm-confirm').click();
     const outcome = await until(app.getByTestId('job-outcome'), new RegExp(`done, with ${MANUAL_TARGETS.length} things to do by hand`));
     assert.match(outcome, /The app forgot the connection\. Finish by hand what is listed below\./);
     for (const slug of MANUAL_TARGETS) {
@@ -291,7 +292,7 @@ describe('the repository page tells the truth about a connection', () => {
     await app.getByTestId('bitbucket-email').fill(bb.writer.email);
     await app.getByTestId('bitbucket-token').fill(oneLine);
     await app.getByTestId('bitbucket-save').click();
-    const refused = await until(app.getByTestId('bitbucket-section'), /is a private key, not an API token/, 10_000);
+    const refused = await until(app.getByTestId('bitbucket-section'), /is an SSH key, not an API token/, 10_000);
     assert.ok(!refused.includes(oneLine.slice(40, 80)), 'the key is not shown back');
     assert.match(await text(app.getByTestId('bitbucket-state')), /^Not set$/);
 

@@ -6,6 +6,7 @@ import {
   bitbucketTokenMistake,
   InvalidPayloadError,
   RESOLVERS,
+  fieldRules,
   isValidRef,
   keyAgeLevel,
   normaliseValohaiHost,
@@ -72,9 +73,8 @@ test('saveBitbucketToken wants an email and a token', () => {
 
 test('saveBitbucketToken recognises what is plainly not an Atlassian API token, and never echoes it', () => {
   const cases: [string, RegExp][] = [
-    ['-----BEGIN OPENSSH PRIVATE KEY-----b3BlbnNzaC1rZXktdjEAAAAABG5vbmU-----END OPENSSH PRIVATE KEY-----', /private key/],
-    ['b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ', /private key/],
-    ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB', /SSH public key/],
+    ['-----BEGIN OPENSSH PRIVATE KEY-----b3BlbnNzaC1rZXktdjEAAAAABG5vbmU-----END OPENSSH PRIVATE KEY-----', /is an SSH key/],
+    ['ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB', /is an SSH key/],
     ['ATCTT3xFfGN0abcdef', /access token, which cannot manage access keys/],
     ['ATBBx7Kq2abcdef', /app password/],
     ['0123456789abcdef0123456789abcdef01234567', /Valohai token/],
@@ -123,4 +123,45 @@ test('rotate may change the key type; getJob wants a job id', () => {
 
 test('key age levels switch at 180 and 365 days', () => {
   assert.deepEqual([0, 179, 180, 364, 365].map(keyAgeLevel), ['ok', 'ok', 'warning', 'warning', 'alert']);
+});
+
+test('the fetch reference is a branch: refs/heads/x is that branch, a commit id or a tag is refused by name', () => {
+  const sha = '4f2a9c1d8e7b4f2a9c1d8e7b4f2a9c1d8e7b4f2a';
+  assert.deepEqual(validatePayload.previewConnect({ ref: 'refs/heads/main', submodules: true }), { ref: 'main', submodules: true });
+  assert.deepEqual(validatePayload.previewConnect({ ref: 'refs/heads/feature/x', submodules: true }), { ref: 'feature/x', submodules: true });
+  const commit = refusal(() => validatePayload.previewConnect({ ref: sha, submodules: true })).toResolverError();
+  assert.deepEqual(commit, {
+    code: 'invalid-payload',
+    field: 'ref',
+    message: 'The fetch reference is a commit id: enter the branch that holds it, e.g. main.',
+    fix: 'Correct it, then send it again.',
+  });
+  assert.match(refusal(() => validatePayload.startConnect({ projectId, ref: 'refs/tags/v1', keyType: 'rsa', submodules: true })).toResolverError().message, /names a tag/);
+  assert.equal(fieldRules.ref(sha), 'is a commit id: enter the branch that holds it, e.g. main');
+  assert.equal(fieldRules.ref('refs/heads/main'), null);
+  assert.equal(fieldRules.ref('refs/remotes/origin/main'), 'must be a branch, e.g. main or refs/heads/main');
+});
+
+test('what a person typed wrong is named as that field, with the rule the page checks too', () => {
+  const spaced = refusal(() => validatePayload.saveValohaiToken({ token: 'abc def' })).toResolverError();
+  assert.deepEqual(spaced, { code: 'invalid-payload', field: 'token', message: 'The token must not contain spaces.', fix: 'Correct it, then send it again.' });
+  assert.equal(fieldRules.valohaiToken('abc def'), 'must not contain spaces');
+
+  const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----';
+  const pasted = refusal(() => validatePayload.saveBitbucketToken({ email: 'ada@acme.example', token: key })).toResolverError();
+  assert.equal(pasted.field, 'token');
+  assert.equal(pasted.message, 'The token is an SSH key, not an API token: paste the API token instead.');
+  assert.ok(!JSON.stringify(pasted).includes('b3BlbnNzaC1rZXkt'), 'the key is not echoed');
+
+  const long = refusal(() => validatePayload.saveValohaiToken({ token: 'x'.repeat(1001) })).toResolverError();
+  assert.equal(long.message, 'The token must be at most 1000 characters.');
+  const email = refusal(() => validatePayload.saveBitbucketToken({ email: `${'a'.repeat(250)}@acme.example`, token: 't' })).toResolverError();
+  assert.deepEqual([email.field, email.message], ['email', 'The email address must be at most 254 characters.']);
+  const name = refusal(() => validatePayload.startConnect({ newProject: { name: 'n'.repeat(101), owner: 'acme' }, ref: 'main', keyType: 'rsa', submodules: true }));
+  assert.deepEqual([name.toResolverError().field, name.toResolverError().message], ['newProject.name', 'The project name must be at most 100 characters.']);
+
+  // A field no person types (out of step, or tampered) still says so, and names no field for a form.
+  const unknown = refusal(() => validatePayload.saveValohaiToken({ token: 't', admin: true })).toResolverError();
+  assert.equal(unknown.field, undefined);
+  assert.match(unknown.message, /The request to saveValohaiToken was refused: admin is not a known field/);
 });

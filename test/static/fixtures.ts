@@ -203,7 +203,9 @@ export const scenarios: Record<string, Scenario> = {
     replies: {
       getWorkspaceSettings: () => ok(workspaceSettings),
       saveValohaiToken: (p) =>
-        p.token === 'wrong-token'
+        p.token === 'server-refuses-field'
+          ? fail({ code: 'invalid-payload', field: 'token', message: 'The token must be at most 1000 characters.', fix: 'Correct it, then send it again.' })
+          : p.token === 'wrong-token'
           ? fail({
               code: 'invalid-token',
               message: 'Valohai refused the token (401).',
@@ -426,6 +428,7 @@ export const scenarios: Record<string, Scenario> = {
           code: 'valohai-error',
           message: 'Valohai did not answer (503 Service Unavailable).',
           fix: 'Check https://status.valohai.com and try again in a few minutes.',
+          temporary: true,
         }),
     },
   },

@@ -164,6 +164,37 @@ describe('workspace settings page', () => {
     await page.close();
   });
 
+  test('what the server refuses in a field shows on that field; a new attempt clears the last one\'s error', async () => {
+    const page = await open('workspace', { ready: 'valohai-section' });
+    // The shared rules catch these before anything is sent.
+    const before = server.invocations.length;
+    await page.getByTestId('valohai-token').fill('abc def');
+    await page.getByTestId('valohai-save').click();
+    assert.equal(await page.getByTestId('valohai-token-error').innerText(), 'The token must not contain spaces.');
+    await page.getByTestId('bitbucket-email').fill('ada@acme.example');
+    await page.getByTestId('bitbucket-token').fill('-----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXkt');
+    await page.getByTestId('bitbucket-save').click();
+    assert.match(await page.getByTestId('bitbucket-token-error').innerText(), /is an SSH key, not an API token/);
+    assert.equal(server.invocations.length, before, 'nothing was sent');
+
+    // The server's word on a field goes on that field, not into a box about redeploying the app.
+    await page.getByTestId('valohai-token').fill('server-refuses-field');
+    await page.getByTestId('valohai-save').click();
+    await page.getByTestId('valohai-token-error').filter({ hasText: 'The token must be at most 1000 characters.' }).waitFor();
+    assert.equal(await page.getByTestId('valohai-error').count(), 0);
+
+    // A refused token, then a new attempt with an empty field: the old error goes.
+    await page.getByTestId('valohai-token').fill('wrong-token');
+    await page.getByTestId('valohai-save').click();
+    await page.getByTestId('valohai-error').waitFor();
+    await page.getByTestId('valohai-token').fill('');
+    await page.getByTestId('valohai-save').click();
+    await page.getByTestId('valohai-token-error').waitFor();
+    assert.equal(await page.getByTestId('valohai-error').count(), 0, 'the last attempt\'s error is gone');
+    await checkState(page, 'workspace-field-errors');
+    await page.close();
+  });
+
   test('keyboard reaches each field and save button in reading order', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const wanted = ['valohai-host', 'valohai-token', 'valohai-save', 'bitbucket-email', 'bitbucket-token', 'bitbucket-save'];
@@ -203,12 +234,8 @@ describe('repository settings page', () => {
     assert.match(await page.getByTestId('warning-https-submodule').innerText(), /git@github\.com:acme\/vendor\.git/);
     await checkState(page, 'repo-ready-preview');
 
-    // Connecting without a project is caught on the page.
-    await page.getByTestId('connect-button').click();
-    await page.getByText('Choose the Valohai project to connect.').waitFor();
-
-    await page.locator('#project-select').fill('trainer');
-    await page.keyboard.press('Enter');
+    // The one project named after the repository is chosen already.
+    assert.match(await page.getByTestId('project-select-select--container').innerText(), /^trainer/);
     await page.getByTestId('connect-button').click();
     await page.getByTestId('running-view').waitFor();
     await page.getByTestId('job-outcome').waitFor({ timeout: 15_000 });
@@ -224,13 +251,14 @@ describe('repository settings page', () => {
     const page = await open('repo-manual-ready', { ready: 'connect-form' });
     await page.getByTestId('manual-notice').waitFor();
     await page.getByTestId('mode-new--radio-input').check();
-    assert.equal(await page.getByTestId('project-name').inputValue(), 'trainer');
+    // A project named trainer exists: the proposed name does not collide with it.
+    assert.equal(await page.getByTestId('project-name').inputValue(), 'trainer-2');
     await page.getByTestId('key-ed25519--radio-input').check();
     await page.getByTestId('submodules-off--radio-input').check();
     await page.getByTestId('connect-button').click();
     await page.getByTestId('running-view').waitFor();
     const start = server.invocations.filter((i) => i.functionKey === 'startManualConnect').at(-1);
-    assert.deepEqual(start?.payload, { newProject: { name: 'trainer', owner: 'acme' }, ref: 'main', keyType: 'ed25519', submodules: false });
+    assert.deepEqual(start?.payload, { newProject: { name: 'trainer-2', owner: 'acme' }, ref: 'main', keyType: 'ed25519', submodules: false });
     await page.close();
   });
 
@@ -267,13 +295,13 @@ describe('repository settings page', () => {
     const wanted = ['verify-button', 'rotate-button', 'disconnect-button'];
     assert.deepEqual(await tabOrder(page, wanted), wanted);
 
-    // Disconnect asks first, and focus moves to the question.
+    // Disconnect asks first in a modal dialog, with the focus on Cancel.
     await page.getByTestId('disconnect-button').click();
-    await page.getByTestId('disconnect-confirm').waitFor();
-    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'disconnect-confirm');
-    assert.match(await page.getByTestId('disconnect-confirm').innerText(), /removes the access key from 2 repositories/);
-    await page.getByTestId('disconnect-cancel').click();
-    assert.equal(await page.getByTestId('disconnect-confirm').count(), 0);
+    await page.getByRole('dialog').waitFor();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'disconnect-confirm-cancel');
+    assert.match(await page.getByRole('dialog').innerText(), /removes the access key from 2 repositories/);
+    await page.getByTestId('disconnect-confirm-cancel').click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
     await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'disconnect-button');
     assert.equal(server.invocations.filter((i) => i.functionKey === 'startDisconnect').length, 0, 'nothing disconnected on cancel');
 
@@ -313,8 +341,22 @@ describe('repository settings page', () => {
     const wanted = ['public-key', 'public-key-copy', 'verify-manual-button'];
     assert.deepEqual(await tabOrder(page, wanted), wanted);
 
+    // Discarding the key asks first, in a modal dialog that Escape closes without discarding anything.
+    await page.getByTestId('manual-cancel').click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /Discard this key\?/);
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'manual-cancel-confirm-cancel');
+    await checkState(page, 'repo-manual-discard-confirm');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'manual-cancel');
+    assert.equal(server.invocations.filter((i) => i.functionKey === 'startDisconnect').length, 0, 'Escape discarded nothing');
+
     await page.getByTestId('verify-manual-button').click();
     await page.getByTestId('running-view').waitFor();
+    // The button went away with the view: focus is on the steps, not the page body.
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'running-view');
     assert.ok(server.invocations.some((i) => i.functionKey === 'verifyManual'));
     await page.close();
   });
@@ -322,7 +364,7 @@ describe('repository settings page', () => {
   test('disconnect without an API token: done, with a named link to each repository that may still hold the key', async () => {
     const page = await open('repo-disconnect-manual', { ready: 'connected-view' });
     await page.getByTestId('disconnect-button').click();
-    await page.getByTestId('disconnect-confirm-button').click();
+    await page.getByTestId('disconnect-confirm-confirm').click();
     const outcome = page.getByTestId('job-outcome');
     await outcome.waitFor({ timeout: 15_000 });
     await page.getByTestId('connect-form').waitFor();
@@ -388,7 +430,13 @@ describe('repository settings page', () => {
 
   test('a failing backend shows what happened and the fix', async () => {
     const page = await open('repo-error', { ready: 'load-error' });
-    assert.match(await page.getByTestId('load-error').innerText(), /Valohai did not answer[\s\S]*status\.valohai\.com/);
+    const error = page.getByTestId('load-error');
+    assert.match(await error.innerText(), /Valohai did not answer[\s\S]*status\.valohai\.com/);
+    // A short title; the diagnosis is the body, and the address in the fix is a link.
+    assert.equal(await error.getByRole('heading').innerText(), 'Valohai could not do it');
+    assert.equal(await error.getByRole('link', { name: 'https://status.valohai.com' }).count(), 1);
+    // A 503 passes: trying again is offered.
+    assert.equal(await error.getByRole('button', { name: 'Try again' }).count(), 1);
     await checkState(page, 'repo-error');
     await page.close();
   });

@@ -26,6 +26,7 @@ export async function call<K extends ResolverName>(name: K, payload: PayloadOf<K
       code: 'internal',
       message: 'The app did not answer.',
       fix: 'Reload the page. If it keeps happening, check the app is installed and deployed (forge deploy) and see its logs (forge logs).',
+      temporary: true,
     });
   }
   if (!isReply(raw)) {

@@ -15,3 +15,8 @@ export function shortSha(sha: string | null | undefined): string {
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
 }
+
+/** A key's age as a person says it: "today" for a key made today, else in days. */
+export function keyAge(days: number): string {
+  return days <= 0 ? 'today' : plural(days, 'day');
+}

@@ -168,7 +168,9 @@ export function valueOf<T>(reply: { ok: true; value: T } | { ok: false; error: {
   return reply.value;
 }
 
-export function errorOf(reply: { ok: boolean; error?: { code: string; message: string; fix: string } }): { code: string; message: string; fix: string } {
+type ErrorReply = { code: string; message: string; fix: string; temporary?: boolean; field?: string };
+
+export function errorOf(reply: { ok: boolean; error?: ErrorReply }): ErrorReply {
   assert.equal(reply.ok, false, `expected an error reply, got ${JSON.stringify(reply).slice(0, 300)}`);
   assert.ok(reply.error);
   return reply.error;

@@ -7,6 +7,7 @@ import type { Warning } from '../../../../src/connect/types';
 import { plural } from '../format';
 import { jobTitles } from './job-progress';
 import { ExternalLink } from './link';
+import { LinkedText } from './linked-text';
 
 const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
 
@@ -32,7 +33,9 @@ function ThingsToCheck({ warnings, id }: { warnings: Warning[]; id: string }) {
           return (
             <li key={`${w.code}-${i}`} data-testid={`outcome-warning-${w.code}`}>
               <Stack space="space.050">
-                <Text as="p">{w.message}</Text>
+                <Text as="p">
+                  <LinkedText text={w.message} />
+                </Text>
                 {repo && (
                   <Text as="p">
                     <ExternalLink href={accessKeysUrl(repo.workspace, repo.slug)} testId={`outcome-access-keys-${repo.workspace}/${repo.slug}`}>
@@ -127,7 +130,7 @@ export function JobOutcome({ job }: { job: JobView }) {
             .filter((line) => line.trim() !== '')
             .map((line, i) => (
               <Text as="p" key={i}>
-                {line}
+                <LinkedText text={line} />
               </Text>
             ))}
         </Stack>

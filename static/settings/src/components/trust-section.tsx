@@ -82,6 +82,13 @@ export function TrustSection({ trust, disabled, onSaved }: { trust: TrustSetting
           Connecting puts an access key on the repository and on every repository its submodules name. Whoever connects must
           administer each of them; repositories in other workspaces get the key only from the workspaces listed here.
         </Text>
+        {disabled ? (
+          <Text as="p" testId="trust-summary">
+            {trust.connectors === 'repository-admins'
+              ? 'Workspace admins and repository admins may connect repositories.'
+              : 'Only workspace admins may connect repositories.'}
+          </Text>
+        ) : (
         <form onSubmit={onSubmit} noValidate aria-label="Who may connect">
           <Box xcss={formStyles}>
             <Stack space="space.150">
@@ -121,6 +128,7 @@ export function TrustSection({ trust, disabled, onSaved }: { trust: TrustSetting
             </Stack>
           </Box>
         </form>
+        )}
         <div role="status" data-testid="trust-status">
           {saved && (
             <SectionMessage appearance="success" title="Saved who may connect" testId="trust-saved">

@@ -9,7 +9,8 @@ import SectionMessage from '@atlaskit/section-message';
 import Select from '@atlaskit/select';
 import Textfield from '@atlaskit/textfield';
 import {
-  isValidRef,
+  FIELD_NAMES,
+  fieldRules,
   type ConnectPreview,
   type ReadyDetails,
   type RepositoryPage,
@@ -19,8 +20,10 @@ import {
 import type { KeyType, Warning } from '../../../../src/connect/types';
 import { call, errorDetail } from '../api';
 import { ExternalLink, ProductLink } from '../components/link';
+import { LinkedText } from '../components/linked-text';
 import { ProblemMessage } from '../components/problem-message';
-import { plural, shortSha } from '../format';
+import { plural } from '../format';
+import { CommitLink } from '../components/commit-link';
 import type { StartAction } from './repository-page';
 import { fieldStyles, sectionStyles } from '../styles';
 
@@ -39,6 +42,10 @@ interface FieldErrors {
   ref?: string;
 }
 
+export function sameWarning(a: Warning, b: Warning): boolean {
+  return a.code === b.code && a.repository === b.repository && a.message === b.message;
+}
+
 export function WarningList({ warnings, testId }: { warnings: Warning[]; testId: string }) {
   if (warnings.length === 0) return null;
   return (
@@ -47,7 +54,7 @@ export function WarningList({ warnings, testId }: { warnings: Warning[]; testId:
         {warnings.map((w, i) => (
           <li key={`${w.code}-${i}`} data-testid={`warning-${w.code}`}>
             {w.repository ? `${w.repository}: ` : ''}
-            {w.message}
+            <LinkedText text={w.message} />
           </li>
         ))}
       </ul>
@@ -55,14 +62,14 @@ export function WarningList({ warnings, testId }: { warnings: Warning[]; testId:
   );
 }
 
-function PreviewView({ preview }: { preview: ConnectPreview }) {
+function PreviewView({ preview, page }: { preview: ConnectPreview; page: RepositoryPage }) {
   return (
     <Stack space="space.150" testId="preview">
       <Heading size="small" as="h3">
         What connecting will change
       </Heading>
       <Text as="p">
-        Valohai will fetch <code>{preview.sshUrl}</code> at <code>{preview.ref}</code> (head {shortSha(preview.headCommit)}). One new
+        Valohai will fetch <code>{preview.sshUrl}</code> at <code>{preview.ref}</code> (head <CommitLink repository={page.repository.fullName} sha={preview.headCommit} />). One new
         read-only access key goes on {plural(preview.targets.length, 'repository', 'repositories')}:
       </Text>
       <DynamicTable
@@ -87,6 +94,27 @@ function PreviewView({ preview }: { preview: ConnectPreview }) {
   );
 }
 
+/**
+ * The one project that plainly belongs to this repository (it fetches it already, or is named after
+ * it), and that no other repository uses: chosen for the admin. With none or several, nothing is.
+ */
+export function matchingProject(ready: ReadyDetails, repository: RepositoryPage['repository']) {
+  const slug = repository.fullName.split('/').pop()?.toLowerCase();
+  const free = ready.projects.filter((p) => !p.inUseBy);
+  const fetching = free.filter((p) => p.repositoryUrl === repository.sshUrl);
+  if (fetching.length === 1) return fetching[0];
+  if (fetching.length > 1) return undefined;
+  const named = free.filter((p) => p.name.toLowerCase() === slug);
+  return named.length === 1 ? named[0] : undefined;
+}
+
+/** The repository's name as a new project's, or with -2, -3… when a project of that name exists. */
+export function freeProjectName(base: string, ready: ReadyDetails): string {
+  const taken = new Set(ready.projects.map((p) => p.name.toLowerCase()));
+  if (!taken.has(base.toLowerCase())) return base;
+  for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`.toLowerCase())) return `${base}-${n}`;
+}
+
 export function ConnectForm({
   page,
   ready,
@@ -99,8 +127,8 @@ export function ConnectForm({
   start: StartAction;
 }) {
   const [mode, setMode] = useState<ProjectMode>(ready.projects.length > 0 ? 'existing' : 'new');
-  const [projectId, setProjectId] = useState<string | null>(null);
-  const [name, setName] = useState(page.repository.fullName.split('/').pop() ?? '');
+  const [projectId, setProjectId] = useState<string | null>(() => matchingProject(ready, page.repository)?.id ?? null);
+  const [name, setName] = useState(() => freeProjectName(page.repository.fullName.split('/').pop() ?? '', ready));
   const [owner, setOwner] = useState<string | null>(ready.ownershipOptions[0]?.value ?? null);
   const [ref, setRef] = useState(ready.defaultRef);
   const [keyType, setKeyType] = useState<KeyType>('rsa');
@@ -131,13 +159,26 @@ export function ConnectForm({
     setPreview(null);
   };
 
+  const refProblem = (value: string) => {
+    const problem = fieldRules.ref(value);
+    return problem ? `${FIELD_NAMES.ref} ${problem}.` : null;
+  };
+
   const checkRef = (): string | null => {
     const trimmed = ref.trim();
-    if (!isValidRef(trimmed)) {
-      setErrors((e) => ({ ...e, ref: 'Enter a branch, tag or commit, e.g. main.' }));
+    const problem = refProblem(trimmed);
+    if (problem) {
+      setErrors((e) => ({ ...e, ref: problem }));
       return null;
     }
     return trimmed;
+  };
+
+  /** The server's word on a field goes on that field; anything else is the form's problem. */
+  const showFailure = (failure: ResolverError) => {
+    const field = failure.field === 'ref' ? 'ref' : failure.field === 'newProject.name' ? 'name' : failure.field === 'newProject.owner' ? 'owner' : null;
+    if (field) setErrors((e) => ({ ...e, [field]: failure.message }));
+    else setProblem(failure);
   };
 
   const onPreview = async () => {
@@ -149,7 +190,7 @@ export function ConnectForm({
     try {
       setPreview(await call('previewConnect', { ref: r, submodules }));
     } catch (err) {
-      setProblem(errorDetail(err));
+      showFailure(errorDetail(err));
     } finally {
       setPreviewing(false);
     }
@@ -159,12 +200,14 @@ export function ConnectForm({
     event.preventDefault();
     const next: FieldErrors = {};
     const r = ref.trim();
-    if (!isValidRef(r)) next.ref = 'Enter a branch, tag or commit, e.g. main.';
+    const badRef = refProblem(r);
+    if (badRef) next.ref = badRef;
     if (mode === 'existing' && !projectId) next.project = 'Choose the Valohai project to connect.';
     if (mode === 'existing' && chosen?.inUseBy && !moveProject) {
       next.project = `This project is connected to ${chosen.inUseBy}. Choose another project, or choose to move it here.`;
     }
     if (mode === 'new' && !name.trim()) next.name = 'Name the new project.';
+    else if (mode === 'new' && fieldRules.projectName(name.trim())) next.name = `${FIELD_NAMES['newProject.name']} ${fieldRules.projectName(name.trim())}.`;
     if (mode === 'new' && !owner) next.owner = 'Choose who owns the new project.';
     setErrors(next);
     setProblem(null);
@@ -179,7 +222,7 @@ export function ConnectForm({
       call(manual ? 'startManualConnect' : 'startConnect', payload),
     );
     setConnecting(false);
-    if (failure) setProblem(failure);
+    if (failure) showFailure(failure);
   };
 
   return (
@@ -286,7 +329,7 @@ export function ConnectForm({
                     isInvalid={Boolean(errors.name)}
                     testId="project-name"
                   />
-                  {errors.name && <ErrorMessage>{errors.name}</ErrorMessage>}
+                  {errors.name && <ErrorMessage testId="project-name-error">{errors.name}</ErrorMessage>}
                 </Stack>
                 <Stack space="space.050">
                   <Label htmlFor="project-owner">Owner</Label>
@@ -323,7 +366,9 @@ export function ConnectForm({
                 <ErrorMessage testId="fetch-ref-error">{errors.ref}</ErrorMessage>
               ) : (
                 <HelperMessage>
-                  <span id="fetch-ref-help">The branch, tag or commit Valohai fetches{page.repository.mainBranch ? `; the main branch is ${page.repository.mainBranch}` : ''}.</span>
+                  <span id="fetch-ref-help">
+                    The branch Valohai fetches, by name or as refs/heads/name{page.repository.mainBranch ? `; the main branch is ${page.repository.mainBranch}` : ''}.
+                  </span>
                 </HelperMessage>
               )}
             </Stack>
@@ -357,7 +402,7 @@ export function ConnectForm({
 
           {problem && <ProblemMessage error={problem} testId="connect-error" />}
           <div aria-live="polite" data-testid="preview-region">
-            {preview && <PreviewView preview={preview} />}
+            {preview && <PreviewView preview={preview} page={page} />}
           </div>
 
           <Inline space="space.100">

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useState } from 'react';
 import Button from '@atlaskit/button/new';
 import DynamicTable from '@atlaskit/dynamic-table';
 import Heading from '@atlaskit/heading';
@@ -16,10 +16,13 @@ import {
   type SyncState,
 } from '../../../../src/forge/contract';
 import { call } from '../api';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { ExternalLink, ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
-import { formatDateTime, plural, shortSha } from '../format';
-import { WarningList } from './connect-form';
+import { formatDateTime, keyAge, plural } from '../format';
+import { CommitLink } from '../components/commit-link';
+import { sameWarning, WarningList } from './connect-form';
+import type { Warning } from '../../../../src/connect/types';
 import type { StartAction } from './repository-page';
 import { sectionStyles } from '../styles';
 
@@ -104,7 +107,7 @@ function KeyAge({ days }: { days: number }) {
   const level = keyAgeLevel(days);
   return (
     <Inline space="space.100" alignBlock="center">
-      <Text>{plural(days, 'day')}</Text>
+      <Text>{keyAge(days)}</Text>
       {level === 'warning' && <Lozenge appearance="moved">Rotate soon</Lozenge>}
       {level === 'alert' && <Lozenge appearance="removed">Rotate now</Lozenge>}
     </Inline>
@@ -113,11 +116,17 @@ function KeyAge({ days }: { days: number }) {
 
 export function ConnectedView({
   connection,
+  repository,
+  shownWarnings = [],
   readOnly,
   start,
   setup,
 }: {
   connection: ConnectionStatus;
+  /** `workspace/slug`, for links to its commits. */
+  repository: string;
+  /** Warnings the job's result above already shows: not repeated here. */
+  shownWarnings?: Warning[];
   readOnly: boolean;
   start: StartAction;
   setup: RepositoryPage['setup'];
@@ -125,14 +134,7 @@ export function ConnectedView({
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState<'verify' | 'rotate' | 'disconnect' | null>(null);
   const [problem, setProblem] = useState<ResolverError | null>(null);
-  const confirmRef = useRef<HTMLDivElement>(null);
-  const disconnectRef = useRef<HTMLButtonElement>(null);
   const level = keyAgeLevel(connection.keyAgeDays);
-
-  useEffect(() => {
-    // Move focus into the confirmation so keyboard and screen reader users land on the question.
-    if (confirming) confirmRef.current?.focus();
-  }, [confirming]);
 
   const run = async (which: 'verify' | 'rotate' | 'disconnect') => {
     setBusy(which);
@@ -220,11 +222,11 @@ export function ConnectedView({
                 <KeyAge days={connection.keyAgeDays} />
               </Fact>
               <Fact term="Valohai has" testId="fact-valohai-commit">
-                <code>{shortSha(connection.valohaiCommit?.identifier)}</code>
+                <CommitLink repository={repository} sha={connection.valohaiCommit?.identifier} />
                 {connection.valohaiCommit?.commitTime ? ` (${formatDateTime(connection.valohaiCommit.commitTime)})` : ''}
               </Fact>
               <Fact term="Bitbucket head" testId="fact-bitbucket-head">
-                <code>{shortSha(connection.bitbucketHead)}</code>
+                <CommitLink repository={repository} sha={connection.bitbucketHead} />
               </Fact>
               <Fact term="Last verified" testId="fact-verified">
                 {formatDateTime(connection.verifiedAt)}
@@ -247,7 +249,7 @@ export function ConnectedView({
               </ul>
             </SectionMessage>
           )}
-          <WarningList warnings={connection.warnings} testId="connection-warnings" />
+          <WarningList warnings={connection.warnings.filter((w) => !shownWarnings.some((s) => sameWarning(s, w)))} testId="connection-warnings" />
         </Stack>
       </Box>
 
@@ -297,45 +299,23 @@ export function ConnectedView({
             )}
           </>
         )}
-        <Button ref={disconnectRef} appearance="danger" onClick={() => setConfirming(true)} isDisabled={readOnly || busy !== null || confirming} testId="disconnect-button">
+        <Button appearance="danger" onClick={() => setConfirming(true)} isDisabled={readOnly || busy !== null} testId="disconnect-button">
           Disconnect
         </Button>
       </Inline>
-      {confirming && (
-        <div ref={confirmRef} tabIndex={-1} aria-labelledby="disconnect-confirm-title" role="group" data-testid="disconnect-confirm">
-          <SectionMessage appearance="warning" title="Disconnect this repository from Valohai?">
-            <Stack space="space.150">
-              <Text as="p" id="disconnect-confirm-title">
-                {disconnectQuestion(connection, setup)}
-              </Text>
-              <Inline space="space.100">
-                <Button
-                  appearance="danger"
-                  onClick={() => {
-                    setConfirming(false);
-                    void run('disconnect');
-                  }}
-                  isLoading={busy === 'disconnect'}
-                  testId="disconnect-confirm-button"
-                >
-                  Disconnect
-                </Button>
-                <Button
-                  appearance="subtle"
-                  onClick={() => {
-                    setConfirming(false);
-                    // Back to where the question came from; the button is enabled again after this render.
-                    setTimeout(() => disconnectRef.current?.focus(), 0);
-                  }}
-                  testId="disconnect-cancel"
-                >
-                  Cancel
-                </Button>
-              </Inline>
-            </Stack>
-          </SectionMessage>
-        </div>
-      )}
+      <ConfirmDialog
+        open={confirming}
+        title="Disconnect this repository from Valohai?"
+        confirmLabel="Disconnect"
+        onCancel={() => setConfirming(false)}
+        onConfirm={() => {
+          setConfirming(false);
+          void run('disconnect');
+        }}
+        testId="disconnect-confirm"
+      >
+        {disconnectQuestion(connection, setup)}
+      </ConfirmDialog>
     </Stack>
   );
 }

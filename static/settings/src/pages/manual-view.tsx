@@ -5,6 +5,7 @@ import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import type { ManualDetails, ResolverError } from '../../../../src/forge/contract';
 import { call } from '../api';
 import { CopyField } from '../components/copy-field';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { ExternalLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { WarningList } from './connect-form';
@@ -16,6 +17,7 @@ const stepsStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' })
 export function ManualView({ manual, readOnly, start }: { manual: ManualDetails; readOnly: boolean; start: StartAction }) {
   const [busy, setBusy] = useState<'verify' | 'cancel' | null>(null);
   const [problem, setProblem] = useState<ResolverError | null>(null);
+  const [confirming, setConfirming] = useState(false);
 
   const run = async (which: 'verify' | 'cancel') => {
     setBusy(which);
@@ -64,10 +66,24 @@ export function ManualView({ manual, readOnly, start }: { manual: ManualDetails;
           <Button appearance="primary" onClick={() => void run('verify')} isDisabled={readOnly || busy !== null} isLoading={busy === 'verify'} testId="verify-manual-button">
             Verify
           </Button>
-          <Button appearance="subtle" onClick={() => void run('cancel')} isDisabled={readOnly || busy !== null} isLoading={busy === 'cancel'} testId="manual-cancel">
+          <Button appearance="subtle" onClick={() => setConfirming(true)} isDisabled={readOnly || busy !== null} isLoading={busy === 'cancel'} testId="manual-cancel">
             Cancel and discard the key
           </Button>
         </Inline>
+        <ConfirmDialog
+          open={confirming}
+          title="Discard this key?"
+          confirmLabel="Discard the key"
+          onCancel={() => setConfirming(false)}
+          onConfirm={() => {
+            setConfirming(false);
+            void run('cancel');
+          }}
+          testId="manual-cancel-confirm"
+        >
+          Valohai project {manual.project.name} no longer gets this key, and the page forgets it. If you already added it to a repository,
+          remove it there too: the result lists each repository&apos;s Access keys page. Connecting again makes a new key.
+        </ConfirmDialog>
       </Stack>
     </Box>
   );

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import Button from '@atlaskit/button/new';
 import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
@@ -7,7 +7,7 @@ import Spinner from '@atlaskit/spinner';
 import type { JobKind, JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
 import { JobOutcome } from '../components/job-outcome';
-import { JobProgress } from '../components/job-progress';
+import { JobProgress, jobTitles } from '../components/job-progress';
 import { ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { isFinished, useJob } from '../use-job';
@@ -20,25 +20,45 @@ import { pageStyles } from '../styles';
 export interface ActiveJob {
   jobId: string;
   kind: JobKind;
+  /** Started from this page just now (not found running when the page loaded): its views take the focus. */
+  started?: boolean;
 }
 
 /** Starts an action and hands its job to the page; errors are shown where the action was taken. */
 export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
 
-function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView) => Promise<void> }) {
+function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView, started: boolean) => Promise<void> }) {
   const { job, error } = useJob(active.jobId);
   const reported = useRef(false);
   useEffect(() => {
     if (job && isFinished(job) && !reported.current) {
       reported.current = true;
-      void onFinished(job);
+      void onFinished(job, Boolean(active.started));
     }
-  }, [job, onFinished]);
+  }, [job, onFinished, active.started]);
   return (
-    <Stack space="space.200" testId="running-view">
-      <JobProgress job={job} kind={active.kind} />
-      {error && <ProblemMessage error={error} testId="job-error" />}
-    </Stack>
+    <FocusHere label={jobTitles[active.kind]} take={Boolean(active.started)} testId="running-view">
+      <Stack space="space.200">
+        <JobProgress job={job} kind={active.kind} />
+        {error && <ProblemMessage error={error} testId="job-error" />}
+      </Stack>
+    </FocusHere>
+  );
+}
+
+/**
+ * Takes the focus when it appears: the button that started a job goes away with the view it was on,
+ * and focus must land on what replaced it (the steps, then the outcome), not on the page body.
+ */
+function FocusHere({ label, take, testId, children }: { label: string; take: boolean; testId: string; children: ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (take) ref.current?.focus();
+  }, [take]);
+  return (
+    <div ref={ref} tabIndex={-1} role="group" aria-label={label} data-testid={testId}>
+      {children}
+    </div>
   );
 }
 
@@ -75,7 +95,7 @@ export function RepositoryPage() {
   const [page, setPage] = useState<PageData | null>(null);
   const [loadError, setLoadError] = useState<ResolverError | null>(null);
   const [active, setActive] = useState<ActiveJob | null>(null);
-  const [finished, setFinished] = useState<JobView | null>(null);
+  const [finished, setFinished] = useState<{ job: JobView; started: boolean } | null>(null);
   // A page read just after a job ends may still name that job as active: do not follow it again.
   const lastFinished = useRef<string | null>(null);
 
@@ -98,7 +118,7 @@ export function RepositoryPage() {
     try {
       const { jobId } = await begin();
       setFinished(null);
-      setActive({ jobId, kind });
+      setActive({ jobId, kind, started: true });
       return null;
     } catch (err) {
       return errorDetail(err);
@@ -108,11 +128,11 @@ export function RepositoryPage() {
   // The finished job's steps stay on screen until the page is read again, so its outcome never
   // appears beside the state from before it (a rotated key next to the old fingerprint).
   const onFinished = useCallback(
-    async (job: JobView) => {
+    async (job: JobView, started: boolean) => {
       lastFinished.current = job.id;
       await load();
       setActive(null);
-      setFinished(job);
+      setFinished({ job, started });
     },
     [load],
   );
@@ -133,9 +153,11 @@ export function RepositoryPage() {
         </Stack>
         {loadError && (
           <ProblemMessage error={loadError} testId="load-error">
-            <Inline>
-              <Button onClick={() => void load()}>Try again</Button>
-            </Inline>
+            {loadError.temporary && (
+              <Inline>
+                <Button onClick={() => void load()}>Try again</Button>
+              </Inline>
+            )}
           </ProblemMessage>
         )}
         {!page && !loadError && <Spinner label="Loading repository settings" size="large" />}
@@ -144,7 +166,15 @@ export function RepositoryPage() {
             <Text as="p">{memberSentence(page)} Ask an admin of this repository to connect, rotate or disconnect.</Text>
           </SectionMessage>
         )}
-        {finished && !active && <JobOutcome job={finished} />}
+        {finished && !active && (
+          <FocusHere label={`${jobTitles[finished.job.kind]}: finished`} take={finished.started} testId="finished-view">
+            <Stack space="space.200">
+              <JobOutcome job={finished.job} />
+              {/* The steps stay on screen with the result: what was done, and where it stopped. */}
+              <JobProgress job={finished.job} kind={finished.job.kind} />
+            </Stack>
+          </FocusHere>
+        )}
         {active && <RunningView key={active.jobId} active={active} onFinished={onFinished} />}
         {page && !active && (
           <>
@@ -158,7 +188,14 @@ export function RepositoryPage() {
               <ConnectForm page={page} ready={page.ready} readOnly={readOnly} start={start} />
             )}
             {page.state === 'connected' && page.connection && (
-              <ConnectedView connection={page.connection} readOnly={readOnly} start={start} setup={page.setup} />
+              <ConnectedView
+                connection={page.connection}
+                repository={page.repository.fullName}
+                shownWarnings={finished?.job.result?.warnings}
+                readOnly={readOnly}
+                start={start}
+                setup={page.setup}
+              />
             )}
             {page.state === 'manual' && page.manual && <ManualView manual={page.manual} readOnly={readOnly} start={start} />}
             {page.state === 'running' && (

@@ -12,6 +12,8 @@ import {
   ATLASSIAN_API_TOKENS_URL,
   BITBUCKET_TOKEN_SCOPES,
   DEFAULT_VALOHAI_HOST,
+  FIELD_NAMES,
+  fieldRules,
   normaliseValohaiHost,
   valohaiTokensUrl,
   type BitbucketCredentialSummary,
@@ -21,10 +23,11 @@ import {
   type WorkspaceSettings,
 } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
+import { ConfirmDialog } from '../components/confirm-dialog';
 import { ExternalLink, ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { TrustSection } from '../components/trust-section';
-import { plural } from '../format';
+import { keyAge, plural } from '../format';
 import { pageStyles, sectionStyles } from '../styles';
 
 const formStyles = xcss({ maxWidth: '480px' });
@@ -36,6 +39,11 @@ const stateLook: Record<RepositoryConnectionState, { label: string; appearance: 
   'not-connected': { label: 'Not connected', appearance: 'default' },
   'moved-away': { label: 'Project moved away', appearance: 'removed' },
 };
+
+const CLEAR_CONSEQUENCE = {
+  valohai: 'The token is deleted from this workspace. Connected repositories keep working on Valohai, but nobody can connect, rotate, verify or disconnect until a token is stored again.',
+  bitbucket: 'The token is deleted from this workspace. Access keys then are added and removed by hand: the repository pages show the key and a link to each repository.',
+} as const;
 
 type Notice = { kind: 'saved'; text: string } | { kind: 'error'; error: ResolverError } | null;
 
@@ -77,26 +85,33 @@ function ValohaiSection({
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<Notice>(null);
+  const [confirmClear, setConfirmClear] = useState(false);
   const [fieldError, setFieldError] = useState<{ host?: string; token?: string }>({});
   const hostForLink = normaliseValohaiHost(host) ?? DEFAULT_VALOHAI_HOST;
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
+    // A new attempt: what the last one said no longer applies.
+    setNotice(null);
     const errors: { host?: string; token?: string } = {};
-    const normalised = normaliseValohaiHost(host || DEFAULT_VALOHAI_HOST);
-    if (!normalised) errors.host = 'Enter an https:// address with no path, e.g. https://app.valohai.com.';
+    const normalised = normaliseValohaiHost(host.trim() || DEFAULT_VALOHAI_HOST);
+    const hostProblem = fieldRules.host(host.trim() || DEFAULT_VALOHAI_HOST);
+    if (hostProblem) errors.host = `${FIELD_NAMES.host} ${hostProblem}.`;
     if (!token.trim()) errors.token = 'Paste a Valohai API token.';
+    else if (fieldRules.valohaiToken(token.trim())) errors.token = `${FIELD_NAMES.token} ${fieldRules.valohaiToken(token.trim())}.`;
     setFieldError(errors);
     if (errors.host || errors.token || !normalised) return;
     setBusy(true);
-    setNotice(null);
     try {
       const saved = await call('saveValohaiToken', { host: normalised, token: token.trim() });
       setToken('');
       setNotice({ kind: 'saved', text: saved.username ? `Saved the Valohai token of ${saved.username}.` : 'Saved the Valohai token.' });
       onSaved(saved);
     } catch (err) {
-      setNotice({ kind: 'error', error: errorDetail(err) });
+      const error = errorDetail(err);
+      // The server's word on one field goes on that field.
+      if (error.field === 'host' || error.field === 'token') setFieldError({ [error.field]: error.message });
+      else setNotice({ kind: 'error', error });
     } finally {
       setBusy(false);
     }
@@ -119,6 +134,8 @@ function ValohaiSection({
             : 'No Valohai token is stored. The Valohai pages of this workspace\u2019s repositories need one to connect.'}
         </Text>
         {summary.problem && <ProblemMessage error={summary.problem} testId="valohai-problem" />}
+        {/* Someone who cannot store a token is told who can (above), not handed a form that cannot work. */}
+        {!disabled && (
         <form onSubmit={onSubmit} noValidate aria-label="Store a Valohai token">
           <Box xcss={formStyles}>
             <Stack space="space.150">
@@ -173,14 +190,28 @@ function ValohaiSection({
                   Save Valohai token
                 </Button>
                 {summary.configured && (
-                  <Button isDisabled={disabled || busy} onClick={() => void onCleared()} testId="valohai-clear">
+                  <Button isDisabled={disabled || busy} onClick={() => setConfirmClear(true)} testId="valohai-clear">
                     Remove token
                   </Button>
                 )}
+                <ConfirmDialog
+                  open={confirmClear}
+                  title="Remove the Valohai token?"
+                  confirmLabel="Remove token"
+                  onCancel={() => setConfirmClear(false)}
+                  onConfirm={() => {
+                    setConfirmClear(false);
+                    void onCleared();
+                  }}
+                  testId="valohai-clear-confirm"
+                >
+                  {CLEAR_CONSEQUENCE.valohai}
+                </ConfirmDialog>
               </Inline>
             </Stack>
           </Box>
         </form>
+        )}
         <NoticeView notice={notice} testId="valohai" />
       </Stack>
     </Box>
@@ -202,24 +233,29 @@ function BitbucketSection({
   const [token, setToken] = useState('');
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<Notice>(null);
+  const [confirmClear, setConfirmClear] = useState(false);
   const [fieldError, setFieldError] = useState<{ email?: string; token?: string }>({});
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
+    setNotice(null);
     const errors: { email?: string; token?: string } = {};
-    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.trim())) errors.email = 'Enter the email address of your Atlassian account.';
+    if (!email.trim()) errors.email = 'Enter the email address of your Atlassian account.';
+    else if (fieldRules.email(email.trim())) errors.email = `${FIELD_NAMES.email} ${fieldRules.email(email.trim())}.`;
     if (!token.trim()) errors.token = 'Paste an Atlassian API token.';
+    else if (fieldRules.bitbucketToken(token.trim())) errors.token = `${FIELD_NAMES.token} ${fieldRules.bitbucketToken(token.trim())}.`;
     setFieldError(errors);
     if (errors.email || errors.token) return;
     setBusy(true);
-    setNotice(null);
     try {
       const saved = await call('saveBitbucketToken', { email: email.trim(), token: token.trim() });
       setToken('');
       setNotice({ kind: 'saved', text: `Saved the Bitbucket API token of ${saved.accountName ?? saved.email ?? email.trim()}.` });
       onSaved(saved);
     } catch (err) {
-      setNotice({ kind: 'error', error: errorDetail(err) });
+      const error = errorDetail(err);
+      if (error.field === 'email' || error.field === 'token') setFieldError({ [error.field]: error.message });
+      else setNotice({ kind: 'error', error });
     } finally {
       setBusy(false);
     }
@@ -266,6 +302,8 @@ function BitbucketSection({
             </Stack>
           </SectionMessage>
         )}
+        {!disabled && (
+        <>
         <Stack space="space.100">
           <Text as="p">
             Bitbucket lets only a user&apos;s API token manage access keys. At{' '}
@@ -320,14 +358,29 @@ function BitbucketSection({
                   Save Bitbucket token
                 </Button>
                 {summary.configured && (
-                  <Button isDisabled={disabled || busy} onClick={() => void onCleared()} testId="bitbucket-clear">
+                  <Button isDisabled={disabled || busy} onClick={() => setConfirmClear(true)} testId="bitbucket-clear">
                     Remove token
                   </Button>
                 )}
+                <ConfirmDialog
+                  open={confirmClear}
+                  title="Remove the Bitbucket API token?"
+                  confirmLabel="Remove token"
+                  onCancel={() => setConfirmClear(false)}
+                  onConfirm={() => {
+                    setConfirmClear(false);
+                    void onCleared();
+                  }}
+                  testId="bitbucket-clear-confirm"
+                >
+                  {CLEAR_CONSEQUENCE.bitbucket}
+                </ConfirmDialog>
               </Inline>
             </Stack>
           </Box>
         </form>
+        </>
+        )}
         <NoticeView notice={notice} testId="bitbucket" />
       </Stack>
     </Box>
@@ -355,7 +408,7 @@ function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
       { key: 'project', content: repo.projectName ?? '\u2014' },
       {
         key: 'age',
-        content: repo.keyAgeDays === null ? '\u2014' : plural(repo.keyAgeDays, 'day'),
+        content: repo.keyAgeDays === null ? '\u2014' : keyAge(repo.keyAgeDays),
       },
     ],
   }));
@@ -428,9 +481,11 @@ export function WorkspacePage() {
         </Stack>
         {error && (
           <ProblemMessage error={error} testId="load-error">
-            <Inline>
-              <Button onClick={() => void load()}>Try again</Button>
-            </Inline>
+            {error.temporary && (
+              <Inline>
+                <Button onClick={() => void load()}>Try again</Button>
+              </Inline>
+            )}
           </ProblemMessage>
         )}
         {!settings && !error && <Spinner label="Loading workspace settings" size="large" />}
@@ -438,7 +493,7 @@ export function WorkspacePage() {
           <>
             {!settings.canAdminister && (
               <SectionMessage appearance="information" title="Only workspace admins can change these settings" testId="read-only">
-                <Text as="p">You can see what is set up; ask a workspace admin to store or replace tokens.</Text>
+                <Text as="p">Workspace admins store the tokens and choose who may connect repositories. Ask one of them to change what is set up here.</Text>
               </SectionMessage>
             )}
             <ValohaiSection

@@ -1,0 +1,68 @@
+import { useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import Button from '@atlaskit/button/new';
+import Modal, { ModalBody, ModalFooter, ModalHeader, ModalTitle, ModalTransition } from '@atlaskit/modal-dialog';
+import { Text } from '@atlaskit/primitives';
+
+/**
+ * The question before an action that removes something (Disconnect, discarding the key, removing a
+ * token): a modal dialog, as Bitbucket asks it. Escape, Cancel and a click outside close it; focus
+ * starts on Cancel, so a stray Enter removes nothing, and goes back to the button that opened it.
+ *
+ * The page's frame is as tall as its content (Bitbucket sizes it so), so the frame's viewport is the
+ * whole page and a dialog fixed to its top could open far above what the user sees. It is placed
+ * beside the button that opened it instead, which is on screen: the user just used it.
+ */
+export function ConfirmDialog({
+  open,
+  title,
+  children,
+  confirmLabel,
+  onConfirm,
+  onCancel,
+  testId,
+}: {
+  open: boolean;
+  title: string;
+  children: ReactNode;
+  confirmLabel: string;
+  onConfirm: () => void;
+  onCancel: () => void;
+  testId: string;
+}) {
+  const cancelRef = useRef<HTMLButtonElement>(null);
+  const [place, setPlace] = useState({ top: 60, room: 0 });
+  useLayoutEffect(() => {
+    if (!open) return;
+    const trigger = document.activeElement;
+    const at = trigger && trigger !== document.body ? trigger.getBoundingClientRect().top + window.scrollY : 0;
+    // Just above the button, with room for the dialog below that line.
+    const top = Math.max(0, Math.round(Math.min(at - 240, window.innerHeight - 360)));
+    setPlace({ top, room: Math.max(240, window.innerHeight - top) });
+  }, [open]);
+  return (
+    <>
+      {/* Outside the transition, which would wait for it to animate out. */}
+      <style>{`[data-testid="${testId}--positioner"] { inset-block-start: ${place.top}px !important; max-height: ${place.room}px; }`}</style>
+      <ModalTransition>
+      {open && (
+        <Modal onClose={onCancel} autoFocus={cancelRef} testId={testId} width="small">
+          <ModalHeader>
+            <ModalTitle appearance="danger">{title}</ModalTitle>
+          </ModalHeader>
+          <ModalBody>
+            <Text as="p">{children}</Text>
+          </ModalBody>
+          <ModalFooter>
+            <Button ref={cancelRef} appearance="subtle" onClick={onCancel} testId={`${testId}-cancel`}>
+              Cancel
+            </Button>
+            <Button appearance="danger" onClick={onConfirm} testId={`${testId}-confirm`}>
+              {confirmLabel}
+            </Button>
+          </ModalFooter>
+        </Modal>
+      )}
+      </ModalTransition>
+    </>
+  );
+}
