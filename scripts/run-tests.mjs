@@ -3,10 +3,16 @@
 // folders named on the command line) with Node's own test runner, TypeScript loaded through tsx, and
 // ends the output with one line "N passed, N failed[, N skipped]" so that a run which executed
 // nothing is plain to see.
+//
+//   --quick   only the unit-level folders (QUICK below): no browser, no CLI process, no bundle
+//   --times   after the run, a table of time by test folder (each file's own time, summed per folder)
+//
+// Files run side by side (VB_TEST_CONCURRENCY, default 3): most of the slow files wait on git, ssh and
+// child processes rather than compute, so more files than cores keep the machine busy.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -23,8 +29,23 @@ function collect(path, out) {
   return out;
 }
 
-const targets = process.argv.slice(2);
-const files = (targets.length ? targets : ['test']).flatMap((t) => collect(join(root, t), []));
+/**
+ * Unit-level: pure code and the API clients against in-process fakes; no emulator stack, no CLI
+ * process, no browser, no bundler.
+ */
+const QUICK = ['test/ssh', 'test/git', 'test/http', 'test/bitbucket', 'test/valohai', 'test/connect'];
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const times = args.includes('--times');
+const targets = args.filter((a) => a !== '--quick' && a !== '--times');
+const files = (targets.length ? targets : quick ? QUICK : ['test'])
+  .flatMap((t) => collect(join(root, t), []));
+const concurrency = Number(process.env.VB_TEST_CONCURRENCY || 3);
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`VB_TEST_CONCURRENCY must be a whole number of test files to run at once, not "${process.env.VB_TEST_CONCURRENCY}".`);
+  process.exit(2);
+}
 if (files.length === 0) {
   console.error('No test files found.');
   console.log('0 passed, 0 failed');
@@ -47,6 +68,7 @@ const child = spawn(
   [
     '--import', 'tsx',
     '--test',
+    `--test-concurrency=${concurrency}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=./test/support/summary-reporter.mjs', `--test-reporter-destination=${summaryFile}`,
     ...files,
@@ -61,8 +83,26 @@ child.on('exit', (code, signal) => {
     counts.failed += 1; // the runner died before it could report: count it as a failure
   }
   rmSync(work, { recursive: true, force: true });
+  if (times) printTimes(counts.files ?? {});
   const failed = counts.failed + (code !== 0 && counts.failed === 0 ? 1 : 0);
   const skipped = counts.skipped ? `, ${counts.skipped} skipped` : '';
   console.log(`${counts.passed} passed, ${failed} failed${skipped}`);
   process.exit(signal ? 1 : failed > 0 || counts.passed === 0 ? 1 : 0);
 });
+
+/** Seconds by folder (sum of its files' own times; files ran side by side, so the sum exceeds the wall clock). */
+function printTimes(byFile) {
+  const folders = new Map();
+  for (const [file, ms] of Object.entries(byFile)) {
+    const folder = dirname(relative(root, file));
+    const f = folders.get(folder) ?? { ms: 0, files: 0 };
+    f.ms += ms;
+    f.files += 1;
+    folders.set(folder, f);
+  }
+  const rows = [...folders].sort((a, b) => b[1].ms - a[1].ms);
+  console.log('\n| folder | files | seconds |\n| --- | ---: | ---: |');
+  for (const [folder, f] of rows) console.log(`| ${folder} | ${f.files} | ${(f.ms / 1000).toFixed(1)} |`);
+  const total = rows.reduce((t, [, f]) => t + f.ms, 0);
+  console.log(`| all (sum of files) | ${rows.reduce((t, [, f]) => t + f.files, 0)} | ${(total / 1000).toFixed(1)} |\n`);
+}

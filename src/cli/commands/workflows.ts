@@ -62,9 +62,26 @@ function retryOptions(io: CliIO): { maxTotalMs: number; baseDelayMs: number; max
   return { maxTotalMs: budget, baseDelayMs: Math.min(250, budget / 20), maxDelayMs: Math.min(8000, budget / 4) };
 }
 
+/** The most VALOHAI_BITBUCKET_TIMEOUT_MS may say: ten minutes per request. */
+const MAX_TIMEOUT_MS = 600_000;
+
+/**
+ * How long one request may take (VALOHAI_BITBUCKET_TIMEOUT_MS, default 30 s each for Bitbucket and
+ * Valohai), for slow links and busy machines; bounded, so a run never waits forever.
+ */
+function timeoutMs(io: CliIO): number | undefined {
+  const raw = io.env.VALOHAI_BITBUCKET_TIMEOUT_MS;
+  if (raw === undefined || raw === '') return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms <= 0 || ms > MAX_TIMEOUT_MS) {
+    throw new ConfigError(`VALOHAI_BITBUCKET_TIMEOUT_MS must be a whole number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, not "${raw}".`);
+  }
+  return ms;
+}
+
 function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
   const valohai = valohaiConfig(io.env, flags);
-  return new ValohaiClient({ host: valohai.host, token: valohai.token, retry: retryOptions(io) });
+  return new ValohaiClient({ host: valohai.host, token: valohai.token, retry: retryOptions(io), timeoutMs: timeoutMs(io) });
 }
 
 function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
@@ -73,7 +90,7 @@ function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
   const budget = new RateBudget();
   return {
     bitbucket: new BitbucketClient({
-      transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken })),
+      transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeoutMs(io) })),
       retry: retryOptions(io),
     }),
     // The token is the caller's own: Bitbucket refuses them what they may not do themselves.

@@ -1,16 +1,24 @@
 /**
- * Faults at every API call of connect, rotate and disconnect, through the real CLI process against the
- * stand-ins. After each faulted run: the exit status says what happened, the key Valohai holds still
+ * The fault matrix, shared by test/e2e/fault-matrix-*.test.ts (one file per workflow, so the test
+ * runner runs them side by side): faults at every API call of connect, rotate and disconnect against
+ * the stand-ins. After each faulted run: the exit status says what happened, the key Valohai holds still
  * opens every repository it must fetch (real `git ls-remote` over SSH), and every key still on Bitbucket
  * besides Valohai's is named on stderr as left in place. Then the same command without faults repairs:
  * exit 0 and a clean state.
  *
+ * Where the command runs: for each workflow and fault kind, the first call of the list runs the faulted
+ * command as the CLI ships (dist/cli.js, a child process, with `--json`), so exit codes, stdout, stderr
+ * and the JSON document are checked at the process boundary for every workflow × fault kind. Every
+ * other case runs the very same commander program in this process (`registerWorkflows` with captured
+ * screens and the case's environment): the same wiring, ports and printing, without paying for a
+ * process start. The run again without faults is always in this process.
+ *
  * The superproject is acme/inference-api, whose submodules are all relative SSH ones: every target is
  * on Bitbucket, so a clean run verifies. Workflows: connect on a fresh Valohai project, rotate and
  * disconnect on a connection in place, and connect on a connection in place ("connect again", only
- * the calls where its path differs from connect's). The groups run side by side, each lane on its own
- * stack; runs use Ed25519 keys because an RSA-4096 key per run would add minutes and the key type plays
- * no part in the ordering under test.
+ * the calls where its path differs from connect's). Within a file the lanes run side by side, each on
+ * its own stack; runs use Ed25519 keys because an RSA-4096 key per run would add minutes and the key
+ * type plays no part in the ordering under test.
  *
  * Left out because the workflow never makes the call (the matrix only holds combinations that are hit,
  * and each case asserts that its fault was hit):
@@ -28,30 +36,41 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Command } from 'commander';
 import { startStack, type Stack } from '../../dev/stack';
 import type { FaultRule } from '../../dev/faults';
 import { demoBitbucketCredentials } from '../../dev/seed/index';
 import { demoValohaiCredentials } from '../../dev/valohai/index';
 import { BitbucketClient, createFetchTransport } from '../../src/bitbucket/index';
+import { registerWorkflows, type CliIO } from '../../src/cli/commands/workflows';
+import { credentialsOf, screenOf } from '../../src/cli/screen';
 import { FileConnectionStore } from '../../src/cli/state';
 import { connect, disconnect, ownCredentials, type WorkflowDeps } from '../../src/connect/index';
 import { generateKeyPair } from '../../src/ssh/index';
 import { ValohaiClient } from '../../src/valohai/index';
-import { assertInvariant, gitReach, runCli, type CliRun } from '../support/e2e';
+import { assertInvariant, runCli, type CliRun } from './e2e';
 
-const WORKSPACE = 'acme';
+export const WORKSPACE = 'acme';
 const SUPER = 'inference-api';
 const REPO = `${WORKSPACE}/${SUPER}`;
-const TARGETS = ['inference-api', 'datasets', 'training-lib', 'feature-store'];
+export const TARGETS = ['inference-api', 'datasets', 'training-lib', 'feature-store'];
 /**
  * Retries give up within about a second: at most five attempts with waits of 50-250 ms. Roomy enough
  * that a single failed call is always retried even when the machine is busy.
  */
 const RETRY_BUDGET_MS = '1000';
+/**
+ * Per request. The CLI's default (30 s) is for people; a busy machine running the whole suite has made
+ * a Valohai fetch (real git over SSH for four repositories) outlast it, which read as ETIMEDOUT. Two
+ * minutes is roomy and still bounded, as is each case (CASE_TIMEOUT_MS).
+ */
+const REQUEST_TIMEOUT_MS = '120000';
+/** A case is at most two runs and a few git fetches: bounded, so a hang fails with its name. */
+export const CASE_TIMEOUT_MS = 600_000;
 
 /** 'connect again' is the connect command on a connection already in place (it verifies, no new key). */
-type Workflow = 'connect' | 'connect again' | 'rotate' | 'disconnect';
-type CallName =
+export type Workflow = 'connect' | 'connect again' | 'rotate' | 'disconnect';
+export type CallName =
   | 'GET repository'
   | 'GET branch'
   | 'GET src'
@@ -62,7 +81,7 @@ type CallName =
   | 'PATCH repository settings'
   | 'POST fetch'
   | 'GET commits';
-type Kind = '500 always' | '429 always' | 'reset always' | 'malformed always' | 'Nth call 500' | 'Nth call refused';
+export type Kind = '500 always' | '429 always' | 'reset always' | 'malformed always' | 'Nth call 500' | 'Nth call refused';
 
 interface CallSpec {
   system: 'bitbucket' | 'valohai';
@@ -77,7 +96,7 @@ interface CallSpec {
   refused?: Pick<FaultRule, 'status' | 'body'>;
 }
 
-const CALLS: Record<CallName, CallSpec> = {
+export const CALLS: Record<CallName, CallSpec> = {
   'GET repository': { system: 'bitbucket', method: 'GET', path: '^/2\\.0/repositories/[^/]+/[^/]+/?$', write: false, nth: 1 },
   'GET branch': { system: 'bitbucket', method: 'GET', path: '/refs/branches/', write: false, nth: 1 },
   'GET src': { system: 'bitbucket', method: 'GET', path: '/src/', write: false, nth: 1 },
@@ -181,13 +200,13 @@ function expectedExit(workflow: Workflow, call: CallName, kind: Kind): number {
   return 1;
 }
 
-interface Case {
+export interface Case {
   workflow: Workflow;
   call: CallName;
   kind: Kind;
 }
 
-function casesOf(workflow: Workflow): Case[] {
+export function casesOf(workflow: Workflow): Case[] {
   return CALLS_MADE[workflow].flatMap((call) =>
     [...ALWAYS, ...(CALLS[call].write ? NTH : [])]
       .filter((kind) => !(kind === 'malformed always' && CALLS[call].bodyless))
@@ -196,7 +215,7 @@ function casesOf(workflow: Workflow): Case[] {
 }
 
 /** One stack with its own state dir: a lane of cases that run one after another. */
-class Lane {
+export class Lane {
   stack!: Stack;
   stateDir!: string;
   env!: Record<string, string>;
@@ -207,7 +226,12 @@ class Lane {
     // The emulator's hourly rate limit would run out long before the matrix does.
     this.stack = await startStack({ rateLimitPerHour: 1_000_000 });
     this.stateDir = await mkdtemp(join(tmpdir(), 'vb-faults-state-'));
-    this.env = { ...this.stack.env, VALOHAI_BITBUCKET_STATE_DIR: this.stateDir, VALOHAI_BITBUCKET_RETRY_BUDGET_MS: RETRY_BUDGET_MS };
+    this.env = {
+      ...this.stack.env,
+      VALOHAI_BITBUCKET_STATE_DIR: this.stateDir,
+      VALOHAI_BITBUCKET_RETRY_BUDGET_MS: RETRY_BUDGET_MS,
+      VALOHAI_BITBUCKET_TIMEOUT_MS: REQUEST_TIMEOUT_MS,
+    };
   }
 
   async close(): Promise<void> {
@@ -237,9 +261,10 @@ class Lane {
           baseUrl: this.stack.bitbucket.url,
           email: demoBitbucketCredentials.admin.email,
           apiToken: demoBitbucketCredentials.admin.token,
+          timeoutMs: Number(REQUEST_TIMEOUT_MS),
         }),
       }),
-      valohai: new ValohaiClient({ host: this.stack.valohai.url, token: demoValohaiCredentials.admin.token }),
+      valohai: new ValohaiClient({ host: this.stack.valohai.url, token: demoValohaiCredentials.admin.token, timeoutMs: Number(REQUEST_TIMEOUT_MS) }),
       generateKey: ({ comment }) => generateKeyPair({ type: 'ed25519', comment }),
       store: new FileConnectionStore(this.stateDir),
     };
@@ -326,7 +351,7 @@ async function checkAfterFault(lane: Lane, run: CliRun, label: string): Promise<
 }
 
 /** A clean end state: connected (one key per target, Valohai's) or disconnected (no key anywhere). */
-async function checkClean(lane: Lane, workflow: Workflow, label: string): Promise<void> {
+export async function checkClean(lane: Lane, workflow: Workflow, label: string): Promise<void> {
   if (workflow === 'disconnect') {
     assert.equal(lane.stack.valohai.state.hasKey(lane.project.repositoryId), false, `${label}: Valohai still holds a key`);
     for (const slug of TARGETS) assert.deepEqual(lane.keys(slug), [], `${label}: keys left on ${slug}`);
@@ -343,8 +368,62 @@ async function checkClean(lane: Lane, workflow: Workflow, label: string): Promis
   }
 }
 
-async function runCase(lane: Lane, c: Case): Promise<void> {
-  const label = `${c.workflow} with ${c.kind} on ${c.call}`;
+/** Where a command runs: the shipped CLI as a child process, or its commander program in this process. */
+export type Where = 'CLI process' | 'in-process';
+
+/**
+ * The CLI's own command tree, run in this process with captured screens: the same `registerWorkflows`
+ * (wiring, retries, lock, printing, exit codes) as dist/cli.js, given the environment the child would get.
+ */
+export async function runInProcess(args: string[], env: Record<string, string>): Promise<CliRun> {
+  const full: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env };
+  const secrets = credentialsOf(full);
+  let stdout = '';
+  let stderr = '';
+  let code = 0;
+  const io: CliIO = {
+    stdout: screenOf({ isTTY: false, write: (t) => void (stdout += t) }, secrets),
+    stderr: screenOf({ isTTY: false, write: (t) => void (stderr += t) }, secrets),
+    env: full,
+    setExitCode: (c) => {
+      code = c;
+    },
+  };
+  const program = new Command('valohai-bitbucket').exitOverride();
+  registerWorkflows(program, io);
+  try {
+    await program.parseAsync(args, { from: 'user' });
+  } catch (err) {
+    // A usage error (commander's exitOverride): the child would exit 2.
+    stderr += `${err instanceof Error ? err.message : String(err)}\n`;
+    code = 2;
+  }
+  return { code, stdout, stderr };
+}
+
+/** The faulted run goes through the process for the first call of each fault kind of a workflow. */
+export function whereOf(c: Case): Where {
+  const first = casesOf(c.workflow).find((o) => o.kind === c.kind);
+  return first?.call === c.call ? 'CLI process' : 'in-process';
+}
+
+/** What `--json` prints for a workflow, checked on the process runs. */
+function checkJson(stdout: string, label: string): void {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(stdout);
+  } catch {
+    assert.fail(`${label}: --json printed something other than one JSON document\n${stdout}`);
+  }
+  assert.ok(doc && typeof doc === 'object' && !Array.isArray(doc), `${label}: --json printed no object`);
+  const o = doc as Record<string, unknown>;
+  assert.equal(typeof o.repository, 'string', `${label}: --json lacks the repository`);
+  assert.ok(Array.isArray(o.accessKeys), `${label}: --json lacks accessKeys`);
+  assert.equal('publicKey' in o || 'outcome' in o, false, `${label}: --json carries fields it must not`);
+}
+
+export async function runCase(lane: Lane, c: Case, where: Where = whereOf(c)): Promise<void> {
+  const label = `${c.workflow} with ${c.kind} on ${c.call} (${where})`;
   if (c.workflow === 'connect') await lane.ensureFresh();
   else await lane.ensureConnected();
   const injector = CALLS[c.call].system === 'bitbucket' ? lane.stack.bitbucket.faults : lane.stack.valohai.faults;
@@ -352,7 +431,7 @@ async function runCase(lane: Lane, c: Case): Promise<void> {
   let run: CliRun;
   let hits: number;
   try {
-    run = await runCli(lane.args(c.workflow), lane.env);
+    run = where === 'CLI process' ? await runCli([...lane.args(c.workflow), '--json'], lane.env) : await runInProcess(lane.args(c.workflow), lane.env);
     hits = injector.list().find((r) => r.id === ruleId)?.hits ?? 0;
   } finally {
     lane.stack.bitbucket.faults.clear();
@@ -362,96 +441,46 @@ async function runCase(lane: Lane, c: Case): Promise<void> {
   assert.ok(hits > 0, `${label}: the fault was never hit, so this combination tests nothing`);
   assert.equal(run.code, expectedExit(c.workflow, c.call, c.kind), `${label}: exit status\n${output}`);
   assert.doesNotMatch(run.stderr, STACK_TRACE, `${label}: a stack trace reached the user`);
+  if (where === 'CLI process') checkJson(run.stdout, label);
   if (run.code === 0) await checkClean(lane, c.workflow, label);
   else {
     assert.match(run.stderr, new RegExp(`${command(c.workflow)} (failed|not verified): \\S`), `${label}: no reason given\n${output}`);
     await checkAfterFault(lane, run, label);
   }
 
-  const repair = await runCli(lane.args(c.workflow), lane.env);
+  const repair = await runInProcess(lane.args(c.workflow), lane.env);
   assert.equal(repair.code, 0, `${label}, run again without faults: exit status\n${repair.stderr}`);
   await checkClean(lane, c.workflow, `${label}, run again without faults`);
 }
 
-describe('faults at every API call, through the CLI process', { concurrency: true }, () => {
-  // Reads and writes of connect and rotate go to separate lanes (stacks) so the lanes take about as
-  // long as each other; most of a case is Valohai's fetch over SSH, which waits more than it computes.
-  const lanes = (['connect', 'rotate', 'disconnect', 'connect again'] as const).flatMap((workflow): { title: string; workflow: Workflow; cases: Case[] }[] => {
-    const cases = casesOf(workflow);
-    if (workflow === 'disconnect' || workflow === 'connect again') return [{ title: workflow, workflow, cases }];
-    return [
-      { title: `${workflow}, reads`, workflow, cases: cases.filter((c) => !CALLS[c.call].write) },
-      { title: `${workflow}, writes`, workflow, cases: cases.filter((c) => CALLS[c.call].write) },
-    ];
-  });
-  for (const { title, workflow, cases } of lanes) {
-    describe(`${title}: each call faulted, then run again`, { concurrency: 1 }, () => {
-      const lane = new Lane();
-      before(async () => {
-        await lane.start();
-        if (workflow !== 'connect') await lane.newProject();
-      });
-      after(() => lane.close());
-      for (const c of cases) {
-        test(`${c.kind} on ${c.call}`, () => runCase(lane, c));
-      }
-    });
-  }
-
-  describe('runs at the same time', { concurrency: 1 }, () => {
-    const lane = new Lane();
-    before(async () => {
-      await lane.start();
-      await lane.newProject();
-    });
-    after(() => lane.close());
-
-    test('two connects started at once end in one connection: one key per target, Valohai holding it', async () => {
-      const args = [...lane.args('connect'), '--json'];
-      const runs = await Promise.all([runCli(args, lane.env), runCli(args, lane.env)]);
-      for (const r of runs) assert.equal(r.code, 0, r.stderr);
-      const held = await assertInvariant(lane.stack, lane.project.repositoryId, WORKSPACE, TARGETS);
-      assert.ok(held, 'Valohai holds a key');
-      for (const slug of TARGETS) assert.deepEqual(lane.keys(slug).map((k) => k.key), [held], `${slug} holds exactly Valohai's key`);
-      // One run made the connection; the other (after waiting for the lock) found it in place.
-      const statuses = runs
-        .map((r) => [...new Set((JSON.parse(r.stdout) as { accessKeys: { status: string }[] }).accessKeys.map((k) => k.status))].join())
-        .sort();
-      assert.deepEqual(statuses, ['added', 'present']);
-    });
-
-    test('during rotate, fetching with the key Valohai holds at that moment never fails', async () => {
-      await lane.ensureConnected();
-      const repositoryId = lane.project.repositoryId;
-      const before = lane.stack.valohai.state.repository(repositoryId)?.sshKeyFingerprint;
-      let finished = false;
-      const rotation = runCli(lane.args('rotate'), lane.env).finally(() => {
-        finished = true;
-      });
-      let fetches = 0;
-      const failures: string[] = [];
-      while (!finished) {
-        const key = lane.stack.valohai.state.keyFor(repositoryId);
-        if (!key) {
-          failures.push('Valohai held no key');
-          await new Promise((r) => setTimeout(r, 20));
-          continue;
+/**
+ * The matrix of one workflow: its cases in lanes (each on its own stack, side by side), each case named
+ * by its fault kind, its call and where the faulted run ran. Connect's and rotate's reads and writes
+ * get separate lanes so the lanes take about as long as each other.
+ */
+export function describeMatrix(workflow: Workflow): void {
+  const cases = casesOf(workflow);
+  const lanes =
+    workflow === 'disconnect' || workflow === 'connect again'
+      ? [{ title: workflow, cases }]
+      : [
+          { title: `${workflow}, reads`, cases: cases.filter((c) => !CALLS[c.call].write) },
+          { title: `${workflow}, writes`, cases: cases.filter((c) => CALLS[c.call].write) },
+        ];
+  describe(`faults at every API call of ${workflow}`, { concurrency: true }, () => {
+    for (const { title, cases: laneCases } of lanes) {
+      describe(`${title}: each call faulted, then run again`, { concurrency: 1 }, () => {
+        const lane = new Lane();
+        before(async () => {
+          await lane.start();
+          if (workflow !== 'connect') await lane.newProject();
+        });
+        after(() => lane.close());
+        for (const c of laneCases) {
+          const where = whereOf(c);
+          test(`${c.kind} on ${c.call} (${where})`, { timeout: CASE_TIMEOUT_MS }, () => runCase(lane, c, where));
         }
-        try {
-          await gitReach(lane.stack, key, WORKSPACE, TARGETS);
-          fetches += 1;
-        } catch (err) {
-          // A key read just before Valohai switched may be retired while the fetch runs; only a key
-          // that Valohai still held after the failure shows a real gap.
-          if (lane.stack.valohai.state.keyFor(repositoryId) === key) failures.push(err instanceof Error ? err.message : String(err));
-        }
-      }
-      const run = await rotation;
-      assert.equal(run.code, 0, run.stderr);
-      assert.deepEqual(failures, []);
-      assert.ok(fetches > 0, 'at least one fetch ran during the rotation');
-      assert.notEqual(lane.stack.valohai.state.repository(repositoryId)?.sshKeyFingerprint, before, 'the key changed');
-      await checkClean(lane, 'rotate', 'after rotation under load');
-    });
+      });
+    }
   });
-});
+}
