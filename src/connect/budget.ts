@@ -4,24 +4,22 @@
  * rather than cut off by a 429 half way with keys on some repositories and not others.
  */
 import type { RequestBudget } from './ports';
+import { Refusal } from './refusal';
 
 /** Bitbucket's documented hourly limit per user on repository data: no plan above it can ever fit. */
 export const HOURLY_REQUEST_LIMIT = 1000;
 
-export class RequestBudgetError extends Error {
-  readonly summary: string;
-  readonly fix = 'Try again later, or connect this repository only (without submodules) to need fewer.';
+export class RequestBudgetError extends Refusal {
   constructor(
     readonly needed: number,
     readonly remaining: number,
   ) {
-    const summary =
+    super(
       `Nothing was changed: this needs about ${needed} more Bitbucket requests, but the API token has ${remaining} left this hour ` +
-      `(Bitbucket allows about ${HOURLY_REQUEST_LIMIT} an hour per user).`;
-    super(summary);
-    this.message = `${summary} ${this.fix}`;
+        `(Bitbucket allows about ${HOURLY_REQUEST_LIMIT} an hour per user).`,
+      'Try again later, or connect this repository only (without submodules) to need fewer.',
+    );
     this.name = 'RequestBudgetError';
-    this.summary = summary;
   }
 }
 

@@ -7,6 +7,7 @@
 import { parseRepoUrl } from '../git/index';
 import { inert } from '../http/inert';
 import type { RepositoryInfo } from './ports';
+import { Refusal } from './refusal';
 import type { Warning } from './types';
 
 /** The lower-case `workspace/slug` a Bitbucket URL names, or the trimmed URL for anything else. */
@@ -40,39 +41,32 @@ export function projectMovedWarning(project: string, fetches: string): Warning {
 }
 
 /** Connect would re-point a project that fetches another repository, and nobody confirmed the move. */
-export class ProjectInUseError extends Error {
-  readonly summary: string;
-  readonly fix =
-    'Choose another project or create a new one. To move the project here on purpose, confirm the move ' +
-    '(--move-project on the CLI; a workspace admin on the settings page).';
+export class ProjectInUseError extends Refusal {
   constructor(
     readonly project: string,
     readonly fetches: string,
   ) {
-    const summary =
+    super(
       `Nothing was changed: Valohai project ${project} fetches ${fetches}. Connecting would make it fetch and run this ` +
-      `repository's code, with that project's secrets.`;
-    super(summary);
-    this.message = `${summary} ${this.fix}`;
+        `repository's code, with that project's secrets.`,
+      'Choose another project or create a new one. To move the project here on purpose, confirm the move ' +
+        '(--move-project on the CLI; a workspace admin on the settings page).',
+    );
     this.name = 'ProjectInUseError';
-    this.summary = summary;
   }
 }
 
 /** Rotate on a project that now fetches another repository would take it back: it stops instead. */
-export class ProjectMovedError extends Error {
-  readonly summary: string;
-  readonly fix = 'Disconnect to remove its access keys, or connect again to another project.';
+export class ProjectMovedError extends Refusal {
   constructor(
     readonly project: string,
     readonly fetches: string,
   ) {
-    const summary =
+    super(
       `Nothing was changed: Valohai project ${project} now fetches ${fetches}, not this repository, so this ` +
-      `connection's key is no longer used there.`;
-    super(summary);
-    this.message = `${summary} ${this.fix}`;
+        `connection's key is no longer used there.`,
+      'Disconnect to remove its access keys, or connect again to another project.',
+    );
     this.name = 'ProjectMovedError';
-    this.summary = summary;
   }
 }

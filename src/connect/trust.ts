@@ -4,6 +4,7 @@
  * answers for the person acting. One refused target stops the whole workflow, before any key or
  * Valohai setting changes, with each refusal named and the way out.
  */
+import { Refusal } from './refusal';
 import type { Target } from './types';
 
 export type RefusalReason =
@@ -40,22 +41,18 @@ export const ownCredentials: Authority = {
   cost: () => 0,
 };
 
-export class NotAuthorisedError extends Error {
-  /** What was refused, one repository a line. */
-  readonly summary: string;
-  /** The way out. */
-  readonly fix: string;
+export class NotAuthorisedError extends Refusal {
   constructor(readonly refused: (TargetVerdict & { via: string })[]) {
     const lines = refused.map((v) => `  - ${v.repository}${v.via === 'superproject' ? '' : ` (submodule ${v.via})`}: ${v.message ?? 'not allowed.'}`);
     const submodules = refused.some((v) => v.via !== 'superproject');
-    const summary = `Nothing was changed: the key may not go on ${refused.length === 1 ? 'this repository' : 'these repositories'}:\n${lines.join('\n')}`;
-    const fix = submodules
-      ? 'Ask the admin of each repository named to connect it, or connect this repository only (without submodules; --no-submodules on the CLI).'
-      : 'Ask an admin of this repository to connect it.';
-    super(`${summary}\n${fix}`);
+    super(
+      `Nothing was changed: the key may not go on ${refused.length === 1 ? 'this repository' : 'these repositories'}:\n${lines.join('\n')}`,
+      submodules
+        ? 'Ask the admin of each repository named to connect it, or connect this repository only (without submodules; --no-submodules on the CLI).'
+        : 'Ask an admin of this repository to connect it.',
+      '\n',
+    );
     this.name = 'NotAuthorisedError';
-    this.summary = summary;
-    this.fix = fix;
   }
 }
 

@@ -50,25 +50,10 @@ export async function connectionStatus(
   token: BitbucketSecret | undefined,
 ): Promise<ConnectionStatus> {
   const { record } = connection;
-  const now = platform.clock.now();
   const { workspace, repo } = splitFullName(repository.fullName);
-  const keyAgeDays = Math.max(0, Math.floor((now.getTime() - Date.parse(record.createdAt)) / DAY));
-  const base: ConnectionStatus = {
-    project: { id: record.projectId, name: record.projectName, url: projectUrlOf(connection, valohaiHost) },
-    ref: record.ref,
-    keyType: record.keyType,
-    fingerprint: record.fingerprint,
-    createdAt: record.createdAt,
-    keyAgeDays,
-    accessKeys: [],
-    valohaiCommit: null,
-    bitbucketHead: null,
-    verifiedAt: connection.verifiedAt,
-    lastPushFetch: connection.lastPushFetch,
-    movedAway: connection.movedAway ? { fetches: connection.movedAway.to } : null,
-    sync: { state: 'unknown' },
-    warnings: [],
-  };
+  // What the app stored; what is read below replaces the parts it can see better.
+  const base: ConnectionStatus = { ...storedStatus(platform, connection), project: { id: record.projectId, name: record.projectName, url: projectUrlOf(connection, valohaiHost) } };
+  const { keyAgeDays } = base;
   const moved = (url: string | null | undefined) => {
     const elsewhere = fetchesElsewhere(url, repository);
     return elsewhere ? { fetches: connection.movedAway?.to ?? elsewhere } : null;
@@ -121,12 +106,11 @@ export async function connectionStatus(
   const newest = movedAway ? undefined : commits[0];
   return {
     ...base,
-    accessKeys: uncheckedKeys(connection),
     valohaiCommit: newest ? { identifier: newest.identifier, commitTime: newest.commitTime ?? null } : null,
     bitbucketHead: plan?.headCommit ?? null,
     movedAway,
     sync: syncState(connection, { valohaiCommit: newest?.identifier ?? null, bitbucketHead: plan?.headCommit ?? null, movedAway: movedAway !== null }),
-    warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
+    warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...base.warnings],
   };
 }
 

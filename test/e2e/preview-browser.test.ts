@@ -13,7 +13,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Locator } from 'playwright-core';
 import { isLabelFor } from '../../src/connect/index';
 import { parsePublicKey } from '../../src/ssh/index';
 import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
@@ -29,11 +28,12 @@ import {
   secretFindings,
   shoot,
   startE2e,
+  text,
+  until,
   type AppView,
   type E2e,
 } from './preview-support';
 
-const JOB_TIMEOUT = 60_000;
 const WRONG_VALOHAI_TOKEN = 'vh-not-a-real-token-000000000000000000000';
 /**
  * The repositories that get acme/ml-models' key: itself and every Bitbucket repository its submodules
@@ -52,14 +52,6 @@ before(async () => {
 after(async () => {
   await e2e?.close();
 });
-
-const text = (locator: Locator) => locator.innerText();
-
-/** Waits until the locator's text matches (the page polls; this follows it). */
-async function until(locator: Locator, pattern: RegExp, timeout = JOB_TIMEOUT): Promise<string> {
-  await locator.filter({ hasText: pattern }).first().waitFor({ timeout });
-  return text(locator.first());
-}
 
 function fingerprintIn(value: string): string {
   const match = FINGERPRINT.exec(value);

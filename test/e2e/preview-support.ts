@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Frame, FrameLocator, Page, Response } from 'playwright-core';
+import type { Frame, FrameLocator, Locator, Page, Response } from 'playwright-core';
 import type { GeneratedKey, KeyGenerator } from '../../src/connect/index';
 import { generateKeyPair } from '../../src/ssh/index';
 import { startPreview, type Preview } from '../../dev/preview/server';
@@ -141,6 +141,17 @@ export async function startE2e(): Promise<E2e> {
       }
     },
   };
+}
+
+/** How long a job may take in the preview before a test gives up on it. */
+export const JOB_TIMEOUT = 60_000;
+
+export const text = (locator: Locator): Promise<string> => locator.innerText();
+
+/** Waits until the locator's text matches (the page polls; this follows it), and returns that text. */
+export async function until(locator: Locator, pattern: RegExp, timeout = JOB_TIMEOUT): Promise<string> {
+  await locator.filter({ hasText: pattern }).first().waitFor({ timeout });
+  return text(locator.first());
 }
 
 /** The app inside a host page: a locator for acting and reading, the frame itself for scripts. */

@@ -6,13 +6,11 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Locator } from 'playwright-core';
 import { isLabelFor } from '../../src/connect/index';
 import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
 import { demoValohaiCredentials as vh } from '../../dev/valohai/index';
-import { checkState, openApp, startE2e, type AppView, type E2e } from './preview-support';
+import { checkState, openApp, startE2e, text, until, type AppView, type E2e } from './preview-support';
 
-const JOB_TIMEOUT = 60_000;
 const REPO = 'ml-models';
 /** acme/ml-models and the Bitbucket repositories its submodules name. */
 const ML_TARGETS = ['ml-models', 'datasets', 'training-lib', 'feature-store', 'docs-site'];
@@ -31,13 +29,6 @@ before(async () => {
 after(async () => {
   await e2e?.close();
 });
-
-const text = (locator: Locator) => locator.innerText();
-
-async function until(locator: Locator, pattern: RegExp, timeout = JOB_TIMEOUT): Promise<string> {
-  await locator.filter({ hasText: pattern }).first().waitFor({ timeout });
-  return text(locator.first());
-}
 
 /** Removes this connection's access key from one repository, as someone would by hand on Bitbucket. */
 function removeKeyByHand(slug: string): void {
