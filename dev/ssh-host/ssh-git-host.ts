@@ -195,6 +195,7 @@ export async function startSshGitHost(options: SshGitHostOptions): Promise<SshGi
 
   const net: NetServer = createServer((socket) => {
     sockets.add(socket);
+    socket.setNoDelay(true);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
     ssh.injectSocket(socket);
