@@ -171,6 +171,8 @@ class FetchFailure extends Error {
 
 export class GitFetcher {
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** `.gitmodules` files already read, by blob id (see gitmodulesEntries). */
+  private readonly parsedGitmodules = new Map<string, Promise<GitResult>>();
   private readonly timeoutMs: number;
 
   constructor(private readonly options: GitFetcherOptions) {
@@ -362,17 +364,16 @@ export class GitFetcher {
       return `fatal: Fetched in submodule path '${where}', but it did not contain ${sha}. Direct fetching of that commit failed.`;
     }
     const gitlinks: { path: string; sha: string }[] = [];
-    let hasGitmodules = false;
+    let gitmodules: string | undefined;
     for (const entry of tree.stdout.split('\0')) {
       const m = /^(\d+) (\w+) ([0-9a-f]+)\t([\s\S]+)$/.exec(entry);
       if (!m) continue;
       const [, mode, , object, path] = m as unknown as [string, string, string, string, string];
       if (mode === '160000') gitlinks.push({ path, sha: object });
-      else if (path === '.gitmodules') hasGitmodules = true;
+      else if (path === '.gitmodules') gitmodules = object;
     }
-    if (!hasGitmodules) return [];
-    const config = await this.git(['--git-dir', gitDir, 'config', '--blob', `${sha}:.gitmodules`, '-z', '--get-regexp', '^submodule\\..*\\.(path|url)$']);
-    // Exit 1: a readable file without submodule entries.
+    if (gitmodules === undefined) return [];
+    const config = await this.gitmodulesEntries(gitDir, sha, gitmodules);
     if (config.code !== 0 && config.code !== 1) return config.stderr.trimEnd() || `git config failed on .gitmodules (exit ${String(config.code)})`;
     const byName = new Map<string, { path?: string; url?: string }>();
     for (const entry of config.stdout.split('\0')) {
@@ -398,6 +399,25 @@ export class GitFetcher {
       modules.push({ path: link.path, url: resolved, sha: link.sha });
     }
     return modules;
+  }
+
+  /**
+   * `git config --blob` over a `.gitmodules` file: its submodule paths and URLs as git reads them. The
+   * answer depends only on the file's bytes, so it is kept by the blob's id (the same file is read
+   * on every fetch of an unchanged repository).
+   */
+  private gitmodulesEntries(gitDir: string, sha: string, blob: string): Promise<GitResult> {
+    const kept = this.parsedGitmodules.get(blob);
+    if (kept) return kept;
+    const read = this.git(['--git-dir', gitDir, 'config', '--blob', `${sha}:.gitmodules`, '-z', '--get-regexp', '^submodule\\..*\\.(path|url)$']);
+    // Exit 1: a readable file without submodule entries. Anything else is not kept.
+    void read.then((r) => {
+      if (r.code === 0 || r.code === 1) {
+        if (this.parsedGitmodules.size >= 10_000) this.parsedGitmodules.clear();
+        this.parsedGitmodules.set(blob, read);
+      }
+    });
+    return read;
   }
 
   /** Where an https URL leads when the lookup knows it; everything else goes to git as it is. */

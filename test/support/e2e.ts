@@ -43,8 +43,23 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
   }
 }
 
-/** `type base64` of the public half of an OpenSSH or PEM private key. */
-async function publicOf(privateKey: string): Promise<string> {
+/**
+ * `type base64` of the public half of an OpenSSH or PEM private key, as ssh-keygen derives it. Kept
+ * per key text: the fault matrix checks the same key after a fault and again after the repair.
+ */
+const publicKeys = new Map<string, Promise<string>>();
+
+function publicOf(privateKey: string): Promise<string> {
+  let pub = publicKeys.get(privateKey);
+  if (!pub) {
+    pub = derivePublic(privateKey);
+    publicKeys.set(privateKey, pub);
+    pub.catch(() => publicKeys.delete(privateKey));
+  }
+  return pub;
+}
+
+async function derivePublic(privateKey: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'vb-inv-'));
   try {
     const file = join(dir, 'k');
