@@ -39,8 +39,29 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const times = args.includes('--times');
 const targets = args.filter((a) => a !== '--quick' && a !== '--times');
+/**
+ * The longest files, longest first (as measured by `npm run test:times`): started first, they run
+ * beside the many short ones instead of being the last to finish on their own.
+ */
+const LONGEST_FIRST = [
+  'test/e2e/fault-matrix-rotate.test.ts',
+  'test/e2e/fault-matrix-disconnect.test.ts',
+  'test/e2e/preview-browser.test.ts',
+  'test/e2e/fault-matrix-connect.test.ts',
+  'test/e2e/preview-truth.test.ts',
+  'test/e2e/fault-matrix-connect-again.test.ts',
+  'test/e2e/cli-workflows.test.ts',
+  'test/forge-bundle/bundled-handlers.test.ts',
+];
+const rank = (file) => {
+  const at = LONGEST_FIRST.indexOf(file);
+  return at < 0 ? LONGEST_FIRST.length : at;
+};
 const files = (targets.length ? targets : quick ? QUICK : ['test'])
-  .flatMap((t) => collect(join(root, t), []));
+  .flatMap((t) => collect(join(root, t), []))
+  .map((file, i) => ({ file, i }))
+  .sort((a, b) => rank(a.file) - rank(b.file) || a.i - b.i)
+  .map(({ file }) => file);
 const concurrency = Number(process.env.VB_TEST_CONCURRENCY || 3);
 if (!Number.isInteger(concurrency) || concurrency < 1) {
   console.error(`VB_TEST_CONCURRENCY must be a whole number of test files to run at once, not "${process.env.VB_TEST_CONCURRENCY}".`);
@@ -73,7 +94,8 @@ const child = spawn(
     '--test-reporter=./test/support/summary-reporter.mjs', `--test-reporter-destination=${summaryFile}`,
     ...files,
   ],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, VB_TEST: '1' } },
+  // VB_TEST_WORK: a folder for the run that test files may share (the one preview build of the pages).
+  { cwd: root, stdio: 'inherit', env: { ...process.env, VB_TEST: '1', VB_TEST_WORK: work } },
 );
 child.on('exit', (code, signal) => {
   let counts = { passed: 0, failed: 0, skipped: 0 };

@@ -6,14 +6,14 @@
  * screenshot helpers that look inside the app's frame.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Frame, FrameLocator, Locator, Page, Response } from 'playwright-core';
 import type { GeneratedKey, KeyGenerator } from '../../src/connect/index';
 import { generateKeyPair } from '../../src/ssh/index';
 import { startPreview, type Preview } from '../../dev/preview/server';
-import { buildPreview, root, startBrowser, type Browser } from '../static/harness';
+import { buildPreview, releasePreview, root, startBrowser, type Browser } from '../static/harness';
 import { secretsIn } from '../support/secret-scan';
 
 const run = promisify(execFile);
@@ -91,7 +91,7 @@ export async function startE2e(): Promise<E2e> {
     browser = await startBrowser();
   } catch (err) {
     await preview?.close();
-    rmSync(buildDir, { recursive: true, force: true });
+    releasePreview(buildDir);
     throw err;
   }
   mkdirSync(SHOTS_DIR, { recursive: true });
@@ -136,7 +136,7 @@ export async function startE2e(): Promise<E2e> {
         try {
           await openPreview.close();
         } finally {
-          rmSync(buildDir, { recursive: true, force: true });
+          releasePreview(buildDir);
         }
       }
     },

@@ -2,7 +2,7 @@
 // HTTP adapter), a loopback server answering `/api/context` and `/api/invoke` from the scenario
 // table, and a Chromium started with a throw-away profile.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -12,9 +12,62 @@ import type { ReplyFn, Scenario } from './fixtures';
 
 export const root = new URL('../..', import.meta.url).pathname;
 
-/** Builds the preview bundle into a fresh temp folder (never into the working tree). */
+/**
+ * The preview bundle of the pages. Under the test command (which names a work folder for the run in
+ * VB_TEST_WORK) every browser test file shares one build, made by whichever file asks first while the
+ * others wait for it; a file run on its own builds into a fresh temp folder. Never into the working
+ * tree. Give the folder back with releasePreview().
+ */
 export function buildPreview(): string {
-  const outDir = mkdtempSync(join(tmpdir(), 'vb-settings-preview-'));
+  const work = process.env.VB_TEST_WORK;
+  if (!work) {
+    const outDir = mkdtempSync(join(tmpdir(), 'vb-settings-preview-'));
+    viteBuild(outDir);
+    return outDir;
+  }
+  return sharedBuild(join(work, 'preview-build'));
+}
+
+/** Removes a build this file made for itself; the run's shared build stays for the other files. */
+export function releasePreview(dir: string): void {
+  const work = process.env.VB_TEST_WORK;
+  if (work && dir === join(work, 'preview-build')) return;
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const BUILT = '.built';
+const FAILED = '.failed';
+const SHARED_BUILD_WAIT_MS = 10 * 60_000;
+
+function sharedBuild(dir: string): string {
+  let mine = true;
+  try {
+    mkdirSync(dir); // the first file to get here builds; mkdir is the lock
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    mine = false;
+  }
+  if (mine) {
+    try {
+      viteBuild(dir);
+    } catch (err) {
+      writeFileSync(join(dir, FAILED), err instanceof Error ? err.message : String(err));
+      throw err;
+    }
+    writeFileSync(join(dir, BUILT), '');
+    return dir;
+  }
+  const until = Date.now() + SHARED_BUILD_WAIT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (!existsSync(join(dir, BUILT))) {
+    if (existsSync(join(dir, FAILED))) throw new Error(`The preview build (made by another test file) failed:\n${readFileSync(join(dir, FAILED), 'utf8')}`);
+    if (Date.now() > until) throw new Error(`The preview build in ${dir} did not finish within ${SHARED_BUILD_WAIT_MS / 60_000} minutes.`);
+    Atomics.wait(pause, 0, 0, 200);
+  }
+  return dir;
+}
+
+function viteBuild(outDir: string): void {
   const run = spawnSync(
     process.execPath,
     [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', 'static/settings/vite.config.ts', '--mode', 'preview', '--outDir', outDir, '--emptyOutDir', '--logLevel', 'error'],
@@ -24,7 +77,6 @@ export function buildPreview(): string {
     rmSync(outDir, { recursive: true, force: true });
     throw new Error(`The preview build failed:\n${run.stdout}\n${run.stderr}`);
   }
-  return outDir;
 }
 
 const types: Record<string, string> = {

@@ -3,12 +3,12 @@
 // and that axe finds nothing serious. Screenshots of every state land in test-artifacts/screenshots/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { accessKeysUrl } from '../../src/forge/contract';
 import { connection, orphanKeyWarnings, rotatedConnection, rotateLeftover, scenarios } from './fixtures';
-import { buildPreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness';
+import { buildPreview, releasePreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness';
 
 const shots = join(root, 'test-artifacts/screenshots');
 const axePath = join(root, 'node_modules/axe-core/axe.min.js');
@@ -28,7 +28,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.close();
-  if (dist) rmSync(dist, { recursive: true, force: true });
+  if (dist) releasePreview(dist);
 });
 
 async function open(scenario: string, options: { theme?: 'dark' | 'light'; ready: string }): Promise<Page> {

@@ -453,12 +453,18 @@ export async function runCase(lane: Lane, c: Case, where: Where = whereOf(c)): P
   await checkClean(lane, c.workflow, `${label}, run again without faults`);
 }
 
+/** The suite's title for one workflow's matrix. */
+export function matrixTitle(workflow: Workflow): string {
+  return `faults at every API call of ${workflow}`;
+}
+
 /**
  * The matrix of one workflow: its cases in lanes (each on its own stack, side by side), each case named
  * by its fault kind, its call and where the faulted run ran. Connect's and rotate's reads and writes
- * get separate lanes so the lanes take about as long as each other.
+ * get separate lanes so the lanes take about as long as each other. Called inside the test file's own
+ * `describe(matrixTitle(w), { concurrency: true }, ...)`, so that the suite is timed as that file's.
  */
-export function describeMatrix(workflow: Workflow): void {
+export function describeLanes(workflow: Workflow): void {
   const cases = casesOf(workflow);
   const lanes =
     workflow === 'disconnect' || workflow === 'connect again'
@@ -467,20 +473,18 @@ export function describeMatrix(workflow: Workflow): void {
           { title: `${workflow}, reads`, cases: cases.filter((c) => !CALLS[c.call].write) },
           { title: `${workflow}, writes`, cases: cases.filter((c) => CALLS[c.call].write) },
         ];
-  describe(`faults at every API call of ${workflow}`, { concurrency: true }, () => {
-    for (const { title, cases: laneCases } of lanes) {
-      describe(`${title}: each call faulted, then run again`, { concurrency: 1 }, () => {
-        const lane = new Lane();
-        before(async () => {
-          await lane.start();
-          if (workflow !== 'connect') await lane.newProject();
-        });
-        after(() => lane.close());
-        for (const c of laneCases) {
-          const where = whereOf(c);
-          test(`${c.kind} on ${c.call} (${where})`, { timeout: CASE_TIMEOUT_MS }, () => runCase(lane, c, where));
-        }
+  for (const { title, cases: laneCases } of lanes) {
+    describe(`${title}: each call faulted, then run again`, { concurrency: 1 }, () => {
+      const lane = new Lane();
+      before(async () => {
+        await lane.start();
+        if (workflow !== 'connect') await lane.newProject();
       });
-    }
-  });
+      after(() => lane.close());
+      for (const c of laneCases) {
+        const where = whereOf(c);
+        test(`${c.kind} on ${c.call} (${where})`, { timeout: CASE_TIMEOUT_MS }, () => runCase(lane, c, where));
+      }
+    });
+  }
 }
