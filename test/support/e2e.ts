@@ -92,7 +92,7 @@ export async function assertInvariant(stack: Stack, repositoryId: number, worksp
   return pub;
 }
 
-/** `git ls-remote` over real ssh with `privateKey` for each target; throws on the first failure. */
+/** `git ls-remote` over real ssh with `privateKey` for each target; throws when any of them fails. */
 export async function gitReach(stack: Stack, privateKey: string, workspace: string, targets: string[]): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'vb-git-'));
   try {
@@ -101,12 +101,15 @@ export async function gitReach(stack: Stack, privateKey: string, workspace: stri
     await writeFile(key, privateKey, { mode: 0o600 });
     await writeFile(known, `${stack.ssh.knownHostsLine}\n`);
     const ssh = `ssh -p ${stack.ssh.port} -i ${key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${known} -o BatchMode=yes`;
-    for (const slug of targets) {
-      await run('git', ['ls-remote', `git@127.0.0.1:${workspace}/${slug}.git`], {
-        env: { ...process.env, GIT_SSH_COMMAND: ssh },
-        encoding: 'utf8',
-      });
-    }
+    // Side by side: each is its own connection, as each of Valohai's clones is.
+    await Promise.all(
+      targets.map((slug) =>
+        run('git', ['ls-remote', `git@127.0.0.1:${workspace}/${slug}.git`], {
+          env: { ...process.env, GIT_SSH_COMMAND: ssh },
+          encoding: 'utf8',
+        }),
+      ),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
