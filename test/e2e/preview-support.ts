@@ -6,7 +6,8 @@
  * screenshot helpers that look inside the app's frame.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Frame, FrameLocator, Locator, Page, Response } from 'playwright-core';
@@ -22,8 +23,33 @@ export const SHOTS_DIR = join(root, 'test-artifacts/screenshots');
 const AXE_PATH = join(root, 'node_modules/axe-core/axe.min.js');
 const FRAME = '[data-testid="app-frame"]';
 
+/**
+ * The product's own generator, except that under npm test (VB_TEST_WORK) the browser files share the
+ * RSA 4096 keys they make, each one a second or more of a core: the n-th key a file asks for with a
+ * given comment is the n-th any file made with it. Every file has its own stand-ins, so no key meets
+ * itself; within a file every key is new. Ed25519 keys cost nothing and are always made afresh.
+ */
+async function makeKey(type: GeneratedKey['type'], comment: string, ordinal: number): Promise<GeneratedKey> {
+  const work = process.env.VB_TEST_WORK;
+  if (!work || type !== 'rsa') return generateKeyPair({ type, comment });
+  const dir = join(work, 'rsa-keys');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, `${createHash('sha256').update(`${comment}\0${ordinal}`).digest('hex').slice(0, 20)}.json`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as GeneratedKey;
+  } catch {
+    // not made yet
+  }
+  const key = await generateKeyPair({ type, comment });
+  const partial = `${file}.${process.pid}`;
+  writeFileSync(partial, JSON.stringify(key), { mode: 0o600 });
+  renameSync(partial, file); // whole or not at all; two files making the same one both keep theirs
+  return key;
+}
+
 /** The product's own key generator, remembering each private key and optionally held before generating. */
 export class RecordingKeys {
+  private readonly made = new Map<string, number>();
   readonly privateKeys: string[] = [];
   /** Key types asked for, in order. */
   readonly types: string[] = [];
@@ -36,7 +62,9 @@ export class RecordingKeys {
       gate.reach();
       await gate.opened;
     }
-    const key = await generateKeyPair({ type, comment });
+    const ordinal = this.made.get(comment) ?? 0;
+    this.made.set(comment, ordinal + 1);
+    const key = await makeKey(type, comment, ordinal);
     this.privateKeys.push(key.privateKey);
     return key;
   };
