@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerCheck } from './commands/check';
 import { registerKeygen } from './commands/keygen';
 import { registerWorkflows } from './commands/workflows';
 import { processScreens } from './screen';
@@ -34,5 +35,6 @@ export function buildProgram(): Command {
     });
   registerKeygen(program);
   registerWorkflows(program);
+  registerCheck(program);
   return program;
 }

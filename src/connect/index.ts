@@ -5,6 +5,7 @@ export { fetchesElsewhere, projectMovedWarning, ProjectInUseError, ProjectMovedE
 export { disconnect, type DisconnectDeps, type DisconnectInput } from './disconnect';
 export { status, KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS, type StatusResult } from './status';
 export { sync, type SyncResult } from './sync';
+export { check, type CheckInput, type CheckResult, type Finding, type FindingCode, type Health } from './check';
 export { discover, type Plan } from './discover';
 export { accessKeyLabel, isLabelFor } from './label';
 export { authorise, ownCredentials, NotAuthorisedError, type Authority, type RefusalReason, type TargetVerdict } from './trust';

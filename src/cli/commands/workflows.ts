@@ -33,7 +33,7 @@ export interface CliIO {
   setExitCode(code: number): void;
 }
 
-const processIO = (): CliIO => ({
+export const processIO = (): CliIO => ({
   ...processScreens(process.env),
   env: process.env,
   setExitCode: (code) => {
@@ -41,7 +41,7 @@ const processIO = (): CliIO => ({
   },
 });
 
-interface CommonFlags {
+export interface CommonFlags {
   project?: string;
   json?: boolean;
   bitbucketApiUrl?: string;
@@ -84,7 +84,7 @@ function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
   return new ValohaiClient({ host: valohai.host, token: valohai.token, retry: retryOptions(io), timeoutMs: timeoutMs(io) });
 }
 
-function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
+export function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
   const bb = bitbucketConfig(io.env, flags);
   const dir = stateDir(io.env);
   const budget = new RateBudget();
@@ -163,7 +163,7 @@ function printSync(io: CliIO, s: SyncResult, json: boolean): void {
 }
 
 /** Runs a command body; configuration problems exit 2, anything else 1, never with a stack trace. */
-async function guard(io: CliIO, body: () => Promise<void>): Promise<void> {
+export async function guard(io: CliIO, body: () => Promise<void>): Promise<void> {
   try {
     await body();
   } catch (err) {
@@ -173,7 +173,7 @@ async function guard(io: CliIO, body: () => Promise<void>): Promise<void> {
   }
 }
 
-function withConnectionFlags(cmd: Command): Command {
+export function withConnectionFlags(cmd: Command): Command {
   return cmd
     .requiredOption('--project <project>', 'Valohai project: its id, or owner/name')
     .option('--json', 'print one JSON object on stdout at the end')

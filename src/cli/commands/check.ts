@@ -1,0 +1,51 @@
+/**
+ * `check`: the health of one connection, for people and for cron jobs or pipelines.
+ * Exit status: 0 healthy; 1 broken (Valohai cannot fetch what it must, or the check could not run);
+ * 2 usage or configuration; 3 degraded (it works, with warnings such as key age or old keys).
+ */
+import type { Command } from 'commander';
+import { check, type CheckResult } from '../../connect/index';
+import { parseRepoArg } from '../config';
+import { guard, processIO, wire, withConnectionFlags, type CliIO, type CommonFlags } from './workflows';
+
+const EXIT: Record<CheckResult['health'], number> = { healthy: 0, broken: 1, degraded: 3 };
+
+function fetchLine(r: CheckResult): string {
+  if (!r.fetch) return 'not asked to fetch';
+  if (r.fetch.errors.length) return 'its fetch failed';
+  return r.fetch.headSeen ? `fetched; has ${r.headCommit.slice(0, 12)}` : `fetched; lacks ${r.headCommit.slice(0, 12)}`;
+}
+
+function printCheck(io: CliIO, r: CheckResult, json: boolean): void {
+  if (json) {
+    io.stdout.json(r, 2);
+  } else {
+    const out = [
+      `Repository:   ${r.repository}, ${r.ref} at ${r.headCommit}`,
+      `Valohai:      ${r.projectName}, ${fetchLine(r)}`,
+      `Key age:      ${r.keyAgeDays === null ? 'unknown' : r.keyAgeDays === 0 ? 'today' : `${r.keyAgeDays} days`}`,
+      `Health:       ${r.health}`,
+    ];
+    for (const x of r.repaired) out.push(`repaired: the connection's key is back on ${x.repository} (key ${x.keyId})`);
+    for (const f of r.findings) out.push(`${f.severity === 'broken' ? 'broken' : 'warning'}: ${f.message}`);
+    io.stdout.write(`${out.join('\n')}\n`);
+  }
+  io.setExitCode(EXIT[r.health]);
+}
+
+export function registerCheck(program: Command, io: CliIO = processIO()): void {
+  withConnectionFlags(
+    program
+      .command('check')
+      .description("Check that the connection works: the key on every repository, Valohai's fetch, the head commit seen, the key's age")
+      .argument('<workspace/repo>', 'the Bitbucket repository, e.g. acme/ml-models'),
+  )
+    .option('--repair', "put the connection's own public key back where it is missing (no new key; nothing removed)")
+    .action((repoArg: string, opts: CommonFlags & { repair?: boolean }) =>
+      guard(io, async () => {
+        const repo = parseRepoArg(repoArg);
+        const result = await check(wire(io, opts), { ...repo, project: opts.project as string, repair: Boolean(opts.repair) });
+        printCheck(io, result, Boolean(opts.json));
+      }),
+    );
+}

@@ -1,0 +1,182 @@
+/**
+ * check: is a connection still working, and tidy? It reads what status reads, then asks Valohai to
+ * fetch (the only way to learn that the key Valohai holds still opens every repository) and looks for
+ * Bitbucket's head of the fetch reference among Valohai's commits. With `repair`, a repository that
+ * lost the connection's key (removed by hand, or a submodule added since) gets the same public key
+ * back, with the same label, after the person acting is authorised for it; nothing else changes: no
+ * key is made, none removed, Valohai's settings untouched.
+ *
+ * Health: `broken` when Valohai cannot fetch what it must (a key missing, a failed fetch, the head not
+ * seen, the project fetching elsewhere, no connection); `degraded` when it works but needs a look (key
+ * age, old or unused keys, lookalikes, discovery caps); else `healthy`.
+ */
+import { explainFetchError, messageOf } from './explain';
+import type { WorkflowDeps } from './ports';
+import { status, type StatusResult } from './status';
+import { authorise, NotAuthorisedError } from './trust';
+import type { Target, WarningCode } from './types';
+
+export type Health = 'healthy' | 'degraded' | 'broken';
+
+export type FindingCode =
+  | 'not-connected'
+  | 'key-missing'
+  | 'keys-unreadable'
+  | 'needs-admin'
+  | 'repair-failed'
+  | 'project-moved'
+  | 'fetch-failed'
+  | 'head-not-fetched'
+  | WarningCode;
+
+export interface Finding {
+  severity: Exclude<Health, 'healthy'>;
+  code: FindingCode;
+  repository?: string;
+  message: string;
+}
+
+export interface CheckResult {
+  repository: string;
+  ref: string;
+  headCommit: string;
+  projectId: string;
+  projectName: string;
+  health: Health;
+  keyAgeDays: number | null;
+  findings: Finding[];
+  /** Repositories that got the connection's key back (`repair`). */
+  repaired: { repository: string; keyId: number }[];
+  /** Valohai's fetch: undefined when it was not asked (nothing to fetch with, or a project elsewhere). */
+  fetch?: { newCommits: string[]; errors: string[]; headSeen: boolean };
+  checkedAt: string;
+}
+
+export interface CheckInput {
+  workspace: string;
+  repo: string;
+  project: string;
+  repair?: boolean;
+}
+
+/** Warnings of status that are findings of their own here (said once, with the check's words). */
+const MAPPED: ReadonlySet<WarningCode> = new Set(['not-fetched', 'project-moved']);
+
+function targetOf(repository: string, via: string): Target {
+  const [workspace = '', slug = ''] = repository.split('/');
+  return { workspace, slug, key: repository.toLowerCase(), via };
+}
+
+export async function check(deps: WorkflowDeps, input: CheckInput): Promise<CheckResult> {
+  const run = () => runCheck(deps, input);
+  return input.repair && deps.lock ? deps.lock.withLock(`repo:${input.workspace}/${input.repo}`.toLowerCase(), run) : run();
+}
+
+async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckResult> {
+  const st: StatusResult = await status(deps, input);
+  const record = await deps.store?.get(st.repository, st.valohai.projectId);
+  const findings: Finding[] = [];
+  const repaired: CheckResult['repaired'] = [];
+  const broken = (code: FindingCode, message: string, repository?: string) => findings.push({ severity: 'broken', code, message, ...(repository ? { repository } : {}) });
+
+  const publicKey = record?.publicKey;
+  if (!st.connected && !publicKey) {
+    broken('not-connected', `${st.repository} holds no key of a connection to Valohai project ${st.valohai.projectName}, and none is recorded here: run connect.`);
+  }
+
+  const missing = st.repositories.filter((r) => !r.key && !r.error);
+  const unreadable = st.repositories.filter((x) => x.error);
+  if (unreadable.length > 1 && unreadable.length === st.repositories.length) {
+    // One cause (a token that may not list keys, most often), said once.
+    broken('keys-unreadable', `The access keys of none of the ${unreadable.length} repositories could be read, so whether Valohai can fetch them is not known. The first answer: ${unreadable[0]?.error}`);
+  } else {
+    for (const r of unreadable) {
+      broken('keys-unreadable', `The access keys of ${r.repository} could not be read, so whether Valohai can fetch it is not known: ${r.error}`, r.repository);
+    }
+  }
+
+  if (missing.length && publicKey) {
+    if (input.repair) {
+      const targets = missing.map((r) => targetOf(r.repository, r.via));
+      let allowed = targets;
+      try {
+        await authorise(deps.authority, targets);
+      } catch (err) {
+        if (!(err instanceof NotAuthorisedError)) throw err;
+        const refused = new Set(err.refused.map((v) => v.repository.toLowerCase()));
+        allowed = targets.filter((t) => !refused.has(t.key));
+        for (const v of err.refused) {
+          broken('needs-admin', `${v.repository} lacks the connection's key, and putting it back needs an admin of it: ${v.message ?? 'you may not administer it.'}`, v.repository);
+        }
+      }
+      for (const t of allowed) {
+        const repository = `${t.workspace}/${t.slug}`;
+        try {
+          const added = await deps.bitbucket.addAccessKey(t.workspace, t.slug, { key: publicKey, label: record?.label ?? '' });
+          repaired.push({ repository, keyId: added.id });
+        } catch (err) {
+          broken('repair-failed', `The connection's key could not be put back on ${repository}: ${messageOf(err)}`, repository);
+        }
+      }
+      if (record && repaired.length) {
+        const ids = new Map(repaired.map((r) => [r.repository.toLowerCase(), r.keyId]));
+        const known = new Set(record.targets.map((t) => t.repository.toLowerCase()));
+        await deps.store?.put({
+          ...record,
+          targets: [
+            ...record.targets.map((t) => (ids.has(t.repository.toLowerCase()) ? { ...t, keyId: ids.get(t.repository.toLowerCase()) ?? null } : t)),
+            ...repaired.filter((r) => !known.has(r.repository.toLowerCase())).map((r) => ({ repository: r.repository, keyId: r.keyId })),
+          ],
+        });
+      }
+    } else {
+      for (const r of missing) {
+        broken('key-missing', `${r.repository} lacks the connection's key, so Valohai cannot fetch it: run check with --repair to put the same key back, or rotate.`, r.repository);
+      }
+    }
+  }
+
+  const moved = st.warnings.find((w) => w.code === 'project-moved');
+  if (moved) broken('project-moved', moved.message);
+
+  let fetch: CheckResult['fetch'];
+  if (!moved && (st.connected || repaired.length)) {
+    const fetched = await deps.valohai.fetchRepository(st.valohai.projectId);
+    const context = { ref: st.valohai.ref ?? st.ref, sshUrl: st.valohai.url ?? st.sshUrl };
+    const errors = fetched.errors.map((e) => explainFetchError(e, context));
+    const commits = await deps.valohai.listCommits(st.valohai.projectId, 100);
+    const headSeen = commits.some((c) => c.identifier === st.headCommit);
+    fetch = { newCommits: fetched.commits.map((c) => c.identifier), errors, headSeen };
+    for (const e of errors) broken('fetch-failed', `Valohai's fetch failed: ${e}`);
+    if (!headSeen && !errors.length) {
+      broken('head-not-fetched', `Valohai fetched, but its commits do not include ${st.headCommit}, the head of ${st.ref} on Bitbucket. Check the project's fetch reference in Valohai.`);
+    }
+    const at = (deps.clock?.now() ?? new Date()).toISOString();
+    if (record) {
+      const latest = (await deps.store?.get(st.repository, st.valohai.projectId)) ?? record;
+      await deps.store?.put({ ...latest, lastSync: { at, commits: fetch.newCommits, errors } });
+    }
+  }
+
+  const repairedNames = new Set(repaired.map((r) => r.repository.toLowerCase()));
+  for (const w of st.warnings) {
+    if (MAPPED.has(w.code)) continue;
+    if (w.repository && repairedNames.has(w.repository.toLowerCase())) continue;
+    findings.push({ severity: 'degraded', code: w.code, message: w.message, ...(w.repository ? { repository: w.repository } : {}) });
+  }
+
+  const health: Health = findings.some((f) => f.severity === 'broken') ? 'broken' : findings.length ? 'degraded' : 'healthy';
+  return {
+    repository: st.repository,
+    ref: st.ref,
+    headCommit: st.headCommit,
+    projectId: st.valohai.projectId,
+    projectName: st.valohai.projectName,
+    health,
+    keyAgeDays: st.keyAgeDays,
+    findings,
+    repaired,
+    fetch,
+    checkedAt: (deps.clock?.now() ?? new Date()).toISOString(),
+  };
+}
