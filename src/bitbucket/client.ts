@@ -118,6 +118,18 @@ export class BitbucketClient {
     return this.request({ method: 'GET', path: url }, ctx, (res) => (res.status === 404 ? undefined : res.text), [404]);
   }
 
+  /** Every repository of the workspace the token's account can see (all pages, 100 a page). */
+  async listRepositories(workspace: string): Promise<Repository[]> {
+    const ctx: RequestContext = { action: `listing the repositories of workspace ${workspace}`, idempotent: true };
+    const repos: Repository[] = [];
+    for await (const value of this.values(`/repositories/${encodePathSegment(workspace, 'workspace')}?pagelen=100`, ctx)) {
+      const repository = toRepository(value);
+      if (!repository) throw malformedResponse(ctx, 200, 'held a repository without uuid or full_name');
+      repos.push(repository);
+    }
+    return repos;
+  }
+
   /** Every access key on the repository (all pages). */
   async listAccessKeys(workspace: string, repo: string): Promise<AccessKey[]> {
     const full = `${workspace}/${repo}`;

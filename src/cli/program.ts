@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { registerAudit } from './commands/audit';
 import { registerCheck } from './commands/check';
 import { registerKeygen } from './commands/keygen';
 import { registerWorkflows } from './commands/workflows';
@@ -36,5 +37,6 @@ export function buildProgram(): Command {
   registerKeygen(program);
   registerWorkflows(program);
   registerCheck(program);
+  registerAudit(program);
   return program;
 }

@@ -50,6 +50,11 @@ export class FileConnectionStore implements ConnectionStore {
     await this.writeAll(all);
   }
 
+  /** Every connection recorded here. */
+  async list(): Promise<ConnectionRecord[]> {
+    return Object.values(await this.readAll());
+  }
+
   async delete(repository: string, projectId: string): Promise<void> {
     const all = await this.readAll();
     delete all[recordKey(repository, projectId)];

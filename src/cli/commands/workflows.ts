@@ -84,15 +84,20 @@ function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
   return new ValohaiClient({ host: valohai.host, token: valohai.token, retry: retryOptions(io), timeoutMs: timeoutMs(io) });
 }
 
-export function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
+/** Bitbucket with the caller's own API token, its requests counted against the hour. */
+export function bitbucketOf(io: CliIO, flags: CommonFlags, budget = new RateBudget()): BitbucketClient {
   const bb = bitbucketConfig(io.env, flags);
+  return new BitbucketClient({
+    transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeoutMs(io) })),
+    retry: retryOptions(io),
+  });
+}
+
+export function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
   const dir = stateDir(io.env);
   const budget = new RateBudget();
   return {
-    bitbucket: new BitbucketClient({
-      transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeoutMs(io) })),
-      retry: retryOptions(io),
-    }),
+    bitbucket: bitbucketOf(io, flags, budget),
     // The token is the caller's own: Bitbucket refuses them what they may not do themselves.
     authority: ownCredentials,
     budget,
