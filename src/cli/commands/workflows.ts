@@ -25,6 +25,7 @@ import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../co
 import { terminalProgress } from '../progress';
 import { processScreens, type Screen } from '../screen';
 import { DirectoryLock, FileConnectionStore, stateDir } from '../state';
+import { rotateAll, type RotateAllFlags } from './rotate-all';
 
 export interface CliIO {
   stdout: Screen;
@@ -178,9 +179,9 @@ export async function guard(io: CliIO, body: () => Promise<void>): Promise<void>
   }
 }
 
-export function withConnectionFlags(cmd: Command): Command {
-  return cmd
-    .requiredOption('--project <project>', 'Valohai project: its id, or owner/name')
+export function withConnectionFlags(cmd: Command, project: 'required' | 'optional' = 'required'): Command {
+  const what = 'Valohai project: its id, or owner/name';
+  return (project === 'required' ? cmd.requiredOption('--project <project>', what) : cmd.option('--project <project>', what))
     .option('--json', 'print one JSON object on stdout at the end')
     .option('--bitbucket-api-url <url>', 'Bitbucket API root (env BITBUCKET_API_URL)')
     .option('--valohai-host <url>', 'Valohai host (env VALOHAI_HOST)');
@@ -221,22 +222,38 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
     }),
   );
 
-  withConnectionFlags(
-    program.command('rotate').description('Replace the key everywhere, make-before-break').argument('<workspace/repo>'),
+  const rotateCommand = withConnectionFlags(
+    program
+      .command('rotate')
+      .description('Replace the key everywhere, make-before-break (one connection, or with --all every one of a workspace)')
+      .argument('[workspace/repo]'),
+    'optional',
   )
-    .addOption(new Option('--key-type <type>', 'key type of the new key').choices(['rsa', 'ed25519']).default('rsa'))
+    .addOption(new Option('--key-type <type>', 'key type of the new key (with --all: each connection keeps its own unless given)').choices(['rsa', 'ed25519']).default('rsa'))
     .option('--no-submodules', 'do not put the key on submodule repositories')
-    .action((repoArg: string, opts: CommonFlags & { keyType: KeyType; submodules: boolean }) =>
-      guard(io, async () => {
-        const repo = parseRepoArg(repoArg);
-        const result = await rotate(
-          wire(io, opts),
-          { ...repo, project: opts.project as string, keyType: opts.keyType, submodules: opts.submodules },
-          terminalProgress(io.stderr, io.env),
-        );
-        printWorkflow(io, result, Boolean(opts.json), 'rotate');
-      }),
-    );
+    .option('--all', 'every connection of --workspace recorded here, one after another')
+    .option('--workspace <workspace>', 'with --all: the Bitbucket workspace')
+    .option('--older-than <age>', 'with --all: only keys older than this many days, e.g. 180d')
+    .option('--dry-run', 'with --all: say which connections would be rotated and what it would cost, and change nothing');
+  rotateCommand.action((repoArg: string | undefined, opts: CommonFlags & RotateAllFlags & { keyType: KeyType; submodules: boolean }) =>
+    guard(io, async () => {
+      if (opts.all) {
+        if (repoArg) throw new ConfigError('rotate --all takes --workspace, not a repository.');
+        const keyType = rotateCommand.getOptionValueSource('keyType') === 'default' ? undefined : opts.keyType;
+        await rotateAll(io, wire(io, opts), { ...opts, keyType });
+        return;
+      }
+      if (!repoArg) throw new ConfigError('rotate needs a repository (<workspace>/<repo>), or --all --workspace <workspace>.');
+      if (!opts.project) throw new ConfigError("rotate needs --project: the Valohai project, its id or owner/name.");
+      const repo = parseRepoArg(repoArg);
+      const result = await rotate(
+        wire(io, opts),
+        { ...repo, project: opts.project, keyType: opts.keyType, submodules: opts.submodules },
+        terminalProgress(io.stderr, io.env),
+      );
+      printWorkflow(io, result, Boolean(opts.json), 'rotate');
+    }),
+  );
 
   withConnectionFlags(
     program.command('disconnect').description('Remove the key from Valohai, then from every repository').argument('<workspace/repo>'),
