@@ -489,6 +489,8 @@ export interface JobView {
   status: JobStatus;
   /** Steps in the order they happened; a step id appears once, with its latest status. */
   steps: ProgressEvent[];
+  /** How many steps the job expects in all (never fewer than `steps`); absent until the job says. */
+  plannedSteps?: number;
   /** Set once the job ends. */
   result?: WorkflowResult;
   /** What went wrong, with the fix, when status is 'failed' or 'unverified'. */

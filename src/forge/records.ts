@@ -95,6 +95,8 @@ export interface JobRecord {
   status: JobStatus;
   /** In the order they happened; a step id once, with its latest status. */
   steps: ProgressEvent[];
+  /** How many steps the workflow expects in all, from its latest progress event that said. */
+  plannedSteps?: number;
   workspaceUuid: string;
   repositoryUuid: string;
   /** `workspace/slug` when the job was started. */
