@@ -6,6 +6,7 @@ import type { ConnectionRecord, KeyType, ProgressEvent, Warning, WorkflowResult 
 import type {
   JobKind,
   JobStatus,
+  ManualCheck,
   ManualTarget,
   ResolverError,
   StartConnectPayload,
@@ -81,6 +82,8 @@ export interface StoredConnection {
    * workspace: `to` is that repository, `fetches` its SSH URL. The keys stay until this one disconnects.
    */
   movedAway?: { to: string; fetches: string; at: string } | null;
+  /** Manual mode: what the last Verify that Bitbucket refused found on each repository. */
+  manualCheck?: ManualCheck | null;
   record: ConnectionRecord;
 }
 
