@@ -76,8 +76,8 @@ function PreviewView({ preview, page }: { preview: ConnectPreview; page: Reposit
         label="Repositories that get the access key"
         head={{
           cells: [
-            { key: 'repo', content: 'Repository' },
-            { key: 'via', content: 'Reached through' },
+            { key: 'repo', content: 'Repository', width: 50 },
+            { key: 'via', content: 'Reached through', width: 50 },
           ],
         }}
         rows={preview.targets.map((t) => ({

@@ -262,9 +262,10 @@ export function ConnectedView({
             label="Access key per repository"
             head={{
               cells: [
-                { key: 'repo', content: 'Repository' },
-                { key: 'state', content: 'Access key' },
-                { key: 'used', content: 'Last used' },
+                // Widths in per cent, so the columns stand where they do whatever their content.
+                { key: 'repo', content: 'Repository', width: 50 },
+                { key: 'state', content: 'Access key', width: 20 },
+                { key: 'used', content: 'Last used', width: 30 },
               ],
             }}
             rows={accessKeyRows}
