@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import Button from '@atlaskit/button/new';
-import DynamicTable from '@atlaskit/dynamic-table';
+import { SettingsTable } from '../components/settings-table';
 import Heading from '@atlaskit/heading';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
@@ -258,7 +258,7 @@ export function ConnectedView({
           <Heading size="medium" as="h2" id="keys-heading">
             Repositories holding the key
           </Heading>
-          <DynamicTable
+          <SettingsTable
             label="Access key per repository"
             head={{
               cells: [

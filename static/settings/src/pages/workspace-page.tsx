@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from '@atlaskit/button/new';
-import DynamicTable from '@atlaskit/dynamic-table';
+import { SettingsTable } from '../components/settings-table';
 import { ErrorMessage, HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
@@ -472,7 +472,7 @@ function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
           Repositories
         </Heading>
         <Text as="p">Connect each repository from its own settings: Repository settings &rsaquo; Valohai, or follow its name below.</Text>
-        <DynamicTable
+        <SettingsTable
           label={`Repositories of ${settings.workspace.name}`}
           head={{
             // Widths in per cent, so the columns stand where they do whatever their content.
