@@ -9,6 +9,7 @@ import { benchForgeBundle } from './forge-bundle';
 import { benchKeygen } from './keygen';
 import type { BenchSection } from './lib';
 import { benchPageSize } from './page-size';
+import { benchPreviewConnect } from './preview-connect';
 import { benchPreviewRender } from './preview-render';
 import { benchRequests } from './requests';
 import { benchResolverImport } from './resolver-import';
@@ -21,6 +22,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['resolver-import', benchResolverImport],
   ['forge-bundle', benchForgeBundle],
   ['preview-render', benchPreviewRender],
+  ['preview-connect', benchPreviewConnect],
   ['requests', benchRequests],
 ];
 

@@ -41,6 +41,8 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
   const result: WorkflowResult = emptyResult(`${input.workspace}/${input.repo}`, input.project);
   const valohai = deps.valohai;
   try {
+    // The reads and Valohai's key; the access keys to remove are counted once the repositories are known.
+    saga.expect(valohai ? 3 : 2);
     const [plan, project] = await Promise.all([
       saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, () =>
         discover(deps.bitbucket, { ...input, submodules: true }),
@@ -69,6 +71,8 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
       if (!names.has(t.repository.toLowerCase())) names.set(t.repository.toLowerCase(), { workspace, slug });
     }
 
+    // Valohai's key, then (as a rule) one access key per repository.
+    saga.expect(1 + names.size);
     const elsewhere = project && fetchesElsewhere(project.repository?.url, plan.repository);
     if (!project) {
       const name = remembered?.projectName ?? input.project;

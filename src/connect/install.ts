@@ -279,6 +279,8 @@ async function installLocked(
       generated = deps.generateKey({ type: keyType, comment });
       generated.catch(() => {});
     }
+    // The reads, then a key made, given to Valohai, fetched and verified; the keys per repository follow once known.
+    saga.expect(input.dryRun ? 4 : 8);
     const prepared = prepare(deps, input, mode, saga);
     const { plan, project, targetKeys } = await prepared;
     Object.assign(result, {
@@ -303,6 +305,7 @@ async function installLocked(
         `No connection of ${plan.repository.fullName} to Valohai project ${project.name} is on record here, so no key is known to be this app's. Run connect first.`,
       );
     }
+    saga.expect(plannedSteps(input, mode, current && valohaiMatches ? current : undefined, targetKeys, remembered));
     if (mode === 'connect' && current && valohaiMatches) {
       const again = await reverify(deps, saga, input, result, plan, project, targetKeys, current);
       if (again !== 'replace-key') return again;
@@ -398,6 +401,25 @@ async function installLocked(
   } finally {
     await generated?.catch(() => undefined); // never leave key generation running unobserved
   }
+}
+
+/** The steps still to come once the reads are done, as the paths below take them. */
+function plannedSteps(
+  input: ConnectInput,
+  mode: 'connect' | 'rotate',
+  current: AccessKeyInfo | undefined,
+  targetKeys: TargetKeys[],
+  remembered: ConnectionRecord | undefined,
+): number {
+  if (input.dryRun) return 0;
+  if (mode === 'connect' && current) {
+    // Kept key (a skipped generate step), added where it is missing, fetched and verified.
+    const missing = targetKeys.filter(({ keys }) => !keys.some((k) => normaliseKey(k.key) === normaliseKey(current.key))).length;
+    return 1 + missing + 2;
+  }
+  // A new key: made, added everywhere, given to Valohai, fetched, verified; then each old key removed.
+  const old = targetKeys.reduce((n, { keys }) => n + ourKeys(keys, remembered).length, 0);
+  return 1 + targetKeys.length + 1 + 2 + old;
 }
 
 async function removeKeys(

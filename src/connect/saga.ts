@@ -2,7 +2,7 @@
  * A workflow is a sequence of steps, each with an optional undo. On failure the steps already done are
  * undone in reverse order; what cannot be undone is collected, so the caller can name it precisely.
  */
-import type { ProgressSink } from './types';
+import type { ProgressEvent, ProgressSink } from './types';
 
 export interface UndoFailure {
   step: string;
@@ -12,27 +12,43 @@ export interface UndoFailure {
 
 export class Saga {
   private readonly undos: { step: string; what: string; run: () => Promise<void> }[] = [];
+  /** Step ids reported so far, for the planned count. */
+  private readonly seen = new Set<string>();
+  private planned = 0;
 
   constructor(private readonly progress: ProgressSink) {}
+
+  /**
+   * Says how many more steps are to come after those reported so far; every event from here on
+   * carries the total (`planned`), never less than the steps actually reported.
+   */
+  expect(more: number): void {
+    this.planned = this.seen.size + Math.max(0, more);
+  }
+
+  private report(event: ProgressEvent): void {
+    this.seen.add(event.step);
+    this.progress(this.planned > 0 ? { ...event, planned: Math.max(this.planned, this.seen.size) } : event);
+  }
 
   /**
    * Runs one visible step, reporting it as running, then done or failed. `done` words the finished
    * step from its value (a project found by id is then named by its name).
    */
   async step<T>(step: string, message: string, run: () => Promise<T>, done?: (value: T) => string): Promise<T> {
-    this.progress({ step, status: 'running', message });
+    this.report({ step, status: 'running', message });
     try {
       const value = await run();
-      this.progress({ step, status: 'done', message: done ? done(value) : message });
+      this.report({ step, status: 'done', message: done ? done(value) : message });
       return value;
     } catch (err) {
-      this.progress({ step, status: 'failed', message });
+      this.report({ step, status: 'failed', message });
       throw err;
     }
   }
 
   skipped(step: string, message: string): void {
-    this.progress({ step, status: 'skipped', message });
+    this.report({ step, status: 'skipped', message });
   }
 
   /** Registers how to take back something that was done; `what` names it for a report. */
@@ -54,7 +70,7 @@ export class Saga {
       const undo = this.undos.pop()!;
       try {
         await undo.run();
-        this.progress({ step: undo.step, status: 'undone', message: `Undone: ${undo.what}` });
+        this.report({ step: undo.step, status: 'undone', message: `Undone: ${undo.what}` });
       } catch (error) {
         const kept = this.undos.splice(0).reverse();
         return [

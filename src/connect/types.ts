@@ -54,6 +54,11 @@ export interface ProgressEvent {
   status: StepStatus;
   /** Human sentence, e.g. "Adding the access key to acme/datasets". Never holds a secret. */
   message: string;
+  /**
+   * How many steps the workflow expects in all, one per step id (skipped ones included), as known when
+   * the event was sent: it may grow once discovery has found the repositories. Absent: not known yet.
+   */
+  planned?: number;
 }
 
 export type ProgressSink = (event: ProgressEvent) => void;

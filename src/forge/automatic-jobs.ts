@@ -53,6 +53,8 @@ export async function connectJob(ctx: JobContext, choices: StartConnectPayload, 
       return result;
     }
   }
+  // The engine counts its own steps: a project created first is one more.
+  const counted: ProgressSink = created ? (event) => sink(event.planned ? { ...event, planned: event.planned + 1 } : event) : sink;
   const result = await connect(
     deps,
     {
@@ -64,7 +66,7 @@ export async function connectJob(ctx: JobContext, choices: StartConnectPayload, 
       keyType: choices.keyType,
       moveProject: choices.moveProject === true,
     },
-    sink,
+    counted,
   );
   if (choices.moveProject && result.outcome !== 'failed') await ctx.noteProjectMoved(result);
   if (owner === undefined && result.outcome !== 'failed') {

@@ -379,6 +379,14 @@ export interface ManualTarget extends Target {
   accessKeysUrl: string;
 }
 
+/** A repository's key as the last Verify of a key added by hand found it: fetched with, refused, or not reached. */
+export type ManualKeyState = 'present' | 'missing' | 'not-reached';
+
+export interface ManualCheck {
+  at: string;
+  targets: { repository: string; state: ManualKeyState }[];
+}
+
 export interface ManualDetails {
   /** One authorized_keys line to paste; the private half never leaves the backend. */
   publicKey: string;
@@ -390,6 +398,8 @@ export interface ManualDetails {
   project: { id: string; name: string };
   ref: string;
   warnings: Warning[];
+  /** What the last Verify found on each repository, when Bitbucket refused the key somewhere. */
+  checked?: ManualCheck;
 }
 
 export type JobKind = 'connect' | 'manual-connect' | 'manual-verify' | 'manual-discard' | 'rotate' | 'disconnect' | 'verify';
@@ -489,6 +499,8 @@ export interface JobView {
   status: JobStatus;
   /** Steps in the order they happened; a step id appears once, with its latest status. */
   steps: ProgressEvent[];
+  /** How many steps the job expects in all (never fewer than `steps`); absent until the job says. */
+  plannedSteps?: number;
   /** Set once the job ends. */
   result?: WorkflowResult;
   /** What went wrong, with the fix, when status is 'failed' or 'unverified'. */

@@ -27,6 +27,7 @@ export class JobProgressWriter {
     const step = { step: event.step, status: event.status, message: event.message };
     if (at >= 0) this.job.steps[at] = step;
     else this.job.steps.push(step);
+    if (event.planned !== undefined) this.job.plannedSteps = event.planned;
     this.dirty = true;
     this.inFlight ??= this.pump();
   };

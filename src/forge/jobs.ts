@@ -44,6 +44,7 @@ export function jobView(job: JobRecord, now: Date): JobView {
     steps: job.steps,
     startedAt: job.startedAt ?? job.createdAt,
   };
+  if (job.plannedSteps !== undefined) view.plannedSteps = Math.max(job.plannedSteps, job.steps.length);
   if (job.result) view.result = job.result;
   if (stale) view.error = STALE_JOB_ERROR;
   else if (job.error !== undefined) view.error = job.error;

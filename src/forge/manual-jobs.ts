@@ -18,6 +18,7 @@ import { findingProject, foundProject, Saga } from '../connect/saga';
 import { accessKeysUrl, valohaiProjectUrl } from './clients';
 import type { ManualTarget, StartConnectPayload } from './contract';
 import type { JobContext } from './job-context';
+import { manualKeyStates, manualVerifyError } from './manual-check';
 import type { LastFetch, StoredConnection } from './records';
 
 export interface JobOutcome {
@@ -36,6 +37,8 @@ function messageOf(err: unknown): string {
 /** Generates the key, gives Valohai its private half at once, keeps the public half for the page. */
 export async function manualConnect(ctx: JobContext, choices: StartConnectPayload, sink: ProgressSink): Promise<WorkflowResult> {
   const saga = new Saga(sink);
+  // Read, find or create the project, make the key, give it to Valohai, keep the public half.
+  saga.expect(5);
   const result = emptyResult(ctx.job.repository, choices.projectId ?? '');
   let created: string | undefined;
   try {
@@ -126,9 +129,20 @@ export async function manualConnect(ctx: JobContext, choices: StartConnectPayloa
   }
 }
 
-/** Asks Valohai to fetch, and checks it now sees Bitbucket's head commit of the fetch reference. */
-async function fetchAndCheck(ctx: JobContext, connection: StoredConnection, sink: ProgressSink, result: WorkflowResult): Promise<boolean> {
+/**
+ * Asks Valohai to fetch, and checks it now sees Bitbucket's head commit of the fetch reference.
+ * `rawErrors` receives Valohai's fetch errors as git wrote them (the result has them explained).
+ */
+async function fetchAndCheck(
+  ctx: JobContext,
+  connection: StoredConnection,
+  sink: ProgressSink,
+  result: WorkflowResult,
+  rawErrors: string[] = [],
+): Promise<boolean> {
   const saga = new Saga(sink);
+  // The project and the head read, then Valohai's fetch and the check of what it sees.
+  saga.expect(4);
   const { record } = connection;
   const valohai = await ctx.valohai();
   // A project that now fetches another repository would "verify" that one's commits: stop instead.
@@ -146,7 +160,14 @@ async function fetchAndCheck(ctx: JobContext, connection: StoredConnection, sink
     keyType: record.keyType,
     fingerprint: record.fingerprint,
   } satisfies Partial<WorkflowResult>);
-  const deps = { bitbucket: ctx.app, valohai, generateKey: ctx.platform.generateKey };
+  // The same client, its fetch watched: which repository git could not clone is in its own words.
+  const watched: typeof valohai = Object.create(valohai) as typeof valohai;
+  watched.fetchRepository = async (projectId) => {
+    const fetched = await valohai.fetchRepository(projectId);
+    rawErrors.push(...fetched.errors);
+    return fetched;
+  };
+  const deps = { bitbucket: ctx.app, valohai: watched, generateKey: ctx.platform.generateKey };
   const verification = await fetchAndVerify(deps, saga, record.projectId, { headCommit: plan.headCommit, ref: plan.ref, sshUrl: plan.repository.sshUrl });
   result.valohai.fetchedCommit = verification.fetchedCommit;
   result.verified = verification.verified;
@@ -180,15 +201,23 @@ export async function verifyConnection(ctx: JobContext, sink: ProgressSink, manu
   const connection = await ctx.requireConnection();
   const result = emptyResult(ctx.job.repository, connection.record.projectId);
   try {
-    const verified = await fetchAndCheck(ctx, connection, sink, result);
+    const rawErrors: string[] = [];
+    const verified = await fetchAndCheck(ctx, connection, sink, result, rawErrors);
     const fresh = (await ctx.connections.load()) ?? connection;
     const lastFetch = fetchOutcome(ctx, result);
+    let perRepository = false;
     if (verified) {
-      await ctx.connections.save({ ...fresh, state: 'connected', verifiedAt: ctx.now.toISOString(), lastFetch });
+      await ctx.connections.save({ ...fresh, state: 'connected', verifiedAt: ctx.now.toISOString(), lastFetch, manualCheck: null });
     } else if (fresh.state === 'connected') {
       await ctx.connections.save({ ...fresh, lastFetch });
+    } else if (manual) {
+      // Per repository, when git said which refused the key; else the page keeps no stale per-repository word.
+      const states = manualKeyStates(fresh.manualTargets, rawErrors);
+      await ctx.connections.save({ ...fresh, manualCheck: states ? { at: ctx.now.toISOString(), targets: states } : null });
+      if (states) result.error = manualVerifyError(states);
+      perRepository = states !== null;
     }
-    if (!verified && manual) {
+    if (!verified && manual && !perRepository) {
       result.error +=
         '\nIf you have not added the public key yet, add it on each repository listed on the page (Repository settings > Access keys), then verify again.';
     }
@@ -214,6 +243,7 @@ export async function disconnectByHand(ctx: JobContext, sink: ProgressSink): Pro
   const result = emptyResult(ctx.job.repository, record.projectId);
   try {
     const valohai = await ctx.valohaiIfStored();
+    saga.expect(valohai ? 3 : 2);
     const project = valohai
       ? await saga.step('valohai-project', `Finding Valohai project ${record.projectName}`, () => valohai.findProject(record.projectId))
       : undefined;

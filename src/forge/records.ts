@@ -6,6 +6,7 @@ import type { ConnectionRecord, KeyType, ProgressEvent, Warning, WorkflowResult 
 import type {
   JobKind,
   JobStatus,
+  ManualCheck,
   ManualTarget,
   ResolverError,
   StartConnectPayload,
@@ -81,6 +82,8 @@ export interface StoredConnection {
    * workspace: `to` is that repository, `fetches` its SSH URL. The keys stay until this one disconnects.
    */
   movedAway?: { to: string; fetches: string; at: string } | null;
+  /** Manual mode: what the last Verify that Bitbucket refused found on each repository. */
+  manualCheck?: ManualCheck | null;
   record: ConnectionRecord;
 }
 
@@ -95,6 +98,8 @@ export interface JobRecord {
   status: JobStatus;
   /** In the order they happened; a step id once, with its latest status. */
   steps: ProgressEvent[];
+  /** How many steps the workflow expects in all, from its latest progress event that said. */
+  plannedSteps?: number;
   workspaceUuid: string;
   repositoryUuid: string;
   /** `workspace/slug` when the job was started. */

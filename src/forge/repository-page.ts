@@ -121,6 +121,7 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
           project: { id: record.projectId, name: record.projectName },
           ref: record.ref,
           warnings: connection.warnings,
+          ...(connection.manualCheck ? { checked: connection.manualCheck } : {}),
         },
       };
     }

@@ -87,8 +87,9 @@ describe('connecting by hand', () => {
   test('verifying before the key is pasted is "not verified", with what to do', async () => {
     const job = await verifyManual();
     assert.equal(job.status, 'unverified');
-    assert.match(job.error ?? '', /access key/);
-    assert.match(job.error ?? '', /add it on each repository listed on the page/);
+    // Nothing pasted: Bitbucket refuses the repository itself, and git never reaches its submodule.
+    assert.match(job.error ?? '', new RegExp(`Bitbucket refused the key on acme/${REPO}: add it there \\(Repository settings > Access keys > Add key\\), then verify again`));
+    assert.match(job.error ?? '', /stopped before reaching acme\/feature-store/);
     assert.equal(valueOf(await h.call('getRepositoryPage', {}, h.context('admin', REPO))).state, 'manual');
   });
 
@@ -97,6 +98,13 @@ describe('connecting by hand', () => {
     await admin.addAccessKey('acme', REPO, { key: publicKey, label });
     const job = await verifyManual();
     assert.equal(job.status, 'unverified');
+    assert.match(job.error ?? '', /^Bitbucket refused the key on acme\/feature-store/);
+    assert.match(job.error ?? '', new RegExp(`Valohai fetched acme/${REPO} with it`));
+    const page = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', REPO)));
+    assert.deepEqual(page.manual?.checked?.targets, [
+      { repository: `acme/${REPO}`, state: 'present' },
+      { repository: 'acme/feature-store', state: 'missing' },
+    ]);
   });
 
   test('pasted everywhere: verified, and the repository is connected', async () => {

@@ -19,6 +19,7 @@ import {
   type WorkflowDeps,
   type WorkflowResult,
 } from '../../connect/index';
+import { branchOfRef, fieldRules } from '../../forge/contract';
 import { generateKeyPair } from '../../ssh/index';
 import { ValohaiClient } from '../../valohai/index';
 import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config';
@@ -61,6 +62,19 @@ function retryOptions(io: CliIO): { maxTotalMs: number; baseDelayMs: number; max
     throw new ConfigError(`VALOHAI_BITBUCKET_RETRY_BUDGET_MS must be a number of milliseconds, not "${raw}".`);
   }
   return { maxTotalMs: budget, baseDelayMs: Math.min(250, budget / 20), maxDelayMs: Math.min(8000, budget / 4) };
+}
+
+/**
+ * The branch `--ref` names, by the same rule as the settings pages: `main` or `refs/heads/main`; a
+ * commit id or a tag is refused by name (Valohai fetches a branch on every push), not looked up as a
+ * branch that does not exist.
+ */
+export function fetchRef(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const value = raw.trim();
+  const problem = fieldRules.ref(value);
+  if (problem) throw new ConfigError(`--ref ${JSON.stringify(value)} ${problem}.`);
+  return branchOfRef(value);
 }
 
 /** The most VALOHAI_BITBUCKET_TIMEOUT_MS may say: ten minutes per request. */
@@ -194,7 +208,7 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
       .description('Register an access key on the repository and its submodule repos, give Valohai the private key, fetch and verify')
       .argument('<workspace/repo>', 'the Bitbucket repository, e.g. acme/ml-models'),
   )
-    .option('--ref <branch>', "branch Valohai fetches (default: the repository's main branch)")
+    .option('--ref <branch>', "branch Valohai fetches, e.g. main or refs/heads/main (default: the repository's main branch)")
     .addOption(new Option('--key-type <type>', 'key type (Ed25519 is not confirmed by Valohai)').choices(['rsa', 'ed25519']).default('rsa'))
     .option('--no-submodules', 'do not put the key on submodule repositories')
     .option('--dry-run', 'print the plan and change nothing')
@@ -202,10 +216,11 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
     .action((repoArg: string, opts: CommonFlags & { ref?: string; keyType: KeyType; submodules: boolean; dryRun?: boolean; moveProject?: boolean }) =>
       guard(io, async () => {
         const repo = parseRepoArg(repoArg);
+        const ref = fetchRef(opts.ref);
         const deps = wire(io, opts);
         const result = await connect(
           deps,
-          { ...repo, project: opts.project as string, ref: opts.ref, keyType: opts.keyType, submodules: opts.submodules, dryRun: opts.dryRun, moveProject: opts.moveProject },
+          { ...repo, project: opts.project as string, ref, keyType: opts.keyType, submodules: opts.submodules, dryRun: opts.dryRun, moveProject: opts.moveProject },
           terminalProgress(io.stderr, io.env),
         );
         printWorkflow(io, result, Boolean(opts.json), opts.dryRun ? 'Plan' : 'connect');

@@ -9,6 +9,7 @@ import Textfield from '@atlaskit/textfield';
 import { MAX_OTHER_WORKSPACES, MAX_PROJECT_OWNERS, type ResolverError, type TrustSettingsView } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
 import { ProblemMessage } from './problem-message';
+import { StatusRegion } from './status-region';
 import { sectionStyles } from '../styles';
 
 const formStyles = xcss({ maxWidth: '480px' });
@@ -129,15 +130,15 @@ export function TrustSection({ trust, disabled, onSaved }: { trust: TrustSetting
           </Box>
         </form>
         )}
-        <div role="status" data-testid="trust-status">
-          {saved && (
-            <SectionMessage appearance="success" title="Saved who may connect" testId="trust-saved">
-              <Text as="p">The next action on any repository of this workspace follows these settings.</Text>
-            </SectionMessage>
-          )}
-          {error && <ProblemMessage error={error} testId="trust-error" />}
-        </div>
       </Stack>
+      <StatusRegion testId="trust-status">
+        {saved && (
+          <SectionMessage appearance="success" title="Saved who may connect" testId="trust-saved">
+            <Text as="p">The next action on any repository of this workspace follows these settings.</Text>
+          </SectionMessage>
+        )}
+        {error && <ProblemMessage error={error} testId="trust-error" />}
+      </StatusRegion>
     </Box>
   );
 }

@@ -1,6 +1,6 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import Button from '@atlaskit/button/new';
-import DynamicTable from '@atlaskit/dynamic-table';
+import { SettingsTable } from '../components/settings-table';
 import { ErrorMessage, Fieldset, HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
@@ -72,12 +72,12 @@ function PreviewView({ preview, page }: { preview: ConnectPreview; page: Reposit
         Valohai will fetch <code>{preview.sshUrl}</code> at <code>{preview.ref}</code> (head <CommitLink repository={page.repository.fullName} sha={preview.headCommit} />). One new
         read-only access key goes on {plural(preview.targets.length, 'repository', 'repositories')}:
       </Text>
-      <DynamicTable
+      <SettingsTable
         label="Repositories that get the access key"
         head={{
           cells: [
-            { key: 'repo', content: 'Repository' },
-            { key: 'via', content: 'Reached through' },
+            { key: 'repo', content: 'Repository', width: 50 },
+            { key: 'via', content: 'Reached through', width: 50 },
           ],
         }}
         rows={preview.targets.map((t) => ({

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import Button from '@atlaskit/button/new';
-import DynamicTable from '@atlaskit/dynamic-table';
+import { SettingsTable } from '../components/settings-table';
 import Heading from '@atlaskit/heading';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
@@ -258,13 +258,14 @@ export function ConnectedView({
           <Heading size="medium" as="h2" id="keys-heading">
             Repositories holding the key
           </Heading>
-          <DynamicTable
+          <SettingsTable
             label="Access key per repository"
             head={{
               cells: [
-                { key: 'repo', content: 'Repository' },
-                { key: 'state', content: 'Access key' },
-                { key: 'used', content: 'Last used' },
+                // Widths in per cent, so the columns stand where they do whatever their content.
+                { key: 'repo', content: 'Repository', width: 50 },
+                { key: 'state', content: 'Access key', width: 20 },
+                { key: 'used', content: 'Last used', width: 30 },
               ],
             }}
             rows={accessKeyRows}

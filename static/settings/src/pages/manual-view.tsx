@@ -2,22 +2,31 @@ import { useState } from 'react';
 import Button from '@atlaskit/button/new';
 import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
-import type { ManualDetails, ResolverError } from '../../../../src/forge/contract';
+import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
+import type { ManualDetails, ManualKeyState, ResolverError } from '../../../../src/forge/contract';
 import { call } from '../api';
 import { CopyField } from '../components/copy-field';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ExternalLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
+import { formatDateTime } from '../format';
 import { WarningList } from './connect-form';
 import type { StartAction } from './repository-page';
 import { sectionStyles } from '../styles';
 
 const stepsStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
 
+const keyLook: Record<ManualKeyState, { label: string; appearance: ThemeAppearance }> = {
+  present: { label: 'Key works', appearance: 'success' },
+  missing: { label: 'Key missing', appearance: 'removed' },
+  'not-reached': { label: 'Not reached yet', appearance: 'default' },
+};
+
 export function ManualView({ manual, readOnly, start }: { manual: ManualDetails; readOnly: boolean; start: StartAction }) {
   const [busy, setBusy] = useState<'verify' | 'cancel' | null>(null);
   const [problem, setProblem] = useState<ResolverError | null>(null);
   const [confirming, setConfirming] = useState(false);
+  const checked = new Map((manual.checked?.targets ?? []).map((t) => [t.repository.toLowerCase(), t.state]));
 
   const run = async (which: 'verify' | 'cancel') => {
     setBusy(which);
@@ -50,15 +59,30 @@ export function ManualView({ manual, readOnly, start }: { manual: ManualDetails;
             On each repository: Repository settings &rsaquo; Access keys &rsaquo; Add key
           </Heading>
           <Box as="ol" xcss={stepsStyles} testId="manual-targets">
-            {manual.targets.map((t) => (
-              <li key={t.key}>
-                <ExternalLink href={t.accessKeysUrl} testId={`access-keys-link-${t.key}`}>
-                  Access keys of {t.workspace}/{t.slug}
-                </ExternalLink>
-                {t.via !== 'superproject' && <Text color="color.text.subtle">{` (submodule ${t.via})`}</Text>}
-              </li>
-            ))}
+            {manual.targets.map((t) => {
+              const state = checked.get(`${t.workspace}/${t.slug}`.toLowerCase());
+              return (
+                <li key={t.key} data-testid={`manual-target-${t.key}`}>
+                  <Inline space="space.100" alignBlock="center" shouldWrap>
+                    <ExternalLink href={t.accessKeysUrl} testId={`access-keys-link-${t.key}`}>
+                      Access keys of {t.workspace}/{t.slug}
+                    </ExternalLink>
+                    {t.via !== 'superproject' && <Text color="color.text.subtle">{`(submodule ${t.via})`}</Text>}
+                    {state && (
+                      <Lozenge appearance={keyLook[state].appearance} testId={`manual-key-state-${t.key}`}>
+                        {keyLook[state].label}
+                      </Lozenge>
+                    )}
+                  </Inline>
+                </li>
+              );
+            })}
           </Box>
+          {manual.checked && (
+            <Text as="p" color="color.text.subtle" testId="manual-checked">
+              As Valohai&apos;s fetch found them at the last Verify, {formatDateTime(manual.checked.at)}. Add the key where it is missing, then verify again.
+            </Text>
+          )}
         </Stack>
         <WarningList warnings={manual.warnings} testId="manual-warnings" />
         {problem && <ProblemMessage error={problem} testId="action-error" />}

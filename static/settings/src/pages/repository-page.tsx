@@ -22,6 +22,8 @@ export interface ActiveJob {
   kind: JobKind;
   /** Started from this page just now (not found running when the page loaded): its views take the focus. */
   started?: boolean;
+  /** Found running when this page tried to start one: started in another tab, or by another admin. */
+  elsewhere?: boolean;
 }
 
 /** Starts an action and hands its job to the page; errors are shown where the action was taken. */
@@ -39,6 +41,11 @@ function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (j
   return (
     <FocusHere label={jobTitles[active.kind]} take={Boolean(active.started)} testId="running-view">
       <Stack space="space.200">
+        {active.elsewhere && (
+          <SectionMessage appearance="information" title={`${jobTitles[active.kind]} was already under way`} testId="running-started-elsewhere">
+            <Text as="p">It was started in another tab or by another admin. Its progress shows here; once it ends, the page shows the repository as it then is.</Text>
+          </SectionMessage>
+        )}
         <JobProgress job={job} kind={active.kind} />
         {error && <ProblemMessage error={error} testId="job-error" />}
       </Stack>
@@ -99,15 +106,21 @@ export function RepositoryPage() {
   // A page read just after a job ends may still name that job as active: do not follow it again.
   const lastFinished = useRef<string | null>(null);
 
-  const load = useCallback(async () => {
+  /** Reads the page; true when it found a job under way and now follows it. */
+  const load = useCallback(async (how: { elsewhere?: boolean } = {}): Promise<boolean> => {
     try {
       const next = await call('getRepositoryPage', {});
       setPage(next);
       setLoadError(null);
-      if (next.state === 'running' && next.activeJob && next.activeJob.jobId !== lastFinished.current) setActive(next.activeJob);
+      if (next.state === 'running' && next.activeJob && next.activeJob.jobId !== lastFinished.current) {
+        setFinished(null);
+        setActive({ ...next.activeJob, ...(how.elsewhere ? { elsewhere: true, started: true } : {}) });
+        return true;
+      }
     } catch (err) {
       setLoadError(errorDetail(err));
     }
+    return false;
   }, []);
 
   useEffect(() => {
@@ -121,9 +134,12 @@ export function RepositoryPage() {
       setActive({ jobId, kind, started: true });
       return null;
     } catch (err) {
-      return errorDetail(err);
+      const detail = errorDetail(err);
+      // Another tab or admin got there first: follow that job's progress here instead of only saying so.
+      if (detail.code === 'job-running' && (await load({ elsewhere: true }))) return null;
+      return detail;
     }
-  }, []);
+  }, [load]);
 
   // The finished job's steps stay on screen until the page is read again, so its outcome never
   // appears beside the state from before it (a rotated key next to the old fingerprint).

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from '@atlaskit/button/new';
-import DynamicTable from '@atlaskit/dynamic-table';
+import { SettingsTable } from '../components/settings-table';
 import { ErrorMessage, HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
@@ -26,6 +26,7 @@ import { call, errorDetail } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ExternalLink, ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
+import { StatusRegion } from '../components/status-region';
 import { TrustSection } from '../components/trust-section';
 import { keyAge, plural } from '../format';
 import { pageStyles, sectionStyles } from '../styles';
@@ -59,14 +60,81 @@ function bitbucketLook(summary: BitbucketCredentialSummary): { label: string; ap
 function NoticeView({ notice, testId }: { notice: Notice; testId: string }) {
   // Always rendered, so that the live region exists before its content changes.
   return (
-    <div role="status" data-testid={`${testId}-status`}>
+    <StatusRegion testId={`${testId}-status`}>
       {notice?.kind === 'saved' && (
         <SectionMessage appearance="success" title={notice.text} testId={`${testId}-saved`}>
           <Text as="p">The token is stored as a Forge secret; this page will not show it again.</Text>
         </SectionMessage>
       )}
       {notice?.kind === 'error' && <ProblemMessage error={notice.error} testId={`${testId}-error`} />}
-    </div>
+    </StatusRegion>
+  );
+}
+
+/** A Bitbucket token that does all the app needs: its set-up instructions have done their work. */
+function bitbucketWorks(summary: BitbucketCredentialSummary): boolean {
+  return summary.configured && !summary.problem && summary.missingScopes.length === 0 && summary.workspaceAdmin !== false;
+}
+
+/** How to make a Bitbucket API token: shown until one works, then folded behind a button. */
+function TokenInstructions({ folded }: { folded: boolean }) {
+  const [open, setOpen] = useState(!folded);
+  const shown = open || !folded;
+  return (
+    <Stack space="space.100">
+      {folded && (
+        <Inline>
+          <Button appearance="subtle" onClick={() => setOpen(!open)} aria-expanded={shown} aria-controls="token-instructions" testId="token-instructions-toggle">
+            {shown ? 'Hide how to create a token' : 'How to create a token (to replace this one)'}
+          </Button>
+        </Inline>
+      )}
+      <div id="token-instructions" hidden={!shown} data-testid="token-instructions">
+        <Stack space="space.100">
+          <Text as="p">
+            Bitbucket lets only a user&apos;s API token manage access keys. At{' '}
+            <ExternalLink href={ATLASSIAN_API_TOKENS_URL} testId="atlassian-token-link">
+              id.atlassian.com &rsaquo; API tokens
+            </ExternalLink>
+            , choose <Text weight="bold">Create API token with scopes</Text>, pick the app <Text weight="bold">Bitbucket</Text> and tick exactly:
+          </Text>
+          <ul data-testid="required-scopes">
+            {BITBUCKET_TOKEN_SCOPES.map((scope) => (
+              <li key={scope}>
+                <code>{scope}</code>
+              </li>
+            ))}
+          </ul>
+        </Stack>
+      </div>
+    </Stack>
+  );
+}
+
+/**
+ * Once the Valohai token works the workspace is set up: what comes next happens on each repository's
+ * own page, so the page says where that is.
+ */
+function SetUpDone({ settings }: { settings: WorkspaceSettings }) {
+  const manual = !bitbucketWorks(settings.bitbucket);
+  const first = settings.repositories.find((r) => r.settingsUrl);
+  return (
+    <SectionMessage appearance="success" title="Valohai is set up for this workspace: now open a repository" testId="setup-done">
+      <Stack space="space.100">
+        <Text as="p">
+          Connect each repository from its own settings: open the repository, then Repository settings &rsaquo; Valohai, or choose it in the
+          Repositories list below.
+          {manual ? ' Without a working Bitbucket API token its page gives you the access key to add by hand.' : ''}
+        </Text>
+        {first?.settingsUrl && (
+          <Text as="p">
+            <ProductLink href={first.settingsUrl} testId="setup-done-link">
+              Open {first.fullName} &rsaquo; Repository settings &rsaquo; Valohai
+            </ProductLink>
+          </Text>
+        )}
+      </Stack>
+    </SectionMessage>
   );
 }
 
@@ -212,8 +280,8 @@ function ValohaiSection({
           </Box>
         </form>
         )}
-        <NoticeView notice={notice} testId="valohai" />
       </Stack>
+      <NoticeView notice={notice} testId="valohai" />
     </Box>
   );
 }
@@ -304,22 +372,7 @@ function BitbucketSection({
         )}
         {!disabled && (
         <>
-        <Stack space="space.100">
-          <Text as="p">
-            Bitbucket lets only a user&apos;s API token manage access keys. At{' '}
-            <ExternalLink href={ATLASSIAN_API_TOKENS_URL} testId="atlassian-token-link">
-              id.atlassian.com &rsaquo; API tokens
-            </ExternalLink>
-            , choose <Text weight="bold">Create API token with scopes</Text>, pick the app <Text weight="bold">Bitbucket</Text> and tick exactly:
-          </Text>
-          <ul data-testid="required-scopes">
-            {BITBUCKET_TOKEN_SCOPES.map((scope) => (
-              <li key={scope}>
-                <code>{scope}</code>
-              </li>
-            ))}
-          </ul>
-        </Stack>
+        <TokenInstructions key={String(bitbucketWorks(summary))} folded={bitbucketWorks(summary)} />
         <form onSubmit={onSubmit} noValidate aria-label="Store a Bitbucket API token">
           <Box xcss={formStyles}>
             <Stack space="space.150">
@@ -381,8 +434,8 @@ function BitbucketSection({
         </form>
         </>
         )}
-        <NoticeView notice={notice} testId="bitbucket" />
       </Stack>
+      <NoticeView notice={notice} testId="bitbucket" />
     </Box>
   );
 }
@@ -418,15 +471,16 @@ function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
         <Heading size="medium" as="h2" id="repositories-heading">
           Repositories
         </Heading>
-        <Text as="p">Connect each repository from its own settings: Repository settings &rsaquo; Valohai.</Text>
-        <DynamicTable
+        <Text as="p">Connect each repository from its own settings: Repository settings &rsaquo; Valohai, or follow its name below.</Text>
+        <SettingsTable
           label={`Repositories of ${settings.workspace.name}`}
           head={{
+            // Widths in per cent, so the columns stand where they do whatever their content.
             cells: [
-              { key: 'name', content: 'Repository' },
-              { key: 'state', content: 'Valohai' },
-              { key: 'project', content: 'Project' },
-              { key: 'age', content: 'Key age' },
+              { key: 'name', content: 'Repository', width: 40 },
+              { key: 'state', content: 'Valohai', width: 20 },
+              { key: 'project', content: 'Project', width: 25 },
+              { key: 'age', content: 'Key age', width: 15 },
             ],
           }}
           rows={rows}
@@ -496,6 +550,7 @@ export function WorkspacePage() {
                 <Text as="p">Workspace admins store the tokens and choose who may connect repositories. Ask one of them to change what is set up here.</Text>
               </SectionMessage>
             )}
+            {settings.canAdminister && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
             <ValohaiSection
               summary={settings.valohai}
               disabled={!settings.canAdminister}
