@@ -53,6 +53,7 @@ const LONGEST_FIRST = [
   'test/e2e/preview-browser.test.ts',
   'test/e2e/fault-matrix-connect.test.ts',
   'test/e2e/preview-truth.test.ts',
+  'test/e2e/preview-pages.test.ts',
   'test/e2e/fault-matrix-connect-again.test.ts',
   'test/e2e/cli-workflows.test.ts',
   'test/forge-bundle/bundled-handlers.test.ts',
