@@ -13,7 +13,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { BitbucketClient } from '../../src/bitbucket/index';
 import { BITBUCKET_TOKEN_SCOPES, type StartConnectPayload } from '../../src/forge/contract';
@@ -49,12 +50,26 @@ const OPTIONAL_TOKEN_SCOPES: Record<string, string[]> = {
 };
 
 /** The Bitbucket client's methods that the Forge backend, or the engine it runs, call. */
+/** The source of every file the backend's entry (src/forge/index.ts) imports, directly or not. */
+function backendSources(): string[] {
+  const seen = new Map<string, string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    const text = readFileSync(file, 'utf8');
+    seen.set(file, text);
+    for (const m of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+      const target = resolve(dirname(file), m[1] as string);
+      const candidates = [`${target}.ts`, join(target, 'index.ts'), target];
+      const found = candidates.find((c) => existsSync(c) && c.endsWith('.ts'));
+      if (found) visit(found);
+    }
+  };
+  visit(`${root}src/forge/index.ts`);
+  return [...seen.values()];
+}
+
 function clientMethodsInUse(): string[] {
-  const sources = ['src/forge', 'src/connect'].flatMap((dir) =>
-    readdirSync(`${root}${dir}`, { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => readFileSync(`${root}${dir}/${f}`, 'utf8')),
-  );
+  const sources = backendSources();
   return clientMethods().filter((m) => sources.some((text) => text.includes(`.${m}(`)));
 }
 
