@@ -126,6 +126,11 @@ export async function startFakeBitbucket(repos: FakeRepo[]): Promise<FakeBitbuck
         .map((r) => ({ type: 'repository_permission', permission: r.permission, repository: { type: 'repository', uuid: r.uuid, full_name: `${r.workspace}/${r.slug}` } }));
       return page(req, values);
     })
+    .on('GET', '/repositories/{workspace}', (req) => {
+      const denied = authorized(req);
+      if (denied) return denied;
+      return page(req, repos.filter((r) => r.workspace === req.params.workspace).map(repoJson));
+    })
     .on('GET', '/repositories/{workspace}/{repo_slug}', (req) => {
       const r = find(req);
       return authorized(req) ?? (r ? { status: 200, body: repoJson(r) } : noRepo);

@@ -56,6 +56,10 @@ describe('Bitbucket client requests conform to the official OpenAPI spec', () =>
     // Every public method, through each path it can take.
     const calls: Record<string, () => Promise<unknown>> = {
       getRepository: () => client.getRepository('acme', 'models'),
+      listRepositories: async () => {
+        const listed = await client.listRepositories('acme');
+        assert.deepEqual(listed.map((r) => r.fullName), ['acme/models']);
+      },
       getBranchHead: async () => {
         await client.getBranchHead('acme', 'models', 'main');
         bb.faults.add({ path: 'refs/branches/feature%2F', times: 1, status: 404, body: errorBody('Not found') });
@@ -83,7 +87,7 @@ describe('Bitbucket client requests conform to the official OpenAPI spec', () =>
   });
 
   it('exercised every method and several pages', () => {
-    assert.equal(exercised.size, 8);
+    assert.equal(exercised.size, 9);
     assert.ok(bb.log.some((r) => r.path.includes('page=2')));
   });
 
@@ -106,6 +110,7 @@ describe('Bitbucket client requests conform to the official OpenAPI spec', () =>
     }
     assert.deepEqual([...seen].sort(), [
       'DELETE /repositories/{workspace}/{repo_slug}/deploy-keys/{key_id}',
+      'GET /repositories/{workspace}',
       'GET /repositories/{workspace}/{repo_slug}',
       'GET /repositories/{workspace}/{repo_slug}/deploy-keys',
       'GET /repositories/{workspace}/{repo_slug}/refs/branches',
