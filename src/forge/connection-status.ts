@@ -5,7 +5,7 @@
  */
 import type { Repository } from '../bitbucket/index';
 import { discover, fetchesElsewhere, projectMovedWarning, status, type Warning } from '../connect/index';
-import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket } from './clients';
+import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket, withAppReads } from './clients';
 import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus, type SyncState } from './contract';
 import { KvConnectionStore } from './kv-connection-store';
 import { projectUrlOf } from './manual-jobs';
@@ -64,7 +64,8 @@ export async function connectionStatus(
       submodules: connection.submodules,
       projectOwner: connection.projectOwner,
     });
-    const deps = { bitbucket: tokenBitbucket(platform, token, RESOLVER_LIMITS), valohai, generateKey: noKeyGeneration, clock: platform.clock, store };
+    const bitbucket = withAppReads(appBitbucket(platform, RESOLVER_LIMITS), tokenBitbucket(platform, token, RESOLVER_LIMITS), workspace);
+    const deps = { bitbucket, valohai, generateKey: noKeyGeneration, clock: platform.clock, store };
     const found = await status(deps, { workspace, repo, project: record.projectId, ref: record.ref });
     // A target without the key is why Valohai cannot fetch: the sync state says it, once.
     const warnings = found.warnings.filter((w) => w.code !== 'not-fetched');
