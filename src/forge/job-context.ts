@@ -89,7 +89,17 @@ export class JobContext {
    * remembered, so the page offers the manual path.
    */
   tokenBitbucket(secret: BitbucketSecret): BitbucketApi {
-    this.token = this.budget.watch(this.platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, JOB_LIMITS));
+    const made = this.platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, JOB_LIMITS);
+    // The trust check asks with the bare transport: a 401 there is the token's refusal too.
+    const noted: BitbucketTransport = {
+      ...(made.baseUrl !== undefined ? { baseUrl: made.baseUrl } : {}),
+      request: async (req) => {
+        const res = await made.request(req);
+        if (res.status === 401) this.bitbucketRefused = true;
+        return res;
+      },
+    };
+    this.token = this.budget.watch(noted);
     const token = watchBitbucket(bitbucketClient(this.token, JOB_LIMITS), () => {
       this.bitbucketRefused = true;
     });

@@ -129,7 +129,7 @@ describe('CLI workflows on the demo seed', () => {
     assert.equal(out.verified, true);
     assert.equal(stack.valohai.state.repository(REPO_ID)?.sshKeyFingerprint, out.fingerprint);
     for (const slug of ['ml-models', 'datasets', 'training-lib', 'feature-store']) assert.equal(labelled(slug).length, 1);
-    assert.equal(out.accessKeys.filter((k: { status: string }) => k.status === 'deleted').length, 5);
+    assert.equal(out.accessKeys.filter((k: { status: string }) => k.status === 'deleted').length, 4);
     await assertInvariant(stack, REPO_ID);
   });
 
