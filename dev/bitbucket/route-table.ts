@@ -53,7 +53,14 @@ export const BITBUCKET_ROUTES: RouteRequirement[] = [
   { method: 'GET', template: '/user', scopes: ['read:user:bitbucket'], authTypes: apiTokenOnly, accessTokens: false },
   // The spec allows forge-oauth2 on these, but they describe the calling user, which an access token is not.
   { method: 'GET', template: '/user/workspaces/{workspace}/permission', scopes: ['read:workspace:bitbucket'], authTypes: both, accessTokens: false },
-  // What a workspace admin's token reads about another user: who may administer a repository.
+  // What a workspace admin's token reads about another user: who may administer repositories.
+  {
+    method: 'GET',
+    template: '/workspaces/{workspace}/permissions/repositories',
+    scopes: ['read:repository:bitbucket'],
+    authTypes: both,
+    accessTokens: false,
+  },
   {
     method: 'GET',
     template: '/workspaces/{workspace}/permissions/repositories/{repo_slug}',

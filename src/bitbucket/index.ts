@@ -10,6 +10,7 @@ export {
   BitbucketNetworkError,
   BitbucketNotFoundError,
   BitbucketRateLimitError,
+  errorForResponse,
   REQUIRED_SCOPES,
   type BitbucketErrorCode,
 } from './errors';

@@ -14,6 +14,7 @@ export class RateBudget {
   /** `transport`, noting the rate-limit headers of every answer. */
   watch(transport: BitbucketTransport): BitbucketTransport {
     return {
+      ...(transport.baseUrl !== undefined ? { baseUrl: transport.baseUrl } : {}),
       request: async (req) => {
         const res = await transport.request(req);
         this.note(res.headers);

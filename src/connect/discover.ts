@@ -75,6 +75,13 @@ export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): P
   const warnings: Warning[] = [];
   if (!input.submodules) return { repository, ref, headCommit, targets: [root], warnings };
 
+  // A public repository named by https URLs only is fetched by git without credentials: it needs no key,
+  // and its URL no change. Found out when the repository is read; every other https URL is warned about.
+  const publicRepos = new Set<string>();
+  if (repository.isPrivate === false) publicRepos.add(root.key);
+  const httpsWarnings: { key: string; warning: Warning }[] = [];
+  const fetchedAnonymously = new Set<string>();
+
   const maxDepth = input.maxDepth ?? DISCOVERY_LIMITS.depth;
   const concurrency = input.concurrency ?? DISCOVERY_LIMITS.concurrency;
 
@@ -102,13 +109,17 @@ export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): P
       }
       const result = submoduleTargets(node.url, subs);
       for (const w of result.warnings) {
-        warnings.push({ code: w.code, message: w.message, repository: `${node.target.workspace}/${node.target.slug}` });
+        const warning: Warning = { code: w.code, message: w.message, repository: `${node.target.workspace}/${node.target.slug}` };
+        // Whether an https URL needs changing depends on the repository it names: held until that is read.
+        if (w.code === 'https-submodule' && w.repository) httpsWarnings.push({ key: w.repository, warning });
+        else warnings.push(warning);
       }
       return result.targets.map((t) => ({ parent: node, sub: t }));
     });
     const next: typeof level = [];
     const fresh = found.flat().filter(({ sub }) => {
       if (targets.has(sub.key)) return false; // reached before: cycles and shared submodules stop here
+      if (sub.httpsUrl !== undefined && fetchedAnonymously.has(sub.key)) return false;
       return true;
     });
     const unique = [...new Map(fresh.map((f) => [f.sub.key, f])).values()];
@@ -133,6 +144,7 @@ export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): P
       targets.set(sub.key, target);
       return { sub, target, chain };
     });
+    const anonymous = new Set<string>();
     await mapBounded(placed, concurrency, async ({ sub, target, chain }) => {
       if (depth + 1 >= maxDepth) {
         warnings.push({
@@ -146,13 +158,21 @@ export async function discover(bitbucket: BitbucketApi, input: DiscoverInput): P
       let commit: string;
       try {
         info = await bitbucket.getRepository(sub.workspace, sub.slug);
+        if (info.isPrivate === false) publicRepos.add(sub.key);
+        if (info.isPrivate === false && sub.httpsUrl !== undefined) anonymous.add(sub.key);
         if (!info.mainBranch) return; // an empty submodule repo has no .gitmodules to follow
         commit = await bitbucket.getBranchHead(info.workspace, info.slug, info.mainBranch);
       } catch (err) {
         throw new SubmoduleRepositoryError(`${sub.workspace}/${sub.slug}`, chain, err);
       }
-      next.push({ target, url: sub.url, commit, chain });
+      // Fetched over https, its relative submodules are too: they resolve against the URL git really uses.
+      next.push({ target, url: anonymous.has(sub.key) && sub.httpsUrl !== undefined ? sub.httpsUrl : sub.url, commit, chain });
     });
+    for (const key of anonymous) {
+      targets.delete(key);
+      fetchedAnonymously.add(key);
+    }
+    warnings.push(...httpsWarnings.splice(0).filter(({ key }) => !publicRepos.has(key)).map(({ warning }) => warning));
     level = next;
   }
   return { repository, ref, headCommit, targets: [...targets.values()], warnings };

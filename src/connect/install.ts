@@ -98,9 +98,9 @@ export async function prepare(
   if (elsewhere && !input.moveProject) throw new ProjectInUseError(project.name, elsewhere);
   const n = plan.targets.length;
   await saga.step('authorise', `Checking you may give the key to ${n} ${n === 1 ? 'repository' : 'repositories'}`, async () => {
-    // Keys listed, added and replaced on each target, plus the checks: refused now rather than cut off by a 429 half way.
-    checkBudget(deps.budget, deps.authority.cost(n) + 3 * n);
     await authorise(deps.authority, plan.targets);
+    // Keys listed, added and replaced on each target: refused now rather than cut off by a 429 half way.
+    checkBudget(deps.budget, 3 * n);
   });
   const targetKeys = await saga.step(
     'check-access',
@@ -118,6 +118,9 @@ export async function prepare(
           : [],
       );
       if (problems.length) throw new AccessCheckError(problems);
+      // Once more with what the listings' answers said is left (the reads may have gone another way):
+      // the adds and removals must fit before the first of them.
+      checkBudget(deps.budget, 2 * n);
       return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys>).value);
     },
   );

@@ -12,6 +12,8 @@ export interface RepositoryInfo {
   workspace: string;
   mainBranch: string | null;
   sshUrl: string;
+  /** False for a public repository, which git fetches over https without credentials; unknown is private. */
+  isPrivate?: boolean;
 }
 
 export interface AccessKeyInfo {

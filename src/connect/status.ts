@@ -31,6 +31,8 @@ export interface RepositoryKeyStatus {
   orphans: KeyView[];
   /** Set when the repository's keys could not be read. */
   error?: string;
+  /** Set when that was Bitbucket's rate limit (429), with the wait it asked for, if any. */
+  rateLimited?: { retryAfterSeconds?: number };
 }
 
 export interface StatusResult {
@@ -115,7 +117,12 @@ export async function status(
     const repository = `${t.workspace}/${t.slug}`;
     const got = listed[i];
     if (!got || got.status === 'rejected') {
-      return { repository, via: t.via, key: null, orphans: [], error: messageOf(got?.reason) };
+      const failed: RepositoryKeyStatus = { repository, via: t.via, key: null, orphans: [], error: messageOf(got?.reason) };
+      const reason = got?.reason as { name?: unknown; retryAfterSeconds?: unknown } | undefined;
+      if (reason?.name === 'BitbucketRateLimitError') {
+        failed.rateLimited = typeof reason.retryAfterSeconds === 'number' ? { retryAfterSeconds: reason.retryAfterSeconds } : {};
+      }
+      return failed;
     }
     const mine = ourKeys(got.value, remembered);
     const cur = current ? mine.find((k) => normaliseKey(k.key) === normaliseKey(current.key)) : undefined;

@@ -31,14 +31,11 @@ export interface TargetVerdict {
  */
 export interface Authority {
   check(targets: Target[]): Promise<TargetVerdict[]>;
-  /** Bitbucket requests one `check` of `targets` targets spends with the workflow's token. */
-  cost(targets: number): number;
 }
 
 /** The CLI: every request is made with the caller's own token, and Bitbucket refuses what they may not do. */
 export const ownCredentials: Authority = {
   check: async (targets) => targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, allowed: true })),
-  cost: () => 0,
 };
 
 export class NotAuthorisedError extends Refusal {

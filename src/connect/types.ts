@@ -37,7 +37,9 @@ export type WarningCode =
   /** The connection's Valohai project now fetches another repository. */
   | 'project-moved'
   /** Disconnect could not reach Valohai (no token): the private key stays in the project's settings until removed there. */
-  | 'valohai-key-left';
+  | 'valohai-key-left'
+  /** Bitbucket's request limit was reached: what is shown is what the app stored, and when it works again. */
+  | 'rate-limited';
 
 export interface Warning {
   code: WarningCode;

@@ -3,9 +3,9 @@
  * keys; without one (a connection made by hand), access keys cannot be listed, so the view is built
  * from what the app stored plus Bitbucket's head and Valohai's newest commit.
  */
-import type { Repository } from '../bitbucket/index';
+import { BitbucketRateLimitError, type Repository } from '../bitbucket/index';
 import { discover, fetchesElsewhere, projectMovedWarning, status, type Warning } from '../connect/index';
-import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket } from './clients';
+import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket, withAppReads } from './clients';
 import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus, type SyncState } from './contract';
 import { KvConnectionStore } from './kv-connection-store';
 import { projectUrlOf } from './manual-jobs';
@@ -64,8 +64,18 @@ export async function connectionStatus(
       submodules: connection.submodules,
       projectOwner: connection.projectOwner,
     });
-    const deps = { bitbucket: tokenBitbucket(platform, token, RESOLVER_LIMITS), valohai, generateKey: noKeyGeneration, clock: platform.clock, store };
-    const found = await status(deps, { workspace, repo, project: record.projectId, ref: record.ref });
+    const bitbucket = withAppReads(appBitbucket(platform, RESOLVER_LIMITS), tokenBitbucket(platform, token, RESOLVER_LIMITS), workspace);
+    const deps = { bitbucket, valohai, generateKey: noKeyGeneration, clock: platform.clock, store };
+    let found: Awaited<ReturnType<typeof status>>;
+    try {
+      found = await status(deps, { workspace, repo, project: record.projectId, ref: record.ref });
+    } catch (err) {
+      if (err instanceof BitbucketRateLimitError) return rateLimited(platform, base, err.retryAfterSeconds);
+      throw err;
+    }
+    // Keys that could not be listed for the rate limit say nothing about the connection: the stored view stands.
+    const limited = found.repositories.find((r) => r.rateLimited);
+    if (limited) return rateLimited(platform, base, limited.rateLimited?.retryAfterSeconds);
     // A target without the key is why Valohai cannot fetch: the sync state says it, once.
     const warnings = found.warnings.filter((w) => w.code !== 'not-fetched');
     const movedAway = moved(found.valohai.url);
@@ -111,6 +121,35 @@ export async function connectionStatus(
     movedAway,
     sync: syncState(connection, { valohaiCommit: newest?.identifier ?? null, bitbucketHead: plan?.headCommit ?? null, movedAway: movedAway !== null }),
     warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...base.warnings],
+  };
+}
+
+/**
+ * What the page shows when Bitbucket's rate limit (429) stopped its reads: the connection as the app
+ * stored it (project, key, repositories, last fetch), and when the page will read Bitbucket again.
+ * Bitbucket counts about 1,000 requests an hour per user over a rolling hour: without a Retry-After,
+ * an hour from now is the latest it can take.
+ */
+function rateLimited(platform: ForgePlatform, base: ConnectionStatus, retryAfterSeconds: number | undefined): ConnectionStatus {
+  const now = platform.clock.now().getTime();
+  const at = new Date(now + (retryAfterSeconds ?? 3600) * 1000);
+  const time = `${at.toISOString().slice(11, 16)} UTC`;
+  const when =
+    retryAfterSeconds !== undefined
+      ? `Bitbucket asked to wait ${retryAfterSeconds} s: reload the page after ${time}.`
+      : `Bitbucket counts them over a rolling hour, so it works again by ${time} at the latest; reload the page in a few minutes.`;
+  return {
+    ...base,
+    rateLimitedUntil: at.toISOString(),
+    warnings: [
+      {
+        code: 'rate-limited',
+        message:
+          "Bitbucket's request limit for the stored API token was reached (429), so the access keys could not be checked just now: " +
+          `this is the connection as the app stored it. ${when}`,
+      },
+      ...base.warnings,
+    ],
   };
 }
 

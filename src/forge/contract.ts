@@ -360,6 +360,8 @@ export interface ConnectionStatus {
   movedAway: { fetches: string } | null;
   /** Whether Valohai has Bitbucket's head, read from the last fetch the app asked for. */
   sync: SyncState;
+  /** Set when Bitbucket's rate limit stopped the page's reads: when it is expected to read again (ISO time). */
+  rateLimitedUntil?: string;
   warnings: Warning[];
 }
 

@@ -4,7 +4,7 @@
  */
 import { RateBudget, type BitbucketClient, type BitbucketTransport } from '../bitbucket/index';
 import type { BitbucketApi, DisconnectDeps, WorkflowDeps, WorkflowResult } from '../connect/index';
-import { appBitbucket, bitbucketClient, splitFullName, valohaiFor } from './clients';
+import { appBitbucket, bitbucketClient, splitFullName, valohaiFor, withAppReads } from './clients';
 import { Credentials } from './credentials';
 import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors';
 import { KvConnectionStore } from './kv-connection-store';
@@ -84,12 +84,26 @@ export class JobContext {
     return secret;
   }
 
-  /** Bitbucket with the API token; a refused token is remembered, so the page offers the manual path. */
+  /**
+   * Bitbucket with the API token (repositories of this workspace read as the app); a refused token is
+   * remembered, so the page offers the manual path.
+   */
   tokenBitbucket(secret: BitbucketSecret): BitbucketApi {
-    this.token = this.budget.watch(this.platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, JOB_LIMITS));
-    return watchBitbucket(bitbucketClient(this.token, JOB_LIMITS), () => {
+    const made = this.platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, JOB_LIMITS);
+    // The trust check asks with the bare transport: a 401 there is the token's refusal too.
+    const noted: BitbucketTransport = {
+      ...(made.baseUrl !== undefined ? { baseUrl: made.baseUrl } : {}),
+      request: async (req) => {
+        const res = await made.request(req);
+        if (res.status === 401) this.bitbucketRefused = true;
+        return res;
+      },
+    };
+    this.token = this.budget.watch(noted);
+    const token = watchBitbucket(bitbucketClient(this.token, JOB_LIMITS), () => {
       this.bitbucketRefused = true;
     });
+    return withAppReads(this.app, token, this.workspace);
   }
 
   /** The engine's dependencies, with the trust check for the account that started the job. */

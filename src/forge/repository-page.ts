@@ -4,7 +4,7 @@
  * budgets, independent reads in parallel.
  */
 import { discover } from '../connect/index';
-import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor } from './clients';
+import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor, withAppReads } from './clients';
 import { connectionStatus, storedStatus } from './connection-status';
 import type { ConnectPreview, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract';
 import { repositoryAccess, repositoryAdmin } from './authorize';
@@ -152,10 +152,11 @@ export async function previewConnect(
 ): Promise<ConnectPreview> {
   const { repository, workspaceUuid } = await repositoryAdmin(platform, context);
   await requireConnector(platform, context);
-  // With a token, read the way connect will (the token may reach submodule repositories the app cannot).
+  // With a token, read the way connect will (the token may reach submodule repositories of other workspaces, which the app cannot).
   const token = await new Credentials(platform, workspaceUuid).usableBitbucket();
   if (token) secrets.push(token.token);
-  const bitbucket = token ? tokenBitbucket(platform, token, RESOLVER_LIMITS) : appBitbucket(platform, RESOLVER_LIMITS);
+  const app = appBitbucket(platform, RESOLVER_LIMITS);
+  const bitbucket = token ? withAppReads(app, tokenBitbucket(platform, token, RESOLVER_LIMITS), repository.workspace) : app;
   const plan = await discover(bitbucket, {
     workspace: repository.workspace,
     repo: repository.slug,

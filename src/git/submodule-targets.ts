@@ -19,6 +19,11 @@ export interface SubmoduleTarget {
    * reported again for a URL that changes with the fix.
    */
   url: string;
+  /**
+   * The https URL git fetches, when every submodule naming the repository uses https: a public
+   * repository is then fetched without any key, and its own relative submodules resolve against it.
+   */
+  httpsUrl?: string;
 }
 
 export type SubmoduleWarningCode = 'https-submodule' | 'foreign-host' | 'missing-url' | 'invalid-url';
@@ -30,6 +35,8 @@ export interface SubmoduleWarning {
   submodule: string;
   /** `.gitmodules` line to change. */
   line?: number;
+  /** Lower-case `workspace/slug` of the repository the warning is about, when it names one. */
+  repository?: string;
 }
 
 export interface SubmoduleTargets {
@@ -111,13 +118,19 @@ export function submoduleTargets(superprojectUrl: string, submodules: readonly S
 
     const sshForm = parsed.protocol === 'ssh' ? resolved : toSshUrl(parsed);
     if (parsed.protocol !== 'ssh') {
-      warn(
-        'https-submodule',
-        `${label} uses ${parsed.protocol}:// ("${redactUrl(sub.url)}"), which Valohai cannot fetch with an SSH access key. ` +
+      warnings.push({
+        code: 'https-submodule',
+        message:
+          `${label} uses ${parsed.protocol}:// ("${redactUrl(sub.url)}"), which Valohai cannot fetch with an SSH access key. ` +
           `Change .gitmodules line ${line} to: url = ${sshForm}`,
-      );
+        submodule: sub.name,
+        line,
+        repository: parsed.key,
+      });
     }
-    if (!targets.has(parsed.key)) {
+    const https = parsed.protocol === 'https' ? resolved : undefined;
+    const known = targets.get(parsed.key);
+    if (!known) {
       const target: SubmoduleTarget = {
         workspace: parsed.workspace,
         slug: parsed.slug,
@@ -126,7 +139,10 @@ export function submoduleTargets(superprojectUrl: string, submodules: readonly S
         url: sshForm,
       };
       if (sub.path !== undefined) target.path = sub.path;
+      if (https !== undefined) target.httpsUrl = https;
       targets.set(parsed.key, target);
+    } else if (https === undefined) {
+      delete known.httpsUrl; // another submodule fetches it over SSH: that one needs the key
     }
   }
   return { targets: [...targets.values()], warnings };

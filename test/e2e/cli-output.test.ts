@@ -41,6 +41,10 @@ function hostileSeed(): Seed {
   const seed = structuredClone(demoSeed);
   const repo = seed.workspaces.find((w) => w.slug === 'acme')?.repos.find((r) => r.slug === 'ml-models');
   assert.ok(repo?.commits);
+  // Private here, so that its https submodule is one Valohai cannot fetch: warned about, by its hostile name.
+  const docs = seed.workspaces.find((w) => w.slug === 'acme')?.repos.find((r) => r.slug === 'docs-site');
+  assert.ok(docs);
+  docs.isPrivate = true;
   repo.commits.push({
     message: 'Rename submodules',
     files: {

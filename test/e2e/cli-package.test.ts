@@ -173,7 +173,7 @@ describe('the CLI ships as an npm package', () => {
     const plan = JSON.parse(r.stdout) as { accessKeys: { repository: string; status: string }[] };
     assert.deepEqual(
       plan.accessKeys.map((k) => [k.repository, k.status]).sort(),
-      ['acme/datasets', 'acme/docs-site', 'acme/feature-store', 'acme/ml-models', 'acme/training-lib'].map((n) => [n, 'planned']),
+      ['acme/datasets', 'acme/feature-store', 'acme/ml-models', 'acme/training-lib'].map((n) => [n, 'planned']),
     );
     assert.equal(stack.bitbucket.state.accessKeys('acme', 'ml-models').length, 0);
   });

@@ -114,10 +114,12 @@ describe('the request budget', () => {
   });
 
   test('a connect that would not fit in what is left of the hour is refused before anything changes', async () => {
-    // Someone else spent most of the admin's hour: 25 requests are left.
+    // Someone else spent most of the admin's hour: 20 requests are left. Here the app reads as the admin
+    // too, so discovery's dozen reads come out of them; listing the keys of the 4 repositories leaves 4,
+    // and adding and replacing theirs (8) does not fit.
     const auth = `Basic ${Buffer.from(`${bb.admin.email}:${bb.admin.token}`).toString('base64')}`;
     let left = LIMIT;
-    while (left > 25) {
+    while (left > 20) {
       const res = await fetch(`${h.stack.bitbucket.url}/repositories/acme/datasets`, { headers: { authorization: auth } });
       left = Number(res.headers.get('x-ratelimit-remaining'));
       assert.ok(Number.isFinite(left));
@@ -131,7 +133,7 @@ describe('the request budget', () => {
     assert.equal(job.status, 'failed');
     assert.match(job.result?.error ?? '', /Nothing was changed: this needs about \d+ more Bitbucket requests, but the API token has \d+ left this hour/);
     const calls = h.stack.bitbucket.requests.slice(before);
-    assert.ok(!calls.some((c) => c.path.includes('/deploy-keys')), 'no key was read or added');
+    assert.ok(!calls.some((c) => c.path.includes('/deploy-keys') && c.method !== 'GET'), 'no key was added or removed');
     assert.ok(!calls.some((c) => c.status === 429), 'it stopped before Bitbucket had to refuse');
     assert.equal(h.stack.valohai.state.hasKey(PROJECTS.inference.repositoryId), false);
   });

@@ -75,9 +75,30 @@ function repositoryUserPermissions(call: ApiCall): HttpReply {
   return permissionPage(call, values);
 }
 
+/**
+ * Every user's effective permission on every repository of the workspace, for its admins only
+ * (Bitbucket answers 403 to anyone else): a workspace admin's token asks once, with `q`, about many
+ * repositories.
+ */
+function workspaceRepositoryPermissions(call: ApiCall): HttpReply {
+  const slug = call.req.params.workspace ?? '';
+  const ws = call.state.findWorkspace(slug);
+  if (!ws) return bbError(404, `No workspace with identifier '${slug}'.`);
+  const user = userOf(call);
+  if (call.state.workspaceRole(user, ws) !== 'owner') {
+    return bbError(403, `Only administrators of workspace ${ws.slug} may list its repository permissions.`);
+  }
+  const values: unknown[] = call.state.repos
+    .filter((r) => r.workspace === ws)
+    .sort((a, b) => fullName(a).localeCompare(fullName(b)))
+    .flatMap((repo) => call.state.users.flatMap((u) => permissionEntry(call, u, repo)));
+  return permissionPage(call, values);
+}
+
 export function mountUserRoutes(router: Router, deps: ApiDeps): void {
   mountRoute(router, deps, 'GET', '/user', (call) => ({ status: 200, body: userJson(userOf(call), call.urls) }));
   mountRoute(router, deps, 'GET', '/user/workspaces/{workspace}/permission', workspacePermission);
   mountRoute(router, deps, 'GET', '/user/workspaces/{workspace}/permissions/repositories', repositoryPermissions);
+  mountRoute(router, deps, 'GET', '/workspaces/{workspace}/permissions/repositories', workspaceRepositoryPermissions);
   mountRoute(router, deps, 'GET', '/workspaces/{workspace}/permissions/repositories/{repo_slug}', repositoryUserPermissions);
 }

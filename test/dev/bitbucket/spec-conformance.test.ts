@@ -87,6 +87,10 @@ function samples(keyId: () => number): Record<string, () => Sample[]> {
       { path: `/user/workspaces/acme/permissions/repositories?q=${encodeURIComponent('repository.full_name="acme/ml-models"')}`, status: 200 },
       { path: `/user/workspaces/acme/permissions/repositories?q=${encodeURIComponent('bad query')}`, status: 400 },
     ],
+    'GET /workspaces/{workspace}/permissions/repositories': () => [
+      { path: `/workspaces/acme/permissions/repositories?q=${encodeURIComponent(`user.account_id="${creds.reader.accountId}"`)}`, status: 200 },
+      { path: '/workspaces/acme/permissions/repositories', status: 403, as: creds.writer },
+    ],
     'GET /workspaces/{workspace}/permissions/repositories/{repo_slug}': () => [
       { path: `/workspaces/acme/permissions/repositories/ml-models?q=${encodeURIComponent(`user.account_id="${creds.reader.accountId}"`)}`, status: 200 },
       { path: '/workspaces/acme/permissions/repositories/ml-models', status: 403, as: creds.writer },
@@ -136,6 +140,7 @@ describe('responses against the spec\'s schemas', () => {
       'GET /user',
       'GET /user/workspaces/{workspace}/permission',
       'GET /user/workspaces/{workspace}/permissions/repositories',
+      'GET /workspaces/{workspace}/permissions/repositories',
       'GET /workspaces/{workspace}/permissions/repositories/{repo_slug}',
     ];
     const served = demo.bb.routes().map((r) => `${r.method} ${r.template}`);

@@ -108,3 +108,33 @@ describe('GET /workspaces/{workspace}/permissions/repositories/{repo_slug}', () 
     assert.equal(res.status, 403);
   });
 });
+
+describe('GET /workspaces/{workspace}/permissions/repositories', () => {
+  const PATH = '/workspaces/acme/permissions/repositories';
+
+  test("a workspace admin reads one user's permission on several repositories in one request", async () => {
+    const filter = `user.account_id="${creds.reader.accountId}" AND (repository.full_name="acme/ml-models" OR repository.full_name="acme/datasets")`;
+    const page = obj(await demo.call(`${PATH}${q(filter)}`));
+    const values = page.values as Perm[];
+    assert.deepEqual(values.map((v) => `${v.repository.full_name}:${v.permission}`), ['acme/ml-models:read'], 'no permission on datasets, no entry');
+    assert.ok(values.every((v) => v.user.account_id === creds.reader.accountId));
+    const admin = obj(await demo.call(`${PATH}${q(`user.account_id="${creds.admin.accountId}" AND (repository.full_name="acme/ml-models" OR repository.full_name="acme/datasets")`)}`));
+    assert.deepEqual((admin.values as Perm[]).map((v) => `${v.repository.full_name}:${v.permission}`).sort(), ['acme/datasets:admin', 'acme/ml-models:admin']);
+  });
+
+  test('without q it lists every user on every repository of the workspace; a malformed q is a 400', async () => {
+    const all = obj(await demo.call(`${PATH}?pagelen=100`));
+    const values = all.values as Perm[];
+    assert.ok(values.some((v) => v.user.account_id === creds.writer.accountId && v.permission === 'write'));
+    assert.ok(values.every((v) => v.repository.full_name.startsWith('acme/')));
+    assert.equal((await demo.call(`${PATH}${q('repository.full_name=')}`)).status, 400);
+  });
+
+  test('only workspace admins may read it: a repository writer or an outsider gets 403, an unknown workspace 404', async () => {
+    for (const who of [creds.writer, creds.reader, creds.outsider]) {
+      const res = await demo.call(PATH, { as: { email: who.email, token: who.token } });
+      assert.equal(res.status, 403, who.email);
+    }
+    assert.equal((await demo.call('/workspaces/nope/permissions/repositories')).status, 404);
+  });
+});
