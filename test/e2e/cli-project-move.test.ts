@@ -37,7 +37,8 @@ describe('CLI: a Valohai project that fetches another repository', () => {
   });
 
   test('connect and its dry run refuse it, name what it fetches, and change nothing', async () => {
-    // docs-site is an https submodule of ml-models, so it holds ml-models' key already.
+    // docs-site is a public https submodule of ml-models: git fetches it without a key, so it holds
+    // none, and a refused connect must not add one.
     const keysBefore = keysOn('docs-site').map((k) => k.id);
     for (const extra of [[], ['--dry-run']]) {
       const r = await cli('connect', 'acme/docs-site', '--project', PROJECT, '--key-type', 'ed25519', ...extra);

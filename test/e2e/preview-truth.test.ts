@@ -13,7 +13,7 @@ import { checkState, openApp, startE2e, text, until, type AppView, type E2e } fr
 
 const REPO = 'ml-models';
 /** acme/ml-models and the Bitbucket repositories its submodules name. */
-const ML_TARGETS = ['ml-models', 'datasets', 'training-lib', 'feature-store', 'docs-site'];
+const ML_TARGETS = ['ml-models', 'datasets', 'training-lib', 'feature-store'];
 /** Connected by hand, without a Bitbucket API token. */
 const MANUAL_REPO = 'inference-api';
 /** Its connect is made to fail after the Valohai project is created. */
