@@ -6,7 +6,7 @@
 import { BitbucketRateLimitError, type Repository } from '../bitbucket/index';
 import { discover, fetchesElsewhere, projectMovedWarning, status, type Warning } from '../connect/index';
 import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket, withAppReads } from './clients';
-import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus, type SyncState } from './contract';
+import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus, type HealthView, type SyncState } from './contract';
 import { KvConnectionStore } from './kv-connection-store';
 import { projectUrlOf } from './manual-jobs';
 import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from './platform';
@@ -48,11 +48,12 @@ export async function connectionStatus(
   valohai: ValohaiPort,
   valohaiHost: string,
   token: BitbucketSecret | undefined,
+  health: HealthView,
 ): Promise<ConnectionStatus> {
   const { record } = connection;
   const { workspace, repo } = splitFullName(repository.fullName);
   // What the app stored; what is read below replaces the parts it can see better.
-  const base: ConnectionStatus = { ...storedStatus(platform, connection), project: { id: record.projectId, name: record.projectName, url: projectUrlOf(connection, valohaiHost) } };
+  const base: ConnectionStatus = { ...storedStatus(platform, connection, health), project: { id: record.projectId, name: record.projectName, url: projectUrlOf(connection, valohaiHost) } };
   const { keyAgeDays } = base;
   const moved = (url: string | null | undefined) => {
     const elsewhere = fetchesElsewhere(url, repository);
@@ -157,7 +158,7 @@ function rateLimited(platform: ForgePlatform, base: ConnectionStatus, retryAfter
  * A connection as the app stored it, read without Valohai (no Valohai token is stored): the page keeps
  * showing it, its keys and Disconnect, whatever became of the tokens. Nothing remote is read.
  */
-export function storedStatus(platform: ForgePlatform, connection: StoredConnection): ConnectionStatus {
+export function storedStatus(platform: ForgePlatform, connection: StoredConnection, health: HealthView): ConnectionStatus {
   const { record } = connection;
   const keyAgeDays = Math.max(0, Math.floor((platform.clock.now().getTime() - Date.parse(record.createdAt)) / DAY));
   return {
@@ -175,6 +176,7 @@ export function storedStatus(platform: ForgePlatform, connection: StoredConnecti
     movedAway: connection.movedAway ? { fetches: connection.movedAway.to } : null,
     sync: { state: connection.movedAway ? 'moved' : 'unknown' },
     warnings: [...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
+    health,
   };
 }
 

@@ -43,6 +43,9 @@ export const RESOLVERS = [
   'getJob',
   // Trust settings (who may connect, which other workspaces may receive the key).
   'saveTrustSettings',
+  // Connections that look after themselves: the workspace's policy, and removing a key no connection needs.
+  'saveHealthPolicy',
+  'removeUnneededKey',
 ] as const;
 
 export type ResolverName = (typeof RESOLVERS)[number];
@@ -146,6 +149,8 @@ export interface ValohaiCredentialSummary {
   username: string | null;
   /** Set when the stored token no longer works, with the fix. */
   problem?: ResolverError;
+  /** When and until when the stored token works (see TokenLifetime); absent when nothing is stored. */
+  lifetime?: TokenLifetime;
 }
 
 export interface BitbucketCredentialSummary {
@@ -162,7 +167,27 @@ export interface BitbucketCredentialSummary {
    */
   workspaceAdmin?: boolean | null;
   problem?: ResolverError;
+  lifetime?: TokenLifetime;
 }
+
+/**
+ * A stored token's life: when it was stored (always recorded) and the expiry date the admin gave when
+ * storing it (Atlassian API tokens expire at most a year after they are made; Valohai tokens may too).
+ * `expiresInDays` counts from today (negative: expired); `level` is 'warning' within
+ * TOKEN_EXPIRY_WARNING_DAYS of the date and 'expired' from it on.
+ */
+export interface TokenLifetime {
+  savedAt: string;
+  /** `YYYY-MM-DD`, or null when the admin gave none. */
+  expiresOn: string | null;
+  expiresInDays: number | null;
+  level: 'ok' | 'warning' | 'expired';
+}
+
+/** Warn this many days before a stored token's expiry date, on the workspace page and on every repository page. */
+export const TOKEN_EXPIRY_WARNING_DAYS = 30;
+/** An Atlassian API token expires at most this many days after it is made. */
+export const MAX_TOKEN_LIFETIME_DAYS = 366;
 
 /**
  * What is plainly not an Atlassian API token, recognised by its shape before anything is sent: the
@@ -190,6 +215,8 @@ export interface WorkspaceRepository {
   keyAgeDays: number | null;
   /** The repository's own Valohai settings page, when the resolver can build its address. */
   settingsUrl: string | null;
+  /** The latest check's verdict for a connected repository; null when never checked or not connected. */
+  health: ConnectionHealth | null;
 }
 
 export interface WorkspaceSettings {
@@ -202,6 +229,12 @@ export interface WorkspaceSettings {
   /** True when the list stopped early (very large workspace); the page says so. */
   repositoriesTruncated: boolean;
   trust: TrustSettingsView;
+  /** How connections look after themselves (only workspace admins change it). */
+  policy: HealthPolicyView;
+  /** The scheduled checks: when they last ran and what holds them up. */
+  automation: AutomationView;
+  /** Keys the latest checks found unused, no longer needed, or labelled like the app's but recorded by no connection. */
+  keyNotices: KeyNotice[];
 }
 
 // --- Trust settings -------------------------------------------------------------------------
@@ -238,17 +271,192 @@ export interface SaveValohaiTokenPayload {
   /** Omitted: DEFAULT_VALOHAI_HOST. Normalised to `scheme://host[:port]`, no trailing slash. */
   host?: string;
   token: string;
+  /** `YYYY-MM-DD`: the token's expiry date, if it has one. */
+  expiresOn?: string;
 }
 
 export interface SaveBitbucketTokenPayload {
   email: string;
   token: string;
+  /** `YYYY-MM-DD`: the expiry date chosen when the API token was made (at most a year ahead). */
+  expiresOn?: string;
 }
 
 export type CredentialKind = 'valohai' | 'bitbucket';
 
 export interface ClearCredentialsPayload {
   which: CredentialKind | 'all';
+}
+
+
+// --- Connections that look after themselves ---------------------------------------------------
+
+/**
+ * A connection's state as its latest check found it. 'paused': automatic work stopped because a stored
+ * token is refused or expired (the connection itself may be fine; the fix is a new token).
+ */
+export type ConnectionHealth = 'healthy' | 'degraded' | 'broken' | 'paused';
+
+/** What starts a check. */
+export type HealthTrigger = 'schedule' | 'push' | 'verify';
+
+export type HealthFindingCode =
+  /** The connection's key is not on a repository Valohai fetches (removed by hand, or a submodule added since). */
+  | 'key-missing'
+  /** A repository that lacks the key, where the connection's account may not put it: an admin of it must. */
+  | 'needs-admin'
+  | 'repair-failed'
+  | 'keys-unreadable'
+  | 'fetch-failed'
+  | 'head-not-fetched'
+  | 'project-moved'
+  | 'key-age-warning'
+  | 'key-age-alert'
+  /** An automatic rotation failed; the old key still works. */
+  | 'auto-rotate-failed'
+  /** The connection's key was not used on a repository for the workspace's unused-days. */
+  | 'unused-key'
+  /** The key is on a repository the connection no longer needs (a submodule removed, a rotation's leftover). */
+  | 'unneeded-key'
+  /** A key labelled like this app's that no connection recorded: reported, never touched. */
+  | 'stray-key'
+  | 'token-expiring'
+  | 'token-refused'
+  | 'rate-limited'
+  | 'other';
+
+export interface HealthFinding {
+  severity: 'degraded' | 'broken';
+  code: HealthFindingCode;
+  /** `workspace/slug` the finding is about, if one. */
+  repository?: string;
+  message: string;
+  /** What to do about it, when a person must act. */
+  fix?: string;
+}
+
+/** What a check or a push changed by itself. */
+export interface HealthChange {
+  kind: 'key-restored' | 'key-added' | 'key-removed' | 'rotated';
+  repository: string;
+  at: string;
+  /** E.g. the new key's fingerprint after a rotation, or why a key was added ("submodule vendor/x added"). */
+  detail?: string;
+}
+
+/** One check of a connection, kept in a bounded history (HEALTH_HISTORY_LENGTH, newest last). */
+export interface HealthEntry {
+  at: string;
+  trigger: HealthTrigger;
+  health: ConnectionHealth;
+  keyAgeDays: number | null;
+  /** Bitbucket's head of the fetch reference when checked, and whether Valohai's commits include it. */
+  head: string | null;
+  headSeen: boolean | null;
+  findings: HealthFinding[];
+  changes: HealthChange[];
+  /** Requests the check made: Bitbucket with the stored token, Bitbucket as the app, Valohai. */
+  requests?: { bitbucketToken: number; bitbucketApp: number; valohai: number };
+}
+
+export const HEALTH_HISTORY_LENGTH = 30;
+
+/** A key the checks want a person to know about. */
+export interface KeyNotice {
+  kind: 'unused' | 'unneeded' | 'stray';
+  /** `workspace/slug` the key is on. */
+  repository: string;
+  keyId: number;
+  label: string;
+  fingerprint: string;
+  ageDays: number | null;
+  lastUsed: string | null;
+  /** The connection (its superproject, `workspace/slug`) that recorded the key; null for a stray key. */
+  connection: string | null;
+  /**
+   * Whether one click may remove it: only a key a connection recorded and no longer needs. A key Valohai
+   * still fetches with is never removable here (disconnect or rotate instead), a stray key never.
+   */
+  removable: boolean;
+  /** When the check that found it ran. */
+  seenAt: string;
+}
+
+export interface HealthView {
+  latest: HealthEntry | null;
+  /** The timeline, oldest first: one point per kept check. */
+  history: { at: string; trigger: HealthTrigger; health: ConnectionHealth; keyAgeDays: number | null }[];
+  /** When the next scheduled check is due; null while automatic work is paused. */
+  nextCheckAt: string | null;
+  /** Automatic work (checks, repairs, rotations) is paused, and why, with the fix. */
+  paused?: { reason: string; fix: string };
+  /** Repositories that lack the key and need one of their admins, with the reason. */
+  needsAdmin: { repository: string; reason: string }[];
+  /** Changes made by checks and pushes, newest first (from the kept history). */
+  recentChanges: HealthChange[];
+  keyNotices: KeyNotice[];
+  /** The workspace's automatic rotation, as it applies to this connection: when it is due, if on. */
+  autoRotateDueAt: string | null;
+}
+
+/**
+ * How connections look after themselves (a workspace setting).
+ * - drift 'repair' (the default): a key removed by hand is put back, and a submodule repository added to
+ *   `.gitmodules` gets the key (where the connection's account may administer it); 'alert': only said.
+ * - unneededKeys 'offer' (the default): keys no longer needed are listed with a one-click removal;
+ *   'remove': the check removes them.
+ * - autoRotate: off by default; when on, a connection whose key is `everyDays` old is rotated
+ *   (make-before-break), at most `perDay` connections a day in the workspace, never two at once for one.
+ * - unusedDays: a connection key unused this long on a repository is listed.
+ */
+export interface HealthPolicyView {
+  drift: 'repair' | 'alert';
+  unneededKeys: 'offer' | 'remove';
+  autoRotate: { enabled: boolean; everyDays: number; perDay: number };
+  unusedDays: number;
+}
+
+export const DEFAULT_HEALTH_POLICY: HealthPolicyView = {
+  drift: 'repair',
+  unneededKeys: 'offer',
+  autoRotate: { enabled: false, everyDays: 180, perDay: 5 },
+  unusedDays: 90,
+};
+
+export const HEALTH_POLICY_LIMITS = {
+  everyDays: { min: 30, max: 730 },
+  perDay: { min: 1, max: 50 },
+  unusedDays: { min: 7, max: 730 },
+} as const;
+
+export type SaveHealthPolicyPayload = HealthPolicyView;
+
+export interface AutomationView {
+  /** When the scheduled check last ran in this workspace, and when the next is due. */
+  lastRunAt: string | null;
+  nextRunAt: string | null;
+  /** How many connections the last run checked, and how many it left for the next (request budget). */
+  lastRunChecked: number;
+  lastRunDeferred: number;
+  /** Set while a stored token is refused or expired: every connection's automatic work waits for a new one. */
+  paused?: { reason: string; fix: string };
+  /** Automatic rotations started today and the day's limit. */
+  rotationsToday: number;
+}
+
+/**
+ * Removes one key that a connection recorded and no longer needs. The key is named by where it is and
+ * its id; the backend checks it against its own records and Bitbucket's list before removing it, so
+ * the payload is a choice among what the page was shown, never an authority.
+ */
+export interface RemoveUnneededKeyPayload {
+  repository: string;
+  keyId: number;
+}
+
+export interface RemovedKey {
+  repository: string;
+  keyId: number;
 }
 
 // saveValohaiToken → Reply<ValohaiCredentialSummary> (the token is checked before it is stored;
@@ -288,6 +496,8 @@ export interface SetupStatus {
   bitbucketNotAdmin?: boolean;
   /** The workspace's Valohai settings page, when the resolver can build its address. */
   workspaceSettingsUrl: string | null;
+  /** Stored tokens within TOKEN_EXPIRY_WARNING_DAYS of their expiry date, or refused: said on every repository page. */
+  tokenNotices?: { message: string; fix: string }[];
 }
 
 export interface ValohaiProjectOption {
@@ -363,6 +573,8 @@ export interface ConnectionStatus {
   /** Set when Bitbucket's rate limit stopped the page's reads: when it is expected to read again (ISO time). */
   rateLimitedUntil?: string;
   warnings: Warning[];
+  /** The connection's checks: the latest, a timeline, what was repaired, what needs an admin. */
+  health: HealthView;
 }
 
 /**
@@ -531,6 +743,8 @@ export interface ResolverApi {
   startVerify: { payload: EmptyPayload; value: JobStarted };
   getJob: { payload: GetJobPayload; value: JobView };
   saveTrustSettings: { payload: SaveTrustSettingsPayload; value: TrustSettingsView };
+  saveHealthPolicy: { payload: SaveHealthPolicyPayload; value: HealthPolicyView };
+  removeUnneededKey: { payload: RemoveUnneededKeyPayload; value: RemovedKey };
 }
 
 export type PayloadOf<K extends ResolverName> = ResolverApi[K]['payload'];
@@ -548,6 +762,10 @@ export const FIELD_NAMES: Readonly<Record<string, string>> = {
   ref: 'The fetch reference',
   'newProject.name': 'The project name',
   'newProject.owner': 'The owner',
+  expiresOn: 'The expiry date',
+  'autoRotate.everyDays': 'The rotation interval',
+  'autoRotate.perDay': 'The daily rotation limit',
+  unusedDays: 'The unused-key age',
 };
 
 /**
@@ -728,6 +946,50 @@ function refProblem(ref: string): string | null {
   return null;
 }
 
+const FULL_NAME = /^[A-Za-z0-9_.-]{1,62}\/[A-Za-z0-9_.-]{1,128}$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A whole number within limits, as a setting a person types (the field is marked when it is refused). */
+function days(resolver: ResolverName, obj: Obj, field: string, name: string, limits: { min: number; max: number }): number {
+  const value = obj[field];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < limits.min || value > limits.max) {
+    throw new InvalidPayloadError(resolver, name, `must be a whole number from ${limits.min} to ${limits.max}`, true);
+  }
+  return value;
+}
+
+/**
+ * Why an expiry date typed as `YYYY-MM-DD` is refused, or null: it must be a real date, not before
+ * `today` (the server's clock decides; the page checks with the browser's) and, for an Atlassian API
+ * token, at most MAX_TOKEN_LIFETIME_DAYS ahead.
+ */
+export function expiryProblem(value: string, today: Date): string | null {
+  const m = ISO_DATE.exec(value);
+  if (!m) return 'must be a date such as 2027-06-30';
+  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  if (date.toISOString().slice(0, 10) !== value) return 'must be a date such as 2027-06-30';
+  const day = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());
+  if (date.getTime() < day) return 'is in the past: the token has expired, so make a new one';
+  if (date.getTime() - day > MAX_TOKEN_LIFETIME_DAYS * 86_400_000) return 'is more than a year ahead, which no Atlassian API token allows: check the date';
+  return null;
+}
+
+/** Whole days from `today` to the `YYYY-MM-DD` date (negative once it has passed). */
+export function daysUntil(dateOnly: string, today: Date): number {
+  const m = ISO_DATE.exec(dateOnly);
+  if (!m) return Number.NaN;
+  const date = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  const day = Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate());
+  return Math.round((date - day) / 86_400_000);
+}
+
+/** `expiresOn`, when given, as a date of the right shape (its range is checked with the server's clock). */
+function expiresOn(resolver: 'saveValohaiToken' | 'saveBitbucketToken', obj: Obj): { expiresOn?: string } {
+  if (obj.expiresOn === undefined || obj.expiresOn === '' || obj.expiresOn === null) return {};
+  const value = typed(resolver, obj, 'expiresOn', (v) => (ISO_DATE.test(v) ? null : 'must be a date such as 2027-06-30'));
+  return { expiresOn: value };
+}
+
 function empty<K extends ResolverName>(resolver: K) {
   return (input: unknown): EmptyPayload => {
     objectWith(resolver, input, []);
@@ -774,18 +1036,19 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
   getWorkspaceSettings: empty('getWorkspaceSettings'),
 
   saveValohaiToken(input) {
-    const obj = objectWith('saveValohaiToken', input, ['host', 'token']);
+    const obj = objectWith('saveValohaiToken', input, ['host', 'token', 'expiresOn']);
     const token = typed('saveValohaiToken', obj, 'token', fieldRules.valohaiToken);
-    if (obj.host === undefined || obj.host === '') return { token };
+    const expiry = expiresOn('saveValohaiToken', obj);
+    if (obj.host === undefined || obj.host === '') return { token, ...expiry };
     const host = normaliseValohaiHost(typed('saveValohaiToken', obj, 'host', fieldRules.host)) as string;
-    return { host, token };
+    return { host, token, ...expiry };
   },
 
   saveBitbucketToken(input) {
-    const obj = objectWith('saveBitbucketToken', input, ['email', 'token']);
+    const obj = objectWith('saveBitbucketToken', input, ['email', 'token', 'expiresOn']);
     const email = typed('saveBitbucketToken', obj, 'email', fieldRules.email);
     const token = typed('saveBitbucketToken', obj, 'token', fieldRules.bitbucketToken);
-    return { email, token };
+    return { email, token, ...expiresOn('saveBitbucketToken', obj) };
   },
 
   clearCredentials(input) {
@@ -846,5 +1109,40 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
       return o.trim();
     });
     return { connectors, otherWorkspaces, projectOwners };
+  },
+
+  saveHealthPolicy(input) {
+    const obj = objectWith('saveHealthPolicy', input, ['drift', 'unneededKeys', 'autoRotate', 'unusedDays']);
+    const drift = oneOf('saveHealthPolicy', obj, 'drift', ['repair', 'alert'] as const);
+    const unneededKeys = oneOf('saveHealthPolicy', obj, 'unneededKeys', ['offer', 'remove'] as const);
+    const rotate = obj.autoRotate;
+    if (typeof rotate !== 'object' || rotate === null || Array.isArray(rotate)) {
+      throw new InvalidPayloadError('saveHealthPolicy', 'autoRotate', 'must be an object');
+    }
+    for (const key of Object.keys(rotate)) {
+      if (!['enabled', 'everyDays', 'perDay'].includes(key)) throw new InvalidPayloadError('saveHealthPolicy', `autoRotate.${key}`, 'is not a known field');
+    }
+    const r = rotate as Obj;
+    return {
+      drift,
+      unneededKeys,
+      autoRotate: {
+        enabled: bool('saveHealthPolicy', r, 'enabled'),
+        everyDays: days('saveHealthPolicy', r, 'everyDays', 'autoRotate.everyDays', HEALTH_POLICY_LIMITS.everyDays),
+        perDay: days('saveHealthPolicy', r, 'perDay', 'autoRotate.perDay', HEALTH_POLICY_LIMITS.perDay),
+      },
+      unusedDays: days('saveHealthPolicy', obj, 'unusedDays', 'unusedDays', HEALTH_POLICY_LIMITS.unusedDays),
+    };
+  },
+
+  removeUnneededKey(input) {
+    const obj = objectWith('removeUnneededKey', input, ['repository', 'keyId']);
+    const repository = text('removeUnneededKey', obj, 'repository', 200);
+    if (!FULL_NAME.test(repository)) throw new InvalidPayloadError('removeUnneededKey', 'repository', 'must be workspace/repository');
+    const keyId = obj.keyId;
+    if (typeof keyId !== 'number' || !Number.isSafeInteger(keyId) || keyId < 1) {
+      throw new InvalidPayloadError('removeUnneededKey', 'keyId', 'must be an access key id (a positive whole number)');
+    }
+    return { repository, keyId };
   },
 };

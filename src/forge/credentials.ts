@@ -43,9 +43,9 @@ export class Credentials {
     return secret && !summary.bitbucket?.problem ? secret : undefined;
   }
 
-  async saveValohai(secret: ValohaiSecret, username: string | null): Promise<WorkspaceSummary['valohai']> {
+  async saveValohai(secret: ValohaiSecret, username: string | null, expiresOn: string | null = null): Promise<WorkspaceSummary['valohai']> {
     await this.platform.secrets.set(keys.valohaiSecret(this.workspaceUuid), secret);
-    const entry = { host: secret.host, username, savedAt: this.platform.clock.now().toISOString() };
+    const entry = { host: secret.host, username, savedAt: this.platform.clock.now().toISOString(), expiresOn };
     await this.update((s) => ({ ...s, valohai: entry }));
     return entry;
   }
@@ -53,9 +53,10 @@ export class Credentials {
   async saveBitbucket(
     secret: BitbucketSecret,
     check: { accountName: string | null; missingScopes: string[]; workspaceAdmin: boolean | null },
+    expiresOn: string | null = null,
   ): Promise<WorkspaceSummary['bitbucket']> {
     await this.platform.secrets.set(keys.bitbucketSecret(this.workspaceUuid), secret);
-    const entry = { email: secret.email, ...check, savedAt: this.platform.clock.now().toISOString() };
+    const entry = { email: secret.email, ...check, savedAt: this.platform.clock.now().toISOString(), expiresOn };
     await this.update((s) => ({ ...s, bitbucket: entry }));
     return entry;
   }

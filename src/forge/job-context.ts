@@ -7,7 +7,7 @@ import type { BitbucketApi, DisconnectDeps, WorkflowDeps, WorkflowResult } from 
 import { appBitbucket, bitbucketClient, splitFullName, valohaiFor, withAppReads } from './clients';
 import { Credentials } from './credentials';
 import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors';
-import { KvConnectionStore } from './kv-connection-store';
+import { KvConnectionStore, type ConnectionDefaults } from './kv-connection-store';
 import { KvLock } from './kv-lock';
 import { markMovedAway } from './project-use';
 import { JOB_LIMITS, type ForgePlatform, type ValohaiPort } from './platform';
@@ -34,7 +34,7 @@ export class JobContext {
   constructor(
     readonly platform: ForgePlatform,
     readonly job: JobRecord,
-    defaults: { submodules: boolean; projectOwner: string | null } = { submodules: true, projectOwner: null },
+    defaults: ConnectionDefaults = { submodules: true, projectOwner: null },
   ) {
     ({ workspace: this.workspace, repo: this.repo } = splitFullName(job.repository));
     this.credentials = new Credentials(platform, job.workspaceUuid);

@@ -78,7 +78,9 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
   await saveJob(store, job);
   log.info('job started', { jobId, kind: job.kind });
 
-  const ctx = new JobContext(platform, job, { submodules: submodulesOf(job), projectOwner: null });
+  // A connect makes the connection: its account is the one automatic work later acts for.
+  const makes = job.input.kind === 'connect' || job.input.kind === 'manual-connect';
+  const ctx = new JobContext(platform, job, { submodules: submodulesOf(job), projectOwner: null, ...(makes ? { connectedBy: job.accountId } : {}) });
   const writer = new JobProgressWriter(store, job, log);
   let status: JobStatus = 'failed';
   let result: WorkflowResult | undefined;

@@ -53,4 +53,11 @@ export const keys = {
   pushState: (ws: string, repo: string) => checked(`push:${repoPart(ws, repo)}`),
   pushQueued: (ws: string, repo: string) => checked(`pushq:${repoPart(ws, repo)}`),
   lock: (name: string) => checked(`lock:${escapeKeyPart(name)}`),
+  /** A connection's check history (health-records.ts). */
+  health: (ws: string, repo: string) => checked(`health:${repoPart(ws, repo)}`),
+  healthPrefix: (ws: string) => checked(`health:${bareUuid(ws, 'workspace')}:`),
+  /** The workspace's policy for connections that look after themselves. */
+  policy: (ws: string) => checked(`policy:${bareUuid(ws, 'workspace')}`),
+  /** The scheduled checks' bookkeeping for the workspace. */
+  automation: (ws: string) => checked(`automation:${bareUuid(ws, 'workspace')}`),
 };

@@ -11,6 +11,8 @@ import type { StoredConnection } from './records';
 export interface ConnectionDefaults {
   submodules: boolean;
   projectOwner: string | null;
+  /** The account a connect job runs for: recorded as the connection's maker (StoredConnection.connectedBy). */
+  connectedBy?: string;
 }
 
 export class KvConnectionStore implements ConnectionStore {
@@ -56,6 +58,7 @@ export class KvConnectionStore implements ConnectionStore {
       lastPushFetch: same?.lastPushFetch ?? null,
       // Until the workflow records its own fetch; a rotation undone puts the old key back with its state.
       lastFetch: same?.lastFetch ?? null,
+      connectedBy: this.defaults.connectedBy ?? same?.connectedBy ?? null,
       record,
     });
   }

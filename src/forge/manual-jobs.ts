@@ -93,6 +93,7 @@ export async function manualConnect(ctx: JobContext, choices: StartConnectPayloa
       warnings: plan.warnings,
       verifiedAt: null,
       lastPushFetch: null,
+      connectedBy: ctx.job.accountId,
       record: {
         repository: plan.repository.fullName,
         projectId: project.id,

@@ -15,7 +15,7 @@ import type {
 
 /** The non-secret half of the workspace's credentials, for the workspace page. */
 export interface WorkspaceSummary {
-  valohai?: { host: string; username: string | null; savedAt: string; problem?: ResolverError };
+  valohai?: { host: string; username: string | null; savedAt: string; expiresOn?: string | null; problem?: ResolverError };
   bitbucket?: {
     email: string;
     accountName: string | null;
@@ -23,6 +23,8 @@ export interface WorkspaceSummary {
     /** Whether the token's account is an admin of this workspace; null when the token could not say. */
     workspaceAdmin?: boolean | null;
     savedAt: string;
+    /** `YYYY-MM-DD` the admin gave as the token's expiry; null or absent when none was given. */
+    expiresOn?: string | null;
     problem?: ResolverError;
   };
 }
@@ -84,6 +86,13 @@ export interface StoredConnection {
   movedAway?: { to: string; fetches: string; at: string } | null;
   /** Manual mode: what the last Verify that Bitbucket refused found on each repository. */
   manualCheck?: ManualCheck | null;
+  /**
+   * The Atlassian account that made the connection. Automatic work (drift repair, a new submodule
+   * repository's key, automatic rotation) acts for this account, and only where it may itself: checked
+   * with Bitbucket's permission API each time. Absent on records made before it was kept: then nothing
+   * is added automatically, and the page says an admin is needed.
+   */
+  connectedBy?: string | null;
   record: ConnectionRecord;
 }
 

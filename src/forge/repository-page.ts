@@ -6,7 +6,8 @@
 import { discover } from '../connect/index';
 import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor, withAppReads } from './clients';
 import { connectionStatus, storedStatus } from './connection-status';
-import type { ConnectPreview, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract';
+import type { ConnectPreview, HealthView, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract';
+import { automationPause, healthView, loadHealth, loadPolicy, tokenExpiryFindings } from './health-records';
 import { repositoryAccess, repositoryAdmin } from './authorize';
 import { Credentials } from './credentials';
 import { ResolverFailure, valohaiTokenRefused } from './errors';
@@ -71,13 +72,15 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
   const { repository, workspaceUuid, repositoryUuid } = access;
   const credentials = new Credentials(platform, workspaceUuid);
   const connections = new KvConnectionStore(platform.store, workspaceUuid, repositoryUuid, { submodules: true, projectOwner: null });
+  const now = platform.clock.now();
   const [valohaiSecret, bitbucketSecret, connection, running, stored] = await Promise.all([
     credentials.valohai(),
     credentials.usableBitbucket(),
     connections.load(),
-    activeJob(platform.store, workspaceUuid, repositoryUuid, platform.clock.now()),
+    activeJob(platform.store, workspaceUuid, repositoryUuid, now),
     credentials.summary(),
   ]);
+  const tokenNotices = tokenExpiryFindings(stored, now).map((f) => ({ message: f.message, fix: f.fix ?? '' }));
   if (valohaiSecret) secrets.push(valohaiSecret.token);
   if (bitbucketSecret) secrets.push(bitbucketSecret.token);
 
@@ -95,14 +98,20 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
       bitbucket: bitbucketSecret !== undefined,
       ...(bitbucketSecret && access.permission === 'admin' && stored.bitbucket?.workspaceAdmin === false ? { bitbucketNotAdmin: true } : {}),
       workspaceSettingsUrl: platform.pageUrls?.workspaceSettings(repository.workspace) ?? null,
+      ...(tokenNotices.length ? { tokenNotices } : {}),
     },
   };
   // Nothing below is read for a caller who does not administer the repository: no Valohai call, no token.
   if (access.permission !== 'admin') return connection || valohaiSecret ? memberPage(page, connection, running !== undefined) : { ...page, state: 'not-set-up' };
   if (running) return { ...page, state: 'running', activeJob: { jobId: running.id, kind: running.kind } };
+  const health = async (c: StoredConnection): Promise<HealthView> => {
+    const [record, policy] = await Promise.all([loadHealth(platform.store, workspaceUuid, repositoryUuid), loadPolicy(platform.store, workspaceUuid)]);
+    const paused = automationPause(stored, now);
+    return healthView(record, { now, policy, keyCreatedAt: c.record.createdAt, ...(paused ? { paused } : {}) });
+  };
   if (!valohaiSecret) {
     // A connection stays visible and removable whatever became of the tokens.
-    if (connection?.state === 'connected') return { ...page, state: 'connected', connection: storedStatus(platform, connection) };
+    if (connection?.state === 'connected') return { ...page, state: 'connected', connection: storedStatus(platform, connection, await health(connection)) };
     if (!connection) return { ...page, state: 'not-set-up' };
   }
 
@@ -128,7 +137,7 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
     if (!valohaiSecret) return { ...page, state: 'not-set-up' };
     const valohai = valohaiFor(platform, valohaiSecret, RESOLVER_LIMITS);
     if (connection) {
-      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, bitbucketSecret);
+      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, bitbucketSecret, await health(connection));
       return { ...page, state: 'connected', connection: status };
     }
     const defaultRef = repository.mainBranch ?? 'main';

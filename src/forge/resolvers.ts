@@ -7,6 +7,7 @@ import * as actions from './actions';
 import { validatePayload, type PayloadOf, type Reply, type ResolverName, type ValueOf } from './contract';
 import { errorName, toResolverError } from './errors';
 import type { ForgePlatform, TrustedContext } from './platform';
+import { removeUnneededKey } from './key-notices';
 import { previewConnect, repositoryPage } from './repository-page';
 import * as workspace from './workspace-page';
 
@@ -45,6 +46,8 @@ const implementations: { [K in ResolverName]: Implementation<K> } = {
   startVerify: (p, _payload, ctx) => actions.startVerify(p, ctx),
   getJob: (p, payload, ctx) => actions.getJob(p, ctx, payload.jobId),
   saveTrustSettings: (p, payload, ctx) => workspace.saveTrustSettings(p, ctx, payload),
+  saveHealthPolicy: (p, payload, ctx) => workspace.saveHealthPolicy(p, ctx, payload),
+  removeUnneededKey: (p, payload, ctx, secrets) => removeUnneededKey(p, ctx, payload, secrets),
 };
 
 export function createResolvers(platform: ForgePlatform): Resolvers {

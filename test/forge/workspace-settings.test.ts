@@ -65,7 +65,11 @@ describe('saving credentials', () => {
 
   test('a working Valohai token is stored and summarised by its user, never echoed', async () => {
     const summary = valueOf(await h.call('saveValohaiToken', { host: vhHost(), token: vh.admin.token }, h.context('admin')));
-    assert.deepEqual(summary, { configured: true, host: vhHost(), username: vh.admin.username });
+    const { lifetime, ...rest } = summary;
+    assert.deepEqual(rest, { configured: true, host: vhHost(), username: vh.admin.username });
+    // Stored now, with no expiry date given: nothing to warn about.
+    assert.deepEqual({ ...lifetime, savedAt: undefined }, { savedAt: undefined, expiresOn: null, expiresInDays: null, level: 'ok' });
+    assert.ok(lifetime && Math.abs(Date.parse(lifetime.savedAt) - Date.now()) < 60_000);
     const settings = valueOf(await h.call('getWorkspaceSettings', {}, h.context('admin')));
     assert.equal(settings.valohai.username, vh.admin.username);
     assert.equal(settings.valohai.configured, true);

@@ -13,6 +13,7 @@ import type {
   ValueOf,
   WorkspaceSettings,
 } from '../../src/forge/contract';
+import { DEFAULT_HEALTH_POLICY } from '../../src/forge/contract';
 import type { ProgressEvent, WorkflowResult } from '../../src/connect/types';
 
 export type ReplyFn<K extends ResolverName> = (payload: PayloadOf<K>, call: number) => Reply<ValueOf<K>> | Promise<Reply<ValueOf<K>>>;
@@ -47,12 +48,15 @@ export const workspaceSettings: WorkspaceSettings = {
     missingScopes: ['delete:ssh-key:bitbucket'],
   },
   repositories: [
-    { fullName: 'acme/trainer', name: 'trainer', state: 'connected', projectName: 'trainer', keyAgeDays: 12, settingsUrl: null },
-    { fullName: 'acme/datasets', name: 'datasets', state: 'not-connected', projectName: null, keyAgeDays: null, settingsUrl: null },
-    { fullName: 'acme/features', name: 'features', state: 'manual', projectName: 'features', keyAgeDays: 0, settingsUrl: null },
+    { fullName: 'acme/trainer', name: 'trainer', state: 'connected', projectName: 'trainer', keyAgeDays: 12, settingsUrl: null, health: 'healthy' },
+    { fullName: 'acme/datasets', name: 'datasets', state: 'not-connected', projectName: null, keyAgeDays: null, settingsUrl: null, health: null },
+    { fullName: 'acme/features', name: 'features', state: 'manual', projectName: 'features', keyAgeDays: 0, settingsUrl: null, health: null },
   ],
   repositoriesTruncated: false,
   trust: { connectors: 'workspace-admins', otherWorkspaces: [], projectOwners: [] },
+  policy: DEFAULT_HEALTH_POLICY,
+  automation: { lastRunAt: null, nextRunAt: null, lastRunChecked: 0, lastRunDeferred: 0, rotationsToday: 0 },
+  keyNotices: [],
 };
 
 export const connection: ConnectionStatus = {
@@ -73,6 +77,15 @@ export const connection: ConnectionStatus = {
   movedAway: null,
   sync: { state: 'in-sync' },
   warnings: [],
+  health: {
+    latest: null,
+    history: [],
+    nextCheckAt: '2025-07-29T10:16:00Z',
+    needsAdmin: [],
+    recentChanges: [],
+    keyNotices: [],
+    autoRotateDueAt: null,
+  },
 };
 
 export const rotatedConnection: ConnectionStatus = {
