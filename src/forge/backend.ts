@@ -7,6 +7,7 @@ import { runJob } from './job-runner';
 import type { ForgePlatform, QueueMessage } from './platform';
 import { handlePush, runSync } from './push';
 import { createResolvers, type Resolvers } from './resolvers';
+import { runSchedule, type ScheduleRun } from './schedule';
 
 export interface Backend {
   resolvers: Resolvers;
@@ -14,6 +15,8 @@ export interface Backend {
   consume(message: unknown): Promise<void>;
   /** The `avi:bitbucket:push:repository` trigger. */
   onPush(event: unknown): Promise<'ignored' | 'queued' | 'coalesced'>;
+  /** The hourly scheduled trigger: plans the day's checks and automatic rotations. Never throws. */
+  onSchedule(): Promise<ScheduleRun | undefined>;
 }
 
 function asMessage(value: unknown): QueueMessage | undefined {
@@ -40,6 +43,14 @@ export function createBackend(platform: ForgePlatform): Backend {
         else await runSync(platform, message.workspaceUuid, message.repositoryUuid);
       } catch (err) {
         platform.log.error('queue message failed', { type: message.type, error: errorName(err) });
+      }
+    },
+    async onSchedule() {
+      try {
+        return await runSchedule(platform);
+      } catch (err) {
+        platform.log.error('scheduled trigger failed', { error: errorName(err) });
+        return undefined;
       }
     },
     async onPush(event) {

@@ -36,6 +36,8 @@ export interface ForgeHandlers {
   jobConsumer: (event: unknown) => Promise<void>;
   /** `forge/index.onPush`. */
   onPush: (event: unknown, context?: unknown) => Promise<void>;
+  /** `forge/index.onSchedule`: the hourly scheduled trigger. */
+  onSchedule: (event?: unknown, context?: unknown) => Promise<void>;
 }
 
 export function createForgeHandlers(platform: ForgePlatform): ForgeHandlers {
@@ -70,6 +72,9 @@ export function createForgeHandlers(platform: ForgePlatform): ForgeHandlers {
     jobConsumer: (event) => backend.consume(objectOr(event).body),
     onPush: async (event) => {
       await backend.onPush(event);
+    },
+    onSchedule: async () => {
+      await backend.onSchedule();
     },
   };
 }

@@ -1,6 +1,6 @@
 /**
  * The functions manifest.yml names: `forge/index.resolver`, `forge/index.jobConsumer`,
- * `forge/index.onPush`. Everything behind them is the same backend the preview and the tests run.
+ * `forge/index.onPush`, `forge/index.onSchedule`. Everything behind them is the same backend the preview and the tests run.
  */
 import { createForgePlatform } from './forge-platform';
 import { createForgeHandlers } from './handlers';
@@ -10,3 +10,4 @@ const handlers = createForgeHandlers(createForgePlatform());
 export const resolver = handlers.resolver;
 export const jobConsumer = handlers.jobConsumer;
 export const onPush = handlers.onPush;
+export const onSchedule = handlers.onSchedule;

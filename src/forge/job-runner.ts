@@ -13,6 +13,7 @@ import { isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './jobs'
 import { manualConnect, verifyConnection } from './manual-jobs';
 import type { ForgePlatform } from './platform';
 import type { JobRecord } from './records';
+import { recordAutomaticRotation } from './schedule';
 
 function submodulesOf(job: JobRecord): boolean {
   return job.input.kind === 'connect' || job.input.kind === 'manual-connect' ? job.input.choices.submodules : true;
@@ -103,6 +104,14 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
     await writer.finish(final);
   } finally {
     await releaseSlot(store, job);
+  }
+  if (job.input.kind === 'rotate' && job.input.automatic) {
+    await recordAutomaticRotation(platform, job, {
+      status,
+      fingerprint: final.result?.fingerprint ?? null,
+      ...(final.error !== undefined ? { error: final.error } : {}),
+      ...(final.result?.leftovers ? { leftovers: final.result.leftovers } : {}),
+    }).catch((err: unknown) => log.warn('automatic rotation outcome not recorded', { jobId, error: errorName(err) }));
   }
   log.info('job finished', { jobId, kind: job.kind, status });
 }

@@ -47,6 +47,8 @@ export const keys = {
   trust: (ws: string) => checked(`trust:${bareUuid(ws, 'workspace')}`),
   connection: (ws: string, repo: string) => checked(`conn:${repoPart(ws, repo)}`),
   connectionPrefix: (ws: string) => checked(`conn:${bareUuid(ws, 'workspace')}:`),
+  /** Every workspace's connections: what the scheduled trigger walks. */
+  allConnectionsPrefix: 'conn:',
   activeJob: (ws: string, repo: string) => checked(`active:${repoPart(ws, repo)}`),
   activeJobPrefix: (ws: string) => checked(`active:${bareUuid(ws, 'workspace')}:`),
   job: (jobId: string) => checked(`job:${escapeKeyPart(jobId)}`),

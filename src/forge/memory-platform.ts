@@ -228,6 +228,12 @@ export class MemoryPlatform implements ForgePlatform {
     for (const message of held) this.dispatch(message);
   }
 
+  /** Drops the held messages unrun (and stops holding): a test that only looks at what was planned. */
+  discardHeld(): QueueMessage[] {
+    this.holding = false;
+    return this.held.splice(0);
+  }
+
   /** Messages held and not yet run. */
   get pending(): readonly QueueMessage[] {
     return this.held;

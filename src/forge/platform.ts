@@ -46,7 +46,9 @@ export interface RecordStore {
 /** What travels on the `connection-jobs` queue: ids only, the job's choices live in its record. */
 export type QueueMessage =
   | { type: 'job'; jobId: string }
-  | { type: 'sync'; workspaceUuid: string; repositoryUuid: string };
+  | { type: 'sync'; workspaceUuid: string; repositoryUuid: string }
+  /** One connection's check, planned by the scheduled trigger. */
+  | { type: 'health'; workspaceUuid: string; repositoryUuid: string };
 
 /** The Valohai calls the backend makes: the engine's, plus what the pages need. ValohaiClient fits. */
 export interface ValohaiPort extends ValohaiApi {

@@ -98,7 +98,8 @@ export interface StoredConnection {
 
 export type JobInput =
   | { kind: 'connect' | 'manual-connect'; choices: StartConnectPayload }
-  | { kind: 'rotate'; choices: StartRotatePayload }
+  /** `automatic`: started by the workspace's key-age policy, not by a person (its outcome joins the connection's health). */
+  | { kind: 'rotate'; choices: StartRotatePayload; automatic?: boolean }
   | { kind: 'disconnect' | 'verify' | 'manual-verify' | 'manual-discard' };
 
 export interface JobRecord {

@@ -79,6 +79,14 @@ test('manifest declares what the pages and the backend rely on', async () => {
   assert.deepEqual(trigger?.events, ['avi:bitbucket:push:repository']);
   assert.equal(functions.get(String(trigger?.function))?.handler, 'forge/index.onPush');
 
+  // Connections are checked without anyone opening a page: hourly, the trigger only planning and the
+  // queue doing the work.
+  const schedule = modules.scheduledTrigger?.[0];
+  assert.equal(schedule?.interval, 'hour');
+  const scheduleFn = functions.get(String(schedule?.function));
+  assert.equal(scheduleFn?.handler, 'forge/index.onSchedule');
+  assert.ok(Number(scheduleFn?.timeoutSeconds) <= 900);
+
   // The fewest scopes: reading repositories (and the push event), the caller's workspace role for the
   // workspace page's admin check, and the app's own storage.
   const scopes = manifest.permissions?.scopes;
