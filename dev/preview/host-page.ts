@@ -15,6 +15,8 @@ export interface HostView {
   repository?: { slug: string; name: string; mainBranch: string };
   /** A one-line notice (the outcome of the last form), shown above the content. */
   notice?: { text: string; tone: 'ok' | 'error' };
+  /** How many days the preview's clock runs ahead of real time (keys age, checks fall due). */
+  daysAhead?: number;
 }
 
 export interface AccessKeyRow {
@@ -123,11 +125,16 @@ function previewBar(view: HostView): string {
   const push = view.repository
     ? `<button type="button" id="push-commit" data-testid="push-commit">Push a commit to ${esc(view.repository.mainBranch)}</button>`
     : '';
+  const ahead = view.daysAhead ? ` (clock ${view.daysAhead} days ahead)` : '';
   return `<section class="preview-bar" aria-label="Preview controls">
     <strong>Local preview</strong>
     <label>Act as <select id="act-as" data-testid="act-as">${people}</select></label>
     <label>Theme <select id="theme" data-testid="theme">${themes}</select></label>
     ${push}
+    <button type="button" id="run-schedule" data-testid="run-schedule">Run the hourly check${esc(ahead)}</button>
+    <label>Move the clock on <select id="clock-days" data-testid="clock-days">
+      <option value="">…</option><option value="1">1 day</option><option value="30">30 days</option><option value="181">181 days</option><option value="365">365 days</option>
+    </select></label>
     <span id="push-status" role="status" data-testid="push-status"></span>
   </section>`;
 }
@@ -168,6 +175,44 @@ if (appFrame) {
   appFrame.addEventListener('load', watch);
   window.addEventListener('load', watch);
 }
+// Each preview control posts JSON, says what happened in the status line and reloads the app's frame.
+const control = async (button, path, body, busy) => {
+  const status = document.getElementById('push-status');
+  button.disabled = true;
+  status.textContent = busy;
+  try {
+    const res = await fetch(path + location.search, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const reply = await res.json();
+    status.textContent = reply.message;
+    const frame = document.querySelector('iframe.app');
+    if (res.ok && frame) frame.contentWindow.location.reload();
+    return res.ok;
+  } catch {
+    status.textContent = 'The preview server did not answer; is npm start still running?';
+    return false;
+  } finally {
+    button.disabled = false;
+  }
+};
+const schedule = document.getElementById('run-schedule');
+schedule.addEventListener('click', () => control(schedule, '/preview/schedule', {}, 'Running the hourly check…'));
+const clockDays = document.getElementById('clock-days');
+clockDays.addEventListener('change', async () => {
+  const days = Number(clockDays.value);
+  if (!days) return;
+  clockDays.disabled = true;
+  try {
+    const res = await fetch('/preview/clock' + location.search, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ days }) });
+    const reply = await res.json();
+    // The whole page again: the bar says how far ahead the clock is, and the app reads the new date.
+    params.set('notice', reply.message);
+    params.set('tone', res.ok ? 'ok' : 'error');
+    location.search = params.toString();
+  } catch {
+    document.getElementById('push-status').textContent = 'The preview server did not answer; is npm start still running?';
+    clockDays.disabled = false;
+  }
+});
 const push = document.getElementById('push-commit');
 if (push) {
   const status = document.getElementById('push-status');

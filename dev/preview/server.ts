@@ -46,6 +46,17 @@ export interface PushOutcome {
   message: string;
 }
 
+export interface ScheduleOutcome {
+  /** Connections whose check ran, waited for the request budget, or was recorded as paused; rotations started. */
+  checked: string[];
+  deferred: string[];
+  paused: string[];
+  rotations: string[];
+  /** The preview's clock, which the bar can move on to let keys age. */
+  now: string;
+  message: string;
+}
+
 export interface Preview {
   url: string;
   stack: Stack;
@@ -55,6 +66,10 @@ export interface Preview {
   pageUrl(options?: { repository?: string; as?: Person; theme?: 'light' | 'dark' }): string;
   /** Pushes a commit to a repository's main branch and fires the push trigger, as the host page's button does. */
   pushCommit(slug: string): Promise<PushOutcome>;
+  /** Runs the hourly scheduled trigger and waits for the checks and rotations it queued, as the host page's button does. */
+  runSchedule(): Promise<ScheduleOutcome>;
+  /** Moves the backend's clock on (keys age, checks fall due); the stand-ins keep real time. */
+  advanceDays(days: number): void;
   close(): Promise<void>;
 }
 
@@ -72,7 +87,9 @@ const html = (body: string, status = 200): HttpReply => ({ status, headers: { 'c
 export const MAX_BODY_BYTES = 256 * 1024;
 
 /** Paths that take JSON and nothing else (a text/plain POST needs no CORS preflight). */
-const JSON_ONLY = ['/api/invoke', '/preview/push'];
+const JSON_ONLY = ['/api/invoke', '/preview/push', '/preview/schedule', '/preview/clock'];
+/** How far the bar may move the clock in one step. */
+const MAX_DAYS_AHEAD = 400;
 
 /**
  * The preview acts as the demo admin for whoever reaches it, so only its own pages may: the Host must
@@ -111,7 +128,11 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     createFetchTransport({ baseUrl: stack.bitbucket.url, email: PEOPLE[person].email, apiToken: PEOPLE[person].token });
   const byAccount = new Map<string, BitbucketTransport>((Object.keys(PEOPLE) as Person[]).map((p) => [PEOPLE[p].accountId, transportOf(p)]));
 
+  // The backend's clock: the bar moves it on so that keys age and scheduled checks fall due.
+  let offsetMs = 0;
+  const clock = { now: () => new Date(Date.now() + offsetMs) };
   const { platform, backend } = createMemoryBackend({
+    clock,
     // The emulator has no app principal; the app's reads go out as the workspace's owner.
     bitbucketAsApp: transportOf('admin'),
     bitbucketAsUser: (context) => {
@@ -197,8 +218,12 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       message: `Preview push at ${stamp}`,
       files: { 'PREVIEW_PUSHES.md': `Last pushed from the local preview at ${stamp}.\n` },
     });
-    // The fields of Bitbucket's push event that the app reads.
-    const trigger = await backend.onPush({ workspace: { uuid: ws.uuid }, repository: { uuid: repo.uuid } });
+    // The fields of Bitbucket's push event that the app reads: where, and which branch moved to what.
+    const trigger = await backend.onPush({
+      workspace: { uuid: ws.uuid },
+      repository: { uuid: repo.uuid, slug: repo.slug },
+      push: { ref: repo.mainBranch, mainbranch: repo.mainBranch, after: commit, created: false, closed: false, forced: false, truncated: false, commits: [{ hash: commit }] },
+    });
     await platform.idle();
     const page = await backend.resolvers.getRepositoryPage({}, { workspaceId: ws.uuid, repositoryUuid: repo.uuid, accountId: PEOPLE.admin.accountId });
     const fetch = page.ok ? (page.value.connection?.lastPushFetch ?? null) : null;
@@ -211,6 +236,21 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     return { commit, branch: repo.mainBranch, trigger, fetch, message };
   };
 
+  const runSchedule = async (): Promise<ScheduleOutcome> => {
+    const run = await backend.onSchedule();
+    await platform.idle();
+    const all = run?.workspaces ?? [];
+    const pick = (k: 'queued' | 'deferred' | 'paused' | 'rotations') => all.flatMap((w) => w[k]);
+    const out = { checked: pick('queued'), deferred: pick('deferred'), paused: pick('paused'), rotations: pick('rotations'), now: clock.now().toISOString() };
+    const parts: string[] = [];
+    if (out.rotations.length) parts.push(`rotated ${out.rotations.join(', ')}`);
+    if (out.checked.length) parts.push(`checked ${out.checked.join(', ')}`);
+    if (out.deferred.length) parts.push(`${out.deferred.length} left for the next hour (request budget)`);
+    if (out.paused.length) parts.push(`${out.paused.join(', ')} paused: a stored token is refused or expired`);
+    const message = parts.length ? `Scheduled check: ${parts.join('; ')}.` : 'Scheduled check: no connection was due (each is checked once a day).';
+    return { ...out, message };
+  };
+
   const viewOf = (req: HttpRequest, ws: WorkspaceRecord, repo?: RepoRecord): HostView => {
     const notice = req.query.get('notice');
     return {
@@ -220,6 +260,7 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       repositories: state.repos.filter((r) => r.workspace === ws).map((r) => ({ slug: r.slug, name: r.slug })),
       ...(repo ? { repository: { slug: repo.slug, name: repo.slug, mainBranch: repo.mainBranch } } : {}),
       ...(notice ? { notice: { text: notice, tone: req.query.get('tone') === 'error' ? 'error' : 'ok' } } : {}),
+      daysAhead: Math.round(offsetMs / 86_400_000),
     };
   };
 
@@ -302,6 +343,21 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       if (!ws || !repo) return html('<p>No such repository in the preview.</p>', 404);
       return changeKeys(req, ws, repo);
     })
+    .on('POST', '/preview/schedule', async () => json(200, await runSchedule()))
+    .on('POST', '/preview/clock', (req) => {
+      let body: { days?: unknown };
+      try {
+        body = JSON.parse(req.body) as typeof body;
+      } catch {
+        return json(400, { message: 'The body must be JSON: {"days": n}.' });
+      }
+      const days = body.days;
+      if (typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > MAX_DAYS_AHEAD) {
+        return json(400, { message: `days must be a whole number from 1 to ${MAX_DAYS_AHEAD}.` });
+      }
+      offsetMs += days * 86_400_000;
+      return json(200, { now: clock.now().toISOString(), daysAhead: Math.round(offsetMs / 86_400_000), message: `The preview's clock is now ${Math.round(offsetMs / 86_400_000)} days ahead.` });
+    })
     .on('POST', '/preview/push', async (req) => {
       let body: { workspace?: unknown; repository?: unknown };
       try {
@@ -351,6 +407,10 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       return `${server.url}${path}?${new URLSearchParams({ as, theme }).toString()}`;
     },
     pushCommit: (slug) => pushCommit('acme', slug),
+    runSchedule,
+    advanceDays: (days) => {
+      offsetMs += days * 86_400_000;
+    },
     async close() {
       await server.close();
       await platform.idle();

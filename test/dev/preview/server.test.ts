@@ -280,6 +280,27 @@ describe('the push control', () => {
     assert.equal(valohai.commits(demoValohaiCredentials.project.id)[0]?.identifier, outcome.commit);
   });
 
+  test('the bar moves the clock on (bounded) and runs the hourly check, saying what it did', async () => {
+    const post = (path: string, body: unknown) =>
+      fetch(`${preview.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    for (const days of [0, -1, 1.5, 401, '30']) {
+      const bad = await post('/preview/clock', { days });
+      assert.equal(bad.status, 400, String(days));
+      assert.match(((await bad.json()) as { message: string }).message, /from 1 to 400/);
+    }
+    const before = Date.parse(((await (await post('/preview/schedule', {})).json()) as { now: string }).now);
+    const moved = await post('/preview/clock', { days: 30 });
+    assert.equal(moved.status, 200);
+    assert.match(((await moved.json()) as { message: string }).message, /30 days ahead/);
+    const res = await post('/preview/schedule', {});
+    assert.equal(res.status, 200);
+    const outcome = (await res.json()) as { now: string; checked: string[]; message: string };
+    assert.ok(Date.parse(outcome.now) - before >= 30 * 86_400_000 - 60_000, 'the backend\'s clock moved on');
+    // ml-models was connected by the test above, so a day later it is due.
+    assert.deepEqual(outcome.checked, ['acme/ml-models']);
+    assert.match(outcome.message, /^Scheduled check: checked acme\/ml-models\.$/);
+  });
+
   test('a body naming no known repository is a 400 with the reason', async () => {
     const res = await fetch(`${preview.url}/preview/push`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ workspace: 'acme', repository: 'nope' }) });
     assert.equal(res.status, 400);
