@@ -209,6 +209,25 @@ describe('a refused token', () => {
   });
 });
 
+describe('Verify', () => {
+  test('joins the connection’s history as a check with trigger "verify", and a skipped check leaves no entry while it runs', async () => {
+    const before = (await loadHealth(h.platform.store, ws, repo)).entries.length;
+    h.platform.holdQueue();
+    const { jobId } = valueOf(await h.call('startVerify', {}, h.context('admin', REPO)));
+    // The job holds the repository's slot: a check now would race it, so it does not run.
+    assert.equal(await checkNow(), undefined);
+    assert.equal((await loadHealth(h.platform.store, ws, repo)).entries.length, before);
+    h.platform.releaseQueue();
+    await h.platform.idle();
+    const job = valueOf(await h.call('getJob', { jobId }, h.context('admin', REPO)));
+    assert.equal(job.status, 'done', job.error);
+    const entry = (await loadHealth(h.platform.store, ws, repo)).entries.at(-1);
+    assert.equal(entry?.trigger, 'verify');
+    assert.equal(entry?.health, 'healthy');
+    assert.equal(entry?.headSeen, true);
+  });
+});
+
 describe('no secret anywhere', () => {
   test('no token or private key in any stored record, log line or reply', async () => {
     await h.platform.idle();
