@@ -6,6 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { benchConnect } from './connect';
 import { benchForgeBundle } from './forge-bundle';
+import { benchHealth } from './health';
 import { benchKeygen } from './keygen';
 import type { BenchSection } from './lib';
 import { benchPageSize } from './page-size';
@@ -24,6 +25,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['preview-render', benchPreviewRender],
   ['preview-connect', benchPreviewConnect],
   ['requests', benchRequests],
+  ['health', benchHealth],
 ];
 
 function table(section: BenchSection): string {

@@ -56,6 +56,8 @@ export interface CheckInput {
   workspace: string;
   repo: string;
   project: string;
+  /** The branch Valohai fetches; default: the repository's main branch. A connection on another branch must name it. */
+  ref?: string;
   repair?: boolean;
 }
 

@@ -3,8 +3,8 @@
  * workspace's secrets, and the engine's dependencies wired to the record store.
  */
 import { RateBudget, type BitbucketClient, type BitbucketTransport } from '../bitbucket/index';
-import type { BitbucketApi, DisconnectDeps, WorkflowDeps, WorkflowResult } from '../connect/index';
-import { appBitbucket, bitbucketClient, splitFullName, valohaiFor, withAppReads } from './clients';
+import type { Authority, BitbucketApi, DisconnectDeps, WorkflowDeps, WorkflowResult } from '../connect/index';
+import { bitbucketClient, splitFullName, valohaiFor, withAppReads } from './clients';
 import { Credentials } from './credentials';
 import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors';
 import { KvConnectionStore, type ConnectionDefaults } from './kv-connection-store';
@@ -15,44 +15,51 @@ import type { BitbucketSecret, JobRecord, StoredConnection } from './records';
 import { jobAuthority, loadTrust } from './trust';
 import { ValohaiAuthError } from '../valohai/index';
 
-export class JobContext {
-  readonly workspace: string;
-  readonly repo: string;
+/** Requests one piece of work made, by where they went: what a check records it spent. */
+export interface RequestCounts {
+  /** Bitbucket with the stored API token (the workspace's ~1,000 an hour). */
+  bitbucketToken: number;
+  /** Bitbucket as the app (Forge counts these apart from the token's). */
+  bitbucketApp: number;
+  valohai: number;
+}
+
+/**
+ * Work done with the workspace's stored tokens, by a job someone started or by automatic work: the
+ * clients made from the secrets, every request counted, and a refusal (401) remembered so that
+ * `settleCredentials` records it for the pages.
+ */
+export class StoredTokenWork {
   readonly credentials: Credentials;
-  readonly connections: KvConnectionStore;
   readonly app: BitbucketClient;
-  /** Tokens this job holds, so that nothing it stores can carry one even if a server echoed it. */
+  /** Tokens this work holds, so that nothing it stores can carry one even if a server echoed it. */
   readonly secrets: string[] = [];
+  readonly counts: RequestCounts = { bitbucketToken: 0, bitbucketApp: 0, valohai: 0 };
+  readonly budget = new RateBudget();
   private valohaiPort: ValohaiPort | undefined;
   private host = '';
   private bitbucketRefused = false;
   private valohaiRefused = false;
   /** The stored token's transport, once made: the trust checks and the budget go with it. */
-  private token: BitbucketTransport | undefined;
-  private readonly budget = new RateBudget();
+  protected token: BitbucketTransport | undefined;
 
   constructor(
     readonly platform: ForgePlatform,
-    readonly job: JobRecord,
-    defaults: ConnectionDefaults = { submodules: true, projectOwner: null },
+    readonly workspaceUuid: string,
+    /** The slug of the app's own workspace: its repositories are read as the app. */
+    readonly workspace: string,
   ) {
-    ({ workspace: this.workspace, repo: this.repo } = splitFullName(job.repository));
-    this.credentials = new Credentials(platform, job.workspaceUuid);
-    this.connections = new KvConnectionStore(platform.store, job.workspaceUuid, job.repositoryUuid, defaults);
-    this.app = appBitbucket(platform, JOB_LIMITS);
+    this.credentials = new Credentials(platform, workspaceUuid);
+    this.app = bitbucketClient(counted(platform.bitbucketAsApp, () => this.counts.bitbucketApp++), JOB_LIMITS);
   }
 
   get now(): Date {
     return this.platform.clock.now();
   }
 
-  /** A project moved here: the connection of the repository it was taken from now says so. */
-  async noteProjectMoved(result: WorkflowResult): Promise<void> {
-    await markMovedAway(this.platform.store, this.job.workspaceUuid, this.job.repositoryUuid, result.valohai.projectId, {
-      repository: result.repository,
-      sshUrl: result.sshUrl,
-      at: this.now.toISOString(),
-    });
+  /** Whether Bitbucket or Valohai refused a stored token during this work. */
+  get refused(): { bitbucket: boolean; valohai: boolean } {
+    return { bitbucket: this.bitbucketRefused, valohai: this.valohaiRefused };
   }
 
   get valohaiHost(): string {
@@ -66,9 +73,13 @@ export class JobContext {
     if (!secret) throw failures.valohaiNotSetUp();
     this.secrets.push(secret.token);
     this.host = secret.host;
-    this.valohaiPort = watchValohai(valohaiFor(this.platform, secret, JOB_LIMITS), () => {
-      this.valohaiRefused = true;
-    });
+    this.valohaiPort = watchValohai(
+      valohaiFor(this.platform, secret, JOB_LIMITS),
+      () => {
+        this.valohaiRefused = true;
+      },
+      () => this.counts.valohai++,
+    );
     return this.valohaiPort;
   }
 
@@ -94,6 +105,7 @@ export class JobContext {
     const noted: BitbucketTransport = {
       ...(made.baseUrl !== undefined ? { baseUrl: made.baseUrl } : {}),
       request: async (req) => {
+        this.counts.bitbucketToken++;
         const res = await made.request(req);
         if (res.status === 401) this.bitbucketRefused = true;
         return res;
@@ -106,21 +118,71 @@ export class JobContext {
     return withAppReads(this.app, token, this.workspace);
   }
 
+  /** The trust check for `accountId`, asked with the stored token (tokenBitbucket() first). */
+  protected async authorityFor(accountId: string): Promise<Authority> {
+    if (!this.token) throw new Error('The trust check asks with the stored token: call tokenBitbucket() first.');
+    const trust = await loadTrust(this.platform.store, this.workspaceUuid);
+    return jobAuthority(this.token, { homeWorkspace: this.workspace, accountId, trust });
+  }
+
+  /** The engine's dependencies for work on one repository, its lock held by `holder`. */
+  protected engineDeps(bitbucket: BitbucketApi, authority: Authority, valohai: ValohaiPort, store: KvConnectionStore, holder: string): WorkflowDeps {
+    return {
+      bitbucket,
+      authority,
+      budget: this.budget,
+      valohai,
+      generateKey: this.platform.generateKey,
+      clock: this.platform.clock,
+      store,
+      lock: new KvLock(this.platform.store, this.platform.clock, holder),
+      concurrency: 4,
+    };
+  }
+
+  /** Records what the work learnt about the stored tokens; adds the fix to the result. */
+  async settleCredentials(result: WorkflowResult | undefined): Promise<void> {
+    if (this.bitbucketRefused) {
+      const problem = bitbucketTokenRefused();
+      await this.credentials.recordProblem('bitbucket', problem);
+      if (result) result.error = `${result.error ?? ''}\n${problem.message} ${problem.fix}`.trim();
+    }
+    if (this.valohaiRefused) {
+      const problem = valohaiTokenRefused();
+      await this.credentials.recordProblem('valohai', problem);
+      if (result) result.error = `${result.error ?? ''}\n${problem.fix}`.trim();
+    }
+  }
+}
+
+export class JobContext extends StoredTokenWork {
+  readonly repo: string;
+  readonly connections: KvConnectionStore;
+
+  constructor(
+    platform: ForgePlatform,
+    readonly job: JobRecord,
+    defaults: ConnectionDefaults = { submodules: true, projectOwner: null },
+  ) {
+    const { workspace, repo } = splitFullName(job.repository);
+    super(platform, job.workspaceUuid, workspace);
+    this.repo = repo;
+    this.connections = new KvConnectionStore(platform.store, job.workspaceUuid, job.repositoryUuid, defaults);
+  }
+
+  /** A project moved here: the connection of the repository it was taken from now says so. */
+  async noteProjectMoved(result: WorkflowResult): Promise<void> {
+    await markMovedAway(this.platform.store, this.job.workspaceUuid, this.job.repositoryUuid, result.valohai.projectId, {
+      repository: result.repository,
+      sshUrl: result.sshUrl,
+      at: this.now.toISOString(),
+    });
+  }
+
   /** The engine's dependencies, with the trust check for the account that started the job. */
   async deps(bitbucket: BitbucketApi): Promise<WorkflowDeps> {
     if (!this.token) throw new Error('JobContext.deps needs tokenBitbucket() first: the trust check asks with the stored token.');
-    const trust = await loadTrust(this.platform.store, this.job.workspaceUuid);
-    return {
-      bitbucket,
-      authority: jobAuthority(this.token, { homeWorkspace: this.workspace, accountId: this.job.accountId, trust }),
-      budget: this.budget,
-      valohai: await this.valohai(),
-      generateKey: this.platform.generateKey,
-      clock: this.platform.clock,
-      store: this.connections,
-      lock: new KvLock(this.platform.store, this.platform.clock, this.job.id),
-      concurrency: 4,
-    };
+    return this.engineDeps(bitbucket, await this.authorityFor(this.job.accountId), await this.valohai(), this.connections, this.job.id);
   }
 
   /** Disconnect's dependencies: only recorded keys are removed, so no authority; Valohai when a token is stored. */
@@ -147,20 +209,17 @@ export class JobContext {
     if (!connection) throw failures.notConnected();
     return connection;
   }
+}
 
-  /** Records what the job learnt about the stored tokens; adds the fix to the result. */
-  async settleCredentials(result: WorkflowResult | undefined): Promise<void> {
-    if (this.bitbucketRefused) {
-      const problem = bitbucketTokenRefused();
-      await this.credentials.recordProblem('bitbucket', problem);
-      if (result) result.error = `${result.error ?? ''}\n${problem.message} ${problem.fix}`.trim();
-    }
-    if (this.valohaiRefused) {
-      const problem = valohaiTokenRefused();
-      await this.credentials.recordProblem('valohai', problem);
-      if (result) result.error = `${result.error ?? ''}\n${problem.fix}`.trim();
-    }
-  }
+/** A transport that reports each request it sends. */
+export function counted(transport: BitbucketTransport, onRequest: () => void): BitbucketTransport {
+  return {
+    ...(transport.baseUrl !== undefined ? { baseUrl: transport.baseUrl } : {}),
+    request: (req) => {
+      onRequest();
+      return transport.request(req);
+    },
+  };
 }
 
 function watchBitbucket(api: BitbucketApi, onRefused: () => void): BitbucketApi {
@@ -184,10 +243,12 @@ function watchBitbucket(api: BitbucketApi, onRefused: () => void): BitbucketApi 
   };
 }
 
-function watchValohai(port: ValohaiPort, onRefused: () => void): ValohaiPort {
+function watchValohai(port: ValohaiPort, onRefused: () => void, onCall: () => void): ValohaiPort {
+  // Each port call is one request to Valohai: that is what is counted.
   const watch =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
+      onCall();
       try {
         return await fn(...args);
       } catch (err) {

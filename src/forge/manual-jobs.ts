@@ -16,7 +16,9 @@ import { normaliseKey } from '../connect/keys';
 import { accessKeyLabel } from '../connect/label';
 import { findingProject, foundProject, Saga } from '../connect/saga';
 import { accessKeysUrl, valohaiProjectUrl } from './clients';
-import type { ManualTarget, StartConnectPayload } from './contract';
+import type { HealthEntry, ManualTarget, StartConnectPayload } from './contract';
+import { cleanText } from './errors';
+import { recordHealth } from './health-records';
 import type { JobContext } from './job-context';
 import { manualKeyStates, manualVerifyError } from './manual-check';
 import type { LastFetch, StoredConnection } from './records';
@@ -222,6 +224,7 @@ export async function verifyConnection(ctx: JobContext, sink: ProgressSink, manu
       result.error +=
         '\nIf you have not added the public key yet, add it on each repository listed on the page (Repository settings > Access keys), then verify again.';
     }
+    if (verified || fresh.state === 'connected') await recordVerified(ctx, connection, result);
   } catch (err) {
     result.outcome = 'failed';
     result.error = messageOf(err);
@@ -231,6 +234,32 @@ export async function verifyConnection(ctx: JobContext, sink: ProgressSink, manu
     }
   }
   return result;
+}
+
+/** A Verify of a connected repository is a check too: it joins the connection's history. */
+async function recordVerified(ctx: JobContext, connection: StoredConnection, result: WorkflowResult): Promise<void> {
+  const created = Date.parse(connection.record.createdAt);
+  const entry: HealthEntry = {
+    at: ctx.now.toISOString(),
+    trigger: 'verify',
+    health: result.verified ? 'healthy' : 'broken',
+    keyAgeDays: Number.isNaN(created) ? null : Math.floor((ctx.now.getTime() - created) / 86_400_000),
+    head: result.headCommit,
+    headSeen: result.headCommit ? result.valohai.fetchedCommit === result.headCommit : null,
+    findings: result.verified
+      ? []
+      : [
+          {
+            severity: 'broken',
+            code: 'fetch-failed',
+            message: cleanText(result.error ?? 'Valohai could not fetch the repository.', ctx.secrets),
+            fix: "Fix what Valohai's error names, then run Verify again.",
+          },
+        ],
+    changes: [],
+    requests: { ...ctx.counts },
+  };
+  await recordHealth(ctx.platform.store, ctx.job.workspaceUuid, ctx.job.repositoryUuid, entry);
 }
 
 /**

@@ -7,8 +7,10 @@
  * The "queued" marker is created atomically; the sync removes it before it reads the last push time,
  * so a push either sees no marker (and enqueues) or is seen by the sync (which enqueues again).
  */
+import { createHash } from 'node:crypto';
 import { sync } from '../connect/index';
-import { valohaiFor } from './clients';
+import { appBitbucket, splitFullName, valohaiFor } from './clients';
+import { runHealthCheck } from './health-check';
 import { Credentials } from './credentials';
 import { cleanText, errorName, valohaiTokenRefused } from './errors';
 import { bareUuid, keys } from './keys';
@@ -21,6 +23,19 @@ import { ValohaiAuthError } from '../valohai/index';
 export interface PushEvent {
   repository?: { uuid?: unknown };
   workspace?: { uuid?: unknown };
+  /** `ref`: the bare name of the branch pushed to. */
+  push?: { ref?: unknown };
+}
+
+/** The branch the event says was pushed, or undefined when it does not say (then every push syncs, as before). */
+function refOf(event: unknown): string | undefined {
+  const ref = (event as PushEvent | null)?.push?.ref;
+  return typeof ref === 'string' && ref ? ref.replace(/^refs\/heads\//, '') : undefined;
+}
+
+/** What StoredConnection.gitmodulesHash keeps of a `.gitmodules` (undefined: the file is absent). */
+export function gitmodulesHash(text: string | undefined): string {
+  return `sha256:${createHash('sha256').update(text ?? '').digest('hex')}`;
 }
 
 function idsOf(event: unknown): { workspaceUuid: string; repositoryUuid: string } | undefined {
@@ -67,9 +82,41 @@ export async function handlePush(platform: ForgePlatform, event: unknown): Promi
   const connection = await store.get<StoredConnection>(keys.connection(ids.workspaceUuid, ids.repositoryUuid));
   // A connection whose project moved away: a fetch there would be another repository's.
   if (!connection || connection.state !== 'connected' || connection.movedAway) return 'ignored';
+  // Valohai fetches one branch: a push to another changes nothing it sees.
+  const ref = refOf(event);
+  if (ref !== undefined && ref !== connection.record.ref) return 'ignored';
   const state: PushState = { lastPushAt: clock.now().toISOString() };
   await store.set(keys.pushState(ids.workspaceUuid, ids.repositoryUuid), state);
   return (await requestSync(platform, ids.workspaceUuid, ids.repositoryUuid)) ? 'queued' : 'coalesced';
+}
+
+/**
+ * When the push changed `.gitmodules` at the head of the fetch reference (read as the app; the stored
+ * token is not spent on it), a check runs in place of the plain fetch: new Bitbucket submodule
+ * repositories get the connection's key first, where the connection's maker may give it, and the
+ * fetch is checked. True when the check ran and fetched; false leaves the plain fetch to the sync.
+ */
+async function checkedForSubmodules(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string, connection: StoredConnection): Promise<boolean> {
+  if (!connection.submodules) return false;
+  const { workspace, repo } = splitFullName(connection.record.repository);
+  let hash: string;
+  try {
+    const app = appBitbucket(platform, JOB_LIMITS);
+    const head = await app.getBranchHead(workspace, repo, connection.record.ref);
+    hash = gitmodulesHash(await app.getFileAtCommit(workspace, repo, head, '.gitmodules'));
+  } catch (err) {
+    platform.log.warn('push: .gitmodules not read', { error: errorName(err) });
+    return false;
+  }
+  if (hash === connection.gitmodulesHash) return false;
+  const entry = await runHealthCheck(platform, workspaceUuid, repositoryUuid, { trigger: 'push' });
+  // Paused or skipped (a job holds the repository): the plain fetch goes ahead, and the next push checks again.
+  if (!entry || entry.health === 'paused') return false;
+  const key = keys.connection(workspaceUuid, repositoryUuid);
+  const fresh = await platform.store.get<StoredConnection>(key);
+  if (fresh) await platform.store.set(key, { ...fresh, gitmodulesHash: hash });
+  // headSeen is null only when Valohai was not asked to fetch (the check stopped before it).
+  return entry.headSeen !== null;
 }
 
 /** The sync job: Valohai fetches, the outcome is kept for the repository page. */
@@ -80,7 +127,9 @@ export async function runSync(platform: ForgePlatform, workspaceUuid: string, re
   const secrets: string[] = [];
   try {
     const connection = await store.get<StoredConnection>(connKey);
-    if (connection && connection.state === 'connected' && !connection.movedAway) {
+    if (connection && connection.state === 'connected' && !connection.movedAway && (await checkedForSubmodules(platform, workspaceUuid, repositoryUuid, connection))) {
+      // The check fetched (and recorded the fetch) after giving new submodule repositories the key.
+    } else if (connection && connection.state === 'connected' && !connection.movedAway) {
       const credentials = new Credentials(platform, workspaceUuid);
       const secret = await credentials.valohai();
       let outcome: StoredConnection['lastPushFetch'];

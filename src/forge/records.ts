@@ -93,6 +93,12 @@ export interface StoredConnection {
    * is added automatically, and the page says an admin is needed.
    */
   connectedBy?: string | null;
+  /**
+   * `sha256:` of `.gitmodules` at the fetch reference's head as the last push found it (`sha256:` of
+   * nothing when there was none). A push that changes it runs a check before Valohai fetches, so a new
+   * submodule repository gets the key first; absent: unknown, and the next push checks.
+   */
+  gitmodulesHash?: string | null;
   record: ConnectionRecord;
 }
 

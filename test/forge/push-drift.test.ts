@@ -1,0 +1,210 @@
+// Pushes that change what Valohai must fetch, over the stand-ins: a submodule added gets the key before
+// Valohai fetches, but only where the connection's maker administers it; one removed leaves its key
+// listed as unneeded; a push elsewhere costs nothing. Mallory really is a lesser-role account of the
+// emulator: she administers acme/mallory-tools and nothing else, while the stored token reaches it all.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { DEFAULT_HEALTH_POLICY, type JobView } from '../../src/forge/contract';
+import { runHealthCheck } from '../../src/forge/health-check';
+import { loadHealth, savePolicy } from '../../src/forge/health-records';
+import { keys } from '../../src/forge/keys';
+import type { StoredConnection } from '../../src/forge/records';
+import { trustCredentials as t, trustSeed } from '../../dev/seed/index';
+import type { ReplyOf } from './support/reply';
+import { ALL_TOKENS, assertNoSecrets, bb, PROJECTS, startHarness, valohaiSeed, valueOf, vh, type Harness, type SentRequest, type Who } from './support/forge-fixture';
+
+const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
+const REPO = 'inference-api';
+const JEWELS = `acme/${t.crownJewels}`;
+
+let h: Harness;
+const sent: SentRequest[] = [];
+
+before(async () => {
+  h = await startHarness({
+    seed: trustSeed,
+    record: (r) => sent.push(r),
+    valohaiSeed: {
+      ...valohaiSeed,
+      projects: [...(valohaiSeed.projects ?? []), { id: TOOLS.id, owner: 'acme', name: TOOLS.name, repository: { id: TOOLS.repositoryId, url: '', ref: '' } }],
+    },
+  });
+  valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
+  valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
+  const job = await run('admin', REPO, h.call('startConnect', { projectId: PROJECTS.inference.id, ref: 'main', keyType: 'ed25519', submodules: true }, as('admin', REPO)));
+  assert.equal(job.status, 'done', job.result?.error ?? job.error);
+});
+after(async () => {
+  await h?.close();
+});
+
+const as = (who: Who, slug: string) => ({ ...h.context(who), repositoryUuid: h.repoUuid(slug) });
+
+async function run(who: Who, slug: string, start: Promise<ReplyOf<'startConnect'>>): Promise<JobView> {
+  const { jobId } = valueOf(await start);
+  await h.platform.idle();
+  return valueOf(await h.call('getJob', { jobId }, as(who, slug)));
+}
+
+const pushEvent = (slug: string, ref: string) => ({ repository: { uuid: h.repoUuid(slug) }, workspace: { uuid: h.workspaceId }, push: { ref } });
+
+function keysOn(fullName: string) {
+  const [ws = '', slug = ''] = fullName.split('/');
+  const repo = h.stack.bitbucket.state.findRepo(ws, slug);
+  assert.ok(repo, fullName);
+  return h.stack.bitbucket.state.listAccessKeys(repo);
+}
+
+const headOf = (ws: string, slug: string, branch = 'main') =>
+  execFileSync('git', ['--git-dir', h.stack.bitbucket.state.findRepo(ws, slug)?.path ?? '', 'rev-parse', branch], { encoding: 'utf8' }).trim();
+const gitmodulesOf = (slug: string) =>
+  execFileSync('git', ['--git-dir', h.stack.bitbucket.state.findRepo('acme', slug)?.path ?? '', 'show', 'main:.gitmodules'], { encoding: 'utf8' });
+
+async function stored(slug: string): Promise<StoredConnection> {
+  const c = await h.platform.store.get<StoredConnection>(keys.connection(h.workspaceId, h.repoUuid(slug)));
+  assert.ok(c);
+  return c;
+}
+
+/** Valohai's fetch requests since `from`. */
+const valohaiFetches = (from: number) => h.stack.valohai.requests.slice(from).filter((r) => r.method === 'POST' && r.path.includes('/fetch/'));
+
+describe('pushes to the connection of a workspace admin', () => {
+  test('a push to another branch makes no fetch and costs one record read', async () => {
+    await h.stack.bitbucket.state.pushCommit('acme', REPO, { branch: 'experiment', message: 'Try something', files: { 'try.py': 'print(1)\n' } });
+    const ops = h.platform.store.operations.length;
+    const valohaiFrom = h.stack.valohai.requests.length;
+    const bitbucketFrom = sent.length;
+    assert.equal(await h.backend.onPush(pushEvent(REPO, 'experiment')), 'ignored');
+    await h.platform.idle();
+    assert.deepEqual(h.platform.store.operations.slice(ops).map((o) => o.op), ['get']);
+    assert.deepEqual(valohaiFetches(valohaiFrom), []);
+    assert.equal(sent.length, bitbucketFrom);
+  });
+
+  test('a submodule its maker administers is added on a push: the key goes on before Valohai fetches, and the fetch verifies', async () => {
+    const head = await h.stack.bitbucket.state.pushCommit('acme', REPO, {
+      branch: 'main',
+      message: 'Vendor the jewels',
+      files: { '.gitmodules': `${gitmodulesOf(REPO)}[submodule "vendor/jewels"]\n\tpath = vendor/jewels\n\turl = ../${t.crownJewels}.git\n` },
+      gitlinks: { 'vendor/jewels': headOf('acme', t.crownJewels) },
+    });
+    assert.deepEqual(keysOn(JEWELS), []);
+    const valohaiFrom = h.stack.valohai.requests.length;
+    assert.equal(await h.backend.onPush(pushEvent(REPO, 'main')), 'queued');
+    await h.platform.idle();
+
+    const c = await stored(REPO);
+    assert.equal(keysOn(JEWELS).length, 1);
+    assert.equal(keysOn(JEWELS)[0]?.key, c.record.publicKey, "the connection's own key");
+    assert.ok(c.record.targets.some((x) => x.repository === JEWELS), 'now a recorded target');
+    // Valohai's fetch follows submodules: it could not have verified without the key already there.
+    assert.equal(valohaiFetches(valohaiFrom).length, 1, 'one fetch');
+    assert.equal(c.lastFetch?.ok, true, JSON.stringify(c.lastFetch));
+    assert.equal(c.lastFetch?.head, head);
+    assert.ok(h.stack.valohai.state.commits(PROJECTS.inference.id).some((x) => x.identifier === head));
+
+    const health = await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO));
+    const entry = health.entries.at(-1);
+    assert.equal(entry?.trigger, 'push');
+    assert.deepEqual(entry?.changes.map((x) => [x.kind, x.repository, x.detail]), [['key-added', JEWELS, 'submodule vendor/jewels added']]);
+    assert.equal(entry?.health, 'healthy', JSON.stringify(entry?.findings));
+    const page = valueOf(await h.call('getRepositoryPage', {}, as('admin', REPO)));
+    assert.equal(page.connection?.sync.state, 'in-sync');
+  });
+
+  test('a push that leaves .gitmodules alone is the plain fetch: no stored-token request, no check', async () => {
+    const entries = (await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO))).entries.length;
+    const head = await h.stack.bitbucket.state.pushCommit('acme', REPO, { branch: 'main', message: 'Serve faster', files: { 'serve.py': 'print("fast")\n' } });
+    const from = sent.length;
+    assert.equal(await h.backend.onPush(pushEvent(REPO, 'main')), 'queued');
+    await h.platform.idle();
+    assert.deepEqual(sent.slice(from).filter((r) => r.via === 'token'), []);
+    assert.ok(sent.slice(from).filter((r) => r.via === 'app').length <= 2, 'the head and .gitmodules, read as the app');
+    assert.equal((await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO))).entries.length, entries);
+    assert.ok(h.stack.valohai.state.commits(PROJECTS.inference.id).some((x) => x.identifier === head));
+    assert.equal((await stored(REPO)).lastPushFetch?.errors.length, 0);
+  });
+
+  test('a submodule removed keeps its key, listed as unneeded; with removal chosen the check takes it off', async () => {
+    const without = gitmodulesOf(REPO).replace(/\[submodule "datasets"\][^[]*/, '');
+    assert.doesNotMatch(without, /datasets/);
+    await h.stack.bitbucket.state.pushCommit('acme', REPO, { branch: 'main', message: 'Drop the datasets', files: { '.gitmodules': without }, gitlinks: { datasets: null } });
+    assert.equal(await h.backend.onPush(pushEvent(REPO, 'main')), 'queued');
+    await h.platform.idle();
+    const key = keysOn('acme/datasets');
+    assert.equal(key.length, 1, 'the key stays');
+    const notice = (await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO))).keyNotices.find((n) => n.kind === 'unneeded');
+    assert.deepEqual(notice && [notice.repository, notice.keyId, notice.removable, notice.connection], ['acme/datasets', key[0]?.id, true, `acme/${REPO}`]);
+    assert.equal((await stored(REPO)).lastFetch?.ok, true);
+
+    await savePolicy(h.platform.store, h.workspaceId, { ...DEFAULT_HEALTH_POLICY, unneededKeys: 'remove' });
+    const entry = await runHealthCheck(h.platform, h.workspaceId, h.repoUuid(REPO), { trigger: 'schedule' });
+    assert.deepEqual(keysOn('acme/datasets'), []);
+    assert.deepEqual(entry?.changes.map((x) => [x.kind, x.repository]), [['key-removed', 'acme/datasets']]);
+    assert.deepEqual((await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO))).keyNotices.filter((n) => n.kind === 'unneeded'), []);
+    await savePolicy(h.platform.store, h.workspaceId, DEFAULT_HEALTH_POLICY);
+  });
+});
+
+describe('a push by a repository admin adding a submodule only another admin administers', () => {
+  const MINE = t.malloryRepo;
+
+  test('her connection is made by her, on her repository alone', async () => {
+    valueOf(await h.call('saveTrustSettings', { connectors: 'repository-admins', otherWorkspaces: [] }, h.context('admin')));
+    // Her repository without its submodules, then connected by her.
+    await h.stack.bitbucket.state.pushCommit('acme', MINE, {
+      branch: 'main',
+      message: 'No vendoring',
+      files: { '.gitmodules': null },
+      gitlinks: { 'vendor/jewels': null, 'vendor/payroll': null },
+    });
+    const job = await run('mallory', MINE, h.call('startConnect', { projectId: TOOLS.id, ref: 'main', keyType: 'ed25519', submodules: true }, as('mallory', MINE)));
+    assert.equal(job.status, 'done', job.result?.error ?? job.error);
+    assert.equal((await stored(MINE)).connectedBy, t.mallory.accountId);
+  });
+
+  test('nothing is added with the admin’s token; the page says an admin is needed and why, and explains the failed fetch', async () => {
+    const jewelKeys = keysOn(JEWELS).map((k) => k.id);
+    await h.stack.bitbucket.state.pushCommit('acme', MINE, {
+      branch: 'main',
+      message: 'Vendor the jewels',
+      files: { '.gitmodules': `[submodule "vendor/jewels"]\n\tpath = vendor/jewels\n\turl = ../${t.crownJewels}.git\n` },
+      gitlinks: { 'vendor/jewels': headOf('acme', t.crownJewels) },
+    });
+    const from = h.stack.bitbucket.requests.length;
+    assert.equal(await h.backend.onPush(pushEvent(MINE, 'main')), 'queued');
+    await h.platform.idle();
+
+    const posts = h.stack.bitbucket.requests.slice(from).filter((r) => r.method === 'POST' && r.path.includes('/deploy-keys'));
+    assert.deepEqual(posts, [], 'no key was added anywhere');
+    assert.deepEqual(keysOn(JEWELS).map((k) => k.id), jewelKeys);
+    const perm = h.stack.bitbucket.requests.slice(from).filter((r) => r.path.includes('/permissions/repositories'));
+    assert.ok(perm.length > 0 && perm.every((r) => decodeURIComponent(r.path).includes(t.mallory.accountId)), 'asked about her, not the token’s owner');
+
+    const health = await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(MINE));
+    assert.deepEqual(health.needsAdmin.map((n) => n.repository), [JEWELS]);
+    assert.match(health.needsAdmin[0]?.reason ?? '', /does not administer it/);
+    const entry = health.entries.at(-1);
+    assert.equal(entry?.trigger, 'push');
+    assert.equal(entry?.health, 'broken');
+    const needs = entry?.findings.find((f) => f.code === 'needs-admin');
+    assert.match(needs?.fix ?? '', /An admin of acme\/crown-jewels/);
+    const failed = entry?.findings.find((f) => f.code === 'fetch-failed');
+    assert.match(failed?.message ?? '', /crown-jewels/);
+    const page = valueOf(await h.call('getRepositoryPage', {}, as('mallory', MINE)));
+    assert.deepEqual(page.connection?.health?.needsAdmin.map((n) => n.repository), [JEWELS]);
+    assert.equal((await stored(MINE)).lastFetch?.ok, false);
+  });
+
+  test('no secret in any record, log line or reply', async () => {
+    await h.platform.idle();
+    const texts: [string, string][] = [
+      ...h.replies.map((r, i): [string, string] => [`reply ${i}`, r]),
+      ...[...h.platform.store.dump()].map(([k, v]): [string, string] => [`record ${k}`, v]),
+      ...h.platform.log.lines.map((l, i): [string, string] => [`log ${i}`, JSON.stringify(l)]),
+    ];
+    assertNoSecrets(texts, h.privateKeys, [...ALL_TOKENS, t.mallory.token]);
+  });
+});
