@@ -3,6 +3,7 @@
  * (handlers.ts), the local preview and the tests all start from here.
  */
 import { errorName } from './errors';
+import { runHealthCheck } from './health-check';
 import { runJob } from './job-runner';
 import type { ForgePlatform, QueueMessage } from './platform';
 import { handlePush, runSync } from './push';
@@ -26,6 +27,9 @@ function asMessage(value: unknown): QueueMessage | undefined {
   if (m.type === 'sync' && typeof m.workspaceUuid === 'string' && typeof m.repositoryUuid === 'string') {
     return { type: 'sync', workspaceUuid: m.workspaceUuid, repositoryUuid: m.repositoryUuid };
   }
+  if (m.type === 'health' && typeof m.workspaceUuid === 'string' && typeof m.repositoryUuid === 'string') {
+    return { type: 'health', workspaceUuid: m.workspaceUuid, repositoryUuid: m.repositoryUuid };
+  }
   return undefined;
 }
 
@@ -40,6 +44,7 @@ export function createBackend(platform: ForgePlatform): Backend {
       }
       try {
         if (message.type === 'job') await runJob(platform, message.jobId);
+        else if (message.type === 'health') await runHealthCheck(platform, message.workspaceUuid, message.repositoryUuid, { trigger: 'schedule' });
         else await runSync(platform, message.workspaceUuid, message.repositoryUuid);
       } catch (err) {
         platform.log.error('queue message failed', { type: message.type, error: errorName(err) });

@@ -358,14 +358,18 @@ async function fullCheck(
     const { workspace, slug } = split(name);
     await observed.api.listAccessKeys(workspace, slug).catch(() => undefined);
   }
-  const lostFor = new Set(
-    gone.filter((name) => {
-      const seen = observed.listed.get(lower(name));
-      // A repository that is gone takes its keys with it; one that could not be read stays recorded.
-      return seen?.keys !== undefined || (seen?.error as { status?: unknown } | undefined)?.status === 404;
-    }).map(lower),
-  );
-  const pruned: StoredConnection = { ...fresh, record: { ...fresh.record, targets: fresh.record.targets.filter((t) => !lostFor.has(lower(t.repository))) } };
+  // A repository that was deleted takes its keys with it: it leaves the record. One that still exists
+  // but is no longer fetched keeps its place in the record (so that disconnect still removes the key
+  // there) and is marked unneeded, which is what makes its key removable; one that could not be read
+  // stays as it was.
+  const deleted = new Set(gone.filter((name) => (observed.listed.get(lower(name))?.error as { status?: unknown } | undefined)?.status === 404).map(lower));
+  const unneeded = new Set(gone.filter((name) => observed.listed.get(lower(name))?.keys !== undefined).map(lower));
+  const removedFrom = new Set<string>();
+  const pruned: StoredConnection = {
+    ...fresh,
+    record: { ...fresh.record, targets: fresh.record.targets.filter((t) => !deleted.has(lower(t.repository))) },
+    unneededTargets: gone.filter((name) => unneeded.has(lower(name))),
+  };
 
   const notices: KeyNotice[] = [];
   const allRecorded = await recordedByAnyConnection(work);
@@ -388,6 +392,7 @@ async function fullCheck(
           const { workspace, slug } = split(repository);
           try {
             await observed.api.deleteAccessKey(workspace, slug, k.id);
+            if (key === current) removedFrom.add(lower(repository));
             changes.push({ kind: 'key-removed', repository, at, detail: `key ${k.id} (${base.fingerprint}), no longer needed, removed by the check` });
             continue;
           } catch (err) {
@@ -420,9 +425,12 @@ async function fullCheck(
       }
     : undefined;
   const latest = (await work.connections.load()) ?? pruned;
+  // Where the check removed the connection's own key, nothing of the connection is left to remove.
+  const leaves = (name: string) => deleted.has(lower(name)) || removedFrom.has(lower(name));
   await work.connections.save({
     ...latest,
-    record: { ...latest.record, targets: latest.record.targets.filter((t) => !lostFor.has(lower(t.repository))) },
+    record: { ...latest.record, targets: latest.record.targets.filter((t) => !leaves(t.repository)) },
+    unneededTargets: (pruned.unneededTargets ?? []).filter((name) => !leaves(name)),
     ...(lastFetch
       ? {
           lastFetch,

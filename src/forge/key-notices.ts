@@ -28,7 +28,7 @@ export function unneededBy(connection: StoredConnection, repository: string, pub
   const retired = (record.retired ?? []).some((k) => normaliseKey(k) === key);
   if (!current && !retired) return false;
   if (retired) return true;
-  return !record.targets.some((t) => t.repository.toLowerCase() === repository.toLowerCase());
+  return (connection.unneededTargets ?? []).some((name) => name.toLowerCase() === repository.toLowerCase());
 }
 
 export async function removeUnneededKey(
@@ -62,6 +62,17 @@ export async function removeUnneededKey(
     throw notRemovable(`Valohai fetches ${payload.repository} with it.`);
   }
   if (onBitbucket) await bitbucket.deleteAccessKey(workspace, slug, payload.keyId);
+  if (!onBitbucket || normaliseKey(onBitbucket.key) === normaliseKey(owner.record.publicKey)) {
+    // The connection's own key is gone from there: the repository leaves the connection's record.
+    const latest = await platform.store.get<StoredConnection>(keys.connection(ws, owner.repositoryUuid));
+    if (latest && (latest.unneededTargets ?? []).some((n) => n.toLowerCase() === wanted)) {
+      await platform.store.set(keys.connection(ws, owner.repositoryUuid), {
+        ...latest,
+        record: { ...latest.record, targets: latest.record.targets.filter((t) => t.repository.toLowerCase() !== wanted) },
+        unneededTargets: (latest.unneededTargets ?? []).filter((n) => n.toLowerCase() !== wanted),
+      });
+    }
+  }
 
   const now = platform.clock.now().toISOString();
   const record = await loadHealth(platform.store, ws, found.repositoryUuid);

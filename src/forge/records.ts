@@ -99,6 +99,12 @@ export interface StoredConnection {
    * submodule repository gets the key first; absent: unknown, and the next push checks.
    */
   gitmodulesHash?: string | null;
+  /**
+   * Recorded targets the latest full check found Valohai no longer fetches (a submodule removed from
+   * `.gitmodules`). They stay in `record.targets`, so disconnect still removes the key there, and the
+   * connection's current key on them may be removed on its own (one click, or the policy).
+   */
+  unneededTargets?: string[];
   record: ConnectionRecord;
 }
 

@@ -6,7 +6,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { DEFAULT_HEALTH_POLICY, type JobView } from '../../src/forge/contract';
-import { runHealthCheck } from '../../src/forge/health-check';
 import { loadHealth, savePolicy } from '../../src/forge/health-records';
 import { keys } from '../../src/forge/keys';
 import type { StoredConnection } from '../../src/forge/records';
@@ -138,12 +137,47 @@ describe('pushes to the connection of a workspace admin', () => {
     const notice = (await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO))).keyNotices.find((n) => n.kind === 'unneeded');
     assert.deepEqual(notice && [notice.repository, notice.keyId, notice.removable, notice.connection], ['acme/datasets', key[0]?.id, true, `acme/${REPO}`]);
     assert.equal((await stored(REPO)).lastFetch?.ok, true);
+    // Still recorded, so that a disconnect now would still take the key off there; marked unneeded.
+    const offered = await stored(REPO);
+    assert.ok(offered.record.targets.some((x) => x.repository === 'acme/datasets'), 'the repository stays in the record until its key is gone');
+    assert.deepEqual(offered.unneededTargets, ['acme/datasets']);
 
-    await savePolicy(h.platform.store, h.workspaceId, { ...DEFAULT_HEALTH_POLICY, unneededKeys: 'remove' });
-    const entry = await runHealthCheck(h.platform, h.workspaceId, h.repoUuid(REPO), { trigger: 'schedule' });
+    // One click removes it, for a workspace admin only, and only a key the connection no longer needs.
+    const writer = await h.call('removeUnneededKey', { repository: 'acme/datasets', keyId: key[0]?.id ?? 0 }, h.context('writer'));
+    assert.equal(writer.ok, false, 'a writer may not remove keys');
+    const needed = keysOn('acme/training-lib')[0];
+    assert.ok(needed);
+    const refused = await h.call('removeUnneededKey', { repository: 'acme/training-lib', keyId: needed.id }, h.context('admin'));
+    assert.equal(refused.ok, false, 'a key Valohai still fetches with is not offered');
+    assert.equal(keysOn('acme/training-lib').length, 1);
+    assert.deepEqual(valueOf(await h.call('removeUnneededKey', { repository: 'acme/datasets', keyId: key[0]?.id ?? 0 }, h.context('admin'))), {
+      repository: 'acme/datasets',
+      keyId: key[0]?.id,
+    });
     assert.deepEqual(keysOn('acme/datasets'), []);
-    assert.deepEqual(entry?.changes.map((x) => [x.kind, x.repository]), [['key-removed', 'acme/datasets']]);
+    const removed = await stored(REPO);
+    assert.ok(!removed.record.targets.some((x) => x.repository === 'acme/datasets'), 'nothing of the connection is left there');
+    assert.deepEqual(removed.unneededTargets, []);
+    assert.ok((await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO))).changes.some((c) => c.kind === 'key-removed' && c.repository === 'acme/datasets'));
+
+    // With removal chosen, the check takes them off itself: training-lib and the feature-store it nests.
+    const withoutLib = gitmodulesOf(REPO).replace(/\[submodule "[^"]*training-lib[^"]*"\][^[]*/, '');
+    assert.doesNotMatch(withoutLib, /training-lib/);
+    const libPath = /\[submodule "[^"]*training-lib[^"]*"\]\s*path = (\S+)/.exec(gitmodulesOf(REPO))?.[1] ?? '';
+    assert.ok(libPath);
+    await h.stack.bitbucket.state.pushCommit('acme', REPO, { branch: 'main', message: 'Drop the training library', files: { '.gitmodules': withoutLib }, gitlinks: { [libPath]: null } });
+    await savePolicy(h.platform.store, h.workspaceId, { ...DEFAULT_HEALTH_POLICY, unneededKeys: 'remove' });
+    assert.equal(await h.backend.onPush(pushEvent(REPO, 'main')), 'queued');
+    await h.platform.idle();
+    assert.deepEqual(keysOn('acme/training-lib'), []);
+    assert.deepEqual(keysOn('acme/feature-store'), []);
+    const entry = (await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO))).entries.at(-1);
+    assert.deepEqual(entry?.changes.map((x) => [x.kind, x.repository]).sort(), [['key-removed', 'acme/feature-store'], ['key-removed', 'acme/training-lib']]);
     assert.deepEqual((await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO))).keyNotices.filter((n) => n.kind === 'unneeded'), []);
+    const after = await stored(REPO);
+    const left = after.record.targets.map((x) => x.repository);
+    for (const gone of ['acme/datasets', 'acme/training-lib', 'acme/feature-store']) assert.ok(!left.includes(gone), `${gone} left the record`);
+    assert.deepEqual(after.unneededTargets, []);
     await savePolicy(h.platform.store, h.workspaceId, DEFAULT_HEALTH_POLICY);
   });
 });
