@@ -3,6 +3,7 @@
  * (handlers.ts), the local preview and the tests all start from here.
  */
 import { errorName } from './errors';
+import { runAuditStep } from './fleet-audit';
 import { runJob } from './job-runner';
 import type { ForgePlatform, QueueMessage } from './platform';
 import { handlePush, runSync } from './push';
@@ -26,6 +27,9 @@ function asMessage(value: unknown): QueueMessage | undefined {
   if (m.type === 'sync' && typeof m.workspaceUuid === 'string' && typeof m.repositoryUuid === 'string') {
     return { type: 'sync', workspaceUuid: m.workspaceUuid, repositoryUuid: m.repositoryUuid };
   }
+  if (m.type === 'fleet-audit' && typeof m.workspaceUuid === 'string' && typeof m.auditId === 'string') {
+    return { type: 'fleet-audit', workspaceUuid: m.workspaceUuid, auditId: m.auditId };
+  }
   return undefined;
 }
 
@@ -40,7 +44,8 @@ export function createBackend(platform: ForgePlatform): Backend {
       }
       try {
         if (message.type === 'job') await runJob(platform, message.jobId);
-        else await runSync(platform, message.workspaceUuid, message.repositoryUuid);
+        else if (message.type === 'fleet-audit') await runAuditStep(platform, message.workspaceUuid, message.auditId);
+        else if (message.type === 'sync') await runSync(platform, message.workspaceUuid, message.repositoryUuid);
       } catch (err) {
         platform.log.error('queue message failed', { type: message.type, error: errorName(err) });
       }
