@@ -5,6 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { benchConnect } from './connect';
+import { benchFleet } from './fleet';
 import { benchForgeBundle } from './forge-bundle';
 import { benchKeygen } from './keygen';
 import type { BenchSection } from './lib';
@@ -24,6 +25,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['preview-render', benchPreviewRender],
   ['preview-connect', benchPreviewConnect],
   ['requests', benchRequests],
+  ['fleet', benchFleet],
 ];
 
 function table(section: BenchSection): string {
