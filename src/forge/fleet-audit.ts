@@ -224,7 +224,8 @@ async function auditView(platform: ForgePlatform, ws: string, state: AuditState,
   const now = platform.clock.now();
   const pageSize = payload.pageSize ?? 50;
   const page = payload.page ?? 1;
-  const all = pageSize > 0 ? await partKeys(platform, ws, state) : [];
+  // A finished audit's findings are counted once; a running one's are counted over what it read so far.
+  const all = pageSize > 0 || state.status !== 'done' ? await partKeys(platform, ws, state) : [];
   const chosen = all
     .filter((k) => (payload.finding ? k.findings.includes(payload.finding) : true))
     .sort((a, b) => a.repository.localeCompare(b.repository) || a.id - b.id);

@@ -129,6 +129,7 @@ describe('the audit of 500 repositories', () => {
     const stalled = await audit(h);
     assert.equal(stalled.status, 'running');
     assert.equal(stalled.repositoriesRead, 75, 'three batches kept');
+    assert.ok(Object.values(stalled.findings).some((n) => n > 0), 'findings so far are counted while it runs');
     await h.platform.idle();
     assert.equal((await audit(h)).repositoriesRead, 75, 'nothing resumes while the lease may still be held');
 
