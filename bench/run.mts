@@ -5,6 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { benchConnect } from './connect';
+import { benchFleet } from './fleet';
 import { benchForgeBundle } from './forge-bundle';
 import { benchHealth } from './health';
 import { benchKeygen } from './keygen';
@@ -26,6 +27,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['preview-connect', benchPreviewConnect],
   ['requests', benchRequests],
   ['health', benchHealth],
+  ['fleet', benchFleet],
 ];
 
 function table(section: BenchSection): string {

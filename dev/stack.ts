@@ -5,14 +5,18 @@
  */
 import { BITBUCKET_HOST, parseRepoUrl, type ParsedRepoUrl } from '../src/git/index';
 import { startBitbucketEmulator, type BitbucketState } from './bitbucket/index';
-import { demoBitbucketCredentials, demoSeed, type Seed } from './seed/index';
+import { demoBitbucketCredentials, demoSeed, type BuiltSeed, type Seed } from './seed/index';
 import { startSshGitHost, type SshGitHost } from './ssh-host/index';
 import { demoValohaiCredentials, demoValohaiSeed, startValohaiEmulator, type HttpsRepositoryLookup, type ValohaiSeed } from './valohai/index';
 
 export interface StackOptions {
   seed?: Seed;
+  /** A world built beforehand (e.g. buildFleetSeed): served instead of `seed`, and removed on close. */
+  built?: BuiltSeed;
   valohaiSeed?: ValohaiSeed;
   rateLimitPerHour?: number;
+  /** The Bitbucket emulator's clock (its rate limit's hour, key timestamps); default the real one. */
+  bitbucketClock?: () => Date;
 }
 
 export type Stack = Awaited<ReturnType<typeof startStack>>;
@@ -36,9 +40,14 @@ export function bitbucketHttpsRepositories(state: Pick<BitbucketState, 'findRepo
 }
 
 export async function startStack(options: StackOptions = {}) {
+  if (options.built && options.bitbucketClock) options.built.state.clock = options.bitbucketClock;
   const bitbucket = await startBitbucketEmulator({
-    seed: options.seed ?? demoSeed,
+    seed: options.built?.state ?? options.seed ?? demoSeed,
     rateLimitPerHour: options.rateLimitPerHour,
+    ...(options.bitbucketClock ? { clock: options.bitbucketClock } : {}),
+  }).catch(async (err: unknown) => {
+    await options.built?.cleanup();
+    throw err;
   });
   let ssh: SshGitHost | undefined;
   try {
@@ -69,11 +78,13 @@ export async function startStack(options: StackOptions = {}) {
         await valohai.close();
         await sshHost.close();
         await bitbucket.close();
+        await options.built?.cleanup();
       },
     };
   } catch (err) {
     await ssh?.close();
     await bitbucket.close();
+    await options.built?.cleanup();
     throw err;
   }
 }

@@ -4,3 +4,4 @@ export { demoSeed, demoBitbucketCredentials, demoRepos, ALL_BITBUCKET_SCOPES, FO
 export { uuidFor, ed25519PublicKeyFor } from './deterministic';
 export { trustSeed, trustCredentials } from './trust-seed';
 export { demoWithRepos, libraryRepos } from './extend-seed';
+export { buildFleetSeed, fleetSlug, weakRsaKeyFor, dsaKeyFor, FLEET_REPOSITORIES, type BuiltFleet, type FleetFacts, type FleetKeyFact } from './fleet-seed';

@@ -81,16 +81,61 @@ function days(from: string | null | undefined, now: Date): number | null {
   return Number.isNaN(t) ? null : Math.floor((now.getTime() - t) / DAY);
 }
 
-export async function audit(deps: AuditDeps, input: { workspace: string; unusedDays?: number }): Promise<AuditResult> {
-  const unusedDays = input.unusedDays ?? DEFAULT_UNUSED_DAYS;
-  const now = deps.clock?.now() ?? new Date();
-  const [repos, records] = await Promise.all([deps.bitbucket.listRepositories(input.workspace), deps.connections()]);
-  const byKey = new Map<string, AuditedKey['connection']>();
+/** Recorded connections by public key (`type base64`): current keys, then keys they retired. */
+export type ConnectionIndex = Map<string, AuditedKey['connection']>;
+
+export function connectionIndex(records: readonly ConnectionRecord[]): ConnectionIndex {
+  const byKey: ConnectionIndex = new Map();
   for (const r of records) {
     const connection = { repository: r.repository, projectId: r.projectId, projectName: r.projectName };
     byKey.set(r.publicKey, { ...connection, current: true });
     for (const old of r.retired ?? []) if (!byKey.has(old)) byKey.set(old, { ...connection, current: false });
   }
+  return byKey;
+}
+
+/**
+ * One key as the audit reports it, with the findings that need only the key itself (`unused`, `weak`,
+ * `lookalike`); `shared` needs every repository's keys and is added by markShared.
+ */
+export function auditKey(repository: string, k: AccessKeyInfo, byKey: ConnectionIndex, now: Date, unusedDays: number): AuditedKey {
+  const d = describeKey(k.key);
+  const connection = byKey.get(k.key.trim().split(/\s+/).slice(0, 2).join(' ')) ?? null;
+  const lastUse = days(k.lastUsed, now);
+  const age = days(k.createdOn, now);
+  const findings: AuditFindingCode[] = [];
+  if ((lastUse ?? age ?? 0) >= unusedDays) findings.push('unused');
+  if (d.weak) findings.push('weak');
+  if (!connection && APP_LABEL.test(k.label)) findings.push('lookalike');
+  return {
+    repository,
+    id: k.id,
+    label: k.label,
+    type: d.type,
+    bits: d.bits,
+    fingerprint: d.fingerprint,
+    createdOn: k.createdOn ?? null,
+    ageDays: age,
+    lastUsed: k.lastUsed,
+    connection,
+    findings,
+  };
+}
+
+/** The same key on several repositories is a connection's design; outside one, nobody owns it. */
+export function markShared(keys: AuditedKey[]): void {
+  const where = new Map<string, Set<string>>();
+  for (const k of keys) where.set(k.fingerprint, (where.get(k.fingerprint) ?? new Set()).add(k.repository));
+  for (const k of keys) {
+    if (!k.connection && (where.get(k.fingerprint)?.size ?? 0) > 1 && !k.findings.includes('shared')) k.findings.push('shared');
+  }
+}
+
+export async function audit(deps: AuditDeps, input: { workspace: string; unusedDays?: number }): Promise<AuditResult> {
+  const unusedDays = input.unusedDays ?? DEFAULT_UNUSED_DAYS;
+  const now = deps.clock?.now() ?? new Date();
+  const [repos, records] = await Promise.all([deps.bitbucket.listRepositories(input.workspace), deps.connections()]);
+  const byKey = connectionIndex(records);
 
   const unreadable: AuditResult['unreadable'] = [];
   const listed = await mapBounded(repos, deps.concurrency ?? 8, async (repo) => {
@@ -102,37 +147,8 @@ export async function audit(deps: AuditDeps, input: { workspace: string; unusedD
     }
   });
 
-  const keys: AuditedKey[] = listed.flatMap(({ repo, keys: onRepo }) =>
-    onRepo.map((k) => {
-      const d = describeKey(k.key);
-      const connection = byKey.get(k.key.trim().split(/\s+/).slice(0, 2).join(' ')) ?? null;
-      const lastUse = days(k.lastUsed, now);
-      const age = days(k.createdOn, now);
-      const findings: AuditFindingCode[] = [];
-      if ((lastUse ?? age ?? 0) >= unusedDays) findings.push('unused');
-      if (d.weak) findings.push('weak');
-      if (!connection && APP_LABEL.test(k.label)) findings.push('lookalike');
-      return {
-        repository: repo.fullName,
-        id: k.id,
-        label: k.label,
-        type: d.type,
-        bits: d.bits,
-        fingerprint: d.fingerprint,
-        createdOn: k.createdOn ?? null,
-        ageDays: age,
-        lastUsed: k.lastUsed,
-        connection,
-        findings,
-      };
-    }),
-  );
-  // The same key on several repositories is a connection's design; outside one, nobody owns it.
-  const where = new Map<string, Set<string>>();
-  for (const k of keys) where.set(k.fingerprint, (where.get(k.fingerprint) ?? new Set()).add(k.repository));
-  for (const k of keys) {
-    if (!k.connection && (where.get(k.fingerprint)?.size ?? 0) > 1) k.findings.push('shared');
-  }
+  const keys: AuditedKey[] = listed.flatMap(({ repo, keys: onRepo }) => onRepo.map((k) => auditKey(repo.fullName, k, byKey, now, unusedDays)));
+  markShared(keys);
   unreadable.sort((a, b) => a.repository.localeCompare(b.repository));
   return { workspace: input.workspace, repositories: repos.length, keys, unreadable, unusedDays, auditedAt: now.toISOString() };
 }

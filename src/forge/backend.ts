@@ -4,6 +4,7 @@
  */
 import { errorName } from './errors';
 import { runHealthCheck } from './health-check';
+import { runAuditStep } from './fleet-audit';
 import { runJob } from './job-runner';
 import type { ForgePlatform, QueueMessage } from './platform';
 import { handlePush, runSync } from './push';
@@ -30,6 +31,9 @@ function asMessage(value: unknown): QueueMessage | undefined {
   if (m.type === 'health' && typeof m.workspaceUuid === 'string' && typeof m.repositoryUuid === 'string') {
     return { type: 'health', workspaceUuid: m.workspaceUuid, repositoryUuid: m.repositoryUuid };
   }
+  if (m.type === 'fleet-audit' && typeof m.workspaceUuid === 'string' && typeof m.auditId === 'string') {
+    return { type: 'fleet-audit', workspaceUuid: m.workspaceUuid, auditId: m.auditId };
+  }
   return undefined;
 }
 
@@ -45,7 +49,8 @@ export function createBackend(platform: ForgePlatform): Backend {
       try {
         if (message.type === 'job') await runJob(platform, message.jobId);
         else if (message.type === 'health') await runHealthCheck(platform, message.workspaceUuid, message.repositoryUuid, { trigger: 'schedule' });
-        else await runSync(platform, message.workspaceUuid, message.repositoryUuid);
+        else if (message.type === 'fleet-audit') await runAuditStep(platform, message.workspaceUuid, message.auditId);
+        else if (message.type === 'sync') await runSync(platform, message.workspaceUuid, message.repositoryUuid);
       } catch (err) {
         platform.log.error('queue message failed', { type: message.type, error: errorName(err) });
       }

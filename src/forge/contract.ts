@@ -46,6 +46,10 @@ export const RESOLVERS = [
   // Connections that look after themselves: the workspace's policy, and removing a key no connection needs.
   'saveHealthPolicy',
   'removeUnneededKey',
+  // Fleet: the workspace's access-key audit and bulk actions (workspace admins only).
+  'startAudit',
+  'getAudit',
+  'exportAudit',
 ] as const;
 
 export type ResolverName = (typeof RESOLVERS)[number];
@@ -724,6 +728,84 @@ export interface JobView {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fleet: the workspace page's work over every repository (workspace admins only)
+// ---------------------------------------------------------------------------------------------
+
+export type FleetFindingCode = 'unused' | 'weak' | 'shared' | 'lookalike';
+
+/** One access key as the audit found it (the CLI's `audit` reports the same fields). */
+export interface FleetAuditKey {
+  repository: string;
+  id: number;
+  label: string;
+  type: string;
+  bits: number | null;
+  fingerprint: string;
+  createdOn: string | null;
+  ageDays: number | null;
+  lastUsed: string | null;
+  /** The recorded Valohai connection the key belongs to (its current key, or a retired one still here). */
+  connection: { repository: string; projectId: string; projectName: string; current: boolean } | null;
+  findings: FleetFindingCode[];
+}
+
+export interface StartAuditPayload {
+  /** A key unused this long is `unused`; omitted: the workspace policy's unusedDays. */
+  unusedDays?: number;
+}
+
+export interface GetAuditPayload {
+  /** From 1; default 1. */
+  page?: number;
+  /** Keys per page, at most FLEET_PAGE_SIZE_MAX; default 50 (0: progress only). */
+  pageSize?: number;
+  /** Only keys with this finding. */
+  finding?: FleetFindingCode;
+}
+
+export const FLEET_PAGE_SIZE_MAX = 200;
+
+export interface FleetAuditView {
+  id: string;
+  /** 'waiting': the request budget ran out; it resumes by itself at `resumesAt`. */
+  status: 'running' | 'waiting' | 'done' | 'failed';
+  startedAt: string;
+  finishedAt: string | null;
+  /** A sentence for the page, e.g. "212 of 500 repositories read, 31 access keys found; resumes at 14:05 UTC when the request budget refills." */
+  progress: string;
+  repositoriesRead: number;
+  /** Null until the listing says how many there are. */
+  repositoriesTotal: number | null;
+  keysFound: number;
+  unreadable: { repository: string; error: string }[];
+  /** Requests made: with the stored token, and as the app (the listing). */
+  requests: { token: number; app: number };
+  resumesAt: string | null;
+  /** Keys per finding, over every key read so far. */
+  findings: Record<string, number>;
+  unusedDays: number;
+  error?: string;
+  /** The page of keys asked for, by repository then key id. */
+  keys: FleetAuditKey[];
+  page: number;
+  pageSize: number;
+  /** Keys matching the filter, over all pages. */
+  matchingKeys: number;
+}
+
+export interface ExportAuditPayload {
+  format: 'csv' | 'json';
+}
+
+export interface FleetAuditExport {
+  format: 'csv' | 'json';
+  filename: string;
+  /** False while the audit is still running: the text holds what was read so far. */
+  complete: boolean;
+  text: string;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The whole API as one map: payload and reply value per resolver
 // ---------------------------------------------------------------------------------------------
 
@@ -745,6 +827,10 @@ export interface ResolverApi {
   saveTrustSettings: { payload: SaveTrustSettingsPayload; value: TrustSettingsView };
   saveHealthPolicy: { payload: SaveHealthPolicyPayload; value: HealthPolicyView };
   removeUnneededKey: { payload: RemoveUnneededKeyPayload; value: RemovedKey };
+  // Fleet
+  startAudit: { payload: StartAuditPayload; value: FleetAuditView };
+  getAudit: { payload: GetAuditPayload; value: { audit: FleetAuditView | null } };
+  exportAudit: { payload: ExportAuditPayload; value: FleetAuditExport };
 }
 
 export type PayloadOf<K extends ResolverName> = ResolverApi[K]['payload'];
@@ -1028,6 +1114,17 @@ function connectPayload(resolver: 'startConnect' | 'startManualConnect', input: 
   return { newProject: { name, owner }, ...common };
 }
 
+const FLEET_FINDINGS: readonly FleetFindingCode[] = ['unused', 'weak', 'shared', 'lookalike'];
+
+/** A whole number the page sends (not typed by a person): out of range is the page's mistake. */
+function whole(resolver: ResolverName, obj: Obj, field: string, min: number, max: number): number {
+  const value = obj[field];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidPayloadError(resolver, field, `must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
 /**
  * One validator per resolver: takes `req.payload` as received, returns the typed payload (strings
  * trimmed, host normalised) or throws InvalidPayloadError. Unknown fields are refused.
@@ -1144,5 +1241,27 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
       throw new InvalidPayloadError('removeUnneededKey', 'keyId', 'must be an access key id (a positive whole number)');
     }
     return { repository, keyId };
+  },
+
+  // --- Fleet ---------------------------------------------------------------------------------
+
+  startAudit(input) {
+    const obj = objectWith('startAudit', input, ['unusedDays']);
+    if (obj.unusedDays === undefined) return {};
+    return { unusedDays: days('startAudit', obj, 'unusedDays', 'unusedDays', HEALTH_POLICY_LIMITS.unusedDays) };
+  },
+
+  getAudit(input) {
+    const obj = objectWith('getAudit', input, ['page', 'pageSize', 'finding']);
+    const out: GetAuditPayload = {};
+    if (obj.page !== undefined) out.page = whole('getAudit', obj, 'page', 1, 100_000);
+    if (obj.pageSize !== undefined) out.pageSize = whole('getAudit', obj, 'pageSize', 0, FLEET_PAGE_SIZE_MAX);
+    if (obj.finding !== undefined) out.finding = oneOf('getAudit', obj, 'finding', FLEET_FINDINGS);
+    return out;
+  },
+
+  exportAudit(input) {
+    const obj = objectWith('exportAudit', input, ['format']);
+    return { format: oneOf('exportAudit', obj, 'format', ['csv', 'json'] as const) };
   },
 };

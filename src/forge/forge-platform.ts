@@ -11,7 +11,7 @@ import { createFetchTransport, type BitbucketRequest, type BitbucketResponse, ty
 import { generateKeyPair } from '../ssh/index';
 import { ValohaiClient } from '../valohai/index';
 import { MODULE_KEYS } from './contract';
-import { EGRESS_VALOHAI_ORIGINS, type ForgePlatform, type LogFields, type Logger, type RecordStore, type SecretStore, type StoreWriteOptions } from './platform';
+import { EGRESS_VALOHAI_ORIGINS, MAX_QUEUE_DELAY_SECONDS, type ForgePlatform, type LogFields, type Logger, type RecordStore, type SecretStore, type StoreWriteOptions } from './platform';
 
 export const QUEUE_KEY = 'connection-jobs';
 export const BITBUCKET_API_URL = 'https://api.bitbucket.org/2.0';
@@ -122,9 +122,10 @@ export function createForgePlatform(): ForgePlatform {
   return {
     secrets: forgeSecrets,
     store: forgeStore,
-    async enqueue(message) {
+    async enqueue(message, options) {
       queue ??= new Queue({ key: QUEUE_KEY });
-      await queue.push({ body: message });
+      const delay = options?.delaySeconds;
+      await queue.push({ body: message, ...(delay ? { delayInSeconds: Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil(delay))) } : {}) });
     },
     bitbucketAsApp: app,
     // asUser() acts as the user of the current invocation, which is the context's account.

@@ -62,4 +62,14 @@ export const keys = {
   policy: (ws: string) => checked(`policy:${bareUuid(ws, 'workspace')}`),
   /** The scheduled checks' bookkeeping for the workspace. */
   automation: (ws: string) => checked(`automation:${bareUuid(ws, 'workspace')}`),
+  /** The workspace's access-key audit: progress and cursor (fleet-audit.ts). */
+  fleetAudit: (ws: string) => checked(`fleetaudit:${bareUuid(ws, 'workspace')}`),
+  /** One batch's keys of an audit. */
+  fleetAuditPart: (ws: string, auditId: string, index: number) =>
+    checked(`fleetauditpart:${bareUuid(ws, 'workspace')}:${escapeKeyPart(auditId)}:${String(index).padStart(5, '0')}`),
+  fleetAuditPartPrefix: (ws: string, auditId: string) => checked(`fleetauditpart:${bareUuid(ws, 'workspace')}:${escapeKeyPart(auditId)}:`),
+  /** What fleet work spent of the stored token's hour (fleet-budget.ts). */
+  fleetBudget: (ws: string) => checked(`fleetbudget:${bareUuid(ws, 'workspace')}`),
+  /** The workspace's one bulk action (fleet-batch.ts). */
+  fleetBatch: (ws: string) => checked(`fleetbatch:${bareUuid(ws, 'workspace')}`),
 };

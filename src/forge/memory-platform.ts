@@ -11,6 +11,7 @@ import { createBackend, type Backend } from './backend';
 import {
   EGRESS_VALOHAI_ORIGINS,
   type CallLimits,
+  type EnqueueOptions,
   type ForgePlatform,
   type Logger,
   type LogFields,
@@ -171,6 +172,8 @@ export class MemoryPlatform implements ForgePlatform {
   readonly enqueued: QueueMessage[] = [];
   private consumer: ((message: unknown) => Promise<void>) | undefined;
   private held: QueueMessage[] = [];
+  /** Messages enqueued with a delay, due by the platform's clock (runDue) or, unheld, by a real timer. */
+  private delayed: { message: QueueMessage; dueAt: number; timer: NodeJS.Timeout | undefined }[] = [];
   private holding: boolean;
   private readonly running = new Set<Promise<void>>();
 
@@ -210,11 +213,42 @@ export class MemoryPlatform implements ForgePlatform {
     this.consumer = consumer;
   }
 
-  async enqueue(message: QueueMessage): Promise<void> {
+  async enqueue(message: QueueMessage, options: EnqueueOptions = {}): Promise<void> {
     const copy = JSON.parse(JSON.stringify(message)) as QueueMessage;
     this.enqueued.push(copy);
+    const delayMs = Math.max(0, (options.delaySeconds ?? 0) * 1000);
+    if (delayMs > 0) {
+      const entry = { message: copy, dueAt: this.clock.now().getTime() + delayMs, timer: undefined as NodeJS.Timeout | undefined };
+      // The preview waits for real; tests move the clock and call runDue(). The timer never keeps a process alive.
+      entry.timer = setTimeout(() => this.fire(entry), delayMs);
+      entry.timer.unref();
+      this.delayed.push(entry);
+      return;
+    }
     if (this.holding) this.held.push(copy);
     else this.dispatch(copy);
+  }
+
+  /** Delayed messages not yet delivered, with when they are due (by the platform's clock). */
+  get delayedMessages(): readonly { message: QueueMessage; dueAt: Date }[] {
+    return this.delayed.map((d) => ({ message: d.message, dueAt: new Date(d.dueAt) }));
+  }
+
+  /** Delivers the delayed messages due by the platform's clock; how many. */
+  runDue(): number {
+    const now = this.clock.now().getTime();
+    const due = this.delayed.filter((d) => d.dueAt <= now);
+    for (const d of due) this.fire(d);
+    return due.length;
+  }
+
+  private fire(entry: { message: QueueMessage; timer: NodeJS.Timeout | undefined }): void {
+    const at = this.delayed.indexOf(entry as (typeof this.delayed)[number]);
+    if (at < 0) return;
+    this.delayed.splice(at, 1);
+    if (entry.timer) clearTimeout(entry.timer);
+    if (this.holding) this.held.push(entry.message);
+    else this.dispatch(entry.message);
   }
 
   holdQueue(): void {

@@ -48,7 +48,17 @@ export type QueueMessage =
   | { type: 'job'; jobId: string }
   | { type: 'sync'; workspaceUuid: string; repositoryUuid: string }
   /** One connection's check, planned by the scheduled trigger. */
-  | { type: 'health'; workspaceUuid: string; repositoryUuid: string };
+  | { type: 'health'; workspaceUuid: string; repositoryUuid: string }
+  /** The next batch of a workspace's access-key audit (fleet-audit.ts); its state lives in the record store. */
+  | { type: 'fleet-audit'; workspaceUuid: string; auditId: string };
+
+export interface EnqueueOptions {
+  /** Deliver no sooner than this (Forge allows at most 900 s). */
+  delaySeconds?: number;
+}
+
+/** Forge's longest queue delay. */
+export const MAX_QUEUE_DELAY_SECONDS = 900;
 
 /** The Valohai calls the backend makes: the engine's, plus what the pages need. ValohaiClient fits. */
 export interface ValohaiPort extends ValohaiApi {
@@ -93,7 +103,7 @@ export const EGRESS_VALOHAI_ORIGINS: readonly string[] = VALOHAI_EGRESS_HOSTS.ma
 export interface ForgePlatform {
   secrets: SecretStore;
   store: RecordStore;
-  enqueue(message: QueueMessage): Promise<void>;
+  enqueue(message: QueueMessage, options?: EnqueueOptions): Promise<void>;
   /** Bitbucket as the app itself (Forge `asApp()`): reads only. */
   bitbucketAsApp: BitbucketTransport;
   /**

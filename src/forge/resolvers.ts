@@ -6,6 +6,7 @@
 import * as actions from './actions';
 import { validatePayload, type PayloadOf, type Reply, type ResolverName, type ValueOf } from './contract';
 import { errorName, toResolverError } from './errors';
+import * as fleetAudit from './fleet-audit';
 import type { ForgePlatform, TrustedContext } from './platform';
 import { removeUnneededKey } from './key-notices';
 import { previewConnect, repositoryPage } from './repository-page';
@@ -48,6 +49,9 @@ const implementations: { [K in ResolverName]: Implementation<K> } = {
   saveTrustSettings: (p, payload, ctx) => workspace.saveTrustSettings(p, ctx, payload),
   saveHealthPolicy: (p, payload, ctx) => workspace.saveHealthPolicy(p, ctx, payload),
   removeUnneededKey: (p, payload, ctx, secrets) => removeUnneededKey(p, ctx, payload, secrets),
+  startAudit: (p, payload, ctx) => fleetAudit.startAudit(p, ctx, payload),
+  getAudit: (p, payload, ctx) => fleetAudit.getAudit(p, ctx, payload),
+  exportAudit: (p, payload, ctx) => fleetAudit.exportAudit(p, ctx, payload),
 };
 
 export function createResolvers(platform: ForgePlatform): Resolvers {

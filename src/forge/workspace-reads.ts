@@ -51,30 +51,59 @@ export interface RepositoryListing {
   workspace: { slug: string; name: string } | null;
 }
 
+export interface RepositoryPage {
+  repositories: Repository[];
+  /** The next page's path below `/2.0`, or null on the last page. */
+  next: string | null;
+  /** How many repositories the whole listing holds, when Bitbucket says. */
+  size: number | null;
+  workspace: { slug: string; name: string } | null;
+}
+
+/** The first listing page's path: 100 a page, by slug, so a stored cursor resumes the same order. */
+export function firstRepositoryPage(workspaceId: string): string {
+  return `/repositories${workspacePath(workspaceId)}?pagelen=100&sort=slug`;
+}
+
+/**
+ * One page of the workspace's repositories. `path` is firstRepositoryPage's or a `next` this function
+ * returned; a `next` link is kept only as a path below `/2.0`, so it can never send a request elsewhere.
+ */
+export async function listRepositoryPage(asApp: BitbucketTransport, path: string): Promise<RepositoryPage> {
+  const ctx: RequestContext = { action: "listing the workspace's repositories", idempotent: true };
+  const res = await asApp.request({ method: 'GET', path });
+  if (res.status < 200 || res.status >= 300) throw errorForResponse(res, ctx);
+  const body = parse(res.text, ctx, res.status);
+  const values = Array.isArray(body.values) ? body.values : [];
+  const repositories: Repository[] = [];
+  let workspace: RepositoryPage['workspace'] = null;
+  for (const value of values) {
+    const repo = toRepository(value);
+    if (!repo) continue;
+    repositories.push(repo);
+    const ws = asObject(asObject(value)?.workspace);
+    if (!workspace && typeof ws?.slug === 'string') workspace = { slug: ws.slug, name: typeof ws.name === 'string' ? ws.name : ws.slug };
+  }
+  const next = typeof body.next === 'string' && body.next ? (nextPath(body.next) ?? null) : null;
+  if (next === path) throw malformedResponse(ctx, 200, 'kept pointing to the same page');
+  const size = typeof body.size === 'number' && Number.isSafeInteger(body.size) && body.size >= 0 ? body.size : null;
+  return { repositories, next, size, workspace };
+}
+
 /** The workspace's repositories, up to `max` (Bitbucket pages of 100, `next` followed within the API only). */
 export async function listWorkspaceRepositories(asApp: BitbucketTransport, workspaceId: string, max: number): Promise<RepositoryListing> {
   const ctx: RequestContext = { action: "listing the workspace's repositories", idempotent: true };
   const repositories: Repository[] = [];
   let workspace: RepositoryListing['workspace'] = null;
-  let path: string | undefined = `/repositories${workspacePath(workspaceId)}?pagelen=100&sort=slug`;
+  let path: string | undefined = firstRepositoryPage(workspaceId);
   const seen = new Set<string>();
   while (path !== undefined && repositories.length < max) {
     if (seen.has(path)) throw malformedResponse(ctx, 200, 'kept pointing to the same page');
     seen.add(path);
-    const res = await asApp.request({ method: 'GET', path });
-    if (res.status < 200 || res.status >= 300) throw errorForResponse(res, ctx);
-    const body = parse(res.text, ctx, res.status);
-    const values = Array.isArray(body.values) ? body.values : [];
-    for (const value of values) {
-      const repo = toRepository(value);
-      if (!repo) continue;
-      repositories.push(repo);
-      const ws = asObject(asObject(value)?.workspace);
-      if (!workspace && typeof ws?.slug === 'string') {
-        workspace = { slug: ws.slug, name: typeof ws.name === 'string' ? ws.name : ws.slug };
-      }
-    }
-    path = typeof body.next === 'string' && body.next ? nextPath(body.next) : undefined;
+    const page = await listRepositoryPage(asApp, path);
+    repositories.push(...page.repositories);
+    workspace ??= page.workspace;
+    path = page.next ?? undefined;
   }
   return { repositories: repositories.slice(0, max), truncated: path !== undefined || repositories.length > max, workspace };
 }

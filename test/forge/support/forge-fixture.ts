@@ -14,7 +14,7 @@ import type { Backend } from '../../../src/forge/backend';
 import { EGRESS_VALOHAI_ORIGINS, type TrustedContext } from '../../../src/forge/platform';
 import { generateKeyPair } from '../../../src/ssh/index';
 import { startStack, type Stack } from '../../../dev/stack';
-import { demoBitbucketCredentials as bb, trustCredentials, type Seed } from '../../../dev/seed/index';
+import { demoBitbucketCredentials as bb, trustCredentials, type BuiltSeed, type Seed } from '../../../dev/seed/index';
 import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index';
 import { secretsIn } from '../../support/secret-scan';
 
@@ -82,6 +82,10 @@ const people = { admin: bb.admin, writer: bb.writer, reader: bb.reader, outsider
 export interface HarnessOptions {
   holdQueue?: boolean;
   seed?: Seed;
+  /** A world built beforehand (buildFleetSeed), served instead of `seed` and removed on close. */
+  built?: BuiltSeed;
+  /** The Bitbucket emulator follows the backend's clock (advance() moves its rate-limit hour too). */
+  shareClock?: boolean;
   valohaiSeed?: ValohaiSeed;
   rateLimitPerHour?: number;
   /** Sees every request the backend sends through its Bitbucket transports (as the app, as the user, with the stored token). */
@@ -91,11 +95,18 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const stack = await startStack({ valohaiSeed: options.valohaiSeed ?? valohaiSeed, seed: options.seed, rateLimitPerHour: options.rateLimitPerHour });
+  let offset = 0;
+  const now = () => new Date(Date.now() + offset);
+  const stack = await startStack({
+    valohaiSeed: options.valohaiSeed ?? valohaiSeed,
+    seed: options.seed,
+    rateLimitPerHour: options.rateLimitPerHour,
+    ...(options.built ? { built: options.built } : {}),
+    ...(options.shareClock ? { bitbucketClock: now } : {}),
+  });
   const transportFor = (email: string, token: string) => createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token });
   const byAccount = new Map<string, BitbucketTransport>(Object.values(people).map((p) => [p.accountId, transportFor(p.email, p.token)]));
   const privateKeys: string[] = [];
-  let offset = 0;
   const { platform, backend } = createMemoryBackend({
     bitbucketAsApp: recording(transportFor(bb.admin.email, bb.admin.token), 'app', options.record),
     bitbucketAsUser: (ctx) => {
@@ -114,7 +125,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       );
       return options.watchToken ? options.watchToken(transport) : transport;
     },
-    clock: { now: () => new Date(Date.now() + offset) },
+    clock: { now },
     holdQueue: options.holdQueue,
     // Ed25519 keeps the runs fast; the RSA path is the same code with a slower generator.
     generateKey: async ({ type, comment }): Promise<GeneratedKey> => {
