@@ -3,40 +3,15 @@
  * is (type, size, fingerprint, age, last use), which recorded connection it belongs to, and what needs
  * a look: unused for a long time, weak (RSA under 3072 bits, DSA), the same key on several repositories
  * outside any connection, a label like this app's that no connection recorded. Reads only: one listing
- * of the workspace (100 repositories a page) and one key listing per repository.
+ * of the workspace (100 repositories a page) and one key listing per repository. The rules for each
+ * key are in audit-keys.ts.
  */
-import { fingerprintOfBlob, InvalidPublicKeyError, parsePublicKey } from '../ssh/index';
+import { auditKey, connectionIndex, DEFAULT_UNUSED_DAYS, markShared, type AuditedKey, type AuditResult } from './audit-keys';
 import { messageOf } from './explain';
 import type { AccessKeyInfo, Clock, ConnectionRecord } from './ports';
 import { mapBounded } from './saga';
 
-export type AuditFindingCode = 'unused' | 'weak' | 'shared' | 'lookalike';
-
-export interface AuditedKey {
-  repository: string;
-  id: number;
-  label: string;
-  type: string;
-  /** Key size; null where the key could not be read. */
-  bits: number | null;
-  fingerprint: string;
-  createdOn: string | null;
-  ageDays: number | null;
-  lastUsed: string | null;
-  /** The recorded connection whose key this is (its current key, or one it retired that is still here). */
-  connection: { repository: string; projectId: string; projectName: string; current: boolean } | null;
-  findings: AuditFindingCode[];
-}
-
-export interface AuditResult {
-  workspace: string;
-  repositories: number;
-  keys: AuditedKey[];
-  /** Repositories whose keys could not be read, with the reason. */
-  unreadable: { repository: string; error: string }[];
-  unusedDays: number;
-  auditedAt: string;
-}
+export * from './audit-keys';
 
 export interface AuditBitbucket {
   listRepositories(workspace: string): Promise<{ workspace: string; slug: string; fullName: string }[]>;
@@ -49,86 +24,6 @@ export interface AuditDeps {
   connections: () => Promise<ConnectionRecord[]>;
   clock?: Clock;
   concurrency?: number;
-}
-
-export const DEFAULT_UNUSED_DAYS = 90;
-const WEAK_RSA_BITS = 3072;
-const DAY = 86_400_000;
-/** This app's labels: "Valohai <project> <date> [vh:<marker>]". */
-const APP_LABEL = /^Valohai .*\[vh:[0-9a-z]{12}\]\s*$/i;
-
-function describeKey(key: string): { type: string; bits: number | null; fingerprint: string; weak: boolean } {
-  const [type = '', base64 = ''] = key.trim().split(/\s+/);
-  try {
-    const parsed = parsePublicKey(key);
-    return { type: parsed.type, bits: parsed.bits, fingerprint: parsed.fingerprint, weak: parsed.type === 'ssh-rsa' && parsed.bits < WEAK_RSA_BITS };
-  } catch (err) {
-    // Keys this app would refuse to make (DSA, short RSA) are exactly the ones worth reporting.
-    const bits = err instanceof InvalidPublicKeyError ? (err.bits ?? null) : null;
-    let fingerprint = 'unreadable key';
-    try {
-      fingerprint = fingerprintOfBlob(Buffer.from(base64, 'base64'));
-    } catch {
-      // stays unreadable
-    }
-    const weak = type === 'ssh-dss' || (type === 'ssh-rsa' && bits !== null && bits < WEAK_RSA_BITS);
-    return { type, bits, fingerprint, weak };
-  }
-}
-
-function days(from: string | null | undefined, now: Date): number | null {
-  const t = from ? Date.parse(from) : Number.NaN;
-  return Number.isNaN(t) ? null : Math.floor((now.getTime() - t) / DAY);
-}
-
-/** Recorded connections by public key (`type base64`): current keys, then keys they retired. */
-export type ConnectionIndex = Map<string, AuditedKey['connection']>;
-
-export function connectionIndex(records: readonly ConnectionRecord[]): ConnectionIndex {
-  const byKey: ConnectionIndex = new Map();
-  for (const r of records) {
-    const connection = { repository: r.repository, projectId: r.projectId, projectName: r.projectName };
-    byKey.set(r.publicKey, { ...connection, current: true });
-    for (const old of r.retired ?? []) if (!byKey.has(old)) byKey.set(old, { ...connection, current: false });
-  }
-  return byKey;
-}
-
-/**
- * One key as the audit reports it, with the findings that need only the key itself (`unused`, `weak`,
- * `lookalike`); `shared` needs every repository's keys and is added by markShared.
- */
-export function auditKey(repository: string, k: AccessKeyInfo, byKey: ConnectionIndex, now: Date, unusedDays: number): AuditedKey {
-  const d = describeKey(k.key);
-  const connection = byKey.get(k.key.trim().split(/\s+/).slice(0, 2).join(' ')) ?? null;
-  const lastUse = days(k.lastUsed, now);
-  const age = days(k.createdOn, now);
-  const findings: AuditFindingCode[] = [];
-  if ((lastUse ?? age ?? 0) >= unusedDays) findings.push('unused');
-  if (d.weak) findings.push('weak');
-  if (!connection && APP_LABEL.test(k.label)) findings.push('lookalike');
-  return {
-    repository,
-    id: k.id,
-    label: k.label,
-    type: d.type,
-    bits: d.bits,
-    fingerprint: d.fingerprint,
-    createdOn: k.createdOn ?? null,
-    ageDays: age,
-    lastUsed: k.lastUsed,
-    connection,
-    findings,
-  };
-}
-
-/** The same key on several repositories is a connection's design; outside one, nobody owns it. */
-export function markShared(keys: AuditedKey[]): void {
-  const where = new Map<string, Set<string>>();
-  for (const k of keys) where.set(k.fingerprint, (where.get(k.fingerprint) ?? new Set()).add(k.repository));
-  for (const k of keys) {
-    if (!k.connection && (where.get(k.fingerprint)?.size ?? 0) > 1 && !k.findings.includes('shared')) k.findings.push('shared');
-  }
 }
 
 export async function audit(deps: AuditDeps, input: { workspace: string; unusedDays?: number }): Promise<AuditResult> {
@@ -153,29 +48,3 @@ export async function audit(deps: AuditDeps, input: { workspace: string; unusedD
   return { workspace: input.workspace, repositories: repos.length, keys, unreadable, unusedDays, auditedAt: now.toISOString() };
 }
 
-const CSV_COLUMNS = ['repository', 'id', 'label', 'type', 'bits', 'fingerprint', 'createdOn', 'ageDays', 'lastUsed', 'connection', 'findings'] as const;
-
-/** One cell: quoted where needed, and a leading =, +, - or @ defused so a spreadsheet never runs it. */
-function cell(value: string): string {
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-export function auditCsv(result: AuditResult): string {
-  const rows = result.keys.map((k) =>
-    [
-      k.repository,
-      String(k.id),
-      k.label,
-      k.type,
-      k.bits === null ? '' : String(k.bits),
-      k.fingerprint,
-      k.createdOn ?? '',
-      k.ageDays === null ? '' : String(k.ageDays),
-      k.lastUsed ?? '',
-      k.connection ? `${k.connection.repository} -> ${k.connection.projectName}${k.connection.current ? '' : ' (retired key)'}` : '',
-      k.findings.join(' '),
-    ].map(cell).join(','),
-  );
-  return `${[CSV_COLUMNS.join(','), ...rows].join('\n')}\n`;
-}

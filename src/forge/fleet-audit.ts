@@ -23,7 +23,7 @@ import {
   isRetryableBitbucketError,
   type Repository,
 } from '../bitbucket/index';
-import { auditCsv, auditKey, connectionIndex, markShared, type AuditedKey, type AuditResult } from '../connect/audit';
+import { auditCsv, auditKey, connectionIndex, markShared, type AuditedKey, type AuditResult } from '../connect/audit-keys';
 import { messageOf } from '../connect/explain';
 import { mapBounded } from '../connect/saga';
 import type { ExportAuditPayload, FleetAuditExport, FleetAuditView, GetAuditPayload, StartAuditPayload } from './contract';
