@@ -515,11 +515,12 @@ describe('connections that look after themselves: repository page', () => {
     await checkState(page, 'repo-health-broken');
 
     // The unneeded key goes from here too, after the same question.
+    const sentBefore = server.invocations.length;
     await page.getByTestId('health-key-notices-remove-acme/old-features-41').click();
     await page.getByRole('dialog').waitFor();
     await page.getByTestId('health-key-notices-confirm-confirm').click();
     await page.getByTestId('health-key-notices-removed').waitFor();
-    assert.deepEqual(server.invocations.filter((i) => i.functionKey === 'removeUnneededKey' && i.scenario === 'repo-health-broken').map((i) => i.payload), [
+    assert.deepEqual(server.invocations.slice(sentBefore).filter((i) => i.functionKey === 'removeUnneededKey').map((i) => i.payload), [
       { repository: 'acme/old-features', keyId: 41 },
     ]);
     assert.equal(await page.getByTestId('health-key-notices-remove-acme/old-features-41').count(), 0);
@@ -556,9 +557,16 @@ describe('connections that look after themselves: repository page', () => {
     });
   }
 
-  for (const scenario of ['repo-health-healthy', 'repo-health-degraded', 'repo-health-broken', 'repo-health-paused']) {
+  for (const [scenario, ready] of [
+    ['repo-health-healthy', 'health-card'],
+    ['repo-health-degraded', 'health-card'],
+    ['repo-health-broken', 'health-card'],
+    ['repo-health-paused', 'health-card'],
+    ['repo-ready-token-expiring', 'token-notice'],
+    ['repo-manual-token-expiring', 'token-notice'],
+  ] as const) {
     test(`${scenario}, dark theme`, async () => {
-      const page = await open(scenario, { theme: 'dark', ready: 'health-card' });
+      const page = await open(scenario, { theme: 'dark', ready });
       await checkState(page, `${scenario}-dark`);
       await page.close();
     });
@@ -675,6 +683,8 @@ describe('connections that look after themselves: workspace page', () => {
     assert.equal(await rows.nth(2).getByRole('button').count(), 0, 'a stray key is never removed from here');
     assert.doesNotMatch(await table.innerText(), /\b41\b|\b77\b/, 'no access key ids in the text');
 
+    const sentBefore = server.invocations.length;
+    const removals = () => server.invocations.slice(sentBefore).filter((i) => i.functionKey === 'removeUnneededKey').map((i) => i.payload);
     const remove = page.getByTestId('key-notices-remove-acme/old-features-41');
     await remove.click();
     const dialog = page.getByRole('dialog');
@@ -685,7 +695,7 @@ describe('connections that look after themselves: workspace page', () => {
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
     await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'key-notices-remove-acme/old-features-41');
-    assert.equal(server.invocations.filter((i) => i.functionKey === 'removeUnneededKey' && i.scenario === 'workspace-health').length, 0, 'Escape removed nothing');
+    assert.deepEqual(removals(), [], 'Escape removed nothing');
 
     await remove.click();
     await page.getByTestId('key-notices-confirm-confirm').click();
@@ -694,9 +704,7 @@ describe('connections that look after themselves: workspace page', () => {
     assert.match(await done.innerText(), /^Removed the access key .valohai:acme\/trainer:5b7c0c4e. \(SHA256:0ldF3atur3s\S+\) from acme\/old-features\./);
     assert.equal(await rows.count(), 2);
     assert.doesNotMatch(await table.innerText(), /acme\/old-features/);
-    assert.deepEqual(server.invocations.filter((i) => i.functionKey === 'removeUnneededKey' && i.scenario === 'workspace-health').map((i) => i.payload), [
-      { repository: 'acme/old-features', keyId: 41 },
-    ]);
+    assert.deepEqual(removals(), [{ repository: 'acme/old-features', keyId: 41 }]);
     await checkState(page, 'workspace-key-removed');
     await page.close();
   });
@@ -708,6 +716,27 @@ describe('connections that look after themselves: workspace page', () => {
       await page.close();
     });
   }
+
+  test('field errors, the removal question and its outcome, dark theme', async () => {
+    const page = await open('workspace-health', { theme: 'dark', ready: 'policy-section' });
+    await page.getByTestId('valohai-token').fill('vh-secret-789');
+    await page.getByTestId('valohai-expires').fill(dateIn(-1));
+    await page.getByTestId('valohai-save').click();
+    await page.getByTestId('valohai-expires-error').waitFor();
+    await page.getByTestId('policy-every-days').fill('60');
+    await page.getByTestId('policy-save').click();
+    await page.getByTestId('policy-every-days-error').filter({ hasText: 'longer than the unused-key age' }).waitFor();
+    await checkState(page, 'workspace-field-errors-health-dark');
+
+    await page.getByTestId('key-notices-remove-acme/old-features-41').click();
+    await page.getByRole('dialog').waitFor();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'key-notices-confirm-cancel');
+    await checkState(page, 'workspace-key-remove-confirm-dark');
+    await page.getByTestId('key-notices-confirm-confirm').click();
+    await page.getByTestId('key-notices-removed').waitFor();
+    await checkState(page, 'workspace-key-removed-dark');
+    await page.close();
+  });
 });
 
 test('every payload the pages sent was accepted by the contract validators', () => {
