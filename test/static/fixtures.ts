@@ -3,6 +3,9 @@
 // and on how often that resolver was called (to play a job forward poll by poll).
 import type {
   ConnectionStatus,
+  HealthView,
+  KeyNotice,
+  TokenLifetime,
   JobView,
   PayloadOf,
   Reply,
@@ -13,7 +16,7 @@ import type {
   ValueOf,
   WorkspaceSettings,
 } from '../../src/forge/contract';
-import { DEFAULT_HEALTH_POLICY } from '../../src/forge/contract';
+import { DEFAULT_HEALTH_POLICY, daysUntil } from '../../src/forge/contract';
 import type { ProgressEvent, WorkflowResult } from '../../src/connect/types';
 
 export type ReplyFn<K extends ResolverName> = (payload: PayloadOf<K>, call: number) => Reply<ValueOf<K>> | Promise<Reply<ValueOf<K>>>;
@@ -210,6 +213,215 @@ export const submoduleWarning = {
 
 export const rotateLeftover = 'new access key 31 on acme/datasets (could not be undone: Bitbucket did not answer (503 Service Unavailable))';
 
+// Health states are told relative to now ("2 hours ago", "in 206 days"), so their times are too.
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const at = (offsetMs: number): string => new Date(Date.now() + offsetMs).toISOString();
+/** `YYYY-MM-DD`, `days` from today (UTC, as the contract counts). */
+export const dateIn = (days: number): string => new Date(Date.now() + days * DAY).toISOString().slice(0, 10);
+
+export function lifetime(savedAt: string, expiresOn: string | null): TokenLifetime {
+  const days = expiresOn ? daysUntil(expiresOn, new Date()) : null;
+  return { savedAt, expiresOn, expiresInDays: days, level: days === null ? 'ok' : days < 0 ? 'expired' : days <= 30 ? 'warning' : 'ok' };
+}
+
+/**
+ * Thirty daily checks, oldest first, the last three hours ago; `verdictAt` gives some of them another
+ * verdict, `latest` makes the last one the connection's latest check.
+ */
+function history(
+  keyAgeNow: number,
+  verdictAt: Record<number, HealthView['history'][number]['health']> = {},
+  latest?: { at: string; trigger: HealthView['history'][number]['trigger'] },
+): HealthView['history'] {
+  return Array.from({ length: 30 }, (_, i) => {
+    if (i === 29 && latest) return { ...latest, health: verdictAt[i] ?? ('healthy' as const), keyAgeDays: keyAgeNow };
+    const daysBack = 29 - i;
+    return {
+      at: at(-(daysBack * DAY + 3 * HOUR)),
+      trigger: i % 7 === 3 ? ('push' as const) : ('schedule' as const),
+      health: verdictAt[i] ?? ('healthy' as const),
+      keyAgeDays: keyAgeNow - daysBack,
+    };
+  });
+}
+
+const unneededNotice: KeyNotice = {
+  kind: 'unneeded',
+  repository: 'acme/old-features',
+  keyId: 41,
+  label: 'valohai:acme/trainer:5b7c0c4e',
+  fingerprint: 'SHA256:0ldF3atur3sK3yN0L0ng3rN33d3dBy4nyC0nn3ct10n',
+  ageDays: 200,
+  lastUsed: at(-40 * DAY),
+  connection: 'acme/trainer',
+  removable: true,
+  seenAt: at(-3 * HOUR),
+};
+
+const unusedNotice: KeyNotice = {
+  kind: 'unused',
+  repository: 'acme/datasets',
+  keyId: 12,
+  label: 'valohai:acme/trainer:5b7c0c4e',
+  fingerprint: connection.fingerprint,
+  ageDays: 200,
+  lastUsed: at(-120 * DAY),
+  connection: 'acme/trainer',
+  removable: false,
+  seenAt: at(-3 * HOUR),
+};
+
+const strayNotice: KeyNotice = {
+  kind: 'stray',
+  repository: 'acme/datasets',
+  keyId: 77,
+  label: 'valohai:acme/datasets:9f1e2d3c',
+  fingerprint: 'SHA256:Str4yK3yL4b3ll3dL1k3Th34pp5ButR3c0rd3dByN0n3',
+  ageDays: 400,
+  lastUsed: null,
+  connection: null,
+  removable: false,
+  seenAt: at(-3 * HOUR),
+};
+
+const healthyConnection: ConnectionStatus = {
+  ...connection,
+  keyAgeDays: 40,
+  health: {
+    latest: { at: at(-3 * HOUR), trigger: 'schedule', health: 'healthy', keyAgeDays: 40, head: connection.bitbucketHead, headSeen: true, findings: [], changes: [] },
+    history: history(40, { 9: 'degraded', 10: 'degraded' }),
+    nextCheckAt: at(21 * HOUR),
+    needsAdmin: [],
+    recentChanges: [],
+    keyNotices: [],
+    autoRotateDueAt: null,
+  },
+};
+
+const degradedConnection: ConnectionStatus = {
+  ...connection,
+  keyAgeDays: 200,
+  health: {
+    latest: {
+      at: at(-3 * HOUR),
+      trigger: 'push',
+      health: 'degraded',
+      keyAgeDays: 200,
+      head: connection.bitbucketHead,
+      headSeen: true,
+      findings: [
+        { severity: 'degraded', code: 'unused-key', repository: 'acme/datasets', message: 'The key was not used on acme/datasets for 120 days.' },
+        {
+          severity: 'degraded',
+          code: 'key-age-warning',
+          message: 'The access key is 200 days old.',
+          fix: 'Rotate it: a new key replaces the old one on every repository and on Valohai.',
+        },
+      ],
+      changes: [],
+    },
+    history: history(200, { 29: 'degraded', 28: 'degraded', 27: 'degraded' }, { at: at(-3 * HOUR), trigger: 'push' }),
+    nextCheckAt: at(21 * HOUR),
+    needsAdmin: [],
+    recentChanges: [],
+    keyNotices: [unusedNotice],
+    autoRotateDueAt: at(3 * DAY),
+  },
+};
+
+const brokenConnection: ConnectionStatus = {
+  ...connection,
+  keyAgeDays: 30,
+  accessKeys: [
+    connection.accessKeys[0] as ConnectionStatus['accessKeys'][number],
+    { repository: 'acme/datasets', state: 'present', id: 52, lastUsed: null, accessKeysUrl: 'https://bitbucket.org/acme/datasets/admin/access-keys/' },
+    { repository: 'research/vendor-data', state: 'missing', id: null, lastUsed: null, accessKeysUrl: 'https://bitbucket.org/research/vendor-data/admin/access-keys/' },
+  ],
+  health: {
+    latest: {
+      at: at(-2 * HOUR),
+      trigger: 'push',
+      health: 'broken',
+      keyAgeDays: 30,
+      head: connection.bitbucketHead,
+      headSeen: false,
+      findings: [
+        { severity: 'broken', code: 'key-missing', repository: 'acme/datasets', message: 'The key had been removed from acme/datasets.' },
+        {
+          severity: 'broken',
+          code: 'needs-admin',
+          repository: 'research/vendor-data',
+          message: 'The key is not on research/vendor-data, a submodule added in .gitmodules.',
+          fix: 'An admin of research/vendor-data adds the key, or connects this repository again.',
+        },
+        {
+          severity: 'broken',
+          code: 'fetch-failed',
+          message: 'Valohai could not fetch: Permission denied (publickey) for research/vendor-data.',
+          fix: 'Once research/vendor-data has the key, press Verify now.',
+        },
+      ],
+      changes: [{ kind: 'key-restored', repository: 'acme/datasets', at: at(-2 * HOUR) }],
+    },
+    history: history(30, { 29: 'broken', 20: 'degraded' }, { at: at(-2 * HOUR), trigger: 'push' }),
+    nextCheckAt: at(22 * HOUR),
+    needsAdmin: [{ repository: 'research/vendor-data', reason: 'the connection\u2019s account (Ada Lovelace) is not an admin of it' }],
+    recentChanges: [{ kind: 'key-restored', repository: 'acme/datasets', at: at(-2 * HOUR) }],
+    keyNotices: [unneededNotice, strayNotice],
+    autoRotateDueAt: null,
+  },
+};
+
+const refusedToken = {
+  reason: 'Bitbucket refused the stored API token (401): it was revoked or has expired.',
+  fix: 'A workspace admin makes a new Atlassian API token at https://id.atlassian.com/manage-profile/security/api-tokens and saves it on Workspace settings \u203a Valohai.',
+};
+
+const pausedConnection: ConnectionStatus = {
+  ...connection,
+  keyAgeDays: 40,
+  health: {
+    latest: {
+      at: at(-3 * HOUR),
+      trigger: 'schedule',
+      health: 'paused',
+      keyAgeDays: 40,
+      head: null,
+      headSeen: null,
+      findings: [{ severity: 'broken', code: 'token-refused', message: refusedToken.reason, fix: refusedToken.fix }],
+      changes: [],
+    },
+    history: history(40, { 28: 'paused', 29: 'paused' }),
+    nextCheckAt: null,
+    paused: refusedToken,
+    needsAdmin: [],
+    recentChanges: [],
+    keyNotices: [],
+    autoRotateDueAt: null,
+  },
+};
+
+const expiringTokenNotice = {
+  message: `The Bitbucket API token expires on ${dateIn(12)}, in 12 days.`,
+  fix: 'A workspace admin makes a new Atlassian API token at https://id.atlassian.com/manage-profile/security/api-tokens and saves it on Workspace settings \u203a Valohai.',
+};
+
+export const healthWorkspaceSettings: WorkspaceSettings = {
+  ...workspaceSettings,
+  valohai: { ...workspaceSettings.valohai, lifetime: lifetime(at(-3 * DAY), dateIn(206)) },
+  bitbucket: { ...workspaceSettings.bitbucket, missingScopes: [], lifetime: lifetime(at(-340 * DAY), dateIn(12)) },
+  repositories: [
+    { ...(workspaceSettings.repositories[0] as WorkspaceSettings['repositories'][number]), health: 'broken' },
+    { fullName: 'acme/evaluator', name: 'evaluator', state: 'connected', projectName: 'evaluator', keyAgeDays: 200, settingsUrl: null, health: 'degraded' },
+    { fullName: 'acme/reports', name: 'reports', state: 'connected', projectName: 'reports', keyAgeDays: 3, settingsUrl: null, health: 'healthy' },
+    ...workspaceSettings.repositories.slice(1),
+  ],
+  policy: { drift: 'repair', unneededKeys: 'offer', autoRotate: { enabled: true, everyDays: 180, perDay: 5 }, unusedDays: 90 },
+  automation: { lastRunAt: at(-5 * HOUR), nextRunAt: at(19 * HOUR), lastRunChecked: 12, lastRunDeferred: 3, rotationsToday: 1 },
+  keyNotices: [unneededNotice, unusedNotice, strayNotice],
+};
+
 export const scenarios: Record<string, Scenario> = {
   workspace: {
     module: 'workspace',
@@ -224,8 +436,9 @@ export const scenarios: Record<string, Scenario> = {
               message: 'Valohai refused the token (401).',
               fix: 'Create a new token at https://app.valohai.com/auth/tokens/ and save it here.',
             })
-          : ok({ configured: true, host: p.host ?? 'https://app.valohai.com', username: 'grace' }),
-      saveBitbucketToken: (p) => ok({ configured: true, email: p.email, accountName: 'Grace Hopper', missingScopes: [] }),
+          : ok({ configured: true, host: p.host ?? 'https://app.valohai.com', username: 'grace', lifetime: lifetime(at(0), p.expiresOn ?? null) }),
+      saveBitbucketToken: (p) =>
+        ok({ configured: true, email: p.email, accountName: 'Grace Hopper', missingScopes: [], lifetime: lifetime(at(0), p.expiresOn ?? null) }),
       clearCredentials: () => ok(workspaceSettings),
     },
   },
@@ -443,6 +656,70 @@ export const scenarios: Record<string, Scenario> = {
           fix: 'Check https://status.valohai.com and try again in a few minutes.',
           temporary: true,
         }),
+    },
+  },
+  'workspace-health': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () => ok(healthWorkspaceSettings),
+      // The server's own word on a field: it is marked there, like a rule the page checks itself.
+      saveHealthPolicy: (p) =>
+        p.autoRotate.enabled && p.autoRotate.everyDays <= p.unusedDays
+          ? fail({
+              code: 'invalid-payload',
+              field: 'autoRotate.everyDays',
+              message: `The rotation interval must be longer than the unused-key age (${p.unusedDays} days), or every rotated key would be listed as unused first.`,
+              fix: 'Correct it, then send it again.',
+            })
+          : ok(p),
+      removeUnneededKey: (p) => ok({ repository: p.repository, keyId: p.keyId }),
+    },
+  },
+  'workspace-member': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () =>
+        ok({
+          ...healthWorkspaceSettings,
+          canAdminister: false,
+          valohai: { ...healthWorkspaceSettings.valohai, lifetime: lifetime(at(-400 * DAY), dateIn(-4)) },
+          automation: { ...healthWorkspaceSettings.automation, nextRunAt: null, paused: refusedToken },
+        }),
+    },
+  },
+  'repo-health-healthy': {
+    module: 'repository',
+    replies: { getRepositoryPage: () => ok({ ...connectedPage, connection: healthyConnection }) },
+  },
+  'repo-health-degraded': {
+    module: 'repository',
+    replies: { getRepositoryPage: () => ok({ ...connectedPage, connection: degradedConnection }) },
+  },
+  'repo-health-broken': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () => ok({ ...connectedPage, connection: brokenConnection }),
+      removeUnneededKey: (p) => ok({ repository: p.repository, keyId: p.keyId }),
+    },
+  },
+  'repo-health-paused': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () =>
+        ok({ ...connectedPage, setup: { ...setup, tokenNotices: [{ message: refusedToken.reason, fix: refusedToken.fix }] }, connection: pausedConnection }),
+    },
+  },
+  'repo-ready-token-expiring': {
+    module: 'repository',
+    replies: { getRepositoryPage: () => ok({ ...readyPage, setup: { ...setup, tokenNotices: [expiringTokenNotice] } }) },
+  },
+  'repo-manual-token-expiring': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: async () => {
+        const manual = await (scenarios['repo-manual']?.replies.getRepositoryPage as ReplyFn<'getRepositoryPage'>)({}, 1);
+        return manual.ok ? ok({ ...manual.value, setup: { ...manual.value.setup, tokenNotices: [expiringTokenNotice] } }) : manual;
+      },
     },
   },
 };

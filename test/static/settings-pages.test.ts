@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { accessKeysUrl } from '../../src/forge/contract';
-import { connection, orphanKeyWarnings, rotatedConnection, rotateLeftover, scenarios } from './fixtures';
+import { connection, dateIn, orphanKeyWarnings, rotatedConnection, rotateLeftover, scenarios } from './fixtures';
 import { buildPreview, releasePreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness';
 
 const shots = join(root, 'test-artifacts/screenshots');
@@ -438,6 +438,303 @@ describe('repository settings page', () => {
     // A 503 passes: trying again is offered.
     assert.equal(await error.getByRole('button', { name: 'Try again' }).count(), 1);
     await checkState(page, 'repo-error');
+    await page.close();
+  });
+});
+
+/** The test id of the element that has the focus. */
+const focused = (page: Page) => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? '');
+
+describe('connections that look after themselves: repository page', () => {
+  test('healthy: the verdict, when it was checked and is next due, and a timeline of 30 checks reachable by keyboard', async () => {
+    const page = await open('repo-health-healthy', { ready: 'health-card' });
+    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Healthy');
+    assert.match(await page.getByTestId('health-when').innerText(), /^Last checked 3 hours ago by a scheduled check\. Next scheduled check in 21 hours\.$/);
+    assert.match(await page.getByTestId('health-key-age').innerText(), /Key age\s*40 days$/);
+    const marks = page.getByTestId('health-timeline-mark');
+    assert.equal(await marks.count(), 30);
+    // The text alternative: what the marks say together, and each mark's own words for screen readers.
+    assert.equal(
+      await page.getByRole('list', { name: 'The last 30 checks, oldest first: 28 healthy, 2 degraded' }).count(),
+      1,
+    );
+    assert.deepEqual(
+      await marks.evaluateAll((els) => els.map((e) => e.getAttribute('data-health'))),
+      Array.from({ length: 30 }, (_, i) => (i === 9 || i === 10 ? 'degraded' : 'healthy')),
+    );
+    assert.match(await marks.nth(9).innerText(), /: Degraded, by a scheduled check, key 20 days old$/);
+    await checkState(page, 'repo-health-healthy');
+
+    // One Tab stop for the whole timeline (the latest check), then the arrow keys walk it.
+    await page.locator('body').focus();
+    for (let i = 0; i < 40 && (await focused(page)) !== 'health-timeline-mark'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(page), 'health-timeline-mark');
+    assert.match(await page.getByTestId('health-timeline-detail').innerText(), /: Healthy, by a scheduled check, key 40 days old$/);
+    await page.keyboard.press('Home');
+    assert.match(await page.getByTestId('health-timeline-detail').innerText(), /: Healthy, by a scheduled check, key 11 days old$/);
+    await page.keyboard.press('ArrowRight');
+    assert.match(await page.getByTestId('health-timeline-detail').innerText(), /key 12 days old$/);
+    await page.keyboard.press('End');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-health')), 'healthy');
+    assert.match(await page.getByTestId('health-timeline-detail').innerText(), /key 38 days old$/);
+    await page.close();
+  });
+
+  test('degraded: a 200-day key, the finding with its fix, an unused key reported, and automatic rotation due', async () => {
+    const page = await open('repo-health-degraded', { ready: 'health-card' });
+    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Degraded');
+    assert.match(await page.getByTestId('health-when').innerText(), /by a push\./);
+    assert.match(await page.getByTestId('health-key-age').innerText(), /200 days[\s\S]*Rotate soon/);
+    assert.match(await page.getByTestId('health-finding-key-age-warning').innerText(), /200 days old[\s\S]*Rotate it: a new key replaces the old one/);
+    // The unused key has a row of its own below, not a second line in the findings.
+    assert.equal(await page.getByTestId('health-finding-unused-key').count(), 0);
+    const notices = await page.getByTestId('health-key-notices-table--table').innerText();
+    assert.match(notices, /acme\/datasets[\s\S]*120 days ago[\s\S]*Unused[\s\S]*Still the connection.s key: rotate or disconnect to remove it/);
+    assert.equal(await page.getByTestId('health-key-notices').getByRole('button', { name: /^Remove/ }).count(), 0, 'an unused key that is still needed is not removable');
+    assert.match(await page.getByTestId('health-auto-rotate').innerText(), /Automatic rotation is on: the key is due for a new one in 3 days/);
+    await checkState(page, 'repo-health-degraded');
+    await page.close();
+  });
+
+  test('broken: findings that need a person first, the repository that needs an admin, and what was repaired', async () => {
+    const page = await open('repo-health-broken', { ready: 'health-card' });
+    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Broken');
+    const findings = page.getByTestId('health-findings').getByRole('listitem');
+    const texts = await findings.allInnerTexts();
+    assert.match(texts[0] ?? '', /Valohai could not fetch[\s\S]*Once research\/vendor-data has the key, press Verify now\./);
+    assert.match(texts[1] ?? '', /acme\/datasets: The key had been removed from acme\/datasets\./);
+    const needs = page.getByTestId('health-needs-admin');
+    assert.match(await needs.innerText(), /research\/vendor-data needs one of its admins[\s\S]*research\/vendor-data: the connection.s account \(Ada Lovelace\) is not an admin of it/);
+    assert.equal(await needs.getByRole('link', { name: 'research/vendor-data' }).getAttribute('href'), accessKeysUrl('research', 'vendor-data'));
+    assert.equal(await page.getByTestId('health-change-key-restored').innerText(), 'Put the key back on acme/datasets, 2 hours ago');
+    const stray = page.getByTestId('health-key-notices-table--table').getByRole('row').filter({ hasText: 'Not made by a connection' }).last();
+    assert.match(await stray.innerText(), /review it on the repository.s access keys page/);
+    assert.equal(await stray.getByRole('link', { name: 'access keys page' }).getAttribute('href'), accessKeysUrl('acme', 'datasets'));
+    await checkState(page, 'repo-health-broken');
+
+    // The unneeded key goes from here too, after the same question.
+    const sentBefore = server.invocations.length;
+    await page.getByTestId('health-key-notices-remove-acme/old-features-41').click();
+    await page.getByRole('dialog').waitFor();
+    await page.getByTestId('health-key-notices-confirm-confirm').click();
+    await page.getByTestId('health-key-notices-removed').waitFor();
+    assert.deepEqual(server.invocations.slice(sentBefore).filter((i) => i.functionKey === 'removeUnneededKey').map((i) => i.payload), [
+      { repository: 'acme/old-features', keyId: 41 },
+    ]);
+    assert.equal(await page.getByTestId('health-key-notices-remove-acme/old-features-41').count(), 0);
+    await page.close();
+  });
+
+  test('paused by a refused token: shown as paused with the fix and the way to the workspace page, never as broken', async () => {
+    const page = await open('repo-health-paused', { ready: 'health-card' });
+    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Paused');
+    const paused = page.getByTestId('health-paused');
+    assert.match(await paused.innerText(), /Bitbucket refused the stored API token \(401\)[\s\S]*Valohai keeps fetching[\s\S]*makes a new Atlassian API token/);
+    assert.equal(await page.getByTestId('health-paused-link').getAttribute('href'), 'https://bitbucket.org/acme/workspace/settings/forge/valohai');
+    assert.match(await page.getByTestId('health-when').innerText(), /Last checked 3 hours ago by a scheduled check\. No check is scheduled while automatic work is paused\./);
+    assert.doesNotMatch(await page.getByTestId('health-card').innerText(), /broken/i);
+    // The refused token is the pause's own message, not a second finding below it.
+    assert.equal(await page.getByTestId('health-findings').count(), 0);
+    assert.match(await page.getByTestId('token-notice').innerText(), /Bitbucket refused the stored API token/);
+    await checkState(page, 'repo-health-paused');
+    await page.close();
+  });
+
+  for (const [scenario, ready] of [
+    ['repo-ready-token-expiring', 'connect-form'],
+    ['repo-manual-token-expiring', 'manual-view'],
+  ] as const) {
+    test(`a token near its expiry date is said on the page (${ready})`, async () => {
+      const page = await open(scenario, { ready });
+      const notice = page.getByTestId('token-notice');
+      assert.equal(await notice.getByRole('heading').innerText(), `The Bitbucket API token expires on ${dateIn(12)}, in 12 days.`);
+      assert.equal(await notice.getByRole('link', { name: 'https://id.atlassian.com/manage-profile/security/api-tokens' }).count(), 1);
+      assert.equal(await notice.getByRole('link', { name: /Open Workspace settings/ }).getAttribute('href'), 'https://bitbucket.org/acme/workspace/settings/forge/valohai');
+      await checkState(page, scenario);
+      await page.close();
+    });
+  }
+
+  for (const [scenario, ready] of [
+    ['repo-health-healthy', 'health-card'],
+    ['repo-health-degraded', 'health-card'],
+    ['repo-health-broken', 'health-card'],
+    ['repo-health-paused', 'health-card'],
+    ['repo-ready-token-expiring', 'token-notice'],
+    ['repo-manual-token-expiring', 'token-notice'],
+  ] as const) {
+    test(`${scenario}, dark theme`, async () => {
+      const page = await open(scenario, { theme: 'dark', ready });
+      await checkState(page, `${scenario}-dark`);
+      await page.close();
+    });
+  }
+});
+
+describe('connections that look after themselves: workspace page', () => {
+  test('the policy, the scheduled checks, a health column and token lifetimes', async () => {
+    const page = await open('workspace-health', { ready: 'policy-section' });
+    assert.match(
+      await page.getByTestId('automation-runs').innerText(),
+      /^The scheduled check last ran 5 hours ago \(.+\): it checked 12 connections and left 3 for the next run\. Next run in 19 hours \(.+\)\.$/,
+    );
+    assert.equal(await page.getByTestId('automation-rotations').innerText(), 'Automatic rotations today: 1 of at most 5.');
+    assert.ok(await page.getByTestId('policy-rotate-on--radio-input').isChecked());
+    assert.equal(await page.getByTestId('policy-every-days').inputValue(), '180');
+    const table = await page.getByTestId('repositories--table').innerText();
+    assert.match(table, /acme\/trainer\s+Connected\s+Broken/);
+    assert.match(table, /acme\/evaluator\s+Connected\s+Degraded/);
+    assert.match(table, /acme\/datasets\s+Not connected\s+\u2014/);
+    assert.match(await page.getByTestId('valohai-lifetime').innerText(), new RegExp(`^Stored 3 days ago \\(.+\\), expires on ${dateIn(206)}, in 206 days\\.$`));
+    const bitbucket = page.getByTestId('bitbucket-lifetime');
+    assert.equal(await bitbucket.getByRole('heading').innerText(), `The token expires on ${dateIn(12)}, in 12 days`);
+    await checkState(page, 'workspace-health');
+    await page.close();
+  });
+
+  test('saving the policy: the shared limits first, then the server\'s field error on its field, then saved', async () => {
+    const page = await open('workspace-health', { ready: 'policy-section' });
+    const before = server.invocations.length;
+    await page.getByTestId('policy-every-days').fill('10');
+    await page.getByTestId('policy-save').click();
+    assert.equal(await page.getByTestId('policy-every-days-error').innerText(), 'The rotation interval must be a whole number from 30 to 730.');
+    assert.equal(server.invocations.length, before, 'nothing sent past the shared limits');
+
+    await page.getByTestId('policy-every-days').fill('60');
+    await page.getByTestId('policy-unused-days').fill('90');
+    await page.getByTestId('policy-save').click();
+    const error = page.getByTestId('policy-every-days-error');
+    await error.filter({ hasText: 'longer than the unused-key age (90 days)' }).waitFor();
+    assert.equal(await page.getByTestId('policy-every-days').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByTestId('policy-error').count(), 0, 'a field error is not a box about the request');
+    await checkState(page, 'workspace-policy-field-error');
+
+    await page.getByTestId('policy-every-days').fill('120');
+    await page.getByTestId('policy-drift-alert--radio-input').check();
+    await page.getByTestId('policy-unneeded-remove--radio-input').check();
+    await page.getByTestId('policy-save').click();
+    await page.getByTestId('policy-saved').waitFor();
+    assert.equal(await page.getByTestId('policy-every-days-error').count(), 0);
+    const sent = server.invocations.filter((i) => i.functionKey === 'saveHealthPolicy').map((i) => i.payload);
+    assert.deepEqual(sent.slice(-2), [
+      { drift: 'repair', unneededKeys: 'offer', autoRotate: { enabled: true, everyDays: 60, perDay: 5 }, unusedDays: 90 },
+      { drift: 'alert', unneededKeys: 'remove', autoRotate: { enabled: true, everyDays: 120, perDay: 5 }, unusedDays: 90 },
+    ]);
+    await page.close();
+  });
+
+  test('a member reads the policy and the paused checks, and can remove nothing', async () => {
+    const page = await open('workspace-member', { ready: 'policy-section' });
+    assert.equal(await page.getByTestId('policy-save').count(), 0);
+    assert.equal(await page.locator('#policy-every-days').count(), 0, 'no form for someone who cannot save it');
+    assert.deepEqual(await page.getByTestId('policy-summary').getByRole('listitem').allInnerTexts(), [
+      'A key removed by hand is put back, and a submodule repository added later gets the key.',
+      'Keys no connection needs any more are listed for removal.',
+      'Keys are rotated automatically every 180 days, at most 5 connections a day.',
+      'A key unused for 90 days is listed.',
+    ]);
+    assert.match(await page.getByTestId('automation-paused').innerText(), /Bitbucket refused the stored API token[\s\S]*makes a new Atlassian API token/);
+    assert.match(await page.getByTestId('automation-runs').innerText(), /No run is scheduled while it is paused\./);
+    assert.equal(await page.getByTestId('valohai-lifetime').getByRole('heading').innerText(), `The token expired on ${dateIn(-4)}, 4 days ago`);
+    assert.ok(await page.getByTestId('key-notices-remove-acme/old-features-41').isDisabled());
+    await checkState(page, 'workspace-member');
+    await page.close();
+  });
+
+  test('token expiry dates: a past date and one over a year ahead are refused before sending; the lifetime shows once saved', async () => {
+    const page = await open('workspace', { ready: 'valohai-section' });
+    const before = server.invocations.length;
+    await page.getByTestId('valohai-token').fill('vh-secret-456');
+    await page.getByTestId('valohai-expires').fill(dateIn(-1));
+    await page.getByTestId('valohai-save').click();
+    assert.equal(await page.getByTestId('valohai-expires-error').innerText(), 'The expiry date is in the past: the token has expired, so make a new one.');
+    assert.equal(await page.getByTestId('valohai-expires').getAttribute('aria-invalid'), 'true');
+
+    await page.getByTestId('bitbucket-email').fill('grace@acme.example');
+    await page.getByTestId('bitbucket-token').fill('ATATT-secret-2');
+    await page.getByTestId('bitbucket-expires').fill(dateIn(400));
+    await page.getByTestId('bitbucket-save').click();
+    assert.match(await page.getByTestId('bitbucket-expires-error').innerText(), /^The expiry date is more than a year ahead, which no Atlassian API token allows/);
+    assert.equal(server.invocations.length, before, 'nothing was sent');
+    await checkState(page, 'workspace-expiry-errors');
+
+    await page.getByTestId('bitbucket-expires').fill(dateIn(206));
+    await page.getByTestId('bitbucket-save').click();
+    await page.getByTestId('bitbucket-saved').waitFor();
+    assert.match(await page.getByTestId('bitbucket-lifetime').innerText(), new RegExp(`^Stored just now \\(.+\\), expires on ${dateIn(206)}, in 206 days\\.$`));
+    assert.equal(await page.getByTestId('bitbucket-expires').inputValue(), '', 'the form is ready for the next token');
+    const sent = server.invocations.filter((i) => i.functionKey === 'saveBitbucketToken').at(-1);
+    assert.deepEqual(sent?.payload, { email: 'grace@acme.example', token: 'ATATT-secret-2', expiresOn: dateIn(206) });
+    await checkState(page, 'workspace-token-lifetime');
+    await page.close();
+  });
+
+  test('keys to look at: a stray key only reported; Remove asks in a dialog that Escape closes, then the row goes', async () => {
+    const page = await open('workspace-health', { ready: 'key-notices' });
+    const table = page.getByTestId('key-notices-table--table');
+    assert.deepEqual(await table.locator('thead th').allTextContents(), ['Repository', 'Key', 'Age', 'Last used', 'Connection', 'Kind', 'What to do']);
+    const rows = table.locator('tbody tr');
+    assert.equal(await rows.count(), 3);
+    assert.match(await rows.nth(0).innerText(), /acme\/old-features[\s\S]*valohai:acme\/trainer:5b7c0c4e[\s\S]*SHA256:0ldF3atur3s[\s\S]*200 days[\s\S]*40 days ago[\s\S]*acme\/trainer[\s\S]*No longer needed/);
+    assert.match(await rows.nth(2).innerText(), /acme\/datasets[\s\S]*400 days[\s\S]*never[\s\S]*none[\s\S]*Not made by a connection[\s\S]*review it on the repository.s access keys page/);
+    assert.equal(await rows.nth(2).getByRole('link', { name: 'access keys page' }).getAttribute('href'), accessKeysUrl('acme', 'datasets'));
+    assert.equal(await rows.nth(2).getByRole('button').count(), 0, 'a stray key is never removed from here');
+    assert.doesNotMatch(await table.innerText(), /\b41\b|\b77\b/, 'no access key ids in the text');
+
+    const sentBefore = server.invocations.length;
+    const removals = () => server.invocations.slice(sentBefore).filter((i) => i.functionKey === 'removeUnneededKey').map((i) => i.payload);
+    const remove = page.getByTestId('key-notices-remove-acme/old-features-41');
+    await remove.click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /Remove this access key\?[\s\S]*removes the access key .valohai:acme\/trainer:5b7c0c4e. \(SHA256:0ldF3atur3s\S+\) from acme\/old-features\. The connection of acme\/trainer recorded it and no longer needs it/);
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'key-notices-confirm-cancel');
+    await checkState(page, 'workspace-key-remove-confirm');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'key-notices-remove-acme/old-features-41');
+    assert.deepEqual(removals(), [], 'Escape removed nothing');
+
+    await remove.click();
+    await page.getByTestId('key-notices-confirm-confirm').click();
+    const done = page.getByTestId('key-notices-removed');
+    await done.waitFor();
+    assert.match(await done.innerText(), /^Removed the access key .valohai:acme\/trainer:5b7c0c4e. \(SHA256:0ldF3atur3s\S+\) from acme\/old-features\./);
+    assert.equal(await rows.count(), 2);
+    assert.doesNotMatch(await table.innerText(), /acme\/old-features/);
+    assert.deepEqual(removals(), [{ repository: 'acme/old-features', keyId: 41 }]);
+    await checkState(page, 'workspace-key-removed');
+    await page.close();
+  });
+
+  for (const scenario of ['workspace-health', 'workspace-member']) {
+    test(`${scenario}, dark theme`, async () => {
+      const page = await open(scenario, { theme: 'dark', ready: 'policy-section' });
+      await checkState(page, `${scenario}-dark`);
+      await page.close();
+    });
+  }
+
+  test('field errors, the removal question and its outcome, dark theme', async () => {
+    const page = await open('workspace-health', { theme: 'dark', ready: 'policy-section' });
+    await page.getByTestId('valohai-token').fill('vh-secret-789');
+    await page.getByTestId('valohai-expires').fill(dateIn(-1));
+    await page.getByTestId('valohai-save').click();
+    await page.getByTestId('valohai-expires-error').waitFor();
+    await page.getByTestId('policy-every-days').fill('60');
+    await page.getByTestId('policy-save').click();
+    await page.getByTestId('policy-every-days-error').filter({ hasText: 'longer than the unused-key age' }).waitFor();
+    await checkState(page, 'workspace-field-errors-health-dark');
+
+    await page.getByTestId('key-notices-remove-acme/old-features-41').click();
+    await page.getByRole('dialog').waitFor();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'key-notices-confirm-cancel');
+    await checkState(page, 'workspace-key-remove-confirm-dark');
+    await page.getByTestId('key-notices-confirm-confirm').click();
+    await page.getByTestId('key-notices-removed').waitFor();
+    await checkState(page, 'workspace-key-removed-dark');
     await page.close();
   });
 });

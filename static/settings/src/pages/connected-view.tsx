@@ -19,7 +19,9 @@ import { call } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ExternalLink, ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
-import { formatDateTime, keyAge, plural } from '../format';
+import { formatDateTime, plural } from '../format';
+import { KeyAge } from '../components/key-age';
+import { HealthCard } from './health-card';
 import { CommitLink } from '../components/commit-link';
 import { sameWarning, WarningList } from './connect-form';
 import type { Warning } from '../../../../src/connect/types';
@@ -100,17 +102,6 @@ function Fact({ term, children, testId }: { term: string; children: React.ReactN
         {children}
       </Box>
     </>
-  );
-}
-
-function KeyAge({ days }: { days: number }) {
-  const level = keyAgeLevel(days);
-  return (
-    <Inline space="space.100" alignBlock="center">
-      <Text>{keyAge(days)}</Text>
-      {level === 'warning' && <Lozenge appearance="moved">Rotate soon</Lozenge>}
-      {level === 'alert' && <Lozenge appearance="removed">Rotate now</Lozenge>}
-    </Inline>
   );
 }
 
@@ -252,6 +243,8 @@ export function ConnectedView({
           <WarningList warnings={connection.warnings.filter((w) => !shownWarnings.some((s) => sameWarning(s, w)))} testId="connection-warnings" />
         </Stack>
       </Box>
+
+      <HealthCard health={connection.health} keyAgeDays={connection.keyAgeDays} readOnly={readOnly} setup={setup} />
 
       <Box as="section" xcss={sectionStyles} aria-labelledby="keys-heading">
         <Stack space="space.200">

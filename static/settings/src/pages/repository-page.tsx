@@ -10,6 +10,7 @@ import { JobOutcome } from '../components/job-outcome';
 import { JobProgress, jobTitles } from '../components/job-progress';
 import { ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
+import { LinkedText } from '../components/linked-text';
 import { isFinished, useJob } from '../use-job';
 import { ConnectForm } from './connect-form';
 import { ConnectedView } from './connected-view';
@@ -98,6 +99,30 @@ function NotSetUpView({ page }: { page: PageData }) {
   );
 }
 
+/** A stored token near its expiry date, or refused: said on every state of the page, since every action needs it. */
+function TokenNotices({ setup }: { setup: PageData['setup'] }) {
+  const notices = setup.tokenNotices ?? [];
+  if (notices.length === 0) return null;
+  return (
+    <Stack space="space.100" testId="token-notices">
+      {notices.map((n, i) => (
+        <SectionMessage key={i} appearance="warning" title={n.message} testId="token-notice">
+          <Stack space="space.100">
+            <Text as="p">
+              <LinkedText text={n.fix} />
+            </Text>
+            {setup.workspaceSettingsUrl && (
+              <Text as="p">
+                <ProductLink href={setup.workspaceSettingsUrl}>Open Workspace settings &rsaquo; Valohai</ProductLink>
+              </Text>
+            )}
+          </Stack>
+        </SectionMessage>
+      ))}
+    </Stack>
+  );
+}
+
 export function RepositoryPage() {
   const [page, setPage] = useState<PageData | null>(null);
   const [loadError, setLoadError] = useState<ResolverError | null>(null);
@@ -177,6 +202,7 @@ export function RepositoryPage() {
           </ProblemMessage>
         )}
         {!page && !loadError && <Spinner label="Loading repository settings" size="large" />}
+        {page && <TokenNotices setup={page.setup} />}
         {page && readOnly && page.state !== 'not-set-up' && (
           <SectionMessage appearance="information" title="Only repository admins can change this connection" testId="read-only">
             <Text as="p">{memberSentence(page)} Ask an admin of this repository to connect, rotate or disconnect.</Text>

@@ -13,12 +13,17 @@ import {
   BITBUCKET_TOKEN_SCOPES,
   DEFAULT_VALOHAI_HOST,
   FIELD_NAMES,
+  MAX_TOKEN_LIFETIME_DAYS,
+  TOKEN_EXPIRY_WARNING_DAYS,
+  daysUntil,
+  expiryProblem,
   fieldRules,
   normaliseValohaiHost,
   valohaiTokensUrl,
   type BitbucketCredentialSummary,
   type RepositoryConnectionState,
   type ResolverError,
+  type TokenLifetime,
   type ValohaiCredentialSummary,
   type WorkspaceSettings,
 } from '../../../../src/forge/contract';
@@ -28,10 +33,14 @@ import { ExternalLink, ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { StatusRegion } from '../components/status-region';
 import { TrustSection } from '../components/trust-section';
-import { keyAge, plural } from '../format';
+import { HealthPolicySection } from '../components/health-policy-section';
+import { healthLook } from '../components/health-look';
+import { KeyNoticeTable } from '../components/key-notices';
+import { daysFromToday, formatDateTime, keyAge, plural, relativeTime } from '../format';
 import { pageStyles, sectionStyles } from '../styles';
 
 const formStyles = xcss({ maxWidth: '480px' });
+const dateStyles = xcss({ maxWidth: '200px' });
 
 const stateLook: Record<RepositoryConnectionState, { label: string; appearance: ThemeAppearance }> = {
   connected: { label: 'Connected', appearance: 'success' },
@@ -68,6 +77,98 @@ function NoticeView({ notice, testId }: { notice: Notice; testId: string }) {
       )}
       {notice?.kind === 'error' && <ProblemMessage error={notice.error} testId={`${testId}-error`} />}
     </StatusRegion>
+  );
+}
+
+/**
+ * Why a typed expiry date is refused, as the field shows it; null when it is fine or empty. A Valohai
+ * token may live longer than a year, so only an Atlassian API token is held to MAX_TOKEN_LIFETIME_DAYS.
+ */
+function expiryFieldProblem(value: string, kind: 'valohai' | 'bitbucket', today = new Date()): string | null {
+  const date = value.trim();
+  if (!date) return null;
+  if (kind === 'valohai' && /^\d{4}-\d{2}-\d{2}$/.test(date) && daysUntil(date, today) > MAX_TOKEN_LIFETIME_DAYS) return null;
+  const problem = expiryProblem(date, today);
+  return problem ? `${FIELD_NAMES.expiresOn} ${problem}.` : null;
+}
+
+function ExpiryField({
+  id,
+  value,
+  onChange,
+  disabled,
+  error,
+  help,
+}: {
+  id: string;
+  value: string;
+  onChange: (value: string) => void;
+  disabled: boolean;
+  error?: string;
+  help: string;
+}) {
+  return (
+    <Stack space="space.050">
+      <Label htmlFor={id}>Expiry date</Label>
+      <Box xcss={dateStyles}>
+        <Textfield
+          id={id}
+          name="expiresOn"
+          value={value}
+          onChange={(e) => onChange(e.currentTarget.value)}
+          isInvalid={Boolean(error)}
+          isDisabled={disabled}
+          placeholder="YYYY-MM-DD"
+          autoComplete="off"
+          aria-describedby={`${id}-help`}
+          testId={id}
+        />
+      </Box>
+      {error ? (
+        <ErrorMessage testId={`${id}-error`}>{error}</ErrorMessage>
+      ) : (
+        <HelperMessage>
+          <span id={`${id}-help`}>{help}</span>
+        </HelperMessage>
+      )}
+    </Stack>
+  );
+}
+
+/** When the stored token was stored and until when it works; a warning near the date, an error past it. */
+function Lifetime({ lifetime, testId }: { lifetime: TokenLifetime; testId: string }) {
+  const stored = `Stored ${relativeTime(lifetime.savedAt)} (${formatDateTime(lifetime.savedAt)})`;
+  if (!lifetime.expiresOn || lifetime.expiresInDays === null) {
+    return (
+      <Text as="p" testId={testId}>
+        {stored}; no expiry date was given.
+      </Text>
+    );
+  }
+  const when = daysFromToday(lifetime.expiresInDays);
+  if (lifetime.level === 'expired') {
+    return (
+      <SectionMessage appearance="error" title={`The token expired on ${lifetime.expiresOn}, ${when}`} testId={testId}>
+        <Text as="p">
+          {stored}. Automatic checks, repairs and rotations wait for a new token: make one and save it here.
+        </Text>
+      </SectionMessage>
+    );
+  }
+  const sentence = `${stored}, expires on ${lifetime.expiresOn}, ${when}.`;
+  if (lifetime.level === 'warning') {
+    return (
+      <SectionMessage appearance="warning" title={`The token expires on ${lifetime.expiresOn}, ${when}`} testId={testId}>
+        <Text as="p">
+          {sentence} Make a new one and save it here before then: within {TOKEN_EXPIRY_WARNING_DAYS} days of the date every repository page says so too.
+        </Text>
+      </SectionMessage>
+    );
+  }
+  return (
+    <Text as="p" testId={testId}>
+      {sentence}
+    </Text>
   );
 }
 
@@ -154,31 +255,35 @@ function ValohaiSection({
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<Notice>(null);
   const [confirmClear, setConfirmClear] = useState(false);
-  const [fieldError, setFieldError] = useState<{ host?: string; token?: string }>({});
+  const [expires, setExpires] = useState('');
+  const [fieldError, setFieldError] = useState<{ host?: string; token?: string; expiresOn?: string }>({});
   const hostForLink = normaliseValohaiHost(host) ?? DEFAULT_VALOHAI_HOST;
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
     // A new attempt: what the last one said no longer applies.
     setNotice(null);
-    const errors: { host?: string; token?: string } = {};
+    const errors: { host?: string; token?: string; expiresOn?: string } = {};
     const normalised = normaliseValohaiHost(host.trim() || DEFAULT_VALOHAI_HOST);
     const hostProblem = fieldRules.host(host.trim() || DEFAULT_VALOHAI_HOST);
     if (hostProblem) errors.host = `${FIELD_NAMES.host} ${hostProblem}.`;
     if (!token.trim()) errors.token = 'Paste a Valohai API token.';
     else if (fieldRules.valohaiToken(token.trim())) errors.token = `${FIELD_NAMES.token} ${fieldRules.valohaiToken(token.trim())}.`;
+    const expiry = expiryFieldProblem(expires, 'valohai');
+    if (expiry) errors.expiresOn = expiry;
     setFieldError(errors);
-    if (errors.host || errors.token || !normalised) return;
+    if (errors.host || errors.token || errors.expiresOn || !normalised) return;
     setBusy(true);
     try {
-      const saved = await call('saveValohaiToken', { host: normalised, token: token.trim() });
+      const saved = await call('saveValohaiToken', { host: normalised, token: token.trim(), ...(expires.trim() ? { expiresOn: expires.trim() } : {}) });
       setToken('');
+      setExpires('');
       setNotice({ kind: 'saved', text: saved.username ? `Saved the Valohai token of ${saved.username}.` : 'Saved the Valohai token.' });
       onSaved(saved);
     } catch (err) {
       const error = errorDetail(err);
       // The server's word on one field goes on that field.
-      if (error.field === 'host' || error.field === 'token') setFieldError({ [error.field]: error.message });
+      if (error.field === 'host' || error.field === 'token' || error.field === 'expiresOn') setFieldError({ [error.field]: error.message });
       else setNotice({ kind: 'error', error });
     } finally {
       setBusy(false);
@@ -201,6 +306,7 @@ function ValohaiSection({
             ? `A token of ${summary.username ?? 'an unknown user'} on ${summary.host} is stored. Projects and repository settings change on behalf of this Valohai user.`
             : 'No Valohai token is stored. The Valohai pages of this workspace\u2019s repositories need one to connect.'}
         </Text>
+        {summary.configured && summary.lifetime && <Lifetime lifetime={summary.lifetime} testId="valohai-lifetime" />}
         {summary.problem && <ProblemMessage error={summary.problem} testId="valohai-problem" />}
         {/* Someone who cannot store a token is told who can (above), not handed a form that cannot work. */}
         {!disabled && (
@@ -253,6 +359,14 @@ function ValohaiSection({
                   </HelperMessage>
                 )}
               </Stack>
+              <ExpiryField
+                id="valohai-expires"
+                value={expires}
+                onChange={setExpires}
+                disabled={disabled || busy}
+                error={fieldError.expiresOn}
+                help={`Optional. If the token has an expiry date, give it as YYYY-MM-DD: the app warns ${TOKEN_EXPIRY_WARNING_DAYS} days ahead.`}
+              />
               <Inline space="space.100">
                 <Button type="submit" appearance="primary" isDisabled={disabled} isLoading={busy} testId="valohai-save">
                   Save Valohai token
@@ -302,27 +416,31 @@ function BitbucketSection({
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<Notice>(null);
   const [confirmClear, setConfirmClear] = useState(false);
-  const [fieldError, setFieldError] = useState<{ email?: string; token?: string }>({});
+  const [expires, setExpires] = useState('');
+  const [fieldError, setFieldError] = useState<{ email?: string; token?: string; expiresOn?: string }>({});
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
     setNotice(null);
-    const errors: { email?: string; token?: string } = {};
+    const errors: { email?: string; token?: string; expiresOn?: string } = {};
     if (!email.trim()) errors.email = 'Enter the email address of your Atlassian account.';
     else if (fieldRules.email(email.trim())) errors.email = `${FIELD_NAMES.email} ${fieldRules.email(email.trim())}.`;
     if (!token.trim()) errors.token = 'Paste an Atlassian API token.';
     else if (fieldRules.bitbucketToken(token.trim())) errors.token = `${FIELD_NAMES.token} ${fieldRules.bitbucketToken(token.trim())}.`;
+    const expiry = expiryFieldProblem(expires, 'bitbucket');
+    if (expiry) errors.expiresOn = expiry;
     setFieldError(errors);
-    if (errors.email || errors.token) return;
+    if (errors.email || errors.token || errors.expiresOn) return;
     setBusy(true);
     try {
-      const saved = await call('saveBitbucketToken', { email: email.trim(), token: token.trim() });
+      const saved = await call('saveBitbucketToken', { email: email.trim(), token: token.trim(), ...(expires.trim() ? { expiresOn: expires.trim() } : {}) });
       setToken('');
+      setExpires('');
       setNotice({ kind: 'saved', text: `Saved the Bitbucket API token of ${saved.accountName ?? saved.email ?? email.trim()}.` });
       onSaved(saved);
     } catch (err) {
       const error = errorDetail(err);
-      if (error.field === 'email' || error.field === 'token') setFieldError({ [error.field]: error.message });
+      if (error.field === 'email' || error.field === 'token' || error.field === 'expiresOn') setFieldError({ [error.field]: error.message });
       else setNotice({ kind: 'error', error });
     } finally {
       setBusy(false);
@@ -346,6 +464,7 @@ function BitbucketSection({
             ? `A token of ${who} is stored. Access keys are added and removed with it; Bitbucket emails the repository admins about each added key.`
             : 'No Bitbucket API token is stored. Repositories can still be connected: the page then gives you the public key to add by hand on each repository.'}
         </Text>
+        {summary.configured && summary.lifetime && <Lifetime lifetime={summary.lifetime} testId="bitbucket-lifetime" />}
         {summary.problem && <ProblemMessage error={summary.problem} testId="bitbucket-problem" />}
         {summary.configured && !summary.problem && summary.workspaceAdmin === false && (
           <SectionMessage appearance="warning" title={`${who} is not an admin of this workspace`} testId="token-not-admin">
@@ -406,6 +525,14 @@ function BitbucketSection({
                 />
                 {fieldError.token && <ErrorMessage testId="bitbucket-token-error">{fieldError.token}</ErrorMessage>}
               </Stack>
+              <ExpiryField
+                id="bitbucket-expires"
+                value={expires}
+                onChange={setExpires}
+                disabled={disabled || busy}
+                error={fieldError.expiresOn}
+                help={`Atlassian API tokens expire within a year: give the date chosen when the token was made, as YYYY-MM-DD, and the app warns ${TOKEN_EXPIRY_WARNING_DAYS} days ahead on every page.`}
+              />
               <Inline space="space.100">
                 <Button type="submit" appearance="primary" isDisabled={disabled} isLoading={busy} testId="bitbucket-save">
                   Save Bitbucket token
@@ -440,6 +567,23 @@ function BitbucketSection({
   );
 }
 
+function KeyNoticesSection({ settings }: { settings: WorkspaceSettings }) {
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="key-notices-heading" testId="key-notices-section">
+      <Stack space="space.200">
+        <Heading size="medium" as="h2" id="key-notices-heading">
+          Keys to look at
+        </Heading>
+        <Text as="p">
+          Keys the latest checks found unused, no longer needed by their connection, or labelled like this app&apos;s but made by no
+          connection. Only a key a connection made and no longer needs can be removed here.
+        </Text>
+        <KeyNoticeTable notices={settings.keyNotices} showConnection readOnly={!settings.canAdminister} testId="key-notices" />
+      </Stack>
+    </Box>
+  );
+}
+
 function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
   const rows = settings.repositories.map((repo) => ({
     key: repo.fullName,
@@ -457,6 +601,10 @@ function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
       {
         key: 'state',
         content: <Lozenge appearance={stateLook[repo.state].appearance}>{stateLook[repo.state].label}</Lozenge>,
+      },
+      {
+        key: 'health',
+        content: repo.health ? <Lozenge appearance={healthLook[repo.health].appearance}>{healthLook[repo.health].label}</Lozenge> : '\u2014',
       },
       { key: 'project', content: repo.projectName ?? '\u2014' },
       {
@@ -477,9 +625,10 @@ function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
           head={{
             // Widths in per cent, so the columns stand where they do whatever their content.
             cells: [
-              { key: 'name', content: 'Repository', width: 40 },
-              { key: 'state', content: 'Valohai', width: 20 },
-              { key: 'project', content: 'Project', width: 25 },
+              { key: 'name', content: 'Repository', width: 32 },
+              { key: 'state', content: 'Valohai', width: 18 },
+              { key: 'health', content: 'Health', width: 13 },
+              { key: 'project', content: 'Project', width: 22 },
               { key: 'age', content: 'Key age', width: 15 },
             ],
           }}
@@ -564,7 +713,14 @@ export function WorkspacePage() {
               onCleared={() => clear('bitbucket')}
             />
             <TrustSection trust={settings.trust} disabled={!settings.canAdminister} onSaved={(trust) => setSettings({ ...settings, trust })} />
+            <HealthPolicySection
+              policy={settings.policy}
+              automation={settings.automation}
+              disabled={!settings.canAdminister}
+              onSaved={(policy) => setSettings({ ...settings, policy })}
+            />
             <RepositoriesSection settings={settings} />
+            <KeyNoticesSection settings={settings} />
           </>
         )}
       </Stack>

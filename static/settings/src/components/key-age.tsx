@@ -1,0 +1,16 @@
+import Lozenge from '@atlaskit/lozenge';
+import { Inline, Text } from '@atlaskit/primitives';
+import { keyAgeLevel } from '../../../../src/forge/contract';
+import { keyAge } from '../format';
+
+/** A key's age with the rotation advice its level calls for (180 days: soon, 365: now). */
+export function KeyAge({ days }: { days: number }) {
+  const level = keyAgeLevel(days);
+  return (
+    <Inline space="space.100" alignBlock="center">
+      <Text>{keyAge(days)}</Text>
+      {level === 'warning' && <Lozenge appearance="moved">Rotate soon</Lozenge>}
+      {level === 'alert' && <Lozenge appearance="removed">Rotate now</Lozenge>}
+    </Inline>
+  );
+}

@@ -1,0 +1,191 @@
+import { useRef, useState } from 'react';
+import Button from '@atlaskit/button/new';
+import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
+import { Box, Stack, Text, xcss } from '@atlaskit/primitives';
+import SectionMessage from '@atlaskit/section-message';
+import { accessKeysUrl, type KeyNotice, type ResolverError } from '../../../../src/forge/contract';
+import { call, errorDetail } from '../api';
+import { formatDateTime, keyAge, relativeTime } from '../format';
+import { ConfirmDialog } from './confirm-dialog';
+import { ExternalLink } from './link';
+import { ProblemMessage } from './problem-message';
+import { SettingsTable } from './settings-table';
+import { StatusRegion } from './status-region';
+
+// A fingerprint is one long word: let it break anywhere rather than push the table wider than the page.
+const fingerprintStyles = xcss({ overflowWrap: 'anywhere', wordBreak: 'break-all' });
+
+const kindLook: Record<KeyNotice['kind'], { label: string; appearance: ThemeAppearance }> = {
+  unused: { label: 'Unused', appearance: 'moved' },
+  unneeded: { label: 'No longer needed', appearance: 'moved' },
+  stray: { label: 'Not made by a connection', appearance: 'removed' },
+};
+
+function repositoryLink(fullName: string): string | null {
+  const [workspace, slug] = fullName.split('/');
+  return workspace && slug ? accessKeysUrl(workspace, slug) : null;
+}
+
+/** Why a notice cannot be removed from here, and where it is dealt with instead. */
+function NotRemovable({ notice }: { notice: KeyNotice }) {
+  const link = repositoryLink(notice.repository);
+  if (notice.kind === 'stray') {
+    return (
+      <Text>
+        Not made by a connection: review it on the repository&apos;s{' '}
+        {link ? <ExternalLink href={link}>access keys page</ExternalLink> : 'access keys page'}.
+      </Text>
+    );
+  }
+  if (notice.kind === 'unused') return <Text>Still the connection&apos;s key: rotate or disconnect to remove it.</Text>;
+  return <Text>Valohai still fetches with it: rotate or disconnect instead.</Text>;
+}
+
+function describe(notice: KeyNotice): string {
+  return `the access key \u201c${notice.label}\u201d (${notice.fingerprint}) from ${notice.repository}`;
+}
+
+/**
+ * Keys the checks want a person to know about, with one-click removal of a key a connection recorded
+ * and no longer needs. A stray key is only reported: the app did not make it, so it never removes it.
+ */
+export function KeyNoticeTable({
+  notices,
+  showConnection,
+  readOnly,
+  testId,
+}: {
+  notices: KeyNotice[];
+  /** The workspace page lists every connection's keys; a repository page only its own. */
+  showConnection: boolean;
+  readOnly: boolean;
+  testId: string;
+}) {
+  const [removed, setRemoved] = useState<string[]>([]);
+  const [confirming, setConfirming] = useState<KeyNotice | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<ResolverError | null>(null);
+  const statusRef = useRef<HTMLDivElement>(null);
+  const rowKey = (n: KeyNotice) => `${n.repository}#${n.keyId}`;
+  const shown = notices.filter((n) => !removed.includes(rowKey(n)));
+
+  const remove = async (notice: KeyNotice) => {
+    setBusy(rowKey(notice));
+    setError(null);
+    setDone(null);
+    try {
+      await call('removeUnneededKey', { repository: notice.repository, keyId: notice.keyId });
+      setRemoved((list) => [...list, rowKey(notice)]);
+      setDone(`Removed ${describe(notice)}.`);
+      // The button that was focused went with its row: the message saying so takes the focus.
+      requestAnimationFrame(() => statusRef.current?.focus());
+    } catch (err) {
+      setError(errorDetail(err));
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const rows = shown.map((n) => ({
+    key: rowKey(n),
+    cells: [
+      {
+        key: 'repo',
+        content: repositoryLink(n.repository) ? <ExternalLink href={repositoryLink(n.repository) as string}>{n.repository}</ExternalLink> : n.repository,
+      },
+      {
+        key: 'key',
+        content: (
+          <Stack space="space.050">
+            <Text>{n.label}</Text>
+            <Box xcss={fingerprintStyles}>
+              <code>{n.fingerprint}</code>
+            </Box>
+          </Stack>
+        ),
+      },
+      { key: 'age', content: n.ageDays === null ? 'unknown' : keyAge(n.ageDays) },
+      {
+        key: 'used',
+        content: n.lastUsed ? <time dateTime={n.lastUsed} title={formatDateTime(n.lastUsed)}>{relativeTime(n.lastUsed)}</time> : 'never',
+      },
+      ...(showConnection ? [{ key: 'connection', content: n.connection ?? 'none' }] : []),
+      { key: 'kind', content: <Lozenge appearance={kindLook[n.kind].appearance}>{kindLook[n.kind].label}</Lozenge> },
+      {
+        key: 'action',
+        content: n.removable ? (
+          <Button
+            appearance="default"
+            onClick={() => setConfirming(n)}
+            isDisabled={readOnly || busy !== null}
+            isLoading={busy === rowKey(n)}
+            aria-label={`Remove ${describe(n)}`}
+            testId={`${testId}-remove-${n.repository}-${n.keyId}`}
+          >
+            Remove
+          </Button>
+        ) : (
+          <NotRemovable notice={n} />
+        ),
+      },
+    ],
+  }));
+
+  return (
+    <Stack space="space.200" testId={testId}>
+      {shown.length > 0 && (
+        <SettingsTable
+          label="Access keys the checks found"
+          head={{
+            // Widths in per cent, so the columns stand where they do whatever their content.
+            cells: [
+              { key: 'repo', content: 'Repository', width: showConnection ? 13 : 16 },
+              { key: 'key', content: 'Key', width: showConnection ? 27 : 32 },
+              { key: 'age', content: 'Age', width: 7 },
+              { key: 'used', content: 'Last used', width: 9 },
+              ...(showConnection ? [{ key: 'connection', content: 'Connection', width: 11 }] : []),
+              { key: 'kind', content: 'Kind', width: 14 },
+              { key: 'action', content: 'What to do', width: showConnection ? 19 : 22 },
+            ],
+          }}
+          rows={rows}
+          testId={`${testId}-table`}
+        />
+      )}
+      {shown.length === 0 && (
+        <Text as="p" testId={`${testId}-empty`}>
+          No key needs looking at.
+        </Text>
+      )}
+      <div ref={statusRef} tabIndex={-1}>
+        <StatusRegion testId={`${testId}-status`}>
+          {done && (
+            <SectionMessage appearance="success" title={done} testId={`${testId}-removed`}>
+              <Text as="p">Bitbucket no longer lists it; nothing else changed.</Text>
+            </SectionMessage>
+          )}
+          {error && <ProblemMessage error={error} testId={`${testId}-error`} />}
+        </StatusRegion>
+      </div>
+      <ConfirmDialog
+        open={confirming !== null}
+        title="Remove this access key?"
+        confirmLabel="Remove key"
+        onCancel={() => setConfirming(null)}
+        onConfirm={() => {
+          const notice = confirming;
+          setConfirming(null);
+          if (notice) void remove(notice);
+        }}
+        testId={`${testId}-confirm`}
+      >
+        {confirming
+          ? `This removes ${describe(confirming)}. ${
+              confirming.connection ? `The connection of ${confirming.connection} recorded it and no longer needs it` : 'No connection needs it'
+            }; Valohai does not fetch with it.`
+          : ''}
+      </ConfirmDialog>
+    </Stack>
+  );
+}

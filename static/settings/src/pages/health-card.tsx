@@ -1,0 +1,236 @@
+import Heading from '@atlaskit/heading';
+import Lozenge from '@atlaskit/lozenge';
+import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
+import SectionMessage from '@atlaskit/section-message';
+import {
+  accessKeysUrl,
+  type HealthChange,
+  type HealthFinding,
+  type HealthFindingCode,
+  type HealthView,
+  type RepositoryPage,
+} from '../../../../src/forge/contract';
+import { healthLook, triggerWords } from '../components/health-look';
+import { HealthTimeline } from '../components/health-timeline';
+import { KeyAge } from '../components/key-age';
+import { KeyNoticeTable } from '../components/key-notices';
+import { ExternalLink, ProductLink } from '../components/link';
+import { LinkedText } from '../components/linked-text';
+import { formatDateTime, relativeTime } from '../format';
+import { sectionStyles } from '../styles';
+
+const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
+
+/** A moment as "2 hours ago", with the exact time for whoever hovers or reads the markup. */
+function When({ at, testId }: { at: string; testId?: string }) {
+  return (
+    <time dateTime={at} title={formatDateTime(at)} data-testid={testId}>
+      {relativeTime(at)}
+    </time>
+  );
+}
+
+function changeWords(change: HealthChange): string {
+  const detail = change.detail ? ` (${change.detail})` : '';
+  switch (change.kind) {
+    case 'key-restored':
+      return `Put the key back on ${change.repository}${detail}`;
+    case 'key-added':
+      return `Added the key to ${change.repository}${detail}`;
+    case 'key-removed':
+      return `Removed the key no longer needed from ${change.repository}${detail}`;
+    case 'rotated':
+      return `Rotated the key on ${change.repository}${detail}`;
+  }
+}
+
+function repositoryKeysLink(fullName: string): string | null {
+  const [workspace, slug] = fullName.split('/');
+  return workspace && slug ? accessKeysUrl(workspace, slug) : null;
+}
+
+/** Findings the card shows in a section of their own are not repeated in the list. */
+function listedFindings(health: HealthView): HealthFinding[] {
+  const elsewhere = new Set<HealthFindingCode>();
+  if (health.needsAdmin.length) elsewhere.add('needs-admin');
+  if (health.keyNotices.length) ['unused-key', 'unneeded-key', 'stray-key'].forEach((c) => elsewhere.add(c as HealthFindingCode));
+  if (health.paused) ['token-refused', 'token-expiring'].forEach((c) => elsewhere.add(c as HealthFindingCode));
+  const findings = (health.latest?.findings ?? []).filter((f) => !elsewhere.has(f.code));
+  // What a person must do comes first, the worst of it at the top.
+  const rank = (f: HealthFinding) => (f.fix ? 0 : 2) + (f.severity === 'broken' ? 0 : 1);
+  return [...findings].sort((a, b) => rank(a) - rank(b));
+}
+
+function Findings({ findings }: { findings: HealthFinding[] }) {
+  if (findings.length === 0) return null;
+  return (
+    <Stack space="space.100" testId="health-findings">
+      <Heading size="xsmall" as="h3" id="health-findings-heading">
+        What the latest check found
+      </Heading>
+      <Box as="ul" xcss={listStyles} aria-labelledby="health-findings-heading">
+        {findings.map((f, i) => (
+          <li key={`${f.code}-${i}`} data-testid={`health-finding-${f.code}`}>
+            <Stack space="space.050">
+              <Inline space="space.100" alignBlock="center" shouldWrap>
+                <Lozenge appearance={healthLook[f.severity].appearance}>{healthLook[f.severity].label}</Lozenge>
+                <Text>
+                  {f.repository ? `${f.repository}: ` : ''}
+                  <LinkedText text={f.message} />
+                </Text>
+              </Inline>
+              {f.fix && (
+                <Text as="p">
+                  <LinkedText text={f.fix} />
+                </Text>
+              )}
+            </Stack>
+          </li>
+        ))}
+      </Box>
+    </Stack>
+  );
+}
+
+function NeedsAdmin({ needs }: { needs: HealthView['needsAdmin'] }) {
+  if (needs.length === 0) return null;
+  const title =
+    needs.length === 1 ? `${needs[0]?.repository} needs one of its admins` : `${needs.length} repositories need one of their admins`;
+  return (
+    <SectionMessage appearance="warning" title={title} testId="health-needs-admin">
+      <Stack space="space.100">
+        <Text as="p">
+          {needs.length === 1
+            ? 'It lacks the key, and the connection\u2019s account may not put it there: one of its admins adds it, or connects this repository again.'
+            : 'They lack the key, and the connection\u2019s account may not put it there: an admin of each adds it, or connects this repository again.'}
+        </Text>
+        <Box as="ul" xcss={listStyles}>
+          {needs.map((n) => {
+            const link = repositoryKeysLink(n.repository);
+            return (
+              <li key={n.repository} data-testid={`health-needs-admin-${n.repository}`}>
+                {link ? <ExternalLink href={link}>{n.repository}</ExternalLink> : n.repository}: {n.reason}
+              </li>
+            );
+          })}
+        </Box>
+      </Stack>
+    </SectionMessage>
+  );
+}
+
+function Repaired({ changes }: { changes: HealthChange[] }) {
+  if (changes.length === 0) return null;
+  return (
+    <Stack space="space.100" testId="health-changes">
+      <Heading size="xsmall" as="h3" id="health-changes-heading">
+        Repaired by itself
+      </Heading>
+      <Box as="ul" xcss={listStyles} aria-labelledby="health-changes-heading">
+        {changes.map((c, i) => (
+          <li key={`${c.at}-${i}`} data-testid={`health-change-${c.kind}`}>
+            {changeWords(c)}, <When at={c.at} />
+          </li>
+        ))}
+      </Box>
+    </Stack>
+  );
+}
+
+/**
+ * How the connection's own checks found it: the latest verdict, a timeline of the kept checks, what
+ * needs a person, what was repaired without one, and keys no longer wanted. Paused is its own state,
+ * with the fix: the connection may be fine while the app waits for a new token.
+ */
+export function HealthCard({
+  health,
+  keyAgeDays,
+  readOnly,
+  setup,
+}: {
+  health: HealthView;
+  keyAgeDays: number;
+  readOnly: boolean;
+  setup: RepositoryPage['setup'];
+}) {
+  const latest = health.latest;
+  const verdict = health.paused ? 'paused' : (latest?.health ?? null);
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="health-heading" testId="health-card">
+      <Stack space="space.200">
+        <Inline space="space.100" alignBlock="center">
+          <Heading size="medium" as="h2" id="health-heading">
+            Health
+          </Heading>
+          {verdict ? (
+            <Lozenge appearance={healthLook[verdict].appearance} testId="health-verdict">
+              {healthLook[verdict].label}
+            </Lozenge>
+          ) : (
+            <Lozenge testId="health-verdict">Not checked yet</Lozenge>
+          )}
+        </Inline>
+        {health.paused && (
+          <SectionMessage appearance="warning" title="Automatic checks and repairs are paused" testId="health-paused">
+            <Stack space="space.100">
+              <Text as="p">
+                <LinkedText text={health.paused.reason} /> The connection itself is as it was: Valohai keeps fetching with its key.
+              </Text>
+              <Text as="p">
+                <LinkedText text={health.paused.fix} />
+              </Text>
+              {setup.workspaceSettingsUrl && (
+                <Text as="p">
+                  <ProductLink href={setup.workspaceSettingsUrl} testId="health-paused-link">
+                    Open Workspace settings &rsaquo; Valohai
+                  </ProductLink>
+                </Text>
+              )}
+            </Stack>
+          </SectionMessage>
+        )}
+        <Stack space="space.050" testId="health-when">
+          <Text as="p">
+            {latest ? (
+              <>
+                Last checked <When at={latest.at} testId="health-checked-at" /> by {triggerWords[latest.trigger]}.
+              </>
+            ) : (
+              'No check has run yet.'
+            )}{' '}
+            {health.nextCheckAt ? (
+              <>
+                Next scheduled check <When at={health.nextCheckAt} testId="health-next-at" />.
+              </>
+            ) : (
+              'No check is scheduled while automatic work is paused.'
+            )}
+          </Text>
+          {health.autoRotateDueAt && (
+            <Text as="p" testId="health-auto-rotate">
+              Automatic rotation is on: the key is due for a new one <When at={health.autoRotateDueAt} /> ({formatDateTime(health.autoRotateDueAt)}).
+            </Text>
+          )}
+        </Stack>
+        <Inline space="space.100" alignBlock="center" testId="health-key-age">
+          <Text weight="medium" color="color.text.subtle">
+            Key age
+          </Text>
+          <KeyAge days={keyAgeDays} />
+        </Inline>
+        <HealthTimeline history={health.history} testId="health-timeline" />
+        <Findings findings={listedFindings(health)} />
+        <NeedsAdmin needs={health.needsAdmin} />
+        <Repaired changes={health.recentChanges} />
+        {health.keyNotices.length > 0 && (
+          <Stack space="space.100">
+            <Heading size="xsmall" as="h3">
+              Keys to look at
+            </Heading>
+            <KeyNoticeTable notices={health.keyNotices} showConnection={false} readOnly={readOnly} testId="health-key-notices" />
+          </Stack>
+        )}
+      </Stack>
+    </Box>
+  );
+}
