@@ -14,6 +14,7 @@ import { StatusRegion } from './status-region';
 
 // A fingerprint is one long word: let it break anywhere rather than push the table wider than the page.
 const fingerprintStyles = xcss({ overflowWrap: 'anywhere', wordBreak: 'break-all' });
+const statusShown = xcss({ marginBlockStart: 'space.200' });
 
 const kindLook: Record<KeyNotice['kind'], { label: string; appearance: ThemeAppearance }> = {
   unused: { label: 'Unused', appearance: 'moved' },
@@ -133,7 +134,7 @@ export function KeyNoticeTable({
   }));
 
   return (
-    <Stack space="space.200" testId={testId}>
+    <Box testId={testId}>
       {shown.length > 0 && (
         <SettingsTable
           label="Access keys the checks found"
@@ -158,7 +159,8 @@ export function KeyNoticeTable({
           No key needs looking at.
         </Text>
       )}
-      <div ref={statusRef} tabIndex={-1}>
+      {/* Always there, so that what it says is announced; room above it only once it says something. */}
+      <Box ref={statusRef} tabIndex={-1} xcss={done || error ? statusShown : undefined}>
         <StatusRegion testId={`${testId}-status`}>
           {done && (
             <SectionMessage appearance="success" title={done} testId={`${testId}-removed`}>
@@ -167,7 +169,7 @@ export function KeyNoticeTable({
           )}
           {error && <ProblemMessage error={error} testId={`${testId}-error`} />}
         </StatusRegion>
-      </div>
+      </Box>
       <ConfirmDialog
         open={confirming !== null}
         title="Remove this access key?"
@@ -186,6 +188,6 @@ export function KeyNoticeTable({
             }; Valohai does not fetch with it.`
           : ''}
       </ConfirmDialog>
-    </Stack>
+    </Box>
   );
 }

@@ -625,11 +625,11 @@ function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
           head={{
             // Widths in per cent, so the columns stand where they do whatever their content.
             cells: [
-              { key: 'name', content: 'Repository', width: 32 },
-              { key: 'state', content: 'Valohai', width: 18 },
-              { key: 'health', content: 'Health', width: 13 },
+              { key: 'name', content: 'Repository', width: 36 },
+              { key: 'state', content: 'Valohai', width: 16 },
+              { key: 'health', content: 'Health', width: 12 },
               { key: 'project', content: 'Project', width: 22 },
-              { key: 'age', content: 'Key age', width: 15 },
+              { key: 'age', content: 'Key age', width: 14 },
             ],
           }}
           rows={rows}
