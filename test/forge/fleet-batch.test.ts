@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildFleetSeed, type FleetFacts } from '../../dev/seed/index';
 import type { BatchView, StartBatchPayload } from '../../src/forge/contract';
-import { HOUR_MS } from '../../src/forge/fleet-budget';
+import { FLEET_REQUESTS_PER_HOUR, HOUR_MS, recordSpent } from '../../src/forge/fleet-budget';
 import { keys } from '../../src/forge/keys';
 import type { StoredConnection } from '../../src/forge/records';
 import { ALL_TOKENS, assertNoSecrets, bb, errorOf, startHarness, valueOf, vh, type Harness, type SentRequest } from './support/forge-fixture';
@@ -168,6 +168,33 @@ describe('bulk actions over a 500-repository workspace', () => {
     assert.deepEqual(keysOn(h, 'fleet-022'), [before?.record.label]);
     const failedOnly = valueOf(await h.call('getBatch', { status: 'failed' }, h.context('admin'))).batch;
     assert.deepEqual(failedOnly?.items.map((i) => i.repository), ['acme/fleet-022']);
+  });
+
+  test('when the hour\'s fleet budget is spent, the batch waits with delayed steps, says when it resumes, and does', async () => {
+    h.advance(HOUR_MS + 60_000);
+    const ws = h.workspaceId.replace(/[{}]/g, '');
+    // Other fleet work spent all but two rotations' worth of this hour.
+    await recordSpent(h.platform.store, ws, h.platform.clock.now(), FLEET_REQUESTS_PER_HOUR - 8);
+    const plan = valueOf(await h.call('planBatch', { action: 'rotate', repositories: NAMES }, h.context('admin')));
+    assert.equal(plan.budget.leftThisHour, 8);
+    assert.equal(plan.extraHours, 1);
+    assert.match(plan.duration, /pauses and resumes by itself/);
+    const waiting = await run(h, { action: 'rotate', repositories: NAMES });
+    assert.equal(waiting.status, 'waiting', waiting.progress);
+    assert.equal(waiting.counts.done, 2);
+    assert.equal(waiting.counts.queued, 4);
+    assert.ok(waiting.resumesAt);
+    assert.match(waiting.progress, /^2 of 6 done; resumes at \d\d:\d\d UTC when the request budget refills\.$/);
+    assert.equal(h.platform.delayedMessages.filter((m) => m.message.type === 'fleet-batch').length >= 1, true);
+    for (let hop = 0; hop < 8 && (await batch(h)).status === 'waiting'; hop++) {
+      h.advance(900_000);
+      h.platform.runDue();
+      await h.platform.idle();
+    }
+    const done = await batch(h);
+    assert.equal(done.status, 'done', done.progress);
+    assert.equal(done.counts.done, 6);
+    assert.equal(h.stack.bitbucket.requests.filter((r) => r.status === 429).length, 0, 'no 429 on the way');
   });
 
   test('one batch at a time, and cancel midway: running jobs finish, the rest are not started', async () => {
