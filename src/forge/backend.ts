@@ -5,6 +5,7 @@
 import { errorName } from './errors';
 import { runHealthCheck } from './health-check';
 import { runAuditStep } from './fleet-audit';
+import { runBatchStep } from './fleet-batch';
 import { runJob } from './job-runner';
 import type { ForgePlatform, QueueMessage } from './platform';
 import { handlePush, runSync } from './push';
@@ -34,6 +35,9 @@ function asMessage(value: unknown): QueueMessage | undefined {
   if (m.type === 'fleet-audit' && typeof m.workspaceUuid === 'string' && typeof m.auditId === 'string') {
     return { type: 'fleet-audit', workspaceUuid: m.workspaceUuid, auditId: m.auditId };
   }
+  if (m.type === 'fleet-batch' && typeof m.workspaceUuid === 'string' && typeof m.batchId === 'string') {
+    return { type: 'fleet-batch', workspaceUuid: m.workspaceUuid, batchId: m.batchId };
+  }
   return undefined;
 }
 
@@ -50,6 +54,7 @@ export function createBackend(platform: ForgePlatform): Backend {
         if (message.type === 'job') await runJob(platform, message.jobId);
         else if (message.type === 'health') await runHealthCheck(platform, message.workspaceUuid, message.repositoryUuid, { trigger: 'schedule' });
         else if (message.type === 'fleet-audit') await runAuditStep(platform, message.workspaceUuid, message.auditId);
+        else if (message.type === 'fleet-batch') await runBatchStep(platform, message.workspaceUuid, message.batchId);
         else if (message.type === 'sync') await runSync(platform, message.workspaceUuid, message.repositoryUuid);
       } catch (err) {
         platform.log.error('queue message failed', { type: message.type, error: errorName(err) });

@@ -50,6 +50,10 @@ export const RESOLVERS = [
   'startAudit',
   'getAudit',
   'exportAudit',
+  'planBatch',
+  'startBatch',
+  'getBatch',
+  'cancelBatch',
 ] as const;
 
 export type ResolverName = (typeof RESOLVERS)[number];
@@ -805,6 +809,123 @@ export interface FleetAuditExport {
   text: string;
 }
 
+
+// --- Bulk actions ------------------------------------------------------------------------------
+
+export type BatchAction = 'rotate' | 'verify' | 'disconnect' | 'connect';
+
+/** At most this many repositories are named in one bulk action. */
+export const BATCH_MAX_REPOSITORIES = 500;
+
+/**
+ * How a bulk connect chooses each repository's Valohai project: the one existing project named like the
+ * repository (its slug), or a new project of that name under `owner`.
+ */
+export type BatchConnectChoice = ({ project: 'existing'; owner?: undefined } | { project: 'new'; owner: string }) & {
+  /** Omitted: each repository's main branch. */
+  ref?: string;
+  /** Omitted: true. */
+  submodules?: boolean;
+};
+
+/**
+ * What a bulk action acts on: repositories by full name (`workspace/slug`, each matched against the
+ * workspace's own listing and connection records; a name of another workspace, or of no repository,
+ * refuses the whole request), or, for rotate only, every connection whose key is at least
+ * `olderThanDays` old. Exactly one of the two.
+ */
+export interface PlanBatchPayload {
+  action: BatchAction;
+  repositories?: string[];
+  olderThanDays?: number;
+  /** Rotate: the new keys' type, omitted: each keeps its own. Connect: omitted, ed25519. */
+  keyType?: KeyType;
+  /** Connect only. */
+  connect?: BatchConnectChoice;
+}
+
+export interface StartBatchPayload extends PlanBatchPayload {
+  /** Disconnect only: the workspace's slug, typed by the admin. */
+  confirm?: string;
+}
+
+export interface BatchPlanEntry {
+  repository: string;
+  /** Repositories the key is on (or goes on): what the request estimate counts. */
+  targets: number;
+  /** Stored-token requests this repository's job is expected to take. */
+  requests: number;
+  /** Connect: the Valohai project it would get, `owner/name` (new) or the existing one's name. */
+  project?: string;
+}
+
+export interface BatchSkip {
+  repository: string;
+  reason: string;
+}
+
+export interface BatchPlan {
+  action: BatchAction;
+  act: BatchPlanEntry[];
+  skip: BatchSkip[];
+  /** Stored-token requests in all, and where the per-repository figure comes from. */
+  requests: { total: number; perTarget: number; source: string };
+  /** The fleet share of the stored token's hour (fleet-budget.ts) as it stands now. */
+  budget: { perHour: number; leftThisHour: number; refillsAt: string | null };
+  /** Hours the batch waits for the budget beyond this one (0: it fits now). */
+  extraHours: number;
+  /** A sentence for the page, e.g. "12 repositories, about 96 requests: fits in this hour's fleet budget (540 left)." */
+  duration: string;
+}
+
+export type BatchItemStatus = 'queued' | 'running' | 'done' | 'failed' | 'skipped';
+
+export interface BatchItemView {
+  repository: string;
+  status: BatchItemStatus;
+  /** The repository's job, once started (its steps: getJob on the repository's page). */
+  jobId: string | null;
+  /** Skipped: why. */
+  reason?: string;
+  /** Failed: the job's error, with its fix. */
+  error?: string;
+  /** Stored-token requests its job made, once it ended. */
+  requests?: number;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+export interface BatchView {
+  id: string;
+  action: BatchAction;
+  /** 'waiting': the fleet budget is spent; it resumes by itself at `resumesAt`. */
+  status: 'running' | 'waiting' | 'cancelling' | 'done' | 'cancelled';
+  startedAt: string;
+  finishedAt: string | null;
+  /** A sentence for the page, e.g. "31 of 50 done, 1 failed, 3 running; resumes at 14:05 UTC when the request budget refills." */
+  progress: string;
+  counts: Record<BatchItemStatus, number>;
+  total: number;
+  /** Every repository that failed, with its job's error. */
+  failed: { repository: string; error: string }[];
+  resumesAt: string | null;
+  /** Stored-token requests the batch's jobs made, as they recorded. */
+  requests: { token: number };
+  /** The page of repositories asked for, in the order they run. */
+  items: BatchItemView[];
+  page: number;
+  pageSize: number;
+  /** Repositories matching the filter, over all pages. */
+  matchingItems: number;
+}
+
+export interface GetBatchPayload {
+  page?: number;
+  /** Repositories per page, at most FLEET_PAGE_SIZE_MAX; default 50 (0: progress only). */
+  pageSize?: number;
+  status?: BatchItemStatus;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The whole API as one map: payload and reply value per resolver
 // ---------------------------------------------------------------------------------------------
@@ -831,6 +952,12 @@ export interface ResolverApi {
   startAudit: { payload: StartAuditPayload; value: FleetAuditView };
   getAudit: { payload: GetAuditPayload; value: { audit: FleetAuditView | null } };
   exportAudit: { payload: ExportAuditPayload; value: FleetAuditExport };
+  /** What a bulk action would do, read before anything changes. */
+  planBatch: { payload: PlanBatchPayload; value: BatchPlan };
+  startBatch: { payload: StartBatchPayload; value: BatchView };
+  getBatch: { payload: GetBatchPayload; value: { batch: BatchView | null } };
+  /** Starts no more repositories; running jobs finish. */
+  cancelBatch: { payload: EmptyPayload; value: BatchView };
 }
 
 export type PayloadOf<K extends ResolverName> = ResolverApi[K]['payload'];
@@ -1125,6 +1252,64 @@ function whole(resolver: ResolverName, obj: Obj, field: string, min: number, max
   return value;
 }
 
+
+const BATCH_ACTIONS: readonly BatchAction[] = ['rotate', 'verify', 'disconnect', 'connect'];
+const BATCH_ITEM_STATUSES: readonly BatchItemStatus[] = ['queued', 'running', 'done', 'failed', 'skipped'];
+const BATCH_FIELDS = ['action', 'repositories', 'olderThanDays', 'keyType', 'connect'] as const;
+
+/** The selection both batch resolvers take. Names are only shaped here; the backend matches them against the workspace. */
+function batchPayload(resolver: 'planBatch' | 'startBatch', input: unknown): PlanBatchPayload {
+  const obj = objectWith(resolver, input, BATCH_FIELDS);
+  const action = oneOf(resolver, obj, 'action', BATCH_ACTIONS);
+  const hasList = obj.repositories !== undefined;
+  const hasAge = obj.olderThanDays !== undefined;
+  if (hasList === hasAge) throw new InvalidPayloadError(resolver, 'repositories', 'or olderThanDays must be given, not both');
+  const out: PlanBatchPayload = { action };
+  if (hasList) {
+    const list = obj.repositories;
+    if (!Array.isArray(list) || list.length === 0 || list.length > BATCH_MAX_REPOSITORIES) {
+      throw new InvalidPayloadError(resolver, 'repositories', `must be a list of 1 to ${BATCH_MAX_REPOSITORIES} repositories (workspace/repository)`);
+    }
+    const seen = new Set<string>();
+    out.repositories = [];
+    list.forEach((name, i) => {
+      if (typeof name !== 'string' || !FULL_NAME.test(name.trim())) throw new InvalidPayloadError(resolver, `repositories[${i}]`, 'must be workspace/repository');
+      const trimmed = name.trim();
+      if (seen.has(trimmed.toLowerCase())) return;
+      seen.add(trimmed.toLowerCase());
+      out.repositories?.push(trimmed);
+    });
+  } else {
+    if (action !== 'rotate') throw new InvalidPayloadError(resolver, 'olderThanDays', 'applies to rotate only');
+    out.olderThanDays = whole(resolver, obj, 'olderThanDays', 0, 3650);
+  }
+  if (obj.keyType !== undefined) {
+    if (action !== 'rotate' && action !== 'connect') throw new InvalidPayloadError(resolver, 'keyType', 'applies to rotate and connect only');
+    out.keyType = oneOf(resolver, obj, 'keyType', KEY_TYPES);
+  }
+  if (action === 'connect') out.connect = batchConnectChoice(resolver, obj.connect);
+  else if (obj.connect !== undefined) throw new InvalidPayloadError(resolver, 'connect', 'applies to connect only');
+  return out;
+}
+
+function batchConnectChoice(resolver: 'planBatch' | 'startBatch', value: unknown): BatchConnectChoice {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InvalidPayloadError(resolver, 'connect', 'must be an object');
+  const c = value as Obj;
+  for (const key of Object.keys(c)) {
+    if (!['project', 'owner', 'ref', 'submodules'].includes(key)) throw new InvalidPayloadError(resolver, `connect.${key}`, 'is not a known field');
+  }
+  const project = oneOf(resolver, c, 'project', ['existing', 'new'] as const);
+  const common = {
+    ...(c.ref !== undefined ? { ref: ref(resolver, c, 'ref') } : {}),
+    ...(c.submodules !== undefined ? { submodules: bool(resolver, c, 'submodules') } : {}),
+  };
+  if (project === 'existing') {
+    if (c.owner !== undefined) throw new InvalidPayloadError(resolver, 'connect.owner', 'applies to new projects only');
+    return { project, ...common };
+  }
+  return { project, owner: typed(resolver, c, 'owner', fieldRules.owner, 'connect.owner'), ...common };
+}
+
 /**
  * One validator per resolver: takes `req.payload` as received, returns the typed payload (strings
  * trimmed, host normalised) or throws InvalidPayloadError. Unknown fields are refused.
@@ -1264,4 +1449,25 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
     const obj = objectWith('exportAudit', input, ['format']);
     return { format: oneOf('exportAudit', obj, 'format', ['csv', 'json'] as const) };
   },
+
+  planBatch: (input) => batchPayload('planBatch', input),
+
+  startBatch(input) {
+    const obj = objectWith('startBatch', input, [...BATCH_FIELDS, 'confirm']);
+    const { confirm, ...rest } = obj;
+    const payload: StartBatchPayload = batchPayload('startBatch', rest);
+    if (confirm !== undefined) payload.confirm = text('startBatch', obj, 'confirm', 100);
+    return payload;
+  },
+
+  getBatch(input) {
+    const obj = objectWith('getBatch', input, ['page', 'pageSize', 'status']);
+    const out: GetBatchPayload = {};
+    if (obj.page !== undefined) out.page = whole('getBatch', obj, 'page', 1, 100_000);
+    if (obj.pageSize !== undefined) out.pageSize = whole('getBatch', obj, 'pageSize', 0, FLEET_PAGE_SIZE_MAX);
+    if (obj.status !== undefined) out.status = oneOf('getBatch', obj, 'status', BATCH_ITEM_STATUSES);
+    return out;
+  },
+
+  cancelBatch: empty('cancelBatch'),
 };

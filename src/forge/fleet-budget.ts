@@ -28,6 +28,8 @@ export interface BudgetState {
   left: number;
   /** When more become available, when `left` is 0. */
   refillsAt: Date | null;
+  /** When the current window ends and the whole share is back (a closed window: when it reopens). */
+  windowEndsAt: Date;
 }
 
 function open(record: FleetBudgetRecord | undefined, now: Date): FleetBudgetRecord {
@@ -38,10 +40,11 @@ function open(record: FleetBudgetRecord | undefined, now: Date): FleetBudgetReco
 export async function fleetBudget(store: RecordStore, ws: string, now: Date, share = FLEET_REQUESTS_PER_HOUR): Promise<BudgetState> {
   const record = await store.get<FleetBudgetRecord>(keys.fleetBudget(ws));
   const closed = record?.closedUntil ? Date.parse(record.closedUntil) : Number.NaN;
-  if (!Number.isNaN(closed) && closed > now.getTime()) return { left: 0, refillsAt: new Date(closed) };
+  if (!Number.isNaN(closed) && closed > now.getTime()) return { left: 0, refillsAt: new Date(closed), windowEndsAt: new Date(closed) };
   const current = open(record, now);
   const left = Math.max(0, share - current.spent);
-  return { left, refillsAt: left > 0 ? null : new Date(Date.parse(current.windowStart) + HOUR_MS) };
+  const windowEndsAt = new Date(Date.parse(current.windowStart) + HOUR_MS);
+  return { left, refillsAt: left > 0 ? null : windowEndsAt, windowEndsAt };
 }
 
 /**

@@ -42,6 +42,8 @@ export class StoredTokenWork {
   private valohaiRefused = false;
   /** The stored token's transport, once made: the trust checks and the budget go with it. */
   protected token: BitbucketTransport | undefined;
+  /** Set when Bitbucket answered the stored token 429: when it lets the token in again (Retry-After, else the hour). */
+  rateLimitedUntil: Date | null = null;
 
   constructor(
     readonly platform: ForgePlatform,
@@ -108,6 +110,10 @@ export class StoredTokenWork {
         this.counts.bitbucketToken++;
         const res = await made.request(req);
         if (res.status === 401) this.bitbucketRefused = true;
+        if (res.status === 429) {
+          const after = Number.parseInt(res.headers['retry-after'] ?? '', 10);
+          this.rateLimitedUntil = new Date(this.now.getTime() + (Number.isFinite(after) && after > 0 ? after * 1000 : 3_600_000));
+        }
         return res;
       },
     };

@@ -7,10 +7,12 @@ import type { WorkflowResult } from '../connect/index';
 import { connectJob, disconnectJob, rotateJob } from './automatic-jobs';
 import type { JobStatus } from './contract';
 import { cleanText, errorName, toResolverError } from './errors';
+import { FLEET_HEADROOM, recordSpent } from './fleet-budget';
 import { JobContext } from './job-context';
 import { JobProgressWriter } from './job-progress';
 import { isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './jobs';
 import { manualConnect, verifyConnection } from './manual-jobs';
+import { bareUuid } from './keys';
 import type { ForgePlatform } from './platform';
 import type { JobRecord } from './records';
 import { recordAutomaticRotation } from './schedule';
@@ -64,6 +66,7 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
     if (isStale(job, clock.now())) {
       await saveJob(store, { ...job, status: 'failed', error: STALE_JOB_ERROR, finishedAt: clock.now().toISOString() });
       await releaseSlot(store, job);
+      await tellBatch(platform, job);
     }
     log.warn('job delivered again; not run twice', { jobId, status: job.status });
     return;
@@ -71,6 +74,7 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
   if (isStale(job, clock.now())) {
     await saveJob(store, { ...job, status: 'failed', error: STALE_JOB_ERROR, finishedAt: clock.now().toISOString() });
     await releaseSlot(store, job);
+    await tellBatch(platform, job);
     return;
   }
 
@@ -97,7 +101,7 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
     log.warn('job failed', { jobId, kind: job.kind, error: errorName(err) });
     await ctx.settleCredentials(undefined).catch(() => undefined);
   }
-  const final: Partial<JobRecord> = { status, finishedAt: clock.now().toISOString() };
+  const final: Partial<JobRecord> = { status, finishedAt: clock.now().toISOString(), requests: { ...ctx.counts } };
   if (result) final.result = scrub(result, ctx.secrets);
   if (error !== undefined) final.error = cleanText(error, ctx.secrets);
   try {
@@ -113,5 +117,29 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
       ...(final.result?.leftovers ? { leftovers: final.result.leftovers } : {}),
     }).catch((err: unknown) => log.warn('automatic rotation outcome not recorded', { jobId, error: errorName(err) }));
   }
+  await noteRateLimit(platform, job, ctx).catch((err: unknown) => log.warn('rate limit not noted', { jobId, error: errorName(err) }));
+  await tellBatch(platform, job);
   log.info('job finished', { jobId, kind: job.kind, status });
+}
+
+/**
+ * A job whose answers said the stored token's hour is nearly spent, or that met a 429, closes the fleet
+ * budget: bulk actions and the audit wait, people's own actions go on.
+ */
+async function noteRateLimit(platform: ForgePlatform, job: JobRecord, ctx: JobContext): Promise<void> {
+  const remaining = ctx.budget.remaining();
+  const low = remaining !== undefined && remaining < FLEET_HEADROOM;
+  if (!ctx.rateLimitedUntil && !low) return;
+  await recordSpent(platform.store, bareUuid(job.workspaceUuid, 'workspace'), platform.clock.now(), 0, ctx.rateLimitedUntil ?? 'window-end');
+}
+
+/** The bulk action that started the job takes its next step: a result to record, a place for the next repository. */
+async function tellBatch(platform: ForgePlatform, job: JobRecord): Promise<void> {
+  if (!job.batchId) return;
+  try {
+    await platform.enqueue({ type: 'fleet-batch', workspaceUuid: job.workspaceUuid, batchId: job.batchId });
+  } catch (err) {
+    // The batch's own delayed wake-up finds the job ended.
+    platform.log.warn('bulk action not told of a finished job', { jobId: job.id, error: errorName(err) });
+  }
 }

@@ -79,6 +79,8 @@ export interface NewJob {
   repository: string;
   accountId: string;
   input: JobInput;
+  /** Set by a bulk action: the job tells it when it ends. */
+  batchId?: string;
 }
 
 /** Takes the repository's slot, records the job and enqueues it. Throws 'job-running' when the slot is held. */
@@ -99,6 +101,7 @@ export async function startJob(platform: ForgePlatform, spec: NewJob): Promise<J
     accountId: spec.accountId,
     input: spec.input,
     createdAt: now.toISOString(),
+    ...(spec.batchId ? { batchId: spec.batchId } : {}),
   };
   const pointer: ActiveJobPointer = { jobId: job.id, kind: job.kind, createdAt: job.createdAt };
 

@@ -70,6 +70,16 @@ export const keys = {
   fleetAuditPartPrefix: (ws: string, auditId: string) => checked(`fleetauditpart:${bareUuid(ws, 'workspace')}:${escapeKeyPart(auditId)}:`),
   /** What fleet work spent of the stored token's hour (fleet-budget.ts). */
   fleetBudget: (ws: string) => checked(`fleetbudget:${bareUuid(ws, 'workspace')}`),
-  /** The workspace's one bulk action (fleet-batch.ts). */
+  /** The workspace's latest bulk action: its state (fleet-batch.ts). */
   fleetBatch: (ws: string) => checked(`fleetbatch:${bareUuid(ws, 'workspace')}`),
+  /** The workspace's one bulk-action slot: created atomically, held while a batch runs. */
+  fleetBatchSlot: (ws: string) => checked(`fleetbatchslot:${bareUuid(ws, 'workspace')}`),
+  /** One repository of a batch. */
+  fleetBatchItem: (ws: string, batchId: string, index: number) =>
+    checked(`fleetbatchitem:${bareUuid(ws, 'workspace')}:${escapeKeyPart(batchId)}:${String(index).padStart(5, '0')}`),
+  fleetBatchItemPrefix: (ws: string, batchId: string) => checked(`fleetbatchitem:${bareUuid(ws, 'workspace')}:${escapeKeyPart(batchId)}:`),
+  /** A batch's cancel request, apart from its state so a running step cannot write over it. */
+  fleetBatchCancel: (ws: string, batchId: string) => checked(`fleetbatchcancel:${bareUuid(ws, 'workspace')}:${escapeKeyPart(batchId)}`),
+  /** Changed by every delivery of a batch step, so a step that held the lease runs again for one it turned away. */
+  fleetBatchPoke: (ws: string, batchId: string) => checked(`fleetbatchpoke:${bareUuid(ws, 'workspace')}:${escapeKeyPart(batchId)}`),
 };

@@ -50,7 +50,9 @@ export type QueueMessage =
   /** One connection's check, planned by the scheduled trigger. */
   | { type: 'health'; workspaceUuid: string; repositoryUuid: string }
   /** The next batch of a workspace's access-key audit (fleet-audit.ts); its state lives in the record store. */
-  | { type: 'fleet-audit'; workspaceUuid: string; auditId: string };
+  | { type: 'fleet-audit'; workspaceUuid: string; auditId: string }
+  /** A bulk action's next step (fleet-batch.ts): sent when it starts, when one of its jobs ends, and to wait for the budget. */
+  | { type: 'fleet-batch'; workspaceUuid: string; batchId: string };
 
 export interface EnqueueOptions {
   /** Deliver no sooner than this (Forge allows at most 900 s). */

@@ -134,6 +134,10 @@ export interface JobRecord {
   finishedAt?: string;
   result?: WorkflowResult;
   error?: string;
+  /** The bulk action that started it: told when the job ends. */
+  batchId?: string;
+  /** Requests the job made, recorded when it ends (a bulk action counts them against its budget). */
+  requests?: { bitbucketToken: number; bitbucketApp: number; valohai: number };
 }
 
 /** Points at the job that holds a repository's one job slot. */

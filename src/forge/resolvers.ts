@@ -7,6 +7,7 @@ import * as actions from './actions';
 import { validatePayload, type PayloadOf, type Reply, type ResolverName, type ValueOf } from './contract';
 import { errorName, toResolverError } from './errors';
 import * as fleetAudit from './fleet-audit';
+import * as fleetBatch from './fleet-batch';
 import type { ForgePlatform, TrustedContext } from './platform';
 import { removeUnneededKey } from './key-notices';
 import { previewConnect, repositoryPage } from './repository-page';
@@ -52,6 +53,10 @@ const implementations: { [K in ResolverName]: Implementation<K> } = {
   startAudit: (p, payload, ctx) => fleetAudit.startAudit(p, ctx, payload),
   getAudit: (p, payload, ctx) => fleetAudit.getAudit(p, ctx, payload),
   exportAudit: (p, payload, ctx) => fleetAudit.exportAudit(p, ctx, payload),
+  planBatch: (p, payload, ctx) => fleetBatch.planBatch(p, ctx, payload),
+  startBatch: (p, payload, ctx) => fleetBatch.startBatch(p, ctx, payload),
+  getBatch: (p, payload, ctx) => fleetBatch.getBatch(p, ctx, payload),
+  cancelBatch: (p, _payload, ctx) => fleetBatch.cancelBatch(p, ctx),
 };
 
 export function createResolvers(platform: ForgePlatform): Resolvers {
