@@ -75,7 +75,8 @@ export async function check(deps: WorkflowDeps, input: CheckInput): Promise<Chec
 }
 
 async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckResult> {
-  const st: StatusResult = await status(deps, input);
+  // Valohai's commits are read once, after its fetch: a read before it would say nothing the check uses.
+  const st: StatusResult = await status(deps, input, { commits: false });
   const record = await deps.store?.get(st.repository, st.valohai.projectId);
   const findings: Finding[] = [];
   const repaired: CheckResult['repaired'] = [];

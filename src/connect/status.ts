@@ -80,6 +80,8 @@ function view(k: AccessKeyInfo, now: Date): KeyView {
 export async function status(
   deps: Omit<WorkflowDeps, 'authority'>,
   input: { workspace: string; repo: string; project: string; ref?: string },
+  /** `commits: false`: Valohai's commits are not read (a caller that asks Valohai to fetch reads them after). */
+  options: { commits?: boolean } = {},
 ): Promise<StatusResult> {
   const [plan, project] = await Promise.all([
     discover(deps.bitbucket, { ...input, submodules: true, concurrency: deps.concurrency }),
@@ -96,7 +98,7 @@ export async function status(
       ),
     ),
     // Valohai lists commits of every branch, newest first: in step means the head of our ref is among them.
-    deps.valohai.listCommits(project.id, 100).catch(() => []),
+    options.commits === false ? Promise.resolve([]) : deps.valohai.listCommits(project.id, 100).catch(() => []),
   ]);
   const superKeys = listed[0]?.status === 'fulfilled' ? listed[0].value : [];
   // Only the recorded key is the connection's; keys that merely carry its label are named, never counted.

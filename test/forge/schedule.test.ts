@@ -161,6 +161,38 @@ describe('a refused token pauses automatic work', () => {
   });
 });
 
+describe('key age, as the scheduled checks see it', () => {
+  test('past 180 days a warning, past 365 an alert, each with the fix; a Valohai token refused pauses too', async () => {
+    const findingsAfter = async (days: number) => {
+      h.advance(days * DAY);
+      await h.backend.onSchedule();
+      await h.platform.idle();
+      const latest = (await loadHealth(h.platform.store, ws(), h.repoUuid('inference-api'))).entries.at(-1);
+      assert.equal(latest?.trigger, 'schedule');
+      return latest;
+    };
+    const warned = await findingsAfter(181);
+    assert.ok(warned?.findings.some((f) => f.code === 'key-age-warning'), JSON.stringify(warned?.findings));
+    assert.ok(!warned?.findings.some((f) => f.code === 'key-age-alert'));
+    assert.equal(warned?.health, 'degraded');
+    const alerted = await findingsAfter(185);
+    assert.ok(alerted?.findings.some((f) => f.code === 'key-age-alert' && /rotate it now/.test(f.message)), JSON.stringify(alerted?.findings));
+    assert.ok((alerted?.keyAgeDays ?? 0) >= 365);
+    const page = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', 'inference-api')));
+    assert.deepEqual(
+      page.connection?.health.history.slice(-2).map((p) => p.health),
+      ['degraded', 'degraded'],
+    );
+
+    // Valohai refusing its token pauses the same way as Bitbucket refusing its own.
+    await new Credentials(h.platform, ws()).recordProblem('valohai', { code: 'invalid-token', message: 'Valohai refused the stored token.', fix: 'Store a new one.' });
+    const paused = await findingsAfter(1);
+    assert.equal(paused?.health, 'paused');
+    assert.match(paused?.findings[0]?.message ?? '', /Valohai refuses the stored token/);
+    valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
+  });
+});
+
 describe('automatic rotation by key age', () => {
   const setPolicy = async (perDay: number) =>
     valueOf(
