@@ -225,6 +225,8 @@ export interface WorkspaceRepository {
   settingsUrl: string | null;
   /** The latest check's verdict for a connected repository; null when never checked or not connected. */
   health: ConnectionHealth | null;
+  /** When Valohai's fetch last verified against Bitbucket's head (connect, rotate, Verify, a push or a check); null: never. */
+  lastVerifiedAt: string | null;
 }
 
 export interface WorkspaceSettings {

@@ -139,6 +139,7 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
       keyAgeDays: Number.isNaN(created) ? null : Math.max(0, Math.floor((now.getTime() - created) / DAY)),
       settingsUrl: platform.pageUrls?.repositorySettings(repo.workspace, repo.slug) ?? null,
       health: connection?.state === 'connected' && paused ? 'paused' : (latest?.health ?? null),
+      lastVerifiedAt: connection?.verifiedAt ?? null,
     };
   });
   const keyNotices = checks.flatMap(({ value }) => (Array.isArray(value.keyNotices) ? value.keyNotices : [])).sort((a, b) => a.repository.localeCompare(b.repository) || a.keyId - b.keyId);

@@ -51,9 +51,9 @@ export const workspaceSettings: WorkspaceSettings = {
     missingScopes: ['delete:ssh-key:bitbucket'],
   },
   repositories: [
-    { fullName: 'acme/trainer', name: 'trainer', state: 'connected', projectName: 'trainer', keyAgeDays: 12, settingsUrl: null, health: 'healthy' },
-    { fullName: 'acme/datasets', name: 'datasets', state: 'not-connected', projectName: null, keyAgeDays: null, settingsUrl: null, health: null },
-    { fullName: 'acme/features', name: 'features', state: 'manual', projectName: 'features', keyAgeDays: 0, settingsUrl: null, health: null },
+    { fullName: 'acme/trainer', name: 'trainer', state: 'connected', projectName: 'trainer', keyAgeDays: 12, settingsUrl: null, health: 'healthy', lastVerifiedAt: '2025-07-28T10:16:00Z' },
+    { fullName: 'acme/datasets', name: 'datasets', state: 'not-connected', projectName: null, keyAgeDays: null, settingsUrl: null, health: null, lastVerifiedAt: null },
+    { fullName: 'acme/features', name: 'features', state: 'manual', projectName: 'features', keyAgeDays: 0, settingsUrl: null, health: null, lastVerifiedAt: null },
   ],
   repositoriesTruncated: false,
   trust: { connectors: 'workspace-admins', otherWorkspaces: [], projectOwners: [] },
@@ -413,8 +413,8 @@ export const healthWorkspaceSettings: WorkspaceSettings = {
   bitbucket: { ...workspaceSettings.bitbucket, missingScopes: [], lifetime: lifetime(at(-340 * DAY), dateIn(12)) },
   repositories: [
     { ...(workspaceSettings.repositories[0] as WorkspaceSettings['repositories'][number]), health: 'broken' },
-    { fullName: 'acme/evaluator', name: 'evaluator', state: 'connected', projectName: 'evaluator', keyAgeDays: 200, settingsUrl: null, health: 'degraded' },
-    { fullName: 'acme/reports', name: 'reports', state: 'connected', projectName: 'reports', keyAgeDays: 3, settingsUrl: null, health: 'healthy' },
+    { fullName: 'acme/evaluator', name: 'evaluator', state: 'connected', projectName: 'evaluator', keyAgeDays: 200, settingsUrl: null, health: 'degraded', lastVerifiedAt: null },
+    { fullName: 'acme/reports', name: 'reports', state: 'connected', projectName: 'reports', keyAgeDays: 3, settingsUrl: null, health: 'healthy', lastVerifiedAt: null },
     ...workspaceSettings.repositories.slice(1),
   ],
   policy: { drift: 'repair', unneededKeys: 'offer', autoRotate: { enabled: true, everyDays: 180, perDay: 5 }, unusedDays: 90 },
