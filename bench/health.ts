@@ -124,7 +124,9 @@ export async function benchHealth(): Promise<BenchSection> {
         `Bitbucket with the token and Valohai together: ${base.token + base.valohai} per check against the same ${limit}: ` +
           (base.token + base.valohai <= limit
             ? 'met.'
-            : `missed: Valohai takes ${base.valohai} (the project, its commits before and after the fetch, the fetch), where 3 would do.`),
+            : `missed by ${base.token + base.valohai - limit}: Valohai takes ${base.valohai} (the project, the fetch, its commits after it). ` +
+              'The project read stays: it is how a check sees a project re-pointed at another repository, which must stop repairs and fetches there. ' +
+              'Before the commit list was read once per check instead of twice, this was one more.'),
         `As the app (Forge's count, not the token's): ${base.app} per check (the superproject, its head and .gitmodules, the submodule's).`,
         `At ${PARALLEL} checks at a time, ${CONNECTIONS} checks take ${(slow.wall / 1000).toFixed(1)} s with ${LATENCY_MS} ms per call; one check's median is ${Math.round(median(slow.each))} ms.`,
       ],
