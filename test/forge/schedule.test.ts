@@ -286,6 +286,38 @@ describe('automatic rotation by key age', () => {
     { step: 'giving Valohai the new key', system: 'valohai', rule: { method: 'PATCH', path: `^/api/v0/repositories/${PROJECTS.inference.repositoryId}/$`, status: 400, body: { ssh_private_key: ['This key could not be stored.'] } }, cause: /could not be stored/ },
     { step: 'Valohai fetching with the new key', system: 'valohai', rule: { method: 'POST', path: `^/api/v0/projects/${PROJECTS.inference.id}/fetch/$`, status: 403, body: { detail: 'You do not have permission to perform this action.' } }, cause: /permission/ },
   ] as const;
+
+  test('a rotation whose old key cannot be removed everywhere still moves to the new key, and the old one is listed to remove', async () => {
+    await setPolicy(5);
+    h.advance(181 * DAY);
+    const before = await stored('inference-api');
+    assert.ok(before);
+    h.stack.bitbucket.faults.add({ method: 'DELETE', path: '/repositories/acme/training-lib/deploy-keys/\\d+/?$', status: 403, body: { type: 'error', error: { message: 'You do not have access to this repository.' } } });
+    try {
+      h.platform.holdQueue();
+      const run = (await h.backend.onSchedule())?.workspaces.find((w) => w.workspaceUuid === ws());
+      assert.ok(run?.rotations.includes('acme/inference-api'));
+      h.platform.releaseQueue();
+      await h.platform.idle();
+    } finally {
+      h.stack.bitbucket.faults.clear();
+    }
+    const after = await stored('inference-api');
+    assert.notEqual(after?.record.fingerprint, before.record.fingerprint, 'Valohai moved to the new key');
+    const key = h.stack.valohai.state.keyFor(PROJECTS.inference.repositoryId);
+    assert.ok(key);
+    await gitReach(h.stack, key, 'acme', INFERENCE_TARGETS);
+    const onLib = h.stack.bitbucket.state.accessKeys('acme', 'training-lib').map((k) => k.key);
+    assert.ok(onLib.includes(before.record.publicKey), 'the old key stayed where Bitbucket refused its removal');
+    // Whatever the rotation said, the next check names the old key as one to remove.
+    h.advance(DAY);
+    await h.backend.onSchedule();
+    await h.platform.idle();
+    const health = await loadHealth(h.platform.store, ws(), h.repoUuid('inference-api'));
+    const leftover = health.keyNotices.find((n) => n.repository === 'acme/training-lib' && n.kind === 'unneeded');
+    assert.ok(leftover?.removable, JSON.stringify(health.keyNotices));
+  });
+
   for (const s of steps) {
     test(`a rotation that fails at ${s.step} leaves a working key and an alert naming the cause`, async () => {
       await setPolicy(5);
