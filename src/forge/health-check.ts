@@ -128,6 +128,10 @@ export async function runHealthCheck(platform: ForgePlatform, workspaceUuid: str
   entry.findings.push(...tokenExpiryFindings(summary, now));
   if (entry.health === 'healthy' && entry.findings.length) entry.health = 'degraded';
   entry = scrubEntry(entry, work.secrets);
+  // Labels are whatever someone typed on Bitbucket, reasons may quote a server: cleaned like every other text.
+  const clean = (text: string) => cleanText(text, work.secrets);
+  if (found.keyNotices) found = { ...found, keyNotices: found.keyNotices.map((n) => ({ ...n, label: clean(n.label) })) };
+  if (found.needsAdmin) found = { ...found, needsAdmin: found.needsAdmin.map((n) => ({ ...n, reason: clean(n.reason) })) };
   await recordHealth(store, ws, repo, entry, found);
   platform.log.info('health check', {
     trigger: opts.trigger,

@@ -116,12 +116,15 @@ describe('keys a person should know about', () => {
     const hers = await generateKeyPair({ type: 'ed25519', comment: 'mallory@laptop' });
     const target = h.stack.bitbucket.state.findRepo('acme', 'datasets');
     assert.ok(target);
-    strayId = h.stack.bitbucket.state.addAccessKey(target, { key: hers.publicKey, label: accessKeyLabel('inference', PROJECTS.inference.id, new Date()) }).id;
+    // Her label carries a right-to-left override, as a label meant to mislead a reader would.
+    const label = accessKeyLabel('inference', PROJECTS.inference.id, new Date()).replace('Valohai ', 'Valohai \u202egnp.\u202c ');
+    strayId = h.stack.bitbucket.state.addAccessKey(target, { key: hers.publicKey, label }).id;
     const entry = await checkNow();
     assert.ok(entry);
     const health = await loadHealth(h.platform.store, ws, repo);
     const stray = health.keyNotices.find((n) => n.kind === 'stray');
     assert.deepEqual(stray && [stray.repository, stray.keyId, stray.removable, stray.connection], ['acme/datasets', strayId, false, null]);
+    assert.doesNotMatch(stray?.label ?? '', /[\u202a-\u202e\u2066-\u2069]/, 'no bidi control from a label reaches the page');
     assert.ok(keysOn('acme/datasets').some((k) => k.id === strayId), 'still there');
     assert.ok(entry.findings.some((f) => f.code === 'stray-key' && /remove it at/.test(f.fix ?? '')));
     const settings = valueOf(await h.call('getWorkspaceSettings', {}, h.context('admin')));
