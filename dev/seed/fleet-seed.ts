@@ -132,7 +132,9 @@ function keyPlans(plain: string[]): KeyPlan[] {
     if (i % 100 === 11) add(repository, 'dsa', 'very old dsa', dsaKeyFor(`fleet:dsa:${repository}`), 2000, null);
     if (i % 20 === 5) add(repository, 'shared', 'ci', shared, 200, 1);
     if (i % 60 === 13) {
-      add(repository, 'lookalike', `Valohai ${repository.split('/')[1]} 2024-03-01 [vh:${createHash('sha256').update(repository).digest('hex').slice(0, 12)}]`, ed25519PublicKeyFor(`fleet:lookalike:${repository}`), 300, 30);
+      // One of them hides a right-to-left override in its label, as a label meant to mislead a reader would.
+      const name = i === 13 ? `${repository.split('/')[1]}\u202e1202\u202c` : repository.split('/')[1];
+      add(repository, 'lookalike', `Valohai ${name} 2024-03-01 [vh:${createHash('sha256').update(repository).digest('hex').slice(0, 12)}]`, ed25519PublicKeyFor(`fleet:lookalike:${repository}`), 300, 30);
     }
     if (i % 25 === 17) add(repository, 'fresh', 'monitoring', ed25519PublicKeyFor(`fleet:fresh:${repository}`, 'monitor'), 10, 1);
   });

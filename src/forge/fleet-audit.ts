@@ -333,7 +333,8 @@ export async function runAuditStep(platform: ForgePlatform, workspaceUuid: strin
         const found = await client.listAccessKeys(repo.workspace, repo.slug).catch((err: unknown) => {
           throw isCredentialRefused(err) ? new TokenRefusedError() : err;
         });
-        return { repo, keys: found.map((k) => auditKey(repo.fullName, k, byKey, clock.now(), state.unusedDays)) };
+        // A label is whatever someone typed on Bitbucket: kept as the page may show it, control and bidi characters made visible.
+        return { repo, keys: found.map((k) => auditKey(repo.fullName, { ...k, label: cleanText(k.label, secrets) }, byKey, clock.now(), state.unusedDays)) };
       } catch (err) {
         if (err instanceof BitbucketRateLimitError) {
           stop = true;

@@ -82,6 +82,10 @@ describe('the audit of 500 repositories', () => {
     const rsa = weak.keys.find((k) => k.type === 'ssh-rsa');
     assert.equal(rsa?.bits, 2048);
     assert.ok(weak.keys.some((k) => k.type === 'ssh-dss'));
+    const lookalikes = valueOf(await h.call('getAudit', { finding: 'lookalike', pageSize: 200 }, h.context('admin'))).audit;
+    assert.equal(lookalikes?.keys.length, kinds('lookalike'));
+    assert.ok(facts.keys.some((f) => /\u202e/.test(f.label)), 'the seed hides a bidi override in a label');
+    assert.ok(lookalikes?.keys.every((k) => !/[\u202a-\u202e\u2066-\u2069]/.test(k.label)), 'no bidi control from a label reaches the page');
 
     const all = valueOf(await h.call('getAudit', { pageSize: 200, page: 1 }, h.context('admin'))).audit;
     assert.ok(all);
