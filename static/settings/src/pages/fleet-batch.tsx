@@ -85,8 +85,11 @@ function PlanDialog({
   onStart,
   onCancel,
   returnFocus,
+  anchor,
 }: {
   returnFocus: RefObject<HTMLElement>;
+  /** The button that asked for the plan: it goes busy while the plan is read, so it no longer has the focus. */
+  anchor: RefObject<HTMLElement | null>;
   plan: BatchPlan | null;
   slug: string;
   starting: boolean;
@@ -97,17 +100,19 @@ function PlanDialog({
   const [typed, setTyped] = useState('');
   const [typedError, setTypedError] = useState<string | null>(null);
   const cancelRef = useRef<HTMLButtonElement>(null);
-  const [top, setTop] = useState(60);
+  const [place, setPlace] = useState({ top: 60, room: 0 });
   const open = plan !== null;
   useLayoutEffect(() => {
     if (!open) return;
     setTyped('');
     setTypedError(null);
-    // The frame is as tall as the page: open beside the button just used, not at the frame's top.
-    const trigger = document.activeElement;
+    // The frame is as tall as the page: open beside the button just used, not at the frame's top,
+    // and never reaching past the frame's end, where the buttons could not be scrolled to.
+    const trigger = anchor.current ?? document.activeElement;
     const at = trigger && trigger !== document.body ? trigger.getBoundingClientRect().top + window.scrollY : 0;
-    setTop(Math.max(0, Math.round(at - 320)));
-  }, [open]);
+    const top = Math.max(0, Math.round(Math.min(at - 320, window.innerHeight - 480)));
+    setPlace({ top, room: Math.max(320, window.innerHeight - top) });
+  }, [open, anchor]);
   const disconnect = plan?.action === 'disconnect';
   const start = () => {
     if (disconnect) {
@@ -122,7 +127,7 @@ function PlanDialog({
   };
   return (
     <>
-      <style>{`[data-testid="batch-plan--positioner"] { inset-block-start: ${top}px !important; }`}</style>
+      <style>{`[data-testid="batch-plan--positioner"] { inset-block-start: ${place.top}px !important; max-height: ${place.room}px; }`}</style>
       <ModalTransition>
         {plan && (
           <Modal onClose={onCancel} autoFocus={cancelRef} shouldReturnFocus={returnFocus} testId="batch-plan" width="medium">
@@ -605,6 +610,7 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
         onStart={(confirm) => void start(confirm)}
         onCancel={() => setPlan(null)}
         returnFocus={returnFocus}
+        anchor={trigger}
       />
       <ConfirmDialog
         open={confirmCancel}
