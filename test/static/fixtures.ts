@@ -2,7 +2,12 @@
 // at compile time. Each scenario is one situation a user can meet; a reply may depend on the payload
 // and on how often that resolver was called (to play a job forward poll by poll).
 import type {
+  BatchItemView,
+  BatchPlan,
+  BatchView,
   ConnectionStatus,
+  FleetAuditKey,
+  FleetAuditView,
   HealthView,
   KeyNotice,
   TokenLifetime,
@@ -14,6 +19,7 @@ import type {
   ResolverError,
   ResolverName,
   ValueOf,
+  WorkspaceRepository,
   WorkspaceSettings,
 } from '../../src/forge/contract';
 import { DEFAULT_HEALTH_POLICY, daysUntil } from '../../src/forge/contract';
@@ -422,6 +428,193 @@ export const healthWorkspaceSettings: WorkspaceSettings = {
   keyNotices: [unneededNotice, unusedNotice, strayNotice],
 };
 
+
+// ---------------------------------------------------------------------------------------------
+// The fleet: a workspace of sixty repositories, an access-key audit and a bulk rotate played poll by poll
+// ---------------------------------------------------------------------------------------------
+
+const TEAMS = ['vision', 'speech', 'forecast'] as const;
+
+/** `acme/fleet-001` … `acme/fleet-057`: every third not connected, the rest of mixed health and key age. */
+export const fleetRepositories: WorkspaceRepository[] = Array.from({ length: 57 }, (_, n) => {
+  const i = n + 1;
+  const slug = `fleet-${String(i).padStart(3, '0')}`;
+  const connected = i % 3 !== 0;
+  return {
+    fullName: `acme/${slug}`,
+    name: slug,
+    state: connected ? 'connected' : 'not-connected',
+    projectName: connected ? `${TEAMS[i % 3]}-${slug}` : null,
+    keyAgeDays: connected ? (i * 37) % 420 : null,
+    settingsUrl: `https://bitbucket.org/acme/${slug}/admin/addon/admin/valohai-bitbucket/valohai-repo-settings`,
+    health: connected ? (i % 5 === 1 ? 'degraded' : i % 7 === 2 ? 'broken' : i % 11 === 3 ? 'paused' : 'healthy') : null,
+    lastVerifiedAt: connected ? at(-(i % 9) * HOUR - 5 * 60_000) : null,
+  };
+});
+
+export const fleetSettings: WorkspaceSettings = {
+  ...healthWorkspaceSettings,
+  repositories: [...workspaceSettings.repositories, ...fleetRepositories],
+  keyNotices: [],
+};
+
+const auditBase = {
+  id: 'audit-1',
+  startedAt: at(-4 * 60_000),
+  repositoriesTotal: 500,
+  unreadable: [],
+  requests: { token: 212, app: 9 },
+  unusedDays: 90,
+  page: 1,
+  pageSize: 0,
+  matchingKeys: 0,
+  keys: [],
+} satisfies Partial<FleetAuditView>;
+
+/** Thirty keys over the first repositories: some weak, one shared, one labelled like the app's. */
+export const auditKeys: FleetAuditKey[] = Array.from({ length: 30 }, (_, n): FleetAuditKey => {
+  const repo = fleetRepositories[n % 20] as WorkspaceRepository;
+  const weak = n % 4 === 1;
+  const shared = n === 7 || n === 8;
+  const ours = repo.state === 'connected' && n % 4 === 0;
+  return {
+    repository: repo.fullName,
+    id: 100 + n,
+    label: ours ? `Valohai ${repo.projectName} [vh:${String(n).padStart(12, 'a')}]` : n === 10 ? 'Valohai old-trainer [vh:0123456789ab]' : `deploy ${n}`,
+    type: weak ? 'ssh-rsa' : 'ssh-ed25519',
+    bits: weak ? 2048 : 256,
+    fingerprint: `SHA256:${'k'.repeat(10)}${String(n).padStart(3, '0')}F1ng3rpr1ntOfTh1sK3y0nBitbucket`,
+    createdOn: at(-(n * 17) * DAY),
+    ageDays: n * 17,
+    lastUsed: n % 3 === 0 ? at(-(n + 1) * DAY) : null,
+    connection: ours ? { repository: repo.fullName, projectId: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', projectName: repo.projectName ?? '', current: true } : null,
+    findings: [
+      ...((n * 17 >= 90 && n % 3 !== 0) ? (['unused'] as const) : []),
+      ...(weak ? (['weak'] as const) : []),
+      ...(shared ? (['shared'] as const) : []),
+      ...(n === 10 ? (['lookalike'] as const) : []),
+    ],
+  };
+});
+
+function countAuditFindings(keys: FleetAuditKey[]): Record<string, number> {
+  const counts: Record<string, number> = { unused: 0, weak: 0, shared: 0, lookalike: 0 };
+  for (const k of keys) for (const f of k.findings) counts[f] = (counts[f] ?? 0) + 1;
+  return counts;
+}
+
+export const auditUnreadable = [{ repository: 'acme/fleet-013', error: 'Bitbucket refused to list its access keys (403): the token\u2019s account is not an admin of it.' }];
+export const auditCsv = `repository,label,fingerprint\n${auditKeys.map((k) => `${k.repository},${k.label},${k.fingerprint}`).join('\n')}\n`;
+
+/** The audit as polls see it: none, started, read in part, waiting for the budget, then done. */
+function auditAt(poll: number, payload: PayloadOf<'getAudit'>): FleetAuditView | null {
+  if (poll <= 1 && !payload.pageSize) return null;
+  if (poll === 2 && !payload.pageSize) {
+    return { ...auditBase, status: 'running', finishedAt: null, progress: '212 of 500 repositories read, 31 access keys found\u2026', repositoriesRead: 212, keysFound: 31, resumesAt: null, findings: {} };
+  }
+  if (poll === 3 && !payload.pageSize) {
+    return {
+      ...auditBase,
+      status: 'waiting',
+      finishedAt: null,
+      progress: '300 of 500 repositories read, 30 access keys found; resumes at 14:05 UTC when the request budget refills.',
+      repositoriesRead: 300,
+      keysFound: 30,
+      resumesAt: at(20 * 60_000),
+      findings: {},
+    };
+  }
+  const pageSize = payload.pageSize ?? 50;
+  const page = payload.page ?? 1;
+  const chosen = auditKeys.filter((k) => (payload.finding ? k.findings.includes(payload.finding) : true));
+  return {
+    ...auditBase,
+    status: 'done',
+    finishedAt: at(-60_000),
+    progress: 'Done: 500 of 500 repositories read, 30 access keys found; 1 could not be read.',
+    repositoriesRead: 500,
+    keysFound: 30,
+    unreadable: auditUnreadable,
+    resumesAt: null,
+    findings: countAuditFindings(auditKeys),
+    keys: chosen.slice((page - 1) * pageSize, page * pageSize),
+    page,
+    pageSize,
+    matchingKeys: chosen.length,
+  };
+}
+
+export const batchFailure =
+  'Bitbucket refused the access key for acme/fleet-002 (403 Forbidden): the stored API token lacks write:ssh-key:bitbucket. Make a token with it at https://id.atlassian.com/manage-profile/security/api-tokens, then rotate again.';
+
+export function fleetPlan(payload: PayloadOf<'planBatch'>): BatchPlan {
+  const named = payload.repositories ?? [];
+  const byName = new Map(fleetSettings.repositories.map((r) => [r.fullName, r]));
+  const act = named.filter((n) => byName.get(n)?.state === 'connected');
+  const skip = named.filter((n) => byName.get(n)?.state !== 'connected');
+  return {
+    action: payload.action,
+    act: act.map((repository) => ({ repository, targets: 2, requests: 8 })),
+    skip: skip.map((repository) => ({ repository, reason: 'not connected to Valohai' })),
+    requests: { total: act.length * 8, perTarget: 4, source: 'four requests per repository the key is on: list, add, list again, remove' },
+    budget: { perHour: 600, leftThisHour: 540, refillsAt: null },
+    extraHours: 0,
+    duration: `${act.length} repositories, about ${act.length * 8} stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.`,
+  };
+}
+
+/** A bulk rotate of acme/fleet-001 and acme/fleet-002 (acme/datasets skipped) as its polls see it; fleet-002 fails. */
+function batchAt(phase: number, payload: PayloadOf<'getBatch'>): BatchView {
+  const item = (repository: string, status: BatchItemView['status'], extra: Partial<BatchItemView> = {}): BatchItemView => ({ repository, status, jobId: null, ...extra });
+  const stages: { items: BatchItemView[]; status: BatchView['status']; progress: string }[] = [
+    {
+      status: 'running',
+      progress: '0 of 2 done, 2 running, 1 skipped\u2026',
+      items: [item('acme/fleet-001', 'running'), item('acme/fleet-002', 'running'), item('acme/datasets', 'skipped', { reason: 'not connected to Valohai' })],
+    },
+    {
+      status: 'running',
+      progress: '1 of 2 done, 1 running, 1 skipped\u2026',
+      items: [item('acme/fleet-001', 'done', { requests: 8 }), item('acme/fleet-002', 'running'), item('acme/datasets', 'skipped', { reason: 'not connected to Valohai' })],
+    },
+    {
+      status: 'done',
+      progress: 'Done: 1 of 2 done, 1 failed, 1 skipped.',
+      items: [
+        item('acme/fleet-001', 'done', { requests: 8 }),
+        item('acme/fleet-002', 'failed', { error: batchFailure, requests: 3 }),
+        item('acme/datasets', 'skipped', { reason: 'not connected to Valohai' }),
+      ],
+    },
+  ];
+  const stage = stages[Math.min(Math.max(phase, 1), stages.length) - 1] as (typeof stages)[number];
+  const counts = { queued: 0, running: 0, done: 0, failed: 0, skipped: 0 };
+  for (const i of stage.items) counts[i.status] += 1;
+  const pageSize = payload.pageSize ?? 50;
+  return {
+    id: 'batch-1',
+    action: 'rotate',
+    status: stage.status,
+    startedAt: at(-30_000),
+    finishedAt: stage.status === 'done' ? at(0) : null,
+    progress: stage.progress,
+    counts,
+    total: 3,
+    failed: stage.items.filter((i) => i.status === 'failed').map((i) => ({ repository: i.repository, error: i.error ?? '' })),
+    resumesAt: null,
+    requests: { token: counts.done * 8 },
+    items: stage.items.slice(0, pageSize),
+    page: payload.page ?? 1,
+    pageSize,
+    matchingItems: stage.items.length,
+  };
+}
+
+const noFleetWork = {
+  getAudit: () => ok({ audit: null }),
+  getBatch: () => ok({ batch: null }),
+} satisfies Scenario['replies'];
+
 export const scenarios: Record<string, Scenario> = {
   workspace: {
     module: 'workspace',
@@ -440,6 +633,7 @@ export const scenarios: Record<string, Scenario> = {
       saveBitbucketToken: (p) =>
         ok({ configured: true, email: p.email, accountName: 'Grace Hopper', missingScopes: [], lifetime: lifetime(at(0), p.expiresOn ?? null) }),
       clearCredentials: () => ok(workspaceSettings),
+      ...noFleetWork,
     },
   },
   'repo-not-set-up': {
@@ -673,6 +867,45 @@ export const scenarios: Record<string, Scenario> = {
             })
           : ok(p),
       removeUnneededKey: (p) => ok({ repository: p.repository, keyId: p.keyId }),
+      ...noFleetWork,
+    },
+  },
+  'workspace-fleet': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () => ok(fleetSettings),
+      getAudit: () => ok({ audit: null }),
+      planBatch: (p) => ok(fleetPlan(p)),
+      // The first start runs; a second one meets the batch another admin started meanwhile.
+      startBatch: (p, call) =>
+        call === 1
+          ? ok({ ...batchAt(0, { pageSize: 0 }), action: p.action })
+          : fail({
+              code: 'job-running',
+              message: 'A bulk verify is under way in this workspace: 3 of 40 done, 3 running\u2026',
+              fix: 'Wait for it to finish, or cancel it; one bulk action runs at a time.',
+              temporary: true,
+            }),
+      // Call 1 is the page opening (none yet); after the start every poll asks for progress, then the page of items.
+      getBatch: (p, call) => ok({ batch: call === 1 ? null : batchAt(Math.floor(call / 2), p) }),
+      cancelBatch: () => ok({ ...batchAt(1, { pageSize: 0 }), status: 'cancelling' }),
+    },
+  },
+  'workspace-audit': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () => ok(fleetSettings),
+      getBatch: () => ok({ batch: null }),
+      startAudit: () =>
+        ok({ ...auditBase, status: 'running', finishedAt: null, progress: '0 repositories read, 0 access keys found\u2026', repositoriesRead: 0, repositoriesTotal: null, keysFound: 0, resumesAt: null, findings: {} }),
+      // Progress polls (pageSize 0) move it on; once done, pages of keys are read.
+      getAudit: (p, call) => ok({ audit: auditAt(p.pageSize ? 4 : call, p) }),
+      exportAudit: (p) =>
+        ok(
+          p.format === 'csv'
+            ? { format: 'csv', filename: 'access-keys-acme-2025-07-28.csv', complete: true, text: auditCsv }
+            : { format: 'json', filename: 'access-keys-acme-2025-07-28.json', complete: true, text: JSON.stringify({ keys: auditKeys }) },
+        ),
     },
   },
   'workspace-member': {

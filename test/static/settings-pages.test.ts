@@ -3,11 +3,23 @@
 // and that axe finds nothing serious. Screenshots of every state land in test-artifacts/screenshots/.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { accessKeysUrl } from '../../src/forge/contract';
-import { connection, dateIn, orphanKeyWarnings, rotatedConnection, rotateLeftover, scenarios } from './fixtures';
+import {
+  auditCsv,
+  auditKeys,
+  auditUnreadable,
+  batchFailure,
+  connection,
+  dateIn,
+  fleetSettings,
+  orphanKeyWarnings,
+  rotatedConnection,
+  rotateLeftover,
+  scenarios,
+} from './fixtures';
 import { buildPreview, releasePreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness';
 
 const shots = join(root, 'test-artifacts/screenshots');
@@ -57,6 +69,9 @@ async function axeProblems(page: Page): Promise<string[]> {
 async function shoot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
+
+/** What the token forms sent: the page's own reads on opening (the fleet's progress) are not the form's doing. */
+const tokenSaves = () => server.invocations.filter((i) => i.functionKey === 'saveValohaiToken' || i.functionKey === 'saveBitbucketToken').length;
 
 /** Presses Tab until every wanted element has had focus (in that order) or `limit` presses pass. */
 async function tabOrder(page: Page, wanted: string[], limit = 60): Promise<string[]> {
@@ -150,10 +165,10 @@ describe('workspace settings page', () => {
 
   test('a refused token shows what happened and the fix; empty fields are caught before sending', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
-    const before = server.invocations.length;
+    const before = tokenSaves();
     await page.getByTestId('valohai-save').click();
     await page.getByTestId('valohai-token-error').waitFor();
-    assert.equal(server.invocations.length, before, 'nothing sent without a token');
+    assert.equal(tokenSaves(), before, 'nothing sent without a token');
 
     await page.getByTestId('valohai-token').fill('wrong-token');
     await page.getByTestId('valohai-save').click();
@@ -167,7 +182,7 @@ describe('workspace settings page', () => {
   test('what the server refuses in a field shows on that field; a new attempt clears the last one\'s error', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     // The shared rules catch these before anything is sent.
-    const before = server.invocations.length;
+    const before = tokenSaves();
     await page.getByTestId('valohai-token').fill('abc def');
     await page.getByTestId('valohai-save').click();
     assert.equal(await page.getByTestId('valohai-token-error').innerText(), 'The token must not contain spaces.');
@@ -175,7 +190,7 @@ describe('workspace settings page', () => {
     await page.getByTestId('bitbucket-token').fill('-----BEGIN OPENSSH PRIVATE KEY----- b3BlbnNzaC1rZXkt');
     await page.getByTestId('bitbucket-save').click();
     assert.match(await page.getByTestId('bitbucket-token-error').innerText(), /is an SSH key, not an API token/);
-    assert.equal(server.invocations.length, before, 'nothing was sent');
+    assert.equal(tokenSaves(), before, 'nothing was sent');
 
     // The server's word on a field goes on that field, not into a box about redeploying the app.
     await page.getByTestId('valohai-token').fill('server-refuses-field');
@@ -596,11 +611,12 @@ describe('connections that look after themselves: workspace page', () => {
 
   test('saving the policy: the shared limits first, then the server\'s field error on its field, then saved', async () => {
     const page = await open('workspace-health', { ready: 'policy-section' });
-    const before = server.invocations.length;
+    const saves = () => server.invocations.filter((i) => i.functionKey === 'saveHealthPolicy').length;
+    const before = saves();
     await page.getByTestId('policy-every-days').fill('10');
     await page.getByTestId('policy-save').click();
     assert.equal(await page.getByTestId('policy-every-days-error').innerText(), 'The rotation interval must be a whole number from 30 to 730.');
-    assert.equal(server.invocations.length, before, 'nothing sent past the shared limits');
+    assert.equal(saves(), before, 'nothing sent past the shared limits');
 
     await page.getByTestId('policy-every-days').fill('60');
     await page.getByTestId('policy-unused-days').fill('90');
@@ -645,7 +661,7 @@ describe('connections that look after themselves: workspace page', () => {
 
   test('token expiry dates: a past date and one over a year ahead are refused before sending; the lifetime shows once saved', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
-    const before = server.invocations.length;
+    const before = tokenSaves();
     await page.getByTestId('valohai-token').fill('vh-secret-456');
     await page.getByTestId('valohai-expires').fill(dateIn(-1));
     await page.getByTestId('valohai-save').click();
@@ -657,7 +673,7 @@ describe('connections that look after themselves: workspace page', () => {
     await page.getByTestId('bitbucket-expires').fill(dateIn(400));
     await page.getByTestId('bitbucket-save').click();
     assert.match(await page.getByTestId('bitbucket-expires-error').innerText(), /^The expiry date is more than a year ahead, which no Atlassian API token allows/);
-    assert.equal(server.invocations.length, before, 'nothing was sent');
+    assert.equal(tokenSaves(), before, 'nothing was sent');
     await checkState(page, 'workspace-expiry-errors');
 
     await page.getByTestId('bitbucket-expires').fill(dateIn(206));
@@ -736,6 +752,261 @@ describe('connections that look after themselves: workspace page', () => {
     await page.getByTestId('key-notices-removed').waitFor();
     await checkState(page, 'workspace-key-removed-dark');
     await page.close();
+  });
+});
+
+/** Picks an option of a design-system select by its visible label. */
+async function choose(page: Page, testId: string, label: string): Promise<void> {
+  await page.getByTestId(`${testId}-select--container`).click();
+  await page.getByRole('option', { name: label, exact: true }).click();
+}
+
+describe('the fleet: workspace page', () => {
+  const repos = fleetSettings.repositories;
+  const rowsOf = (page: Page) => page.getByTestId('repositories--table').locator('tbody tr');
+  const rowTexts = (page: Page) => rowsOf(page).allInnerTexts();
+
+  test('repositories: pages of 25, search by name or project, filters, and choosing rows', async () => {
+    const page = await open('workspace-fleet', { ready: 'repositories-section' });
+    assert.equal(repos.length, 60);
+    assert.equal(await rowsOf(page).count(), 25);
+    assert.equal(await page.getByTestId('repositories-pages-where').innerText(), '1\u201325 of 60 repositories, page 1 of 3');
+    assert.equal(await page.getByTestId('repositories-count').innerText(), '60 repositories.');
+    // Widths in per cent: the name column stays the widest whatever the rows hold.
+    const widths = await page.getByTestId('repositories--table').locator('thead th').evaluateAll((ths) =>
+      ths.map((th) => [(th.textContent ?? '').trim(), th.getBoundingClientRect().width] as const),
+    );
+    const widest = [...widths].sort((a, b) => b[1] - a[1])[0];
+    assert.equal(widest?.[0], 'Repository', JSON.stringify(widths));
+    assert.deepEqual(
+      widths.map(([name]) => name),
+      ['', 'Repository', 'Valohai', 'Health', 'Project', 'Key age', 'Last verified'],
+    );
+    // Relative time, the exact time on hover.
+    const verified = rowsOf(page).nth(0).locator('time');
+    assert.match(await verified.innerText(), /ago$/);
+    assert.ok((await verified.getAttribute('title'))?.match(/\d{4}/), 'the exact time is in the title');
+    assert.equal(
+      await page.getByRole('link', { name: 'acme/fleet-001', exact: true }).getAttribute('href'),
+      repos.find((r) => r.name === 'fleet-001')?.settingsUrl,
+    );
+
+    await page.getByTestId('repositories-pages-next').click();
+    assert.equal(await page.getByTestId('repositories-pages-where').innerText(), '26\u201350 of 60 repositories, page 2 of 3');
+    assert.match((await rowTexts(page))[0] ?? '', /^\s*acme\/fleet-023\s/);
+
+    await page.getByTestId('repo-search').fill('fleet-04');
+    const byName = await rowTexts(page);
+    assert.equal(byName.length, 10);
+    assert.ok(byName.every((t) => t.trim().startsWith('acme/fleet-04')), byName.join('\n'));
+    assert.equal(await page.getByTestId('repositories-count').innerText(), '10 of 60 repositories match.');
+    assert.equal(await page.getByTestId('repositories-pages').count(), 0, 'one page needs no pager');
+
+    await page.getByTestId('repo-search').fill('FORECAST');
+    const byProject = await rowTexts(page);
+    assert.equal(byProject.length, repos.filter((r) => r.projectName?.includes('forecast')).length);
+    assert.ok(byProject.every((t) => /forecast-fleet-\d{3}/.test(t)));
+
+    await page.getByTestId('repo-search').fill('');
+    await choose(page, 'repo-filter', 'Not connected');
+    const notConnected = await rowTexts(page);
+    assert.equal(notConnected.length, repos.filter((r) => r.state === 'not-connected').length);
+    assert.ok(notConnected.every((t) => /Not connected/.test(t)));
+
+    await choose(page, 'repo-filter', 'Unhealthy (degraded, broken or paused)');
+    const unhealthy = await rowTexts(page);
+    assert.equal(unhealthy.length, repos.filter((r) => r.health && r.health !== 'healthy').length);
+    assert.ok(unhealthy.every((t) => /\s(Degraded|Broken|Paused)\s/.test(t)), unhealthy.join('\n'));
+
+    await choose(page, 'repo-filter', 'Key older than a number of days');
+    assert.equal(await page.getByTestId('repo-filter-days').inputValue(), '180');
+    await page.getByTestId('repo-filter-days').fill('365');
+    const old = await rowTexts(page);
+    assert.equal(old.length, repos.filter((r) => (r.keyAgeDays ?? 0) > 365).length);
+    assert.ok(old.length > 0 && old.every((t) => /\d+ days\s*Rotate now/.test(t)), old.join('\n'));
+    await checkState(page, 'workspace-fleet-filtered');
+
+    await choose(page, 'repo-filter', 'All repositories');
+    await page.getByTestId('repo-select-shown').check();
+    assert.equal(await rowsOf(page).locator('input[type=checkbox]:checked').count(), 25);
+    assert.equal(await page.getByTestId('repositories-count').innerText(), '60 repositories. 25 chosen for a bulk action.\nClear the choice');
+    assert.equal(await page.getByTestId('batch-plan-selected').innerText(), 'Plan for 25 chosen repositories');
+    await page.getByTestId('repositories-pages-next').click();
+    assert.equal(await page.getByTestId('repo-select-shown').isChecked(), false, 'page 2 is not chosen');
+    await page.getByTestId('repo-select-acme/fleet-030').check();
+    assert.equal(await page.getByTestId('repo-select-shown').evaluate((el) => (el as HTMLInputElement).indeterminate), true);
+    assert.equal(await page.getByTestId('batch-plan-selected').innerText(), 'Plan for 26 chosen repositories');
+    await checkState(page, 'workspace-fleet-table');
+    await page.getByTestId('repo-select-clear').click();
+    assert.equal(await page.getByTestId('batch-plan-selected').innerText(), 'Plan for 0 chosen repositories');
+    await page.close();
+  });
+
+  test('bulk rotate: the plan in a dialog, live progress, one repository failing with its error, and the summary', async () => {
+    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const sent = server.invocations.length;
+    for (const name of ['acme/fleet-001', 'acme/fleet-002', 'acme/datasets']) await page.getByTestId(`repo-select-${name}`).check();
+    await page.getByTestId('batch-plan-selected').click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'batch-plan-cancel');
+    assert.equal(await dialog.getByRole('heading', { level: 1 }).innerText(), 'Rotate 2 repositories?');
+    assert.equal(
+      await page.getByTestId('batch-plan-duration').innerText(),
+      "2 repositories, about 16 stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.",
+    );
+    assert.deepEqual(await page.getByTestId('batch-plan-act').getByRole('listitem').allInnerTexts(), [
+      'acme/fleet-001: the key on 2 repositories, about 8 requests',
+      'acme/fleet-002: the key on 2 repositories, about 8 requests',
+    ]);
+    assert.deepEqual(await page.getByTestId('batch-plan-skip').getByRole('listitem').allInnerTexts(), ['acme/datasets: not connected to Valohai']);
+    assert.match(await page.getByTestId('batch-plan-requests').innerText(), /^About 16 requests with the stored Bitbucket token/);
+    await checkState(page, 'workspace-fleet-plan');
+    const plans = server.invocations.slice(sent).filter((i) => i.functionKey === 'planBatch');
+    assert.deepEqual(plans.map((i) => i.payload), [{ action: 'rotate', repositories: ['acme/datasets', 'acme/fleet-001', 'acme/fleet-002'] }]);
+
+    await page.getByTestId('batch-plan-start').click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByTestId('batch-progress').waitFor();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'batch-progress');
+    assert.equal(await page.getByTestId('batch-progress-text').getAttribute('role'), 'status');
+    await page.getByTestId('batch-item-status-acme/fleet-001').filter({ hasText: 'Done' }).waitFor({ timeout: 10_000 });
+    assert.match(await page.getByTestId('batch-progress-text').innerText(), /1 of 2 done, 1 running, 1 skipped/);
+    assert.equal(await page.getByTestId('batch-bar').getAttribute('aria-valuenow'), '1');
+    assert.equal(await page.getByTestId('batch-bar').getAttribute('aria-valuemax'), '2');
+    await checkState(page, 'workspace-fleet-batch-running');
+
+    const summary = page.getByTestId('batch-summary');
+    await summary.waitFor({ timeout: 15_000 });
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'batch-summary');
+    assert.equal(await summary.getByRole('heading').innerText(), 'Bulk rotate done: 1 of 2 failed');
+    assert.deepEqual(await summary.getByRole('list', { name: 'Failed repositories' }).getByRole('listitem').allInnerTexts(), [`acme/fleet-002: ${batchFailure}`]);
+    assert.equal(await summary.getByRole('link', { name: 'https://id.atlassian.com/manage-profile/security/api-tokens' }).count(), 1);
+    const items = await page.getByTestId('batch-items--table').locator('tbody tr').allInnerTexts();
+    assert.match(items[0] ?? '', /acme\/fleet-001\s+Done\s+8 requests/);
+    assert.match(items[1] ?? '', /acme\/fleet-002\s+Failed\s+Bitbucket refused the access key/);
+    assert.match(items[2] ?? '', /acme\/datasets\s+Skipped\s+not connected to Valohai/);
+    assert.doesNotMatch(await page.getByTestId('batch-section').innerText(), /batch-1/, 'no raw ids');
+    const starts = server.invocations.slice(sent).filter((i) => i.functionKey === 'startBatch');
+    assert.deepEqual(starts.map((i) => i.payload), [{ action: 'rotate', repositories: ['acme/datasets', 'acme/fleet-001', 'acme/fleet-002'] }]);
+    await checkState(page, 'workspace-fleet-batch-done');
+
+    // Another admin's batch is under way: the refusal is said on the form.
+    await page.getByTestId('batch-plan-selected').click();
+    await page.getByTestId('batch-plan-start').click();
+    const refusal = page.getByTestId('batch-error');
+    await refusal.waitFor();
+    assert.equal(await refusal.getByRole('heading').innerText(), 'Work is under way');
+    assert.match(await refusal.innerText(), /A bulk verify is under way in this workspace[\s\S]*one bulk action runs at a time/);
+    await page.close();
+  });
+
+  test('bulk disconnect wants the workspace slug typed; Escape closes the plan and nothing starts', async () => {
+    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const sent = server.invocations.length;
+    await page.getByTestId('batch-plan-selected').click();
+    assert.equal(await page.getByTestId('batch-choose-error').innerText(), 'Choose repositories in the table above first.');
+    await page.getByTestId('repo-select-acme/fleet-001').check();
+    await choose(page, 'batch-action', 'Disconnect from Valohai');
+    await page.getByTestId('batch-plan-selected').click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    assert.equal(await dialog.getByRole('heading', { level: 1 }).innerText(), 'Disconnect 1 repository?');
+    await page.getByTestId('batch-plan-start').click();
+    assert.equal(await page.getByTestId('batch-confirm-error').innerText(), 'Type acme to confirm.');
+    await page.getByTestId('batch-confirm').fill('acme-wrong');
+    await page.getByTestId('batch-plan-start').click();
+    await page.getByTestId('batch-confirm-error').waitFor();
+    await checkState(page, 'workspace-fleet-disconnect-confirm');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'batch-plan-selected');
+    assert.equal(server.invocations.slice(sent).filter((i) => i.functionKey === 'startBatch').length, 0, 'nothing started');
+    await page.close();
+  });
+
+  test('a member sees the repositories but nothing to act on them with', async () => {
+    const page = await open('workspace-member', { ready: 'repositories-section' });
+    assert.equal(await page.getByTestId('batch-section').count(), 0);
+    assert.equal(await page.getByTestId('audit-section').count(), 0);
+    assert.equal(await page.getByTestId('repositories--table').locator('input[type=checkbox]').count(), 0);
+    assert.equal(server.invocations.filter((i) => i.scenario === 'workspace-member' && /Audit|Batch/.test(i.functionKey)).length, 0);
+    await page.close();
+  });
+
+  test('audit: running, waiting for the budget with when it resumes, done; findings, keys by finding, exports', async () => {
+    const page = await open('workspace-audit', { ready: 'audit-section' });
+    const sent = server.invocations.length;
+    assert.equal(await page.getByTestId('audit-none').innerText(), 'No audit has been run in this workspace yet.');
+    await page.getByTestId('audit-start').click();
+    const progress = page.getByTestId('audit-progress');
+    assert.equal(await progress.getAttribute('role'), 'status');
+    await progress.filter({ hasText: '212 of 500 repositories read, 31 access keys found\u2026' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.getByTestId('audit-bar').getAttribute('aria-valuenow'), '212');
+    assert.equal(await page.getByTestId('audit-bar').getAttribute('aria-valuemax'), '500');
+    assert.ok(await page.getByTestId('audit-start').isDisabled(), 'one audit at a time');
+    await progress.filter({ hasText: '300 of 500 repositories read, 30 access keys found; resumes at 14:05 UTC when the request budget refills.' }).waitFor({ timeout: 10_000 });
+    await progress.filter({ hasText: /^Done: 500 of 500 repositories read/ }).waitFor({ timeout: 10_000 });
+    // Progress polls cost no Bitbucket request: they ask for no keys.
+    const polls = server.invocations.slice(sent).filter((i) => i.functionKey === 'getAudit');
+    assert.deepEqual(polls.slice(0, 3).map((i) => i.payload), [{ pageSize: 0 }, { pageSize: 0 }, { pageSize: 0 }]);
+
+    const count = (f: string) => auditKeys.filter((k) => k.findings.includes(f as never)).length;
+    assert.match(await page.getByTestId('audit-finding-weak').innerText(), new RegExp(`^Weak\\s+${count('weak')} keys: DSA, or RSA shorter than 3072 bits$`));
+    assert.match(await page.getByTestId('audit-finding-lookalike').innerText(), /1 key: named like this app.s keys, but no connection made it/);
+    assert.match(await page.getByTestId('audit-finding-unused').innerText(), new RegExp(`${count('unused')} keys: .*\\(90 days\\)`));
+    assert.equal(
+      (await page.getByTestId('audit-unreadable').getByRole('listitem').allInnerTexts()).join('\n'),
+      auditUnreadable.map((u) => `${u.repository}: ${u.error}`).join('\n'),
+    );
+    const table = page.getByTestId('audit-keys--table');
+    await table.waitFor();
+    assert.deepEqual(await table.locator('thead th').allTextContents(), ['Repository', 'Key', 'Age', 'Last used', 'Valohai connection', 'Findings']);
+    assert.equal(await table.locator('tbody tr').count(), 25);
+    assert.equal(await page.getByTestId('audit-pages-where').innerText(), '1\u201325 of 30 keys, page 1 of 2');
+    const first = auditKeys[0];
+    assert.ok(first);
+    assert.match(await table.locator('tbody tr').nth(0).innerText(), new RegExp(`^${first.repository}\\s+${first.label.replace(/[[\]]/g, '\\$&')}\\s+ssh-ed25519, 256 bits\\s+${first.fingerprint}\\s+today\\s+`));
+    assert.match(await table.locator('tbody tr').nth(0).innerText(), new RegExp(`vision-fleet-001 of acme/fleet-001|${first.connection?.projectName} of ${first.connection?.repository}`));
+    const shownText = await table.innerText();
+    assert.doesNotMatch(shownText, /5b7c0c4e/, 'no project ids in the text');
+    assert.doesNotMatch(shownText, /\b1[0-2]\d\b(?! days)/, 'no access key ids in the text');
+    await page.getByTestId('audit-pages-next').click();
+    await page.getByTestId('audit-pages-where').filter({ hasText: '26\u201330 of 30 keys, page 2 of 2' }).waitFor();
+
+    await choose(page, 'audit-filter', 'Weak');
+    await page.getByTestId('audit-pages').waitFor({ state: 'detached' });
+    await table.locator('tbody tr').nth(count('weak') - 1).waitFor();
+    const weak = await table.locator('tbody tr').allInnerTexts();
+    assert.equal(weak.length, count('weak'));
+    assert.ok(weak.every((t) => /ssh-rsa, 2048 bits[\s\S]*Weak/.test(t)), weak.join('\n'));
+    assert.deepEqual(server.invocations.filter((i) => i.functionKey === 'getAudit').at(-1)?.payload, { page: 1, pageSize: 25, finding: 'weak' });
+    await checkState(page, 'workspace-audit-done');
+
+    const [csv] = await Promise.all([page.waitForEvent('download'), page.getByTestId('audit-export-csv').click()]);
+    assert.equal(csv.suggestedFilename(), 'access-keys-acme-2025-07-28.csv');
+    assert.equal(readFileSync((await csv.path()) ?? '', 'utf8'), auditCsv);
+    await page.getByTestId('audit-status').filter({ hasText: 'Downloaded access-keys-acme-2025-07-28.csv.' }).waitFor();
+    const [json] = await Promise.all([page.waitForEvent('download'), page.getByTestId('audit-export-json').click()]);
+    assert.equal(json.suggestedFilename(), 'access-keys-acme-2025-07-28.json');
+    assert.equal((JSON.parse(readFileSync((await json.path()) ?? '', 'utf8')) as { keys: unknown[] }).keys.length, auditKeys.length);
+    await page.close();
+  });
+
+  test('the fleet in the dark theme: table, plan and audit', async () => {
+    const page = await open('workspace-audit', { theme: 'dark', ready: 'audit-section' });
+    await page.getByTestId('audit-start').click();
+    await page.getByTestId('audit-keys--table').waitFor({ timeout: 20_000 });
+    await checkState(page, 'workspace-audit-done-dark');
+    await page.close();
+
+    const fleet = await open('workspace-fleet', { theme: 'dark', ready: 'batch-section' });
+    await fleet.getByTestId('repo-select-shown').check();
+    await checkState(fleet, 'workspace-fleet-table-dark');
+    await fleet.getByTestId('batch-plan-selected').click();
+    await fleet.getByRole('dialog').waitFor();
+    await checkState(fleet, 'workspace-fleet-plan-dark');
+    await fleet.close();
   });
 });
 

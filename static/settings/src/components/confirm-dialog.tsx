@@ -17,6 +17,7 @@ export function ConfirmDialog({
   title,
   children,
   confirmLabel,
+  cancelLabel = 'Cancel',
   onConfirm,
   onCancel,
   testId,
@@ -25,6 +26,8 @@ export function ConfirmDialog({
   title: string;
   children: ReactNode;
   confirmLabel: string;
+  /** When "Cancel" would be ambiguous: the question is itself about cancelling. */
+  cancelLabel?: string;
   onConfirm: () => void;
   onCancel: () => void;
   testId: string;
@@ -54,7 +57,7 @@ export function ConfirmDialog({
           </ModalBody>
           <ModalFooter>
             <Button ref={cancelRef} appearance="subtle" onClick={onCancel} testId={`${testId}-cancel`}>
-              Cancel
+              {cancelLabel}
             </Button>
             <Button appearance="danger" onClick={onConfirm} testId={`${testId}-confirm`}>
               {confirmLabel}

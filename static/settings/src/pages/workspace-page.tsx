@@ -1,6 +1,5 @@
 import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import Button from '@atlaskit/button/new';
-import { SettingsTable } from '../components/settings-table';
 import { ErrorMessage, HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
@@ -21,7 +20,6 @@ import {
   normaliseValohaiHost,
   valohaiTokensUrl,
   type BitbucketCredentialSummary,
-  type RepositoryConnectionState,
   type ResolverError,
   type TokenLifetime,
   type ValohaiCredentialSummary,
@@ -34,21 +32,15 @@ import { ProblemMessage } from '../components/problem-message';
 import { StatusRegion } from '../components/status-region';
 import { TrustSection } from '../components/trust-section';
 import { HealthPolicySection } from '../components/health-policy-section';
-import { healthLook } from '../components/health-look';
 import { KeyNoticeTable } from '../components/key-notices';
-import { daysFromToday, formatDateTime, keyAge, plural, relativeTime } from '../format';
+import { daysFromToday, formatDateTime, plural, relativeTime } from '../format';
 import { pageStyles, sectionStyles } from '../styles';
+import { FleetAudit } from './fleet-audit';
+import { FleetBatch } from './fleet-batch';
+import { FleetRepositories } from './fleet-repositories';
 
 const formStyles = xcss({ maxWidth: '480px' });
 const dateStyles = xcss({ maxWidth: '200px' });
-
-const stateLook: Record<RepositoryConnectionState, { label: string; appearance: ThemeAppearance }> = {
-  connected: { label: 'Connected', appearance: 'success' },
-  running: { label: 'Working', appearance: 'inprogress' },
-  manual: { label: 'Waiting for key', appearance: 'moved' },
-  'not-connected': { label: 'Not connected', appearance: 'default' },
-  'moved-away': { label: 'Project moved away', appearance: 'removed' },
-};
 
 const CLEAR_CONSEQUENCE = {
   valohai: 'The token is deleted from this workspace. Connected repositories keep working on Valohai, but nobody can connect, rotate, verify or disconnect until a token is stored again.',
@@ -584,71 +576,10 @@ function KeyNoticesSection({ settings }: { settings: WorkspaceSettings }) {
   );
 }
 
-function RepositoriesSection({ settings }: { settings: WorkspaceSettings }) {
-  const rows = settings.repositories.map((repo) => ({
-    key: repo.fullName,
-    cells: [
-      {
-        key: 'name',
-        content: repo.settingsUrl ? (
-          <ProductLink href={repo.settingsUrl} testId={`repo-link-${repo.name}`}>
-            {repo.fullName}
-          </ProductLink>
-        ) : (
-          repo.fullName
-        ),
-      },
-      {
-        key: 'state',
-        content: <Lozenge appearance={stateLook[repo.state].appearance}>{stateLook[repo.state].label}</Lozenge>,
-      },
-      {
-        key: 'health',
-        content: repo.health ? <Lozenge appearance={healthLook[repo.health].appearance}>{healthLook[repo.health].label}</Lozenge> : '\u2014',
-      },
-      { key: 'project', content: repo.projectName ?? '\u2014' },
-      {
-        key: 'age',
-        content: repo.keyAgeDays === null ? '\u2014' : keyAge(repo.keyAgeDays),
-      },
-    ],
-  }));
-  return (
-    <Box as="section" xcss={sectionStyles} aria-labelledby="repositories-heading" testId="repositories-section">
-      <Stack space="space.200">
-        <Heading size="medium" as="h2" id="repositories-heading">
-          Repositories
-        </Heading>
-        <Text as="p">Connect each repository from its own settings: Repository settings &rsaquo; Valohai, or follow its name below.</Text>
-        <SettingsTable
-          label={`Repositories of ${settings.workspace.name}`}
-          head={{
-            // Widths in per cent, so the columns stand where they do whatever their content.
-            cells: [
-              { key: 'name', content: 'Repository', width: 36 },
-              { key: 'state', content: 'Valohai', width: 16 },
-              { key: 'health', content: 'Health', width: 12 },
-              { key: 'project', content: 'Project', width: 22 },
-              { key: 'age', content: 'Key age', width: 14 },
-            ],
-          }}
-          rows={rows}
-          emptyView={<Text>No repositories in this workspace yet.</Text>}
-          testId="repositories"
-        />
-        {settings.repositoriesTruncated && (
-          <Text as="p" color="color.text.subtle">
-            Only the first {settings.repositories.length} repositories are listed.
-          </Text>
-        )}
-      </Stack>
-    </Box>
-  );
-}
-
 export function WorkspacePage() {
   const [settings, setSettings] = useState<WorkspaceSettings | null>(null);
   const [error, setError] = useState<ResolverError | null>(null);
+  const [chosen, setChosen] = useState<string[]>([]);
 
   const load = useCallback(async () => {
     try {
@@ -719,7 +650,10 @@ export function WorkspacePage() {
               disabled={!settings.canAdminister}
               onSaved={(policy) => setSettings({ ...settings, policy })}
             />
-            <RepositoriesSection settings={settings} />
+            {/* The fleet is workspace admins' work: members see the list, not the means to act on it. */}
+            <FleetRepositories settings={settings} selected={settings.canAdminister ? chosen : null} onSelect={setChosen} />
+            {settings.canAdminister && <FleetBatch settings={settings} selected={chosen} onFinished={() => void load()} />}
+            {settings.canAdminister && <FleetAudit />}
             <KeyNoticesSection settings={settings} />
           </>
         )}

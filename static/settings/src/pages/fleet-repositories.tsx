@@ -1,0 +1,275 @@
+import { useMemo, useState } from 'react';
+import Button from '@atlaskit/button/new';
+import { ErrorMessage, Label } from '@atlaskit/form';
+import Heading from '@atlaskit/heading';
+import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
+import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
+import Select from '@atlaskit/select';
+import Textfield from '@atlaskit/textfield';
+import { KEY_AGE_WARNING_DAYS, type RepositoryConnectionState, type WorkspaceRepository, type WorkspaceSettings } from '../../../../src/forge/contract';
+import { Checkbox } from '../components/checkbox';
+import { healthLook } from '../components/health-look';
+import { KeyAge } from '../components/key-age';
+import { ProductLink } from '../components/link';
+import { Pager } from '../components/pager';
+import { SettingsTable } from '../components/settings-table';
+import { formatDateTime, plural, relativeTime } from '../format';
+import { sectionStyles } from '../styles';
+
+export const REPOSITORIES_PAGE_SIZE = 25;
+
+const searchStyles = xcss({ minWidth: '260px', flexGrow: 1 });
+const filterStyles = xcss({ minWidth: '280px' });
+const daysStyles = xcss({ maxWidth: '120px' });
+
+export const stateLook: Record<RepositoryConnectionState, { label: string; appearance: ThemeAppearance }> = {
+  connected: { label: 'Connected', appearance: 'success' },
+  running: { label: 'Working', appearance: 'inprogress' },
+  manual: { label: 'Waiting for key', appearance: 'moved' },
+  'not-connected': { label: 'Not connected', appearance: 'default' },
+  'moved-away': { label: 'Project moved away', appearance: 'removed' },
+};
+
+type Filter = 'all' | 'not-connected' | 'unhealthy' | 'old-key';
+interface FilterOption {
+  label: string;
+  value: Filter;
+}
+const FILTERS: FilterOption[] = [
+  { value: 'all', label: 'All repositories' },
+  { value: 'not-connected', label: 'Not connected' },
+  { value: 'unhealthy', label: 'Unhealthy (degraded, broken or paused)' },
+  { value: 'old-key', label: 'Key older than a number of days' },
+];
+
+/** The days typed, or null when they are not a whole number of days. */
+function daysTyped(text: string): number | null {
+  const t = text.trim();
+  return /^\d{1,4}$/.test(t) ? Number(t) : null;
+}
+
+function matches(repo: WorkspaceRepository, search: string, filter: Filter, days: number | null): boolean {
+  const q = search.trim().toLowerCase();
+  if (q && !repo.fullName.toLowerCase().includes(q) && !(repo.projectName ?? '').toLowerCase().includes(q)) return false;
+  switch (filter) {
+    case 'not-connected':
+      return repo.state === 'not-connected';
+    case 'unhealthy':
+      return repo.health === 'degraded' || repo.health === 'broken' || repo.health === 'paused';
+    case 'old-key':
+      // Until the days make sense the filter lets everything through, and says why under the field.
+      return days === null || (repo.keyAgeDays !== null && repo.keyAgeDays > days);
+    default:
+      return true;
+  }
+}
+
+/** When Valohai's fetch was last verified: relative, with the exact time on hover. */
+function Verified({ at }: { at: string | null }) {
+  if (!at) return <Text color="color.text.subtle">never</Text>;
+  return (
+    <time dateTime={at} title={formatDateTime(at)}>
+      {relativeTime(at)}
+    </time>
+  );
+}
+
+/**
+ * Every repository of the workspace, a page at a time: searchable by name or project, filtered to
+ * what needs attention, and (for workspace admins) chosen row by row for a bulk action.
+ */
+export function FleetRepositories({
+  settings,
+  selected,
+  onSelect,
+}: {
+  settings: WorkspaceSettings;
+  /** Full names chosen for a bulk action; null when the reader may not act on them (a member). */
+  selected: string[] | null;
+  onSelect: (names: string[]) => void;
+}) {
+  const [search, setSearch] = useState('');
+  const [filter, setFilter] = useState<Filter>('all');
+  const [daysText, setDaysText] = useState(String(KEY_AGE_WARNING_DAYS));
+  const [page, setPage] = useState(1);
+  const days = daysTyped(daysText);
+
+  const shown = useMemo(
+    () => settings.repositories.filter((r) => matches(r, search, filter, days)),
+    [settings.repositories, search, filter, days],
+  );
+  const pages = Math.max(1, Math.ceil(shown.length / REPOSITORIES_PAGE_SIZE));
+  const current = Math.min(page, pages);
+  const onPage = shown.slice((current - 1) * REPOSITORIES_PAGE_SIZE, current * REPOSITORIES_PAGE_SIZE);
+  const chosen = new Set(selected ?? []);
+  const chosenShown = onPage.filter((r) => chosen.has(r.fullName)).length;
+
+  const toggle = (names: string[], on: boolean) => {
+    const next = new Set(chosen);
+    for (const name of names) {
+      if (on) next.add(name);
+      else next.delete(name);
+    }
+    // In the listing's order, so a plan lists them as the table does.
+    onSelect(settings.repositories.map((r) => r.fullName).filter((n) => next.has(n)));
+  };
+
+  const changed = <T,>(set: (value: T) => void) => (value: T) => {
+    set(value);
+    setPage(1);
+  };
+
+  const selectable = selected !== null;
+  const rows = onPage.map((repo) => ({
+    key: repo.fullName,
+    cells: [
+      ...(selectable
+        ? [
+            {
+              key: 'select',
+              content: (
+                <Checkbox
+                  checked={chosen.has(repo.fullName)}
+                  onChange={(on) => toggle([repo.fullName], on)}
+                  label={`Choose ${repo.fullName}`}
+                  testId={`repo-select-${repo.fullName}`}
+                />
+              ),
+            },
+          ]
+        : []),
+      {
+        key: 'name',
+        content: repo.settingsUrl ? (
+          <ProductLink href={repo.settingsUrl} testId={`repo-link-${repo.name}`}>
+            {repo.fullName}
+          </ProductLink>
+        ) : (
+          repo.fullName
+        ),
+      },
+      { key: 'state', content: <Lozenge appearance={stateLook[repo.state].appearance}>{stateLook[repo.state].label}</Lozenge> },
+      {
+        key: 'health',
+        content: repo.health ? <Lozenge appearance={healthLook[repo.health].appearance}>{healthLook[repo.health].label}</Lozenge> : '\u2014',
+      },
+      { key: 'project', content: repo.projectName ?? '\u2014' },
+      { key: 'age', content: repo.keyAgeDays === null ? '\u2014' : <KeyAge days={repo.keyAgeDays} /> },
+      { key: 'verified', content: repo.state === 'not-connected' ? '\u2014' : <Verified at={repo.lastVerifiedAt} /> },
+    ],
+  }));
+
+  // Widths in per cent, so the columns stand where they do whatever their content; the name widest.
+  const head = {
+    cells: [
+      ...(selectable
+        ? [
+            {
+              key: 'select',
+              width: 5,
+              content: (
+                <Checkbox
+                  checked={onPage.length > 0 && chosenShown === onPage.length}
+                  indeterminate={chosenShown > 0 && chosenShown < onPage.length}
+                  disabled={onPage.length === 0}
+                  onChange={(on) => toggle(onPage.map((r) => r.fullName), on)}
+                  label="Choose all shown"
+                  testId="repo-select-shown"
+                />
+              ),
+            },
+          ]
+        : []),
+      { key: 'name', content: 'Repository', width: selectable ? 36 : 38 },
+      { key: 'state', content: 'Valohai', width: 13 },
+      { key: 'health', content: 'Health', width: 11 },
+      { key: 'project', content: 'Project', width: selectable ? 13 : 15 },
+      { key: 'age', content: 'Key age', width: 12 },
+      { key: 'verified', content: 'Last verified', width: 10 },
+    ],
+  };
+
+  const total = settings.repositories.length;
+  const narrowed = shown.length !== total;
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="repositories-heading" testId="repositories-section">
+      <Stack space="space.200">
+        <Heading size="medium" as="h2" id="repositories-heading">
+          Repositories
+        </Heading>
+        <Text as="p">Connect each repository from its own settings: Repository settings &rsaquo; Valohai, or follow its name below.</Text>
+        <Inline space="space.200" alignBlock="start" shouldWrap>
+          <Box xcss={searchStyles}>
+            <Stack space="space.050">
+              <Label htmlFor="repo-search">Search by repository or project</Label>
+              <Textfield
+                id="repo-search"
+                type="search"
+                value={search}
+                onChange={(e) => changed(setSearch)(e.currentTarget.value)}
+                autoComplete="off"
+                testId="repo-search"
+              />
+            </Stack>
+          </Box>
+          <Box xcss={filterStyles}>
+            <Stack space="space.050">
+              <Label htmlFor="repo-filter">Show</Label>
+              <Select<FilterOption>
+                inputId="repo-filter"
+                options={FILTERS}
+                value={FILTERS.find((f) => f.value === filter) ?? null}
+                onChange={(o) => changed(setFilter)(o?.value ?? 'all')}
+                isSearchable={false}
+                testId="repo-filter"
+              />
+            </Stack>
+          </Box>
+          {filter === 'old-key' && (
+            <Box xcss={daysStyles}>
+              <Stack space="space.050">
+                <Label htmlFor="repo-filter-days">Days</Label>
+                <Textfield
+                  id="repo-filter-days"
+                  inputMode="numeric"
+                  value={daysText}
+                  onChange={(e) => changed(setDaysText)(e.currentTarget.value)}
+                  isInvalid={days === null}
+                  autoComplete="off"
+                  testId="repo-filter-days"
+                />
+                {days === null && <ErrorMessage testId="repo-filter-days-error">Type a whole number of days.</ErrorMessage>}
+              </Stack>
+            </Box>
+          )}
+        </Inline>
+        <div role="status" data-testid="repositories-count">
+          <Inline space="space.100" alignBlock="center" shouldWrap>
+            <Text color="color.text.subtle">
+              {narrowed ? `${shown.length} of ${plural(total, 'repository', 'repositories')} match.` : `${plural(total, 'repository', 'repositories')}.`}
+              {selectable && chosen.size > 0 ? ` ${chosen.size} chosen for a bulk action.` : ''}
+            </Text>
+            {selectable && chosen.size > 0 && (
+              <Button appearance="subtle" spacing="compact" onClick={() => onSelect([])} testId="repo-select-clear">
+                Clear the choice
+              </Button>
+            )}
+          </Inline>
+        </div>
+        <SettingsTable
+          label={`Repositories of ${settings.workspace.name}`}
+          head={head}
+          rows={rows}
+          emptyView={<Text>{total === 0 ? 'No repositories in this workspace yet.' : 'No repository matches the search and filter.'}</Text>}
+          testId="repositories"
+        />
+        <Pager page={current} pageSize={REPOSITORIES_PAGE_SIZE} total={shown.length} onPage={setPage} noun="repositories" testId="repositories-pages" />
+        {settings.repositoriesTruncated && (
+          <Text as="p" color="color.text.subtle">
+            Only the first {settings.repositories.length} repositories are listed.
+          </Text>
+        )}
+      </Stack>
+    </Box>
+  );
+}
