@@ -19,6 +19,7 @@ import { sectionStyles } from '../styles';
 
 /** Progress only costs the backend a read of its own record, no Bitbucket request: a few seconds apart is cheap. */
 export const AUDIT_POLL_MS = 3000;
+const statusShown = xcss({ marginBlockStart: 'space.200' });
 const KEYS_PAGE_SIZE = 25;
 
 const filterStyles = xcss({ maxWidth: '320px' });
@@ -329,11 +330,12 @@ export function FleetAudit() {
             )}
           </Stack>
         )}
-        <div role="status" data-testid="audit-status">
-          {exported && <Text as="p">{exported}</Text>}
-        </div>
         {error && <ProblemMessage error={error} testId="audit-error" />}
       </Stack>
+      {/* Outside the spaced stack: always there to be announced, it takes room only once it says something. */}
+      <Box role="status" testId="audit-status" xcss={exported ? statusShown : undefined}>
+        {exported && <Text as="p">{exported}</Text>}
+      </Box>
     </Box>
   );
 }
