@@ -51,6 +51,7 @@ const LONGEST_FIRST = [
   'test/e2e/fault-matrix-rotate.test.ts',
   'test/e2e/fault-matrix-disconnect.test.ts',
   'test/e2e/preview-browser.test.ts',
+  'test/static/settings-pages.test.ts',
   'test/e2e/fault-matrix-connect.test.ts',
   'test/e2e/preview-truth.test.ts',
   'test/e2e/preview-pages.test.ts',
