@@ -24,23 +24,66 @@ export interface AuditDeps {
   connections: () => Promise<ConnectionRecord[]>;
   clock?: Clock;
   concurrency?: number;
+  /** Told how many key listings the audit is about to make, once the workspace is listed (before any). */
+  onPlan?: (plan: { repositories: number; toRead: number }) => void;
+  /** Told each repository's keys as they are read, so a caller can keep them and resume later. */
+  onRead?: (repository: string, keys: AccessKeyInfo[]) => void | Promise<void>;
 }
 
-export async function audit(deps: AuditDeps, input: { workspace: string; unusedDays?: number }): Promise<AuditResult> {
+/** An audit that stopped at Bitbucket's rate limit: what it read is kept by `onRead`, and the rest waits. */
+export interface AuditStopped {
+  read: number;
+  total: number;
+  /** Seconds Bitbucket asked to wait, when it said. */
+  retryAfterSeconds?: number;
+}
+
+export interface AuditInput {
+  workspace: string;
+  unusedDays?: number;
+  /** Keys already read by an earlier run that stopped, by repository full name: not read again. */
+  alreadyRead?: Record<string, AccessKeyInfo[]>;
+}
+
+/**
+ * The audit, or where it stopped: at Bitbucket's rate limit (429) it reads no further, and what it had
+ * read is what `onRead` was given, for a later run's `alreadyRead`.
+ */
+export async function audit(deps: AuditDeps, input: AuditInput): Promise<AuditResult | (AuditStopped & { stopped: true })> {
   const unusedDays = input.unusedDays ?? DEFAULT_UNUSED_DAYS;
   const now = deps.clock?.now() ?? new Date();
   const [repos, records] = await Promise.all([deps.bitbucket.listRepositories(input.workspace), deps.connections()]);
   const byKey = connectionIndex(records);
+  const earlier = new Map(Object.entries(input.alreadyRead ?? {}).map(([name, keys]) => [name.toLowerCase(), keys]));
+  deps.onPlan?.({ repositories: repos.length, toRead: repos.filter((r) => !earlier.has(r.fullName.toLowerCase())).length });
 
   const unreadable: AuditResult['unreadable'] = [];
+  let limited: { retryAfterSeconds?: number } | undefined;
+  let read = 0;
   const listed = await mapBounded(repos, deps.concurrency ?? 8, async (repo) => {
+    const kept = earlier.get(repo.fullName.toLowerCase());
+    if (kept) {
+      read += 1;
+      return { repo, keys: kept };
+    }
+    if (limited) return { repo, keys: [] as AccessKeyInfo[] };
     try {
-      return { repo, keys: await deps.bitbucket.listAccessKeys(repo.workspace, repo.slug) };
+      const keys = await deps.bitbucket.listAccessKeys(repo.workspace, repo.slug);
+      await deps.onRead?.(repo.fullName, keys);
+      read += 1;
+      return { repo, keys };
     } catch (err) {
+      // The client's rate-limit error, told by name: the engine knows the client only through its port.
+      const e = err as { name?: unknown; retryAfterSeconds?: unknown };
+      if (e.name === 'BitbucketRateLimitError') {
+        limited = typeof e.retryAfterSeconds === 'number' ? { retryAfterSeconds: e.retryAfterSeconds } : {};
+        return { repo, keys: [] as AccessKeyInfo[] };
+      }
       unreadable.push({ repository: repo.fullName, error: messageOf(err) });
       return { repo, keys: [] as AccessKeyInfo[] };
     }
   });
+  if (limited) return { stopped: true, read, total: repos.length, ...limited };
 
   const keys: AuditedKey[] = listed.flatMap(({ repo, keys: onRepo }) => onRepo.map((k) => auditKey(repo.fullName, k, byKey, now, unusedDays)));
   markShared(keys);

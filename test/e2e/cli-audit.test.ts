@@ -83,6 +83,38 @@ describe('CLI audit: every access key of a workspace', () => {
     assert.equal((await runCli(['audit', 'not a workspace'], lane.env)).code, 2);
   });
 
+  test('stopped by the rate limit it keeps what it read; run again, it reads only the rest and ends as a whole audit would', async () => {
+    const whole = JSON.parse((await runCli(['audit', WORKSPACE, '--json', '--restart'], lane.env)).stdout) as AuditJson;
+    const listings = () => lane.stack.bitbucket.requests.filter((r) => r.method === 'GET' && /\/deploy-keys\/?$/.test(r.path.split('?')[0] ?? '')).length;
+    const rule = lane.stack.bitbucket.faults.add({ method: 'GET', path: '/deploy-keys/?$', after: 3, status: 429, body: 'Rate limit for this resource has been exceeded', headers: { 'retry-after': '120' } });
+    let stopped;
+    try {
+      stopped = await runCli(['audit', WORKSPACE, '--json'], lane.env);
+    } finally {
+      lane.stack.bitbucket.faults.remove(rule);
+    }
+    assert.equal(stopped.code, 1, stopped.stderr);
+    assert.equal(stopped.stdout, '', 'nothing half-read is printed as if it were the audit');
+    assert.match(stopped.stderr, new RegExp(`Reading the access keys of ${whole.repositories} of ${whole.repositories} repositories: about ${whole.repositories} requests`));
+    const after = /stopped the audit after (\d+) of (\d+) repositories; what was read is kept/.exec(stopped.stderr);
+    assert.ok(after, stopped.stderr);
+    const read = Number(after[1]);
+    assert.ok(read >= 3 && read < whole.repositories);
+    assert.match(stopped.stderr, /Run the same command again after \d\d:\d\d UTC to go on/);
+
+    const before = listings();
+    const resumed = await runCli(['audit', WORKSPACE, '--json'], lane.env);
+    assert.equal(resumed.code, 3, resumed.stderr);
+    assert.match(resumed.stderr, new RegExp(`Going on with the audit started at .*: ${read} repositories already read`));
+    assert.equal(listings() - before, whole.repositories - read, 'only the repositories not read before are read');
+    const doc = JSON.parse(resumed.stdout) as AuditJson;
+    const ids = (d: AuditJson) => d.keys.map((k) => `${k.repository}#${k.id}:${k.findings.join('+')}`).sort();
+    assert.deepEqual(ids(doc), ids(whole), 'the same keys and findings as an audit in one go');
+    // Finished: the next run starts afresh.
+    const again = await runCli(['audit', WORKSPACE, '--json'], lane.env);
+    assert.doesNotMatch(again.stderr, /Going on with/);
+  });
+
   test('without admin rights the keys cannot be read: exit 1, each repository named', async () => {
     const w = demoBitbucketCredentials.writer;
     const r = await runCli(['audit', WORKSPACE, '--json'], { ...lane.env, BITBUCKET_EMAIL: w.email, BITBUCKET_API_TOKEN: w.token });

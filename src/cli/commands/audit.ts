@@ -3,8 +3,11 @@
  * Exit status: 0 nothing to look at; 3 findings (unused, weak, shared or lookalike keys); 1 some
  * repository's keys could not be read (or the workspace could not be listed); 2 usage or configuration.
  */
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { audit, auditCsv, DEFAULT_UNUSED_DAYS, type AuditResult } from '../../connect/audit';
+import type { AccessKeyInfo } from '../../connect/index';
 import { ConfigError } from '../config';
 import { FileConnectionStore, stateDir } from '../state';
 import { bitbucketOf, guard, processIO, type CliIO, type CommonFlags } from './workflows';
@@ -33,6 +36,52 @@ function printAudit(io: CliIO, r: AuditResult, format: 'text' | 'json' | 'csv'):
   io.setExitCode(r.unreadable.length ? 1 : r.keys.some((k) => k.findings.length) ? 3 : 0);
 }
 
+/** Bitbucket allows about this many requests an hour to one user's API token. */
+const HOURLY_REQUESTS = 1000;
+/** An audit left unfinished this long is started afresh: the keys it read may have changed. */
+const RESUME_WITHIN_MS = 24 * 3_600_000;
+/** Progress is written after this many repositories, and when the audit stops. */
+const SAVE_EVERY = 25;
+
+/** What an audit that stopped had read, kept in the state folder (public keys and labels only). */
+interface AuditProgress {
+  workspace: string;
+  unusedDays: number;
+  startedAt: string;
+  read: Record<string, AccessKeyInfo[]>;
+}
+
+class ProgressFile {
+  readonly path: string;
+  constructor(dir: string, workspace: string) {
+    this.path = join(dir, `audit-${workspace.toLowerCase()}.json`);
+  }
+
+  async load(): Promise<AuditProgress | undefined> {
+    try {
+      return JSON.parse(await readFile(this.path, 'utf8')) as AuditProgress;
+    } catch {
+      // None, or damaged: the audit starts from the beginning, which is only slower.
+      return undefined;
+    }
+  }
+
+  async save(progress: AuditProgress): Promise<void> {
+    await mkdir(join(this.path, '..'), { recursive: true, mode: 0o700 });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(progress), { mode: 0o600 });
+    await rename(tmp, this.path);
+  }
+
+  clear(): Promise<void> {
+    return rm(this.path, { force: true });
+  }
+}
+
+function clockTime(at: Date): string {
+  return `${at.toISOString().slice(11, 16)} UTC`;
+}
+
 export function registerAudit(program: Command, io: CliIO = processIO()): void {
   program
     .command('audit')
@@ -41,15 +90,55 @@ export function registerAudit(program: Command, io: CliIO = processIO()): void {
     .option('--json', 'print one JSON object on stdout')
     .option('--csv', 'print CSV on stdout (one row per access key)')
     .option('--unused-days <days>', 'a key not used for this many days is "unused"', String(DEFAULT_UNUSED_DAYS))
+    .option('--restart', 'start afresh instead of going on with an audit that stopped at the rate limit')
     .option('--bitbucket-api-url <url>', 'Bitbucket API root (env BITBUCKET_API_URL)')
-    .action((workspace: string, opts: CommonFlags & { csv?: boolean; unusedDays: string }) =>
+    .action((workspace: string, opts: CommonFlags & { csv?: boolean; unusedDays: string; restart?: boolean }) =>
       guard(io, async () => {
         if (!/^[A-Za-z0-9_.-]+$/.test(workspace)) throw new ConfigError(`"${workspace}" is not a workspace name: give the workspace's slug, e.g. acme.`);
         if (opts.json && opts.csv) throw new ConfigError('Choose one of --json and --csv.');
         const unusedDays = Number(opts.unusedDays);
         if (!Number.isInteger(unusedDays) || unusedDays < 1) throw new ConfigError(`--unused-days must be a whole number of days, not "${opts.unusedDays}".`);
-        const store = new FileConnectionStore(stateDir(io.env));
-        const result = await audit({ bitbucket: bitbucketOf(io, opts), connections: () => store.list() }, { workspace, unusedDays });
+        const dir = stateDir(io.env);
+        const store = new FileConnectionStore(dir);
+        const file = new ProgressFile(dir, workspace);
+        const now = new Date();
+        const earlier = opts.restart ? undefined : await file.load();
+        const resumes =
+          earlier && earlier.workspace.toLowerCase() === workspace.toLowerCase() && earlier.unusedDays === unusedDays && now.getTime() - Date.parse(earlier.startedAt) < RESUME_WITHIN_MS
+            ? earlier
+            : undefined;
+        const progress: AuditProgress = resumes ?? { workspace, unusedDays, startedAt: now.toISOString(), read: {} };
+        if (resumes) io.stderr.write(`Going on with the audit started at ${resumes.startedAt}: ${Object.keys(resumes.read).length} repositories already read (--restart starts afresh).\n`);
+        let unsaved = 0;
+        const result = await audit(
+          {
+            bitbucket: bitbucketOf(io, opts),
+            connections: () => store.list(),
+            onPlan: ({ repositories, toRead }) => {
+              const over = toRead > HOURLY_REQUESTS ? ` That is more than the about ${HOURLY_REQUESTS} an hour Bitbucket allows: it stops at the limit, keeps what it read, and running it again goes on.` : '';
+              io.stderr.write(`Reading the access keys of ${toRead} of ${repositories} repositories: about ${toRead} requests of your API token's ${HOURLY_REQUESTS} an hour.${over}\n`);
+            },
+            onRead: async (repository, keys) => {
+              progress.read[repository] = keys;
+              if (++unsaved >= SAVE_EVERY) {
+                unsaved = 0;
+                await file.save(progress);
+              }
+            },
+          },
+          { workspace, unusedDays, alreadyRead: progress.read },
+        );
+        if ('stopped' in result) {
+          await file.save(progress);
+          const until = new Date(Date.now() + (result.retryAfterSeconds ?? 3600) * 1000);
+          io.stderr.write(
+            `Bitbucket's rate limit stopped the audit after ${result.read} of ${result.total} repositories; what was read is kept in ${file.path}. ` +
+              `Run the same command again after ${clockTime(until)} to go on.\n`,
+          );
+          io.setExitCode(1);
+          return;
+        }
+        await file.clear();
         printAudit(io, result, opts.json ? 'json' : opts.csv ? 'csv' : 'text');
       }),
     );
