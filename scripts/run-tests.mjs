@@ -48,10 +48,11 @@ const targets = args.filter((a) => a !== '--quick' && a !== '--times');
  * beside the many short ones instead of being the last to finish on their own.
  */
 const LONGEST_FIRST = [
-  'test/e2e/fault-matrix-rotate.test.ts',
-  'test/e2e/fault-matrix-disconnect.test.ts',
   'test/e2e/preview-browser.test.ts',
+  'test/static/settings-health-fleet.test.ts',
+  'test/e2e/fault-matrix-rotate.test.ts',
   'test/static/settings-pages.test.ts',
+  'test/e2e/fault-matrix-disconnect.test.ts',
   'test/e2e/fault-matrix-connect.test.ts',
   'test/e2e/preview-truth.test.ts',
   'test/e2e/preview-pages.test.ts',
