@@ -245,6 +245,11 @@ export interface WorkspaceSettings {
   automation: AutomationView;
   /** Keys the latest checks found unused, no longer needed, or labelled like the app's but recorded by no connection. */
   keyNotices: KeyNotice[];
+  /**
+   * Valohai owners the stored Valohai token may create projects under (`org` or `org:team`), for a bulk
+   * connect to new projects. Workspace admins only; empty when no token is stored or Valohai did not say.
+   */
+  valohaiOwners: string[];
 }
 
 // --- Trust settings -------------------------------------------------------------------------

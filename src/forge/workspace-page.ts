@@ -20,6 +20,7 @@ import {
   type WorkspaceSettings,
 } from './contract';
 import { workspaceAdmin, workspaceMember } from './authorize';
+import { valohaiFor } from './clients';
 import { failures } from './errors';
 import { automationPause, automationView, loadAutomation, loadPolicy, savePolicy, tokenLifetime, type HealthRecord } from './health-records';
 import { Credentials } from './credentials';
@@ -89,6 +90,7 @@ async function memberSettings(platform: ForgePlatform, context: TrustedContext, 
     repositoriesTruncated: false,
     trust: { connectors: trust.connectors, otherWorkspaces: [], projectOwners: [] },
     policy,
+    valohaiOwners: [],
     // When checks run is no secret; what they found (repositories, keys) is for admins.
     automation: { ...automationView(automation, now, automationPause(summary, now)), lastRunChecked: 0, lastRunDeferred: 0, rotationsToday: 0 },
     keyNotices: [],
@@ -112,6 +114,8 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
     platform.store.query<HealthRecord>(keys.healthPrefix(ws), { limit: 5000 }),
   ]);
   const paused = automationPause(summary, now);
+  // Only for choosing an owner of new projects in a bulk connect: a Valohai that does not answer leaves the list empty.
+  const valohaiOwners = valohai ? await valohaiFor(platform, valohai, RESOLVER_LIMITS).ownershipOptions().catch(() => [] as string[]) : [];
   const healthByRepo = new Map(checks.map(({ key, value }) => [key.slice(keys.healthPrefix(ws).length), value]));
   const byRepo = new Map(connections.map(({ value }) => [value.repositoryUuid, value]));
   const runningRepos = new Set(
@@ -154,6 +158,7 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
     policy,
     automation: automationView(automation, now, paused),
     keyNotices,
+    valohaiOwners,
   };
 }
 

@@ -76,6 +76,9 @@ describe('saving credentials', () => {
     // A member sees that Valohai is set up, not whose token it is.
     const member = valueOf(await h.call('getWorkspaceSettings', {}, h.context('writer')));
     assert.deepEqual(member.valohai, { configured: true, host: vhHost(), username: null });
+    // The owners a bulk connect may create projects under, for admins only.
+    assert.ok(settings.valohaiOwners.length > 0, 'the Valohai token names the owners it can use');
+    assert.deepEqual(member.valohaiOwners, []);
   });
 
   test('a Bitbucket token lacking a scope is stored with the missing scope listed', async () => {

@@ -66,6 +66,7 @@ export const workspaceSettings: WorkspaceSettings = {
   policy: DEFAULT_HEALTH_POLICY,
   automation: { lastRunAt: null, nextRunAt: null, lastRunChecked: 0, lastRunDeferred: 0, rotationsToday: 0 },
   keyNotices: [],
+  valohaiOwners: [],
 };
 
 export const connection: ConnectionStatus = {
@@ -456,6 +457,7 @@ export const fleetSettings: WorkspaceSettings = {
   ...healthWorkspaceSettings,
   repositories: [...workspaceSettings.repositories, ...fleetRepositories],
   keyNotices: [],
+  valohaiOwners: ['acme', 'acme:ml-team'],
 };
 
 const auditBase = {

@@ -476,6 +476,24 @@ describe('the fleet: workspace page', () => {
     await page.close();
   });
 
+  test('bulk connect to new projects offers the owners the Valohai token can use, and sends the one chosen', async () => {
+    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const sent = pages.server.invocations.length;
+    await page.getByTestId('repo-select-acme/fleet-001').check();
+    await choose(page, 'batch-action', 'Connect to Valohai');
+    await page.getByTestId('batch-project-new--radio-input').check();
+    await choose(page, 'batch-owner', 'acme:ml-team');
+    await page.getByTestId('batch-plan-selected').click();
+    await page.getByRole('dialog').waitFor();
+    const plans = pages.server.invocations.slice(sent).filter((i) => i.functionKey === 'planBatch');
+    assert.deepEqual(
+      plans.map((p) => (p.payload as { connect?: unknown }).connect),
+      [{ project: 'new', owner: 'acme:ml-team' }],
+    );
+    await page.keyboard.press('Escape');
+    await page.close();
+  });
+
   test('a member sees the repositories but nothing to act on them with', async () => {
     const page = await open('workspace-member', { ready: 'repositories-section' });
     assert.equal(await page.getByTestId('batch-section').count(), 0);

@@ -305,7 +305,8 @@ function Summary({ batch, summaryRef }: { batch: BatchView; summaryRef: RefObjec
  * workspace: planned first, run in the background within the request budget, followed here.
  */
 export function FleetBatch({ settings, selected, onFinished }: { settings: WorkspaceSettings; selected: string[]; onFinished: () => void }) {
-  const owners = settings.trust.projectOwners;
+  // Workspace admins may create projects under any owner the Valohai token can use.
+  const owners = settings.valohaiOwners;
   const [action, setAction] = useState<BatchAction>('rotate');
   const [project, setProject] = useState<'existing' | 'new'>('existing');
   const [owner, setOwner] = useState<string | null>(owners[0] ?? null);
