@@ -8,7 +8,7 @@
 //   --times   after the run, a table of time by test folder (each file's own time, summed per folder);
 //             a whole run (no --quick, no files named) prints it anyway, with the run's wall clock
 //
-// Files run side by side (VB_TEST_CONCURRENCY, default 3): most of the slow files wait on git, ssh and
+// Files run side by side (VB_TEST_CONCURRENCY, default 4): most of the slow files wait on git, ssh and
 // child processes rather than compute, so more files than cores keep the machine busy.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -49,16 +49,16 @@ const targets = args.filter((a) => a !== '--quick' && a !== '--times');
  */
 const LONGEST_FIRST = [
   'test/e2e/preview-browser.test.ts',
-  'test/static/settings-health-fleet.test.ts',
   'test/e2e/fault-matrix-rotate.test.ts',
-  'test/static/settings-pages.test.ts',
-  'test/e2e/fault-matrix-disconnect.test.ts',
-  'test/e2e/fault-matrix-connect.test.ts',
+  'test/static/settings-health-fleet.test.ts',
   'test/e2e/preview-truth.test.ts',
   'test/e2e/preview-pages.test.ts',
-  'test/e2e/fault-matrix-connect-again.test.ts',
-  'test/e2e/cli-workflows.test.ts',
   'test/forge-bundle/bundled-handlers.test.ts',
+  'test/e2e/fault-matrix-connect.test.ts',
+  'test/static/settings-pages.test.ts',
+  'test/e2e/fault-matrix-disconnect.test.ts',
+  'test/e2e/cli-workflows.test.ts',
+  'test/e2e/fault-matrix-connect-again.test.ts',
 ];
 const rank = (file) => {
   const at = LONGEST_FIRST.indexOf(file);
@@ -69,7 +69,7 @@ const files = (targets.length ? targets : quick ? QUICK : ['test'])
   .map((file, i) => ({ file, i }))
   .sort((a, b) => rank(a.file) - rank(b.file) || a.i - b.i)
   .map(({ file }) => file);
-const concurrency = Number(process.env.VB_TEST_CONCURRENCY || 3);
+const concurrency = Number(process.env.VB_TEST_CONCURRENCY || 4);
 if (!Number.isInteger(concurrency) || concurrency < 1) {
   console.error(`VB_TEST_CONCURRENCY must be a whole number of test files to run at once, not "${process.env.VB_TEST_CONCURRENCY}".`);
   process.exit(2);
