@@ -6,42 +6,21 @@
  * the key Valohai holds that failed while it ran (target: 0).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { BatchView } from '../src/forge/contract';
 import { createFetchTransport, type BitbucketTransport } from '../src/bitbucket/index';
 import { FLEET_REQUESTS_PER_HOUR } from '../src/forge/fleet-budget';
 import { createMemoryBackend } from '../src/forge/memory-platform';
 import type { TrustedContext } from '../src/forge/platform';
 import { generateKeyPair } from '../src/ssh/index';
-import { startStack, type Stack } from '../dev/stack';
+import { startStack } from '../dev/stack';
 import { buildFleetSeed, demoBitbucketCredentials as bb } from '../dev/seed/index';
 import { demoValohaiCredentials as vh } from '../dev/valohai/index';
+import { gitReach } from '../test/support/e2e';
 import type { BenchSection } from './lib';
 
 const LATENCY_MS = 50;
 /** Connections the bulk rotate turns over. */
 const ROTATED = 50;
-const run = promisify(execFile);
-
-/** `git ls-remote` over the SSH host with a private key, as Valohai's fetch reaches a repository. */
-async function gitReach(stack: Stack, privateKey: string, fullName: string): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'vb-bench-git-'));
-  try {
-    const key = join(dir, 'id');
-    const known = join(dir, 'known_hosts');
-    await writeFile(key, privateKey, { mode: 0o600 });
-    await writeFile(known, `${stack.ssh.knownHostsLine}\n`);
-    const ssh = `ssh -p ${stack.ssh.port} -i ${key} -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${known} -o BatchMode=yes`;
-    await run('git', ['ls-remote', `git@127.0.0.1:${fullName}.git`], { env: { ...process.env, GIT_SSH_COMMAND: ssh }, encoding: 'utf8' });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
 export async function benchFleet(): Promise<BenchSection> {
   const built = await buildFleetSeed();
   const repositories = built.facts.repositories.length;
@@ -133,7 +112,8 @@ export async function benchFleet(): Promise<BenchSection> {
           continue;
         }
         try {
-          await gitReach(stack, key, full);
+          const [workspace = '', slug = ''] = full.split('/');
+          await gitReach(stack, key, workspace, [slug]);
           fetches += 1;
         } catch (err) {
           // A key read just before Valohai switched may be retired while git runs; only a key Valohai still holds shows a gap.

@@ -5,24 +5,9 @@
  */
 import { fingerprintOfBlob, InvalidPublicKeyError, parsePublicKey } from '../ssh/index';
 import type { AccessKeyInfo, ConnectionRecord } from './ports';
+import type { AuditedKey, AuditFindingCode } from './types';
 
-export type AuditFindingCode = 'unused' | 'weak' | 'shared' | 'lookalike';
-
-export interface AuditedKey {
-  repository: string;
-  id: number;
-  label: string;
-  type: string;
-  /** Key size; null where the key could not be read. */
-  bits: number | null;
-  fingerprint: string;
-  createdOn: string | null;
-  ageDays: number | null;
-  lastUsed: string | null;
-  /** The recorded connection whose key this is (its current key, or one it retired that is still here). */
-  connection: { repository: string; projectId: string; projectName: string; current: boolean } | null;
-  findings: AuditFindingCode[];
-}
+export type { AuditedKey, AuditFindingCode } from './types';
 
 export interface AuditResult {
   workspace: string;

@@ -110,3 +110,22 @@ export function emptyResult(repository: string, projectId: string, ref = ''): Wo
     outcome: 'failed',
   };
 }
+
+/** What an access-key audit (CLI or app) finds about a key that needs a look. */
+export type AuditFindingCode = 'unused' | 'weak' | 'shared' | 'lookalike';
+
+export interface AuditedKey {
+  repository: string;
+  id: number;
+  label: string;
+  type: string;
+  /** Key size; null where the key could not be read. */
+  bits: number | null;
+  fingerprint: string;
+  createdOn: string | null;
+  ageDays: number | null;
+  lastUsed: string | null;
+  /** The recorded connection whose key this is (its current key, or one it retired that is still here). */
+  connection: { repository: string; projectId: string; projectName: string; current: boolean } | null;
+  findings: AuditFindingCode[];
+}

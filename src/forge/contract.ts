@@ -15,7 +15,7 @@
  *   has a hard 25 s limit, a queue consumer 900 s.
  * - No reply ever carries a secret: stored tokens and private keys are write-only from the page.
  */
-import type { KeyType, ProgressEvent, Target, Warning, WorkflowResult } from '../connect/types';
+import type { AuditedKey, AuditFindingCode, KeyType, ProgressEvent, Target, Warning, WorkflowResult } from '../connect/types';
 
 // ---------------------------------------------------------------------------------------------
 // Module keys (must match manifest.yml) and resolver names
@@ -742,23 +742,10 @@ export interface JobView {
 // Fleet: the workspace page's work over every repository (workspace admins only)
 // ---------------------------------------------------------------------------------------------
 
-export type FleetFindingCode = 'unused' | 'weak' | 'shared' | 'lookalike';
+export type FleetFindingCode = AuditFindingCode;
 
-/** One access key as the audit found it (the CLI's `audit` reports the same fields). */
-export interface FleetAuditKey {
-  repository: string;
-  id: number;
-  label: string;
-  type: string;
-  bits: number | null;
-  fingerprint: string;
-  createdOn: string | null;
-  ageDays: number | null;
-  lastUsed: string | null;
-  /** The recorded Valohai connection the key belongs to (its current key, or a retired one still here). */
-  connection: { repository: string; projectId: string; projectName: string; current: boolean } | null;
-  findings: FleetFindingCode[];
-}
+/** One access key as the audit found it: the same fields the CLI's `audit` reports. */
+export type FleetAuditKey = AuditedKey;
 
 export interface StartAuditPayload {
   /** A key unused this long is `unused`; omitted: the workspace policy's unusedDays. */

@@ -143,7 +143,8 @@ export async function runHealthCheck(platform: ForgePlatform, workspaceUuid: str
   return entry;
 }
 
-async function recordPaused(
+/** A check that asked nothing because automatic work is paused: recorded as paused, with the reason and the fix. */
+export async function recordPaused(
   platform: ForgePlatform,
   ws: string,
   repo: string,

@@ -191,9 +191,10 @@ export function healthView(
 /** A stored token's life as the pages show it. */
 export function tokenLifetime(entry: { savedAt: string; expiresOn?: string | null }, now: Date): TokenLifetime {
   const expiresOn = entry.expiresOn ?? null;
-  const expiresInDays = expiresOn ? daysUntil(expiresOn, now) : null;
-  const level = expiresInDays === null || Number.isNaN(expiresInDays) ? 'ok' : expiresInDays < 0 ? 'expired' : expiresInDays <= TOKEN_EXPIRY_WARNING_DAYS ? 'warning' : 'ok';
-  return { savedAt: entry.savedAt, expiresOn, expiresInDays: expiresInDays !== null && Number.isNaN(expiresInDays) ? null : expiresInDays, level };
+  const days = expiresOn ? daysUntil(expiresOn, now) : Number.NaN;
+  const expiresInDays = Number.isNaN(days) ? null : days;
+  const level = expiresInDays === null ? 'ok' : expiresInDays < 0 ? 'expired' : expiresInDays <= TOKEN_EXPIRY_WARNING_DAYS ? 'warning' : 'ok';
+  return { savedAt: entry.savedAt, expiresOn, expiresInDays, level };
 }
 
 /**

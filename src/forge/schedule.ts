@@ -13,6 +13,7 @@
  */
 import type { HealthEntry } from './contract';
 import { Credentials } from './credentials';
+import { recordPaused } from './health-check';
 import { errorName } from './errors';
 import { automationPause, CHECK_INTERVAL_MS, loadAutomation, loadHealth, loadPolicy, recordChanges, recordHealth, saveAutomation, utcDay, type AutomationState } from './health-records';
 import { activeJob, startJob } from './jobs';
@@ -110,16 +111,7 @@ async function planWorkspace(platform: ForgePlatform, ws: string, connections: S
 
   if (paused) {
     for (const { connection } of due) {
-      await recordHealth(store, ws, connection.repositoryUuid, {
-        at: now.toISOString(),
-        trigger: 'schedule',
-        health: 'paused',
-        keyAgeDays: keyAgeDays(connection, now),
-        head: null,
-        headSeen: null,
-        findings: [{ severity: 'degraded', code: 'token-refused', message: paused.reason, fix: paused.fix }],
-        changes: [],
-      });
+      await recordPaused(platform, ws, connection.repositoryUuid, 'schedule', now, keyAgeDays(connection, now), paused);
       out.paused.push(connection.record.repository);
     }
   } else {

@@ -14,13 +14,14 @@ import type { Frame, FrameLocator, Locator, Page, Response } from 'playwright-co
 import type { GeneratedKey, KeyGenerator } from '../../src/connect/index';
 import { generateKeyPair } from '../../src/ssh/index';
 import { startPreview, type Preview } from '../../dev/preview/server';
-import { buildPreview, releasePreview, root, startBrowser, type Browser } from '../static/harness';
+import { axeProblems, buildPreview, releasePreview, root, settle, startBrowser, type Browser } from '../static/harness';
+
+export { axeProblems, settle };
 import { secretsIn } from '../support/secret-scan';
 
 const run = promisify(execFile);
 
 export const SHOTS_DIR = join(root, 'test-artifacts/screenshots');
-const AXE_PATH = join(root, 'node_modules/axe-core/axe.min.js');
 const FRAME = '[data-testid="app-frame"]';
 
 /**
@@ -211,49 +212,6 @@ export async function openApp(browser: Browser, url: string, ready: string): Pro
   const view = appView(page);
   await view.app.getByTestId(ready).first().waitFor({ state: 'visible', timeout: 20_000 });
   return { ...view, errors };
-}
-
-/**
- * Waits until the theme's design tokens are in force and no finite animation is running in the frame:
- * axe measures colours as they are at that instant.
- */
-export async function settle(frame: Frame): Promise<void> {
-  await frame.waitForFunction(() => getComputedStyle(document.documentElement).getPropertyValue('--ds-text').trim() !== '', undefined, {
-    timeout: 10_000,
-  });
-  await frame.evaluate(() =>
-    Promise.race([
-      Promise.all(
-        document
-          .getAnimations()
-          .filter((a) => a.effect?.getTiming().iterations !== Infinity)
-          .map((a) => a.finished.catch(() => undefined)),
-      ),
-      new Promise((resolve) => setTimeout(resolve, 5_000)),
-    ]),
-  );
-}
-
-interface AxeViolation {
-  id: string;
-  impact: string;
-  help: string;
-  targets: string[];
-}
-
-/** Serious and critical axe violations of one document (the app's frame, or a host page without its frame). */
-export async function axeProblems(target: Frame | Page): Promise<string[]> {
-  await target.addScriptTag({ path: AXE_PATH });
-  const violations: AxeViolation[] = await target.evaluate(async () => {
-    type AxeResult = { violations: { id: string; impact?: string | null; help: string; nodes: { target: unknown }[] }[] };
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<AxeResult> } }).axe;
-    // The host page is scanned on its own: the app's frame has its own scan.
-    const result = await axe.run(document, { resultTypes: ['violations'], iframes: false });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact ?? '', help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
-  });
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
 }
 
 export async function shoot(page: Page, name: string): Promise<void> {

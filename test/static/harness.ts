@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Frame, type Page } from 'playwright-core';
 import { Router, json, serve, type HttpReply, type RunningServer } from '../../dev/http';
 import { InvalidPayloadError, MODULE_KEYS, RESOLVERS, validatePayload, type ResolverName } from '../../src/forge/contract';
 import type { ReplyFn, Scenario } from './fixtures';
@@ -189,4 +189,48 @@ export async function startBrowser(): Promise<Browser> {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Waits until the theme's design tokens are in force and no finite animation is running (spinners loop
+ * forever and are not waited for): axe measures colours as they are at that instant, and a theme
+ * stylesheet still loading, or a fade, makes contrast look wrong.
+ */
+export async function settle(frame: Frame | Page): Promise<void> {
+  await frame.waitForFunction(() => getComputedStyle(document.documentElement).getPropertyValue('--ds-text').trim() !== '', undefined, {
+    timeout: 10_000,
+  });
+  await frame.evaluate(() =>
+    Promise.race([
+      Promise.all(
+        document
+          .getAnimations()
+          .filter((a) => a.effect?.getTiming().iterations !== Infinity)
+          .map((a) => a.finished.catch(() => undefined)),
+      ),
+      new Promise((resolve) => setTimeout(resolve, 5_000)),
+    ]),
+  );
+}
+
+interface AxeViolation {
+  id: string;
+  impact: string;
+  help: string;
+  targets: string[];
+}
+
+/** Serious and critical axe violations of one document (the app's frame, or a host page without its frame). */
+export async function axeProblems(target: Frame | Page): Promise<string[]> {
+  await target.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
+  const violations: AxeViolation[] = await target.evaluate(async () => {
+    type AxeResult = { violations: { id: string; impact?: string | null; help: string; nodes: { target: unknown }[] }[] };
+    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<AxeResult> } }).axe;
+    // The host page is scanned on its own: the app's frame has its own scan.
+    const result = await axe.run(document, { resultTypes: ['violations'], iframes: false });
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact ?? '', help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
 }

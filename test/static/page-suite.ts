@@ -6,10 +6,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { scenarios } from './fixtures';
-import { buildPreview, releasePreview, root, startBrowser, startPageServer, type Browser, type PageServer } from './harness';
+import { axeProblems, buildPreview, releasePreview, root, settle, startBrowser, startPageServer, type Browser, type PageServer } from './harness';
 
 const shots = join(root, 'test-artifacts/screenshots');
-const axePath = join(root, 'node_modules/axe-core/axe.min.js');
 
 let dist: string;
 let server: PageServer;
@@ -50,18 +49,6 @@ export async function open(scenario: string, options: { theme?: 'dark' | 'light'
   return page;
 }
 
-export async function axeProblems(page: Page): Promise<string[]> {
-  await page.addScriptTag({ path: axePath });
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Array<{ id: string; impact?: string | null; help: string; nodes: Array<{ target: unknown }> }> }> } }).axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    return result.violations.map((v) => ({ id: v.id, impact: v.impact ?? '', help: v.help, targets: v.nodes.map((n) => JSON.stringify(n.target)) }));
-  });
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} at ${v.targets.join(', ')}`);
-}
-
 async function shoot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 }
@@ -82,28 +69,6 @@ export async function tabOrder(page: Page, wanted: string[], limit = 60): Promis
     if (id === wanted[seen.length]) seen.push(id);
   }
   return seen;
-}
-
-/**
- * Waits until the theme's design tokens are in force and no transition is running: axe measures colours
- * as they are at that instant, and a theme stylesheet still loading (or a fade) makes contrast look wrong.
- */
-export async function settle(page: Page): Promise<void> {
-  await page.waitForFunction(() => getComputedStyle(document.documentElement).getPropertyValue('--ds-text').trim() !== '', undefined, {
-    timeout: 10_000,
-  });
-  // Spinners loop forever: wait only for animations that end.
-  await page.evaluate(() =>
-    Promise.race([
-      Promise.all(
-        document
-          .getAnimations()
-          .filter((a) => a.effect?.getTiming().iterations !== Infinity)
-          .map((a) => a.finished.catch(() => undefined)),
-      ),
-      new Promise((resolve) => setTimeout(resolve, 5_000)),
-    ]),
-  );
 }
 
 export async function checkState(page: Page, name: string): Promise<void> {
