@@ -53,6 +53,15 @@ export const BITBUCKET_ROUTES: RouteRequirement[] = [
   { method: 'GET', template: '/user', scopes: ['read:user:bitbucket'], authTypes: apiTokenOnly, accessTokens: false },
   // The spec allows forge-oauth2 on these, but they describe the calling user, which an access token is not.
   { method: 'GET', template: '/user/workspaces/{workspace}/permission', scopes: ['read:workspace:bitbucket'], authTypes: both, accessTokens: false },
+  // Who is a member of the workspace, and with which role: the app asks it (as itself) before automatic
+  // work acts for an account, which must still be allowed to connect.
+  {
+    method: 'GET',
+    template: '/workspaces/{workspace}/permissions',
+    scopes: ['read:workspace:bitbucket'],
+    authTypes: both,
+    accessTokens: true,
+  },
   // What a workspace admin's token reads about another user: who may administer repositories.
   {
     method: 'GET',

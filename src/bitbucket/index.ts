@@ -26,3 +26,4 @@ export {
 } from './transport';
 export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
 export { RateBudget } from './rate-budget';
+export { accountWorkspaceRole, type WorkspaceRole } from './workspace';

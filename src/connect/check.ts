@@ -1,10 +1,15 @@
 /**
  * check: is a connection still working, and tidy? It reads what status reads, then asks Valohai to
  * fetch (the only way to learn that the key Valohai holds still opens every repository) and looks for
- * Bitbucket's head of the fetch reference among Valohai's commits. With `repair`, a repository that
- * lost the connection's key (removed by hand, or a submodule added since) gets the same public key
- * back, with the same label, after the person acting is authorised for it; nothing else changes: no
- * key is made, none removed, Valohai's settings untouched.
+ * Bitbucket's head of the fetch reference among Valohai's commits. With `repair`, a repository the
+ * connection records that lost its key (removed by hand) gets the same public key back, with the same
+ * label, after the account acting is authorised for it; nothing else changes: no key is made, none
+ * removed, Valohai's settings untouched.
+ *
+ * A check runs from cron jobs and the app's schedule, with nobody to answer for it, so it restores and
+ * never extends: a repository `.gitmodules` names since a person connected or rotated is reported
+ * (`new-target`, needing an admin), its keys not even read, and it gets no key. It honours the
+ * connection's choices (submodules on or off, the fetch reference).
  *
  * Health: `broken` when Valohai cannot fetch what it must (a key missing, a failed fetch, the head not
  * seen, the project fetching elsewhere, no connection); `degraded` when it works but needs a look (key
@@ -58,11 +63,13 @@ export interface CheckInput {
   project: string;
   /** The branch Valohai fetches; default: the repository's main branch. A connection on another branch must name it. */
   ref?: string;
+  /** Whether Valohai fetches submodules; default: the connection's recorded choice. */
+  submodules?: boolean;
   repair?: boolean;
 }
 
 /** Warnings of status that are findings of their own here (said once, with the check's words). */
-const MAPPED: ReadonlySet<WarningCode> = new Set(['not-fetched', 'project-moved']);
+const MAPPED: ReadonlySet<WarningCode> = new Set(['not-fetched', 'project-moved', 'new-target']);
 
 function targetOf(repository: string, via: string): Target {
   const [workspace = '', slug = ''] = repository.split('/');
@@ -76,7 +83,7 @@ export async function check(deps: WorkflowDeps, input: CheckInput): Promise<Chec
 
 async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckResult> {
   // Valohai's commits are read once, after its fetch: a read before it would say nothing the check uses.
-  const st: StatusResult = await status(deps, input, { commits: false });
+  const st: StatusResult = await status(deps, input, { commits: false, onlyRecorded: true });
   const record = await deps.store?.get(st.repository, st.valohai.projectId);
   const findings: Finding[] = [];
   const repaired: CheckResult['repaired'] = [];
@@ -87,7 +94,8 @@ async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckRes
     broken('not-connected', `${st.repository} holds no key of a connection to Valohai project ${st.valohai.projectName}, and none is recorded here: run connect.`);
   }
 
-  const missing = st.repositories.filter((r) => !r.key && !r.error);
+  const missing = st.repositories.filter((r) => !r.key && !r.error && !r.unrecorded);
+  for (const w of st.warnings) if (w.code === 'new-target') broken('new-target', w.message, w.repository);
   const unreadable = st.repositories.filter((x) => x.error);
   if (unreadable.length > 1 && unreadable.length === st.repositories.length) {
     // One cause (a token that may not list keys, most often), said once.
@@ -122,14 +130,11 @@ async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckRes
         }
       }
       if (record && repaired.length) {
+        // Restored where it was recorded: the record learns the new key ids and gains no repository.
         const ids = new Map(repaired.map((r) => [r.repository.toLowerCase(), r.keyId]));
-        const known = new Set(record.targets.map((t) => t.repository.toLowerCase()));
         await deps.store?.put({
           ...record,
-          targets: [
-            ...record.targets.map((t) => (ids.has(t.repository.toLowerCase()) ? { ...t, keyId: ids.get(t.repository.toLowerCase()) ?? null } : t)),
-            ...repaired.filter((r) => !known.has(r.repository.toLowerCase())).map((r) => ({ repository: r.repository, keyId: r.keyId })),
-          ],
+          targets: record.targets.map((t) => (ids.has(t.repository.toLowerCase()) ? { ...t, keyId: ids.get(t.repository.toLowerCase()) ?? null } : t)),
         });
       }
     } else {

@@ -8,6 +8,6 @@ export { sync, type SyncResult } from './sync';
 export { check, type CheckInput, type CheckResult, type Finding, type FindingCode, type Health } from './check';
 export { discover, type Plan } from './discover';
 export { accessKeyLabel, isLabelFor } from './label';
-export { authorise, ownCredentials, NotAuthorisedError, type Authority, type RefusalReason, type TargetVerdict } from './trust';
+export { authorise, ownCredentials, NotAuthorisedError, TargetsGrewError, unrecordedTargets, type Authority, type RefusalReason, type TargetVerdict } from './trust';
 export { checkBudget, HOURLY_REQUEST_LIMIT, RequestBudgetError } from './budget';
 export { DISCOVERY_LIMITS } from './discover';

@@ -13,10 +13,15 @@ import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo,
 import { checkBudget } from './budget';
 import { findingProject, forEachBounded, foundProject, mapBounded, Saga } from './saga';
 import { fetchesElsewhere, ProjectInUseError, ProjectMovedError } from './project-use';
-import { authorise } from './trust';
+import { authorise, TargetsGrewError, unrecordedTargets } from './trust';
 import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
 
-export interface ConnectInput extends DiscoverInput {
+export interface ConnectInput extends Omit<DiscoverInput, 'submodules'> {
+  /**
+   * Whether the key goes on submodule repositories. Connect: required. Rotate: default the connection's
+   * recorded choice, so a connection made without submodules never gains them by a rotation.
+   */
+  submodules?: boolean;
   /** Valohai project id or `owner/name`. */
   project: string;
   keyType?: KeyType;
@@ -27,6 +32,12 @@ export interface ConnectInput extends DiscoverInput {
    * it, such a project stops connect before anything changes (ProjectInUseError).
    */
   moveProject?: boolean;
+  /**
+   * Work nobody started (automatic rotation, a bulk action's item): the key may go only on repositories
+   * the connection records. A target `.gitmodules` added since stops it before anything changes
+   * (TargetsGrewError); the person who may add it does so with their own connect or rotate.
+   */
+  restoreOnly?: boolean;
 }
 
 const noop: ProgressSink = () => {};
@@ -78,24 +89,37 @@ function lockName(input: { workspace: string; repo: string }): string {
  */
 export async function prepare(
   deps: WorkflowDeps,
-  input: DiscoverInput & { project: string; moveProject?: boolean },
+  input: Omit<DiscoverInput, 'submodules'> & { submodules?: boolean; project: string; moveProject?: boolean; restoreOnly?: boolean },
   mode: 'connect' | 'rotate',
   saga: Saga,
 ) {
   const concurrency = deps.concurrency ?? 8;
+  const findProject = () => saga.step('valohai-project', findingProject(input.project), () => deps.valohai.findProject(input.project), foundProject);
+  let submodules = input.submodules;
+  let found: ValohaiProjectInfo | undefined;
+  if (submodules === undefined) {
+    // The connection's own choice: its record is found by the project, so the project is read first.
+    found = await findProject();
+    submodules = (await deps.store?.get(`${input.workspace}/${input.repo}`, found.id))?.submodules ?? true;
+  }
   const [plan, project] = await Promise.all([
-    saga.step('read-repository', `Reading ${input.workspace}/${input.repo} and its submodules on Bitbucket`, async () => {
-      const found = await discover(deps.bitbucket, { concurrency, ...input });
+    saga.step('read-repository', `Reading ${input.workspace}/${input.repo}${submodules ? ' and its submodules' : ''} on Bitbucket`, async () => {
+      const found = await discover(deps.bitbucket, { concurrency, ...input, submodules: submodules as boolean });
       const unreadable = found.warnings.filter((w) => w.code === 'gitmodules-unreadable');
       if (unreadable.length) throw new UnreadableGitmodulesError(unreadable);
       return found;
     }),
-    saga.step('valohai-project', findingProject(input.project), () => deps.valohai.findProject(input.project), foundProject),
+    found ? Promise.resolve(found) : findProject(),
   ]);
   // Valohai's settings are read before they are written: a project fetching another repository is not ours to take.
   const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);
   if (elsewhere && mode === 'rotate') throw new ProjectMovedError(project.name, elsewhere);
   if (elsewhere && !input.moveProject) throw new ProjectInUseError(project.name, elsewhere);
+  if (input.restoreOnly) {
+    const remembered = await deps.store?.get(plan.repository.fullName, project.id);
+    const grown = unrecordedTargets(plan.targets, remembered?.targets);
+    if (grown.length) throw new TargetsGrewError(grown.map((t) => ({ repository: repoName(t), via: t.via })));
+  }
   const n = plan.targets.length;
   await saga.step('authorise', `Checking you may give the key to ${n} ${n === 1 ? 'repository' : 'repositories'}`, async () => {
     await authorise(deps.authority, plan.targets);
@@ -124,7 +148,7 @@ export async function prepare(
       return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys>).value);
     },
   );
-  return { plan, project, targetKeys };
+  return { plan, project, targetKeys, submodules };
 }
 
 function requireRepositoryId(project: ValohaiProjectInfo): number {
@@ -285,7 +309,7 @@ async function installLocked(
     // The reads, then a key made, given to Valohai, fetched and verified; the keys per repository follow once known.
     saga.expect(input.dryRun ? 4 : 8);
     const prepared = prepare(deps, input, mode, saga);
-    const { plan, project, targetKeys } = await prepared;
+    const { plan, project, targetKeys, submodules } = await prepared;
     Object.assign(result, {
       repository: plan.repository.fullName,
       sshUrl: plan.repository.sshUrl,
@@ -310,7 +334,7 @@ async function installLocked(
     }
     saga.expect(plannedSteps(input, mode, current && valohaiMatches ? current : undefined, targetKeys, remembered));
     if (mode === 'connect' && current && valohaiMatches) {
-      const again = await reverify(deps, saga, input, result, plan, project, targetKeys, current);
+      const again = await reverify(deps, saga, { ...input, submodules }, result, plan, project, targetKeys, current);
       if (again !== 'replace-key') return again;
       // Fall through: a new key, make-before-break as in rotate; the keys Valohai cannot use leave once it fetches.
     }
@@ -325,7 +349,7 @@ async function installLocked(
     Object.assign(result, { keyType: key.type, fingerprint: key.fingerprint, publicKey: key.publicKey });
 
     // On record before it goes anywhere: a key that could not be taken back is still known to be ours.
-    await noteKey(deps, saga, plan, project, remembered, key, label, now);
+    await noteKey(deps, saga, plan, project, remembered, key, label, now, submodules);
     result.accessKeys = await ensureKeyOnTargets(deps, saga, targetKeys, key.publicKey, label, true);
 
     try {
@@ -370,14 +394,14 @@ async function installLocked(
         result.leftovers = stale.map(({ target, key: k }) => `old access key ${k.id} on ${repoName(target)} (kept until Valohai verifiably fetches with the new key)`);
         result.error += `\nThe old keys stay until then. Run rotate once Valohai can fetch: it verifies a new key, then removes the old ones.`;
       }
-      await remember(deps, plan, project, key.publicKey, keyType, label, now, result, retired);
+      await remember(deps, plan, project, key.publicKey, keyType, label, now, result, submodules, retired);
       return result;
     }
 
     // Verified: only now may the keys this one replaces leave Bitbucket.
     const failedDeletes = await removeKeys(deps, saga, stale, result);
     const stillOut = new Set(failedDeletes.map((f) => normaliseKey(f.key.key)));
-    await remember(deps, plan, project, key.publicKey, keyType, label, now, result, retired.filter((k) => stillOut.has(k)));
+    await remember(deps, plan, project, key.publicKey, keyType, label, now, result, submodules, retired.filter((k) => stillOut.has(k)));
     if (failedDeletes.length) {
       result.outcome = 'failed';
       result.leftovers = failedDeletes.map((f) => f.what);
@@ -456,6 +480,7 @@ async function remember(
   label: string,
   createdAt: Date,
   result: WorkflowResult,
+  submodules: boolean,
   retired: string[] = [],
 ): Promise<void> {
   await deps.store?.put({
@@ -468,6 +493,7 @@ async function remember(
     label,
     createdAt: createdAt.toISOString(),
     ref: plan.ref,
+    submodules,
     targets: result.accessKeys
       .filter((a) => a.status === 'added' || a.status === 'present')
       .map((a) => ({ repository: a.repository, keyId: a.id })),
@@ -488,6 +514,7 @@ async function noteKey(
   key: GeneratedKey,
   label: string,
   now: Date,
+  submodules: boolean,
 ): Promise<void> {
   const store = deps.store;
   if (!store) return;
@@ -504,6 +531,7 @@ async function noteKey(
         label,
         createdAt: now.toISOString(),
         ref: plan.ref,
+        submodules,
         targets: [],
       };
   await store.put(noted);
@@ -563,7 +591,7 @@ async function reverify(
   if (!verification.verified) result.error = verification.errors.join('\n');
   const created = current.createdOn ? new Date(current.createdOn) : deps.clock?.now() ?? new Date();
   const remembered = await deps.store?.get(plan.repository.fullName, project.id);
-  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result, remembered?.retired ?? []);
+  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result, input.submodules ?? true, remembered?.retired ?? []);
   return result;
 }
 

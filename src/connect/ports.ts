@@ -83,6 +83,15 @@ export interface ConnectionRecord {
   label: string;
   createdAt: string;
   ref: string;
+  /**
+   * Whether the key goes on submodule repositories: the choice made when a person connected. Absent on
+   * records made before it was kept (they were made with submodules). Check, repair and rotate honour it.
+   */
+  submodules?: boolean;
+  /**
+   * The repositories a person chose and was authorised for (connect, or an interactive rotate): work
+   * that nobody started may put the key back on these and on no other.
+   */
   targets: { repository: string; keyId: number | null }[];
   /**
    * Public keys (`type base64`) this app made for the connection that are no longer current but may

@@ -7,9 +7,10 @@ import { parsePublicKey } from '../ssh/index';
 import { discover } from './discover';
 import { messageOf } from './explain';
 import { currentKey, lookalikeWarnings, normaliseKey, ourKeys } from './keys';
-import type { AccessKeyInfo, WorkflowDeps } from './ports';
+import type { AccessKeyInfo, ConnectionRecord, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { fetchesElsewhere, projectMovedWarning } from './project-use';
 import { mapBounded } from './saga';
+import { unrecordedTargets } from './trust';
 import type { Warning } from './types';
 
 export const KEY_AGE_WARNING_DAYS = 180;
@@ -33,6 +34,11 @@ export interface RepositoryKeyStatus {
   error?: string;
   /** Set when that was Bitbucket's rate limit (429), with the wait it asked for, if any. */
   rateLimited?: { retryAfterSeconds?: number };
+  /**
+   * A repository `.gitmodules` names that the connection does not record (`onlyRecorded`): its keys were
+   * not read, and nothing but a person's own action gives it the key.
+   */
+  unrecorded?: true;
 }
 
 export interface StatusResult {
@@ -77,25 +83,53 @@ function view(k: AccessKeyInfo, now: Date): KeyView {
   };
 }
 
-export async function status(
-  deps: Omit<WorkflowDeps, 'authority'>,
-  input: { workspace: string; repo: string; project: string; ref?: string },
-  /** `commits: false`: Valohai's commits are not read (a caller that asks Valohai to fetch reads them after). */
-  options: { commits?: boolean } = {},
-): Promise<StatusResult> {
+export interface StatusInput {
+  workspace: string;
+  repo: string;
+  project: string;
+  ref?: string;
+  /** Whether to look at submodule repositories; default: the connection's recorded choice, else yes. */
+  submodules?: boolean;
+}
+
+export interface StatusOptions {
+  /** `false`: Valohai's commits are not read (a caller that asks Valohai to fetch reads them after). */
+  commits?: boolean;
+  /**
+   * Read the keys of the superproject and the repositories the connection records only: a repository
+   * `.gitmodules` names since is reported as new (`new-target`), its keys unread. What a check does: its
+   * credentials are not spent on, and its findings say nothing of, repositories no person chose.
+   */
+  onlyRecorded?: boolean;
+}
+
+const UNREAD: PromiseSettledResult<AccessKeyInfo[]> = { status: 'fulfilled', value: [] };
+
+export async function status(deps: Omit<WorkflowDeps, 'authority'>, input: StatusInput, options: StatusOptions = {}): Promise<StatusResult> {
+  let submodules = input.submodules;
+  let found: ValohaiProjectInfo | undefined;
+  if (submodules === undefined && deps.store) {
+    // The connection's own choice decides how far to look: one made without submodules has none to check.
+    found = await deps.valohai.findProject(input.project);
+    const early = await deps.store.get(`${input.workspace}/${input.repo}`, found.id);
+    submodules = early?.submodules ?? true;
+  }
   const [plan, project] = await Promise.all([
-    discover(deps.bitbucket, { ...input, submodules: true, concurrency: deps.concurrency }),
-    deps.valohai.findProject(input.project),
+    discover(deps.bitbucket, { ...input, submodules: submodules ?? true, concurrency: deps.concurrency }),
+    found ? Promise.resolve(found) : deps.valohai.findProject(input.project),
   ]);
   const now = deps.clock?.now() ?? new Date();
+  const remembered: ConnectionRecord | undefined = await deps.store?.get(plan.repository.fullName, project.id);
+  const unrecorded = new Set(options.onlyRecorded ? unrecordedTargets(plan.targets.slice(1), remembered?.targets).map((t) => t.key) : []);
   // Independent reads, side by side: a status read sits on a page load.
-  const [remembered, listed, commits] = await Promise.all([
-    deps.store?.get(plan.repository.fullName, project.id),
+  const [listed, commits] = await Promise.all([
     mapBounded(plan.targets, deps.concurrency ?? 8, (t) =>
-      deps.bitbucket.listAccessKeys(t.workspace, t.slug).then(
-        (value): PromiseSettledResult<AccessKeyInfo[]> => ({ status: 'fulfilled', value }),
-        (reason: unknown): PromiseSettledResult<AccessKeyInfo[]> => ({ status: 'rejected', reason }),
-      ),
+      unrecorded.has(t.key)
+        ? Promise.resolve(UNREAD)
+        : deps.bitbucket.listAccessKeys(t.workspace, t.slug).then(
+            (value): PromiseSettledResult<AccessKeyInfo[]> => ({ status: 'fulfilled', value }),
+            (reason: unknown): PromiseSettledResult<AccessKeyInfo[]> => ({ status: 'rejected', reason }),
+          ),
     ),
     // Valohai lists commits of every branch, newest first: in step means the head of our ref is among them.
     options.commits === false ? Promise.resolve([]) : deps.valohai.listCommits(project.id, 100).catch(() => []),
@@ -117,6 +151,16 @@ export async function status(
 
   const repositories: RepositoryKeyStatus[] = plan.targets.map((t, i) => {
     const repository = `${t.workspace}/${t.slug}`;
+    if (unrecorded.has(t.key)) {
+      warnings.push({
+        code: 'new-target',
+        repository,
+        message:
+          `${repository}${t.via === 'superproject' ? '' : ` (submodule ${t.via})`} is new since a person last connected or rotated this connection, so it does not hold the connection's key and no check adds it. ` +
+          'It needs an admin of it: rotating the connection (or connecting again with the CLI) checks that they administer it and adds the key.',
+      });
+      return { repository, via: t.via, key: null, orphans: [], unrecorded: true };
+    }
     const got = listed[i];
     if (!got || got.status === 'rejected') {
       const failed: RepositoryKeyStatus = { repository, via: t.via, key: null, orphans: [], error: messageOf(got?.reason) };

@@ -65,3 +65,29 @@ export async function authorise(authority: Authority, targets: Target[]): Promis
   });
   if (refused.length) throw new NotAuthorisedError(refused);
 }
+
+/**
+ * Work that nobody started (a scheduled or automatic rotation, each item of a bulk action, a repair)
+ * may only restore what a person granted: the key goes back on the repositories the connection records,
+ * and never on one `.gitmodules` named since, whoever pushed it. Such a repository stops the work
+ * before anything changes; a person's own action (connect again, rotate), which checks that they
+ * administer it, is the way to add it.
+ */
+export class TargetsGrewError extends Refusal {
+  constructor(readonly added: { repository: string; via: string }[]) {
+    const lines = added.map((t) => `  - ${t.repository}${t.via === 'superproject' ? '' : ` (submodule ${t.via})`}`);
+    super(
+      `Nothing was changed: since a person last connected or rotated this connection, Valohai would also need ${added.length === 1 ? 'this repository' : 'these repositories'}, which ${added.length === 1 ? 'does' : 'do'} not hold the connection's key:\n${lines.join('\n')}\n` +
+        'Work nobody started gives the key to no repository a person has not chosen.',
+      'An admin of each repository named can add it by rotating the connection from its repository page (or by connecting again with the CLI), which checks that they administer it; or remove the submodule.',
+      '\n',
+    );
+    this.name = 'TargetsGrewError';
+  }
+}
+
+/** The discovered targets a record does not hold: those a person has not chosen for the key. */
+export function unrecordedTargets<T extends { key: string }>(targets: T[], recorded: { repository: string }[] | undefined): T[] {
+  const known = new Set((recorded ?? []).map((t) => t.repository.toLowerCase()));
+  return targets.filter((t) => !known.has(t.key));
+}

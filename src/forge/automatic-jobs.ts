@@ -6,7 +6,8 @@
 import { connect, disconnect, rotate, type ProgressSink, type WorkflowResult } from '../connect/index';
 import { Saga } from '../connect/saga';
 import type { StartConnectPayload, StartRotatePayload } from './contract';
-import { failures } from './errors';
+import { connectorLapse, TAKE_OVER } from './automatic-work';
+import { failures, ResolverFailure } from './errors';
 import type { JobContext } from './job-context';
 import { emptyResult } from '../connect/types';
 import { disconnectByHand, fetchOutcome, keepCreatedProject } from './manual-jobs';
@@ -78,10 +79,24 @@ export async function connectJob(ctx: JobContext, choices: StartConnectPayload, 
   return result;
 }
 
+/**
+ * A rotation started by the key-age policy or as one item of a bulk action has nobody behind each of its
+ * repositories: it renews the key where the connection records it and goes no further.
+ */
+export function unattended(ctx: JobContext): boolean {
+  const { input } = ctx.job;
+  return input.kind === 'rotate' && (input.automatic === true || ctx.job.batchId !== undefined);
+}
+
 export async function rotateJob(ctx: JobContext, choices: StartRotatePayload, sink: ProgressSink): Promise<WorkflowResult> {
   const connection = await ctx.requireConnection();
   const bitbucket = await requireToken(ctx);
   const { record } = connection;
+  if (ctx.job.input.kind === 'rotate' && ctx.job.input.automatic) {
+    // The policy's rotation acts for the connection's maker, who must still be someone allowed to connect.
+    const lapse = await connectorLapse(ctx.platform, ctx.job.workspaceUuid, ctx.job.accountId, () => ctx.counts.bitbucketApp++);
+    if (lapse) throw new ResolverFailure('not-admin', `Automatic rotation stopped, and the old key still works: ${lapse}`, TAKE_OVER);
+  }
   const result = await rotate(
     await ctx.deps(bitbucket),
     {
@@ -91,6 +106,7 @@ export async function rotateJob(ctx: JobContext, choices: StartRotatePayload, si
       submodules: connection.submodules,
       project: record.projectId,
       keyType: choices.keyType ?? record.keyType,
+      restoreOnly: unattended(ctx),
     },
     sink,
   );

@@ -318,8 +318,13 @@ export type HealthTrigger = 'schedule' | 'push' | 'verify';
 export type HealthFindingCode =
   /** The connection's key is not on a repository Valohai fetches (removed by hand, or a submodule added since). */
   | 'key-missing'
-  /** A repository that lacks the key, where the connection's account may not put it: an admin of it must. */
+  /**
+   * A repository that lacks the key and that automatic work may not give it: one the connection's account
+   * may not administer, or a submodule new since a person last connected or rotated. An admin of it must.
+   */
   | 'needs-admin'
+  /** Automatic repairs and rotations stopped: the account that made the connection may no longer connect here. */
+  | 'connector-lapsed'
   | 'repair-failed'
   | 'keys-unreadable'
   | 'fetch-failed'
@@ -376,6 +381,14 @@ export interface HealthEntry {
 
 export const HEALTH_HISTORY_LENGTH = 30;
 
+/** A repository that lacks the key and needs one of its admins. */
+export interface NeedsAdminEntry {
+  repository: string;
+  reason: string;
+  /** New in `.gitmodules` since a person last connected or rotated: only a person's own Rotate adds it. */
+  newSubmodule?: boolean;
+}
+
 /** A key the checks want a person to know about. */
 export interface KeyNotice {
   kind: 'unused' | 'unneeded' | 'stray';
@@ -406,7 +419,7 @@ export interface HealthView {
   /** Automatic work (checks, repairs, rotations) is paused, and why, with the fix. */
   paused?: { reason: string; fix: string };
   /** Repositories that lack the key and need one of their admins, with the reason. */
-  needsAdmin: { repository: string; reason: string }[];
+  needsAdmin: NeedsAdminEntry[];
   /** Changes made by checks and pushes, newest first (from the kept history). */
   recentChanges: HealthChange[];
   keyNotices: KeyNotice[];
@@ -851,6 +864,11 @@ export interface BatchPlanEntry {
   requests: number;
   /** Connect: the Valohai project it would get, `owner/name` (new) or the existing one's name. */
   project?: string;
+  /**
+   * Rotate, verify, disconnect: every repository the item touches, as the connection records them. A
+   * rotation goes no further: an item whose `.gitmodules` named more since is refused when it runs.
+   */
+  repositories?: string[];
 }
 
 export interface BatchSkip {

@@ -254,7 +254,8 @@ async function planFor(platform: ForgePlatform, context: TrustedContext, payload
       continue;
     }
     const targets = Math.max(1, connection?.record.targets.length ?? 1);
-    planned.act.push({ repository: repo.repository, repositoryUuid: repo.repositoryUuid, targets, requests: cost * targets });
+    const repositories = connection?.record.targets.map((t) => t.repository) ?? [repo.repository];
+    planned.act.push({ repository: repo.repository, repositoryUuid: repo.repositoryUuid, targets, requests: cost * targets, repositories });
   }
   return planned;
 }
@@ -330,7 +331,13 @@ export async function planBatch(platform: ForgePlatform, context: TrustedContext
         : `${what}: more than this hour's fleet budget (${budget.left} of ${FLEET_REQUESTS_PER_HOUR} left${budget.refillsAt ? `, refills at ${clockTime(budget.refillsAt, now)}` : ''}), so it pauses and resumes by itself, finishing in about ${extraHours + 1} hours.`;
   return {
     action: payload.action,
-    act: planned.act.map(({ repository, targets, requests, project }) => ({ repository, targets, requests, ...(project ? { project } : {}) })),
+    act: planned.act.map(({ repository, targets, requests, project, repositories }) => ({
+      repository,
+      targets,
+      requests,
+      ...(project ? { project } : {}),
+      ...(repositories ? { repositories } : {}),
+    })),
     skip: planned.skip,
     requests: { total, perTarget: REQUESTS_PER_TARGET[payload.action].perTarget, source: REQUESTS_PER_TARGET[payload.action].source },
     budget: { perHour: FLEET_REQUESTS_PER_HOUR, leftThisHour: budget.left, refillsAt: budget.refillsAt?.toISOString() ?? null },

@@ -6,7 +6,13 @@
  *
  * What is trusted for what: `.gitmodules` only chooses which repositories to look at; a key is the
  * connection's only when its public key is recorded; a label proves nothing, so a lookalike key is
- * reported and never touched. Every key added is one the recorded account could add itself.
+ * reported and never touched.
+ *
+ * Nobody is present to answer for a check, so it restores and never extends: the key goes back only on
+ * repositories the connection records (chosen and authorised when a person connected or rotated), and
+ * only while the account that made it may still connect here and administers each of them. A repository
+ * `.gitmodules` names since (whoever pushed it) gets no key and not even a key listing: it is shown as
+ * a new submodule that needs an admin, and a person's own Rotate adds it.
  */
 import { randomUUID } from 'node:crypto';
 import { check, type CheckResult, type Finding } from '../connect/check';
@@ -15,7 +21,7 @@ import { normaliseKey } from '../connect/keys';
 import { fetchesElsewhere } from '../connect/project-use';
 import type { AccessKeyInfo, Authority, BitbucketApi, TargetVerdict } from '../connect/index';
 import { parsePublicKey } from '../ssh/index';
-import { AutomaticWork } from './automatic-work';
+import { AutomaticWork, TAKE_OVER } from './automatic-work';
 import {
   accessKeysUrl,
   type HealthChange,
@@ -25,12 +31,14 @@ import {
   type HealthPolicyView,
   type HealthTrigger,
   type KeyNotice,
+  type NeedsAdminEntry as HealthRecordNeedsAdmin,
 } from './contract';
 import { bitbucketTokenRefused, cleanText, errorName, valohaiTokenRefused } from './errors';
 import { automationPause, loadHealth, loadPolicy, recordHealth, tokenExpiryFindings } from './health-records';
 import { activeJob } from './jobs';
 import { unneededBy } from './key-notices';
 import { bareUuid, keys } from './keys';
+import { TokenShareSpentError, type RequestCounts } from './job-context';
 import { LockBusyError } from './kv-lock';
 import type { ForgePlatform } from './platform';
 import type { LastFetch, StoredConnection } from './records';
@@ -38,6 +46,10 @@ import type { LastFetch, StoredConnection } from './records';
 export interface HealthCheckOptions {
   trigger: HealthTrigger;
   now?: Date;
+  /** Stored-token requests the check may make at most (push handling's share); unlimited when absent. */
+  tokenLimit?: number;
+  /** Filled with the requests the check made, whatever its end. */
+  spent?: RequestCounts;
 }
 
 const DAY = 86_400_000;
@@ -47,6 +59,8 @@ const APP_LABEL = /^Valohai\b.*\[vh:[0-9a-z]{12}\]\s*$/i;
 
 /** Discovery that stopped short: a recorded repository it did not reach may still be needed. */
 const INCOMPLETE_DISCOVERY = new Set(['gitmodules-unreadable', 'submodule-cap', 'submodule-depth']);
+
+type NeedsAdmin = HealthRecordNeedsAdmin;
 
 const lower = (name: string) => name.toLowerCase();
 const split = (name: string) => {
@@ -64,6 +78,17 @@ export async function runHealthCheck(platform: ForgePlatform, workspaceUuid: str
   if (!connection || connection.state !== 'connected') return undefined;
 
   const work = new AutomaticWork(platform, connection, `check:${randomUUID()}`);
+  work.tokenLimit = opts.tokenLimit;
+  try {
+    return await checkWith(work, ws, repo, now, opts);
+  } finally {
+    if (opts.spent) Object.assign(opts.spent, work.counts);
+  }
+}
+
+async function checkWith(work: AutomaticWork, ws: string, repo: string, now: Date, opts: HealthCheckOptions): Promise<HealthEntry | undefined> {
+  const { platform, connection } = work;
+  const { store } = platform;
   const summary = await work.credentials.summary();
   const keyAgeDays = ageDays(connection.record.createdAt, now);
   const paused = automationPause(summary, now);
@@ -80,7 +105,7 @@ export async function runHealthCheck(platform: ForgePlatform, workspaceUuid: str
   const policy = await loadPolicy(store, ws);
   const previous = await loadHealth(store, ws, repo);
   let entry: HealthEntry;
-  let found: { keyNotices?: KeyNotice[]; needsAdmin?: { repository: string; reason: string }[] } = {};
+  let found: { keyNotices?: KeyNotice[]; needsAdmin?: NeedsAdmin[] } = {};
   try {
     const bitbucket = await work.bitbucket();
     if (bitbucket) {
@@ -91,7 +116,8 @@ export async function runHealthCheck(platform: ForgePlatform, workspaceUuid: str
       entry = await valohaiOnlyCheck(work, { now, trigger: opts.trigger });
     }
   } catch (err) {
-    if (err instanceof LockBusyError) return undefined;
+    // Another run holds the repository, or the share given to this check ran out: the next check looks again.
+    if (err instanceof LockBusyError || err instanceof TokenShareSpentError) return undefined;
     await work.settleCredentials(undefined);
     const refused = work.refused;
     if (refused.bitbucket || refused.valohai) {
@@ -237,6 +263,8 @@ function watchAuthority(authority: Authority, verdicts: Observed['verdicts']): A
   };
 }
 
+const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
 /** Why the recorded account may not add the key to a repository, in the page's words. */
 function needsAdminReason(verdict: TargetVerdict): string {
   if (verdict.reason === 'not-admin' && verdict.message === 'you do not administer it. Ask its admin.') {
@@ -286,10 +314,10 @@ function fixFor(code: HealthFindingCode, repository: string | undefined, policy:
 }
 
 /** The engine's findings as the pages show them; keys are said by the notices, not twice. */
-function mapFindings(findings: Finding[], policy: HealthPolicyView, needsAdmin: { repository: string; reason: string }[]): HealthFinding[] {
+function mapFindings(findings: Finding[], policy: HealthPolicyView, needsAdmin: NeedsAdmin[]): HealthFinding[] {
   const out: HealthFinding[] = [];
   for (const f of findings) {
-    if (f.code === 'orphan-key' || f.code === 'lookalike-key' || f.code === 'needs-admin') continue;
+    if (f.code === 'orphan-key' || f.code === 'lookalike-key' || f.code === 'needs-admin' || f.code === 'new-target') continue;
     const code: HealthFindingCode = DIRECT.has(f.code) ? (f.code as HealthFindingCode) : f.code === 'not-connected' ? 'key-missing' : 'other';
     const fix = fixFor(code, f.repository, policy) ?? (code === 'other' && f.severity === 'broken' ? 'Run Verify on the repository page for the details.' : undefined);
     out.push({ severity: f.severity, code, ...(f.repository ? { repository: f.repository } : {}), message: f.message, ...(fix ? { fix } : {}) });
@@ -301,7 +329,9 @@ function mapFindings(findings: Finding[], policy: HealthPolicyView, needsAdmin: 
       code: 'needs-admin',
       repository: n.repository,
       message: `${n.repository} lacks the connection's key, so Valohai cannot fetch it. ${n.reason}`,
-      fix: `An admin of ${n.repository} adds the connection's public key at ${accessKeysUrl(workspace, slug)} (or rotates the connection from its repository page).`,
+      fix: n.newSubmodule
+        ? `An admin of ${n.repository} rotates the connection from this page, or removes the submodule.`
+        : `An admin of ${n.repository} adds the connection's public key at ${accessKeysUrl(workspace, slug)} (or rotates the connection from this page).`,
     });
   }
   return out;
@@ -318,32 +348,38 @@ async function fullCheck(
   work: AutomaticWork,
   bitbucket: BitbucketApi,
   opts: FullCheckOptions,
-): Promise<{ entry: HealthEntry; found: { keyNotices: KeyNotice[]; needsAdmin: { repository: string; reason: string }[] } } | undefined> {
+): Promise<{ entry: HealthEntry; found: { keyNotices: KeyNotice[]; needsAdmin: NeedsAdmin[] } } | undefined> {
   const { platform, connection } = work;
   const { policy, now } = opts;
   const before = connection.record;
   const observed = observe(bitbucket);
-  const deps = await work.deps(observed.api);
+  // Asked only where a repair may follow: a check that only reports acts for nobody.
+  const lapse = policy.drift === 'repair' ? await work.lapse() : undefined;
+  const deps = await work.deps(observed.api, lapse);
   deps.authority = watchAuthority(deps.authority, observed.verdicts);
   const result: CheckResult = await check(deps, {
     workspace: work.workspace,
     repo: work.repo,
     project: before.projectId,
     ref: before.ref,
-    repair: policy.drift === 'repair',
+    submodules: connection.submodules,
+    repair: policy.drift === 'repair' && !lapse,
   });
   if (work.refused.bitbucket || work.refused.valohai) throw new Error('A stored token was refused during the check.');
 
   const at = now.toISOString();
-  const recordedBefore = new Set(before.targets.map((t) => lower(t.repository)));
-  const changes: HealthChange[] = result.repaired.map((r) => {
-    if (recordedBefore.has(lower(r.repository))) return { kind: 'key-restored', repository: r.repository, at, detail: `key ${r.keyId}, missing from the repository, put back` };
-    const via = observed.verdicts.get(lower(r.repository))?.via;
-    return { kind: 'key-added', repository: r.repository, at, detail: via && via !== 'superproject' ? `submodule ${via} added` : 'a repository Valohai now fetches' };
-  });
-  const needsAdmin = [...observed.verdicts.values()]
-    .filter((v) => !v.allowed)
-    .map((v) => ({ repository: v.repository, reason: needsAdminReason(v) }));
+  // A check only restores: every key it put on a repository went back where the connection recorded it.
+  const changes: HealthChange[] = result.repaired.map((r) => ({ kind: 'key-restored', repository: r.repository, at, detail: `key ${r.keyId}, missing from the repository, put back` }));
+  const needsAdmin: NeedsAdmin[] = [
+    ...[...observed.verdicts.values()].filter((v) => !v.allowed).map((v) => ({ repository: v.repository, reason: lapse ? `${capital(lapse)} ${TAKE_OVER}` : needsAdminReason(v) })),
+    ...result.findings
+      .filter((f) => f.code === 'new-target' && f.repository)
+      .map((f) => ({
+        repository: f.repository as string,
+        reason: 'New submodule: it is new in .gitmodules since a person last connected or rotated, and work nobody started gives the key to no new repository. Rotating the connection from this page checks that you administer it, and adds the key.',
+        newSubmodule: true,
+      })),
+  ];
 
   // After repairs, the engine may have recorded new targets: read the connection as it is now.
   const fresh = (await work.connections.load()) ?? connection;
@@ -418,6 +454,7 @@ async function fullCheck(
   }
 
   const findings = mapFindings(result.findings, policy, needsAdmin);
+  if (lapse) findings.push({ severity: 'degraded', code: 'connector-lapsed', message: `Automatic repairs and rotations have stopped: ${lapse}`, fix: TAKE_OVER });
   for (const n of notices) findings.push(noticeFinding(n, policy));
 
   const lastFetch: LastFetch | undefined = result.fetch

@@ -18,6 +18,7 @@ import {
   type HealthPolicyView,
   type HealthView,
   type KeyNotice,
+  type NeedsAdminEntry,
 } from './contract';
 import { keys } from './keys';
 import type { RecordStore } from './platform';
@@ -30,7 +31,7 @@ export interface HealthRecord {
   /** From the latest check that could read the keys: unused, unneeded and stray keys. */
   keyNotices: KeyNotice[];
   /** Repositories that lack the key where the connection's account may not add it. */
-  needsAdmin: { repository: string; reason: string }[];
+  needsAdmin: NeedsAdminEntry[];
   /** What checks, pushes and admins changed, newest last, at most CHANGES_KEPT. */
   changes: HealthChange[];
 }

@@ -2,7 +2,7 @@
  * What one queue job works with: the repository, its stored connection, clients made from the
  * workspace's secrets, and the engine's dependencies wired to the record store.
  */
-import { RateBudget, type BitbucketClient, type BitbucketTransport } from '../bitbucket/index';
+import { BitbucketRateLimitError, RateBudget, type BitbucketClient, type BitbucketTransport } from '../bitbucket/index';
 import type { Authority, BitbucketApi, DisconnectDeps, WorkflowDeps, WorkflowResult } from '../connect/index';
 import { bitbucketClient, splitFullName, valohaiFor, withAppReads } from './clients';
 import { Credentials } from './credentials';
@@ -25,6 +25,20 @@ export interface RequestCounts {
 }
 
 /**
+ * The share of the stored token's requests a piece of work was given is spent: it stops before sending
+ * one more, and what it could not do waits for the next check.
+ */
+export class TokenShareSpentError extends BitbucketRateLimitError {
+  constructor(readonly limit: number) {
+    super(`This work may spend at most ${limit} requests of the stored Bitbucket API token, and has: the rest waits for the next check.`, {
+      status: 429,
+      code: 'rate_limited',
+      retryable: false,
+    });
+  }
+}
+
+/**
  * Work done with the workspace's stored tokens, by a job someone started or by automatic work: the
  * clients made from the secrets, every request counted, and a refusal (401) remembered so that
  * `settleCredentials` records it for the pages.
@@ -44,6 +58,8 @@ export class StoredTokenWork {
   protected token: BitbucketTransport | undefined;
   /** Set when Bitbucket answered the stored token 429: when it lets the token in again (Retry-After, else the hour). */
   rateLimitedUntil: Date | null = null;
+  /** At most this many stored-token requests (TokenShareSpentError past it); unlimited when undefined. */
+  tokenLimit: number | undefined;
 
   constructor(
     readonly platform: ForgePlatform,
@@ -107,6 +123,7 @@ export class StoredTokenWork {
     const noted: BitbucketTransport = {
       ...(made.baseUrl !== undefined ? { baseUrl: made.baseUrl } : {}),
       request: async (req) => {
+        if (this.tokenLimit !== undefined && this.counts.bitbucketToken >= this.tokenLimit) throw new TokenShareSpentError(this.tokenLimit);
         this.counts.bitbucketToken++;
         const res = await made.request(req);
         if (res.status === 401) this.bitbucketRefused = true;

@@ -83,8 +83,11 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
   await saveJob(store, job);
   log.info('job started', { jobId, kind: job.kind });
 
-  // A connect makes the connection: its account is the one automatic work later acts for.
-  const makes = job.input.kind === 'connect' || job.input.kind === 'manual-connect';
+  // A connect makes the connection, and a person's own rotate (which authorised every repository for
+  // them) takes it over: that account is the one automatic work later acts for. An automatic rotation
+  // or a bulk action's item keeps the maker it found.
+  const makes =
+    job.input.kind === 'connect' || job.input.kind === 'manual-connect' || (job.input.kind === 'rotate' && !job.input.automatic && job.batchId === undefined);
   const ctx = new JobContext(platform, job, { submodules: submodulesOf(job), projectOwner: null, ...(makes ? { connectedBy: job.accountId } : {}) });
   const writer = new JobProgressWriter(store, job, log);
   let status: JobStatus = 'failed';

@@ -54,6 +54,8 @@ export const keys = {
   job: (jobId: string) => checked(`job:${escapeKeyPart(jobId)}`),
   pushState: (ws: string, repo: string) => checked(`push:${repoPart(ws, repo)}`),
   pushQueued: (ws: string, repo: string) => checked(`pushq:${repoPart(ws, repo)}`),
+  /** Stored-token requests a connection's push handling spent in the current hour (push.ts). */
+  pushSpend: (ws: string, repo: string) => checked(`pushspend:${repoPart(ws, repo)}`),
   lock: (name: string) => checked(`lock:${escapeKeyPart(name)}`),
   /** A connection's check history (health-records.ts). */
   health: (ws: string, repo: string) => checked(`health:${repoPart(ws, repo)}`),

@@ -6,6 +6,11 @@
  *
  * The "queued" marker is created atomically; the sync removes it before it reads the last push time,
  * so a push either sees no marker (and enqueues) or is seen by the sync (which enqueues again).
+ *
+ * Whoever can push writes `.gitmodules`, so what a push may spend of the stored token is capped: a
+ * connection's push handling makes at most PUSH_TOKEN_REQUESTS_PER_HOUR stored-token requests in an
+ * hour. A `.gitmodules` change that does not fit is left to the next scheduled check, and Valohai still
+ * fetches at once (that costs the token nothing).
  */
 import { createHash } from 'node:crypto';
 import { sync } from '../connect/index';
@@ -18,6 +23,33 @@ import { JOB_LIFETIME_MS } from './jobs';
 import { JOB_LIMITS, type ForgePlatform } from './platform';
 import type { PushQueuedMarker, PushState, StoredConnection } from './records';
 import { ValohaiAuthError } from '../valohai/index';
+
+/**
+ * Stored-token requests one connection's push handling may make in an hour: a few checks of a connection
+ * with a handful of repositories. Pushes that change nothing in `.gitmodules` spend none.
+ */
+export const PUSH_TOKEN_REQUESTS_PER_HOUR = 20;
+
+const HOUR_MS = 3_600_000;
+
+/** What a connection's push handling spent of the stored token in the hour that began at `since`. */
+export interface PushSpend {
+  since: string;
+  spent: number;
+}
+
+/** What one check of the connection is expected to cost the stored token: its key listings, a permission read, one spare. */
+function expectedCost(connection: StoredConnection): number {
+  return Math.max(1, connection.record.targets.length) + 2;
+}
+
+/** What one push check may still spend this hour (0: none), with the hour it counts in. */
+async function pushShare(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string): Promise<PushSpend & { left: number }> {
+  const now = platform.clock.now();
+  const held = await platform.store.get<PushSpend>(keys.pushSpend(workspaceUuid, repositoryUuid));
+  const current = held && now.getTime() - Date.parse(held.since) < HOUR_MS && Date.parse(held.since) <= now.getTime() ? held : { since: now.toISOString(), spent: 0 };
+  return { ...current, left: Math.max(0, PUSH_TOKEN_REQUESTS_PER_HOUR - current.spent) };
+}
 
 /** What the push event carries that the app uses; everything else is ignored. */
 export interface PushEvent {
@@ -109,7 +141,19 @@ async function checkedForSubmodules(platform: ForgePlatform, workspaceUuid: stri
     return false;
   }
   if (hash === connection.gitmodulesHash) return false;
-  const entry = await runHealthCheck(platform, workspaceUuid, repositoryUuid, { trigger: 'push' });
+  const share = await pushShare(platform, workspaceUuid, repositoryUuid);
+  if (share.left < expectedCost(connection)) {
+    // The hour's share is spent: Valohai fetches as for any push, and the next scheduled check reads `.gitmodules`.
+    platform.log.info('push: .gitmodules change left for the next check (push share spent)', { spent: share.spent });
+    return false;
+  }
+  const spent = { bitbucketToken: 0, bitbucketApp: 0, valohai: 0 };
+  let entry;
+  try {
+    entry = await runHealthCheck(platform, workspaceUuid, repositoryUuid, { trigger: 'push', tokenLimit: share.left, spent });
+  } finally {
+    await platform.store.set(keys.pushSpend(workspaceUuid, repositoryUuid), { since: share.since, spent: share.spent + spent.bitbucketToken } satisfies PushSpend);
+  }
   // Paused or skipped (a job holds the repository): the plain fetch goes ahead, and the next push checks again.
   if (!entry || entry.health === 'paused') return false;
   const key = keys.connection(workspaceUuid, repositoryUuid);

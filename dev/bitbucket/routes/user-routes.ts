@@ -95,10 +95,30 @@ function workspaceRepositoryPermissions(call: ApiCall): HttpReply {
   return permissionPage(call, values);
 }
 
+/**
+ * The workspace's members and their roles (`workspace_membership`), filterable with `q` (for example
+ * `user.account_id="…"`). A member reads it, and so does an access token bound to the workspace (the
+ * app's own identity); anyone else is refused.
+ */
+function workspaceMembers(call: ApiCall): HttpReply {
+  const slug = call.req.params.workspace ?? '';
+  const ws = call.state.findWorkspace(slug);
+  if (!ws) return bbError(404, `No workspace with identifier '${slug}'.`);
+  const principal = call.principal;
+  const allowed =
+    principal.kind === 'user' ? call.state.workspaceRole(principal.user, ws) !== undefined : principal.token.kind === 'workspace' && principal.token.workspace === ws;
+  if (!allowed) return bbError(403, `Only members of workspace ${ws.slug} may list its members.`);
+  const values: unknown[] = call.state.memberships
+    .filter((m) => m.workspace === ws)
+    .map((m) => ({ type: 'workspace_membership', permission: m.role, user: userJson(m.user, call.urls), workspace: workspaceJson(ws, call.urls) }));
+  return permissionPage(call, values);
+}
+
 export function mountUserRoutes(router: Router, deps: ApiDeps): void {
   mountRoute(router, deps, 'GET', '/user', (call) => ({ status: 200, body: userJson(userOf(call), call.urls) }));
   mountRoute(router, deps, 'GET', '/user/workspaces/{workspace}/permission', workspacePermission);
   mountRoute(router, deps, 'GET', '/user/workspaces/{workspace}/permissions/repositories', repositoryPermissions);
+  mountRoute(router, deps, 'GET', '/workspaces/{workspace}/permissions', workspaceMembers);
   mountRoute(router, deps, 'GET', '/workspaces/{workspace}/permissions/repositories', workspaceRepositoryPermissions);
   mountRoute(router, deps, 'GET', '/workspaces/{workspace}/permissions/repositories/{repo_slug}', repositoryUserPermissions);
 }

@@ -13,6 +13,7 @@ import {
   rotate,
   status,
   sync,
+  type ConnectionRecord,
   type KeyType,
   type StatusResult,
   type SyncResult,
@@ -201,6 +202,13 @@ export function withConnectionFlags(cmd: Command, project: 'required' | 'optiona
     .option('--valohai-host <url>', 'Valohai host (env VALOHAI_HOST)');
 }
 
+/** The connection this state folder records for `repository` and `project` (its id, or owner/name), if one. */
+async function recordedConnection(io: CliIO, repository: string, project: string): Promise<ConnectionRecord | undefined> {
+  const name = project.split('/').pop();
+  const records = await new FileConnectionStore(stateDir(io.env)).list();
+  return records.find((r) => r.repository.toLowerCase() === repository.toLowerCase() && (r.projectId === project || r.projectName === name));
+}
+
 export function registerWorkflows(program: Command, io: CliIO = processIO()): void {
   withConnectionFlags(
     program
@@ -261,9 +269,18 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
       if (!repoArg) throw new ConfigError('rotate needs a repository (<workspace>/<repo>), or --all --workspace <workspace>.');
       if (!opts.project) throw new ConfigError("rotate needs --project: the Valohai project, its id or owner/name.");
       const repo = parseRepoArg(repoArg);
+      // The connection's own choices stand unless a flag says otherwise: one made without submodules, or
+      // with an RSA key, is rotated the same way.
+      const given = (name: string) => rotateCommand.getOptionValueSource(name) === 'cli';
+      const recorded = await recordedConnection(io, `${repo.workspace}/${repo.repo}`, opts.project);
       const result = await rotate(
         wire(io, opts),
-        { ...repo, project: opts.project, keyType: opts.keyType, submodules: opts.submodules },
+        {
+          ...repo,
+          project: opts.project,
+          keyType: given('keyType') ? opts.keyType : (recorded?.keyType ?? opts.keyType),
+          ...(given('submodules') ? { submodules: opts.submodules } : {}),
+        },
         terminalProgress(io.stderr, io.env),
       );
       printWorkflow(io, result, Boolean(opts.json), 'rotate');

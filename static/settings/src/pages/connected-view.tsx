@@ -244,7 +244,13 @@ export function ConnectedView({
         </Stack>
       </Box>
 
-      <HealthCard health={connection.health} keyAgeDays={connection.keyAgeDays} readOnly={readOnly} setup={setup} />
+      <HealthCard
+        health={connection.health}
+        keyAgeDays={connection.keyAgeDays}
+        readOnly={readOnly}
+        setup={setup}
+        {...(setup.bitbucket && !connection.movedAway && busy === null ? { onRotate: () => void run('rotate') } : {})}
+      />
 
       <Box as="section" xcss={sectionStyles} aria-labelledby="keys-heading">
         <Stack space="space.200">

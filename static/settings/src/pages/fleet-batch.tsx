@@ -153,7 +153,9 @@ function PlanDialog({
                         <li key={a.repository}>
                           {a.repository}
                           {a.project ? `, to Valohai project ${a.project}` : ''}
-                          {`: the key on ${plural(a.targets, 'repository', 'repositories')}, about ${plural(a.requests, 'request')}`}
+                          {a.repositories && a.repositories.length > 0
+                            ? `: the key on ${a.repositories.join(', ')}, about ${plural(a.requests, 'request')}`
+                            : `: the key on ${plural(a.targets, 'repository', 'repositories')}, about ${plural(a.requests, 'request')}`}
                         </li>
                       ))}
                     </Box>

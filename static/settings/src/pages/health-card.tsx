@@ -1,3 +1,4 @@
+import Button from '@atlaskit/button/new';
 import Heading from '@atlaskit/heading';
 import Lozenge from '@atlaskit/lozenge';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
@@ -92,17 +93,18 @@ function Findings({ findings }: { findings: HealthFinding[] }) {
   );
 }
 
-function NeedsAdmin({ needs }: { needs: HealthView['needsAdmin'] }) {
+function NeedsAdmin({ needs, onRotate }: { needs: HealthView['needsAdmin']; onRotate?: () => void }) {
   if (needs.length === 0) return null;
   const title =
-    needs.length === 1 ? `${needs[0]?.repository} needs one of its admins` : `${needs.length} repositories need one of their admins`;
+    needs.length === 1 ? `${needs[0]?.repository} needs an admin` : `${needs.length} repositories: each needs an admin`;
+  const added = needs.filter((n) => n.newSubmodule);
   return (
     <SectionMessage appearance="warning" title={title} testId="health-needs-admin">
       <Stack space="space.100">
         <Text as="p">
           {needs.length === 1
-            ? 'It lacks the key, and the connection\u2019s account may not put it there: one of its admins adds it, or connects this repository again.'
-            : 'They lack the key, and the connection\u2019s account may not put it there: an admin of each adds it, or connects this repository again.'}
+            ? 'It lacks the key, and automatic work may not put it there: one of its admins adds it, or rotates the connection from this page.'
+            : 'They lack the key, and automatic work may not put them there: an admin of each adds it, or rotates the connection from this page.'}
         </Text>
         <Box as="ul" xcss={listStyles}>
           {needs.map((n) => {
@@ -114,6 +116,14 @@ function NeedsAdmin({ needs }: { needs: HealthView['needsAdmin'] }) {
             );
           })}
         </Box>
+        {added.length > 0 && onRotate && (
+          <Inline space="space.100" alignBlock="center">
+            <Button onClick={onRotate} testId="health-needs-admin-rotate">
+              {added.length === 1 ? 'Rotate to add the new submodule' : 'Rotate to add the new submodules'}
+            </Button>
+            <Text color="color.text.subtle">Rotate checks that you administer every repository before it changes anything.</Text>
+          </Inline>
+        )}
       </Stack>
     </SectionMessage>
   );
@@ -147,11 +157,14 @@ export function HealthCard({
   keyAgeDays,
   readOnly,
   setup,
+  onRotate,
 }: {
   health: HealthView;
   keyAgeDays: number;
   readOnly: boolean;
   setup: RepositoryPage['setup'];
+  /** Starts the page's Rotate: the ordinary, authorised way to give the key to a new submodule. */
+  onRotate?: () => void;
 }) {
   const latest = health.latest;
   const verdict = health.paused ? 'paused' : (latest?.health ?? null);
@@ -220,7 +233,7 @@ export function HealthCard({
         </Inline>
         <HealthTimeline history={health.history} testId="health-timeline" />
         <Findings findings={listedFindings(health)} />
-        <NeedsAdmin needs={health.needsAdmin} />
+        <NeedsAdmin needs={health.needsAdmin} {...(onRotate && !readOnly ? { onRotate } : {})} />
         <Repaired changes={health.recentChanges} />
         {health.keyNotices.length > 0 && (
           <Stack space="space.100">
