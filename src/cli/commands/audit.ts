@@ -3,13 +3,13 @@
  * Exit status: 0 nothing to look at; 3 findings (unused, weak, shared or lookalike keys); 1 some
  * repository's keys could not be read (or the workspace could not be listed); 2 usage or configuration.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { audit, auditCsv, DEFAULT_UNUSED_DAYS, type AuditResult } from '../../connect/audit';
 import type { AccessKeyInfo } from '../../connect/index';
-import { ConfigError } from '../config';
-import { FileConnectionStore, stateDir } from '../state';
+import { bitbucketConfig, ConfigError } from '../config';
+import { checkStateDir, FileConnectionStore, readStateFile, stateDir, writeStateFile } from '../state';
 import { bitbucketOf, guard, processIO, type CliIO, type CommonFlags } from './workflows';
 
 const FINDING_WORDS: Record<string, string> = {
@@ -43,39 +43,76 @@ const RESUME_WITHIN_MS = 24 * 3_600_000;
 /** Progress is written after this many repositories, and when the audit stops. */
 const SAVE_EVERY = 25;
 
+/** A resume file dated later than this ahead of the clock was not written by an audit that stopped. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
 /** What an audit that stopped had read, kept in the state folder (public keys and labels only). */
 interface AuditProgress {
   workspace: string;
   unusedDays: number;
   startedAt: string;
+  /**
+   * Whose token read it: the Bitbucket account's email at the API it was read from. Another account sees
+   * other repositories and keys, so its reading is not this one's.
+   */
+  account: string;
   read: Record<string, AccessKeyInfo[]>;
 }
 
+const isProgress = (v: unknown): v is AuditProgress => {
+  const p = v as Partial<AuditProgress> | null;
+  return (
+    typeof p === 'object' &&
+    p !== null &&
+    typeof p.workspace === 'string' &&
+    typeof p.unusedDays === 'number' &&
+    typeof p.startedAt === 'string' &&
+    typeof p.read === 'object' &&
+    p.read !== null &&
+    Object.values(p.read).every(Array.isArray)
+  );
+};
+
 class ProgressFile {
   readonly path: string;
-  constructor(dir: string, workspace: string) {
+  constructor(
+    private readonly dir: string,
+    workspace: string,
+  ) {
+    checkStateDir(dir);
     this.path = join(dir, `audit-${workspace.toLowerCase()}.json`);
   }
 
+  /** The file's progress; none, or damaged, reads as none (only slower). A link is refused, never followed. */
   async load(): Promise<AuditProgress | undefined> {
+    const text = await readStateFile(this.path);
+    if (text === undefined) return undefined;
     try {
-      return JSON.parse(await readFile(this.path, 'utf8')) as AuditProgress;
+      const parsed = JSON.parse(text) as unknown;
+      return isProgress(parsed) ? parsed : undefined;
     } catch {
-      // None, or damaged: the audit starts from the beginning, which is only slower.
       return undefined;
     }
   }
 
-  async save(progress: AuditProgress): Promise<void> {
-    await mkdir(join(this.path, '..'), { recursive: true, mode: 0o700 });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(progress), { mode: 0o600 });
-    await rename(tmp, this.path);
+  save(progress: AuditProgress): Promise<void> {
+    return writeStateFile(this.dir, this.path, JSON.stringify(progress));
   }
 
   clear(): Promise<void> {
     return rm(this.path, { force: true });
   }
+}
+
+/**
+ * Why a resume file that would otherwise be taken is not trusted: one dated ahead of the clock would
+ * never expire, and one from another account holds what that account could read. Anyone who could
+ * write the state folder could have made it; the audit then reads everything, which is only slower.
+ */
+function distrust(earlier: AuditProgress, account: string, now: Date): string | undefined {
+  if (Date.parse(earlier.startedAt) > now.getTime() + CLOCK_SKEW_MS) return 'it says it started in the future';
+  if (earlier.account !== account) return 'it was not written for the Bitbucket account of this token';
+  return undefined;
 }
 
 function clockTime(at: Date): string {
@@ -101,13 +138,20 @@ export function registerAudit(program: Command, io: CliIO = processIO()): void {
         const dir = stateDir(io.env);
         const store = new FileConnectionStore(dir);
         const file = new ProgressFile(dir, workspace);
+        const bb = bitbucketConfig(io.env, opts);
+        const account = `${bb.email.toLowerCase()} at ${bb.apiUrl}`;
         const now = new Date();
-        const earlier = opts.restart ? undefined : await file.load();
+        let earlier = opts.restart ? undefined : await file.load();
+        const distrusted = earlier && distrust(earlier, account, now);
+        if (distrusted) {
+          io.stderr.write(`Not going on with the stopped audit in ${file.path}: ${distrusted}. Reading everything.\n`);
+          earlier = undefined;
+        }
         const resumes =
           earlier && earlier.workspace.toLowerCase() === workspace.toLowerCase() && earlier.unusedDays === unusedDays && now.getTime() - Date.parse(earlier.startedAt) < RESUME_WITHIN_MS
             ? earlier
             : undefined;
-        const progress: AuditProgress = resumes ?? { workspace, unusedDays, startedAt: now.toISOString(), read: {} };
+        const progress: AuditProgress = resumes ?? { workspace, unusedDays, startedAt: now.toISOString(), account, read: {} };
         if (resumes) io.stderr.write(`Going on with the audit started at ${resumes.startedAt}: ${Object.keys(resumes.read).length} repositories already read (--restart starts afresh).\n`);
         let unsaved = 0;
         const result = await audit(

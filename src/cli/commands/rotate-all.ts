@@ -4,9 +4,23 @@
  * plan first: which connections, their key ages, and about how many Bitbucket requests it takes against
  * the hour's budget. A connection that fails keeps its old, working key and the others go on; a run that
  * stops (budget, failure, interrupt) is resumed by running it again, since rotated keys are young.
- * Exit status: 0 all rotated and verified (or nothing to do); 3 some not verified; 1 some failed.
+ *
+ * A record in the state folder is what this machine remembers, not proof: nobody is at the keyboard to
+ * say which repository goes to which Valohai project, so a record alone never gives a repository to a
+ * project. Before each rotation Bitbucket must show the recorded key on the repository, labelled for
+ * the recorded project, and Valohai must show that project fetching that repository; otherwise the
+ * connection is skipped and named with the reason.
+ * Exit status: 0 all rotated and verified (or nothing to do); 3 some not verified; 1 some failed or skipped.
  */
-import { HOURLY_REQUEST_LIMIT, rotate, type ConnectionRecord, type KeyType, type WorkflowDeps } from '../../connect/index';
+import {
+  fetchesElsewhere,
+  HOURLY_REQUEST_LIMIT,
+  isLabelFor,
+  rotate,
+  type ConnectionRecord,
+  type KeyType,
+  type WorkflowDeps,
+} from '../../connect/index';
 import { ConfigError } from '../config';
 import { FileConnectionStore, stateDir } from '../state';
 import type { CliIO } from './workflows';
@@ -27,6 +41,8 @@ const DAY = 86_400_000;
  * `npm run bench -- requests`.
  */
 const REQUESTS_PER_TARGET = 7;
+/** The superproject's key listing that confirms the connection before it is rotated. */
+const CONFIRM_REQUESTS = 1;
 
 function parseAge(value: string | undefined): number {
   if (value === undefined) return 0;
@@ -41,16 +57,73 @@ interface Planned {
   requests: number;
 }
 
+const REPOSITORY = /^[A-Za-z0-9_.{}-]+\/[A-Za-z0-9_.{}-]+$/;
+
+/** A record with what rotate needs, in the shapes it needs them; anything else in the file is not a connection. */
+function wellFormed(r: unknown): r is ConnectionRecord {
+  const x = r as Partial<ConnectionRecord> | null;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.repository === 'string' &&
+    REPOSITORY.test(x.repository) &&
+    typeof x.projectId === 'string' &&
+    x.projectId.length > 0 &&
+    typeof x.projectName === 'string' &&
+    typeof x.publicKey === 'string' &&
+    typeof x.createdAt === 'string' &&
+    Array.isArray(x.targets)
+  );
+}
+
+const normalise = (key: string) => key.trim().split(/\s+/).slice(0, 2).join(' ');
+
+/**
+ * Why Bitbucket and Valohai do not bear the record out, or undefined when they do: the recorded key is on
+ * the repository (whose keys only its admins set) with this app's label for the recorded project, and
+ * the project fetches that repository. A record that names a repository the project never fetched, or
+ * a key copied from another connection, stops here, before any key is made.
+ */
+async function unconfirmed(deps: WorkflowDeps, record: ConnectionRecord): Promise<string | undefined> {
+  const [ws = '', repo = ''] = record.repository.split('/');
+  let keys;
+  try {
+    keys = await deps.bitbucket.listAccessKeys(ws, repo);
+  } catch (err) {
+    return `its access keys could not be read on Bitbucket (${err instanceof Error ? err.message : String(err)})`;
+  }
+  const wanted = normalise(record.publicKey);
+  const onBitbucket = keys.find((k) => normalise(k.key) === wanted);
+  if (!onBitbucket) return `the key recorded for it is not among ${record.repository}'s access keys on Bitbucket`;
+  if (!isLabelFor(onBitbucket.label, record.projectId)) return `the key recorded for it is labelled on Bitbucket for another Valohai project`;
+  let project;
+  try {
+    project = await deps.valohai.findProject(record.projectId);
+  } catch (err) {
+    return `its Valohai project could not be read (${err instanceof Error ? err.message : String(err)})`;
+  }
+  const url = project.repository?.url?.trim();
+  if (!url) return `Valohai project ${project.name} fetches no repository`;
+  const elsewhere = fetchesElsewhere(url, { fullName: record.repository });
+  if (elsewhere) return `Valohai project ${project.name} fetches ${elsewhere}`;
+  return undefined;
+}
+
 export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllFlags & { keyType?: KeyType }): Promise<void> {
   const workspace = flags.workspace?.trim();
   if (!workspace) throw new ConfigError('rotate --all needs --workspace <workspace>: the Bitbucket workspace whose connections to rotate.');
   const minAge = parseAge(flags.olderThan);
   const now = deps.clock?.now() ?? new Date();
   const records = (await new FileConnectionStore(stateDir(io.env)).list())
+    .filter(wellFormed)
     .filter((r) => r.repository.toLowerCase().startsWith(`${workspace.toLowerCase()}/`))
     .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   const plan: Planned[] = records
-    .map((record) => ({ record, ageDays: Math.floor((now.getTime() - Date.parse(record.createdAt)) / DAY), requests: Math.max(1, record.targets.length) * REQUESTS_PER_TARGET }))
+    .map((record) => ({
+      record,
+      ageDays: Math.floor((now.getTime() - Date.parse(record.createdAt)) / DAY),
+      requests: CONFIRM_REQUESTS + Math.max(1, record.targets.length) * REQUESTS_PER_TARGET,
+    }))
     .filter((p) => p.ageDays >= minAge);
   const total = plan.reduce((n, p) => n + p.requests, 0);
   const summary = {
@@ -78,8 +151,15 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllF
   }
 
   const rotated: { repository: string; outcome: string; error?: string }[] = [];
+  const skipped: { repository: string; project: string; reason: string }[] = [];
   for (const [i, p] of plan.entries()) {
     const [ws = '', repo = ''] = p.record.repository.split('/');
+    const reason = await unconfirmed(deps, p.record);
+    if (reason) {
+      skipped.push({ repository: p.record.repository, project: p.record.projectName, reason });
+      say(`[${i + 1}/${plan.length}] ${p.record.repository} -> ${p.record.projectName}: skipped, not rotated: ${reason}.`);
+      continue;
+    }
     say(`[${i + 1}/${plan.length}] rotating ${p.record.repository}…`);
     const result = await rotate(deps, {
       workspace: ws,
@@ -96,7 +176,13 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllF
       break;
     }
   }
-  if (flags.json) io.stdout.json({ ...summary, rotated }, 2);
-  const failed = rotated.some((r) => r.outcome === 'failed') || rotated.length < plan.length;
+  if (skipped.length) {
+    io.stderr.write(
+      `${skipped.length} recorded connection(s) skipped: Bitbucket and Valohai do not bear the record out. ` +
+        `If one is yours, check it with valohai-bitbucket check <workspace/repo> --project <project>, then rotate it by name.\n`,
+    );
+  }
+  if (flags.json) io.stdout.json({ ...summary, rotated, skipped }, 2);
+  const failed = rotated.some((r) => r.outcome === 'failed') || skipped.length > 0 || rotated.length + skipped.length < plan.length;
   io.setExitCode(failed ? 1 : rotated.some((r) => r.outcome === 'unverified') ? 3 : 0);
 }
