@@ -4,6 +4,7 @@ import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
 import {
   accessKeysUrl,
+  HIDDEN_REPOSITORY,
   type HealthChange,
   type HealthFinding,
   type HealthFindingCode,
@@ -94,8 +95,11 @@ function Findings({ findings }: { findings: HealthFinding[] }) {
 
 function NeedsAdmin({ needs }: { needs: HealthView['needsAdmin'] }) {
   if (needs.length === 0) return null;
+  const only = needs[0]?.repository;
   const title =
-    needs.length === 1 ? `${needs[0]?.repository} needs one of its admins` : `${needs.length} repositories need one of their admins`;
+    needs.length === 1
+      ? `${only === HIDDEN_REPOSITORY ? 'A repository you cannot see' : only} needs one of its admins`
+      : `${needs.length} repositories need one of their admins`;
   return (
     <SectionMessage appearance="warning" title={title} testId="health-needs-admin">
       <Stack space="space.100">
@@ -105,10 +109,10 @@ function NeedsAdmin({ needs }: { needs: HealthView['needsAdmin'] }) {
             : 'They lack the key, and the connection\u2019s account may not put it there: an admin of each adds it, or connects this repository again.'}
         </Text>
         <Box as="ul" xcss={listStyles}>
-          {needs.map((n) => {
+          {needs.map((n, i) => {
             const link = repositoryKeysLink(n.repository);
             return (
-              <li key={n.repository} data-testid={`health-needs-admin-${n.repository}`}>
+              <li key={`${n.repository}-${i}`} data-testid={`health-needs-admin-${n.repository}`}>
                 {link ? <ExternalLink href={link}>{n.repository}</ExternalLink> : n.repository}: {n.reason}
               </li>
             );
