@@ -4,17 +4,19 @@
  * makes sense; then it takes the repository's job slot and returns the job id at once. The work runs
  * on the queue (job-runner.ts): no key generation and no fetch happen inside a resolver.
  */
+import { authorise, discover } from '../connect/index';
 import type { JobStarted, JobView, StartConnectPayload, StartRotatePayload } from './contract';
 import { repositoryAdmin, type RepositoryAccess } from './authorize';
 import { Credentials } from './credentials';
 import { failures, ResolverFailure } from './errors';
 import { jobView, loadJob, startJob } from './jobs';
 import { KvConnectionStore } from './kv-connection-store';
+import { appBitbucket } from './clients';
 import { bareUuid } from './keys';
-import type { ForgePlatform, TrustedContext } from './platform';
+import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from './platform';
 import type { JobInput, JobRecord, StoredConnection } from './records';
 import { checkProjectChoice } from './project-use';
-import { requireConnector, type Connector } from './trust';
+import { callerAuthority, requireConnector, type Connector } from './trust';
 
 interface Preconditions {
   access: RepositoryAccess;
@@ -85,12 +87,32 @@ export async function startConnect(platform: ForgePlatform, context: TrustedCont
   return enqueue(platform, context, pre, { kind: 'connect', choices });
 }
 
+/**
+ * The manual connect's "on what" check, made here because only here is there a person to ask: the queue
+ * job has neither the caller nor a stored token. Every repository the key would go on is put to the
+ * caller's own authority, as connect's job does with the stored token; a refusal is connect's refusal.
+ * The job gets the names that passed and discovers again: a repository not among them is refused there.
+ */
+async function authoriseManualTargets(platform: ForgePlatform, context: TrustedContext, pre: Preconditions, choices: StartConnectPayload): Promise<string[]> {
+  const { repository } = pre.access;
+  const plan = await discover(appBitbucket(platform, RESOLVER_LIMITS), {
+    workspace: repository.workspace,
+    repo: repository.slug,
+    ref: choices.ref,
+    submodules: choices.submodules,
+  });
+  const authority = callerAuthority(platform.bitbucketAsUser(context), { homeWorkspace: repository.workspace, trust: pre.connector.trust });
+  await authorise(authority, plan.targets);
+  return plan.targets.map((t) => t.key);
+}
+
 export async function startManualConnect(platform: ForgePlatform, context: TrustedContext, choices: StartConnectPayload): Promise<JobStarted> {
   const pre = await prepare(platform, context);
   if (pre.connection && !pre.connection.movedAway) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');
   if (pre.connection) throw movedAwayFirst();
   await checkProjectChoice(platform.store, pre.access.workspaceUuid, pre.access.repositoryUuid, choices, pre.connector);
-  return enqueue(platform, context, pre, { kind: 'manual-connect', choices });
+  const authorised = await authoriseManualTargets(platform, context, pre, choices);
+  return enqueue(platform, context, pre, { kind: 'manual-connect', choices, authorised });
 }
 
 export async function verifyManual(platform: ForgePlatform, context: TrustedContext): Promise<JobStarted> {

@@ -389,10 +389,16 @@ export interface NeedsAdminEntry {
   newSubmodule?: boolean;
 }
 
+/**
+ * Stands for a repository's name, on a repository page, where the viewer may not see that repository:
+ * the entry then carries no label, fingerprint, key id or link for it either (health-disclosure.ts).
+ */
+export const HIDDEN_REPOSITORY = 'a repository you cannot see';
+
 /** A key the checks want a person to know about. */
 export interface KeyNotice {
   kind: 'unused' | 'unneeded' | 'stray';
-  /** `workspace/slug` the key is on. */
+  /** `workspace/slug` the key is on, or HIDDEN_REPOSITORY. */
   repository: string;
   keyId: number;
   label: string;

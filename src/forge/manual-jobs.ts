@@ -10,7 +10,7 @@
  * private key goes straight from generation to Valohai and is never stored, not even for a minute.
  */
 import { emptyResult } from '../connect/types';
-import { discover, fetchesElsewhere, ProjectInUseError, ProjectMovedError, type ProgressSink, type Target, type WorkflowResult } from '../connect/index';
+import { discover, fetchesElsewhere, NotAuthorisedError, ProjectInUseError, ProjectMovedError, type ProgressSink, type Target, type WorkflowResult } from '../connect/index';
 import { fetchAndVerify } from '../connect/install';
 import { normaliseKey } from '../connect/keys';
 import { accessKeyLabel } from '../connect/label';
@@ -36,7 +36,36 @@ function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** Generates the key, gives Valohai its private half at once, keeps the public half for the page. */
+/** The repositories the resolver found the caller administers when the job was started. */
+function authorisedTargets(ctx: JobContext): ReadonlySet<string> {
+  const { input } = ctx.job;
+  return new Set(input.kind === 'manual-connect' ? (input.authorised ?? []) : []);
+}
+
+/**
+ * The targets read now must be ones checked when the job was started: a `.gitmodules` changed in
+ * between names repositories nobody asked about, and the job cannot ask (it has no caller), so it stops
+ * before any key exists, with connect's refusal.
+ */
+function refuseUnchecked(targets: readonly Target[], authorised: ReadonlySet<string>): void {
+  const unchecked = targets.filter((t) => !authorised.has(t.key));
+  if (!unchecked.length) return;
+  throw new NotAuthorisedError(
+    unchecked.map((t) => ({
+      repository: `${t.workspace}/${t.slug}`,
+      allowed: false,
+      reason: 'unchecked' as const,
+      message: 'it was not among the repositories checked when you started (.gitmodules changed since), so whether you administer it was not checked. Connect again to have it checked, or ask its admin.',
+      via: t.via,
+    })),
+  );
+}
+
+/**
+ * Generates the key, gives Valohai its private half at once, keeps the public half for the page. Only
+ * for targets the resolver authorised for the caller (`authorisedTargets`): nothing is generated or
+ * given before that holds.
+ */
 export async function manualConnect(ctx: JobContext, choices: StartConnectPayload, sink: ProgressSink): Promise<WorkflowResult> {
   const saga = new Saga(sink);
   // Read, find or create the project, make the key, give it to Valohai, keep the public half.
@@ -45,9 +74,11 @@ export async function manualConnect(ctx: JobContext, choices: StartConnectPayloa
   let created: string | undefined;
   try {
     const valohai = await ctx.valohai();
-    const plan = await saga.step('read-repository', `Reading ${ctx.job.repository}${choices.submodules ? ' and its submodules' : ''} on Bitbucket`, () =>
-      discover(ctx.app, { workspace: ctx.workspace, repo: ctx.repo, ref: choices.ref, submodules: choices.submodules }),
-    );
+    const plan = await saga.step('read-repository', `Reading ${ctx.job.repository}${choices.submodules ? ' and its submodules' : ''} on Bitbucket`, async () => {
+      const found = await discover(ctx.app, { workspace: ctx.workspace, repo: ctx.repo, ref: choices.ref, submodules: choices.submodules });
+      refuseUnchecked(found.targets, authorisedTargets(ctx));
+      return found;
+    });
     Object.assign(result, {
       repository: plan.repository.fullName,
       sshUrl: plan.repository.sshUrl,

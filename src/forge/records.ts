@@ -109,7 +109,13 @@ export interface StoredConnection {
 }
 
 export type JobInput =
-  | { kind: 'connect' | 'manual-connect'; choices: StartConnectPayload }
+  | { kind: 'connect'; choices: StartConnectPayload }
+  /**
+   * `authorised`: lower-case `workspace/slug` of each repository the caller was found to administer when
+   * the job was started (the job has no caller to ask); absent in a job queued before the check, which
+   * then refuses every repository.
+   */
+  | { kind: 'manual-connect'; choices: StartConnectPayload; authorised?: string[] }
   /** `automatic`: started by the workspace's key-age policy, not by a person (its outcome joins the connection's health). */
   | { kind: 'rotate'; choices: StartRotatePayload; automatic?: boolean }
   | { kind: 'disconnect' | 'verify' | 'manual-verify' | 'manual-discard' };

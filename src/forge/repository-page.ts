@@ -9,6 +9,7 @@ import { connectionStatus, storedStatus } from './connection-status';
 import type { ConnectPreview, HealthView, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from './contract';
 import { automationPause, healthView, loadHealth, loadPolicy, tokenExpiryFindings } from './health-records';
 import { repositoryAccess, repositoryAdmin } from './authorize';
+import { healthForViewer } from './health-disclosure';
 import { Credentials } from './credentials';
 import { ResolverFailure, valohaiTokenRefused } from './errors';
 import { activeJob } from './jobs';
@@ -107,7 +108,9 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
   const health = async (c: StoredConnection): Promise<HealthView> => {
     const [record, policy] = await Promise.all([loadHealth(platform.store, workspaceUuid, repositoryUuid), loadPolicy(platform.store, workspaceUuid)]);
     const paused = automationPause(stored, now);
-    return healthView(record, { now, policy, keyCreatedAt: c.record.createdAt, ...(paused ? { paused } : {}) });
+    const view = healthView(record, { now, policy, keyCreatedAt: c.record.createdAt, ...(paused ? { paused } : {}) });
+    // The checks read with a workspace admin's token: what they found elsewhere is for who may see it.
+    return healthForViewer(platform, context, repository.fullName, view);
   };
   if (!valohaiSecret) {
     // A connection stays visible and removable whatever became of the tokens.

@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { DEFAULT_HEALTH_POLICY, type JobView } from '../../src/forge/contract';
+import { DEFAULT_HEALTH_POLICY, HIDDEN_REPOSITORY, type JobView } from '../../src/forge/contract';
 import { loadHealth, savePolicy } from '../../src/forge/health-records';
 import { keys } from '../../src/forge/keys';
 import type { StoredConnection } from '../../src/forge/records';
@@ -227,8 +227,11 @@ describe('a push by a repository admin adding a submodule only another admin adm
     assert.match(needs?.fix ?? '', /An admin of acme\/crown-jewels/);
     const failed = entry?.findings.find((f) => f.code === 'fetch-failed');
     assert.match(failed?.message ?? '', /crown-jewels/);
+    // She may not see the crown jewels: her page says an admin is needed without naming them; the workspace admin's names them.
     const page = valueOf(await h.call('getRepositoryPage', {}, as('mallory', MINE)));
-    assert.deepEqual(page.connection?.health?.needsAdmin.map((n) => n.repository), [JEWELS]);
+    assert.deepEqual(page.connection?.health?.needsAdmin.map((n) => n.repository), [HIDDEN_REPOSITORY]);
+    const adminPage = valueOf(await h.call('getRepositoryPage', {}, as('admin', MINE)));
+    assert.deepEqual(adminPage.connection?.health?.needsAdmin.map((n) => n.repository), [JEWELS]);
     assert.equal((await stored(MINE)).lastFetch?.ok, false);
   });
 

@@ -88,8 +88,9 @@ export function KeyNoticeTable({
     }
   };
 
-  const rows = shown.map((n) => ({
-    key: rowKey(n),
+  // Notices about repositories the viewer may not see share one name and no key id: the row's place tells them apart.
+  const rows = shown.map((n, i) => ({
+    key: `${rowKey(n)}:${i}`,
     cells: [
       {
         key: 'repo',

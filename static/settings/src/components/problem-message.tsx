@@ -29,9 +29,15 @@ export function ProblemMessage({ error, children, testId = 'problem' }: { error:
     <div role="alert">
       <SectionMessage appearance="error" title={titles[error.code] ?? titles.internal} testId={testId}>
         <Stack space="space.100">
-          <Text as="p">
-            <LinkedText text={error.message} />
-          </Text>
+          {/* A refusal names one repository a line (as a job's outcome does): keep each a paragraph of its own. */}
+          {error.message
+            .split('\n')
+            .filter((line) => line.trim() !== '')
+            .map((line, i) => (
+              <Text as="p" key={i}>
+                <LinkedText text={line} />
+              </Text>
+            ))}
           <Text as="p">
             <LinkedText text={error.fix} />
           </Text>

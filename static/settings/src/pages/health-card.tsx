@@ -5,6 +5,7 @@ import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
 import {
   accessKeysUrl,
+  HIDDEN_REPOSITORY,
   type HealthChange,
   type HealthFinding,
   type HealthFindingCode,
@@ -95,8 +96,11 @@ function Findings({ findings }: { findings: HealthFinding[] }) {
 
 function NeedsAdmin({ needs, onRotate }: { needs: HealthView['needsAdmin']; onRotate?: () => void }) {
   if (needs.length === 0) return null;
+  const only = needs[0]?.repository;
   const title =
-    needs.length === 1 ? `${needs[0]?.repository} needs an admin` : `${needs.length} repositories: each needs an admin`;
+    needs.length === 1
+      ? `${only === HIDDEN_REPOSITORY ? 'A repository you cannot see' : only} needs an admin`
+      : `${needs.length} repositories: each needs an admin`;
   const added = needs.filter((n) => n.newSubmodule);
   return (
     <SectionMessage appearance="warning" title={title} testId="health-needs-admin">
@@ -107,10 +111,10 @@ function NeedsAdmin({ needs, onRotate }: { needs: HealthView['needsAdmin']; onRo
             : 'They lack the key, and automatic work may not put them there: an admin of each adds it, or rotates the connection from this page.'}
         </Text>
         <Box as="ul" xcss={listStyles}>
-          {needs.map((n) => {
+          {needs.map((n, i) => {
             const link = repositoryKeysLink(n.repository);
             return (
-              <li key={n.repository} data-testid={`health-needs-admin-${n.repository}`}>
+              <li key={`${n.repository}-${i}`} data-testid={`health-needs-admin-${n.repository}`}>
                 {link ? <ExternalLink href={link}>{n.repository}</ExternalLink> : n.repository}: {n.reason}
               </li>
             );
