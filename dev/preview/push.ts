@@ -43,6 +43,8 @@ const FIELDS = ['workspace', 'repository', 'as', 'addSubmodule', 'removeSubmodul
 /** Bitbucket's repository slugs: lower-case letters, digits, `-`, `_` and `.`. */
 const SLUG = /^[a-z0-9][a-z0-9._-]{0,99}$/;
 const MAX_PATH = 256;
+// eslint-disable-next-line no-control-regex -- no submodule path holds one, and the refusal message echoes the path
+const CONTROL = /[\0-\x1f\x7f]/;
 
 export const submodulePathFor = (slug: string): string => `vendor/${slug}`;
 export const sshUrlFor = (workspace: string, slug: string): string => `git@bitbucket.org:${workspace}/${slug}.git`;
@@ -67,7 +69,7 @@ export function parsePushRequest(body: unknown): PushRequest {
   }
   if (
     removeSubmodule !== undefined &&
-    (typeof removeSubmodule !== 'string' || removeSubmodule === '' || removeSubmodule.length > MAX_PATH || /[\0-\x1f\x7f]/.test(removeSubmodule))
+    (typeof removeSubmodule !== 'string' || removeSubmodule === '' || removeSubmodule.length > MAX_PATH || CONTROL.test(removeSubmodule))
   ) {
     throw new PushRefusal(400, 'removeSubmodule must be the path of a submodule the repository\'s .gitmodules names, such as datasets.');
   }
