@@ -5,14 +5,15 @@
  * Server-rendered HTML with a few lines of script; everything written into it is escaped.
  */
 import { PEOPLE, type ColorMode, type Person } from './people';
+import { submodulePathFor, sshUrlFor, type SubmoduleEntry } from './push';
 
 export interface HostView {
   person: Person;
   theme: ColorMode;
   workspace: { slug: string; name: string };
   repositories: { slug: string; name: string }[];
-  /** The repository whose settings are shown; absent on the workspace settings page. */
-  repository?: { slug: string; name: string; mainBranch: string };
+  /** The repository whose settings are shown, with the submodules at its head; absent on the workspace settings page. */
+  repository?: { slug: string; name: string; mainBranch: string; submodules?: SubmoduleEntry[] };
   /** A one-line notice (the outcome of the last form), shown above the content. */
   notice?: { text: string; tone: 'ok' | 'error' };
   /** How many days the preview's clock runs ahead of real time (keys age, checks fall due). */
@@ -62,6 +63,9 @@ header.topbar .workspace { color: var(--subtle); }
   border-bottom: 1px solid var(--preview-border); }
 .preview-bar strong { margin-right: 4px; }
 .preview-bar label { display: inline-flex; align-items: center; gap: 6px; }
+.preview-bar .push-group { display: inline-flex; flex-wrap: wrap; align-items: center; gap: 8px 12px; padding: 4px 8px;
+  border: 1px dashed var(--preview-border); border-radius: 3px; }
+.preview-bar select { max-width: 24em; }
 select, input[type=text], textarea { font: inherit; color: var(--text); background: var(--bg); border: 1px solid var(--border);
   border-radius: 3px; padding: 4px 6px; }
 button { font: inherit; border-radius: 3px; border: 1px solid transparent; padding: 4px 12px; cursor: pointer;
@@ -115,6 +119,36 @@ function sidebar(view: HostView, active: 'valohai' | 'access-keys' | 'workspace'
   </nav>`;
 }
 
+/**
+ * The push controls: who pushes (the person acted as, unless another is chosen) and what the commit does
+ * to `.gitmodules`: nothing, add a repository of the workspace as `vendor/<slug>`, or remove a submodule.
+ */
+function pushGroup(view: HostView, repository: NonNullable<HostView['repository']>): string {
+  const pushers = (Object.keys(PEOPLE) as Person[])
+    .map((p) => `<option value="${p}"${p === view.person ? ' selected' : ''}>${esc(PEOPLE[p].displayName)}</option>`)
+    .join('');
+  const current = repository.submodules ?? [];
+  const paths = new Set(current.map((s) => s.path));
+  const adds = view.repositories
+    .filter((r) => r.slug !== repository.slug)
+    .map((r) => {
+      const path = submodulePathFor(r.slug);
+      const taken = paths.has(path) ? ' disabled' : '';
+      return `<option value="add:${esc(r.slug)}" data-path="${esc(path)}"${taken}>${esc(`Add ${view.workspace.slug}/${r.slug} at ${path} (${sshUrlFor(view.workspace.slug, r.slug)})`)}</option>`;
+    })
+    .join('');
+  const removes = current.map((s) => `<option value="remove:${esc(s.path)}">${esc(`Remove ${s.path} (${s.url})`)}</option>`).join('');
+  return `<span class="push-group" role="group" aria-label="Push a commit">
+      <label>Push as <select id="push-as" data-testid="push-as">${pushers}</select></label>
+      <label>.gitmodules <select id="push-submodule" data-testid="push-submodule">
+        <option value="" selected>No change</option>
+        <optgroup label="Add a submodule" data-kind="add">${adds}</optgroup>
+        <optgroup label="Remove a submodule" data-kind="remove">${removes}</optgroup>
+      </select></label>
+      <button type="button" id="push-commit" data-testid="push-commit">Push a commit to ${esc(repository.mainBranch)}</button>
+    </span>`;
+}
+
 function previewBar(view: HostView): string {
   const people = (Object.keys(PEOPLE) as Person[])
     .map((p) => `<option value="${p}"${p === view.person ? ' selected' : ''}>${esc(`${PEOPLE[p].displayName} (${PEOPLE[p].role})`)}</option>`)
@@ -122,9 +156,7 @@ function previewBar(view: HostView): string {
   const themes = (['light', 'dark'] as const)
     .map((t) => `<option value="${t}"${t === view.theme ? ' selected' : ''}>${t === 'light' ? 'Light' : 'Dark'}</option>`)
     .join('');
-  const push = view.repository
-    ? `<button type="button" id="push-commit" data-testid="push-commit">Push a commit to ${esc(view.repository.mainBranch)}</button>`
-    : '';
+  const push = view.repository ? pushGroup(view, view.repository) : '';
   const ahead = view.daysAhead ? ` (clock ${view.daysAhead} days ahead)` : '';
   return `<section class="preview-bar" aria-label="Preview controls">
     <strong>Local preview</strong>
@@ -216,14 +248,33 @@ clockDays.addEventListener('change', async () => {
 const push = document.getElementById('push-commit');
 if (push) {
   const status = document.getElementById('push-status');
+  const pushAs = document.getElementById('push-as');
+  const change = document.getElementById('push-submodule');
+  // After a push the choices follow the new .gitmodules: what it names can be removed, not added again.
+  const followSubmodules = (submodules) => {
+    const paths = new Set(submodules.map((s) => s.path));
+    for (const option of change.querySelectorAll('optgroup[data-kind="add"] option')) option.disabled = paths.has(option.dataset.path);
+    change.querySelector('optgroup[data-kind="remove"]').replaceChildren(...submodules.map((s) => {
+      const option = document.createElement('option');
+      option.value = 'remove:' + s.path;
+      option.textContent = 'Remove ' + s.path + ' (' + s.url + ')';
+      return option;
+    }));
+    change.value = '';
+  };
   push.addEventListener('click', async () => {
     push.disabled = true;
     status.textContent = 'Pushing a commit…';
+    const body = { workspace: document.body.dataset.workspace, repository: document.body.dataset.repository, as: pushAs.value };
+    const [kind, ...rest] = change.value.split(':');
+    if (kind === 'add') body.addSubmodule = rest.join(':');
+    if (kind === 'remove') body.removeSubmodule = rest.join(':');
     try {
       const res = await fetch('/preview/push' + location.search, { method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ workspace: document.body.dataset.workspace, repository: document.body.dataset.repository }) });
+        body: JSON.stringify(body) });
       const reply = await res.json();
       status.textContent = reply.message;
+      if (res.ok && Array.isArray(reply.submodules)) followSubmodules(reply.submodules);
       const frame = document.querySelector('iframe.app');
       if (res.ok && frame) frame.contentWindow.location.reload();
     } catch {

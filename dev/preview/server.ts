@@ -20,14 +20,16 @@ import type { TrustedContext } from '../../src/forge/platform';
 import { ValohaiClient } from '../../src/valohai/index';
 import type { RepoRecord, WorkspaceRecord } from '../bitbucket/index';
 import { Router, json, serve, type HttpReply, type HttpRequest, type RunningServer } from '../http';
+import { previewSeed } from '../seed/index';
 import { startStack, type Stack } from '../stack';
 import { accessKeysPage, appHostPage, paths, type AccessKeyRow, type HostView } from './host-page';
 import { PEOPLE, colorModeOf, personOf, type Person } from './people';
+import { PushRefusal, checkMayPush, parsePushRequest, planSubmoduleChange, submodulesAtHead, type PushRequest, type SubmoduleEntry } from './push';
 
 export interface PreviewOptions {
   /** The folder the preview build of the pages was written to (`npm run build:ui-preview`). */
   buildDir: string;
-  /** Stand-ins to use; by default the preview starts its own with the demo seed and closes them too. */
+  /** Stand-ins to use; by default the preview starts its own with the preview seed and closes them too. */
   stack?: Stack;
   /** Key generation (the default is the product's own). */
   generateKey?: KeyGenerator;
@@ -40,11 +42,20 @@ export interface PreviewOptions {
 export interface PushOutcome {
   commit: string;
   branch: string;
+  /** Who pushed: the push event names them as its actor. */
+  pushedBy: Person;
+  /** The submodule this push added to or removed from `.gitmodules`. */
+  added?: SubmoduleEntry;
+  removed?: SubmoduleEntry;
+  /** The submodules `.gitmodules` names after the push. */
+  submodules: SubmoduleEntry[];
   trigger: 'ignored' | 'queued' | 'coalesced';
   /** What Valohai's push-triggered fetch recorded, once the queue was idle. */
   fetch: { at: string; commits: number; errors: string[] } | null;
   message: string;
 }
+
+export type PushChoices = Partial<Pick<PushRequest, 'as' | 'addSubmodule' | 'removeSubmodule'>>;
 
 export interface ScheduleOutcome {
   /** Connections whose check ran, waited for the request budget, or was recorded as paused; rotations started. */
@@ -64,8 +75,12 @@ export interface Preview {
   backend: Backend;
   /** The host page of a repository's Valohai settings (or the workspace's, without a slug). */
   pageUrl(options?: { repository?: string; as?: Person; theme?: 'light' | 'dark' }): string;
-  /** Pushes a commit to a repository's main branch and fires the push trigger, as the host page's button does. */
-  pushCommit(slug: string): Promise<PushOutcome>;
+  /**
+   * Pushes a commit to a repository's main branch and fires the push trigger, as the host page's button
+   * does: as the workspace admin unless `as` names another person with write access, optionally adding
+   * a submodule (`vendor/<slug>`) or removing one. Rejects with a PushRefusal as the endpoint refuses.
+   */
+  pushCommit(slug: string, choices?: PushChoices): Promise<PushOutcome>;
   /** Runs the hourly scheduled trigger and waits for the checks and rotations it queued, as the host page's button does. */
   runSchedule(): Promise<ScheduleOutcome>;
   /** Moves the backend's clock on (keys age, checks fall due); the stand-ins keep real time. */
@@ -121,7 +136,7 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     throw new Error(`No preview build in ${buildDir}. Run \`npm run build:ui-preview\` first.`);
   }
   const ownStack = !options.stack;
-  const stack = options.stack ?? (await startStack());
+  const stack = options.stack ?? (await startStack({ seed: previewSeed }));
   const state = stack.bitbucket.state;
 
   const transportOf = (person: Person): BitbucketTransport =>
@@ -208,18 +223,34 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       return json(200, await backend.resolvers[name as ResolverName](body.payload ?? {}, frame.context));
     });
 
-  const pushCommit = async (wsSlug: string, slug: string): Promise<PushOutcome> => {
-    const ws = workspaceOf(wsSlug);
-    const repo = ws && repoOf(ws, slug);
-    if (!ws || !repo) throw new Error(`No repository ${wsSlug}/${slug} in the preview.`);
+  // One push at a time: a submodule change reads .gitmodules at the head and commits on top of it.
+  let pushing: Promise<unknown> = Promise.resolve();
+  const pushCommit = (request: PushRequest): Promise<PushOutcome> => {
+    const next = pushing.catch(() => undefined).then(() => pushNow(request));
+    pushing = next;
+    return next;
+  };
+
+  const pushNow = async (request: PushRequest): Promise<PushOutcome> => {
+    const ws = workspaceOf(request.workspace);
+    const repo = ws && repoOf(ws, request.repository);
+    if (!ws || !repo) throw new PushRefusal(400, `No repository ${request.workspace}/${request.repository} in the preview.`);
+    const person = request.as;
+    checkMayPush(state, repo, person);
     const stamp = new Date().toISOString();
+    const change =
+      request.addSubmodule !== undefined || request.removeSubmodule !== undefined ? await planSubmoduleChange(state, repo, request) : undefined;
     const commit = await state.pushCommit(ws.slug, repo.slug, {
       branch: repo.mainBranch,
-      message: `Preview push at ${stamp}`,
-      files: { 'PREVIEW_PUSHES.md': `Last pushed from the local preview at ${stamp}.\n` },
+      message: change ? change.message : `Preview push at ${stamp}`,
+      ...(change
+        ? { files: change.files, gitlinks: change.gitlinks }
+        : { files: { 'PREVIEW_PUSHES.md': `Last pushed from the local preview at ${stamp}.\n` } }),
     });
-    // The fields of Bitbucket's push event that the app reads: where, and which branch moved to what.
+    const pusher = state.findUser(PEOPLE[person].email);
+    // The fields of Bitbucket's push event that the app reads: who, where, and which branch moved to what.
     const trigger = await backend.onPush({
+      ...(pusher ? { actor: { type: 'user', accountId: pusher.accountId, uuid: pusher.uuid } } : {}),
       workspace: { uuid: ws.uuid },
       repository: { uuid: repo.uuid, slug: repo.slug },
       push: { ref: repo.mainBranch, mainbranch: repo.mainBranch, after: commit, created: false, closed: false, forced: false, truncated: false, commits: [{ hash: commit }] },
@@ -228,12 +259,29 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     const page = await backend.resolvers.getRepositoryPage({}, { workspaceId: ws.uuid, repositoryUuid: repo.uuid, accountId: PEOPLE.admin.accountId });
     const fetch = page.ok ? (page.value.connection?.lastPushFetch ?? null) : null;
     const short = commit.slice(0, 7);
+    // The admin is the preview's default pusher (as every push was before one could be chosen); anyone else is named.
+    const who = person === 'admin' ? '' : ` as ${PEOPLE[person].displayName}`;
+    const what = [
+      ...(change?.removed ? [`removing submodule ${change.removed.path}`] : []),
+      ...(change?.added ? [`adding submodule ${change.added.path} (${change.added.url})`] : []),
+    ];
+    const pushed = `Pushed ${short} to ${repo.mainBranch}${who}${what.length ? `, ${what.join(' and ')}` : ''}.`;
     let message: string;
-    if (trigger === 'ignored') message = `Pushed ${short} to ${repo.mainBranch}. The repository is not connected, so the app ignored the push.`;
-    else if (!fetch) message = `Pushed ${short} to ${repo.mainBranch}. Valohai was asked to fetch.`;
-    else if (fetch.errors.length) message = `Pushed ${short} to ${repo.mainBranch}. Valohai's fetch reported: ${fetch.errors.join(' ')}`;
-    else message = `Pushed ${short} to ${repo.mainBranch}. Valohai fetched ${fetch.commits} new commit${fetch.commits === 1 ? '' : 's'}.`;
-    return { commit, branch: repo.mainBranch, trigger, fetch, message };
+    if (trigger === 'ignored') message = `${pushed} The repository is not connected, so the app ignored the push.`;
+    else if (!fetch) message = `${pushed} Valohai was asked to fetch.`;
+    else if (fetch.errors.length) message = `${pushed} Valohai's fetch reported: ${fetch.errors.join(' ')}`;
+    else message = `${pushed} Valohai fetched ${fetch.commits} new commit${fetch.commits === 1 ? '' : 's'}.`;
+    return {
+      commit,
+      branch: repo.mainBranch,
+      pushedBy: person,
+      ...(change?.added ? { added: change.added } : {}),
+      ...(change?.removed ? { removed: change.removed } : {}),
+      submodules: change ? change.submodules : await submodulesAtHead(repo),
+      trigger,
+      fetch,
+      message,
+    };
   };
 
   const runSchedule = async (): Promise<ScheduleOutcome> => {
@@ -251,14 +299,14 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     return { ...out, message };
   };
 
-  const viewOf = (req: HttpRequest, ws: WorkspaceRecord, repo?: RepoRecord): HostView => {
+  const viewOf = async (req: HttpRequest, ws: WorkspaceRecord, repo?: RepoRecord): Promise<HostView> => {
     const notice = req.query.get('notice');
     return {
       person: personOf(req.query),
       theme: colorModeOf(req.query),
       workspace: { slug: ws.slug, name: ws.name },
       repositories: state.repos.filter((r) => r.workspace === ws).map((r) => ({ slug: r.slug, name: r.slug })),
-      ...(repo ? { repository: { slug: repo.slug, name: repo.slug, mainBranch: repo.mainBranch } } : {}),
+      ...(repo ? { repository: { slug: repo.slug, name: repo.slug, mainBranch: repo.mainBranch, submodules: await submodulesAtHead(repo) } } : {}),
       ...(notice ? { notice: { text: notice, tone: req.query.get('tone') === 'error' ? 'error' : 'ok' } } : {}),
       daysAhead: Math.round(offsetMs / 86_400_000),
     };
@@ -317,24 +365,24 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
   const host = new Router('')
     .on('GET', '/favicon.ico', () => ({ status: 204 }))
     .on('GET', '/', (req) => ({ status: 302, headers: { location: `${paths.repositorySettings('acme', 'ml-models')}${req.url.search}` } }))
-    .on('GET', '/{workspace}/workspace/settings/valohai', (req) => {
+    .on('GET', '/{workspace}/workspace/settings/valohai', async (req) => {
       const ws = workspaceOf(req.params.workspace ?? '');
       if (!ws) return html('<p>No such workspace in the preview.</p>', 404);
-      const view = viewOf(req, ws);
+      const view = await viewOf(req, ws);
       return html(appHostPage(view, frameSrc(view)));
     })
-    .on('GET', '/{workspace}/{repo_slug}/admin/valohai', (req) => {
+    .on('GET', '/{workspace}/{repo_slug}/admin/valohai', async (req) => {
       const ws = workspaceOf(req.params.workspace ?? '');
       const repo = ws && repoOf(ws, req.params.repo_slug ?? '');
       if (!ws || !repo) return html('<p>No such repository in the preview.</p>', 404);
-      const view = viewOf(req, ws, repo);
+      const view = await viewOf(req, ws, repo);
       return html(appHostPage(view, frameSrc(view)));
     })
     .on('GET', '/{workspace}/{repo_slug}/admin/access-keys', async (req) => {
       const ws = workspaceOf(req.params.workspace ?? '');
       const repo = ws && repoOf(ws, req.params.repo_slug ?? '');
       if (!ws || !repo) return html('<p>No such repository in the preview.</p>', 404);
-      const view = viewOf(req, ws, repo) as HostView & { repository: NonNullable<HostView['repository']> };
+      const view = (await viewOf(req, ws, repo)) as HostView & { repository: NonNullable<HostView['repository']> };
       return html(accessKeysPage(view, await listKeys(view.person, ws.slug, repo.slug)));
     })
     .on('POST', '/{workspace}/{repo_slug}/admin/access-keys', async (req) => {
@@ -359,15 +407,16 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       return json(200, { now: clock.now().toISOString(), daysAhead: Math.round(offsetMs / 86_400_000), message: `The preview's clock is now ${Math.round(offsetMs / 86_400_000)} days ahead.` });
     })
     .on('POST', '/preview/push', async (req) => {
-      let body: { workspace?: unknown; repository?: unknown };
+      let body: unknown;
       try {
-        body = JSON.parse(req.body) as typeof body;
+        body = JSON.parse(req.body);
       } catch {
         return json(400, { message: 'The body must be JSON: {"workspace": ..., "repository": ...}.' });
       }
       try {
-        return json(200, await pushCommit(String(body.workspace ?? ''), String(body.repository ?? '')));
+        return json(200, await pushCommit(parsePushRequest(body)));
       } catch (err) {
+        if (err instanceof PushRefusal) return json(err.status, { message: err.message });
         return json(400, { message: err instanceof Error ? err.message : 'The push failed.' });
       }
     });
@@ -406,7 +455,7 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
       const path = repository ? paths.repositorySettings('acme', repository) : paths.workspaceSettings('acme');
       return `${server.url}${path}?${new URLSearchParams({ as, theme }).toString()}`;
     },
-    pushCommit: (slug) => pushCommit('acme', slug),
+    pushCommit: (slug, choices = {}) => pushCommit(parsePushRequest({ workspace: 'acme', repository: slug, ...choices })),
     runSchedule,
     advanceDays: (days) => {
       offsetMs += days * 86_400_000;

@@ -5,6 +5,7 @@
  * only the workspace admin owns. The stored API token (the admin's) reaches all three; Mallory does not.
  */
 import { demoBitbucketCredentials, demoSeed } from './demo-seed';
+import { CROWN_JEWELS, crownJewelsRepo } from './preview-seed';
 import type { Seed } from './seed-types';
 
 export const trustCredentials = {
@@ -17,7 +18,7 @@ export const trustCredentials = {
   },
   /** Administered by Mallory only (and, as for every acme repository, the workspace owner). */
   malloryRepo: 'mallory-tools',
-  crownJewels: 'crown-jewels',
+  crownJewels: CROWN_JEWELS,
   /** The admin's own workspace, where Mallory is nobody. */
   otherWorkspace: 'ada-private',
   payroll: 'payroll',
@@ -36,7 +37,7 @@ export const trustSeed: Seed = {
             ...ws,
             repos: [
               ...ws.repos,
-              { slug: t.crownJewels, name: 'Crown Jewels', commits: [{ message: 'The secret sauce', files: { 'README.md': '# Crown jewels\n' } }] },
+              crownJewelsRepo,
               {
                 slug: t.malloryRepo,
                 name: 'Mallory Tools',
