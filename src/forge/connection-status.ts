@@ -69,7 +69,9 @@ export async function connectionStatus(
     const deps = { bitbucket, valohai, generateKey: noKeyGeneration, clock: platform.clock, store };
     let found: Awaited<ReturnType<typeof status>>;
     try {
-      found = await status(deps, { workspace, repo, project: record.projectId, ref: record.ref });
+      // The repositories the connection records only: a submodule pushed since is the health card's to
+      // name (to those who may see it), and its keys are not this page's to read with the stored token.
+      found = await status(deps, { workspace, repo, project: record.projectId, ref: record.ref, submodules: connection.submodules }, { onlyRecorded: true });
     } catch (err) {
       if (err instanceof BitbucketRateLimitError) return rateLimited(platform, base, err.retryAfterSeconds);
       throw err;
@@ -78,7 +80,7 @@ export async function connectionStatus(
     const limited = found.repositories.find((r) => r.rateLimited);
     if (limited) return rateLimited(platform, base, limited.rateLimited?.retryAfterSeconds);
     // A target without the key is why Valohai cannot fetch: the sync state says it, once.
-    const warnings = found.warnings.filter((w) => w.code !== 'not-fetched');
+    const warnings = found.warnings.filter((w) => w.code !== 'not-fetched' && w.code !== 'new-target');
     const movedAway = moved(found.valohai.url);
     const keyMissing = movedAway
       ? undefined
@@ -90,7 +92,7 @@ export async function connectionStatus(
       ...base,
       fingerprint: found.fingerprint ?? record.fingerprint,
       keyAgeDays: found.keyAgeDays ?? keyAgeDays,
-      accessKeys: found.repositories.map((r) => {
+      accessKeys: found.repositories.filter((r) => !r.unrecorded).map((r) => {
         const [ws = '', slug = ''] = r.repository.split('/');
         return {
           repository: r.repository,

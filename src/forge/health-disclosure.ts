@@ -98,7 +98,7 @@ export function maskHealth(view: HealthView, may: MaySee): HealthView {
   return {
     ...view,
     latest: view.latest ? entry(view.latest, may) : null,
-    needsAdmin: view.needsAdmin.map((n) => (may(n.repository) ? n : { repository: HIDDEN_REPOSITORY, reason: HIDDEN_NEEDS_ADMIN_REASON })),
+    needsAdmin: view.needsAdmin.map((n) => (may(n.repository) ? n : { repository: HIDDEN_REPOSITORY, reason: HIDDEN_NEEDS_ADMIN_REASON, ...(n.newSubmodule ? { newSubmodule: true } : {}) })),
     recentChanges: view.recentChanges.map((c) => change(c, may)),
     keyNotices: view.keyNotices.map((n) => notice(n, may)),
   };

@@ -59,6 +59,10 @@ export class KvConnectionStore implements ConnectionStore {
       // Until the workflow records its own fetch; a rotation undone puts the old key back with its state.
       lastFetch: same?.lastFetch ?? null,
       connectedBy: this.defaults.connectedBy ?? same?.connectedBy ?? null,
+      // What the checks and pushes learnt stays true across a rotation: `.gitmodules` as the last push
+      // read it, and the repositories Valohai no longer fetches.
+      ...(same?.gitmodulesHash !== undefined ? { gitmodulesHash: same.gitmodulesHash } : {}),
+      ...(same?.unneededTargets ? { unneededTargets: same.unneededTargets } : {}),
       record,
     });
   }

@@ -183,7 +183,12 @@ export async function recordAutomaticRotation(
     return;
   }
   const leftovers = outcome.leftovers?.length ? ` Left in place: ${outcome.leftovers.join('; ')}.` : '';
-  const cause = (outcome.error ?? 'it stopped without saying why').split('\n')[0];
+  // Every line: a refusal names the repositories that stopped it on the lines after its first.
+  const cause = (outcome.error ?? 'it stopped without saying why')
+    .split('\n')
+    .map((line) => line.trim().replace(/^- /, ''))
+    .filter(Boolean)
+    .join(' ');
   await recordHealth(platform.store, job.workspaceUuid, job.repositoryUuid, {
     at,
     trigger: 'schedule',

@@ -152,8 +152,26 @@ describe('a writer names a repository nobody gave them, and unattended work runs
     await view.page.close();
   });
 
+  test("Ada's routine bulk rotate from the workspace page refuses ml-models, naming crown-jewels", async () => {
+    const view = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+    const { app } = view;
+    await app.getByTestId(`repo-select-acme/${REPO}`).check();
+    await app.getByTestId('batch-plan-selected').click();
+    const dialog = app.getByRole('dialog');
+    await until(dialog, /Rotate 1 repository\?/, 10_000);
+    // The plan names every repository the item touches: the ones a person granted, crown-jewels not among them.
+    assert.doesNotMatch(await text(app.getByTestId('batch-plan-act')), /crown-jewels/);
+    await app.getByTestId('batch-plan-start').click();
+    const summary = await until(app.getByTestId('batch-summary'), /Bulk rotate done/, 60_000);
+    assert.match(summary, /1 of 1 failed/);
+    assert.match(await text(app.getByTestId('batch-failed')), /crown-jewels/);
+    assert.deepEqual(await checkState(view, 'unattended-bulk-refused'), []);
+    note('a bulk rotate');
+    await view.page.close();
+  });
+
   test('crown-jewels never held a key: no unattended work put one where no person granted it', () => {
-    assert.equal(jewelKeysAfter.length, 4, 'every step ran');
+    assert.equal(jewelKeysAfter.length, 5, 'every step ran');
     const widened = jewelKeysAfter.filter((s) => s.labels.length > 0).map((s) => `after ${s.step}: ${s.labels.join(', ')}`);
     assert.deepEqual(widened, [], 'acme/crown-jewels got an access key');
     assert.deepEqual(jewelKeys(), [], 'acme/crown-jewels holds no access key now');

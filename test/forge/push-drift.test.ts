@@ -82,7 +82,7 @@ describe('pushes to the connection of a workspace admin', () => {
     assert.equal(sent.length, bitbucketFrom);
   });
 
-  test('a submodule its maker administers is added on a push: the key goes on before Valohai fetches, and the fetch verifies', async () => {
+  test('a submodule a push adds gets no key from the push, even where the maker administers it; the admin\'s own Rotate adds it', async () => {
     const head = await h.stack.bitbucket.state.pushCommit('acme', REPO, {
       branch: 'main',
       message: 'Vendor the jewels',
@@ -90,27 +90,41 @@ describe('pushes to the connection of a workspace admin', () => {
       gitlinks: { 'vendor/jewels': headOf('acme', t.crownJewels) },
     });
     assert.deepEqual(keysOn(JEWELS), []);
-    const valohaiFrom = h.stack.valohai.requests.length;
+    const from = sent.length;
     assert.equal(await h.backend.onPush(pushEvent(REPO, 'main')), 'queued');
     await h.platform.idle();
 
+    // Whoever pushed chose the repository, not a person who may give it the key: nothing goes there,
+    // and the stored token does not even read its keys.
+    assert.deepEqual(keysOn(JEWELS), []);
+    assert.deepEqual(sent.slice(from).filter((r) => r.via === 'token' && r.path.includes(t.crownJewels)), []);
     const c = await stored(REPO);
-    assert.equal(keysOn(JEWELS).length, 1);
-    assert.equal(keysOn(JEWELS)[0]?.key, c.record.publicKey, "the connection's own key");
-    assert.ok(c.record.targets.some((x) => x.repository === JEWELS), 'now a recorded target');
-    // Valohai's fetch follows submodules: it could not have verified without the key already there.
-    assert.equal(valohaiFetches(valohaiFrom).length, 1, 'one fetch');
-    assert.equal(c.lastFetch?.ok, true, JSON.stringify(c.lastFetch));
-    assert.equal(c.lastFetch?.head, head);
-    assert.ok(h.stack.valohai.state.commits(PROJECTS.inference.id).some((x) => x.identifier === head));
+    assert.ok(!c.record.targets.some((x) => x.repository === JEWELS), 'not a recorded target');
+    // Valohai's fetch follows submodules, so it cannot clone the new one: the page says why.
+    assert.equal(c.lastFetch?.ok, false, JSON.stringify(c.lastFetch));
+    assert.ok(!h.stack.valohai.state.commits(PROJECTS.inference.id).some((x) => x.identifier === head));
 
     const health = await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(REPO));
+    assert.deepEqual(health.needsAdmin.map((n) => [n.repository, n.newSubmodule]), [[JEWELS, true]]);
+    assert.match(health.needsAdmin[0]?.reason ?? '', /New submodule/);
     const entry = health.entries.at(-1);
     assert.equal(entry?.trigger, 'push');
-    assert.deepEqual(entry?.changes.map((x) => [x.kind, x.repository, x.detail]), [['key-added', JEWELS, 'submodule vendor/jewels added']]);
-    assert.equal(entry?.health, 'healthy', JSON.stringify(entry?.findings));
+    assert.deepEqual(entry?.changes, []);
+    assert.equal(entry?.health, 'broken');
+    assert.match(entry?.findings.find((f) => f.code === 'needs-admin')?.fix ?? '', /rotates the connection from this page/);
     const page = valueOf(await h.call('getRepositoryPage', {}, as('admin', REPO)));
-    assert.equal(page.connection?.sync.state, 'in-sync');
+    assert.deepEqual(page.connection?.health?.needsAdmin.map((n) => n.repository), [JEWELS]);
+
+    // The button beside it is the ordinary Rotate: authorised for the person who clicks, it adds the key.
+    const job = await run('admin', REPO, h.call('startRotate', {}, as('admin', REPO)));
+    assert.equal(job.status, 'done', job.result?.error ?? job.error);
+    const rotated = await stored(REPO);
+    assert.equal(keysOn(JEWELS).length, 1);
+    assert.equal(keysOn(JEWELS)[0]?.key, rotated.record.publicKey, "the connection's own key");
+    assert.ok(rotated.record.targets.some((x) => x.repository === JEWELS), 'now a recorded target');
+    assert.equal(rotated.connectedBy, bb.admin.accountId, 'the person who rotated answers for it now');
+    assert.equal(rotated.lastFetch?.ok, true);
+    assert.ok(h.stack.valohai.state.commits(PROJECTS.inference.id).some((x) => x.identifier === head));
   });
 
   test('a push that leaves .gitmodules alone is the plain fetch: no stored-token request, no check', async () => {
@@ -214,12 +228,12 @@ describe('a push by a repository admin adding a submodule only another admin adm
     const posts = h.stack.bitbucket.requests.slice(from).filter((r) => r.method === 'POST' && r.path.includes('/deploy-keys'));
     assert.deepEqual(posts, [], 'no key was added anywhere');
     assert.deepEqual(keysOn(JEWELS).map((k) => k.id), jewelKeys);
-    const perm = h.stack.bitbucket.requests.slice(from).filter((r) => r.path.includes('/permissions/repositories'));
-    assert.ok(perm.length > 0 && perm.every((r) => decodeURIComponent(r.path).includes(t.mallory.accountId)), 'asked about her, not the token’s owner');
+    // A new submodule is nobody's to grant by a check: not even whether she administers it is asked.
+    assert.deepEqual(h.stack.bitbucket.requests.slice(from).filter((r) => r.path.includes('/permissions/repositories')), []);
 
     const health = await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(MINE));
     assert.deepEqual(health.needsAdmin.map((n) => n.repository), [JEWELS]);
-    assert.match(health.needsAdmin[0]?.reason ?? '', /does not administer it/);
+    assert.match(health.needsAdmin[0]?.reason ?? '', /New submodule/);
     const entry = health.entries.at(-1);
     assert.equal(entry?.trigger, 'push');
     assert.equal(entry?.health, 'broken');

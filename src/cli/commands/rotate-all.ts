@@ -165,8 +165,12 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllF
       workspace: ws,
       repo,
       project: p.record.projectId,
+      ref: p.record.ref,
       keyType: flags.keyType ?? p.record.keyType,
-      submodules: flags.submodules !== false,
+      // The connection's own choice, unless --no-submodules says otherwise; and as a bulk action, it
+      // renews the key where the connection records it and goes no further (a submodule added since stops it).
+      submodules: flags.submodules ?? p.record.submodules ?? true,
+      restoreOnly: true,
     });
     rotated.push({ repository: p.record.repository, outcome: result.outcome, ...(result.error ? { error: result.error } : {}) });
     say(`[${i + 1}/${plan.length}] ${p.record.repository}: ${result.outcome === 'done' ? 'rotated and verified' : result.outcome === 'unverified' ? 'rotated, fetch not verified' : 'failed, the old key still works'}`);

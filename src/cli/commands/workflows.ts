@@ -263,7 +263,8 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
       if (opts.all) {
         if (repoArg) throw new ConfigError('rotate --all takes --workspace, not a repository.');
         const keyType = rotateCommand.getOptionValueSource('keyType') === 'default' ? undefined : opts.keyType;
-        await rotateAll(io, wire(io, opts), { ...opts, keyType });
+        const submodules = rotateCommand.getOptionValueSource('submodules') === 'cli' ? opts.submodules : undefined;
+        await rotateAll(io, wire(io, opts), { ...opts, keyType, submodules });
         return;
       }
       if (!repoArg) throw new ConfigError('rotate needs a repository (<workspace>/<repo>), or --all --workspace <workspace>.');
