@@ -72,7 +72,7 @@ describe('connections that look after themselves: repository page', () => {
     assert.match(texts[0] ?? '', /Valohai could not fetch[\s\S]*Once research\/vendor-data has the key, press Verify now\./);
     assert.match(texts[1] ?? '', /acme\/datasets: The key had been removed from acme\/datasets\./);
     const needs = page.getByTestId('health-needs-admin');
-    assert.match(await needs.innerText(), /research\/vendor-data needs one of its admins[\s\S]*research\/vendor-data: the connection.s account \(Ada Lovelace\) is not an admin of it/);
+    assert.match(await needs.innerText(), /research\/vendor-data needs an admin[\s\S]*research\/vendor-data: the connection.s account \(Ada Lovelace\) is not an admin of it/);
     assert.equal(await needs.getByRole('link', { name: 'research/vendor-data' }).getAttribute('href'), accessKeysUrl('research', 'vendor-data'));
     assert.equal(await page.getByTestId('health-change-key-restored').innerText(), 'Put the key back on acme/datasets, 2 hours ago');
     const stray = page.getByTestId('health-key-notices-table--table').getByRole('row').filter({ hasText: 'Not made by a connection' }).last();

@@ -87,6 +87,10 @@ function samples(keyId: () => number): Record<string, () => Sample[]> {
       { path: `/user/workspaces/acme/permissions/repositories?q=${encodeURIComponent('repository.full_name="acme/ml-models"')}`, status: 200 },
       { path: `/user/workspaces/acme/permissions/repositories?q=${encodeURIComponent('bad query')}`, status: 400 },
     ],
+    'GET /workspaces/{workspace}/permissions': () => [
+      { path: `/workspaces/acme/permissions?q=${encodeURIComponent(`user.account_id="${creds.writer.accountId}"`)}`, status: 200 },
+      { path: '/workspaces/acme/permissions', status: 403, as: creds.outsider },
+    ],
     'GET /workspaces/{workspace}/permissions/repositories': () => [
       { path: `/workspaces/acme/permissions/repositories?q=${encodeURIComponent(`user.account_id="${creds.reader.accountId}"`)}`, status: 200 },
       { path: '/workspaces/acme/permissions/repositories', status: 403, as: creds.writer },
@@ -140,6 +144,7 @@ describe('responses against the spec\'s schemas', () => {
       'GET /user',
       'GET /user/workspaces/{workspace}/permission',
       'GET /user/workspaces/{workspace}/permissions/repositories',
+      'GET /workspaces/{workspace}/permissions',
       'GET /workspaces/{workspace}/permissions/repositories',
       'GET /workspaces/{workspace}/permissions/repositories/{repo_slug}',
     ];
