@@ -7,7 +7,7 @@ import type { Warning } from '../../../../src/connect/types';
 import { plural } from '../format';
 import { jobTitles } from './job-progress';
 import { ExternalLink } from './link';
-import { LinkedText } from './linked-text';
+import { LinkedLines, LinkedText } from './linked-text';
 
 const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
 
@@ -125,14 +125,7 @@ export function JobOutcome({ job }: { job: JobView }) {
       <Stack space="space.200">
         {/* Workflow errors put the fix on a line of its own: keep it a paragraph of its own. */}
         <Stack space="space.050">
-          {summary
-            .split('\n')
-            .filter((line) => line.trim() !== '')
-            .map((line, i) => (
-              <Text as="p" key={i}>
-                <LinkedText text={line} />
-              </Text>
-            ))}
+          <LinkedLines text={summary} />
         </Stack>
         {warnings.length > 0 && <ThingsToCheck warnings={warnings} id={`${baseId}-warnings`} />}
         {leftovers.length > 0 && <Leftovers leftovers={leftovers} id={`${baseId}-leftovers`} />}

@@ -1,5 +1,6 @@
 import { Fragment } from 'react';
 import { ExternalLink } from './link';
+import { Text } from '@atlaskit/primitives';
 
 // An http(s) address inside a sentence; a full stop, comma or closing bracket after it is the sentence's.
 const URL_IN_TEXT = /https?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
@@ -22,6 +23,25 @@ export function LinkedText({ text }: { text: string }) {
       {parts.map((part, i) => (
         <Fragment key={i}>{typeof part === 'string' ? part : <ExternalLink href={part.url}>{part.url}</ExternalLink>}</Fragment>
       ))}
+    </>
+  );
+}
+
+/**
+ * Backend text of several lines (a refusal naming a repository a line, a workflow error with its fix on
+ * a line of its own), each line a paragraph with its addresses as links.
+ */
+export function LinkedLines({ text }: { text: string }) {
+  return (
+    <>
+      {text
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line, i) => (
+          <Text as="p" key={i}>
+            <LinkedText text={line} />
+          </Text>
+        ))}
     </>
   );
 }

@@ -2,7 +2,7 @@ import type { ReactNode } from 'react';
 import SectionMessage from '@atlaskit/section-message';
 import { Stack, Text } from '@atlaskit/primitives';
 import type { ResolverError, ResolverErrorCode } from '../../../../src/forge/contract';
-import { LinkedText } from './linked-text';
+import { LinkedLines, LinkedText } from './linked-text';
 
 /** A few words for the title; what happened, which can run to sentences, goes in the body. */
 const titles: Record<ResolverErrorCode, string> = {
@@ -30,14 +30,7 @@ export function ProblemMessage({ error, children, testId = 'problem' }: { error:
       <SectionMessage appearance="error" title={titles[error.code] ?? titles.internal} testId={testId}>
         <Stack space="space.100">
           {/* A refusal names one repository a line (as a job's outcome does): keep each a paragraph of its own. */}
-          {error.message
-            .split('\n')
-            .filter((line) => line.trim() !== '')
-            .map((line, i) => (
-              <Text as="p" key={i}>
-                <LinkedText text={line} />
-              </Text>
-            ))}
+          <LinkedLines text={error.message} />
           <Text as="p">
             <LinkedText text={error.fix} />
           </Text>
