@@ -10,9 +10,8 @@ import { HIDDEN_REPOSITORY } from '../../src/forge/contract';
 import { MAX_VISIBILITY_ASKS } from '../../src/forge/health-disclosure';
 import { recordHealth } from '../../src/forge/health-records';
 import { demoBitbucketCredentials, trustCredentials as t, trustSeed, type Seed } from '../../dev/seed/index';
-import { bb, startHarness, valohaiSeed, valueOf, vh, type Harness, type SentRequest, type Who } from './support/forge-fixture';
+import { TOOLS, bb, startHarness, valohaiSeedWithTools, valueOf, vh, type Harness, type SentRequest, type Who, uuidOf } from './support/forge-fixture';
 
-const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
 const MINE = `acme/${t.malloryRepo}`;
 const JEWELS = `acme/${t.crownJewels}`;
 const LABEL = 'Valohai prod-secrets 2024-01-01';
@@ -36,10 +35,7 @@ before(async () => {
   h = await startHarness({
     seed,
     record: (r) => sent.push(r),
-    valohaiSeed: {
-      ...valohaiSeed,
-      projects: [...(valohaiSeed.projects ?? []), { id: TOOLS.id, owner: 'acme', name: TOOLS.name, repository: { id: TOOLS.repositoryId, url: '', ref: '' } }],
-    },
+    valohaiSeed: valohaiSeedWithTools,
   });
   valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
   valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
@@ -55,15 +51,8 @@ after(async () => {
   await h?.close();
 });
 
-function uuidOf(fullName: string): string {
-  const [ws = '', slug = ''] = fullName.split('/');
-  const repo = h.stack.bitbucket.state.findRepo(ws, slug);
-  assert.ok(repo, fullName);
-  return repo.uuid;
-}
-
 function as(who: Who) {
-  return { ...h.context(who), repositoryUuid: uuidOf(MINE) };
+  return { ...h.context(who), repositoryUuid: uuidOf(h, MINE) };
 }
 
 const at = () => h.platform.clock.now().toISOString();
@@ -109,7 +98,7 @@ function entry(foreign: string[]): HealthEntry {
 }
 
 async function writeHealth(foreign: string[]): Promise<void> {
-  await recordHealth(h.platform.store, h.workspaceId, uuidOf(MINE), entry(foreign), {
+  await recordHealth(h.platform.store, h.workspaceId, uuidOf(h, MINE), entry(foreign), {
     keyNotices: foreign.map((r, i) => strayNotice(r, i + 2)),
     needsAdmin: [{ repository: JEWELS, reason: `the account that made the connection does not administer ${JEWELS}.` }],
   });

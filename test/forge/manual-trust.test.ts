@@ -9,9 +9,8 @@ import { execFileSync } from 'node:child_process';
 import type { JobView, StartConnectPayload } from '../../src/forge/contract';
 import { keys } from '../../src/forge/keys';
 import { trustCredentials as t, trustSeed } from '../../dev/seed/index';
-import { errorOf, PROJECTS, startHarness, valohaiSeed, valueOf, vh, type Harness, type Who } from './support/forge-fixture';
+import { PROJECTS, TOOLS, errorOf, startHarness, valohaiSeedWithTools, valueOf, vh, type Harness, type Who, uuidOf } from './support/forge-fixture';
 
-const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
 const MINE = `acme/${t.malloryRepo}`;
 const JEWELS = `acme/${t.crownJewels}`;
 const PAYROLL = `${t.otherWorkspace}/${t.payroll}`;
@@ -21,10 +20,7 @@ let h: Harness;
 before(async () => {
   h = await startHarness({
     seed: trustSeed,
-    valohaiSeed: {
-      ...valohaiSeed,
-      projects: [...(valohaiSeed.projects ?? []), { id: TOOLS.id, owner: 'acme', name: TOOLS.name, repository: { id: TOOLS.repositoryId, url: '', ref: '' } }],
-    },
+    valohaiSeed: valohaiSeedWithTools,
   });
   // A Valohai token and no Bitbucket API token: the pages offer the manual mode.
   valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
@@ -34,14 +30,7 @@ after(async () => {
   await h?.close();
 });
 
-function uuidOf(fullName: string): string {
-  const [ws = '', slug = ''] = fullName.split('/');
-  const repo = h.stack.bitbucket.state.findRepo(ws, slug);
-  assert.ok(repo, fullName);
-  return repo.uuid;
-}
-
-const as = (who: Who, fullName: string) => ({ ...h.context(who), repositoryUuid: uuidOf(fullName) });
+const as = (who: Who, fullName: string) => ({ ...h.context(who), repositoryUuid: uuidOf(h, fullName) });
 const choices = (projectId: string, submodules = true): StartConnectPayload => ({ projectId, ref: 'main', keyType: 'ed25519', submodules });
 
 async function finished(who: Who, fullName: string, jobId: string): Promise<JobView> {
@@ -50,7 +39,7 @@ async function finished(who: Who, fullName: string, jobId: string): Promise<JobV
 }
 
 function connectionRecord(fullName: string): Promise<unknown> {
-  return h.platform.store.get(keys.connection(h.workspaceId, uuidOf(fullName)));
+  return h.platform.store.get(keys.connection(h.workspaceId, uuidOf(h, fullName)));
 }
 
 describe('manual connect: the "on what" rule', () => {

@@ -11,9 +11,8 @@ import { keys } from '../../src/forge/keys';
 import type { StoredConnection } from '../../src/forge/records';
 import { trustCredentials as t, trustSeed } from '../../dev/seed/index';
 import type { ReplyOf } from './support/reply';
-import { ALL_TOKENS, assertNoSecrets, bb, PROJECTS, startHarness, valohaiSeed, valueOf, vh, type Harness, type SentRequest, type Who } from './support/forge-fixture';
+import { ALL_TOKENS, PROJECTS, TOOLS, assertNoSecrets, bb, startHarness, valohaiSeedWithTools, valueOf, vh, type Harness, type SentRequest, type Who } from './support/forge-fixture';
 
-const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
 const REPO = 'inference-api';
 const JEWELS = `acme/${t.crownJewels}`;
 
@@ -24,10 +23,7 @@ before(async () => {
   h = await startHarness({
     seed: trustSeed,
     record: (r) => sent.push(r),
-    valohaiSeed: {
-      ...valohaiSeed,
-      projects: [...(valohaiSeed.projects ?? []), { id: TOOLS.id, owner: 'acme', name: TOOLS.name, repository: { id: TOOLS.repositoryId, url: '', ref: '' } }],
-    },
+    valohaiSeed: valohaiSeedWithTools,
   });
   valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
   valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import type { JobView } from '../../src/forge/contract';
 import { trustCredentials as t, trustSeed } from '../../dev/seed/index';
 import type { ReplyOf } from './support/reply';
-import { bb, PROJECTS, startHarness, valohaiSeed, valueOf, vh, type Harness, type SentRequest, type Who } from './support/forge-fixture';
+import { PROJECTS, TOOLS, bb, startHarness, valohaiSeedWithTools, valueOf, vh, type Harness, type SentRequest, type Who } from './support/forge-fixture';
 
 const TARGETS = ['acme/inference-api', 'acme/datasets', 'acme/training-lib', 'acme/feature-store'];
-const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
 
 async function run(h: Harness, who: Who, slug: string, start: Promise<ReplyOf<'startConnect'>>): Promise<JobView> {
   const { jobId } = valueOf(await start);
@@ -85,10 +84,7 @@ describe('a stored token whose account administers repositories but not the work
     h = await startHarness({
       seed: trustSeed,
       record: (r) => sent.push(r),
-      valohaiSeed: {
-        ...valohaiSeed,
-        projects: [...(valohaiSeed.projects ?? []), { id: TOOLS.id, owner: 'acme', name: TOOLS.name, repository: { id: TOOLS.repositoryId, url: '', ref: '' } }],
-      },
+      valohaiSeed: valohaiSeedWithTools,
     });
     valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
     // Mallory's token: she administers acme/mallory-tools only.

@@ -11,9 +11,8 @@ import type { JobView, StartConnectPayload } from '../../src/forge/contract';
 import { generateKeyPair } from '../../src/ssh/index';
 import { trustCredentials as t, trustSeed } from '../../dev/seed/index';
 import type { ReplyOf } from './support/reply';
-import { bb, errorOf, PROJECTS, startHarness, valohaiSeed, valueOf, vh, type Harness, type Who } from './support/forge-fixture';
+import { PROJECTS, TOOLS, bb, errorOf, startHarness, valohaiSeedWithTools, valueOf, vh, type Harness, type Who, uuidOf } from './support/forge-fixture';
 
-const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
 const MINE = `acme/${t.malloryRepo}`;
 const JEWELS = `acme/${t.crownJewels}`;
 const PAYROLL = `${t.otherWorkspace}/${t.payroll}`;
@@ -23,10 +22,7 @@ let h: Harness;
 before(async () => {
   h = await startHarness({
     seed: trustSeed,
-    valohaiSeed: {
-      ...valohaiSeed,
-      projects: [...(valohaiSeed.projects ?? []), { id: TOOLS.id, owner: 'acme', name: TOOLS.name, repository: { id: TOOLS.repositoryId, url: '', ref: '' } }],
-    },
+    valohaiSeed: valohaiSeedWithTools,
   });
   valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
   valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
@@ -42,14 +38,7 @@ function keysOn(fullName: string) {
   return h.stack.bitbucket.state.listAccessKeys(repo);
 }
 
-function uuidOf(fullName: string): string {
-  const [ws = '', slug = ''] = fullName.split('/');
-  const repo = h.stack.bitbucket.state.findRepo(ws, slug);
-  assert.ok(repo, fullName);
-  return repo.uuid;
-}
-
-const as = (who: Who, fullName: string) => ({ ...h.context(who), repositoryUuid: uuidOf(fullName) });
+const as = (who: Who, fullName: string) => ({ ...h.context(who), repositoryUuid: uuidOf(h, fullName) });
 
 async function run(who: Who, fullName: string, start: Promise<ReplyOf<'startConnect'>>): Promise<JobView> {
   const { jobId } = valueOf(await start);

@@ -14,19 +14,14 @@ import { PUSH_TOKEN_REQUESTS_PER_HOUR } from '../../src/forge/push';
 import { trustCredentials as t, trustSeed, type Seed } from '../../dev/seed/index';
 import { gitReach } from '../support/e2e';
 import type { ReplyOf } from './support/reply';
-import { bb, PROJECTS, startHarness, valohaiSeed, valueOf, vh, type Harness, type SentRequest, type Who } from './support/forge-fixture';
+import { PROJECTS, TOOLS, bb, startHarness, valohaiSeedWithTools, valueOf, vh, type Harness, type SentRequest, type Who } from './support/forge-fixture';
 
 const DAY = 86_400_000;
-const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
 const JEWELS = `acme/${t.crownJewels}`;
 const PAYROLL = `${t.otherWorkspace}/${t.payroll}`;
-const withTools = {
-  ...valohaiSeed,
-  projects: [...(valohaiSeed.projects ?? []), { id: TOOLS.id, owner: 'acme', name: TOOLS.name, repository: { id: TOOLS.repositoryId, url: '', ref: '' } }],
-};
 
 async function start(seed: Seed, record?: (r: SentRequest) => void): Promise<Harness> {
-  const h = await startHarness({ seed, valohaiSeed: withTools, ...(record ? { record } : {}) });
+  const h = await startHarness({ seed, valohaiSeed: valohaiSeedWithTools, ...(record ? { record } : {}) });
   valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
   valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
   return h;

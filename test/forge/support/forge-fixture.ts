@@ -35,6 +35,15 @@ export const valohaiSeed: ValohaiSeed = {
   ],
 };
 
+/** The Valohai project the trust tests connect acme/mallory-tools to (Mallory's own). */
+export const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
+
+/** The Valohai world with Mallory's project beside the others. */
+export const valohaiSeedWithTools: ValohaiSeed = {
+  ...valohaiSeed,
+  projects: [...(valohaiSeed.projects ?? []), { id: TOOLS.id, owner: 'acme', name: TOOLS.name, repository: { id: TOOLS.repositoryId, url: '', ref: '' } }],
+};
+
 export type Who = 'admin' | 'writer' | 'reader' | 'outsider' | 'mallory';
 
 /** Which of the platform's Bitbucket transports a request went through. */
@@ -220,3 +229,11 @@ export function assertNoSecrets(texts: Iterable<[string, string]>, privateKeys: 
 }
 
 export const ALL_TOKENS = [bb.admin.token, bb.adminWithoutWriteSshKey.token, bb.writer.token, bb.reader.token, bb.outsider.token, vh.admin.token, vh.outsider.token];
+
+/** The UUID of any repository of the stand-ins, by `workspace/slug`. */
+export function uuidOf(h: Pick<Harness, 'stack'>, fullName: string): string {
+  const [ws = '', slug = ''] = fullName.split('/');
+  const repo = h.stack.bitbucket.state.findRepo(ws, slug);
+  assert.ok(repo, fullName);
+  return repo.uuid;
+}
