@@ -102,9 +102,9 @@ export async function startEchoingValohai(target: string): Promise<EchoingValoha
       let text = await upstream.text();
       const last = state.keys[state.keys.length - 1];
       if (state.echo && state.where === 'fetch' && last && req.method === 'POST' && /^\/api\/v0\/projects\/[^/]+\/fetch\/$/.test(path) && upstream.ok) {
-        // git's own words about a key it could not load, as a fetch error would carry them.
+        // A fetch worker's words about the key it was handed, in none of the forms the engine explains.
         const answer = JSON.parse(text) as { commits?: unknown[]; errors?: unknown[] };
-        text = JSON.stringify({ ...answer, commits: [], errors: [`Load key "/tmp/valohai-key": invalid format (${keyEcho(last, state.echo)})`] });
+        text = JSON.stringify({ ...answer, commits: [], errors: [`fetch worker: unusable deploy key (${keyEcho(last, state.echo)})`] });
         state.echoed++;
       }
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
