@@ -18,7 +18,14 @@ const recordKey = (repository: string, projectId: string) => `${repository.toLow
 export class FileConnectionStore implements ConnectionStore {
   private readonly file: string;
 
-  constructor(private readonly dir: string) {
+  /**
+   * `clean` is applied to every text written (by default none): a record can carry a server's words
+   * (a fetch's errors), and the run that writes it may hold a private key a server quoted.
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly clean: (text: string) => string = (text) => text,
+  ) {
     this.file = join(dir, 'connections.json');
   }
 
@@ -36,7 +43,8 @@ export class FileConnectionStore implements ConnectionStore {
   private async writeAll(all: Record<string, ConnectionRecord>): Promise<void> {
     await mkdir(this.dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(all, null, 2)}\n`, { mode: 0o600 });
+    const text = JSON.stringify(all, (_key, v: unknown) => (typeof v === 'string' ? this.clean(v) : v), 2);
+    await writeFile(tmp, `${text}\n`, { mode: 0o600 });
     await rename(tmp, this.file);
   }
 

@@ -115,7 +115,7 @@ describe('a rotation of a working connection', () => {
 
   for (const where of ['setRepository', 'fetch'] as const) {
     test(`by hand, Valohai quoting the new key ${where === 'fetch' ? 'in its fetch errors' : 'in its refusal'}: nothing stored holds a piece of it`, async () => {
-      quoting('line heads, URL-encoded', where);
+      quoting('line heads', where);
       const echoed = valohai.echoed;
       const { view, record } = await run(() => h.call('startRotate', {}, h.context('admin', REPO)));
       assert.equal(valohai.echoed, echoed + 1);
@@ -138,7 +138,7 @@ describe('a rotation of a working connection', () => {
         ),
       );
       h.advance(181 * DAY);
-      quoting('line heads, JSON-escaped', where);
+      quoting('hex of the key bytes', where);
       const echoed = valohai.echoed;
       h.platform.holdQueue();
       const planned = (await h.backend.onSchedule())?.workspaces.find((w) => w.workspaceUuid === bareUuid(h.workspaceId, 'workspace'));
@@ -162,7 +162,7 @@ describe('a rotation of a working connection', () => {
 describe('the manual mode', () => {
   test("its key, refused by Valohai with pieces quoted, leaves no piece in the job", async () => {
     valueOf(await h.call('clearCredentials', { which: 'bitbucket' }, h.context('admin')));
-    quoting('line heads, cut into lines', 'setRepository');
+    quoting('line heads', 'setRepository');
     const slug = 'ml-models';
     const { view, record } = await run(() => h.call('startManualConnect', { ...choices, projectId: PROJECTS.training.id }, h.context('admin', slug)), slug);
     assert.equal(view.status, 'failed');

@@ -20,15 +20,18 @@ export function keyEcho(privateKey: string, kind: EchoKind): string {
     .split(/\r?\n/)
     .map((line) => line.slice(0, HEAD));
   switch (kind) {
+    // Each line's piece stands apart (a word between them): no piece runs on into the next line's, as
+    // the key's own characters would, so each is a piece of at most 15 characters.
     case 'line heads':
-      return `the key's lines begin ${heads.join(', ')}`;
+      return `the key's lines begin ${heads.join(', then ')}`;
     case 'line heads, JSON-escaped':
       // As a JSON string inside the message, with `/` and `+` escaped as some serializers do.
-      return `key=${JSON.stringify(heads.join('\n')).replace(/\//g, '\\/').replace(/\+/g, '\\u002b')}`;
+      return `key=${JSON.stringify(heads.join(' then ')).replace(/\//g, '\\/').replace(/\+/g, '\\u002b')}`;
     case 'line heads, URL-encoded':
-      return `see https://valohai.example/keys?lines=${encodeURIComponent(heads.join('\n'))}`;
+      return `see https://valohai.example/keys?lines=${encodeURIComponent(heads.join(' then '))}`;
     case 'line heads, cut into lines':
-      return heads.map((head) => head.match(/.{1,5}/g)?.join('\n') ?? '').join('\n');
+      // Quoted the way a mail or a log quotes: no line is bare base64.
+      return heads.map((head) => (head.match(/.{1,5}/g) ?? []).map((piece) => `| ${piece}`).join('\n')).join('\n| then\n');
     case 'hex of the key bytes': {
       const hex = Buffer.from(keyBody(privateKey), 'base64').toString('hex');
       return `bytes:\n${(hex.match(/.{1,64}/g) ?? []).map((line) => line.slice(0, HEAD)).join('\n')}`;
