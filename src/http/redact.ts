@@ -256,6 +256,7 @@ function privateKeyPieces(text: string, keys: readonly KeyWindows[], out: Range[
  */
 export function scrubPrivateKeys(text: string, privateKeys: readonly string[]): string {
   const keys = privateKeyWindows(privateKeys);
+  if (keys.length === 0) return text;
   const view = decodedView(text);
   const found: Range[] = [];
   privateKeyPieces(view.text, keys, found);
