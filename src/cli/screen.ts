@@ -2,10 +2,10 @@
  * Everything the CLI prints goes through a Screen. Text for people is scrubbed of the credentials this
  * process holds (a server may quote them back in an error) and made inert: control and bidi characters
  * from repository content or a server's words are written out visibly, never acted on. `--json` is
- * exact JSON in which only those credentials are replaced.
+ * exact JSON in which only those credentials, and any piece of a private key the run made, are replaced.
  */
 import { inert } from '../http/inert';
-import { redact } from '../http/redact';
+import { redact, scrubPrivateKeys } from '../http/redact';
 
 export interface RawOutput {
   isTTY: boolean;
@@ -20,6 +20,8 @@ export interface Screen {
   styled(style: string, text: string): void;
   /** One value as JSON, on a line of its own; `indent` as JSON.stringify takes it. */
   json(value: unknown, indent?: number): void;
+  /** A private key this run made: from now on no piece of it is written, whatever a server quoted of it. */
+  hold(privateKey: string): void;
 }
 
 const RESET = '\x1b[0m';
@@ -45,14 +47,23 @@ function withoutSecrets(text: string, secrets: readonly string[]): string {
 }
 
 export function screenOf(raw: RawOutput, secrets: readonly string[]): Screen {
-  const clean = (text: string) => inert(secrets.length ? redact(text, secrets) : text, { keepLines: true });
+  const keys: string[] = [];
+  // One list for the screen's life: the scrubber takes each key apart once per list.
+  let all: readonly string[] = secrets;
+  const clean = (text: string) => inert(all.length ? redact(text, all) : text, { keepLines: true });
+  const exact = (text: string) => scrubPrivateKeys(withoutSecrets(text, secrets), keys);
   return {
     isTTY: raw.isTTY,
     write: (text) => raw.write(clean(text)),
     styled: (style, text) => raw.write(isSgr(style) ? `${style}${clean(text)}${RESET}` : clean(text)),
     json: (value, indent) => {
-      const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? withoutSecrets(v, secrets) : v), indent);
+      const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? exact(v) : v), indent);
       raw.write(`${text}\n`);
+    },
+    hold: (privateKey) => {
+      if (keys.includes(privateKey)) return;
+      keys.push(privateKey);
+      all = [...secrets, ...keys];
     },
   };
 }

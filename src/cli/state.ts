@@ -209,7 +209,14 @@ const recordKey = (repository: string, projectId: string) => `${repository.toLow
 export class FileConnectionStore implements ConnectionStore {
   private readonly file: string;
 
-  constructor(private readonly dir: string) {
+  /**
+   * `clean` is applied to every text written (by default none): a record can carry a server's words
+   * (a fetch's errors), and the run that writes it may hold a private key a server quoted.
+   */
+  constructor(
+    private readonly dir: string,
+    private readonly clean: (text: string) => string = (text) => text,
+  ) {
     checkStateDir(dir);
     this.file = join(dir, 'connections.json');
   }
@@ -229,7 +236,9 @@ export class FileConnectionStore implements ConnectionStore {
   }
 
   private async writeAll(all: Record<string, ConnectionRecord>): Promise<void> {
-    await writeStateFile(this.dir, this.file, `${JSON.stringify(all, null, 2)}\n`);
+    const text = JSON.stringify(all, (_key, v: unknown) => (typeof v === 'string' ? this.clean(v) : v), 2);
+    await writeStateFile(this.dir, this.file, `${text}
+`);
   }
 
   async get(repository: string, projectId: string): Promise<ConnectionRecord | undefined> {

@@ -3,7 +3,7 @@
  * workspace's secrets, and the engine's dependencies wired to the record store.
  */
 import { BitbucketRateLimitError, RateBudget, type BitbucketClient, type BitbucketTransport } from '../bitbucket/index';
-import type { Authority, BitbucketApi, DisconnectDeps, WorkflowDeps, WorkflowResult } from '../connect/index';
+import type { Authority, BitbucketApi, DisconnectDeps, KeyGenerator, WorkflowDeps, WorkflowResult } from '../connect/index';
 import { bitbucketClient, splitFullName, valohaiFor, withAppReads } from './clients';
 import { Credentials } from './credentials';
 import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from './errors';
@@ -46,7 +46,10 @@ export class TokenShareSpentError extends BitbucketRateLimitError {
 export class StoredTokenWork {
   readonly credentials: Credentials;
   readonly app: BitbucketClient;
-  /** Tokens this work holds, so that nothing it stores can carry one even if a server echoed it. */
+  /**
+   * Tokens and private keys this work holds, so that nothing it stores can carry one, or any piece of a
+   * key, even if a server echoed it. In memory only, for the work's life.
+   */
   readonly secrets: string[] = [];
   readonly counts: RequestCounts = { bitbucketToken: 0, bitbucketApp: 0, valohai: 0 };
   readonly budget = new RateBudget();
@@ -70,6 +73,16 @@ export class StoredTokenWork {
     this.credentials = new Credentials(platform, workspaceUuid);
     this.app = bitbucketClient(counted(platform.bitbucketAsApp, () => this.counts.bitbucketApp++), JOB_LIMITS);
   }
+
+  /**
+   * The platform's key generator, every private key it makes joining `secrets`: the engine and the manual
+   * mode make their keys here, so whatever a server quotes of one is scrubbed from jobs and health records.
+   */
+  readonly generateKey: KeyGenerator = async (options) => {
+    const key = await this.platform.generateKey(options);
+    this.secrets.push(key.privateKey);
+    return key;
+  };
 
   get now(): Date {
     return this.platform.clock.now();
@@ -155,7 +168,7 @@ export class StoredTokenWork {
       authority,
       budget: this.budget,
       valohai,
-      generateKey: this.platform.generateKey,
+      generateKey: this.generateKey,
       clock: this.platform.clock,
       store,
       lock: new KvLock(this.platform.store, this.platform.clock, holder),
@@ -215,7 +228,7 @@ export class JobContext extends StoredTokenWork {
       bitbucket,
       ...(valohai ? { valohai } : {}),
       budget: this.budget,
-      generateKey: this.platform.generateKey,
+      generateKey: this.generateKey,
       clock: this.platform.clock,
       store: this.connections,
       lock: new KvLock(this.platform.store, this.platform.clock, this.job.id),

@@ -102,7 +102,7 @@ export async function manualConnect(ctx: JobContext, choices: StartConnectPayloa
     result.valohai.repositoryId = repositoryId;
 
     const key = await saga.step('generate-key', `Generating an ${choices.keyType === 'rsa' ? 'RSA 4096' : 'Ed25519'} key pair`, () =>
-      ctx.platform.generateKey({ type: choices.keyType, comment: `valohai-${project.name}` }),
+      ctx.generateKey({ type: choices.keyType, comment: `valohai-${project.name}` }),
     );
     const now = ctx.now;
     const label = accessKeyLabel(project.name, project.id, now);
@@ -220,13 +220,15 @@ export function keepCreatedProject(result: WorkflowResult, created: string): voi
 }
 
 /** What a workflow's fetch showed, as the connection keeps it for the page's sync state. */
-export function fetchOutcome(ctx: Pick<JobContext, 'now'>, result: WorkflowResult): LastFetch {
+export function fetchOutcome(ctx: Pick<JobContext, 'now' | 'secrets'>, result: WorkflowResult): LastFetch {
+  // Kept on the connection: scrubbed like the job's own error, of the tokens and the key the work held.
+  const errors = (result.error ?? 'Valohai could not fetch the repository.').split('\n').filter(Boolean);
   return {
     at: ctx.now.toISOString(),
     ok: result.verified,
     head: result.headCommit,
     fetched: result.valohai.fetchedCommit,
-    errors: result.verified ? [] : (result.error ?? 'Valohai could not fetch the repository.').split('\n').filter(Boolean),
+    errors: result.verified ? [] : errors.map((e) => cleanText(e, ctx.secrets)),
   };
 }
 

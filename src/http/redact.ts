@@ -4,6 +4,8 @@
  * the secrets this process holds must not reach a log through an error.
  */
 
+import { HEX_WINDOW, isPrivateKey, KEY_WINDOW, privateKeyWindows, type KeyWindows } from './private-key-scrub';
+
 /**
  * The text as a reader of its encodings sees it: percent-escapes (also doubly encoded, `%252B`), JSON
  * and JavaScript escapes (`\n`, `\/`, `\u002b`) and numeric HTML entities decoded, each decoded
@@ -161,12 +163,114 @@ function secretPieces(text: string, secrets: readonly string[], out: Range[]): v
   if (run) out.push({ start: at[run.start] as number, end: (at[run.end - 1] as number) + 1, mark: 'secret' });
 }
 
+/** A stream of the text's characters of one alphabet, each remembering where it stood in the text. */
+interface Stream {
+  chars: string;
+  at: number[];
+}
+
+/** Stands in the stream where a run is broken: no window holds it, so no window matches across it. */
+const BREAK = '!';
+const BASE64_CHAR = /[A-Za-z0-9+/]/;
+const BASE64_RUN_CHAR = /[A-Za-z0-9+/=]/;
+const HEX_CHAR = /[0-9a-fA-F]/;
+
+/** The text's base64 characters, everything else skipped: a key cut into lines or pieces reads whole. */
+function base64Stream(text: string): Stream {
+  const chars: string[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (!BASE64_CHAR.test(c)) continue;
+    chars.push(c);
+    at.push(i);
+  }
+  return { chars: chars.join(''), at };
+}
+
+/**
+ * The text's hex digits in lower case: spaces, colons and other punctuation between them skipped, a
+ * `0x` or `\x` before a byte too; any other letter ends a run, so words do not read as hex.
+ */
+function hexStream(text: string): Stream {
+  const chars: string[] = [];
+  const at: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '0' && /[xX]/.test(text[i + 1] ?? '') && HEX_CHAR.test(text[i + 2] ?? '')) {
+      i++;
+    } else if (HEX_CHAR.test(c)) {
+      chars.push(c.toLowerCase());
+      at.push(i);
+    } else if (/[xX]/.test(c) && text[i - 1] === '\\') {
+      // `\xde`: the escape's letter, skipped
+    } else if (/[\p{L}\p{N}]/u.test(c)) {
+      chars.push(BREAK);
+      at.push(i);
+    }
+  }
+  return { chars: chars.join(''), at };
+}
+
+/**
+ * Marks each run of `runChar` characters in the text that holds a window of the stream found in
+ * `pieces`: the whole run, so no shorter piece of the key is left beside the mark.
+ */
+function markRuns(text: string, stream: Stream, size: number, isPiece: (window: string) => boolean, runChar: RegExp, out: Range[]): void {
+  let run: { start: number; end: number } | undefined;
+  const close = () => {
+    if (!run) return;
+    let start = stream.at[run.start] as number;
+    let end = (stream.at[run.end - 1] as number) + 1;
+    while (start > 0 && runChar.test(text[start - 1] as string)) start--;
+    while (end < text.length && runChar.test(text[end] as string)) end++;
+    out.push({ start, end, mark: 'secret' });
+    run = undefined;
+  };
+  for (let i = 0; i + size <= stream.chars.length; i++) {
+    if (!isPiece(stream.chars.slice(i, i + size))) continue;
+    // Overlapping windows are one piece; pieces that only meet (two echoed lines) are marked apart.
+    if (run && i < run.end) run.end = i + size;
+    else {
+      close();
+      run = { start: i, end: i + size };
+    }
+  }
+  close();
+}
+
+/**
+ * Pieces of private keys: every run of base64 characters (read across line breaks, spaces and escapes)
+ * that holds 8 characters in a row of a key's secret part, and every run of hex digits that holds 12.
+ */
+function privateKeyPieces(text: string, keys: readonly KeyWindows[], out: Range[]): void {
+  if (keys.length === 0) return;
+  markRuns(text, base64Stream(text), KEY_WINDOW, (w) => keys.some((k) => k.base64.has(w)), BASE64_RUN_CHAR, out);
+  markRuns(text, hexStream(text), HEX_WINDOW, (w) => keys.some((k) => k.hex.has(w)), HEX_CHAR, out);
+}
+
+/**
+ * `text` with private keys scrubbed and nothing else touched: armoured blocks and any piece of a given
+ * key's secret part (see privateKeyPieces), looked for in the text as decoded. For text whose public
+ * keys, fingerprints and other base64 must stay as they are (a `--json` document, a state file).
+ */
+export function scrubPrivateKeys(text: string, privateKeys: readonly string[]): string {
+  const keys = privateKeyWindows(privateKeys);
+  if (keys.length === 0) return text;
+  const view = decodedView(text);
+  const found: Range[] = [];
+  privateKeyPieces(view.text, keys, found);
+  matches(PRIVATE_KEY_BLOCK, view.text, 'private key', found);
+  return replaced(text, view, found);
+}
+
 /**
  * `text` with private-key blocks, public-key bodies, base64 key bodies and the given secrets replaced by
  * placeholders. Everything is looked for in the text as decoded (percent-escapes, JSON escapes, HTML
  * entities), and the original characters it came from are replaced. A secret is found whole or in
  * pieces: any 16 key characters in a row it shares with the text, across line breaks and escapes, so a
- * key echoed cut off, re-wrapped into short lines or URL-encoded is caught too.
+ * token echoed cut off or URL-encoded is caught too; a private key among the secrets by any 8 base64
+ * characters (or 12 hex digits) of its secret part, its public parts left alone.
  */
 export function redact(text: string, secrets: readonly string[] = []): string {
   const view = decodedView(text);
@@ -178,14 +282,18 @@ export function redact(text: string, secrets: readonly string[] = []): string {
       found.push({ start: i, end: i + whole.length, mark: 'secret' });
     }
   }
-  secretPieces(view.text, secrets, found);
+  secretPieces(view.text, secrets.filter((s) => !isPrivateKey(s)), found);
+  privateKeyPieces(view.text, privateKeyWindows(secrets), found);
   matches(PRIVATE_KEY_BLOCK, view.text, 'private key', found);
   matches(PUBLIC_KEY_BODY, view.text, 'public key', found);
   matches(LONG_BASE64, view.text, 'secret', found);
   base64Blocks(view.text, found);
-  if (found.length === 0) return text;
+  return replaced(text, view, found);
+}
 
-  // Back to the original's characters, merged where they touch.
+/** The original text with the found ranges of its decoded view replaced, merged where they touch. */
+function replaced(text: string, view: DecodedView, found: Range[]): string {
+  if (found.length === 0) return text;
   const ranges = found
     .filter((r) => r.end > r.start)
     .map((r) => ({ start: view.from[r.start] as number, end: view.to[r.end - 1] as number, mark: r.mark }))

@@ -21,6 +21,7 @@ import {
   type WorkflowResult,
 } from '../../connect/index';
 import { branchOfRef, fieldRules } from '../../forge/contract';
+import { scrubPrivateKeys } from '../../http/redact';
 import { generateKeyPair } from '../../ssh/index';
 import { ValohaiClient } from '../../valohai/index';
 import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config';
@@ -112,14 +113,26 @@ export function bitbucketOf(io: CliIO, flags: CommonFlags, budget = new RateBudg
 export function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
   const dir = stateDir(io.env);
   const budget = new RateBudget();
+  // The private keys this run makes, in memory only: no piece of one a server quotes back reaches the
+  // screen or the state folder.
+  const held: string[] = [];
+  const hold = (privateKey: string) => {
+    held.push(privateKey);
+    io.stdout.hold(privateKey);
+    io.stderr.hold(privateKey);
+  };
   return {
     bitbucket: bitbucketOf(io, flags, budget),
     // The token is the caller's own: Bitbucket refuses them what they may not do themselves.
     authority: ownCredentials,
     budget,
     valohai: valohaiClient(io, flags),
-    generateKey: ({ type, comment }) => generateKeyPair({ type, comment }),
-    store: new FileConnectionStore(dir),
+    generateKey: async ({ type, comment }) => {
+      const pair = await generateKeyPair({ type, comment });
+      hold(pair.privateKey);
+      return pair;
+    },
+    store: new FileConnectionStore(dir, (text) => scrubPrivateKeys(text, held)),
     lock: new DirectoryLock(dir, {
       onWait: () => io.stderr.write('Another run is working on this repository; waiting for it to finish…\n'),
     }),
