@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import type { BatchView } from '../src/forge/contract';
 import { createFetchTransport, type BitbucketTransport } from '../src/bitbucket/index';
-import { FLEET_REQUESTS_PER_HOUR } from '../src/forge/fleet-budget';
-import { createMemoryBackend } from '../src/forge/memory-platform';
-import type { TrustedContext } from '../src/forge/platform';
+import { FLEET_REQUESTS_PER_HOUR } from '../src/forge/fleet/budget';
+import { createMemoryBackend } from '../dev/forge/memory-platform';
+import type { TrustedContext } from '../src/forge/platform/ports';
 import { generateKeyPair } from '../src/ssh/index';
 import { startStack } from '../dev/stack';
 import { buildFleetSeed, demoBitbucketCredentials as bb } from '../dev/seed/index';

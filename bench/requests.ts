@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { createFetchTransport, type BitbucketTransport } from '../src/bitbucket/index';
 import { DISCOVERY_LIMITS } from '../src/connect/index';
-import { createMemoryBackend } from '../src/forge/memory-platform';
-import type { TrustedContext } from '../src/forge/platform';
+import { createMemoryBackend } from '../dev/forge/memory-platform';
+import type { TrustedContext } from '../src/forge/platform/ports';
 import { generateKeyPair } from '../src/ssh/index';
 import { startStack } from '../dev/stack';
 import { demoBitbucketCredentials as bb, demoSeed, demoWithRepos, libraryRepos, type Seed } from '../dev/seed/index';

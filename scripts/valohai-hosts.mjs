@@ -3,7 +3,7 @@
 // (permissions.external.fetch.backend), so a self-hosted Valohai must be listed there before
 // `forge deploy`; the backend also needs the list, to refuse saving a host Forge would block (a blocked
 // fetch comes back as a 403 response, which would read as a refused token). The manifest is the one
-// source: this script writes it, and derives src/forge/valohai-hosts.ts from it, which the backend
+// source: this script writes it, and derives src/forge/platform/valohai-hosts.ts from it, which the backend
 // imports (Forge's webpack bundle, tsx and the preview alike).
 //
 //   npm run valohai-hosts -- valohai.example.com [more hosts]   set the hosts (api.bitbucket.org stays)
@@ -19,7 +19,7 @@ import { parseDocument } from 'yaml';
 const COMMAND = 'npm run valohai-hosts --';
 const BITBUCKET = 'api.bitbucket.org';
 const BACKEND_PATH = ['permissions', 'external', 'fetch', 'backend'];
-const GENERATED = join('src', 'forge', 'valohai-hosts.ts');
+const GENERATED = join('src', 'forge', 'platform', 'valohai-hosts.ts');
 
 class UsageError extends Error {}
 

@@ -3,14 +3,14 @@
  * (handlers.ts), the local preview and the tests all start from here.
  */
 import { errorName } from './errors';
-import { runHealthCheck } from './health-check';
-import { runAuditStep } from './fleet-audit';
-import { runBatchStep } from './fleet-batch';
-import { runJob } from './job-runner';
-import type { ForgePlatform, QueueMessage } from './platform';
-import { handlePush, runSync } from './push';
+import { runHealthCheck } from './health/check';
+import { runAuditStep } from './fleet/audit';
+import { runBatchStep } from './fleet/batch';
+import { runJob } from './jobs/runner';
+import type { ForgePlatform, QueueMessage } from './platform/ports';
+import { handlePush, runSync } from './health/push';
 import { createResolvers, type Resolvers } from './resolvers';
-import { runSchedule, type ScheduleRun } from './schedule';
+import { runSchedule, type ScheduleRun } from './health/schedule';
 
 export interface Backend {
   resolvers: Resolvers;

@@ -13,9 +13,9 @@ import { inert } from '../http/inert';
 import { redact } from '../http/redact';
 import { ValohaiAuthError, ValohaiError, ValohaiRateLimitError } from '../valohai/index';
 import { InvalidPayloadError, type ResolverError, type ResolverErrorCode } from './contract';
-import { InvalidContextIdError } from './keys';
-import { LockBusyError } from './kv-lock';
-import { VALOHAI_HOSTS_COMMAND } from './valohai-hosts';
+import { InvalidContextIdError } from './store/keys';
+import { LockBusyError } from './store/lock';
+import { VALOHAI_HOSTS_COMMAND } from './platform/valohai-hosts';
 
 export const WORKSPACE_SETTINGS_HINT = 'Workspace settings › Valohai';
 

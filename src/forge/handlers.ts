@@ -6,8 +6,8 @@ import { makeResolver } from '@forge/resolver';
 import { createBackend, type Backend } from './backend';
 import { RESOLVERS, type ResolverError } from './contract';
 import { toResolverError } from './errors';
-import { bracedUuid } from './keys';
-import type { ForgePlatform, TrustedContext } from './platform';
+import { bracedUuid } from './store/keys';
+import type { ForgePlatform, TrustedContext } from './platform/ports';
 
 type Json = Record<string, unknown>;
 

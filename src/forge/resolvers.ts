@@ -3,15 +3,15 @@
  * contract's validator (unknown fields refused), takes workspace, repository and user only from the
  * trusted context, and answers with a Reply: failures carry the fix, never a secret or a stack.
  */
-import * as actions from './actions';
+import * as actions from './pages/actions';
 import { validatePayload, type PayloadOf, type Reply, type ResolverName, type ValueOf } from './contract';
 import { errorName, toResolverError } from './errors';
-import * as fleetAudit from './fleet-audit';
-import * as fleetBatch from './fleet-batch';
-import type { ForgePlatform, TrustedContext } from './platform';
-import { removeUnneededKey } from './key-notices';
-import { previewConnect, repositoryPage } from './repository-page';
-import * as workspace from './workspace-page';
+import * as fleetAudit from './fleet/audit';
+import * as fleetBatch from './fleet/batch';
+import type { ForgePlatform, TrustedContext } from './platform/ports';
+import { removeUnneededKey } from './pages/key-notices';
+import { previewConnect, repositoryPage } from './pages/repository';
+import * as workspace from './pages/workspace';
 
 export type ResolverHandler<K extends ResolverName> = (payload: unknown, context: TrustedContext) => Promise<Reply<ValueOf<K>>>;
 

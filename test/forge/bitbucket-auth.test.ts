@@ -42,7 +42,7 @@ const manifestScopes = new Set(manifest.permissions?.scopes ?? []);
  * Scopes a token call may need beyond BITBUCKET_TOKEN_SCOPES, only when the token is saved: `GET /user`
  * names the token's account, and the workspace permission says whether that account is a workspace
  * admin. A token without `read:user:bitbucket` or `read:workspace:bitbucket` is still stored; the page
- * then shows no account name, or does not say whether it is an admin (see src/forge/token-check.ts).
+ * then shows no account name, or does not say whether it is an admin (see src/forge/pages/token-check.ts).
  */
 const OPTIONAL_TOKEN_SCOPES: Record<string, string[]> = {
   'GET /user': ['read:user:bitbucket'],

@@ -4,8 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildFleetSeed, type FleetFacts } from '../../dev/seed/index';
 import type { FleetAuditView } from '../../src/forge/contract';
-import { AUDIT_LEASE_MS } from '../../src/forge/fleet-audit';
-import { HOUR_MS } from '../../src/forge/fleet-budget';
+import { AUDIT_LEASE_MS } from '../../src/forge/fleet/audit';
+import { HOUR_MS } from '../../src/forge/fleet/budget';
 import { ALL_TOKENS, assertNoSecrets, bb, errorOf, PROJECTS, startHarness, valueOf, vh, type Harness, type SentRequest } from './support/forge-fixture';
 
 async function setUp(options: { rateLimitPerHour?: number; record?: (r: SentRequest) => void } = {}): Promise<{ h: Harness; facts: FleetFacts }> {

@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildFleetSeed, type FleetFacts } from '../../dev/seed/index';
 import type { BatchView, StartBatchPayload } from '../../src/forge/contract';
-import { FLEET_REQUESTS_PER_HOUR, HOUR_MS, recordSpent } from '../../src/forge/fleet-budget';
-import { keys } from '../../src/forge/keys';
-import type { StoredConnection } from '../../src/forge/records';
+import { FLEET_REQUESTS_PER_HOUR, HOUR_MS, recordSpent } from '../../src/forge/fleet/budget';
+import { keys } from '../../src/forge/store/keys';
+import type { StoredConnection } from '../../src/forge/store/records';
 import { ALL_TOKENS, assertNoSecrets, bb, errorOf, startHarness, valueOf, vh, type Harness, type SentRequest } from './support/forge-fixture';
 
 /** Six plain repositories the tests connect in bulk, then rotate, verify, cancel and disconnect. */

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createForgeHandlers, trustedContext } from '../../src/forge/handlers';
-import { ALLOWED_KEY, bareUuid, escapeKeyPart, InvalidContextIdError, keys } from '../../src/forge/keys';
+import { ALLOWED_KEY, bareUuid, escapeKeyPart, InvalidContextIdError, keys } from '../../src/forge/store/keys';
 import { fakeBackend, REPO, WS } from './support/fakes';
 
 function invoke(handlers: ReturnType<typeof createForgeHandlers>, functionKey: string, payload: unknown, context: unknown, principal?: string) {

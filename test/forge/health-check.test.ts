@@ -4,10 +4,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessKeyLabel } from '../../src/connect/index';
 import { DEFAULT_HEALTH_POLICY, type HealthPolicyView, type JobView } from '../../src/forge/contract';
-import { runHealthCheck } from '../../src/forge/health-check';
-import { loadHealth, savePolicy } from '../../src/forge/health-records';
-import { keys } from '../../src/forge/keys';
-import type { StoredConnection, WorkspaceSummary } from '../../src/forge/records';
+import { runHealthCheck } from '../../src/forge/health/check';
+import { loadHealth, savePolicy } from '../../src/forge/store/health-records';
+import { keys } from '../../src/forge/store/keys';
+import type { StoredConnection, WorkspaceSummary } from '../../src/forge/store/records';
 import { generateKeyPair } from '../../src/ssh/index';
 import { ALL_TOKENS, assertNoSecrets, bb, PROJECTS, startHarness, valueOf, vh, type Harness, type SentRequest } from './support/forge-fixture';
 

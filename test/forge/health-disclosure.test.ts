@@ -7,8 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HealthEntry, HealthView, KeyNotice } from '../../src/forge/contract';
 import { HIDDEN_REPOSITORY } from '../../src/forge/contract';
-import { MAX_VISIBILITY_ASKS } from '../../src/forge/health-disclosure';
-import { recordHealth } from '../../src/forge/health-records';
+import { MAX_VISIBILITY_ASKS } from '../../src/forge/pages/health-disclosure';
+import { recordHealth } from '../../src/forge/store/health-records';
 import { demoBitbucketCredentials, trustCredentials as t, trustSeed, type Seed } from '../../dev/seed/index';
 import { TOOLS, bb, startHarness, valohaiSeedWithTools, valueOf, vh, type Harness, type SentRequest, type Who, uuidOf } from './support/forge-fixture';
 

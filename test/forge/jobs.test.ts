@@ -4,12 +4,12 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProgressEvent } from '../../src/connect/index';
 import { ResolverFailure } from '../../src/forge/errors';
-import { JobProgressWriter } from '../../src/forge/job-progress';
-import { jobView, JOB_LIFETIME_MS, loadJob, saveJob, startJob } from '../../src/forge/jobs';
-import { keys } from '../../src/forge/keys';
-import { KvLock, LockBusyError } from '../../src/forge/kv-lock';
-import { MemoryRecordStore } from '../../src/forge/memory-platform';
-import type { JobRecord } from '../../src/forge/records';
+import { JobProgressWriter } from '../../src/forge/jobs/progress';
+import { jobView, JOB_LIFETIME_MS, loadJob, saveJob, startJob } from '../../src/forge/jobs/slots';
+import { keys } from '../../src/forge/store/keys';
+import { KvLock, LockBusyError } from '../../src/forge/store/lock';
+import { MemoryRecordStore } from '../../dev/forge/memory-platform';
+import type { JobRecord } from '../../src/forge/store/records';
 import { fakeBackend, REPO, TestClock, WS } from './support/fakes';
 
 const spec = { workspaceUuid: WS, repositoryUuid: REPO, repository: 'acme/models', accountId: 'admin', input: { kind: 'verify' as const } };

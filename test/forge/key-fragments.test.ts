@@ -6,9 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JobView, StartConnectPayload } from '../../src/forge/contract';
-import { loadHealth } from '../../src/forge/health-records';
-import { bareUuid, keys } from '../../src/forge/keys';
-import type { JobRecord } from '../../src/forge/records';
+import { loadHealth } from '../../src/forge/store/health-records';
+import { bareUuid, keys } from '../../src/forge/store/keys';
+import type { JobRecord } from '../../src/forge/store/records';
 import { ECHO_KINDS, startEchoingValohai, type EchoingValohai, type EchoKind } from '../support/key-echo';
 import { secretsIn } from '../support/secret-scan';
 import type { ReplyOf } from './support/reply';

@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ManualTarget } from '../../src/forge/contract';
-import { manualKeyStates, manualVerifyError } from '../../src/forge/manual-check';
+import { manualKeyStates, manualVerifyError } from '../../src/forge/jobs/manual-check';
 
 function target(slug: string, via: string): ManualTarget {
   return { workspace: 'acme', slug, key: `acme/${slug}`, via, accessKeysUrl: `https://bitbucket.org/acme/${slug}/admin/access-keys/` };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { BitbucketClient } from '../../src/bitbucket/index';
 import { isLabelFor } from '../../src/connect/index';
 import type { JobView, StartConnectPayload } from '../../src/forge/contract';
-import { keys } from '../../src/forge/keys';
+import { keys } from '../../src/forge/store/keys';
 import { ALL_TOKENS, assertNoSecrets, errorOf, PROJECTS, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 
 let h: Harness;

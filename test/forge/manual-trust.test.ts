@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import type { JobView, StartConnectPayload } from '../../src/forge/contract';
-import { keys } from '../../src/forge/keys';
+import { keys } from '../../src/forge/store/keys';
 import { trustCredentials as t, trustSeed } from '../../dev/seed/index';
 import { PROJECTS, TOOLS, errorOf, startHarness, valohaiSeedWithTools, valueOf, vh, type Harness, type Who, uuidOf } from './support/forge-fixture';
 

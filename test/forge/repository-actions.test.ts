@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isLabelFor } from '../../src/connect/index';
 import type { JobView, StartConnectPayload } from '../../src/forge/contract';
-import { keys } from '../../src/forge/keys';
+import { keys } from '../../src/forge/store/keys';
 import { ALL_TOKENS, assertNoSecrets, bb, errorOf, PROJECTS, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 
 let h: Harness;

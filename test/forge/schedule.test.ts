@@ -7,12 +7,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HealthEntry, StartConnectPayload } from '../../src/forge/contract';
-import { Credentials } from '../../src/forge/credentials';
+import { Credentials } from '../../src/forge/store/credentials';
 import { bitbucketTokenRefused } from '../../src/forge/errors';
-import { CHECK_INTERVAL_MS, loadAutomation, loadHealth, recordHealth } from '../../src/forge/health-records';
-import { bareUuid, keys } from '../../src/forge/keys';
-import type { JobRecord, StoredConnection } from '../../src/forge/records';
-import { CHECK_BUDGET_PER_RUN, checkCost } from '../../src/forge/schedule';
+import { CHECK_INTERVAL_MS, loadAutomation, loadHealth, recordHealth } from '../../src/forge/store/health-records';
+import { bareUuid, keys } from '../../src/forge/store/keys';
+import type { JobRecord, StoredConnection } from '../../src/forge/store/records';
+import { CHECK_BUDGET_PER_RUN, checkCost } from '../../src/forge/health/schedule';
 import { gitReach } from '../support/e2e';
 import { bb, PROJECTS, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 

@@ -7,18 +7,18 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { ProcessorBuilder, ValidationTypes, type ValidationError } from '@forge/manifest';
 import { parse } from 'yaml';
-import { createForgePlatform } from '../../src/forge/forge-platform';
-import { keys } from '../../src/forge/keys';
-import { VALOHAI_EGRESS_HOSTS } from '../../src/forge/valohai-hosts';
+import { createForgePlatform } from '../../src/forge/platform/forge';
+import { keys } from '../../src/forge/store/keys';
+import { VALOHAI_EGRESS_HOSTS } from '../../src/forge/platform/valohai-hosts';
 import { errorOf, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 
 const run = promisify(execFile);
 const root = new URL('../..', import.meta.url).pathname;
-const GENERATED = 'src/forge/valohai-hosts.ts';
+const GENERATED = 'src/forge/platform/valohai-hosts.ts';
 
 interface Run {
   code: number;
@@ -43,7 +43,7 @@ const egressOf = (manifestText: string): string[] =>
 function tempProject(): string {
   const dir = mkdtempSync(join(tmpdir(), 'vb-hosts-'));
   for (const file of ['manifest.yml', 'package.json']) copyFileSync(join(root, file), join(dir, file));
-  mkdirSync(join(dir, 'src', 'forge'), { recursive: true });
+  mkdirSync(join(dir, dirname(GENERATED)), { recursive: true });
   copyFileSync(join(root, GENERATED), join(dir, GENERATED));
   for (const link of ['scripts', 'static', 'node_modules', 'src/forge/index.ts']) symlinkSync(join(root, link), join(dir, link));
   return dir;

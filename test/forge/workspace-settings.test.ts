@@ -3,7 +3,7 @@
 // line ever carrying a token.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { keys } from '../../src/forge/keys';
+import { keys } from '../../src/forge/store/keys';
 import { ALL_TOKENS, assertNoSecrets, bb, errorOf, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 
 let h: Harness;

@@ -4,9 +4,9 @@
  */
 import type { BitbucketRequest, BitbucketResponse, BitbucketTransport } from '../../../src/bitbucket/index';
 import type { Clock } from '../../../src/connect/index';
-import { createMemoryBackend, type MemoryPlatform } from '../../../src/forge/memory-platform';
+import { createMemoryBackend, type MemoryPlatform } from '../../../dev/forge/memory-platform';
 import type { Backend } from '../../../src/forge/backend';
-import type { TrustedContext } from '../../../src/forge/platform';
+import type { TrustedContext } from '../../../src/forge/platform/ports';
 
 export const WS = '{11111111-1111-4111-8111-111111111111}';
 export const REPO = '{22222222-2222-4222-8222-222222222222}';

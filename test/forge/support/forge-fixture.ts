@@ -9,9 +9,9 @@ import { createFetchTransport, type BitbucketTransport } from '../../../src/bitb
 import type { GeneratedKey } from '../../../src/connect/index';
 import type { ReplyOf } from './reply';
 import { RESOLVERS, type PayloadOf, type ResolverName } from '../../../src/forge/contract';
-import { createMemoryBackend, type MemoryPlatform } from '../../../src/forge/memory-platform';
+import { createMemoryBackend, type MemoryPlatform } from '../../../dev/forge/memory-platform';
 import type { Backend } from '../../../src/forge/backend';
-import { EGRESS_VALOHAI_ORIGINS, type TrustedContext } from '../../../src/forge/platform';
+import { EGRESS_VALOHAI_ORIGINS, type TrustedContext } from '../../../src/forge/platform/ports';
 import { generateKeyPair } from '../../../src/ssh/index';
 import { startStack, type Stack } from '../../../dev/stack';
 import { demoBitbucketCredentials as bb, trustCredentials, type BuiltSeed, type Seed } from '../../../dev/seed/index';

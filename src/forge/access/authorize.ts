@@ -1,0 +1,56 @@
+/**
+ * Who may do what, decided from the trusted context only. Repository actions need the caller to be an
+ * admin of the repository (Bitbucket's answer for the caller, asked as the caller); workspace
+ * credentials need the caller to own the workspace. The repository itself is read as the app, by the
+ * UUIDs from the context: the payload never names it.
+ */
+import type { Repository, RepositoryPermission } from '../../bitbucket/index';
+import { appBitbucket, bitbucketClient } from '../platform/clients';
+import { failures } from '../errors';
+import { bareUuid, bracedUuid } from '../store/keys';
+import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
+import { getWorkspaceMembership, type WorkspaceMembership } from '../pages/workspace-reads';
+
+export interface RepositoryAccess {
+  workspaceUuid: string;
+  repositoryUuid: string;
+  permission: RepositoryPermission;
+  repository: Repository;
+}
+
+/** The context's repository and the caller's permission on it; refuses callers with no access at all. */
+export async function repositoryAccess(platform: ForgePlatform, context: TrustedContext): Promise<RepositoryAccess> {
+  if (!context.repositoryUuid) throw failures.noRepository();
+  const workspaceId = bracedUuid(context.workspaceId, 'workspace');
+  const repositoryId = bracedUuid(context.repositoryUuid, 'repository');
+  const asUser = bitbucketClient(platform.bitbucketAsUser(context), RESOLVER_LIMITS);
+  const [permission, repository] = await Promise.all([
+    asUser.getRepositoryPermission(workspaceId, repositoryId),
+    appBitbucket(platform, RESOLVER_LIMITS).getRepository(workspaceId, repositoryId),
+  ]);
+  if (permission === 'none') throw failures.noAccess('repository');
+  return {
+    workspaceUuid: bareUuid(workspaceId, 'workspace'),
+    repositoryUuid: bareUuid(repositoryId, 'repository'),
+    permission,
+    repository,
+  };
+}
+
+export async function repositoryAdmin(platform: ForgePlatform, context: TrustedContext): Promise<RepositoryAccess> {
+  const access = await repositoryAccess(platform, context);
+  if (access.permission !== 'admin') throw failures.notAdmin('repository');
+  return access;
+}
+
+export async function workspaceMember(platform: ForgePlatform, context: TrustedContext): Promise<WorkspaceMembership> {
+  const membership = await getWorkspaceMembership(platform.bitbucketAsUser(context), bracedUuid(context.workspaceId, 'workspace'));
+  if (membership.permission === 'none') throw failures.noAccess('workspace');
+  return membership;
+}
+
+export async function workspaceAdmin(platform: ForgePlatform, context: TrustedContext): Promise<WorkspaceMembership> {
+  const membership = await workspaceMember(platform, context);
+  if (membership.permission !== 'owner') throw failures.notAdmin('workspace');
+  return membership;
+}
