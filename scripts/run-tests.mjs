@@ -50,6 +50,7 @@ const targets = args.filter((a) => a !== '--quick' && a !== '--times');
 const LONGEST_FIRST = [
   'test/e2e/preview-browser.test.ts',
   'test/e2e/fault-matrix-rotate.test.ts',
+  'test/forge/unattended.test.ts',
   'test/static/settings-health-fleet.test.ts',
   'test/e2e/preview-truth.test.ts',
   'test/e2e/preview-pages.test.ts',
@@ -59,6 +60,7 @@ const LONGEST_FIRST = [
   'test/e2e/fault-matrix-disconnect.test.ts',
   'test/e2e/cli-workflows.test.ts',
   'test/e2e/fault-matrix-connect-again.test.ts',
+  'test/e2e/preview-unattended.test.ts',
 ];
 const rank = (file) => {
   const at = LONGEST_FIRST.indexOf(file);
