@@ -36,8 +36,11 @@ export interface ForgeHandlers {
   jobConsumer: (event: unknown) => Promise<void>;
   /** `forge/index.onPush`. */
   onPush: (event: unknown, context?: unknown) => Promise<void>;
-  /** `forge/index.onSchedule`: the hourly scheduled trigger. */
-  onSchedule: (event?: unknown, context?: unknown) => Promise<void>;
+  /**
+   * `forge/index.onSchedule`: the hourly scheduled trigger. Forge wants a 2xx `statusCode` back, else it
+   * records the invocation as failed.
+   */
+  onSchedule: (event?: unknown, context?: unknown) => Promise<{ statusCode: number }>;
 }
 
 export function createForgeHandlers(platform: ForgePlatform): ForgeHandlers {
@@ -75,6 +78,7 @@ export function createForgeHandlers(platform: ForgePlatform): ForgeHandlers {
     },
     onSchedule: async () => {
       await backend.onSchedule();
+      return { statusCode: 204 };
     },
   };
 }

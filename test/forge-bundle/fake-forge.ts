@@ -238,6 +238,34 @@ export class FakeForge {
     return triggers.length;
   }
 
+  /**
+   * The manifest's scheduled triggers, as Forge fires them: `{context: {cloudId?, moduleKey}, contextToken}`
+   * with no user, once per installation. Forge records any answer but a 2xx `statusCode` as a failed
+   * invocation (424), and never retries a throw: both are problems here. Returns what each answered.
+   */
+  async fireScheduledTriggers(workspaceId: string): Promise<unknown[]> {
+    const installContext = `ari:cloud:bitbucket::workspace/${workspaceId.replace(/[{}]/g, '')}`;
+    const answers: unknown[] = [];
+    for (const trigger of this.manifestModules.scheduledTrigger ?? []) {
+      const functionKey = trigger.function ?? '';
+      let answer: unknown;
+      try {
+        answer = await this.run(functionKey, trigger.key, this.handlerOf(functionKey).timeoutMs, { workspaceId }, (fn) =>
+          fn({ context: { moduleKey: trigger.key }, contextToken: randomUUID() }, { installContext, workspaceId }),
+        );
+      } catch (err) {
+        this.problems.push(`scheduled trigger ${trigger.key} threw (Forge records a failed invocation and does not retry): ${String(err)}`);
+        continue;
+      }
+      const status = (answer as { statusCode?: unknown } | null | undefined)?.statusCode;
+      if (typeof status !== 'number' || status < 200 || status > 299) {
+        this.problems.push(`scheduled trigger ${trigger.key} answered ${JSON.stringify(answer)}: Forge wants a 2xx statusCode, else it records a failed invocation (424)`);
+      }
+      answers.push(answer);
+    }
+    return answers;
+  }
+
   /** Resolves once no queue event is waiting or being consumed, including events those pushed. */
   async idle(): Promise<void> {
     while (this.running.size) await Promise.allSettled([...this.running]);

@@ -227,6 +227,16 @@ export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack
     keepValohaiKey();
   });
 
+  await step('the hourly scheduled trigger answers 204 and checks the connection', async () => {
+    const fetches = stack.valohai.state.fetches(PROJECT.id).length;
+    assert.deepEqual(await forge.fireScheduledTriggers(ws.uuid), [{ statusCode: 204 }]);
+    await forge.idle();
+    assert.equal(stack.valohai.state.fetches(PROJECT.id).length, fetches + 1, "the daily check asked Valohai to fetch");
+    const page = valueOf(await call('getRepositoryPage', {}, 'repository'));
+    assert.equal(page.connection?.health?.latest?.trigger, 'schedule');
+    assert.equal(page.connection?.health?.latest?.health, 'healthy', JSON.stringify(page.connection?.health?.latest?.findings));
+  });
+
   await step('disconnect removes the key from Valohai and every repository', async () => {
     const { jobId } = valueOf(await call('startDisconnect', {}, 'repository'));
     const job = await finished(jobId);
