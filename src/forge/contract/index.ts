@@ -16,6 +16,10 @@
  * - No reply ever carries a secret: stored tokens and private keys are write-only from the page.
  */
 import type { AuditedKey, AuditFindingCode, KeyType, ProgressEvent, Target, Warning, WorkflowResult } from '../../connect/types';
+import { branchOfRef, fetchRefProblem, REF_MAX_LENGTH } from '../../git/index';
+
+// The fetch-reference rules live with git's (the CLI uses them too, and never imports the Forge app).
+export { branchOfRef, isValidRef } from '../../git/index';
 
 // ---------------------------------------------------------------------------------------------
 // Module keys (must match manifest.yml) and resolver names
@@ -1057,7 +1061,7 @@ function textProblem(value: string, max: number): string | null {
 }
 
 /** Longest values the resolvers take. */
-export const FIELD_LIMITS = { valohaiToken: 1000, bitbucketToken: 2000, email: 254, host: 300, projectName: 100, owner: 200, ref: 255 } as const;
+export const FIELD_LIMITS = { valohaiToken: 1000, bitbucketToken: 2000, email: 254, host: 300, projectName: 100, owner: 200, ref: REF_MAX_LENGTH } as const;
 
 function tokenProblem(value: string, max: number): string | null {
   // Checked first: a private key is long and has spaces, and the useful thing to say is what it is.
@@ -1083,7 +1087,7 @@ export const fieldRules = {
     (normaliseValohaiHost(value) === null ? 'must be an https:// address with no path, e.g. https://app.valohai.com' : null),
   projectName: (value: string) => textProblem(value, FIELD_LIMITS.projectName),
   owner: (value: string) => textProblem(value, FIELD_LIMITS.owner),
-  ref: (value: string) => textProblem(value, FIELD_LIMITS.ref) ?? refProblem(value),
+  ref: fetchRefProblem,
 } as const;
 
 /** A typed field: a string, trimmed, that passes its rule. */
@@ -1143,38 +1147,8 @@ export function normaliseValohaiHost(raw: string): string | null {
   return url.origin;
 }
 
-/**
- * A git ref a user may type as the fetch reference: a branch or tag name, `refs/...`, or a commit
- * hash. Follows `git check-ref-format`'s rules that matter here.
- */
-export function isValidRef(ref: string): boolean {
-  if (ref.length === 0 || ref.length > 255) return false;
-  if (/[\s~^:?*[\\]/.test(ref) || CONTROL.test(ref)) return false;
-  if (ref.startsWith('-') || ref.startsWith('/') || ref.endsWith('/') || ref.endsWith('.')) return false;
-  if (ref.includes('..') || ref.includes('//') || ref.includes('@{') || ref === '@') return false;
-  return ref.split('/').every((part) => part.length > 0 && !part.startsWith('.') && !part.endsWith('.lock'));
-}
-
 function ref(resolver: ResolverName, obj: Obj, field: string): string {
   return branchOfRef(typed(resolver, obj, field, fieldRules.ref));
-}
-
-/**
- * The fetch reference is a branch: Valohai fetches it on every push, and the app checks Valohai sees
- * its head. `refs/heads/<branch>` is taken as that branch; a tag or a commit id is refused by name,
- * so nobody is told a commit is "a missing branch".
- */
-export function branchOfRef(ref: string): string {
-  return ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : ref;
-}
-
-function refProblem(ref: string): string | null {
-  if (/^[0-9a-f]{40}([0-9a-f]{24})?$/i.test(ref)) return 'is a commit id: enter the branch that holds it, e.g. main';
-  if (ref.startsWith('refs/tags/')) return 'names a tag: enter a branch, e.g. main';
-  if (ref.startsWith('refs/') && !ref.startsWith('refs/heads/')) return 'must be a branch, e.g. main or refs/heads/main';
-  const branch = branchOfRef(ref);
-  if (!isValidRef(branch)) return 'must be a branch name, e.g. main or feature/data';
-  return null;
 }
 
 const FULL_NAME = /^[A-Za-z0-9_.-]{1,62}\/[A-Za-z0-9_.-]{1,128}$/;
