@@ -268,6 +268,14 @@ function whole(resolver: ResolverName, obj: Obj, field: string, min: number, max
   return value;
 }
 
+/** Which page of a long list (an audit's keys, a batch's items) to read; 0 per page: progress only. */
+function paging(resolver: 'getAudit' | 'getBatch', obj: Obj): { page?: number; pageSize?: number } {
+  const out: { page?: number; pageSize?: number } = {};
+  if (obj.page !== undefined) out.page = whole(resolver, obj, 'page', 1, 100_000);
+  if (obj.pageSize !== undefined) out.pageSize = whole(resolver, obj, 'pageSize', 0, FLEET_PAGE_SIZE_MAX);
+  return out;
+}
+
 const BATCH_ACTIONS: readonly BatchAction[] = ['rotate', 'verify', 'disconnect', 'connect'];
 const BATCH_ITEM_STATUSES: readonly BatchItemStatus[] = ['queued', 'running', 'done', 'failed', 'skipped'];
 const BATCH_FIELDS = ['action', 'repositories', 'olderThanDays', 'keyType', 'connect'] as const;
@@ -453,9 +461,7 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
 
   getAudit(input) {
     const obj = objectWith('getAudit', input, ['page', 'pageSize', 'finding']);
-    const out: GetAuditPayload = {};
-    if (obj.page !== undefined) out.page = whole('getAudit', obj, 'page', 1, 100_000);
-    if (obj.pageSize !== undefined) out.pageSize = whole('getAudit', obj, 'pageSize', 0, FLEET_PAGE_SIZE_MAX);
+    const out: GetAuditPayload = paging('getAudit', obj);
     if (obj.finding !== undefined) out.finding = oneOf('getAudit', obj, 'finding', FLEET_FINDINGS);
     return out;
   },
@@ -477,9 +483,7 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
 
   getBatch(input) {
     const obj = objectWith('getBatch', input, ['page', 'pageSize', 'status']);
-    const out: GetBatchPayload = {};
-    if (obj.page !== undefined) out.page = whole('getBatch', obj, 'page', 1, 100_000);
-    if (obj.pageSize !== undefined) out.pageSize = whole('getBatch', obj, 'pageSize', 0, FLEET_PAGE_SIZE_MAX);
+    const out: GetBatchPayload = paging('getBatch', obj);
     if (obj.status !== undefined) out.status = oneOf('getBatch', obj, 'status', BATCH_ITEM_STATUSES);
     return out;
   },
