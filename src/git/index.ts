@@ -6,6 +6,7 @@ export { resolveSubmoduleUrl, isRelativeSubmoduleUrl } from './relative-url';
 export { submoduleTargets } from './submodule-targets';
 export type { SubmoduleTarget, SubmoduleTargets, SubmoduleWarning, SubmoduleWarningCode } from './submodule-targets';
 export { redactUrl } from './redact-url';
+export { branchOfRef, fetchRefProblem, isValidRef, REF_MAX_LENGTH } from './ref';
 export {
   InvalidRepoUrlError,
   GitmodulesSyntaxError,

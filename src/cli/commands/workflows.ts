@@ -20,7 +20,7 @@ import {
   type WorkflowDeps,
   type WorkflowResult,
 } from '../../connect/index';
-import { branchOfRef, fieldRules } from '../../forge/contract';
+import { branchOfRef, fetchRefProblem } from '../../git/index';
 import { scrubPrivateKeys } from '../../http/redact';
 import { generateKeyPair } from '../../ssh/index';
 import { ValohaiClient } from '../../valohai/index';
@@ -74,7 +74,7 @@ function retryOptions(io: CliIO): { maxTotalMs: number; baseDelayMs: number; max
 export function fetchRef(raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const value = raw.trim();
-  const problem = fieldRules.ref(value);
+  const problem = fetchRefProblem(value);
   if (problem) throw new ConfigError(`--ref ${JSON.stringify(value)} ${problem}.`);
   return branchOfRef(value);
 }
