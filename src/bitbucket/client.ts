@@ -17,6 +17,7 @@ import {
   type RequestContext,
 } from './errors';
 import { asObject, permissionFor, toAccessKey, toRepository, toUser } from './map';
+import { bbqlString, braceUuid } from './query';
 import type { BitbucketRequest, BitbucketResponse, BitbucketTransport } from './transport';
 import type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
 
@@ -37,18 +38,6 @@ const ok = (status: number) => status >= 200 && status < 300;
 
 function repoPath(workspace: string, repo: string): string {
   return `/repositories/${encodePathSegment(workspace, 'workspace')}/${encodePathSegment(repo, 'repository')}`;
-}
-
-/** `{uuid}` with braces, lower case; refuses anything that is not a UUID. */
-function braceUuid(value: string, what: string): string {
-  const m = /^\{?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\}?$/.exec(value.trim());
-  if (!m) throw new InvalidPathSegmentError(what, `The ${what} must be a UUID like {85d67b4e-571d-44e9-a507-fa476935aa98}.`);
-  return `{${(m[1] as string).toLowerCase()}}`;
-}
-
-/** A BBQL string literal: double-quoted, with `"` and `\` escaped. */
-function bbqlString(value: string): string {
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 /** Bitbucket Cloud's API root: where a transport that names none (Forge's `requestBitbucket`) sends requests. */

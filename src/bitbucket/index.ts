@@ -26,4 +26,25 @@ export {
 } from './transport';
 export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
 export { RateBudget } from './rate-budget';
-export { accountWorkspaceRole, type WorkspaceRole } from './workspace';
+export {
+  accountWorkspaceRole,
+  firstRepositoryPage,
+  getWorkspaceMembership,
+  listRepositoryPage,
+  listWorkspaceRepositories,
+  tokenAdministersWorkspace,
+  type RepositoryListing,
+  type WorkspaceMembership,
+  type WorkspaceRepositoryPage,
+  type WorkspaceRole,
+} from './workspace';
+export {
+  accountPermissionsIn,
+  accountRepositoryPermission,
+  callerRepositoryPermission,
+  isMissingScopeError,
+  PERMISSION_BATCH,
+  probeAccessKeyScopes,
+  type PermissionRead,
+  type ScopeProbe,
+} from './permissions';

@@ -4,12 +4,11 @@
  * credentials need the caller to own the workspace. The repository itself is read as the app, by the
  * UUIDs from the context: the payload never names it.
  */
-import type { Repository, RepositoryPermission } from '../../bitbucket/index';
+import { getWorkspaceMembership, type Repository, type RepositoryPermission, type WorkspaceMembership } from '../../bitbucket/index';
 import { appBitbucket, bitbucketClient } from '../platform/clients';
 import { failures } from '../errors';
 import { bareUuid, bracedUuid } from '../store/keys';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
-import { getWorkspaceMembership, type WorkspaceMembership } from '../pages/workspace-reads';
 
 export interface RepositoryAccess {
   workspaceUuid: string;

@@ -7,23 +7,28 @@
  * - On what: every repository the key would go on (the page's repository and each submodule
  *   repository) must be one the person acting administers. In a resolver that is asked as the caller;
  *   a queue job has no user to act as, so the stored token asks Bitbucket what the job's account may
- *   do there: for all of a workspace's targets at once (`GET /workspaces/{ws}/permissions/repositories`
- *   with a `q` naming them, which only workspace admins may read), else one repository at a time
- *   (`.../permissions/repositories/{repo}`, which only that repository's admins may read: where the
- *   token cannot, the answer is "cannot be checked").
+ *   do there: for all of a workspace's targets at once (a workspace-wide read only workspace admins may
+ *   make), else one repository at a time (a read only that repository's admins may make: where the
+ *   token cannot, the answer is "cannot be checked"). The reads are in bitbucket/permissions.ts.
  * - Where: repositories of other workspaces only when a workspace admin allowed that workspace.
  *
  * The engine asks an `Authority` about every target before it changes anything (connect/trust.ts), and
  * the job context gives it only `jobAuthority`: there is no path to the engine that skips the check.
  */
-import { errorForResponse, type BitbucketResponse, type BitbucketTransport } from '../../bitbucket/index';
+import {
+  accountPermissionsIn,
+  accountRepositoryPermission,
+  callerRepositoryPermission,
+  getWorkspaceMembership,
+  PERMISSION_BATCH,
+  type BitbucketTransport,
+  type PermissionRead,
+} from '../../bitbucket/index';
 import { mapBounded } from '../../connect/saga';
 import type { Authority, Target, TargetVerdict } from '../../connect/index';
-import { encodePathSegment } from '../../http/path';
 import { ResolverFailure } from '../errors';
 import { bareUuid, keys } from '../store/keys';
 import type { ForgePlatform, RecordStore, TrustedContext } from '../platform/ports';
-import { getWorkspaceMembership } from '../pages/workspace-reads';
 
 /** Who may connect, rotate, verify and disconnect repositories of the workspace. */
 export type Connectors = 'workspace-admins' | 'repository-admins';
@@ -94,67 +99,35 @@ export async function requireConnector(platform: ForgePlatform, context: Trusted
   );
 }
 
-const bbql = (value: string) => `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-
 type Answer = 'admin' | 'lower' | 'unchecked';
 type Ask = (target: Target) => Promise<Answer>;
 /** Answers for several targets of one workspace at once, by lower-case `workspace/slug`. */
 type AskMany = (workspace: string, targets: Target[]) => Promise<Map<string, Answer>>;
 
-function permissionIn(text: string, matches: (value: Record<string, unknown>) => boolean): 'admin' | 'lower' {
-  const body = JSON.parse(text) as { values?: unknown };
-  const values = Array.isArray(body.values) ? (body.values as Record<string, unknown>[]) : [];
-  return values.some((v) => matches(v) && v.permission === 'admin') ? 'admin' : 'lower';
-}
-
-/** Targets named in one workspace-wide permission query: keeps the query string well under URL limits. */
-const BATCH = 25;
-/** Pages of one batched answer followed at most (one entry per repository and user: one page suffices). */
-const MAX_PAGES = 4;
-
-/** The stored token's answer that no per-repository read can mend: the whole check stops with it. */
-function stoppingError(res: BitbucketResponse, what: string): Error | undefined {
-  if (res.status !== 401 && res.status !== 429) return undefined;
-  return errorForResponse(res, { action: `checking what the person acting may do on ${what}`, idempotent: true });
-}
+/** Only an admin may put a key on a repository; a read that could not tell is neither yes nor no. */
+const answerOf = (read: PermissionRead): Answer => (read === 'admin' ? 'admin' : read === 'unreadable' ? 'unchecked' : 'lower');
 
 /** The job's account on one repository, asked with the stored token. */
 function askWithToken(token: BitbucketTransport, accountId: string): Ask {
-  return async (t) => {
-    const q = encodeURIComponent(`user.account_id=${bbql(accountId)}`);
-    const path = `/workspaces/${encodePathSegment(t.workspace, 'workspace')}/permissions/repositories/${encodePathSegment(t.slug, 'repository')}?q=${q}`;
-    let res: BitbucketResponse;
-    try {
-      res = await token.request({ method: 'GET', path });
-    } catch {
-      return 'unchecked';
-    }
-    const stop = stoppingError(res, `${t.workspace}/${t.slug}`);
-    if (stop) throw stop;
-    if (res.status !== 200) return 'unchecked';
-    try {
-      return permissionIn(res.text, (v) => (v.user as { account_id?: unknown } | undefined)?.account_id === accountId);
-    } catch {
-      return 'unchecked';
-    }
-  };
+  return async (t) => answerOf(await accountRepositoryPermission(token, accountId, t.workspace, t.slug));
 }
 
 /**
- * The job's account on many repositories of one workspace, in one request per BATCH targets. Where the
- * workspace-wide read is refused (the token's account is no workspace admin) or fails, each repository
- * is asked on its own: batching saves requests, it never decides a verdict the single read would not.
+ * The job's account on many repositories of one workspace, in one request per PERMISSION_BATCH targets.
+ * Where the workspace-wide read is refused (the token's account is no workspace admin) or fails, each
+ * repository is asked on its own: batching saves requests, it never decides a verdict the single read
+ * would not.
  */
 function askManyWithToken(token: BitbucketTransport, accountId: string): AskMany {
   const one = askWithToken(token, accountId);
   return async (workspace, targets) => {
     const answers = new Map<string, Answer>();
-    for (let i = 0; i < targets.length; i += BATCH) {
-      const chunk = targets.slice(i, i + BATCH);
+    for (let i = 0; i < targets.length; i += PERMISSION_BATCH) {
+      const chunk = targets.slice(i, i + PERMISSION_BATCH);
       const names = chunk.map((t) => `${t.workspace}/${t.slug}`.toLowerCase());
-      const found = await batchRead(token, accountId, workspace, names);
+      const found = await accountPermissionsIn(token, accountId, workspace, names);
       if (found) {
-        for (const name of names) answers.set(name, found.has(name) ? 'admin' : 'lower');
+        for (const name of names) answers.set(name, answerOf(found.get(name) ?? 'none'));
       } else {
         const each = await mapBounded(chunk, CONCURRENCY, one);
         chunk.forEach((t, j) => answers.set(t.key, each[j] ?? 'unchecked'));
@@ -164,63 +137,9 @@ function askManyWithToken(token: BitbucketTransport, accountId: string): AskMany
   };
 }
 
-/** The names among `names` the account administers, or undefined when the workspace-wide read gave no clean answer. */
-async function batchRead(token: BitbucketTransport, accountId: string, workspace: string, names: string[]): Promise<Set<string> | undefined> {
-  const repos = names.map((n) => `repository.full_name=${bbql(n)}`).join(' OR ');
-  const q = encodeURIComponent(`user.account_id=${bbql(accountId)} AND (${repos})`);
-  let path: string | undefined = `/workspaces/${encodePathSegment(workspace, 'workspace')}/permissions/repositories?q=${q}&pagelen=100`;
-  const admin = new Set<string>();
-  for (let page = 0; path; page++) {
-    if (page >= MAX_PAGES) return undefined;
-    let res: BitbucketResponse;
-    try {
-      res = await token.request({ method: 'GET', path });
-    } catch {
-      return undefined;
-    }
-    const stop = stoppingError(res, `the repositories of ${workspace}`);
-    if (stop) throw stop;
-    if (res.status !== 200) return undefined;
-    let body: { values?: unknown; next?: unknown };
-    try {
-      body = JSON.parse(res.text) as typeof body;
-    } catch {
-      return undefined;
-    }
-    if (!Array.isArray(body.values)) return undefined;
-    for (const v of body.values as Record<string, unknown>[]) {
-      const user = (v.user as { account_id?: unknown } | undefined)?.account_id;
-      const name = String((v.repository as { full_name?: unknown } | undefined)?.full_name ?? '').toLowerCase();
-      if (user === accountId && v.permission === 'admin' && names.includes(name)) admin.add(name);
-    }
-    path = typeof body.next === 'string' ? nextPath(token, body.next) : undefined;
-    if (body.next !== undefined && body.next !== null && path === undefined) return undefined;
-  }
-  return admin;
-}
-
-/** A `next` link as a path below the transport's API root, or undefined when it leads anywhere else. */
-function nextPath(token: BitbucketTransport, next: string): string | undefined {
-  const root = (token.baseUrl ?? 'https://api.bitbucket.org/2.0').replace(/\/+$/, '');
-  return next.startsWith(`${root}/`) ? next.slice(root.length) : undefined;
-}
-
 /** The caller on one repository, asked as the caller. */
 function askAsUser(asUser: BitbucketTransport): Ask {
-  return async (t): Promise<Answer> => {
-    const full = `${t.workspace}/${t.slug}`;
-    const q = encodeURIComponent(`repository.full_name=${bbql(full)}`);
-    const path = `/user/workspaces/${encodePathSegment(t.workspace, 'workspace')}/permissions/repositories?q=${q}`;
-    try {
-      const res = await asUser.request({ method: 'GET', path });
-      // A workspace the caller is no member of answers 403/404: they administer nothing there.
-      if (res.status === 403 || res.status === 404) return 'lower';
-      if (res.status !== 200) return 'unchecked';
-      return permissionIn(res.text, (v) => String((v.repository as { full_name?: unknown } | undefined)?.full_name).toLowerCase() === full.toLowerCase());
-    } catch {
-      return 'unchecked';
-    }
-  };
+  return async (t) => answerOf(await callerRepositoryPermission(asUser, t.workspace, t.slug));
 }
 
 /** One question per target, asked side by side. */

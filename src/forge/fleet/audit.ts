@@ -20,7 +20,9 @@ import { randomUUID } from 'node:crypto';
 import {
   BitbucketClient,
   BitbucketRateLimitError,
+  firstRepositoryPage,
   isRetryableBitbucketError,
+  listRepositoryPage,
   type Repository,
 } from '../../bitbucket/index';
 import { auditCsv, auditKey, connectionIndex, markShared, type AuditedKey, type AuditResult } from '../../connect/audit-keys';
@@ -35,7 +37,6 @@ import { loadPolicy } from '../store/health-records';
 import { bareUuid, keys } from '../store/keys';
 import { JOB_LIMITS, MAX_QUEUE_DELAY_SECONDS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
-import { firstRepositoryPage, listRepositoryPage } from '../pages/workspace-reads';
 
 /** Repositories per queue message. */
 export const AUDIT_BATCH = 25;

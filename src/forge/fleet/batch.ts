@@ -46,7 +46,7 @@ import { MAX_QUEUE_DELAY_SECONDS, RESOLVER_LIMITS, type ForgePlatform, type Trus
 import { projectsInUse } from '../store/project-use';
 import type { JobInput, StoredConnection } from '../store/records';
 import { mayCreateUnder, requireConnector } from '../access/trust';
-import { listWorkspaceRepositories } from '../pages/workspace-reads';
+import { listWorkspaceRepositories } from '../../bitbucket/index';
 
 /** Repository jobs a batch keeps running at once: few, so people's own actions still get through. */
 export const BATCH_CONCURRENCY = 3;

@@ -9,12 +9,10 @@
  * A hidden entry keeps its kind (code, severity, time) and loses everything about the repository: its
  * text is rebuilt from the code, never edited, because messages embed names, labels and fingerprints.
  */
-import type { BitbucketTransport } from '../../bitbucket/index';
+import { callerRepositoryPermission, getWorkspaceMembership, type BitbucketTransport } from '../../bitbucket/index';
 import { mapBounded } from '../../connect/saga';
 import { HIDDEN_REPOSITORY, type HealthChange, type HealthEntry, type HealthFinding, type HealthFindingCode, type HealthView, type KeyNotice } from '../contract';
-import { encodePathSegment } from '../../http/path';
 import type { ForgePlatform, TrustedContext } from '../platform/ports';
-import { getWorkspaceMembership } from './workspace-reads';
 
 export { HIDDEN_REPOSITORY };
 
@@ -113,16 +111,8 @@ async function viewerSees(asUser: BitbucketTransport, repository: string): Promi
   const slash = repository.indexOf('/');
   if (slash <= 0) return false;
   try {
-    const workspace = encodePathSegment(repository.slice(0, slash), 'workspace');
-    const q = encodeURIComponent(`repository.full_name="${repository.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
-    const res = await asUser.request({ method: 'GET', path: `/user/workspaces/${workspace}/permissions/repositories?q=${q}` });
-    if (res.status !== 200) return false;
-    const body = JSON.parse(res.text) as { values?: unknown };
-    const values = Array.isArray(body.values) ? (body.values as Record<string, unknown>[]) : [];
-    return values.some((v) => {
-      const name = (v.repository as { full_name?: unknown } | undefined)?.full_name;
-      return typeof name === 'string' && name.toLowerCase() === repository && ['read', 'write', 'admin'].includes(String(v.permission));
-    });
+    const permission = await callerRepositoryPermission(asUser, repository.slice(0, slash), repository.slice(slash + 1));
+    return permission === 'read' || permission === 'write' || permission === 'admin';
   } catch {
     return false;
   }

@@ -29,7 +29,7 @@ import { pointerMayBeLive } from '../jobs/slots';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from '../store/records';
 import { checkBitbucketToken, checkValohaiToken } from './token-check';
-import { listWorkspaceRepositories, type WorkspaceMembership } from './workspace-reads';
+import { listWorkspaceRepositories, type WorkspaceMembership } from '../../bitbucket/index';
 import { loadTrust, saveTrust } from '../access/trust';
 
 /** Repositories listed at most; a larger workspace is marked truncated. */
