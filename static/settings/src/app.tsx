@@ -3,8 +3,8 @@ import { Box } from '@atlaskit/primitives';
 import Spinner from '@atlaskit/spinner';
 import { MODULE_KEYS } from '../../../src/forge/contract';
 import { ProblemMessage } from './components/problem-message';
-import { RepositoryPage } from './pages/repository-page';
-import { WorkspacePage } from './pages/workspace-page';
+import { RepositoryPage } from './repository/repository-page';
+import { WorkspacePage } from './workspace/workspace-page';
 
 export type PageKind = 'workspace' | 'repository';
 

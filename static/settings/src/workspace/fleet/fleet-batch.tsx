@@ -18,17 +18,17 @@ import type {
   PlanBatchPayload,
   ResolverError,
   WorkspaceSettings,
-} from '../../../../src/forge/contract';
-import { KEY_AGE_WARNING_DAYS } from '../../../../src/forge/contract';
-import { call, errorDetail } from '../api';
-import { ConfirmDialog } from '../components/confirm-dialog';
-import { LinkedText } from '../components/linked-text';
-import { Pager } from '../components/pager';
-import { ProblemMessage } from '../components/problem-message';
-import { ProgressBar } from '../components/progress-bar';
-import { SettingsTable } from '../components/settings-table';
-import { plural } from '../format';
-import { sectionStyles } from '../styles';
+} from '../../../../../src/forge/contract';
+import { KEY_AGE_WARNING_DAYS } from '../../../../../src/forge/contract';
+import { call, errorDetail } from '../../api';
+import { ConfirmDialog } from '../../components/confirm-dialog';
+import { LinkedText } from '../../components/linked-text';
+import { Pager } from './pager';
+import { ProblemMessage } from '../../components/problem-message';
+import { ProgressBar } from './progress-bar';
+import { SettingsTable } from '../../components/settings-table';
+import { plural } from '../../format';
+import { sectionStyles } from '../../styles';
 
 export const BATCH_POLL_MS = 2000;
 const ITEMS_PAGE_SIZE = 25;

@@ -4,31 +4,20 @@ import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
 import Spinner from '@atlaskit/spinner';
-import type { JobKind, JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract';
+import type { JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
-import { JobOutcome } from '../components/job-outcome';
-import { JobProgress, jobTitles } from '../components/job-progress';
+import { JobOutcome } from './job-outcome';
+import { JobProgress, jobTitles } from './job-progress';
 import { ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { LinkedText } from '../components/linked-text';
-import { isFinished, useJob } from '../use-job';
+import { isFinished, useJob } from '../hooks/use-job';
 import { ConnectForm } from './connect-form';
 import { ConnectedView } from './connected-view';
 import { ManualView } from './manual-view';
 import { pageStyles } from '../styles';
+import type { ActiveJob, StartAction } from './start-action';
 
-
-export interface ActiveJob {
-  jobId: string;
-  kind: JobKind;
-  /** Started from this page just now (not found running when the page loaded): its views take the focus. */
-  started?: boolean;
-  /** Found running when this page tried to start one: started in another tab, or by another admin. */
-  elsewhere?: boolean;
-}
-
-/** Starts an action and hands its job to the page; errors are shown where the action was taken. */
-export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
 
 function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView, started: boolean) => Promise<void> }) {
   const { job, error } = useJob(active.jobId);

@@ -22,10 +22,10 @@ import { ProblemMessage } from '../components/problem-message';
 import { formatDateTime, plural } from '../format';
 import { KeyAge } from '../components/key-age';
 import { HealthCard } from './health-card';
-import { CommitLink } from '../components/commit-link';
-import { sameWarning, WarningList } from './connect-form';
+import { CommitLink } from './commit-link';
+import { sameWarning, WarningList } from './warning-list';
 import type { Warning } from '../../../../src/connect/types';
-import type { StartAction } from './repository-page';
+import type { StartAction } from './start-action';
 import { sectionStyles } from '../styles';
 
 const factsStyles = xcss({

@@ -7,15 +7,15 @@ import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
 import Select from '@atlaskit/select';
 import Spinner from '@atlaskit/spinner';
-import type { FleetAuditKey, FleetAuditView, FleetFindingCode, ResolverError } from '../../../../src/forge/contract';
-import { call, errorDetail } from '../api';
-import { KeyAge } from '../components/key-age';
-import { Pager } from '../components/pager';
-import { ProblemMessage } from '../components/problem-message';
-import { ProgressBar } from '../components/progress-bar';
-import { SettingsTable } from '../components/settings-table';
-import { formatDateTime, plural, relativeTime } from '../format';
-import { sectionStyles } from '../styles';
+import type { FleetAuditKey, FleetAuditView, FleetFindingCode, ResolverError } from '../../../../../src/forge/contract';
+import { call, errorDetail } from '../../api';
+import { KeyAge } from '../../components/key-age';
+import { Pager } from './pager';
+import { ProblemMessage } from '../../components/problem-message';
+import { ProgressBar } from './progress-bar';
+import { SettingsTable } from '../../components/settings-table';
+import { formatDateTime, plural, relativeTime } from '../../format';
+import { sectionStyles } from '../../styles';
 
 /** Progress only costs the backend a read of its own record, no Bitbucket request: a few seconds apart is cheap. */
 export const AUDIT_POLL_MS = 3000;

@@ -6,15 +6,15 @@ import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import Select from '@atlaskit/select';
 import Textfield from '@atlaskit/textfield';
-import { KEY_AGE_WARNING_DAYS, type RepositoryConnectionState, type WorkspaceRepository, type WorkspaceSettings } from '../../../../src/forge/contract';
-import { Checkbox } from '../components/checkbox';
-import { healthLook } from '../components/health-look';
-import { KeyAge } from '../components/key-age';
-import { ProductLink } from '../components/link';
-import { Pager } from '../components/pager';
-import { SettingsTable } from '../components/settings-table';
-import { formatDateTime, plural, relativeTime } from '../format';
-import { sectionStyles } from '../styles';
+import { KEY_AGE_WARNING_DAYS, type RepositoryConnectionState, type WorkspaceRepository, type WorkspaceSettings } from '../../../../../src/forge/contract';
+import { Checkbox } from './checkbox';
+import { healthLook } from '../../components/health-look';
+import { KeyAge } from '../../components/key-age';
+import { ProductLink } from '../../components/link';
+import { Pager } from './pager';
+import { SettingsTable } from '../../components/settings-table';
+import { formatDateTime, plural, relativeTime } from '../../format';
+import { sectionStyles } from '../../styles';
 
 export const REPOSITORIES_PAGE_SIZE = 25;
 

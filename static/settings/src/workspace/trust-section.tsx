@@ -8,8 +8,8 @@ import SectionMessage from '@atlaskit/section-message';
 import Textfield from '@atlaskit/textfield';
 import { MAX_OTHER_WORKSPACES, MAX_PROJECT_OWNERS, type ResolverError, type TrustSettingsView } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
-import { ProblemMessage } from './problem-message';
-import { StatusRegion } from './status-region';
+import { ProblemMessage } from '../components/problem-message';
+import { StatusRegion } from '../components/status-region';
 import { sectionStyles } from '../styles';
 
 const formStyles = xcss({ maxWidth: '480px' });
