@@ -18,9 +18,8 @@ import { formatDateTime, plural, relativeTime } from '../format';
 import { LinkedText } from '../components/linked-text';
 import { ProblemMessage } from '../components/problem-message';
 import { StatusRegion } from '../components/status-region';
-import { sectionStyles } from '../styles';
+import { formStyles, sectionStyles } from '../styles';
 
-const formStyles = xcss({ maxWidth: '480px' });
 const numberStyles = xcss({ maxWidth: '160px' });
 
 type NumberField = 'autoRotate.everyDays' | 'autoRotate.perDay' | 'unusedDays';
