@@ -1,6 +1,6 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import Button from '@atlaskit/button/new';
-import { SettingsTable } from '../components/settings-table';
+import { SettingsTable, type Columns } from '../components/settings-table';
 import { ErrorMessage, Fieldset, HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
@@ -42,6 +42,11 @@ interface FieldErrors {
   ref?: string;
 }
 
+const TARGET_COLUMNS: Columns = [
+  { key: 'repo', content: 'Repository', width: 50 },
+  { key: 'via', content: 'Reached through', width: 50 },
+];
+
 function PreviewView({ preview, page }: { preview: ConnectPreview; page: RepositoryPage }) {
   return (
     <Stack space="space.150" testId="preview">
@@ -54,12 +59,7 @@ function PreviewView({ preview, page }: { preview: ConnectPreview; page: Reposit
       </Text>
       <SettingsTable
         label="Repositories that get the access key"
-        head={{
-          cells: [
-            { key: 'repo', content: 'Repository', width: 50 },
-            { key: 'via', content: 'Reached through', width: 50 },
-          ],
-        }}
+        columns={TARGET_COLUMNS}
         rows={preview.targets.map((t) => ({
           key: t.key,
           cells: [

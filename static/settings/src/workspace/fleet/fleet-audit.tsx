@@ -13,7 +13,7 @@ import { KeyAge } from '../../components/key-age';
 import { Pager } from './pager';
 import { ProblemMessage } from '../../components/problem-message';
 import { ProgressBar } from './progress-bar';
-import { SettingsTable } from '../../components/settings-table';
+import { SettingsTable, type Columns } from '../../components/settings-table';
 import { formatDateTime, plural, relativeTime } from '../../format';
 import { sectionStyles } from '../../styles';
 
@@ -69,6 +69,15 @@ function download(text: string, filename: string, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+const KEY_COLUMNS: Columns = [
+  { key: 'repository', content: 'Repository', width: 18 },
+  { key: 'key', content: 'Key', width: 30 },
+  { key: 'age', content: 'Age', width: 12 },
+  { key: 'used', content: 'Last used', width: 11 },
+  { key: 'connection', content: 'Valohai connection', width: 14 },
+  { key: 'findings', content: 'Findings', width: 15 },
+];
+
 function KeysTable({ view, testId }: { view: FleetAuditView; testId: string }) {
   const rows = view.keys.map((key) => ({
     key: `${key.repository}#${key.id}`,
@@ -119,16 +128,7 @@ function KeysTable({ view, testId }: { view: FleetAuditView; testId: string }) {
   return (
     <SettingsTable
       label="Access keys the audit found"
-      head={{
-        cells: [
-          { key: 'repository', content: 'Repository', width: 18 },
-          { key: 'key', content: 'Key', width: 30 },
-          { key: 'age', content: 'Age', width: 12 },
-          { key: 'used', content: 'Last used', width: 11 },
-          { key: 'connection', content: 'Valohai connection', width: 14 },
-          { key: 'findings', content: 'Findings', width: 15 },
-        ],
-      }}
+      columns={KEY_COLUMNS}
       rows={rows}
       emptyView={<Text>No access key matches.</Text>}
       testId={testId}

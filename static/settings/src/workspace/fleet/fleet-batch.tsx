@@ -26,7 +26,7 @@ import { LinkedText } from '../../components/linked-text';
 import { Pager } from './pager';
 import { ProblemMessage } from '../../components/problem-message';
 import { ProgressBar } from './progress-bar';
-import { SettingsTable } from '../../components/settings-table';
+import { SettingsTable, type Columns } from '../../components/settings-table';
 import { plural } from '../../format';
 import { sectionStyles } from '../../styles';
 
@@ -224,6 +224,12 @@ function PlanDialog({
   );
 }
 
+const ITEM_COLUMNS: Columns = [
+  { key: 'repository', content: 'Repository', width: 35 },
+  { key: 'status', content: 'Status', width: 15 },
+  { key: 'detail', content: 'Outcome', width: 50 },
+];
+
 function ItemsTable({ view }: { view: BatchView }) {
   const rows = view.items.map((item) => ({
     key: item.repository,
@@ -256,13 +262,7 @@ function ItemsTable({ view }: { view: BatchView }) {
   return (
     <SettingsTable
       label="Repositories of the bulk action"
-      head={{
-        cells: [
-          { key: 'repository', content: 'Repository', width: 35 },
-          { key: 'status', content: 'Status', width: 15 },
-          { key: 'detail', content: 'Outcome', width: 50 },
-        ],
-      }}
+      columns={ITEM_COLUMNS}
       rows={rows}
       testId="batch-items"
     />
