@@ -1,7 +1,8 @@
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { lazy, useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import Button from '@atlaskit/button/new';
 import { Inline, Stack, Text } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
+import Spinner from '@atlaskit/spinner';
 import type { JobView, RepositoryPage as PageData } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
 import { JobOutcome } from './job-outcome';
@@ -11,11 +12,15 @@ import { ProblemMessage } from '../components/problem-message';
 import { LinkedText } from '../components/linked-text';
 import { isFinished, useJob } from '../hooks/use-job';
 import { usePageData } from '../hooks/use-page-data';
+import { LoadBoundary } from '../components/load-boundary';
 import { PageFrame } from '../components/page-frame';
-import { ConnectForm } from './connect-form';
-import { ConnectedView } from './connected-view';
-import { ManualView } from './manual-view';
 import type { ActiveJob, StartAction } from './start-action';
+
+// The page shows one of these at a time, as its data says: each is fetched only when it is shown, so
+// a connected repository's page never loads the connect form's project picker, nor the other way round.
+const ConnectForm = lazy(() => import('./connect-form').then((m) => ({ default: m.ConnectForm })));
+const ConnectedView = lazy(() => import('./connected-view').then((m) => ({ default: m.ConnectedView })));
+const ManualView = lazy(() => import('./manual-view').then((m) => ({ default: m.ManualView })));
 
 
 function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView, started: boolean) => Promise<void> }) {
@@ -186,7 +191,7 @@ export function RepositoryPage() {
       )}
       {active && <RunningView key={active.jobId} active={active} onFinished={onFinished} />}
       {page && !active && (
-        <>
+        <LoadBoundary fallback={<Spinner label="Loading repository settings" size="large" />}>
           {page.state === 'not-set-up' && <NotSetUpView page={page} />}
           {page.state === 'ready' && page.ready?.refusal && (
             <SectionMessage appearance="information" title={page.ready.refusal.message} testId="connect-refused">
@@ -214,7 +219,7 @@ export function RepositoryPage() {
               </Inline>
             </SectionMessage>
           )}
-        </>
+        </LoadBoundary>
       )}
     </PageFrame>
   );
