@@ -7,6 +7,7 @@ import { atomicCssOrder } from './css-order';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const previewBridge = fileURLToPath(new URL('./src/preview-bridge.ts', import.meta.url));
+const featureGatesOff = fileURLToPath(new URL('./src/feature-gates-off.ts', import.meta.url));
 
 export default defineConfig(({ mode }) => {
   const preview = process.env.PREVIEW_BRIDGE === '1' || mode === 'preview';
@@ -15,7 +16,12 @@ export default defineConfig(({ mode }) => {
     // Forge serves a resource from a path of its own choosing: every asset URL must be relative.
     base: './',
     logLevel: 'warn',
-    resolve: preview ? { alias: { '@forge/bridge': previewBridge } } : {},
+    resolve: {
+      alias: [
+        { find: /^@atlaskit\/feature-gate-js-client\/feature-gates$/, replacement: featureGatesOff },
+        ...(preview ? [{ find: /^@forge\/bridge$/, replacement: previewBridge }] : []),
+      ],
+    },
     // The design system's atomic styles, joined in import order, need shorthands first (css-order.ts).
     plugins: [atomicCssOrder()],
     oxc: { jsx: { runtime: 'automatic', importSource: 'react' } },
@@ -23,7 +29,10 @@ export default defineConfig(({ mode }) => {
       outDir: preview ? 'build-preview' : 'build',
       emptyOutDir: true,
       sourcemap: false,
-      // ADS and react-dom make one large chunk (about 220 KB gzipped); that is expected here.
+      // Each page's code is a chunk of its own (app.tsx loads it), but the styles stay one sheet loaded
+      // at start: split sheets would join in load order, and a later one could undo css-order.ts's sort.
+      cssCodeSplit: false,
+      // react-dom and the design system's core make the entry chunk large; that is expected here.
       chunkSizeWarningLimit: 1500,
     },
   };

@@ -1,10 +1,14 @@
-import { useEffect, useState } from 'react';
+import { lazy, useEffect, useState } from 'react';
 import { Box } from '@atlaskit/primitives';
 import Spinner from '@atlaskit/spinner';
 import { MODULE_KEYS } from '../../../src/forge/contract';
+import { LoadBoundary } from './components/load-boundary';
 import { ProblemMessage } from './components/problem-message';
-import { RepositoryPage } from './pages/repository-page';
-import { WorkspacePage } from './pages/workspace-page';
+
+// Each page is a chunk of its own, fetched once the context says which page this frame is: neither
+// page's visitors load the other's code.
+const RepositoryPage = lazy(() => import('./repository/repository-page').then((m) => ({ default: m.RepositoryPage })));
+const WorkspacePage = lazy(() => import('./workspace/workspace-page').then((m) => ({ default: m.WorkspacePage })));
 
 export type PageKind = 'workspace' | 'repository';
 
@@ -37,11 +41,14 @@ export function App({ loadContext }: { loadContext: () => Promise<ModuleContext>
     };
   }, [loadContext]);
 
+  const loading = <Spinner label="Loading" size="large" />;
   return (
     <Box as="main" padding="space.300">
-      {kind === 'loading' && <Spinner label="Loading" size="large" />}
-      {kind === 'workspace' && <WorkspacePage />}
-      {kind === 'repository' && <RepositoryPage />}
+      {kind === 'loading' && loading}
+      <LoadBoundary fallback={loading}>
+        {kind === 'workspace' && <WorkspacePage />}
+        {kind === 'repository' && <RepositoryPage />}
+      </LoadBoundary>
       {(kind === null || kind === 'failed') && (
         <ProblemMessage
           error={{

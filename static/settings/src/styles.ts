@@ -12,5 +12,6 @@ export const sectionStyles = xcss({
 
 export const pageStyles = xcss({ maxWidth: '960px' });
 
-/** Single-line fields read best at a bounded width. */
+/** Single-line fields, and forms of them, read best at a bounded width. */
 export const fieldStyles = xcss({ maxWidth: '480px' });
+export const formStyles = fieldStyles;

@@ -1,7 +1,10 @@
-import { useLayoutEffect, useRef, useState, type ReactNode } from 'react';
-import Button from '@atlaskit/button/new';
-import Modal, { ModalBody, ModalFooter, ModalHeader, ModalTitle, ModalTransition } from '@atlaskit/modal-dialog';
-import { Text } from '@atlaskit/primitives';
+import { lazy, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+
+import { LoadBoundary } from './load-boundary';
+
+// Most page loads ask no question: the dialog's code (the design system's modal, focus lock and
+// layering) is fetched the first time one opens.
+const ConfirmDialogModal = lazy(() => import('./confirm-dialog-modal'));
 
 /**
  * The question before an action that removes something (Disconnect, discarding the key, removing a
@@ -34,8 +37,11 @@ export function ConfirmDialog({
 }) {
   const cancelRef = useRef<HTMLButtonElement>(null);
   const [place, setPlace] = useState({ top: 60, room: 0 });
+  // Once opened, the dialog stays mounted, so that it can animate out when it closes.
+  const [opened, setOpened] = useState(false);
   useLayoutEffect(() => {
     if (!open) return;
+    setOpened(true);
     const trigger = document.activeElement;
     const at = trigger && trigger !== document.body ? trigger.getBoundingClientRect().top + window.scrollY : 0;
     // Just above the button, with room for the dialog below that line.
@@ -46,26 +52,22 @@ export function ConfirmDialog({
     <>
       {/* Outside the transition, which would wait for it to animate out. */}
       <style>{`[data-testid="${testId}--positioner"] { inset-block-start: ${place.top}px !important; max-height: ${place.room}px; }`}</style>
-      <ModalTransition>
-      {open && (
-        <Modal onClose={onCancel} autoFocus={cancelRef} testId={testId} width="small">
-          <ModalHeader>
-            <ModalTitle appearance="danger">{title}</ModalTitle>
-          </ModalHeader>
-          <ModalBody>
-            <Text as="p">{children}</Text>
-          </ModalBody>
-          <ModalFooter>
-            <Button ref={cancelRef} appearance="subtle" onClick={onCancel} testId={`${testId}-cancel`}>
-              {cancelLabel}
-            </Button>
-            <Button appearance="danger" onClick={onConfirm} testId={`${testId}-confirm`}>
-              {confirmLabel}
-            </Button>
-          </ModalFooter>
-        </Modal>
+      {(open || opened) && (
+        <LoadBoundary fallback={null}>
+          <ConfirmDialogModal
+            open={open}
+            title={title}
+            confirmLabel={confirmLabel}
+            cancelLabel={cancelLabel}
+            onConfirm={onConfirm}
+            onCancel={onCancel}
+            cancelRef={cancelRef}
+            testId={testId}
+          >
+            {children}
+          </ConfirmDialogModal>
+        </LoadBoundary>
       )}
-      </ModalTransition>
     </>
   );
 }

@@ -139,18 +139,15 @@ export function KeyNoticeTable({
       {shown.length > 0 && (
         <SettingsTable
           label="Access keys the checks found"
-          head={{
-            // Widths in per cent, so the columns stand where they do whatever their content.
-            cells: [
-              { key: 'repo', content: 'Repository', width: showConnection ? 13 : 16 },
-              { key: 'key', content: 'Key', width: showConnection ? 27 : 32 },
-              { key: 'age', content: 'Age', width: 7 },
-              { key: 'used', content: 'Last used', width: 9 },
-              ...(showConnection ? [{ key: 'connection', content: 'Connection', width: 11 }] : []),
-              { key: 'kind', content: 'Kind', width: 14 },
-              { key: 'action', content: 'What to do', width: showConnection ? 19 : 22 },
-            ],
-          }}
+          columns={[
+            { key: 'repo', content: 'Repository', width: showConnection ? 13 : 16 },
+            { key: 'key', content: 'Key', width: showConnection ? 27 : 32 },
+            { key: 'age', content: 'Age', width: 7 },
+            { key: 'used', content: 'Last used', width: 9 },
+            ...(showConnection ? [{ key: 'connection', content: 'Connection', width: 11 }] : []),
+            { key: 'kind', content: 'Kind', width: 14 },
+            { key: 'action', content: 'What to do', width: showConnection ? 19 : 22 },
+          ]}
           rows={rows}
           testId={`${testId}-table`}
         />

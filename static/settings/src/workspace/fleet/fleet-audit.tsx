@@ -7,15 +7,15 @@ import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
 import Select from '@atlaskit/select';
 import Spinner from '@atlaskit/spinner';
-import type { FleetAuditKey, FleetAuditView, FleetFindingCode, ResolverError } from '../../../../src/forge/contract';
-import { call, errorDetail } from '../api';
-import { KeyAge } from '../components/key-age';
-import { Pager } from '../components/pager';
-import { ProblemMessage } from '../components/problem-message';
-import { ProgressBar } from '../components/progress-bar';
-import { SettingsTable } from '../components/settings-table';
-import { formatDateTime, plural, relativeTime } from '../format';
-import { sectionStyles } from '../styles';
+import type { FleetAuditKey, FleetAuditView, FleetFindingCode, ResolverError } from '../../../../../src/forge/contract';
+import { call, errorDetail } from '../../api';
+import { KeyAge } from '../../components/key-age';
+import { Pager } from './pager';
+import { ProblemMessage } from '../../components/problem-message';
+import { ProgressBar } from './progress-bar';
+import { SettingsTable, type Columns } from '../../components/settings-table';
+import { formatDateTime, plural, relativeTime } from '../../format';
+import { sectionStyles } from '../../styles';
 
 /** Progress only costs the backend a read of its own record, no Bitbucket request: a few seconds apart is cheap. */
 export const AUDIT_POLL_MS = 3000;
@@ -69,6 +69,15 @@ function download(text: string, filename: string, type: string): void {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
+const KEY_COLUMNS: Columns = [
+  { key: 'repository', content: 'Repository', width: 18 },
+  { key: 'key', content: 'Key', width: 30 },
+  { key: 'age', content: 'Age', width: 12 },
+  { key: 'used', content: 'Last used', width: 11 },
+  { key: 'connection', content: 'Valohai connection', width: 14 },
+  { key: 'findings', content: 'Findings', width: 15 },
+];
+
 function KeysTable({ view, testId }: { view: FleetAuditView; testId: string }) {
   const rows = view.keys.map((key) => ({
     key: `${key.repository}#${key.id}`,
@@ -119,16 +128,7 @@ function KeysTable({ view, testId }: { view: FleetAuditView; testId: string }) {
   return (
     <SettingsTable
       label="Access keys the audit found"
-      head={{
-        cells: [
-          { key: 'repository', content: 'Repository', width: 18 },
-          { key: 'key', content: 'Key', width: 30 },
-          { key: 'age', content: 'Age', width: 12 },
-          { key: 'used', content: 'Last used', width: 11 },
-          { key: 'connection', content: 'Valohai connection', width: 14 },
-          { key: 'findings', content: 'Findings', width: 15 },
-        ],
-      }}
+      columns={KEY_COLUMNS}
       rows={rows}
       emptyView={<Text>No access key matches.</Text>}
       testId={testId}

@@ -6,8 +6,8 @@ import { accessKeysUrl, type JobStatus, type JobView } from '../../../../src/for
 import type { Warning } from '../../../../src/connect/types';
 import { plural } from '../format';
 import { jobTitles } from './job-progress';
-import { ExternalLink } from './link';
-import { LinkedLines, LinkedText } from './linked-text';
+import { ExternalLink } from '../components/link';
+import { LinkedLines, LinkedText } from '../components/linked-text';
 
 const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
 

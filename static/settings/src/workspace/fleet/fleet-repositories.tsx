@@ -6,15 +6,15 @@ import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import Select from '@atlaskit/select';
 import Textfield from '@atlaskit/textfield';
-import { KEY_AGE_WARNING_DAYS, type RepositoryConnectionState, type WorkspaceRepository, type WorkspaceSettings } from '../../../../src/forge/contract';
-import { Checkbox } from '../components/checkbox';
-import { healthLook } from '../components/health-look';
-import { KeyAge } from '../components/key-age';
-import { ProductLink } from '../components/link';
-import { Pager } from '../components/pager';
-import { SettingsTable } from '../components/settings-table';
-import { formatDateTime, plural, relativeTime } from '../format';
-import { sectionStyles } from '../styles';
+import { KEY_AGE_WARNING_DAYS, type RepositoryConnectionState, type WorkspaceRepository, type WorkspaceSettings } from '../../../../../src/forge/contract';
+import { Checkbox } from './checkbox';
+import { healthLook } from '../../components/health-look';
+import { KeyAge } from '../../components/key-age';
+import { ProductLink } from '../../components/link';
+import { Pager } from './pager';
+import { SettingsTable, type Columns } from '../../components/settings-table';
+import { formatDateTime, plural, relativeTime } from '../../format';
+import { sectionStyles } from '../../styles';
 
 export const REPOSITORIES_PAGE_SIZE = 25;
 
@@ -160,34 +160,32 @@ export function FleetRepositories({
   }));
 
   // Widths in per cent, so the columns stand where they do whatever their content; the name widest.
-  const head = {
-    cells: [
-      ...(selectable
-        ? [
-            {
-              key: 'select',
-              width: 5,
-              content: (
-                <Checkbox
-                  checked={onPage.length > 0 && chosenShown === onPage.length}
-                  indeterminate={chosenShown > 0 && chosenShown < onPage.length}
-                  disabled={onPage.length === 0}
-                  onChange={(on) => toggle(onPage.map((r) => r.fullName), on)}
-                  label="Choose all shown"
-                  testId="repo-select-shown"
-                />
-              ),
-            },
-          ]
-        : []),
-      { key: 'name', content: 'Repository', width: selectable ? 36 : 38 },
-      { key: 'state', content: 'Valohai', width: 13 },
-      { key: 'health', content: 'Health', width: 11 },
-      { key: 'project', content: 'Project', width: selectable ? 13 : 15 },
-      { key: 'age', content: 'Key age', width: 12 },
-      { key: 'verified', content: 'Last verified', width: 10 },
-    ],
-  };
+  const columns: Columns = [
+    ...(selectable
+      ? [
+          {
+            key: 'select',
+            width: 5,
+            content: (
+              <Checkbox
+                checked={onPage.length > 0 && chosenShown === onPage.length}
+                indeterminate={chosenShown > 0 && chosenShown < onPage.length}
+                disabled={onPage.length === 0}
+                onChange={(on) => toggle(onPage.map((r) => r.fullName), on)}
+                label="Choose all shown"
+                testId="repo-select-shown"
+              />
+            ),
+          },
+        ]
+      : []),
+    { key: 'name', content: 'Repository', width: selectable ? 36 : 38 },
+    { key: 'state', content: 'Valohai', width: 13 },
+    { key: 'health', content: 'Health', width: 11 },
+    { key: 'project', content: 'Project', width: selectable ? 13 : 15 },
+    { key: 'age', content: 'Key age', width: 12 },
+    { key: 'verified', content: 'Last verified', width: 10 },
+  ];
 
   const total = settings.repositories.length;
   const narrowed = shown.length !== total;
@@ -258,7 +256,7 @@ export function FleetRepositories({
         </div>
         <SettingsTable
           label={`Repositories of ${settings.workspace.name}`}
-          head={head}
+          columns={columns}
           rows={rows}
           emptyView={<Text>{total === 0 ? 'No repositories in this workspace yet.' : 'No repository matches the search and filter.'}</Text>}
           testId="repositories"

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import Button from '@atlaskit/button/new';
-import { SettingsTable } from '../components/settings-table';
+import { SettingsTable, type Columns } from '../components/settings-table';
 import Heading from '@atlaskit/heading';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
@@ -22,10 +22,10 @@ import { ProblemMessage } from '../components/problem-message';
 import { formatDateTime, plural } from '../format';
 import { KeyAge } from '../components/key-age';
 import { HealthCard } from './health-card';
-import { CommitLink } from '../components/commit-link';
-import { sameWarning, WarningList } from './connect-form';
+import { CommitLink } from './commit-link';
+import { sameWarning, WarningList } from './warning-list';
 import type { Warning } from '../../../../src/connect/types';
-import type { StartAction } from './repository-page';
+import type { StartAction } from './start-action';
 import { sectionStyles } from '../styles';
 
 const factsStyles = xcss({
@@ -53,6 +53,12 @@ const syncLook: Record<SyncState['state'], { label: string; appearance: ThemeApp
   moved: { label: 'Project moved', appearance: 'removed' },
   unknown: { label: 'Not verified', appearance: 'default' },
 };
+
+const ACCESS_KEY_COLUMNS: Columns = [
+  { key: 'repo', content: 'Repository', width: 50 },
+  { key: 'state', content: 'Access key', width: 20 },
+  { key: 'used', content: 'Last used', width: 30 },
+];
 
 /** Why Valohai cannot fetch, from its last fetch (or the key missing now), with the way out. */
 function SyncProblem({ sync, readOnly }: { sync: SyncState; readOnly: boolean }) {
@@ -259,14 +265,7 @@ export function ConnectedView({
           </Heading>
           <SettingsTable
             label="Access key per repository"
-            head={{
-              cells: [
-                // Widths in per cent, so the columns stand where they do whatever their content.
-                { key: 'repo', content: 'Repository', width: 50 },
-                { key: 'state', content: 'Access key', width: 20 },
-                { key: 'used', content: 'Last used', width: 30 },
-              ],
-            }}
+            columns={ACCESS_KEY_COLUMNS}
             rows={accessKeyRows}
             testId="access-keys"
           />

@@ -1,34 +1,27 @@
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { lazy, useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import Button from '@atlaskit/button/new';
-import Heading from '@atlaskit/heading';
-import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
+import { Inline, Stack, Text } from '@atlaskit/primitives';
 import SectionMessage from '@atlaskit/section-message';
 import Spinner from '@atlaskit/spinner';
-import type { JobKind, JobView, RepositoryPage as PageData, ResolverError } from '../../../../src/forge/contract';
+import type { JobView, RepositoryPage as PageData } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
-import { JobOutcome } from '../components/job-outcome';
-import { JobProgress, jobTitles } from '../components/job-progress';
+import { JobOutcome } from './job-outcome';
+import { JobProgress, jobTitles } from './job-progress';
 import { ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { LinkedText } from '../components/linked-text';
-import { isFinished, useJob } from '../use-job';
-import { ConnectForm } from './connect-form';
-import { ConnectedView } from './connected-view';
-import { ManualView } from './manual-view';
-import { pageStyles } from '../styles';
+import { isFinished, useJob } from '../hooks/use-job';
+import { usePageData } from '../hooks/use-page-data';
+import { LoadBoundary } from '../components/load-boundary';
+import { PageFrame } from '../components/page-frame';
+import type { ActiveJob, StartAction } from './start-action';
 
+// The page shows one of these at a time, as its data says: each is fetched only when it is shown, so
+// a connected repository's page never loads the connect form's project picker, nor the other way round.
+const ConnectForm = lazy(() => import('./connect-form').then((m) => ({ default: m.ConnectForm })));
+const ConnectedView = lazy(() => import('./connected-view').then((m) => ({ default: m.ConnectedView })));
+const ManualView = lazy(() => import('./manual-view').then((m) => ({ default: m.ManualView })));
 
-export interface ActiveJob {
-  jobId: string;
-  kind: JobKind;
-  /** Started from this page just now (not found running when the page loaded): its views take the focus. */
-  started?: boolean;
-  /** Found running when this page tried to start one: started in another tab, or by another admin. */
-  elsewhere?: boolean;
-}
-
-/** Starts an action and hands its job to the page; errors are shown where the action was taken. */
-export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
 
 function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView, started: boolean) => Promise<void> }) {
   const { job, error } = useJob(active.jobId);
@@ -124,33 +117,21 @@ function TokenNotices({ setup }: { setup: PageData['setup'] }) {
 }
 
 export function RepositoryPage() {
-  const [page, setPage] = useState<PageData | null>(null);
-  const [loadError, setLoadError] = useState<ResolverError | null>(null);
   const [active, setActive] = useState<ActiveJob | null>(null);
   const [finished, setFinished] = useState<{ job: JobView; started: boolean } | null>(null);
   // A page read just after a job ends may still name that job as active: do not follow it again.
   const lastFinished = useRef<string | null>(null);
 
-  /** Reads the page; true when it found a job under way and now follows it. */
-  const load = useCallback(async (how: { elsewhere?: boolean } = {}): Promise<boolean> => {
-    try {
-      const next = await call('getRepositoryPage', {});
-      setPage(next);
-      setLoadError(null);
-      if (next.state === 'running' && next.activeJob && next.activeJob.jobId !== lastFinished.current) {
-        setFinished(null);
-        setActive({ ...next.activeJob, ...(how.elsewhere ? { elsewhere: true, started: true } : {}) });
-        return true;
-      }
-    } catch (err) {
-      setLoadError(errorDetail(err));
-    }
-    return false;
-  }, []);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
+  /** Reads the page; resolves true when it found a job under way and now follows it. */
+  const { data: page, error: loadError, reload: load } = usePageData(
+    () => call('getRepositoryPage', {}),
+    (next, how: { elsewhere?: boolean } | undefined) => {
+      if (next.state !== 'running' || !next.activeJob || next.activeJob.jobId === lastFinished.current) return false;
+      setFinished(null);
+      setActive({ ...next.activeJob, ...(how?.elsewhere ? { elsewhere: true, started: true } : {}) });
+      return true;
+    },
+  );
 
   const start: StartAction = useCallback(async (kind, begin) => {
     try {
@@ -180,76 +161,66 @@ export function RepositoryPage() {
 
   const readOnly = page ? !page.canAdminister : true;
   return (
-    <Box xcss={pageStyles}>
-      <Stack space="space.300">
-        <Stack space="space.100">
-          <Heading size="large" as="h1">
-            Valohai
-          </Heading>
-          {page && (
-            <Text as="p" color="color.text.subtle" testId="repository-name">
-              Lets Valohai fetch {page.repository.fullName} over SSH with a read-only access key.
-            </Text>
+    <PageFrame
+      intro={
+        page && (
+          <Text as="p" color="color.text.subtle" testId="repository-name">
+            Lets Valohai fetch {page.repository.fullName} over SSH with a read-only access key.
+          </Text>
+        )
+      }
+      error={loadError}
+      onRetry={() => void load()}
+      loading={!page}
+      loadingLabel="Loading repository settings"
+    >
+      {page && <TokenNotices setup={page.setup} />}
+      {page && readOnly && page.state !== 'not-set-up' && (
+        <SectionMessage appearance="information" title="Only repository admins can change this connection" testId="read-only">
+          <Text as="p">{memberSentence(page)} Ask an admin of this repository to connect, rotate or disconnect.</Text>
+        </SectionMessage>
+      )}
+      {finished && !active && (
+        <FocusHere label={`${jobTitles[finished.job.kind]}: finished`} take={finished.started} testId="finished-view">
+          <Stack space="space.200">
+            <JobOutcome job={finished.job} />
+            {/* The steps stay on screen with the result: what was done, and where it stopped. */}
+            <JobProgress job={finished.job} kind={finished.job.kind} />
+          </Stack>
+        </FocusHere>
+      )}
+      {active && <RunningView key={active.jobId} active={active} onFinished={onFinished} />}
+      {page && !active && (
+        <LoadBoundary fallback={<Spinner label="Loading repository settings" size="large" />}>
+          {page.state === 'not-set-up' && <NotSetUpView page={page} />}
+          {page.state === 'ready' && page.ready?.refusal && (
+            <SectionMessage appearance="information" title={page.ready.refusal.message} testId="connect-refused">
+              <Text as="p">{page.ready.refusal.fix}</Text>
+            </SectionMessage>
           )}
-        </Stack>
-        {loadError && (
-          <ProblemMessage error={loadError} testId="load-error">
-            {loadError.temporary && (
+          {page.state === 'ready' && page.ready && !page.ready.refusal && (
+            <ConnectForm page={page} ready={page.ready} readOnly={readOnly} start={start} />
+          )}
+          {page.state === 'connected' && page.connection && (
+            <ConnectedView
+              connection={page.connection}
+              repository={page.repository.fullName}
+              shownWarnings={finished?.job.result?.warnings}
+              readOnly={readOnly}
+              start={start}
+              setup={page.setup}
+            />
+          )}
+          {page.state === 'manual' && page.manual && <ManualView manual={page.manual} readOnly={readOnly} start={start} />}
+          {page.state === 'running' && (
+            <SectionMessage appearance="information" title="Work is under way on this repository" testId="running-elsewhere">
               <Inline>
-                <Button onClick={() => void load()}>Try again</Button>
+                <Button onClick={() => void load()}>Refresh</Button>
               </Inline>
-            )}
-          </ProblemMessage>
-        )}
-        {!page && !loadError && <Spinner label="Loading repository settings" size="large" />}
-        {page && <TokenNotices setup={page.setup} />}
-        {page && readOnly && page.state !== 'not-set-up' && (
-          <SectionMessage appearance="information" title="Only repository admins can change this connection" testId="read-only">
-            <Text as="p">{memberSentence(page)} Ask an admin of this repository to connect, rotate or disconnect.</Text>
-          </SectionMessage>
-        )}
-        {finished && !active && (
-          <FocusHere label={`${jobTitles[finished.job.kind]}: finished`} take={finished.started} testId="finished-view">
-            <Stack space="space.200">
-              <JobOutcome job={finished.job} />
-              {/* The steps stay on screen with the result: what was done, and where it stopped. */}
-              <JobProgress job={finished.job} kind={finished.job.kind} />
-            </Stack>
-          </FocusHere>
-        )}
-        {active && <RunningView key={active.jobId} active={active} onFinished={onFinished} />}
-        {page && !active && (
-          <>
-            {page.state === 'not-set-up' && <NotSetUpView page={page} />}
-            {page.state === 'ready' && page.ready?.refusal && (
-              <SectionMessage appearance="information" title={page.ready.refusal.message} testId="connect-refused">
-                <Text as="p">{page.ready.refusal.fix}</Text>
-              </SectionMessage>
-            )}
-            {page.state === 'ready' && page.ready && !page.ready.refusal && (
-              <ConnectForm page={page} ready={page.ready} readOnly={readOnly} start={start} />
-            )}
-            {page.state === 'connected' && page.connection && (
-              <ConnectedView
-                connection={page.connection}
-                repository={page.repository.fullName}
-                shownWarnings={finished?.job.result?.warnings}
-                readOnly={readOnly}
-                start={start}
-                setup={page.setup}
-              />
-            )}
-            {page.state === 'manual' && page.manual && <ManualView manual={page.manual} readOnly={readOnly} start={start} />}
-            {page.state === 'running' && (
-              <SectionMessage appearance="information" title="Work is under way on this repository" testId="running-elsewhere">
-                <Inline>
-                  <Button onClick={() => void load()}>Refresh</Button>
-                </Inline>
-              </SectionMessage>
-            )}
-          </>
-        )}
-      </Stack>
-    </Box>
+            </SectionMessage>
+          )}
+        </LoadBoundary>
+      )}
+    </PageFrame>
   );
 }

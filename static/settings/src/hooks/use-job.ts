@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
-import type { JobView, ResolverError } from '../../../src/forge/contract';
-import { call, errorDetail } from './api';
+import type { JobView, ResolverError } from '../../../../src/forge/contract';
+import { call, errorDetail } from '../api';
 
 export const POLL_INTERVAL_MS = 1000;
 

@@ -15,12 +15,11 @@ import {
 } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
 import { formatDateTime, plural, relativeTime } from '../format';
-import { LinkedText } from './linked-text';
-import { ProblemMessage } from './problem-message';
-import { StatusRegion } from './status-region';
-import { sectionStyles } from '../styles';
+import { LinkedText } from '../components/linked-text';
+import { ProblemMessage } from '../components/problem-message';
+import { StatusRegion } from '../components/status-region';
+import { formStyles, sectionStyles } from '../styles';
 
-const formStyles = xcss({ maxWidth: '480px' });
 const numberStyles = xcss({ maxWidth: '160px' });
 
 type NumberField = 'autoRotate.everyDays' | 'autoRotate.perDay' | 'unusedDays';

@@ -1,6 +1,6 @@
 import { commitUrl } from '../../../../src/forge/contract';
 import { shortSha } from '../format';
-import { ExternalLink } from './link';
+import { ExternalLink } from '../components/link';
 
 /** A commit as Bitbucket shows it: its short id, linked to the commit's page. */
 export function CommitLink({ repository, sha }: { repository: string; sha: string | null | undefined }) {

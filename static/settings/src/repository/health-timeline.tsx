@@ -2,7 +2,7 @@ import { useRef, useState, type KeyboardEvent } from 'react';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import type { ConnectionHealth, HealthView } from '../../../../src/forge/contract';
 import { formatDateTime, keyAge, plural } from '../format';
-import { healthLook, triggerWords } from './health-look';
+import { healthLook, triggerWords } from '../components/health-look';
 
 type Point = HealthView['history'][number];
 

@@ -5,13 +5,13 @@ import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import type { ManualDetails, ManualKeyState, ResolverError } from '../../../../src/forge/contract';
 import { call } from '../api';
-import { CopyField } from '../components/copy-field';
+import { CopyField } from './copy-field';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ExternalLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { formatDateTime } from '../format';
-import { WarningList } from './connect-form';
-import type { StartAction } from './repository-page';
+import { WarningList } from './warning-list';
+import type { StartAction } from './start-action';
 import { sectionStyles } from '../styles';
 
 const stepsStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });

@@ -2,17 +2,16 @@ import { useState, type FormEvent } from 'react';
 import Button from '@atlaskit/button/new';
 import { HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
-import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
+import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
 import { RadioGroup } from '@atlaskit/radio';
 import SectionMessage from '@atlaskit/section-message';
 import Textfield from '@atlaskit/textfield';
 import { MAX_OTHER_WORKSPACES, MAX_PROJECT_OWNERS, type ResolverError, type TrustSettingsView } from '../../../../src/forge/contract';
 import { call, errorDetail } from '../api';
-import { ProblemMessage } from './problem-message';
-import { StatusRegion } from './status-region';
-import { sectionStyles } from '../styles';
+import { ProblemMessage } from '../components/problem-message';
+import { StatusRegion } from '../components/status-region';
+import { formStyles, sectionStyles } from '../styles';
 
-const formStyles = xcss({ maxWidth: '480px' });
 
 /** Workspace slugs from a comma- or space-separated list, lower case, without repeats. */
 function parseWorkspaces(text: string): string[] {

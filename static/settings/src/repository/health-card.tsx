@@ -13,7 +13,7 @@ import {
   type RepositoryPage,
 } from '../../../../src/forge/contract';
 import { healthLook, triggerWords } from '../components/health-look';
-import { HealthTimeline } from '../components/health-timeline';
+import { HealthTimeline } from './health-timeline';
 import { KeyAge } from '../components/key-age';
 import { KeyNoticeTable } from '../components/key-notices';
 import { ExternalLink, ProductLink } from '../components/link';

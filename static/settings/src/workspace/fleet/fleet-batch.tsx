@@ -1,9 +1,8 @@
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type RefObject } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type RefObject } from 'react';
 import Button from '@atlaskit/button/new';
 import { ErrorMessage, HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
-import Modal, { ModalBody, ModalFooter, ModalHeader, ModalTitle, ModalTransition } from '@atlaskit/modal-dialog';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import { RadioGroup } from '@atlaskit/radio';
 import SectionMessage from '@atlaskit/section-message';
@@ -18,31 +17,26 @@ import type {
   PlanBatchPayload,
   ResolverError,
   WorkspaceSettings,
-} from '../../../../src/forge/contract';
-import { KEY_AGE_WARNING_DAYS } from '../../../../src/forge/contract';
-import { call, errorDetail } from '../api';
-import { ConfirmDialog } from '../components/confirm-dialog';
-import { LinkedText } from '../components/linked-text';
-import { Pager } from '../components/pager';
-import { ProblemMessage } from '../components/problem-message';
-import { ProgressBar } from '../components/progress-bar';
-import { SettingsTable } from '../components/settings-table';
-import { plural } from '../format';
-import { sectionStyles } from '../styles';
+} from '../../../../../src/forge/contract';
+import { KEY_AGE_WARNING_DAYS } from '../../../../../src/forge/contract';
+import { call, errorDetail } from '../../api';
+import { ConfirmDialog } from '../../components/confirm-dialog';
+import { LinkedText } from '../../components/linked-text';
+import { Pager } from './pager';
+import { ProblemMessage } from '../../components/problem-message';
+import { ProgressBar } from './progress-bar';
+import { SettingsTable, type Columns } from '../../components/settings-table';
+import { plural } from '../../format';
+import { sectionStyles } from '../../styles';
+import { listStyles, verbs } from './batch-words';
+import { PlanDialog } from './plan-dialog';
 
 export const BATCH_POLL_MS = 2000;
 const ITEMS_PAGE_SIZE = 25;
 
 const selectStyles = xcss({ minWidth: '220px' });
 const daysStyles = xcss({ maxWidth: '120px' });
-const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.250' });
 
-const verbs: Record<BatchAction, { verb: string; button: string; done: string }> = {
-  rotate: { verb: 'Rotate', button: 'Rotate', done: 'rotated' },
-  verify: { verb: 'Verify', button: 'Verify', done: 'verified' },
-  disconnect: { verb: 'Disconnect', button: 'Disconnect', done: 'disconnected' },
-  connect: { verb: 'Connect', button: 'Connect', done: 'connected' },
-};
 
 interface ActionOption {
   label: string;
@@ -73,156 +67,11 @@ function daysTyped(text: string): number | null {
 /** What a bulk action is called in titles: "Bulk rotate". */
 const title = (action: BatchAction) => `Bulk ${action}`;
 
-/**
- * The plan, read before anything changes: what is acted on, what is skipped and why, and how long the
- * request budget makes it. A disconnect is confirmed by typing the workspace's slug.
- */
-function PlanDialog({
-  plan,
-  slug,
-  starting,
-  error,
-  onStart,
-  onCancel,
-  returnFocus,
-  anchor,
-}: {
-  returnFocus: RefObject<HTMLElement>;
-  /** The button that asked for the plan: it goes busy while the plan is read, so it no longer has the focus. */
-  anchor: RefObject<HTMLElement | null>;
-  plan: BatchPlan | null;
-  slug: string;
-  starting: boolean;
-  error: ResolverError | null;
-  onStart: (confirm?: string) => void;
-  onCancel: () => void;
-}) {
-  const [typed, setTyped] = useState('');
-  const [typedError, setTypedError] = useState<string | null>(null);
-  const cancelRef = useRef<HTMLButtonElement>(null);
-  const [place, setPlace] = useState({ top: 60, room: 0 });
-  const open = plan !== null;
-  useLayoutEffect(() => {
-    if (!open) return;
-    setTyped('');
-    setTypedError(null);
-    // The frame is as tall as the page: open beside the button just used, not at the frame's top,
-    // and never reaching past the frame's end, where the buttons could not be scrolled to.
-    const trigger = anchor.current ?? document.activeElement;
-    const at = trigger && trigger !== document.body ? trigger.getBoundingClientRect().top + window.scrollY : 0;
-    const top = Math.max(0, Math.round(Math.min(at - 320, window.innerHeight - 480)));
-    setPlace({ top, room: Math.max(320, window.innerHeight - top) });
-  }, [open, anchor]);
-  const disconnect = plan?.action === 'disconnect';
-  const start = () => {
-    if (disconnect) {
-      if (typed.trim().toLowerCase() !== slug.toLowerCase()) {
-        setTypedError(`Type ${slug} to confirm.`);
-        return;
-      }
-      onStart(typed.trim());
-    } else {
-      onStart();
-    }
-  };
-  return (
-    <>
-      <style>{`[data-testid="batch-plan--positioner"] { inset-block-start: ${place.top}px !important; max-height: ${place.room}px; }`}</style>
-      <ModalTransition>
-        {plan && (
-          <Modal onClose={onCancel} autoFocus={cancelRef} shouldReturnFocus={returnFocus} testId="batch-plan" width="medium">
-            <ModalHeader>
-              <ModalTitle appearance={disconnect ? 'danger' : undefined}>
-                {plan.act.length
-                  ? `${verbs[plan.action].verb} ${plural(plan.act.length, 'repository', 'repositories')}?`
-                  : `Nothing to ${plan.action}`}
-              </ModalTitle>
-            </ModalHeader>
-            <ModalBody>
-              <Stack space="space.200">
-                <Text as="p" testId="batch-plan-duration">
-                  {plan.duration}
-                </Text>
-                {plan.act.length > 0 && (
-                  <Stack space="space.050">
-                    <Heading size="xsmall" as="h3">
-                      {`To be ${verbs[plan.action].done}`}
-                    </Heading>
-                    <Box as="ul" xcss={listStyles} testId="batch-plan-act">
-                      {plan.act.map((a) => (
-                        <li key={a.repository}>
-                          {a.repository}
-                          {a.project ? `, to Valohai project ${a.project}` : ''}
-                          {a.repositories && a.repositories.length > 0
-                            ? `: the key on ${a.repositories.join(', ')}, about ${plural(a.requests, 'request')}`
-                            : `: the key on ${plural(a.targets, 'repository', 'repositories')}, about ${plural(a.requests, 'request')}`}
-                        </li>
-                      ))}
-                    </Box>
-                  </Stack>
-                )}
-                {plan.skip.length > 0 && (
-                  <Stack space="space.050">
-                    <Heading size="xsmall" as="h3">
-                      Skipped
-                    </Heading>
-                    <Box as="ul" xcss={listStyles} testId="batch-plan-skip">
-                      {plan.skip.map((s) => (
-                        <li key={s.repository}>
-                          {s.repository}: {s.reason}
-                        </li>
-                      ))}
-                    </Box>
-                  </Stack>
-                )}
-                {plan.act.length > 0 && (
-                  <Text as="p" color="color.text.subtle" testId="batch-plan-requests">
-                    {`About ${plural(plan.requests.total, 'request')} with the stored Bitbucket token in all (${plan.requests.source}); ${plan.budget.leftThisHour} of the ${plan.budget.perHour} an hour the fleet may use are left this hour.`}
-                  </Text>
-                )}
-                {disconnect && plan.act.length > 0 && (
-                  <Stack space="space.050">
-                    <Text as="p">
-                      Valohai stops fetching these repositories: their access keys are removed from Bitbucket and their deploy keys from
-                      Valohai. Type the workspace&apos;s slug, <Text weight="bold">{slug}</Text>, to confirm.
-                    </Text>
-                    <Label htmlFor="batch-confirm">Workspace slug</Label>
-                    <Textfield
-                      id="batch-confirm"
-                      value={typed}
-                      onChange={(e) => {
-                        setTyped(e.currentTarget.value);
-                        setTypedError(null);
-                      }}
-                      onKeyDown={(e) => {
-                        if (e.key === 'Enter') start();
-                      }}
-                      isInvalid={Boolean(typedError)}
-                      autoComplete="off"
-                      testId="batch-confirm"
-                    />
-                    {typedError && <ErrorMessage testId="batch-confirm-error">{typedError}</ErrorMessage>}
-                  </Stack>
-                )}
-                {error && <ProblemMessage error={error} testId="batch-plan-error" />}
-              </Stack>
-            </ModalBody>
-            <ModalFooter>
-              <Button ref={cancelRef} appearance="subtle" onClick={onCancel} testId="batch-plan-cancel">
-                Cancel
-              </Button>
-              {plan.act.length > 0 && (
-                <Button appearance={disconnect ? 'danger' : 'primary'} onClick={start} isLoading={starting} testId="batch-plan-start">
-                  {`${verbs[plan.action].button} ${plural(plan.act.length, 'repository', 'repositories')}`}
-                </Button>
-              )}
-            </ModalFooter>
-          </Modal>
-        )}
-      </ModalTransition>
-    </>
-  );
-}
+const ITEM_COLUMNS: Columns = [
+  { key: 'repository', content: 'Repository', width: 35 },
+  { key: 'status', content: 'Status', width: 15 },
+  { key: 'detail', content: 'Outcome', width: 50 },
+];
 
 function ItemsTable({ view }: { view: BatchView }) {
   const rows = view.items.map((item) => ({
@@ -256,13 +105,7 @@ function ItemsTable({ view }: { view: BatchView }) {
   return (
     <SettingsTable
       label="Repositories of the bulk action"
-      head={{
-        cells: [
-          { key: 'repository', content: 'Repository', width: 35 },
-          { key: 'status', content: 'Status', width: 15 },
-          { key: 'detail', content: 'Outcome', width: 50 },
-        ],
-      }}
+      columns={ITEM_COLUMNS}
       rows={rows}
       testId="batch-items"
     />

@@ -1,6 +1,6 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import Button from '@atlaskit/button/new';
-import { SettingsTable } from '../components/settings-table';
+import { SettingsTable, type Columns } from '../components/settings-table';
 import { ErrorMessage, Fieldset, HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
 import { Box, Inline, Stack, Text } from '@atlaskit/primitives';
@@ -17,14 +17,14 @@ import {
   type ResolverError,
   type StartConnectPayload,
 } from '../../../../src/forge/contract';
-import type { KeyType, Warning } from '../../../../src/connect/types';
+import type { KeyType } from '../../../../src/connect/types';
 import { call, errorDetail } from '../api';
 import { ExternalLink, ProductLink } from '../components/link';
-import { LinkedText } from '../components/linked-text';
 import { ProblemMessage } from '../components/problem-message';
 import { plural } from '../format';
-import { CommitLink } from '../components/commit-link';
-import type { StartAction } from './repository-page';
+import { CommitLink } from './commit-link';
+import type { StartAction } from './start-action';
+import { WarningList } from './warning-list';
 import { fieldStyles, sectionStyles } from '../styles';
 
 
@@ -42,25 +42,10 @@ interface FieldErrors {
   ref?: string;
 }
 
-export function sameWarning(a: Warning, b: Warning): boolean {
-  return a.code === b.code && a.repository === b.repository && a.message === b.message;
-}
-
-export function WarningList({ warnings, testId }: { warnings: Warning[]; testId: string }) {
-  if (warnings.length === 0) return null;
-  return (
-    <SectionMessage appearance="warning" title={plural(warnings.length, 'warning')} testId={testId}>
-      <ul>
-        {warnings.map((w, i) => (
-          <li key={`${w.code}-${i}`} data-testid={`warning-${w.code}`}>
-            {w.repository ? `${w.repository}: ` : ''}
-            <LinkedText text={w.message} />
-          </li>
-        ))}
-      </ul>
-    </SectionMessage>
-  );
-}
+const TARGET_COLUMNS: Columns = [
+  { key: 'repo', content: 'Repository', width: 50 },
+  { key: 'via', content: 'Reached through', width: 50 },
+];
 
 function PreviewView({ preview, page }: { preview: ConnectPreview; page: RepositoryPage }) {
   return (
@@ -74,12 +59,7 @@ function PreviewView({ preview, page }: { preview: ConnectPreview; page: Reposit
       </Text>
       <SettingsTable
         label="Repositories that get the access key"
-        head={{
-          cells: [
-            { key: 'repo', content: 'Repository', width: 50 },
-            { key: 'via', content: 'Reached through', width: 50 },
-          ],
-        }}
+        columns={TARGET_COLUMNS}
         rows={preview.targets.map((t) => ({
           key: t.key,
           cells: [

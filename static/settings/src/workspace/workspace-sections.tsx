@@ -1,0 +1,80 @@
+import { useState } from 'react';
+import SectionMessage from '@atlaskit/section-message';
+import { Stack, Text } from '@atlaskit/primitives';
+import type { WorkspaceSettings } from '../../../../src/forge/contract';
+import { ProductLink } from '../components/link';
+import { Fleet } from './fleet/fleet';
+import { HealthPolicySection } from './health-policy-section';
+import { KeyNoticesSection } from './key-notices-section';
+import { bitbucketWorks, BitbucketSection, ValohaiSection } from './token-sections';
+import { TrustSection } from './trust-section';
+
+/**
+ * Once the Valohai token works the workspace is set up: what comes next happens on each repository's
+ * own page, so the page says where that is.
+ */
+function SetUpDone({ settings }: { settings: WorkspaceSettings }) {
+  const manual = !bitbucketWorks(settings.bitbucket);
+  const first = settings.repositories.find((r) => r.settingsUrl);
+  return (
+    <SectionMessage appearance="success" title="Valohai is set up for this workspace: now open a repository" testId="setup-done">
+      <Stack space="space.100">
+        <Text as="p">
+          Connect each repository from its own settings: open the repository, then Repository settings &rsaquo; Valohai, or choose it in the
+          Repositories list below.
+          {manual ? ' Without a working Bitbucket API token its page gives you the access key to add by hand.' : ''}
+        </Text>
+        {first?.settingsUrl && (
+          <Text as="p">
+            <ProductLink href={first.settingsUrl} testId="setup-done-link">
+              Open {first.fullName} &rsaquo; Repository settings &rsaquo; Valohai
+            </ProductLink>
+          </Text>
+        )}
+      </Stack>
+    </SectionMessage>
+  );
+}
+
+/** The workspace page's sections: a chunk of its own (workspace-page.tsx). */
+export function WorkspaceSections({
+  settings,
+  onChange,
+  onClear,
+  onBatchFinished,
+}: {
+  settings: WorkspaceSettings;
+  /** A section saved: the page shows what it now holds. */
+  onChange: (settings: WorkspaceSettings) => void;
+  /** Removes a stored token; the page shows the settings without it, or why it could not. */
+  onClear: (which: 'valohai' | 'bitbucket') => Promise<void>;
+  onBatchFinished: () => void;
+}) {
+  const [chosen, setChosen] = useState<string[]>([]);
+  return (
+    <>
+      {settings.canAdminister && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
+      <ValohaiSection
+        summary={settings.valohai}
+        disabled={!settings.canAdminister}
+        onSaved={(valohai) => onChange({ ...settings, valohai })}
+        onCleared={() => onClear('valohai')}
+      />
+      <BitbucketSection
+        summary={settings.bitbucket}
+        disabled={!settings.canAdminister}
+        onSaved={(bitbucket) => onChange({ ...settings, bitbucket })}
+        onCleared={() => onClear('bitbucket')}
+      />
+      <TrustSection trust={settings.trust} disabled={!settings.canAdminister} onSaved={(trust) => onChange({ ...settings, trust })} />
+      <HealthPolicySection
+        policy={settings.policy}
+        automation={settings.automation}
+        disabled={!settings.canAdminister}
+        onSaved={(policy) => onChange({ ...settings, policy })}
+      />
+      <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} />
+      <KeyNoticesSection settings={settings} />
+    </>
+  );
+}
