@@ -41,6 +41,7 @@ import { Credentials } from '../store/credentials';
 import { errorName, failures, ResolverFailure, toResolverError } from '../errors';
 import { fleetBudget, FLEET_REQUESTS_PER_HOUR, recordSpent } from './budget';
 import { activeJob, isFinished, isStale, loadJob, startJob, STALE_JOB_ERROR } from '../jobs/slots';
+import type { JobEnd } from '../jobs/runner';
 import { bareUuid, keys } from '../store/keys';
 import { MAX_QUEUE_DELAY_SECONDS, RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import { projectsInUse } from '../store/project-use';
@@ -714,5 +715,16 @@ async function skipUnstarted(platform: ForgePlatform, ws: string, state: BatchSt
     const item = await loadItem(platform, ws, state.id, index);
     if (item?.status !== 'queued') continue;
     await finishItem(platform, ws, state, { ...item, status: 'skipped', reason: 'not started: the bulk action was cancelled' });
+  }
+}
+
+/** Told by the job runner: the bulk action that started the job takes its next step (a result to record, a place for the next repository). */
+export async function tellBatch(platform: ForgePlatform, { job }: JobEnd): Promise<void> {
+  if (!job.batchId) return;
+  try {
+    await platform.enqueue({ type: 'fleet-batch', workspaceUuid: job.workspaceUuid, batchId: job.batchId });
+  } catch (err) {
+    // The batch's own delayed wake-up finds the job ended.
+    platform.log.warn('bulk action not told of a finished job', { jobId: job.id, error: errorName(err) });
   }
 }

@@ -21,7 +21,8 @@ import { normaliseKey } from '../../connect/keys';
 import { fetchesElsewhere } from '../../connect/project-use';
 import type { AccessKeyInfo, Authority, BitbucketApi, TargetVerdict } from '../../connect/index';
 import { parsePublicKey } from '../../ssh/index';
-import { AutomaticWork, TAKE_OVER } from './automatic-work';
+import { AutomaticWork } from './automatic-work';
+import { TAKE_OVER } from '../access/connector-lapse';
 import {
   accessKeysUrl,
   type HealthChange,
