@@ -5,7 +5,7 @@
 import { errorName } from './errors';
 import { runHealthCheck } from './health/check';
 import { runAuditStep } from './fleet/audit';
-import { runBatchStep, tellBatch } from './fleet/batch';
+import { runBatchStep, tellBatch } from './fleet/batch-run';
 import { noteRateLimit } from './fleet/budget';
 import { runJob, type JobEndListener } from './jobs/runner';
 import type { ForgePlatform, QueueMessage } from './platform/ports';
