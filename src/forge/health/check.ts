@@ -15,10 +15,18 @@
  * a new submodule that needs an admin, and a person's own Rotate adds it.
  */
 import { randomUUID } from 'node:crypto';
-import { check, type CheckResult, type Finding } from '../../connect/check';
-import { explainFetchError, messageOf } from '../../connect/explain';
-import { fetchesElsewhere } from '../../connect/project-use';
-import type { AccessKeyInfo, Authority, BitbucketApi, TargetVerdict } from '../../connect/index';
+import {
+  check,
+  explainFetchError,
+  fetchesElsewhere,
+  messageOf,
+  type AccessKeyInfo,
+  type Authority,
+  type BitbucketApi,
+  type CheckResult,
+  type Finding,
+  type TargetVerdict,
+} from '../../connect/index';
 import { AutomaticWork } from './automatic-work';
 import { TAKE_OVER } from '../access/connector-lapse';
 import {

@@ -4,8 +4,7 @@
  * workspace's policy says so. A key is the connection's only when its public key is recorded; a label
  * proves nothing, so a lookalike key is reported and never touched.
  */
-import { normaliseKey } from '../../connect/keys';
-import type { AccessKeyInfo, BitbucketApi } from '../../connect/index';
+import { normaliseKey, type AccessKeyInfo, type BitbucketApi } from '../../connect/index';
 import { parsePublicKey } from '../../ssh/index';
 import { accessKeysUrl, type HealthChange, type HealthFinding, type HealthPolicyView, type KeyNotice } from '../contract';
 import { errorName } from '../errors';

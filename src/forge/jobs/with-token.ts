@@ -3,13 +3,11 @@
  * disconnect. The engine does the work and keeps its invariants; these only choose its inputs and
  * record what the pages show afterwards.
  */
-import { connect, disconnect, rotate, type ProgressSink, type WorkflowResult } from '../../connect/index';
-import { Saga } from '../../connect/saga';
+import { connect, disconnect, emptyResult, rotate, Saga, type ProgressSink, type WorkflowResult } from '../../connect/index';
 import type { StartConnectPayload, StartRotatePayload } from '../contract';
 import { connectorLapse, TAKE_OVER } from '../access/connector-lapse';
 import { failures, ResolverFailure } from '../errors';
 import { counted, type JobContext } from './context';
-import { emptyResult } from '../../connect/types';
 import { disconnectByHand, fetchOutcome, keepCreatedProject } from './by-hand';
 
 async function requireToken(ctx: JobContext) {

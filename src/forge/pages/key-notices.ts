@@ -6,7 +6,7 @@
  * a retired public key) and Valohai does not fetch with it there: a retired key, or the current key on a
  * repository the connection no longer needs. A stray key (recorded by no connection) is never removed.
  */
-import { normaliseKey } from '../../connect/keys';
+import { normaliseKey } from '../../connect/index';
 import { tokenBitbucket } from '../platform/clients';
 import type { RemovedKey, RemoveUnneededKeyPayload } from '../contract';
 import { workspaceAdmin } from '../access/authorize';
