@@ -1,8 +1,11 @@
 import { useEffect, useState } from 'react';
-import type { JobView, ResolverError } from '../../../src/forge/contract';
+import type { JobKind, JobView, ResolverError } from '../../../src/forge/contract';
 import { call, errorDetail } from './api';
 
 export const POLL_INTERVAL_MS = 1000;
+
+/** Starts an action and hands its job to the page; errors are shown where the action was taken. */
+export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
 
 export function isFinished(job: JobView): boolean {
   return job.status === 'done' || job.status === 'failed' || job.status === 'unverified';

@@ -24,7 +24,7 @@ import { LinkedText } from '../components/linked-text';
 import { ProblemMessage } from '../components/problem-message';
 import { plural } from '../format';
 import { CommitLink } from '../components/commit-link';
-import type { StartAction } from './repository-page';
+import type { StartAction } from '../use-job';
 import { fieldStyles, sectionStyles } from '../styles';
 
 

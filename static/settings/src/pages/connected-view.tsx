@@ -25,7 +25,7 @@ import { HealthCard } from './health-card';
 import { CommitLink } from '../components/commit-link';
 import { sameWarning, WarningList } from './connect-form';
 import type { Warning } from '../../../../src/connect/types';
-import type { StartAction } from './repository-page';
+import type { StartAction } from '../use-job';
 import { sectionStyles } from '../styles';
 
 const factsStyles = xcss({

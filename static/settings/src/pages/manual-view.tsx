@@ -11,7 +11,7 @@ import { ExternalLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { formatDateTime } from '../format';
 import { WarningList } from './connect-form';
-import type { StartAction } from './repository-page';
+import type { StartAction } from '../use-job';
 import { sectionStyles } from '../styles';
 
 const stepsStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });

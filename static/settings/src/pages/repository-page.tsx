@@ -11,7 +11,7 @@ import { JobProgress, jobTitles } from '../components/job-progress';
 import { ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
 import { LinkedText } from '../components/linked-text';
-import { isFinished, useJob } from '../use-job';
+import { isFinished, useJob, type StartAction } from '../use-job';
 import { ConnectForm } from './connect-form';
 import { ConnectedView } from './connected-view';
 import { ManualView } from './manual-view';
@@ -26,9 +26,6 @@ export interface ActiveJob {
   /** Found running when this page tried to start one: started in another tab, or by another admin. */
   elsewhere?: boolean;
 }
-
-/** Starts an action and hands its job to the page; errors are shown where the action was taken. */
-export type StartAction = (kind: JobKind, start: () => Promise<{ jobId: string }>) => Promise<ResolverError | null>;
 
 function RunningView({ active, onFinished }: { active: ActiveJob; onFinished: (job: JobView, started: boolean) => Promise<void> }) {
   const { job, error } = useJob(active.jobId);
