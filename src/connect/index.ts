@@ -11,7 +11,7 @@ export { accessKeyLabel, isLabelFor } from './label';
 export { authorise, ownCredentials, NotAuthorisedError, TargetsGrewError, unrecordedTargets, type Authority, type RefusalReason, type TargetVerdict } from './trust';
 export { checkBudget, HOURLY_REQUEST_LIMIT, RequestBudgetError } from './budget';
 export { DISCOVERY_LIMITS } from './discover';
-export { audit, auditCsv, auditKey, connectionIndex, markShared, DEFAULT_UNUSED_DAYS, type AuditResult } from './audit';
+export { auditCsv, auditKey, connectionIndex, markShared, DEFAULT_UNUSED_DAYS, type AuditResult } from './audit-keys';
 export { explainFetchError, messageOf } from './explain';
 export { normaliseKey } from './keys';
 export { findingProject, foundProject, mapBounded, Saga } from './saga';

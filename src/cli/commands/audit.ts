@@ -6,7 +6,8 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { audit, auditCsv, DEFAULT_UNUSED_DAYS, type AccessKeyInfo, type AuditResult } from '../../connect/index';
+import { audit, auditCsv, DEFAULT_UNUSED_DAYS, type AuditResult } from '../../connect/audit';
+import type { AccessKeyInfo } from '../../connect/index';
 import { bitbucketConfig, ConfigError } from '../config';
 import { checkStateDir, FileConnectionStore, readStateFile, stateDir, writeStateFile } from '../state';
 import { bitbucketOf, guard, processIO, type CliIO, type CommonFlags } from './workflows';
