@@ -1,6 +1,23 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The floors between the parts (design.md, "Rules worth keeping", 8). Imports are relative, so each floor
+// is a pattern on where a path lands: `../../forge/contract` from src/cli/commands lands in src/forge.
+const floor = (parts, message) => ({ regex: `^(\\.\\./)+(${parts})(/|$)`, message });
+const NO_ADAPTER = floor('forge|cli', 'The engine and the clients never import an adapter (src/forge, src/cli): hand them a port instead.');
+const NO_FORGE = floor('forge', 'The CLI and the Forge app are siblings: what both need lives below them (src/connect, src/git, ...).');
+const NO_CLI = floor('cli', 'The CLI and the Forge app are siblings: what both need lives below them (src/connect, src/git, ...).');
+const NO_STAND_IN = floor('dev|test', 'src/ never imports dev/ or test/: they stand in for the outside world, and src/ ships without them.');
+// The engine has two more doors: connect/types.ts, types only, which the pages' type check reads without
+// the engine (static/settings/tsconfig.json); and connect/audit.ts, the whole-workspace audit only the CLI
+// runs (the Forge app audits page by page), kept out of what the backend's imports reach. src/http has no
+// index: its files are imported one by one.
+const THROUGH_INDEX = [
+  { regex: '^(\\.\\./)+(bitbucket|valohai|ssh|git)/(?!index$)', message: "Import another package through its index.ts ('../bitbucket/index'), not one of its files." },
+  { regex: '^(\\.\\./)+connect/(?!(index|types|audit)$)', message: "Import the engine through its index.ts ('../connect/index'), not one of its files." },
+];
+const floors = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'static/*/build*/**', 'bench/results/**', 'test-artifacts/**'] },
   js.configs.recommended,
@@ -20,4 +37,10 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  {
+    files: ['src/connect/**', 'src/bitbucket/**', 'src/valohai/**', 'src/ssh/**', 'src/git/**', 'src/http/**'],
+    rules: floors(NO_ADAPTER, NO_STAND_IN, ...THROUGH_INDEX),
+  },
+  { files: ['src/cli/**'], rules: floors(NO_FORGE, NO_STAND_IN, ...THROUGH_INDEX) },
+  { files: ['src/forge/**'], rules: floors(NO_CLI, NO_STAND_IN, ...THROUGH_INDEX) },
 );

@@ -5,7 +5,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { FaultInjector } from './faults';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -97,8 +96,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What the server asks of the fault injector (faults.ts) before it routes a request: whether it answered. */
+export interface RequestFaults {
+  apply(method: string, path: string, req: IncomingMessage, res: ServerResponse): Promise<boolean>;
+}
+
 export interface ServeOptions {
-  faults?: FaultInjector;
+  faults?: RequestFaults;
   /** Reply for a path no route matches. */
   notFound?: (req: HttpRequest) => HttpReply;
   /** Called for every request after it is answered (request logs for tests). */

@@ -68,6 +68,14 @@ export function screenOf(raw: RawOutput, secrets: readonly string[]): Screen {
   };
 }
 
+/** Where a command writes, what it reads of the environment, and how it says it failed. */
+export interface CliIO {
+  stdout: Screen;
+  stderr: Screen;
+  env: Record<string, string | undefined>;
+  setExitCode(code: number): void;
+}
+
 /** Screens over this process's stdout and stderr. */
 export function processScreens(env: Record<string, string | undefined> = process.env): { stdout: Screen; stderr: Screen } {
   const secrets = credentialsOf(env);

@@ -4,7 +4,6 @@
  * must fetch. New keys go on every target before Valohai receives them; old keys leave only after
  * Valohai verifiably fetches with the new one.
  */
-import { parsePublicKey } from '../ssh/index';
 import { discover, type DiscoverInput, type Plan } from './discover';
 import { explainFetchError, messageOf, refusedOutright } from './explain';
 import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, ourKeys, recordedKeys, type TargetKeys } from './keys';
@@ -14,6 +13,7 @@ import { checkBudget } from './budget';
 import { findingProject, forEachBounded, foundProject, mapBounded, Saga } from './saga';
 import { fetchesElsewhere, ProjectInUseError, ProjectMovedError } from './project-use';
 import { authorise, TargetsGrewError, unrecordedTargets } from './trust';
+import { fingerprintOf, noteKey, remember } from './record';
 import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
 
 export interface ConnectInput extends Omit<DiscoverInput, 'submodules'> {
@@ -266,10 +266,6 @@ async function verifyCommitted(
   }
 }
 
-function fingerprintOf(line: string): string {
-  return parsePublicKey(line).fingerprint;
-}
-
 function keyTypeOf(line: string): KeyType | null {
   const type = line.trim().split(/\s+/)[0];
   return type === 'ssh-rsa' ? 'rsa' : type === 'ssh-ed25519' ? 'ed25519' : null;
@@ -469,75 +465,6 @@ async function removeKeys(
     }
   });
   return failed;
-}
-
-async function remember(
-  deps: WorkflowDeps,
-  plan: Plan,
-  project: ValohaiProjectInfo,
-  publicKey: string,
-  keyType: KeyType,
-  label: string,
-  createdAt: Date,
-  result: WorkflowResult,
-  submodules: boolean,
-  retired: string[] = [],
-): Promise<void> {
-  await deps.store?.put({
-    repository: plan.repository.fullName,
-    projectId: project.id,
-    projectName: project.name,
-    fingerprint: fingerprintOf(publicKey),
-    publicKey: normaliseKey(publicKey),
-    keyType,
-    label,
-    createdAt: createdAt.toISOString(),
-    ref: plan.ref,
-    submodules,
-    targets: result.accessKeys
-      .filter((a) => a.status === 'added' || a.status === 'present')
-      .map((a) => ({ repository: a.repository, keyId: a.id })),
-    ...(retired.length ? { retired } : {}),
-  });
-}
-
-/**
- * Writes the new key into the record before it is added anywhere, as a retired key when the connection
- * already has a current one; undone (the record put back as it was) when the workflow is undone.
- */
-async function noteKey(
-  deps: WorkflowDeps,
-  saga: Saga,
-  plan: Plan,
-  project: ValohaiProjectInfo,
-  remembered: ConnectionRecord | undefined,
-  key: GeneratedKey,
-  label: string,
-  now: Date,
-  submodules: boolean,
-): Promise<void> {
-  const store = deps.store;
-  if (!store) return;
-  const publicKey = normaliseKey(key.publicKey);
-  const noted: ConnectionRecord = remembered
-    ? { ...remembered, retired: [...new Set([...(remembered.retired ?? []), publicKey])] }
-    : {
-        repository: plan.repository.fullName,
-        projectId: project.id,
-        projectName: project.name,
-        fingerprint: key.fingerprint,
-        publicKey,
-        keyType: key.type,
-        label,
-        createdAt: now.toISOString(),
-        ref: plan.ref,
-        submodules,
-        targets: [],
-      };
-  await store.put(noted);
-  saga.onUndo('record-key', 'the record of the new key', () =>
-    remembered ? store.put(remembered) : store.delete(plan.repository.fullName, project.id),
-  );
 }
 
 /** Targets the recorded connection did not have: a submodule added since, which now gets the key. */

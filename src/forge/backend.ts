@@ -5,12 +5,13 @@
 import { errorName } from './errors';
 import { runHealthCheck } from './health/check';
 import { runAuditStep } from './fleet/audit';
-import { runBatchStep } from './fleet/batch';
-import { runJob } from './jobs/runner';
+import { runBatchStep, tellBatch } from './fleet/batch-run';
+import { noteRateLimit } from './fleet/budget';
+import { runJob, type JobEndListener } from './jobs/runner';
 import type { ForgePlatform, QueueMessage } from './platform/ports';
 import { handlePush, runSync } from './health/push';
 import { createResolvers, type Resolvers } from './resolvers';
-import { runSchedule, type ScheduleRun } from './health/schedule';
+import { automaticRotationEnded, runSchedule, type ScheduleRun } from './health/schedule';
 
 export interface Backend {
   resolvers: Resolvers;
@@ -41,6 +42,9 @@ function asMessage(value: unknown): QueueMessage | undefined {
   return undefined;
 }
 
+/** Told in this order when a job ends: its health record, then the fleet budget, then its bulk action's next step. */
+const JOB_END: readonly JobEndListener[] = [automaticRotationEnded, noteRateLimit, tellBatch];
+
 export function createBackend(platform: ForgePlatform): Backend {
   return {
     resolvers: createResolvers(platform),
@@ -51,7 +55,7 @@ export function createBackend(platform: ForgePlatform): Backend {
         return;
       }
       try {
-        if (message.type === 'job') await runJob(platform, message.jobId);
+        if (message.type === 'job') await runJob(platform, message.jobId, JOB_END);
         else if (message.type === 'health') await runHealthCheck(platform, message.workspaceUuid, message.repositoryUuid, { trigger: 'schedule' });
         else if (message.type === 'fleet-audit') await runAuditStep(platform, message.workspaceUuid, message.auditId);
         else if (message.type === 'fleet-batch') await runBatchStep(platform, message.workspaceUuid, message.batchId);

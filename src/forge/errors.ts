@@ -4,10 +4,7 @@
  * generic 'internal' reply and only its class name is logged.
  */
 import { BitbucketAuthError, BitbucketError, BitbucketForbiddenError, BitbucketRateLimitError } from '../bitbucket/index';
-import { EmptyRepositoryError, SubmoduleRepositoryError } from '../connect/discover';
-import { ProjectInUseError, ProjectMovedError } from '../connect/project-use';
-import { RequestBudgetError } from '../connect/budget';
-import { NotAuthorisedError } from '../connect/trust';
+import { EmptyRepositoryError, NotAuthorisedError, ProjectInUseError, ProjectMovedError, RequestBudgetError, SubmoduleRepositoryError } from '../connect/index';
 import { InvalidPathSegmentError } from '../http/path';
 import { inert } from '../http/inert';
 import { redact } from '../http/redact';

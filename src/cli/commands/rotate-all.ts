@@ -23,7 +23,7 @@ import {
 } from '../../connect/index';
 import { ConfigError } from '../config';
 import { FileConnectionStore, stateDir } from '../state';
-import type { CliIO } from './workflows';
+import type { CliIO } from '../screen';
 
 export interface RotateAllFlags {
   all?: boolean;

@@ -26,16 +26,12 @@ import { generateKeyPair } from '../../ssh/index';
 import { ValohaiClient } from '../../valohai/index';
 import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config';
 import { terminalProgress } from '../progress';
-import { processScreens, type Screen } from '../screen';
+import { processScreens, type CliIO } from '../screen';
 import { DirectoryLock, FileConnectionStore, stateDir } from '../state';
 import { rotateAll, type RotateAllFlags } from './rotate-all';
 
-export interface CliIO {
-  stdout: Screen;
-  stderr: Screen;
-  env: Record<string, string | undefined>;
-  setExitCode(code: number): void;
-}
+// The commands and the test harness take it from here, beside processIO.
+export type { CliIO };
 
 export const processIO = (): CliIO => ({
   ...processScreens(process.env),

@@ -24,8 +24,7 @@ import {
   type BitbucketTransport,
   type PermissionRead,
 } from '../../bitbucket/index';
-import { mapBounded } from '../../connect/saga';
-import type { Authority, Target, TargetVerdict } from '../../connect/index';
+import { mapBounded, type Authority, type Target, type TargetVerdict } from '../../connect/index';
 import { ResolverFailure } from '../errors';
 import { bareUuid, keys } from '../store/keys';
 import type { ForgePlatform, RecordStore, TrustedContext } from '../platform/ports';

@@ -25,9 +25,7 @@ import {
   listRepositoryPage,
   type Repository,
 } from '../../bitbucket/index';
-import { auditCsv, auditKey, connectionIndex, markShared, type AuditedKey, type AuditResult } from '../../connect/audit-keys';
-import { messageOf } from '../../connect/explain';
-import { mapBounded } from '../../connect/saga';
+import { auditCsv, auditKey, connectionIndex, mapBounded, markShared, messageOf, type AuditedKey, type AuditResult } from '../../connect/index';
 import type { ExportAuditPayload, FleetAuditExport, FleetAuditView, GetAuditPayload, StartAuditPayload } from '../contract';
 import { workspaceAdmin } from '../access/authorize';
 import { Credentials } from '../store/credentials';

@@ -7,8 +7,10 @@
  * until Bitbucket's Retry-After, or the hour's end.
  */
 import { RateBudget, type BitbucketTransport } from '../../bitbucket/index';
-import { keys } from '../store/keys';
-import type { RecordStore } from '../platform/ports';
+import { bareUuid, keys } from '../store/keys';
+import type { ForgePlatform, RecordStore } from '../platform/ports';
+import type { JobEnd } from '../jobs/runner';
+import { errorName } from '../errors';
 
 /** Stored-token requests fleet work may spend in an hour, leaving the rest to people and the scheduled checks. */
 export const FLEET_REQUESTS_PER_HOUR = 600;
@@ -89,4 +91,17 @@ export class MeteredToken {
   remaining(): number | undefined {
     return this.budget.remaining();
   }
+}
+
+/**
+ * Told by the job runner: a job whose answers said the stored token's hour is nearly spent, or that met
+ * a 429, closes the fleet budget: bulk actions and the audit wait, people's own actions go on.
+ */
+export async function noteRateLimit(platform: ForgePlatform, { job, run }: JobEnd): Promise<void> {
+  if (!run) return;
+  const low = run.remaining !== undefined && run.remaining < FLEET_HEADROOM;
+  if (!run.rateLimitedUntil && !low) return;
+  await recordSpent(platform.store, bareUuid(job.workspaceUuid, 'workspace'), platform.clock.now(), 0, run.rateLimitedUntil ?? 'window-end').catch((err: unknown) =>
+    platform.log.warn('rate limit not noted', { jobId: job.id, error: errorName(err) }),
+  );
 }

@@ -15,13 +15,20 @@
  * a new submodule that needs an admin, and a person's own Rotate adds it.
  */
 import { randomUUID } from 'node:crypto';
-import { check, type CheckResult, type Finding } from '../../connect/check';
-import { explainFetchError, messageOf } from '../../connect/explain';
-import { normaliseKey } from '../../connect/keys';
-import { fetchesElsewhere } from '../../connect/project-use';
-import type { AccessKeyInfo, Authority, BitbucketApi, TargetVerdict } from '../../connect/index';
-import { parsePublicKey } from '../../ssh/index';
-import { AutomaticWork, TAKE_OVER } from './automatic-work';
+import {
+  check,
+  explainFetchError,
+  fetchesElsewhere,
+  messageOf,
+  type AccessKeyInfo,
+  type Authority,
+  type BitbucketApi,
+  type CheckResult,
+  type Finding,
+  type TargetVerdict,
+} from '../../connect/index';
+import { AutomaticWork } from './automatic-work';
+import { TAKE_OVER } from '../access/connector-lapse';
 import {
   accessKeysUrl,
   type HealthChange,
@@ -36,7 +43,7 @@ import {
 import { bitbucketTokenRefused, cleanText, errorName, valohaiTokenRefused } from '../errors';
 import { automationPause, loadHealth, loadPolicy, recordHealth, tokenExpiryFindings } from '../store/health-records';
 import { activeJob } from '../jobs/slots';
-import { unneededBy } from '../pages/key-notices';
+import { ageDays, noticeFinding, readKeyNotices, split } from './key-notices';
 import { bareUuid, keys } from '../store/keys';
 import { TokenShareSpentError, type RequestCounts } from '../jobs/context';
 import { LockBusyError } from '../store/lock';
@@ -52,21 +59,12 @@ export interface HealthCheckOptions {
   spent?: RequestCounts;
 }
 
-const DAY = 86_400_000;
-
-/** A label the app writes (`Valohai … [vh:xxxxxxxxxxxx]`), for any project. */
-const APP_LABEL = /^Valohai\b.*\[vh:[0-9a-z]{12}\]\s*$/i;
-
 /** Discovery that stopped short: a recorded repository it did not reach may still be needed. */
 const INCOMPLETE_DISCOVERY = new Set(['gitmodules-unreadable', 'submodule-cap', 'submodule-depth']);
 
 type NeedsAdmin = HealthRecordNeedsAdmin;
 
 const lower = (name: string) => name.toLowerCase();
-const split = (name: string) => {
-  const [workspace = '', slug = ''] = name.split('/');
-  return { workspace, slug };
-};
 
 /** One connection's check; undefined when the repository has no connected connection. Never throws for a remote failure: it records it. */
 export async function runHealthCheck(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string, opts: HealthCheckOptions): Promise<HealthEntry | undefined> {
@@ -205,19 +203,6 @@ function scrubEntry(entry: HealthEntry, secrets: readonly string[]): HealthEntry
   };
 }
 
-function ageDays(iso: string | null | undefined, now: Date): number | null {
-  const at = iso ? Date.parse(iso) : Number.NaN;
-  return Number.isNaN(at) ? null : Math.floor((now.getTime() - at) / DAY);
-}
-
-function fingerprintOf(key: string): string {
-  try {
-    return parsePublicKey(key).fingerprint;
-  } catch {
-    return 'unreadable key';
-  }
-}
-
 /**
  * What the check saw on its way, without asking twice: each repository's key listing, the
  * superproject's `.gitmodules`, and the trust check's verdicts (with how each repository was reached).
@@ -349,7 +334,7 @@ async function fullCheck(
   bitbucket: BitbucketApi,
   opts: FullCheckOptions,
 ): Promise<{ entry: HealthEntry; found: { keyNotices: KeyNotice[]; needsAdmin: NeedsAdmin[] } } | undefined> {
-  const { platform, connection } = work;
+  const { connection } = work;
   const { policy, now } = opts;
   const before = connection.record;
   const observed = observe(bitbucket);
@@ -405,53 +390,19 @@ async function fullCheck(
   // stays as it was.
   const deleted = new Set(gone.filter((name) => (observed.listed.get(lower(name))?.error as { status?: unknown } | undefined)?.status === 404).map(lower));
   const unneeded = new Set(gone.filter((name) => observed.listed.get(lower(name))?.keys !== undefined).map(lower));
-  const removedFrom = new Set<string>();
   const pruned: StoredConnection = {
     ...fresh,
     record: { ...fresh.record, targets: fresh.record.targets.filter((t) => !deleted.has(lower(t.repository))) },
     unneededTargets: gone.filter((name) => unneeded.has(lower(name))),
   };
 
-  const notices: KeyNotice[] = [];
-  const allRecorded = await recordedByAnyConnection(work);
-  const current = normaliseKey(pruned.record.publicKey);
-  const fetchedCleanly = result.fetch !== undefined && result.fetch.errors.length === 0;
-  for (const { repository, keys: listed } of observed.listed.values()) {
-    for (const k of listed ?? []) {
-      const key = normaliseKey(k.key);
-      const base = {
-        repository,
-        keyId: k.id,
-        label: k.label,
-        fingerprint: fingerprintOf(k.key),
-        ageDays: ageDays(k.createdOn, now),
-        lastUsed: k.lastUsed,
-        seenAt: at,
-      };
-      if (unneededBy(pruned, repository, k.key)) {
-        if (policy.unneededKeys === 'remove') {
-          const { workspace, slug } = split(repository);
-          try {
-            await observed.api.deleteAccessKey(workspace, slug, k.id);
-            if (key === current) removedFrom.add(lower(repository));
-            changes.push({ kind: 'key-removed', repository, at, detail: `key ${k.id} (${base.fingerprint}), no longer needed, removed by the check` });
-            continue;
-          } catch (err) {
-            platform.log.warn('unneeded key not removed', { error: errorName(err) });
-          }
-        }
-        notices.push({ ...base, kind: 'unneeded', connection: pruned.record.repository, removable: true });
-      } else if (key === current) {
-        // A fetch without errors just used the key on every repository: the listing, read before it, is stale.
-        if (fetchedCleanly) continue;
-        const used = k.lastUsed ? Date.parse(k.lastUsed) : Number.NaN;
-        const idle = Number.isNaN(used) ? (base.ageDays ?? 0) >= policy.unusedDays : now.getTime() - used >= policy.unusedDays * DAY;
-        if (idle) notices.push({ ...base, kind: 'unused', connection: pruned.record.repository, removable: false });
-      } else if (APP_LABEL.test(k.label) && !allRecorded.has(key)) {
-        notices.push({ ...base, kind: 'stray', connection: null, removable: false });
-      }
-    }
-  }
+  const read = await readKeyNotices(work, observed.api, observed.listed.values(), pruned, {
+    policy,
+    now,
+    fetchedCleanly: result.fetch !== undefined && result.fetch.errors.length === 0,
+  });
+  const { notices, removedFrom } = read;
+  changes.push(...read.changes);
 
   const findings = mapFindings(result.findings, policy, needsAdmin);
   if (lapse) findings.push({ severity: 'degraded', code: 'connector-lapsed', message: `Automatic repairs and rotations have stopped: ${lapse}`, fix: TAKE_OVER });
@@ -495,48 +446,6 @@ async function fullCheck(
     requests: { ...work.counts },
   };
   return { entry, found: { keyNotices: notices, needsAdmin } };
-}
-
-function noticeFinding(n: KeyNotice, policy: HealthPolicyView): HealthFinding {
-  const { workspace, slug } = split(n.repository);
-  const page = accessKeysUrl(workspace, slug);
-  if (n.kind === 'unused') {
-    return {
-      severity: 'degraded',
-      code: 'unused-key',
-      repository: n.repository,
-      message: `The connection's key on ${n.repository} (access key ${n.keyId}) has ${n.lastUsed ? `not been used since ${n.lastUsed.slice(0, 10)}` : 'never been used'}, over ${policy.unusedDays} days.`,
-      fix: 'If Valohai no longer needs this repository, disconnect it or remove the submodule.',
-    };
-  }
-  if (n.kind === 'unneeded') {
-    return {
-      severity: 'degraded',
-      code: 'unneeded-key',
-      repository: n.repository,
-      message: `${n.repository} holds this connection's access key ${n.keyId} (${n.fingerprint}), which Valohai no longer fetches with there.`,
-      fix: "Remove it with one click on the workspace's Valohai settings page, or let checks remove such keys by themselves there.",
-    };
-  }
-  return {
-    severity: 'degraded',
-    code: 'stray-key',
-    repository: n.repository,
-    message: `${n.repository} holds access key ${n.keyId} "${n.label}" (${n.fingerprint}), labelled like this app's but recorded by no connection. It was not used, trusted or removed.`,
-    fix: `If nobody you know added it, remove it at ${page}.`,
-  };
-}
-
-/** Every public key a connection of the workspace recorded: a key labelled like the app's and in here is not stray. */
-async function recordedByAnyConnection(work: AutomaticWork): Promise<Set<string>> {
-  const rows = await work.platform.store.query<StoredConnection>(keys.connectionPrefix(work.workspaceUuid), { limit: 5000 });
-  const out = new Set<string>();
-  for (const { value } of rows) {
-    const record = value?.record;
-    if (!record) continue;
-    for (const k of [record.publicKey, ...(record.retired ?? [])]) if (typeof k === 'string') out.add(normaliseKey(k));
-  }
-  return out;
 }
 
 /**

@@ -17,6 +17,7 @@ import { recordPaused } from './check';
 import { errorName } from '../errors';
 import { automationPause, CHECK_INTERVAL_MS, loadAutomation, loadHealth, loadPolicy, recordChanges, recordHealth, saveAutomation, utcDay, type AutomationState } from '../store/health-records';
 import { activeJob, startJob } from '../jobs/slots';
+import type { JobEnd } from '../jobs/runner';
 import { bareUuid, keys } from '../store/keys';
 import type { ForgePlatform } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
@@ -167,6 +168,17 @@ async function planWorkspace(platform: ForgePlatform, ws: string, connections: S
  * fingerprint); a failure is an alert with its cause, and says the old key still works (rotate is
  * make-before-break: a failed one leaves the old key in place, or names what it could not undo).
  */
+/** Told by the job runner: an automatic rotation that ran leaves its outcome in the repository's health. */
+export async function automaticRotationEnded(platform: ForgePlatform, { job, final, run }: JobEnd): Promise<void> {
+  if (!run || job.input.kind !== 'rotate' || !job.input.automatic) return;
+  await recordAutomaticRotation(platform, job, {
+    status: final.status,
+    fingerprint: final.result?.fingerprint ?? null,
+    ...(final.error !== undefined ? { error: final.error } : {}),
+    ...(final.result?.leftovers ? { leftovers: final.result.leftovers } : {}),
+  }).catch((err: unknown) => platform.log.warn('automatic rotation outcome not recorded', { jobId: job.id, error: errorName(err) }));
+}
+
 export async function recordAutomaticRotation(
   platform: ForgePlatform,
   job: { workspaceUuid: string; repositoryUuid: string; repository: string },

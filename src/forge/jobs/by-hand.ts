@@ -9,12 +9,23 @@
  * repository it could not fetch before either: nothing that worked stops working. What it buys: the
  * private key goes straight from generation to Valohai and is never stored, not even for a minute.
  */
-import { emptyResult } from '../../connect/types';
-import { discover, fetchesElsewhere, NotAuthorisedError, ProjectInUseError, ProjectMovedError, type ProgressSink, type Target, type WorkflowResult } from '../../connect/index';
-import { fetchAndVerify } from '../../connect/install';
-import { normaliseKey } from '../../connect/keys';
-import { accessKeyLabel } from '../../connect/label';
-import { findingProject, foundProject, Saga } from '../../connect/saga';
+import {
+  accessKeyLabel,
+  discover,
+  emptyResult,
+  fetchAndVerify,
+  fetchesElsewhere,
+  findingProject,
+  foundProject,
+  normaliseKey,
+  NotAuthorisedError,
+  ProjectInUseError,
+  ProjectMovedError,
+  Saga,
+  type ProgressSink,
+  type Target,
+  type WorkflowResult,
+} from '../../connect/index';
 import { accessKeysUrl, valohaiProjectUrl } from '../platform/clients';
 import type { HealthEntry, ManualTarget, StartConnectPayload } from '../contract';
 import { cleanText } from '../errors';

@@ -2,20 +2,53 @@
  * The queue consumer's job half: runs one job record from 'queued' to its end, with its steps written
  * as they happen, the result stored, and the repository's job slot freed. It never throws: Forge would
  * retry a throwing consumer, and a connect must not run twice.
+ *
+ * What else a job's end means (a bulk action's next step, an automatic rotation's outcome, a spent
+ * fleet budget) belongs to the parts that care: backend.ts hands their listeners in, so the queue side
+ * knows nothing of scheduling, the fleet or health.
  */
 import type { WorkflowResult } from '../../connect/index';
 import { connectJob, disconnectJob, rotateJob } from './with-token';
 import type { JobStatus } from '../contract';
 import { cleanText, errorName, toResolverError } from '../errors';
-import { FLEET_HEADROOM, recordSpent } from '../fleet/budget';
 import { JobContext } from './context';
 import { JobProgressWriter } from './progress';
 import { isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './slots';
 import { manualConnect, verifyConnection } from './by-hand';
-import { bareUuid } from '../store/keys';
 import type { ForgePlatform } from '../platform/ports';
 import type { JobRecord } from '../store/records';
-import { recordAutomaticRotation } from '../health/schedule';
+
+/** What the job's own run saw of the stored token's hour. */
+export interface JobRun {
+  /** Requests the token's hour had left by Bitbucket's last answer, when it said. */
+  remaining: number | undefined;
+  /** When a 429 said the token may ask again. */
+  rateLimitedUntil: Date | null;
+}
+
+/** The statuses a job ends with. */
+export type EndStatus = Exclude<JobStatus, 'queued' | 'running'>;
+
+export interface JobEnd {
+  /** The job as loaded at its start: its input, its bulk action, its repository. */
+  job: JobRecord;
+  /** What was stored at the end. */
+  final: Partial<JobRecord> & { status: EndStatus };
+  /** Absent when the job never ran: found stale, it was failed as it stood. */
+  run?: JobRun;
+}
+
+/**
+ * Told, in order, once a job's end is stored and its slot freed. A listener keeps its own failures:
+ * the job has ended whatever a listener does.
+ */
+export type JobEndListener = (platform: ForgePlatform, end: JobEnd) => Promise<void>;
+
+async function tell(platform: ForgePlatform, listeners: readonly JobEndListener[], end: JobEnd): Promise<void> {
+  for (const listener of listeners) {
+    await listener(platform, end).catch((err: unknown) => platform.log.warn('job end not told', { jobId: end.job.id, error: errorName(err) }));
+  }
+}
 
 function submodulesOf(job: JobRecord): boolean {
   return job.input.kind === 'connect' || job.input.kind === 'manual-connect' ? job.input.choices.submodules : true;
@@ -54,7 +87,7 @@ function scrub(result: WorkflowResult, secrets: readonly string[]): WorkflowResu
   };
 }
 
-export async function runJob(platform: ForgePlatform, jobId: string): Promise<void> {
+export async function runJob(platform: ForgePlatform, jobId: string, listeners: readonly JobEndListener[] = []): Promise<void> {
   const { store, log, clock } = platform;
   const job = await loadJob(store, jobId);
   if (!job) {
@@ -63,18 +96,12 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
   }
   if (job.status !== 'queued') {
     // A redelivered event: the first delivery owns the job. One that died mid-run is marked failed.
-    if (isStale(job, clock.now())) {
-      await saveJob(store, { ...job, status: 'failed', error: STALE_JOB_ERROR, finishedAt: clock.now().toISOString() });
-      await releaseSlot(store, job);
-      await tellBatch(platform, job);
-    }
+    if (isStale(job, clock.now())) await endStale(platform, job, listeners);
     log.warn('job delivered again; not run twice', { jobId, status: job.status });
     return;
   }
   if (isStale(job, clock.now())) {
-    await saveJob(store, { ...job, status: 'failed', error: STALE_JOB_ERROR, finishedAt: clock.now().toISOString() });
-    await releaseSlot(store, job);
-    await tellBatch(platform, job);
+    await endStale(platform, job, listeners);
     return;
   }
 
@@ -90,7 +117,7 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
     job.input.kind === 'connect' || job.input.kind === 'manual-connect' || (job.input.kind === 'rotate' && !job.input.automatic && job.batchId === undefined);
   const ctx = new JobContext(platform, job, { submodules: submodulesOf(job), projectOwner: null, ...(makes ? { connectedBy: job.accountId } : {}) });
   const writer = new JobProgressWriter(store, job, log);
-  let status: JobStatus = 'failed';
+  let status: EndStatus = 'failed';
   let result: WorkflowResult | undefined;
   let error: string | undefined;
   try {
@@ -112,37 +139,14 @@ export async function runJob(platform: ForgePlatform, jobId: string): Promise<vo
   } finally {
     await releaseSlot(store, job);
   }
-  if (job.input.kind === 'rotate' && job.input.automatic) {
-    await recordAutomaticRotation(platform, job, {
-      status,
-      fingerprint: final.result?.fingerprint ?? null,
-      ...(final.error !== undefined ? { error: final.error } : {}),
-      ...(final.result?.leftovers ? { leftovers: final.result.leftovers } : {}),
-    }).catch((err: unknown) => log.warn('automatic rotation outcome not recorded', { jobId, error: errorName(err) }));
-  }
-  await noteRateLimit(platform, job, ctx).catch((err: unknown) => log.warn('rate limit not noted', { jobId, error: errorName(err) }));
-  await tellBatch(platform, job);
+  await tell(platform, listeners, { job, final: { ...final, status }, run: { remaining: ctx.budget.remaining(), rateLimitedUntil: ctx.rateLimitedUntil } });
   log.info('job finished', { jobId, kind: job.kind, status });
 }
 
-/**
- * A job whose answers said the stored token's hour is nearly spent, or that met a 429, closes the fleet
- * budget: bulk actions and the audit wait, people's own actions go on.
- */
-async function noteRateLimit(platform: ForgePlatform, job: JobRecord, ctx: JobContext): Promise<void> {
-  const remaining = ctx.budget.remaining();
-  const low = remaining !== undefined && remaining < FLEET_HEADROOM;
-  if (!ctx.rateLimitedUntil && !low) return;
-  await recordSpent(platform.store, bareUuid(job.workspaceUuid, 'workspace'), platform.clock.now(), 0, ctx.rateLimitedUntil ?? 'window-end');
-}
-
-/** The bulk action that started the job takes its next step: a result to record, a place for the next repository. */
-async function tellBatch(platform: ForgePlatform, job: JobRecord): Promise<void> {
-  if (!job.batchId) return;
-  try {
-    await platform.enqueue({ type: 'fleet-batch', workspaceUuid: job.workspaceUuid, batchId: job.batchId });
-  } catch (err) {
-    // The batch's own delayed wake-up finds the job ended.
-    platform.log.warn('bulk action not told of a finished job', { jobId: job.id, error: errorName(err) });
-  }
+/** A job that died mid-run, or waited past its time, is failed without running. */
+async function endStale(platform: ForgePlatform, job: JobRecord, listeners: readonly JobEndListener[]): Promise<void> {
+  const final = { status: 'failed' as const, error: STALE_JOB_ERROR, finishedAt: platform.clock.now().toISOString() };
+  await saveJob(platform.store, { ...job, ...final });
+  await releaseSlot(platform.store, job);
+  await tell(platform, listeners, { job, final });
 }

@@ -3,13 +3,11 @@
  * disconnect. The engine does the work and keeps its invariants; these only choose its inputs and
  * record what the pages show afterwards.
  */
-import { connect, disconnect, rotate, type ProgressSink, type WorkflowResult } from '../../connect/index';
-import { Saga } from '../../connect/saga';
+import { connect, disconnect, emptyResult, rotate, Saga, type ProgressSink, type WorkflowResult } from '../../connect/index';
 import type { StartConnectPayload, StartRotatePayload } from '../contract';
-import { connectorLapse, TAKE_OVER } from '../health/automatic-work';
+import { connectorLapse, TAKE_OVER } from '../access/connector-lapse';
 import { failures, ResolverFailure } from '../errors';
-import type { JobContext } from './context';
-import { emptyResult } from '../../connect/types';
+import { counted, type JobContext } from './context';
 import { disconnectByHand, fetchOutcome, keepCreatedProject } from './by-hand';
 
 async function requireToken(ctx: JobContext) {
@@ -94,7 +92,8 @@ export async function rotateJob(ctx: JobContext, choices: StartRotatePayload, si
   const { record } = connection;
   if (ctx.job.input.kind === 'rotate' && ctx.job.input.automatic) {
     // The policy's rotation acts for the connection's maker, who must still be someone allowed to connect.
-    const lapse = await connectorLapse(ctx.platform, ctx.job.workspaceUuid, ctx.job.accountId, () => ctx.counts.bitbucketApp++);
+    const asApp = counted(ctx.platform.bitbucketAsApp, () => ctx.counts.bitbucketApp++);
+    const lapse = await connectorLapse(ctx.platform.store, asApp, ctx.job.workspaceUuid, ctx.job.accountId);
     if (lapse) throw new ResolverFailure('not-admin', `Automatic rotation stopped, and the old key still works: ${lapse}`, TAKE_OVER);
   }
   const result = await rotate(

@@ -15,7 +15,7 @@ import { appBitbucket } from '../platform/clients';
 import { bareUuid } from '../store/keys';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { JobInput, JobRecord, StoredConnection } from '../store/records';
-import { checkProjectChoice } from '../store/project-use';
+import { checkProjectChoice } from '../access/project-choice';
 import { callerAuthority, requireConnector, type Connector } from '../access/trust';
 
 interface Preconditions {

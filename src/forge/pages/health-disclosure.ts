@@ -10,7 +10,7 @@
  * text is rebuilt from the code, never edited, because messages embed names, labels and fingerprints.
  */
 import { callerRepositoryPermission, getWorkspaceMembership, type BitbucketTransport } from '../../bitbucket/index';
-import { mapBounded } from '../../connect/saga';
+import { mapBounded } from '../../connect/index';
 import { HIDDEN_REPOSITORY, type HealthChange, type HealthEntry, type HealthFinding, type HealthFindingCode, type HealthView, type KeyNotice } from '../contract';
 import type { ForgePlatform, TrustedContext } from '../platform/ports';
 

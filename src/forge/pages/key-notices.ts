@@ -6,7 +6,7 @@
  * a retired public key) and Valohai does not fetch with it there: a retired key, or the current key on a
  * repository the connection no longer needs. A stray key (recorded by no connection) is never removed.
  */
-import { normaliseKey } from '../../connect/keys';
+import { normaliseKey } from '../../connect/index';
 import { tokenBitbucket } from '../platform/clients';
 import type { RemovedKey, RemoveUnneededKeyPayload } from '../contract';
 import { workspaceAdmin } from '../access/authorize';
@@ -16,20 +16,10 @@ import { loadHealth, recordChanges, type HealthRecord } from '../store/health-re
 import { bareUuid, keys } from '../store/keys';
 import { JOB_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
+import { unneededBy } from '../health/key-notices';
 
 const notRemovable = (why: string) =>
   new ResolverFailure('not-found', `That key is not one the app may remove: ${why}`, 'Reload the page to see the keys as they are now.');
-
-/** Whether the connection may give up `publicKey` on `repository` without Valohai losing a repository it fetches. */
-export function unneededBy(connection: StoredConnection, repository: string, publicKey: string): boolean {
-  const { record } = connection;
-  const key = normaliseKey(publicKey);
-  const current = normaliseKey(record.publicKey) === key;
-  const retired = (record.retired ?? []).some((k) => normaliseKey(k) === key);
-  if (!current && !retired) return false;
-  if (retired) return true;
-  return (connection.unneededTargets ?? []).some((name) => name.toLowerCase() === repository.toLowerCase());
-}
 
 export async function removeUnneededKey(
   platform: ForgePlatform,

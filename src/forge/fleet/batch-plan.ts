@@ -1,0 +1,190 @@
+/**
+ * A bulk action's plan: the payload's names matched against the workspace's listing (read as the app) and
+ * its connection records, each repository's reason to be skipped, bulk connect's project per repository,
+ * and what each repository will cost of the stored token's hour.
+ */
+import type { KeyType } from '../../connect/index';
+import { workspaceAdmin } from '../access/authorize';
+import { valohaiFor } from '../platform/clients';
+import { JOB_TITLES, type BatchAction, type BatchPlanEntry, type BatchSkip, type PlanBatchPayload, type StartConnectPayload } from '../contract';
+import { Credentials } from '../store/credentials';
+import { failures, ResolverFailure } from '../errors';
+import { activeJob } from '../jobs/slots';
+import { bareUuid, keys } from '../store/keys';
+import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
+import { projectsInUse } from '../store/project-use';
+import type { StoredConnection } from '../store/records';
+import { mayCreateUnder, requireConnector } from '../access/trust';
+import { listWorkspaceRepositories } from '../../bitbucket/index';
+import { lower } from './batch-records';
+
+/** Repositories the listing may hold for a batch to match names against (Forge record sizes). */
+const MAX_LISTED = 10_000;
+
+const MAX_CONNECTIONS = 5000;
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Stored-token requests per repository the key is on, by action: the figure planBatch multiplies by
+ * each connection's recorded targets. Each is what a test or bench measures for the single action.
+ */
+export const REQUESTS_PER_TARGET: Record<BatchAction, { perTarget: number; source: string }> = {
+  rotate: {
+    perTarget: 4,
+    source:
+      "rotate: at most 4 stored-token requests per repository the key is on (the permission check, the key listing, the new key, the old key's removal), as test/forge/token-budget.test.ts holds it; bench/requests measured 3.1 per target",
+  },
+  disconnect: {
+    perTarget: 2,
+    source: "disconnect: 2 stored-token requests per repository the key is on (its key listing and the key's removal), as test/forge/fleet-batch.test.ts measures it",
+  },
+  verify: {
+    perTarget: 0,
+    source: "verify: no stored-token request (Valohai's fetch, and Bitbucket's head read as the app), as test/forge/fleet-batch.test.ts measures it",
+  },
+  connect: {
+    perTarget: 4,
+    source:
+      'connect: at most 4 stored-token requests per repository the key goes on, as test/forge/token-budget.test.ts holds it; counted here for the repository itself, each submodule repository adds up to 4 more',
+  },
+};
+
+interface Planned {
+  workspaceSlug: string;
+  act: (BatchPlanEntry & { repositoryUuid: string; connect?: StartConnectPayload })[];
+  skip: BatchSkip[];
+}
+
+function keyAgeDays(connection: StoredConnection, now: Date): number {
+  return Math.max(0, Math.floor((now.getTime() - Date.parse(connection.record.createdAt)) / DAY_MS));
+}
+
+/** Why the action cannot run on this repository as it stands, or null when it can. */
+export function skipReason(action: BatchAction, connection: StoredConnection | undefined): string | null {
+  if (action === 'connect') {
+    if (!connection) return null;
+    if (connection.movedAway) return `its Valohai project was moved to ${connection.movedAway.to}; disconnect it first to remove its keys`;
+    return connection.state === 'manual-pending' ? 'a key for connecting by hand is waiting on it' : 'already connected';
+  }
+  if (!connection) return 'not connected';
+  if (action === 'disconnect') return null;
+  if (connection.movedAway) return `moved away: its Valohai project now fetches ${connection.movedAway.to}, so its key is no longer used (disconnect it instead)`;
+  if (connection.state === 'manual-pending') return 'waiting for a key to be added by hand: verify it on its page first';
+  return null;
+}
+
+export async function planFor(platform: ForgePlatform, context: TrustedContext, payload: PlanBatchPayload): Promise<Planned> {
+  const membership = await workspaceAdmin(platform, context);
+  const ws = bareUuid(context.workspaceId, 'workspace');
+  const now = platform.clock.now();
+  const [listing, connections] = await Promise.all([
+    listWorkspaceRepositories(platform.bitbucketAsApp, context.workspaceId, MAX_LISTED),
+    platform.store.query<StoredConnection>(keys.connectionPrefix(ws), { limit: MAX_CONNECTIONS }),
+  ]);
+  const workspaceSlug = membership.workspace?.slug ?? listing.workspace?.slug ?? '';
+  const byName = new Map(listing.repositories.map((r) => [lower(r.fullName), r]));
+  const byUuid = new Map(listing.repositories.map((r) => [bareUuid(r.uuid, 'repository'), r]));
+  const connectionOf = new Map(connections.map(({ value }) => [bareUuid(value.repositoryUuid, 'repository'), value]));
+
+  let chosen: { repository: string; repositoryUuid: string; mainBranch: string | null }[];
+  if (payload.repositories) {
+    const unknown = payload.repositories.filter((name) => !byName.has(lower(name)));
+    if (unknown.length > 0) {
+      const shown = unknown.slice(0, 10).join(', ') + (unknown.length > 10 ? ` and ${unknown.length - 10} more` : '');
+      throw new ResolverFailure(
+        'not-found',
+        `Not repositories of this workspace: ${shown}. Nothing was started.`,
+        `Choose repositories of ${workspaceSlug || 'this workspace'} from its list, then try again.`,
+      );
+    }
+    chosen = payload.repositories.map((name) => {
+      const repo = byName.get(lower(name)) as NonNullable<ReturnType<typeof byName.get>>;
+      return { repository: repo.fullName, repositoryUuid: bareUuid(repo.uuid, 'repository'), mainBranch: repo.mainBranch };
+    });
+  } else {
+    const days = payload.olderThanDays ?? 0;
+    chosen = [...connectionOf.values()]
+      .filter((c) => c.state === 'connected' && !c.movedAway && keyAgeDays(c, now) >= days)
+      .sort((a, b) => Date.parse(a.record.createdAt) - Date.parse(b.record.createdAt))
+      .flatMap((c) => {
+        const repo = byUuid.get(bareUuid(c.repositoryUuid, 'repository'));
+        // A connection of a repository no longer listed (deleted, moved out) has nothing to rotate.
+        return repo ? [{ repository: repo.fullName, repositoryUuid: bareUuid(repo.uuid, 'repository'), mainBranch: repo.mainBranch }] : [];
+      });
+  }
+
+  const planned: Planned = { workspaceSlug, act: [], skip: [] };
+  const cost = REQUESTS_PER_TARGET[payload.action].perTarget;
+  const connectChoice = payload.action === 'connect' ? await connectChooser(platform, context, ws, payload) : undefined;
+  for (const repo of chosen) {
+    const connection = connectionOf.get(repo.repositoryUuid);
+    const reason = skipReason(payload.action, connection);
+    if (reason) {
+      planned.skip.push({ repository: repo.repository, reason });
+      continue;
+    }
+    const running = await activeJob(platform.store, ws, repo.repositoryUuid, now);
+    if (running) {
+      planned.skip.push({ repository: repo.repository, reason: `a job is running on it (${JOB_TITLES[running.kind].toLowerCase()})` });
+      continue;
+    }
+    if (connectChoice) {
+      const choice = connectChoice(repo);
+      if ('reason' in choice) planned.skip.push({ repository: repo.repository, reason: choice.reason });
+      else planned.act.push({ repository: repo.repository, repositoryUuid: repo.repositoryUuid, targets: 1, requests: cost, project: choice.project, connect: choice.choices });
+      continue;
+    }
+    const targets = Math.max(1, connection?.record.targets.length ?? 1);
+    const repositories = connection?.record.targets.map((t) => t.repository) ?? [repo.repository];
+    planned.act.push({ repository: repo.repository, repositoryUuid: repo.repositoryUuid, targets, requests: cost * targets, repositories });
+  }
+  return planned;
+}
+
+type ConnectChooser = (repo: { repository: string; mainBranch: string | null }) => { choices: StartConnectPayload; project: string } | { reason: string };
+
+/**
+ * Bulk connect's project per repository: the one existing Valohai project named like the repository's
+ * slug and used by no other connection, or a new one of that name under an owner the Valohai token may
+ * use and the workspace's trust settings allow.
+ */
+async function connectChooser(platform: ForgePlatform, context: TrustedContext, ws: string, payload: PlanBatchPayload): Promise<ConnectChooser> {
+  const choice = payload.connect;
+  if (!choice) throw new ResolverFailure('invalid-payload', 'A bulk connect needs its project choice.', 'Choose existing projects by name, or new projects under an owner.');
+  const connector = await requireConnector(platform, context);
+  const secret = await new Credentials(platform, ws).valohai();
+  if (!secret) throw failures.valohaiNotSetUp();
+  const valohai = valohaiFor(platform, secret, RESOLVER_LIMITS);
+  const [projects, owners, inUse] = await Promise.all([
+    valohai.listProjects(),
+    choice.project === 'new' ? valohai.ownershipOptions() : Promise.resolve([] as string[]),
+    projectsInUse(platform.store, ws, ''),
+  ]);
+  if (choice.project === 'new' && (!owners.includes(choice.owner) || !mayCreateUnder(connector, choice.owner))) {
+    throw new ResolverFailure(
+      'not-admin',
+      `New Valohai projects may not be created under ${choice.owner} from this workspace.`,
+      "Choose an owner the Valohai token can use and the workspace's trust settings allow, or connect existing projects.",
+    );
+  }
+  const common = (repo: { mainBranch: string | null }) => ({
+    ref: choice.ref ?? repo.mainBranch ?? 'main',
+    keyType: payload.keyType ?? ('ed25519' as KeyType),
+    submodules: choice.submodules ?? true,
+  });
+  return (repo) => {
+    const name = repo.repository.split('/')[1] ?? '';
+    const named = projects.filter((p) => p.name === name);
+    if (choice.project === 'new') {
+      if (named.some((p) => p.owner === choice.owner)) return { reason: `a Valohai project ${choice.owner}/${name} exists already: connect existing projects instead` };
+      return { choices: { newProject: { name, owner: choice.owner }, ...common(repo) }, project: `${choice.owner}/${name}` };
+    }
+    if (named.length === 0) return { reason: `no Valohai project is named ${name}` };
+    if (named.length > 1) return { reason: `${named.length} Valohai projects are named ${name}: connect it from its own page and choose one` };
+    const project = named[0] as (typeof named)[number];
+    const holder = inUse.get(project.id);
+    if (holder) return { reason: `Valohai project ${name} is connected to ${holder.repository}` };
+    return { choices: { projectId: project.id, ...common(repo) }, project: `${project.owner ? `${project.owner}/` : ''}${project.name}` };
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * A bulk action's queue step: records the outcome of jobs that ended, starts a few more within the fleet
+ * budget, and ends (see batch.ts for how steps keep from running side by side).
+ */
+import { randomUUID } from 'node:crypto';
+import { errorName, ResolverFailure, toResolverError } from '../errors';
+import { FLEET_REQUESTS_PER_HOUR, fleetBudget, recordSpent } from './budget';
+import { isFinished, isStale, loadJob, STALE_JOB_ERROR, startJob } from '../jobs/slots';
+import type { JobEnd } from '../jobs/runner';
+import { bareUuid, keys } from '../store/keys';
+import { MAX_QUEUE_DELAY_SECONDS, type ForgePlatform } from '../platform/ports';
+import type { JobInput, StoredConnection } from '../store/records';
+import { BATCH_CONCURRENCY, BATCH_LEASE_MS, finished, loadBatch, loadItem, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchState } from './batch-records';
+import { skipReason } from './batch-plan';
+
+/** While jobs run, a delayed step looks in this often, in case a job's own message was lost. */
+const SAFETY_WAKE_SECONDS = 300;
+
+/** A job's error kept per repository: enough for the cause and the fix. */
+const MAX_ERROR = 1000;
+
+function jobInput(state: BatchState, item: BatchItem): JobInput {
+  switch (state.action) {
+    case 'rotate':
+      return { kind: 'rotate', choices: state.keyType ? { keyType: state.keyType } : {} };
+    case 'verify':
+      return { kind: 'verify' };
+    case 'disconnect':
+      return { kind: 'disconnect' };
+    case 'connect':
+      if (!item.connect) throw new Error('A bulk connect item lost its project choice.');
+      return { kind: 'connect', choices: item.connect };
+  }
+}
+
+/** Sends one delayed step, unless one is already due sooner. */
+async function wakeAt(platform: ForgePlatform, ws: string, state: BatchState, at: Date): Promise<void> {
+  const now = platform.clock.now().getTime();
+  const seconds = Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil((at.getTime() - now) / 1000)));
+  const due = now + seconds * 1000;
+  if (state.wakeDueAt && Date.parse(state.wakeDueAt) > now && Date.parse(state.wakeDueAt) <= due) return;
+  await platform.enqueue({ type: 'fleet-batch', workspaceUuid: ws, batchId: state.id }, { delaySeconds: seconds });
+  state.wakeDueAt = new Date(due).toISOString();
+}
+
+export async function runBatchStep(platform: ForgePlatform, workspaceUuid: string, batchId: string): Promise<void> {
+  const ws = bareUuid(workspaceUuid, 'workspace');
+  const { store, clock, log } = platform;
+  // Before the lease is read: a step holding it sees this and runs again (see the file's comment).
+  await store.set(keys.fleetBatchPoke(ws, batchId), { id: randomUUID() }, { ttlSeconds: TTL_SECONDS });
+  const state = await loadBatch(platform, ws);
+  if (!state || state.id !== batchId || finished(state.status)) return;
+  const now = clock.now();
+  if (state.leaseUntil && Date.parse(state.leaseUntil) > now.getTime()) return;
+  if (state.wakeDueAt && Date.parse(state.wakeDueAt) <= now.getTime()) state.wakeDueAt = null;
+  await saveBatch(platform, ws, { ...state, leaseUntil: new Date(now.getTime() + BATCH_LEASE_MS).toISOString() });
+  const poke = await store.get<{ id: string }>(keys.fleetBatchPoke(ws, batchId));
+
+  await settleRunning(platform, ws, state);
+  const cancelled = (await store.get(keys.fleetBatchCancel(ws, batchId))) !== undefined;
+  if (cancelled) state.status = 'cancelling';
+  else await startMore(platform, ws, state);
+
+  const after = clock.now();
+  if (state.running.length === 0 && (cancelled || state.next >= state.total)) {
+    if (cancelled) await skipUnstarted(platform, ws, state);
+    await saveBatch(platform, ws, { ...state, status: cancelled ? 'cancelled' : 'done', finishedAt: after.toISOString(), leaseUntil: null, waitUntil: null });
+    await store.delete(keys.fleetBatchSlot(ws));
+    log.info('bulk action finished', { batchId, status: cancelled ? 'cancelled' : 'done', done: state.counts.done, failed: state.counts.failed });
+    return;
+  }
+  if (!cancelled) state.status = state.waitUntil ? 'waiting' : 'running';
+  if (state.waitUntil && Date.parse(state.waitUntil) > after.getTime()) await wakeAt(platform, ws, state, new Date(state.waitUntil));
+  else if (state.running.length > 0) await wakeAt(platform, ws, state, new Date(after.getTime() + SAFETY_WAKE_SECONDS * 1000));
+  await saveBatch(platform, ws, { ...state, leaseUntil: null });
+  const again = await store.get<{ id: string }>(keys.fleetBatchPoke(ws, batchId));
+  if (again?.id !== poke?.id) await platform.enqueue({ type: 'fleet-batch', workspaceUuid: ws, batchId });
+}
+
+/** Records the outcome of each running job that ended. */
+async function settleRunning(platform: ForgePlatform, ws: string, state: BatchState): Promise<void> {
+  const now = platform.clock.now();
+  const still: number[] = [];
+  for (const index of state.running) {
+    const item = await loadItem(platform, ws, state.id, index);
+    if (!item?.jobId) continue;
+    const job = await loadJob(platform.store, item.jobId);
+    const stale = job ? isStale(job, now) : Date.parse(item.startedAt ?? state.startedAt) + BATCH_LEASE_MS < now.getTime();
+    if (job && !isFinished(job.status) && !stale) {
+      still.push(index);
+      continue;
+    }
+    const ok = job?.status === 'done';
+    const spent = job?.requests?.bitbucketToken ?? 0;
+    const error = ok ? undefined : job?.error ?? (job?.status === 'unverified' ? 'The keys are in place, but Valohai could not be seen fetching with them.' : STALE_JOB_ERROR);
+    const updated: BatchItem = {
+      ...item,
+      status: ok ? 'done' : 'failed',
+      requests: spent,
+      finishedAt: job?.finishedAt ?? now.toISOString(),
+      ...(error !== undefined ? { error: error.length > MAX_ERROR ? `${error.slice(0, MAX_ERROR)}…` : error } : {}),
+    };
+    await saveItem(platform, ws, state.id, updated);
+    state.counts.running -= 1;
+    state.counts[updated.status] += 1;
+    state.requests.token += spent;
+    // The reservation made when it started was an estimate: what it spent beyond counts too.
+    if (spent > item.estimate) await recordSpent(platform.store, ws, now, spent - item.estimate);
+  }
+  state.running = still;
+}
+
+/** Starts queued repositories, a few at a time, within the fleet budget. */
+async function startMore(platform: ForgePlatform, ws: string, state: BatchState): Promise<void> {
+  const { store, clock, log } = platform;
+  const now = clock.now();
+  let budget = await fleetBudget(store, ws, now);
+  state.waitUntil = null;
+  while (state.running.length < BATCH_CONCURRENCY && state.next < state.total) {
+    const item = await loadItem(platform, ws, state.id, state.next);
+    if (!item || item.status !== 'queued') {
+      state.next += 1;
+      continue;
+    }
+    // A repository costing more than a whole hour's share would never fit: it starts alone, in a fresh hour.
+    if (item.estimate > budget.left && budget.left < FLEET_REQUESTS_PER_HOUR) {
+      state.waitUntil = (budget.refillsAt ?? budget.windowEndsAt).toISOString();
+      return;
+    }
+    state.next += 1;
+    const connection = await store.get<StoredConnection>(keys.connection(ws, item.repositoryUuid));
+    const reason = skipReason(state.action, connection);
+    if (reason) {
+      await finishItem(platform, ws, state, { ...item, status: 'skipped', reason: `${reason} when its turn came` });
+      continue;
+    }
+    try {
+      const job = await startJob(platform, {
+        workspaceUuid: ws,
+        repositoryUuid: item.repositoryUuid,
+        repository: item.repository,
+        accountId: state.startedBy,
+        input: jobInput(state, item),
+        batchId: state.id,
+      });
+      await saveItem(platform, ws, state.id, { ...item, status: 'running', jobId: job.id, startedAt: clock.now().toISOString() });
+      state.counts.queued -= 1;
+      state.counts.running += 1;
+      state.running.push(item.index);
+      if (item.estimate > 0) {
+        await recordSpent(store, ws, clock.now(), item.estimate);
+        budget = { ...budget, left: Math.max(0, budget.left - item.estimate) };
+      }
+    } catch (err) {
+      if (err instanceof ResolverFailure && err.code === 'job-running') {
+        await finishItem(platform, ws, state, { ...item, status: 'skipped', reason: `a job was running on it when its turn came (${err.message})` });
+      } else {
+        log.warn('bulk action could not start a job', { batchId: state.id, error: errorName(err) });
+        const reply = toResolverError(err);
+        await finishItem(platform, ws, state, { ...item, status: 'failed', error: `${reply.message} ${reply.fix}` });
+      }
+    }
+  }
+}
+
+async function finishItem(platform: ForgePlatform, ws: string, state: BatchState, item: BatchItem): Promise<void> {
+  await saveItem(platform, ws, state.id, { ...item, finishedAt: platform.clock.now().toISOString() });
+  state.counts.queued -= 1;
+  state.counts[item.status] += 1;
+}
+
+/** A cancelled batch: the repositories it never started say so. */
+async function skipUnstarted(platform: ForgePlatform, ws: string, state: BatchState): Promise<void> {
+  for (let index = state.next; index < state.total; index++) {
+    const item = await loadItem(platform, ws, state.id, index);
+    if (item?.status !== 'queued') continue;
+    await finishItem(platform, ws, state, { ...item, status: 'skipped', reason: 'not started: the bulk action was cancelled' });
+  }
+}
+
+/** Told by the job runner: the bulk action that started the job takes its next step (a result to record, a place for the next repository). */
+export async function tellBatch(platform: ForgePlatform, { job }: JobEnd): Promise<void> {
+  if (!job.batchId) return;
+  try {
+    await platform.enqueue({ type: 'fleet-batch', workspaceUuid: job.workspaceUuid, batchId: job.batchId });
+  } catch (err) {
+    // The batch's own delayed wake-up finds the job ended.
+    platform.log.warn('bulk action not told of a finished job', { jobId: job.id, error: errorName(err) });
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * What a check makes of the repositories' key listings: the keys a person should know about (unused, no
+ * longer needed, or labelled like the app's by someone else), and the unneeded keys it removes where the
+ * workspace's policy says so. A key is the connection's only when its public key is recorded; a label
+ * proves nothing, so a lookalike key is reported and never touched.
+ */
+import { normaliseKey, type AccessKeyInfo, type BitbucketApi } from '../../connect/index';
+import { parsePublicKey } from '../../ssh/index';
+import { accessKeysUrl, type HealthChange, type HealthFinding, type HealthPolicyView, type KeyNotice } from '../contract';
+import { errorName } from '../errors';
+import { keys } from '../store/keys';
+import type { StoredConnection } from '../store/records';
+import type { AutomaticWork } from './automatic-work';
+
+const DAY = 86_400_000;
+
+/** A label the app writes (`Valohai … [vh:xxxxxxxxxxxx]`), for any project. */
+const APP_LABEL = /^Valohai\b.*\[vh:[0-9a-z]{12}\]\s*$/i;
+
+const lower = (name: string) => name.toLowerCase();
+
+export const split = (name: string) => {
+  const [workspace = '', slug = ''] = name.split('/');
+  return { workspace, slug };
+};
+
+/** Whole days since `iso`, or null when it does not say a time. */
+export function ageDays(iso: string | null | undefined, now: Date): number | null {
+  const at = iso ? Date.parse(iso) : Number.NaN;
+  return Number.isNaN(at) ? null : Math.floor((now.getTime() - at) / DAY);
+}
+
+function fingerprintOf(key: string): string {
+  try {
+    return parsePublicKey(key).fingerprint;
+  } catch {
+    return 'unreadable key';
+  }
+}
+
+/** Whether the connection may give up `publicKey` on `repository` without Valohai losing a repository it fetches. */
+export function unneededBy(connection: StoredConnection, repository: string, publicKey: string): boolean {
+  const { record } = connection;
+  const key = normaliseKey(publicKey);
+  const current = normaliseKey(record.publicKey) === key;
+  const retired = (record.retired ?? []).some((k) => normaliseKey(k) === key);
+  if (!current && !retired) return false;
+  if (retired) return true;
+  return (connection.unneededTargets ?? []).some((name) => name.toLowerCase() === repository.toLowerCase());
+}
+
+export interface KeyNoticeOptions {
+  policy: HealthPolicyView;
+  now: Date;
+  /** A fetch without errors just used the connection's key everywhere. */
+  fetchedCleanly: boolean;
+}
+
+/**
+ * The notices for every listed key of `connection` (as the check left it), and the unneeded keys removed:
+ * the changes that say so and the repositories that lost the connection's own key.
+ */
+export async function readKeyNotices(
+  work: AutomaticWork,
+  api: BitbucketApi,
+  listings: Iterable<{ repository: string; keys?: AccessKeyInfo[] }>,
+  connection: StoredConnection,
+  { policy, now, fetchedCleanly }: KeyNoticeOptions,
+): Promise<{ notices: KeyNotice[]; changes: HealthChange[]; removedFrom: Set<string> }> {
+  const notices: KeyNotice[] = [];
+  const allRecorded = await recordedByAnyConnection(work);
+  const changes: HealthChange[] = [];
+  const removedFrom = new Set<string>();
+  const at = now.toISOString();
+  const current = normaliseKey(connection.record.publicKey);
+  for (const { repository, keys: listed } of listings) {
+    for (const k of listed ?? []) {
+      const key = normaliseKey(k.key);
+      const base = {
+        repository,
+        keyId: k.id,
+        label: k.label,
+        fingerprint: fingerprintOf(k.key),
+        ageDays: ageDays(k.createdOn, now),
+        lastUsed: k.lastUsed,
+        seenAt: at,
+      };
+      if (unneededBy(connection, repository, k.key)) {
+        if (policy.unneededKeys === 'remove') {
+          const { workspace, slug } = split(repository);
+          try {
+            await api.deleteAccessKey(workspace, slug, k.id);
+            if (key === current) removedFrom.add(lower(repository));
+            changes.push({ kind: 'key-removed', repository, at, detail: `key ${k.id} (${base.fingerprint}), no longer needed, removed by the check` });
+            continue;
+          } catch (err) {
+            work.platform.log.warn('unneeded key not removed', { error: errorName(err) });
+          }
+        }
+        notices.push({ ...base, kind: 'unneeded', connection: connection.record.repository, removable: true });
+      } else if (key === current) {
+        // A fetch without errors just used the key on every repository: the listing, read before it, is stale.
+        if (fetchedCleanly) continue;
+        const used = k.lastUsed ? Date.parse(k.lastUsed) : Number.NaN;
+        const idle = Number.isNaN(used) ? (base.ageDays ?? 0) >= policy.unusedDays : now.getTime() - used >= policy.unusedDays * DAY;
+        if (idle) notices.push({ ...base, kind: 'unused', connection: connection.record.repository, removable: false });
+      } else if (APP_LABEL.test(k.label) && !allRecorded.has(key)) {
+        notices.push({ ...base, kind: 'stray', connection: null, removable: false });
+      }
+    }
+  }
+
+  return { notices, changes, removedFrom };
+}
+
+export function noticeFinding(n: KeyNotice, policy: HealthPolicyView): HealthFinding {
+  const { workspace, slug } = split(n.repository);
+  const page = accessKeysUrl(workspace, slug);
+  if (n.kind === 'unused') {
+    return {
+      severity: 'degraded',
+      code: 'unused-key',
+      repository: n.repository,
+      message: `The connection's key on ${n.repository} (access key ${n.keyId}) has ${n.lastUsed ? `not been used since ${n.lastUsed.slice(0, 10)}` : 'never been used'}, over ${policy.unusedDays} days.`,
+      fix: 'If Valohai no longer needs this repository, disconnect it or remove the submodule.',
+    };
+  }
+  if (n.kind === 'unneeded') {
+    return {
+      severity: 'degraded',
+      code: 'unneeded-key',
+      repository: n.repository,
+      message: `${n.repository} holds this connection's access key ${n.keyId} (${n.fingerprint}), which Valohai no longer fetches with there.`,
+      fix: "Remove it with one click on the workspace's Valohai settings page, or let checks remove such keys by themselves there.",
+    };
+  }
+  return {
+    severity: 'degraded',
+    code: 'stray-key',
+    repository: n.repository,
+    message: `${n.repository} holds access key ${n.keyId} "${n.label}" (${n.fingerprint}), labelled like this app's but recorded by no connection. It was not used, trusted or removed.`,
+    fix: `If nobody you know added it, remove it at ${page}.`,
+  };
+}
+
+/** Every public key a connection of the workspace recorded: a key labelled like the app's and in here is not stray. */
+async function recordedByAnyConnection(work: AutomaticWork): Promise<Set<string>> {
+  const rows = await work.platform.store.query<StoredConnection>(keys.connectionPrefix(work.workspaceUuid), { limit: 5000 });
+  const out = new Set<string>();
+  for (const { value } of rows) {
+    const record = value?.record;
+    if (!record) continue;
+    for (const k of [record.publicKey, ...(record.retired ?? [])]) if (typeof k === 'string') out.add(normaliseKey(k));
+  }
+  return out;
+}
