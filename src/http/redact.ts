@@ -92,31 +92,40 @@ function matches(re: RegExp, text: string, mark: Mark, out: Range[]): void {
 /**
  * Runs of consecutive lines that are each only base64 and together read as a key body (60 characters or
  * more, upper and lower case and digits): a key re-wrapped into short lines that no single line gives away.
+ * The block takes with it the base64 that ends the line before it and starts the line after it: a server
+ * that quotes such a key puts its own words before the first piece and after the last on those lines.
  */
 function base64Blocks(text: string, out: Range[]): void {
   let block: { start: number; end: number; body: string; lines: number } | undefined;
-  const close = () => {
+  /** Where the base64 run that ends the previous line starts (that line's end when there is none). */
+  let previousTail = 0;
+  const close = (next: string, nextStart: number) => {
     if (block && block.lines >= 2 && block.body.length >= 60 && /[A-Z]/.test(block.body) && /[a-z]/.test(block.body) && /[0-9]/.test(block.body)) {
-      out.push({ start: block.start, end: block.end, mark: 'secret' });
+      const head = /^[A-Za-z0-9+/]*={0,2}/.exec(next)?.[0].length ?? 0;
+      out.push({ start: Math.min(block.start, previousTail), end: head > 0 ? nextStart + head : block.end, mark: 'secret' });
     }
     block = undefined;
   };
   let lineStart = 0;
+  let tail = 0;
   for (const line of text.split('\n')) {
     const bare = line.replace(/\r$/, '');
     if (BASE64_LINE.test(bare)) {
       const trimmed = bare.trim();
       const start = lineStart + bare.indexOf(trimmed);
+      if (!block) previousTail = tail;
       block ??= { start, end: start, body: '', lines: 0 };
       block.end = start + trimmed.length;
       block.body += trimmed;
       block.lines++;
     } else {
-      close();
+      close(bare, lineStart);
+      const run = /[A-Za-z0-9+/]*={0,2}$/.exec(bare)?.[0].length ?? 0;
+      tail = lineStart + bare.length - run;
     }
     lineStart += line.length + 1;
   }
-  close();
+  close('', lineStart);
 }
 
 /** A secret's body in the key alphabet: armour lines dropped, every other character skipped. */
