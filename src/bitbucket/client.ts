@@ -3,6 +3,7 @@
  * spec's templates with each value encoded (and refused when it could change the path); answers are
  * mapped to small types; failures to typed errors; transient failures retried.
  */
+import { BITBUCKET_CLOUD_API_ROOT } from './account';
 import { linkBelow } from '../http/egress';
 import { networkErrorCode } from '../http/network';
 import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegmentError } from '../http/path';
@@ -41,7 +42,6 @@ function repoPath(workspace: string, repo: string): string {
 }
 
 /** Bitbucket Cloud's API root: where a transport that names none (Forge's `requestBitbucket`) sends requests. */
-export const BITBUCKET_CLOUD_API_ROOT = 'https://api.bitbucket.org/2.0';
 
 export class BitbucketClient {
   private readonly transport: BitbucketTransport;

@@ -6,13 +6,11 @@ import { hasControlCharacter } from '../http/inert';
 import { describeNetworkCode, isRetryableNetworkCode } from '../http/network';
 import { isRetryableStatus, parseRetryAfter } from '../http/retry';
 
-export const API_TOKEN_URL = 'https://id.atlassian.com/manage-profile/security/api-tokens';
-export const REQUIRED_SCOPES = [
-  'admin:repository:bitbucket',
-  'write:ssh-key:bitbucket',
-  'delete:ssh-key:bitbucket',
-  'read:repository:bitbucket',
-] as const;
+import { API_TOKEN_URL, BITBUCKET_TOKEN_SCOPES } from './account';
+
+export { API_TOKEN_URL };
+/** The scopes named when Bitbucket refuses a request for the token's lack of one. */
+export const REQUIRED_SCOPES = BITBUCKET_TOKEN_SCOPES;
 const STATUS_PAGE = 'https://bitbucket.status.atlassian.com';
 
 export type BitbucketErrorCode =

@@ -16,7 +16,7 @@ import { encodePathSegment } from '../http/path';
 import { bitbucketMessageOf, BitbucketForbiddenError, errorForResponse } from './errors';
 import { asObject } from './map';
 import { bbqlString, workspaceUuidSegment } from './query';
-import { BITBUCKET_CLOUD_API_ROOT } from './client';
+import { BITBUCKET_CLOUD_API_ROOT } from './account';
 import type { BitbucketRequest, BitbucketResponse, BitbucketTransport } from './transport';
 import type { RepositoryPermission } from './types';
 

@@ -3,14 +3,11 @@
  * (exit 2) whose message names the variable and where to make the token, with the scopes to tick.
  */
 
-export const DEFAULT_BITBUCKET_API_URL = 'https://api.bitbucket.org/2.0';
+import { BITBUCKET_CLOUD_API_ROOT, BITBUCKET_TOKEN_SCOPES } from '../bitbucket/index';
+
+export const DEFAULT_BITBUCKET_API_URL = BITBUCKET_CLOUD_API_ROOT;
 export const DEFAULT_VALOHAI_HOST = 'https://app.valohai.com';
-export const BITBUCKET_TOKEN_SCOPES = [
-  'read:repository:bitbucket',
-  'admin:repository:bitbucket',
-  'write:ssh-key:bitbucket',
-  'delete:ssh-key:bitbucket',
-] as const;
+export { BITBUCKET_TOKEN_SCOPES };
 
 export class ConfigError extends Error {
   constructor(message: string) {

@@ -4,6 +4,7 @@
  * audit's CSV form. Pure: the CLI's audit (audit.ts) and the app's resumable audit both use it.
  */
 import { fingerprintOfBlob, InvalidPublicKeyError, parsePublicKey } from '../ssh/index';
+import { looksLikeAppLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord } from './ports';
 import type { AuditedKey, AuditFindingCode } from './types';
 
@@ -23,7 +24,6 @@ export const DEFAULT_UNUSED_DAYS = 90;
 const WEAK_RSA_BITS = 3072;
 const DAY = 86_400_000;
 /** This app's labels: "Valohai <project> <date> [vh:<marker>]". */
-const APP_LABEL = /^Valohai .*\[vh:[0-9a-z]{12}\]\s*$/i;
 
 function describeKey(key: string): { type: string; bits: number | null; fingerprint: string; weak: boolean } {
   const [type = '', base64 = ''] = key.trim().split(/\s+/);
@@ -74,7 +74,7 @@ export function auditKey(repository: string, k: AccessKeyInfo, byKey: Connection
   const findings: AuditFindingCode[] = [];
   if ((lastUse ?? age ?? 0) >= unusedDays) findings.push('unused');
   if (d.weak) findings.push('weak');
-  if (!connection && APP_LABEL.test(k.label)) findings.push('lookalike');
+  if (!connection && looksLikeAppLabel(k.label)) findings.push('lookalike');
   return {
     repository,
     id: k.id,

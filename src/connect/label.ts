@@ -5,6 +5,8 @@
  */
 
 const MARKER = /\[vh:([0-9a-z]{12})\]\s*$/i;
+/** Any label of the app's shape (`Valohai … [vh:xxxxxxxxxxxx]`), whatever the project and the case. */
+const APP_LABEL = /^Valohai\b.*\[vh:[0-9a-z]{12}\]\s*$/i;
 
 /** Twelve characters of the project id: unique per project, short enough for Bitbucket's label field. */
 export function projectMarker(projectId: string): string {
@@ -16,6 +18,14 @@ export function accessKeyLabel(projectName: string, projectId: string, date: Dat
   const day = date.toISOString().slice(0, 10);
   const name = projectName.replace(/[\r\n[\]]/g, ' ').trim().slice(0, 60);
   return `Valohai ${name} ${day} [vh:${projectMarker(projectId)}]`;
+}
+
+/**
+ * True when the label is shaped like one this app writes, for any project. A shape proves nothing about
+ * who wrote it: such a key is reported, never trusted, unless a connection recorded its public key.
+ */
+export function looksLikeAppLabel(label: string): boolean {
+  return APP_LABEL.test(label);
 }
 
 /** True when the label was written by this app for this Valohai project. */

@@ -3,6 +3,7 @@
  * and its error codes, the links and thresholds both pages show, and the date maths of a stored
  * token's expiry.
  */
+import { API_TOKEN_URL, BITBUCKET_TOKEN_SCOPES } from '../../bitbucket/account';
 
 // --- Module keys (must match manifest.yml) and resolver names --------------------------------
 
@@ -52,14 +53,9 @@ export const DEFAULT_VALOHAI_HOST = 'https://app.valohai.com';
  * (https://id.atlassian.com/manage-profile/security/api-tokens, "Create API token with scopes",
  * app Bitbucket). Access keys are `api-token` only in Bitbucket's spec, hence a user token at all.
  */
-export const BITBUCKET_TOKEN_SCOPES = [
-  'read:repository:bitbucket',
-  'admin:repository:bitbucket',
-  'write:ssh-key:bitbucket',
-  'delete:ssh-key:bitbucket',
-] as const;
+export { BITBUCKET_TOKEN_SCOPES };
 
-export const ATLASSIAN_API_TOKENS_URL = 'https://id.atlassian.com/manage-profile/security/api-tokens';
+export const ATLASSIAN_API_TOKENS_URL = API_TOKEN_URL;
 
 /** A repository's access keys page on Bitbucket, where a key is added or removed by hand. */
 export function accessKeysUrl(workspace: string, slug: string): string {

@@ -4,7 +4,7 @@
  * workspace's policy says so. A key is the connection's only when its public key is recorded; a label
  * proves nothing, so a lookalike key is reported and never touched.
  */
-import { normaliseKey, type AccessKeyInfo, type BitbucketApi } from '../../connect/index';
+import { looksLikeAppLabel, normaliseKey, type AccessKeyInfo, type BitbucketApi } from '../../connect/index';
 import { parsePublicKey } from '../../ssh/index';
 import { accessKeysUrl, type HealthChange, type HealthFinding, type HealthPolicyView, type KeyNotice } from '../contract';
 import { errorName } from '../errors';
@@ -14,8 +14,6 @@ import type { AutomaticWork } from './automatic-work';
 
 const DAY = 86_400_000;
 
-/** A label the app writes (`Valohai … [vh:xxxxxxxxxxxx]`), for any project. */
-const APP_LABEL = /^Valohai\b.*\[vh:[0-9a-z]{12}\]\s*$/i;
 
 const lower = (name: string) => name.toLowerCase();
 
@@ -104,7 +102,7 @@ export async function readKeyNotices(
         const used = k.lastUsed ? Date.parse(k.lastUsed) : Number.NaN;
         const idle = Number.isNaN(used) ? (base.ageDays ?? 0) >= policy.unusedDays : now.getTime() - used >= policy.unusedDays * DAY;
         if (idle) notices.push({ ...base, kind: 'unused', connection: connection.record.repository, removable: false });
-      } else if (APP_LABEL.test(k.label) && !allRecorded.has(key)) {
+      } else if (looksLikeAppLabel(k.label) && !allRecorded.has(key)) {
         notices.push({ ...base, kind: 'stray', connection: null, removable: false });
       }
     }

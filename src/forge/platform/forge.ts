@@ -7,14 +7,14 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import api, { assumeTrustedRoute, getAppContext, NeedsAuthenticationError } from '@forge/api';
 import { Queue } from '@forge/events';
 import { kvs, WhereConditions } from '@forge/kvs';
-import { createFetchTransport, type BitbucketRequest, type BitbucketResponse, type BitbucketTransport } from '../../bitbucket/index';
+import { BITBUCKET_CLOUD_API_ROOT, createFetchTransport, type BitbucketRequest, type BitbucketResponse, type BitbucketTransport } from '../../bitbucket/index';
 import { generateKeyPair } from '../../ssh/index';
 import { ValohaiClient } from '../../valohai/index';
 import { MODULE_KEYS } from '../contract';
 import { EGRESS_VALOHAI_ORIGINS, MAX_QUEUE_DELAY_SECONDS, type ForgePlatform, type LogFields, type Logger, type RecordStore, type SecretStore, type StoreWriteOptions } from './ports';
 
 export const QUEUE_KEY = 'connection-jobs';
-export const BITBUCKET_API_URL = 'https://api.bitbucket.org/2.0';
+export const BITBUCKET_API_URL = BITBUCKET_CLOUD_API_ROOT;
 
 /** Per resolver call: the consent error asUser() raised, to be rethrown to Forge once the call ends. */
 const invocation = new AsyncLocalStorage<{ consent?: unknown }>();
