@@ -69,10 +69,9 @@ const gitmodulesOf = (h: Harness, slug: string) => {
 
 /** A writer's push to main adding submodules (path, url, target repository), and the push event Bitbucket sends. */
 async function pushSubmodules(h: Harness, slug: string, added: { path: string; url: string; repo: string }[]): Promise<void> {
-  const [ws] = ['acme'];
   const text = added.map((a) => `[submodule "${a.path}"]\n\tpath = ${a.path}\n\turl = ${a.url}\n`).join('');
   const gitlinks = Object.fromEntries(added.map((a) => [a.path, headOf(h, a.repo.split('/')[0] ?? '', a.repo.split('/')[1] ?? '')]));
-  await h.stack.bitbucket.state.pushCommit(ws, slug, { branch: 'main', message: `Vendor ${added.map((a) => a.repo).join(', ')}`, files: { '.gitmodules': `${gitmodulesOf(h, slug)}${text}` }, gitlinks });
+  await h.stack.bitbucket.state.pushCommit('acme', slug, { branch: 'main', message: `Vendor ${added.map((a) => a.repo).join(', ')}`, files: { '.gitmodules': `${gitmodulesOf(h, slug)}${text}` }, gitlinks });
 }
 
 const pushEvent = (h: Harness, slug: string) => ({ repository: { uuid: h.repoUuid(slug) }, workspace: { uuid: h.workspaceId }, push: { ref: 'main' } });

@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { sync } from '../../connect/index';
 import { appBitbucket, splitFullName, valohaiFor } from '../platform/clients';
 import { runHealthCheck } from './check';
+import { checkCost } from './schedule';
 import { Credentials } from '../store/credentials';
 import { cleanText, errorName, valohaiTokenRefused } from '../errors';
 import { bareUuid, keys } from '../store/keys';
@@ -36,11 +37,6 @@ const HOUR_MS = 3_600_000;
 export interface PushSpend {
   since: string;
   spent: number;
-}
-
-/** What one check of the connection is expected to cost the stored token: its key listings, a permission read, one spare. */
-function expectedCost(connection: StoredConnection): number {
-  return Math.max(1, connection.record.targets.length) + 2;
 }
 
 /** What one push check may still spend this hour (0: none), with the hour it counts in. */
@@ -142,7 +138,7 @@ async function checkedForSubmodules(platform: ForgePlatform, workspaceUuid: stri
   }
   if (hash === connection.gitmodulesHash) return false;
   const share = await pushShare(platform, workspaceUuid, repositoryUuid);
-  if (share.left < expectedCost(connection)) {
+  if (share.left < checkCost(connection)) {
     // The hour's share is spent: Valohai fetches as for any push, and the next scheduled check reads `.gitmodules`.
     platform.log.info('push: .gitmodules change left for the next check (push share spent)', { spent: share.spent });
     return false;
