@@ -26,6 +26,23 @@ export {
 } from './transport';
 export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
 export { RateBudget } from './rate-budget';
+export {
+  aboutTime,
+  allowance,
+  BACKOFF_MINUTES,
+  emptyHour,
+  fitsAt,
+  mergeHours,
+  spentInHour,
+  TOKEN_REQUESTS_PER_HOUR,
+  TokenHourSpentError,
+  TokenMeter,
+  UNATTENDED_SHARE,
+  type HourSpent,
+  type Spender,
+  type TokenHour,
+  type TokenHourStore,
+} from './token-hour';
 export { BITBUCKET_CLOUD_API_ROOT, BITBUCKET_TOKEN_SCOPES } from './account';
 export {
   accountWorkspaceRole,

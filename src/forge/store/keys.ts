@@ -70,6 +70,8 @@ export const keys = {
   fleetAuditPart: (ws: string, auditId: string, index: number) =>
     checked(`fleetauditpart:${bareUuid(ws, 'workspace')}:${escapeKeyPart(auditId)}:${String(index).padStart(5, '0')}`),
   fleetAuditPartPrefix: (ws: string, auditId: string) => checked(`fleetauditpart:${bareUuid(ws, 'workspace')}:${escapeKeyPart(auditId)}:`),
+  /** One token user's hour: every stored-token request of every path, by minute (token-ledger.ts). */
+  tokenHour: (account: string) => checked(`tokenhour:${escapeKeyPart(account)}`),
   /** What fleet work spent of the stored token's hour (fleet/budget.ts). */
   fleetBudget: (ws: string) => checked(`fleetbudget:${bareUuid(ws, 'workspace')}`),
   /** The workspace's latest bulk action: its state (fleet/batch.ts). */
