@@ -30,6 +30,7 @@ export {
   aboutTime,
   allowance,
   BACKOFF_MINUTES,
+  backoffUntil,
   emptyHour,
   fitsAt,
   mergeHours,

@@ -124,6 +124,8 @@ describe('the repository page tells the truth about a connection', () => {
   test('2. a repository Valohai cannot fetch at all is an error, not a yellow "Not in sync"', async () => {
     removeKeyByHand(REPO);
     const view = await connectedPage();
+    // The page lists no keys to load: Verify is the live read that finds the key gone.
+    await finish(view, 'verify-button', /Verifying[\s\S]*(not verified|failed)/i);
     const headline = await text(view.app.getByTestId('sync-state'));
     assert.match(headline, /^Valohai cannot fetch$/);
     const why = await text(view.app.getByTestId('sync-failing'));

@@ -203,15 +203,23 @@ describe('connect, rotate and disconnect with the stored API token', () => {
     assert.equal(row?.keyAgeDays, 0);
   });
 
-  test('startVerify fetches again and confirms the head commit', async () => {
+  test('startVerify lists the keys, fetches again and confirms the head commit', async () => {
     const { jobId } = valueOf(await h.call('startVerify', {}, h.context('admin', REPO)));
     const job = await finished(jobId);
     assert.equal(job.status, 'done', job.error);
     assert.deepEqual(
       job.steps.map((s) => s.step),
-      ['valohai-project', 'read-repository', 'valohai-fetch', 'verify'],
+      ['list-keys', 'valohai-project', 'read-repository', 'valohai-fetch', 'verify'],
     );
     assert.equal(job.result?.verified, true);
+    // The page shows that listing, with its time, until the next one.
+    const page = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', REPO)));
+    const seenAt = page.connection?.keysSeenAt ?? '';
+    assert.ok(seenAt >= (job.startedAt ?? '') && seenAt <= (job.finishedAt ?? ''), `listed during the Verify (${seenAt})`);
+    assert.deepEqual(
+      page.connection?.accessKeys.map((k) => k.state),
+      TARGETS.map(() => 'present'),
+    );
   });
 
   test('rotation puts a new key everywhere, Valohai takes it, and the old one is gone', async () => {

@@ -69,8 +69,8 @@ export interface AccessKeyStatus {
   /** `workspace/slug`. */
   repository: string;
   /**
-   * 'present' or 'missing' as Bitbucket lists the repository's keys right now; 'unchecked' when no API
-   * token is stored (a connection made by hand), since only a token can list access keys.
+   * 'present' or 'missing' as Bitbucket listed the repository's keys when the app last looked
+   * (`keysSeenAt`); 'unchecked' when it never has (no API token is stored, or a connection made by hand).
    */
   state: 'present' | 'missing' | 'unchecked';
   /** Bitbucket access key id when present; for an unchecked key, the id recorded when it was added, if any. */
@@ -90,6 +90,11 @@ export interface ConnectionStatus {
   createdAt: string;
   keyAgeDays: number;
   accessKeys: AccessKeyStatus[];
+  /**
+   * When the app last listed the keys (the last connect, rotate, Verify or check): the page is read
+   * from storage and spends none of the token's hour; Verify lists them again.
+   */
+  keysSeenAt?: string | null;
   /** Newest commit Valohai has of this repository, and the Bitbucket head of `ref`. */
   valohaiCommit: { identifier: string; commitTime: string | null } | null;
   bitbucketHead: string | null;

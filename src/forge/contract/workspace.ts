@@ -29,6 +29,23 @@ export interface BitbucketCredentialSummary {
   workspaceAdmin?: boolean | null;
   problem?: ResolverError;
   lifetime?: TokenLifetime;
+  /** The stored token's hour by the app's count (Bitbucket tells an API token nothing of it). */
+  hour?: TokenHourView;
+}
+
+/**
+ * The stored Bitbucket API token's rolling hour, as the app counts it: every request of every path
+ * (pages, actions, checks, push handling, bulk work). Bitbucket allows its user about `limit`.
+ */
+export interface TokenHourView {
+  spent: number;
+  /** Of `spent`, what work with nobody at the keyboard sent (it may use at most 60% of the hour). */
+  unattended: number;
+  limit: number;
+  /** Set when the hour is spent: when requests free up again (ISO). */
+  resumesAt?: string;
+  /** Set after Bitbucket answered 429: automatic work waits until then (ISO). */
+  automaticWorkWaitsUntil?: string;
 }
 
 /**

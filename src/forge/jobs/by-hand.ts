@@ -32,7 +32,8 @@ import { cleanText } from '../errors';
 import { recordHealth } from '../store/health-records';
 import type { JobContext } from './context';
 import { manualKeyStates, manualVerifyError } from './manual-check';
-import type { LastFetch, StoredConnection } from '../store/records';
+import type { KeysSeen, LastFetch, StoredConnection } from '../store/records';
+import { listRecordedKeys } from '../store/keys-seen';
 
 export interface JobOutcome {
   result: WorkflowResult;
@@ -184,11 +185,13 @@ async function fetchAndCheck(
   sink: ProgressSink,
   result: WorkflowResult,
   rawErrors: string[] = [],
+  listKeys?: () => Promise<void>,
 ): Promise<boolean> {
   const saga = new Saga(sink);
-  // The project and the head read, then Valohai's fetch and the check of what it sees.
-  saga.expect(4);
+  // The keys listed (with a token), the project and the head read, then Valohai's fetch and the check of what it sees.
+  saga.expect(listKeys ? 5 : 4);
   const { record } = connection;
+  if (listKeys) await saga.step('list-keys', `Listing the connection's access keys on ${record.targets.length === 1 ? 'its repository' : `its ${record.targets.length} repositories`}`, listKeys);
   const valohai = await ctx.valohai();
   // A project that now fetches another repository would "verify" that one's commits: stop instead.
   const project = await saga.step('valohai-project', `Reading Valohai project ${record.projectName}`, () => valohai.findProject(record.projectId));
@@ -249,8 +252,18 @@ export async function verifyConnection(ctx: JobContext, sink: ProgressSink, manu
   const result = emptyResult(ctx.job.repository, connection.record.projectId);
   try {
     const rawErrors: string[] = [];
-    const verified = await fetchAndCheck(ctx, connection, sink, result, rawErrors);
-    const fresh = (await ctx.connections.load()) ?? connection;
+    // With a stored token, a person's Verify also lists the keys the connection recorded: the page shows
+    // that listing until the next one. A bulk Verify asks Valohai only, and spends none of the token.
+    let keysSeen: KeysSeen | undefined;
+    const person = ctx.job.batchId === undefined;
+    const secret = person && connection.mode === 'automatic' && connection.state === 'connected' ? await ctx.bitbucketSecret() : undefined;
+    const listKeys = secret
+      ? async () => {
+          keysSeen = await listRecordedKeys(ctx.now, ctx.tokenBitbucket(secret), connection);
+        }
+      : undefined;
+    const verified = await fetchAndCheck(ctx, connection, sink, result, rawErrors, listKeys);
+    const fresh = { ...((await ctx.connections.load()) ?? connection), ...(keysSeen ? { keysSeen } : {}) };
     const lastFetch = fetchOutcome(ctx, result);
     let perRepository = false;
     if (verified) {

@@ -9,6 +9,7 @@ import { connectorLapse, TAKE_OVER } from '../access/connector-lapse';
 import { failures, ResolverFailure } from '../errors';
 import { counted, type JobContext } from './context';
 import { disconnectByHand, fetchOutcome, keepCreatedProject } from './by-hand';
+import { keysSeenIn } from '../store/keys-seen';
 
 async function requireToken(ctx: JobContext) {
   const secret = await ctx.bitbucketSecret();
@@ -27,6 +28,7 @@ async function recordOutcome(ctx: JobContext, result: WorkflowResult, owner: str
     verifiedAt: result.verified ? ctx.now.toISOString() : stored.verifiedAt,
     // A failed run was undone, and the key that was in place before still is: its fetch state stands.
     lastFetch: result.outcome === 'failed' ? (stored.lastFetch ?? null) : fetchOutcome(ctx, result),
+    keysSeen: result.outcome === 'failed' ? (stored.keysSeen ?? null) : keysSeenIn(result, ctx.now),
   });
 }
 

@@ -10,6 +10,7 @@ import type { ConnectPreview, HealthView, OwnershipOption, PreviewConnectPayload
 import { automationPause, healthView, loadHealth, loadPolicy, tokenExpiryFindings } from '../store/health-records';
 import { repositoryAccess, repositoryAdmin } from '../access/authorize';
 import { healthForViewer } from './health-disclosure';
+import { tokenHourNotice, tokenHourView } from './token-hour';
 import { Credentials } from '../store/credentials';
 import { ResolverFailure, valohaiTokenRefused } from '../errors';
 import { activeJob } from '../jobs/slots';
@@ -82,6 +83,11 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
     credentials.summary(),
   ]);
   const tokenNotices = tokenExpiryFindings(stored, now).map((f) => ({ message: f.message, fix: f.fix ?? '' }));
+  if (bitbucketSecret && access.permission === 'admin') {
+    // Said once, with whose token and until when: the page itself needs none of it.
+    const hour = tokenHourNotice(await tokenHourView(platform, bitbucketSecret), stored.bitbucket?.accountName ?? bitbucketSecret.email);
+    if (hour) tokenNotices.push(hour);
+  }
   if (valohaiSecret) secrets.push(valohaiSecret.token);
   if (bitbucketSecret) secrets.push(bitbucketSecret.token);
 
@@ -140,7 +146,7 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
     if (!valohaiSecret) return { ...page, state: 'not-set-up' };
     const valohai = valohaiFor(platform, valohaiSecret, RESOLVER_LIMITS);
     if (connection) {
-      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, bitbucketSecret, await health(connection));
+      const status = await connectionStatus(platform, connection, repository, valohai, valohaiSecret.host, await health(connection));
       return { ...page, state: 'connected', connection: status };
     }
     const defaultRef = repository.mainBranch ?? 'main';

@@ -29,6 +29,7 @@ import { pointerMayBeLive } from '../jobs/slots';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from '../store/records';
 import { checkBitbucketToken, checkValohaiToken } from './token-check';
+import { tokenHourView } from './token-hour';
 import { listWorkspaceRepositories, type WorkspaceMembership } from '../../bitbucket/index';
 import { loadTrust, saveTrust } from '../access/trust';
 
@@ -114,6 +115,7 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
     platform.store.query<HealthRecord>(keys.healthPrefix(ws), { limit: 5000 }),
   ]);
   const paused = automationPause(summary, now);
+  const hour = bitbucket ? await tokenHourView(platform, bitbucket) : undefined;
   // Only for choosing an owner of new projects in a bulk connect: a Valohai that does not answer leaves the list empty.
   const valohaiOwners = valohai ? await valohaiFor(platform, valohai, RESOLVER_LIMITS).ownershipOptions().catch(() => [] as string[]) : [];
   const healthByRepo = new Map(checks.map(({ key, value }) => [key.slice(keys.healthPrefix(ws).length), value]));
@@ -151,7 +153,7 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
     workspace: membership.workspace ?? listing.workspace ?? { slug: '', name: '' },
     canAdminister: membership.permission === 'owner',
     valohai: valohaiSummary(summary.valohai, valohai !== undefined, now),
-    bitbucket: bitbucketSummary(summary.bitbucket, bitbucket !== undefined, now),
+    bitbucket: { ...bitbucketSummary(summary.bitbucket, bitbucket !== undefined, now), ...(hour ? { hour } : {}) },
     repositories,
     repositoriesTruncated: listing.truncated,
     trust,

@@ -105,7 +105,17 @@ export interface StoredConnection {
    * connection's current key on them may be removed on its own (one click, or the policy).
    */
   unneededTargets?: string[];
+  /**
+   * The connection's keys as the app last listed them with the stored token (a connect, rotate, Verify or
+   * check): the page shows these, with their time, and spends none of the token's hour to load.
+   */
+  keysSeen?: KeysSeen | null;
   record: ConnectionRecord;
+}
+
+export interface KeysSeen {
+  at: string;
+  keys: { repository: string; present: boolean; id: number | null; lastUsed: string | null }[];
 }
 
 export type JobInput =

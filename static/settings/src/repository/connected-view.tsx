@@ -269,7 +269,18 @@ export function ConnectedView({
             rows={accessKeyRows}
             testId="access-keys"
           />
-          {connection.accessKeys.some((k) => k.state === 'unchecked') && (
+          {connection.keysSeenAt && (
+            <Text as="p" color="color.text.subtle" testId="keys-seen-at">
+              As Bitbucket listed them on {formatDateTime(connection.keysSeenAt)}, at the last connect, rotate, check or Verify. Verify now lists them
+              again.
+            </Text>
+          )}
+          {connection.accessKeys.some((k) => k.state === 'unchecked') && setup.bitbucket && (
+            <Text as="p" color="color.text.subtle" testId="keys-not-listed">
+              The app has not listed the keys of the repositories marked Not checked yet: Verify now lists them with the stored API token.
+            </Text>
+          )}
+          {connection.accessKeys.some((k) => k.state === 'unchecked') && !setup.bitbucket && (
             <Text as="p" color="color.text.subtle" testId="keys-unchecked">
               Without a Bitbucket API token the app cannot list access keys, so it cannot see them or when they were last used. Verify now
               checks that Valohai can still fetch with the key.
