@@ -13,6 +13,8 @@ export class AccessKeyFormatError extends Error {
   constructor(
     readonly problem: AccessKeyProblem,
     message: string,
+    /** The request field the problem is in, as Bitbucket's 400 names it. */
+    readonly field: 'key' | 'label' | 'comment' = 'key',
   ) {
     super(message);
     this.name = 'AccessKeyFormatError';

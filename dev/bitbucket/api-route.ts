@@ -6,9 +6,9 @@
 import type { HttpReply, HttpRequest, Method, Router } from '../http';
 import type { RepoPermission } from '../seed/seed-types';
 import { authenticate, describePrincipal, permissionOn, type Principal } from './auth';
-import { RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE, bbError, unauthorized } from './errors';
+import { NO_CONTENT_TYPE, RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE, bbError, notVisible, unauthorized } from './errors';
 import type { RateLimiter } from './rate-limit';
-import { requirementFor } from './route-table';
+import { requirementFor, type RouteRequirement } from './route-table';
 import { fullName, type Urls } from './serializers';
 import { permissionAtLeast, type BitbucketState, type RepoRecord } from './state';
 
@@ -33,19 +33,28 @@ export function mountRoute(router: Router, deps: ApiDeps, method: Method, templa
   const requirement = requirementFor(method, template);
   if (!requirement) throw new Error(`Route ${method} ${template} has no entry in BITBUCKET_ROUTES; add its scopes there first.`);
   router.on(method, template, async (req) => {
-    const principal = authenticate(deps.state, req.headers);
-    if (!principal) return unauthorized();
-    if (principal.kind === 'access-token' && !requirement.accessTokens) return bbError(403, WRONG_MECHANISM_MESSAGE);
-    const limited = template.startsWith('/repositories');
-    if (limited && !deps.limiter.take(principal.credentialId)) {
-      return bbError(429, RATE_LIMIT_MESSAGE, {
-        detail: `The limit is ${deps.limiter.perHour} requests per hour per credential on /2.0/repositories. Wait, then retry with backoff.`,
-      });
-    }
-    const reply = await answer(deps, requirement.scopes, principal, req, handler);
-    if (!limited) return reply;
-    return { ...reply, headers: { ...reply.headers, ...rateLimitHeaders(deps.limiter, principal.credentialId) } };
+    const reply = await authorizedAnswer(deps, requirement, template, req, handler);
+    // Bitbucket labels every answer with a content type, an empty 204 included.
+    if (reply.status === 204 && !hasHeader(reply, 'content-type')) return { ...reply, headers: { ...reply.headers, 'content-type': NO_CONTENT_TYPE } };
+    return reply;
   });
+}
+
+const hasHeader = (reply: HttpReply, name: string) => Object.keys(reply.headers ?? {}).some((h) => h.toLowerCase() === name);
+
+async function authorizedAnswer(deps: ApiDeps, requirement: RouteRequirement, template: string, req: HttpRequest, handler: ApiHandler): Promise<HttpReply> {
+  const principal = authenticate(deps.state, req.headers);
+  if (!principal) return unauthorized();
+  if (principal.kind === 'access-token' && !requirement.accessTokens) return bbError(403, WRONG_MECHANISM_MESSAGE);
+  const limited = template.startsWith('/repositories');
+  if (limited && !deps.limiter.take(principal.credentialId)) {
+    return bbError(429, RATE_LIMIT_MESSAGE, {
+      detail: `The limit is ${deps.limiter.perHour} requests per hour per credential on /2.0/repositories. Wait, then retry with backoff.`,
+    });
+  }
+  const reply = await answer(deps, requirement.scopes, principal, req, handler);
+  if (!limited) return reply;
+  return { ...reply, headers: { ...reply.headers, ...rateLimitHeaders(deps.limiter, principal.credentialId) } };
 }
 
 /** Bitbucket's documented rate-limit headers, and the exact count left, which the product reads when present. */
@@ -77,16 +86,14 @@ export function loadRepo(call: ApiCall, need: RepoPermission): RepoRecord | Http
   const { workspace = '', repo_slug: slug = '' } = call.req.params;
   const ws = call.state.findWorkspace(workspace);
   const repo = ws && call.state.findRepo(ws, slug);
-  if (!repo) {
-    return bbError(404, `Repository ${workspace}/${slug} not found`, {
-      detail: 'Check the workspace and repository slug (or {uuid}); slugs are lower-case in URLs.',
-    });
-  }
-  const have = permissionOn(call.state, call.principal, repo);
+  // A repository the caller cannot see answers exactly as one that does not exist (404, since 2022),
+  // on every route below it; 403 is only for a caller who sees it with too low a role.
+  const have = repo && permissionOn(call.state, call.principal, repo);
+  if (!repo || have === undefined) return notVisible();
   if (!permissionAtLeast(have, need)) {
     const what = need === 'admin' ? 'Administrator access' : need === 'write' ? 'Write access' : 'Access';
     return bbError(403, `${what} to ${fullName(repo)} is required.`, {
-      detail: `${describePrincipal(call.principal)} has ${have ?? 'no'} access to ${fullName(repo)}. Ask a workspace admin to grant ${need}.`,
+      detail: `${describePrincipal(call.principal)} has ${have} access to ${fullName(repo)}. Ask a workspace admin to grant ${need}.`,
     });
   }
   return repo;

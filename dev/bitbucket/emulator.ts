@@ -8,7 +8,8 @@ import { Router, serve, type RouteInfo } from '../http';
 import { buildSeed } from '../seed/build-seed';
 import type { Seed } from '../seed/seed-types';
 import type { ApiDeps } from './api-route';
-import { bbError } from './errors';
+import { bbError, retired } from './errors';
+import { BITBUCKET_ROUTES } from './route-table';
 import { RateLimiter } from './rate-limit';
 import { mountAccessKeyRoutes } from './routes/access-key-routes';
 import { mountRepositoryRoutes } from './routes/repository-routes';
@@ -59,6 +60,8 @@ export function createBitbucketRouter(deps: Omit<ApiDeps, 'base'>): Router {
   mountSourceRoutes(router, full);
   mountAccessKeyRoutes(router, full);
   mountUserRoutes(router, full);
+  // Retired endpoints answer 410 to every call, credentials or not: the endpoint is gone for everyone.
+  for (const r of BITBUCKET_ROUTES) if (r.retired) router.on(r.method, r.template, () => retired());
   return router;
 }
 

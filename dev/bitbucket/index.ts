@@ -5,4 +5,12 @@ export type { AccessKeyEntry, PushCommitInput, RepoRecord, UserRecord, Workspace
 export { AccessKeyFormatError, parseAccessKey } from './access-key-format';
 export { BITBUCKET_ROUTES, type RouteRequirement } from './route-table';
 export { RateLimiter } from './rate-limit';
-export { DUPLICATE_KEY_MESSAGE, RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE } from './errors';
+export {
+  ACCOUNT_KEY_MESSAGE,
+  DUPLICATE_KEY_MESSAGE,
+  NO_CONTENT_TYPE,
+  NOT_VISIBLE_MESSAGE,
+  RATE_LIMIT_MESSAGE,
+  RETIRED_CHANGE,
+  WRONG_MECHANISM_MESSAGE,
+} from './errors';

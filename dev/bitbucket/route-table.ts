@@ -16,13 +16,15 @@ export interface RouteRequirement {
   authTypes: AuthType[];
   /** Whether repository/workspace access tokens (Bearer) may call it. */
   accessTokens: boolean;
+  /** Retired by Bitbucket (the change log entry named in its 410): every call answers 410. */
+  retired?: true;
 }
 
 const REPO = '/repositories/{workspace}/{repo_slug}';
 const both: AuthType[] = ['forge-oauth2', 'api-token'];
 const apiTokenOnly: AuthType[] = ['api-token'];
 
-export const BITBUCKET_ROUTES: RouteRequirement[] = [
+const LIVE_ROUTES: RouteRequirement[] = [
   { method: 'GET', template: '/repositories/{workspace}', scopes: ['read:repository:bitbucket'], authTypes: both, accessTokens: true },
   { method: 'GET', template: REPO, scopes: ['read:repository:bitbucket'], authTypes: both, accessTokens: true },
   { method: 'GET', template: `${REPO}/refs/branches/{name}`, scopes: ['read:repository:bitbucket'], authTypes: both, accessTokens: true },
@@ -85,6 +87,19 @@ export const BITBUCKET_ROUTES: RouteRequirement[] = [
     accessTokens: false,
   },
 ];
+
+/**
+ * Endpoints Bitbucket retired (CHANGE-2770, CHANGE-3022): still in the spec, answering 410 to every call,
+ * so that a client still using one learns it at once.
+ */
+const RETIRED_ROUTES: RouteRequirement[] = [
+  { method: 'GET', template: '/repositories', scopes: ['read:repository:bitbucket'], authTypes: apiTokenOnly, accessTokens: false, retired: true },
+  { method: 'GET', template: '/workspaces', scopes: ['read:user:bitbucket', 'read:workspace:bitbucket'], authTypes: apiTokenOnly, accessTokens: false, retired: true },
+  { method: 'GET', template: '/user/permissions/repositories', scopes: ['read:repository:bitbucket'], authTypes: apiTokenOnly, accessTokens: false, retired: true },
+  { method: 'GET', template: '/user/permissions/workspaces', scopes: ['read:workspace:bitbucket', 'read:user:bitbucket'], authTypes: apiTokenOnly, accessTokens: false, retired: true },
+];
+
+export const BITBUCKET_ROUTES: RouteRequirement[] = [...LIVE_ROUTES, ...RETIRED_ROUTES];
 
 export function requirementFor(method: Method, template: string): RouteRequirement | undefined {
   return BITBUCKET_ROUTES.find((r) => r.method === method && r.template === template);

@@ -8,6 +8,7 @@ import type { RepoPermission, WorkspaceRole } from '../seed/seed-types';
 import { tryGit } from '../seed/git-cli';
 import { writeCommits, type TreeChange } from '../seed/git-writer';
 import { AccessKeyFormatError, parseAccessKey } from './access-key-format';
+import { ACCOUNT_KEY_MESSAGE, DUPLICATE_KEY_MESSAGE } from './errors';
 
 export interface WorkspaceRecord {
   slug: string;
@@ -174,6 +175,17 @@ export class BitbucketState implements GitRepoDirectory {
     return repo.isPrivate ? granted : strongerPermission(granted, 'read');
   }
 
+  /**
+   * Makes `key` (an authorized_keys line) an SSH key of the account with `email`, as adding it in the
+   * account's settings would: from then on it cannot become an access key.
+   */
+  registerAccountSshKey(email: string, key: string): void {
+    const user = this.findUser(email);
+    if (!user) throw new Error(`No user "${email}" in the emulator state. Add the user to the seed first.`);
+    const { normalized } = parseAccessKey(key);
+    if (!user.sshKeys.includes(normalized)) user.sshKeys.push(normalized);
+  }
+
   // Access keys.
 
   listAccessKeys(repo: RepoRecord): AccessKeyEntry[] {
@@ -188,16 +200,13 @@ export class BitbucketState implements GitRepoDirectory {
   addAccessKey(repo: RepoRecord, input: { key: unknown; label?: unknown }): AccessKeyEntry {
     const parsed = parseAccessKey(input.key);
     if (this.users.some((u) => u.sshKeys.includes(parsed.normalized))) {
-      throw new AccessKeyConflictError(
-        'account-key',
-        'This key is already in use as an account SSH key, so it cannot also be an access key. Generate a separate key for the access key.',
-      );
+      throw new AccessKeyConflictError('account-key', ACCOUNT_KEY_MESSAGE);
     }
     if (this.keys.some((k) => k.repo === repo && k.key === parsed.normalized)) {
-      throw new AccessKeyConflictError('duplicate', 'Someone has already added that access key to this repository.');
+      throw new AccessKeyConflictError('duplicate', DUPLICATE_KEY_MESSAGE);
     }
     if (input.label !== undefined && typeof input.label !== 'string') {
-      throw new AccessKeyFormatError('invalid', 'The "label" field must be a string.');
+      throw new AccessKeyFormatError('invalid', 'The "label" field must be a string.', 'label');
     }
     const entry: AccessKeyEntry = {
       id: this.nextKeyId++,
@@ -226,10 +235,10 @@ export class BitbucketState implements GitRepoDirectory {
       keyComment = parsed.comment || undefined;
     }
     if (input.label !== undefined && typeof input.label !== 'string') {
-      throw new AccessKeyFormatError('invalid', 'The "label" field must be a string.');
+      throw new AccessKeyFormatError('invalid', 'The "label" field must be a string.', 'label');
     }
     if (input.comment !== undefined && typeof input.comment !== 'string') {
-      throw new AccessKeyFormatError('invalid', 'The "comment" field must be a string.');
+      throw new AccessKeyFormatError('invalid', 'The "comment" field must be a string.', 'comment');
     }
     if (input.label !== undefined) entry.label = input.label;
     const comment = input.comment ?? keyComment;

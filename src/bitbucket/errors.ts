@@ -21,6 +21,8 @@ export type BitbucketErrorCode =
   | 'rate_limited'
   | 'bad_request'
   | 'already_present'
+  | 'account_key'
+  | 'retired_api'
   | 'server_error'
   | 'unexpected_status'
   | 'redirect'
@@ -81,6 +83,14 @@ export class BitbucketBadRequestError extends BitbucketError {
   override readonly name: string = 'BitbucketBadRequestError';
 }
 
+/**
+ * 410: Bitbucket retired an endpoint this app calls. Repeating cannot help; only a newer app version
+ * that uses the endpoint's replacement can.
+ */
+export class BitbucketRetiredApiError extends BitbucketError {
+  override readonly name: string = 'BitbucketRetiredApiError';
+}
+
 /** The access key is already on the repository: for an add, that means "present", not failure. */
 export class AccessKeyAlreadyPresentError extends BitbucketError {
   override readonly name: string = 'AccessKeyAlreadyPresentError';
@@ -135,6 +145,8 @@ const KNOWN_MESSAGES: readonly [RegExp, string][] = [
   [/lack one or more required privilege scopes/i, 'The credentials lack one or more required privilege scopes.'],
   [/rate limit for this resource has been exceeded/i, 'Rate limit for this resource has been exceeded.'],
   [/may not have access to this repository/i, 'You may not have access to this repository, or it no longer exists in this workspace.'],
+  [/already registered that SSH key/i, 'Someone has already registered that SSH key.'],
+  [/CHANGE-2770|functionality has been deprecated/i, 'Functionality has been deprecated (CHANGE-2770).'],
 ];
 
 /** Longest server message shown as it is. */
@@ -160,9 +172,51 @@ function allowed(candidate: unknown): string | undefined {
   return showable(text) ? text : undefined;
 }
 
+/** Messages Bitbucket gives for fields, in either form: `["text"]` or `[{"message": "text"}]`. */
+function fieldMessages(value: unknown): string[] {
+  if (!Array.isArray(value)) return [];
+  return value.flatMap((entry: unknown) => {
+    const text = typeof entry === 'object' && entry !== null ? (entry as { message?: unknown }).message : entry;
+    const shown = allowed(text);
+    return shown ? [shown] : [];
+  });
+}
+
+/** The first showable field message of `{"<field>": [...], ...}`, prefixed with its field name. */
+function firstFieldMessage(fields: unknown): string | undefined {
+  if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) return undefined;
+  for (const [field, value] of Object.entries(fields)) {
+    const [message] = fieldMessages(value);
+    if (message) return allowed(`${field}: ${message}`) ?? message;
+  }
+  return undefined;
+}
+
+/** Generic words a field error comes with, which say less than the field's own message. */
+const GENERIC = /^(?:bad request|invalid request|validation error)\.?$/i;
+
+/**
+ * Bitbucket's words from a JSON error body, in each envelope it is known to use: `{"type": "error",
+ * "error": {"message", "fields"?}}` (a generic message gives way to the first field's), a bare field
+ * error `{"key": [{"message"}]}`, or a top-level `message`.
+ */
+function messageOfJson(body: unknown): string | undefined {
+  if (typeof body !== 'object' || body === null) return allowed(body);
+  if (Array.isArray(body)) return undefined;
+  const o = body as Record<string, unknown>;
+  if (typeof o.error === 'object' && o.error !== null) {
+    const err = o.error as { message?: unknown; fields?: unknown };
+    const message = allowed(err.message);
+    const field = firstFieldMessage(err.fields);
+    return message && !GENERIC.test(message) ? message : (field ?? message);
+  }
+  if (o.message !== undefined) return allowed(o.message);
+  return firstFieldMessage(o);
+}
+
 /**
  * Bitbucket's words from an error body, as an allow-list: a known message in our words; else the
- * envelope's `error.message` (or a top-level `message`, an HTML page's title, a one-line text body)
+ * message of a known JSON envelope (see `messageOfJson`), an HTML page's title or a one-line text body,
  * when it is short plain text with nothing token-like in it; else nothing. `detail` and `data` are
  * never shown: they are where a server echoes what it was sent.
  */
@@ -171,13 +225,7 @@ export function bitbucketMessageOf(text: string): string | undefined {
   if (!trimmed) return undefined;
   for (const [pattern, words] of KNOWN_MESSAGES) if (pattern.test(trimmed)) return words;
   try {
-    const body = JSON.parse(trimmed) as unknown;
-    if (typeof body === 'object' && body !== null) {
-      const err = (body as { error?: unknown }).error;
-      if (typeof err === 'object' && err !== null) return allowed((err as { message?: unknown }).message);
-      return allowed((body as { message?: unknown }).message);
-    }
-    return allowed(body);
+    return messageOfJson(JSON.parse(trimmed) as unknown);
   } catch {
     // not JSON: an HTML page by its title, or one line of text
   }
@@ -187,6 +235,7 @@ export function bitbucketMessageOf(text: string): string | undefined {
 }
 
 const ALREADY_ADDED = /already added that access key/i;
+const ACCOUNT_KEY = /already registered that SSH key/i;
 const WRONG_MECHANISM = /not accessible by this authentication mechanism/i;
 
 /** The typed error for a non-2xx answer. */
@@ -207,6 +256,13 @@ export function errorForResponse(
         code: 'already_present',
         bitbucketMessage,
       });
+    }
+    if (ctx.addingAccessKey && ACCOUNT_KEY.test(res.text)) {
+      return new BitbucketBadRequestError(
+        `Bitbucket refused the key for ${repo} (400): it is already the SSH key of a Bitbucket account, and such a key cannot also be an access key. ` +
+          'Use a new key made only for this connection (connect again to generate one), or remove the key from that account\'s SSH keys in Bitbucket first.',
+        { status, code: 'account_key', bitbucketMessage },
+      );
     }
     return new BitbucketBadRequestError(`Bitbucket refused the request while ${ctx.action} (400).${said}`, {
       status,
@@ -237,13 +293,14 @@ export function errorForResponse(
     );
   }
   if (status === 404) {
-    const message =
-      ctx.notFound ??
-      (ctx.repository
-        ? `Bitbucket has no repository ${ctx.repository}, or the token's account cannot see it (404 while ${ctx.action}). ` +
-          'Check the workspace and repository slug as they appear in the repository URL, and that the account has access.'
-        : `Bitbucket found nothing there while ${ctx.action} (404).${said}`);
+    const message = ctx.notFound ?? (ctx.repository ? repositoryNotVisible(ctx.repository, ctx.action) : `Bitbucket found nothing there while ${ctx.action} (404).${said}`);
     return new BitbucketNotFoundError(message, { status, code: 'not_found', bitbucketMessage });
+  }
+  if (status === 410) {
+    return new BitbucketRetiredApiError(
+      `Bitbucket retired an API this app uses (410 while ${ctx.action}): update the app to its latest version, which uses the API that replaced it.${said}`,
+      { status, code: 'retired_api', bitbucketMessage },
+    );
   }
   if (status === 429) {
     const retryAfterSeconds = parseRetryAfter(res.headers['retry-after']);
@@ -280,6 +337,18 @@ export function errorForResponse(
     code: 'unexpected_status',
     bitbucketMessage,
   });
+}
+
+/**
+ * A 404 about a repository: Bitbucket gives it both for a repository that does not exist and for a
+ * private one the caller cannot see, and does not tell the two apart.
+ */
+export function repositoryNotVisible(repository: string, action: string): string {
+  return (
+    `${repository} is a Bitbucket repository you cannot see or that does not exist (404 while ${action}). ` +
+    `Check the workspace and repository name as they appear in the repository's URL; if they are right, ask an admin of ${repository} for access, ` +
+    'or check that the API token belongs to the account that has it.'
+  );
 }
 
 /** A `next` link that leaves the configured API root: not followed, and not a passing fault. */

@@ -10,6 +10,7 @@ export {
   BitbucketNetworkError,
   BitbucketNotFoundError,
   BitbucketRateLimitError,
+  BitbucketRetiredApiError,
   errorForResponse,
   REQUIRED_SCOPES,
   type BitbucketErrorCode,

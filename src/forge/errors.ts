@@ -3,7 +3,14 @@
  * Client errors (Bitbucket, Valohai) already carry scrubbed messages; anything unknown becomes a
  * generic 'internal' reply and only its class name is logged.
  */
-import { BitbucketAuthError, BitbucketError, BitbucketForbiddenError, BitbucketRateLimitError } from '../bitbucket/index';
+import {
+  BitbucketAuthError,
+  BitbucketError,
+  BitbucketForbiddenError,
+  BitbucketNotFoundError,
+  BitbucketRateLimitError,
+  BitbucketRetiredApiError,
+} from '../bitbucket/index';
 import { EmptyRepositoryError, NotAuthorisedError, ProjectInUseError, ProjectMovedError, RequestBudgetError, SubmoduleRepositoryError } from '../connect/index';
 import { InvalidPathSegmentError } from '../http/path';
 import { inert } from '../http/inert';
@@ -146,6 +153,20 @@ export function toResolverError(err: unknown, secrets: readonly string[] = []): 
   }
   if (err instanceof BitbucketRateLimitError) {
     return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a few minutes, then try again.', temporary: true };
+  }
+  if (err instanceof BitbucketRetiredApiError) {
+    return {
+      code: 'bitbucket-error',
+      message: clean(err.message),
+      fix: 'Ask whoever manages apps in this workspace to update Valohai access for Bitbucket to its latest version; trying again will not help.',
+    };
+  }
+  if (err instanceof BitbucketNotFoundError) {
+    return {
+      code: 'bitbucket-error',
+      message: clean(err.message),
+      fix: 'Check the repository name; if it is right, ask an admin of that repository for access for the account that asked: yours, or for access keys the stored API token\'s account.',
+    };
   }
   if (err instanceof BitbucketError) {
     return passing(err)

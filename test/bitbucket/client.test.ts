@@ -12,6 +12,8 @@ import {
   BitbucketNetworkError,
   BitbucketNotFoundError,
   BitbucketRateLimitError,
+  BitbucketRetiredApiError,
+  bitbucketMessageOf,
 } from '../../src/bitbucket/errors';
 import { InvalidPathSegmentError } from '../../src/http/path';
 import { BASIC, errorBody, startFakeBitbucket, TOKEN, type FakeBitbucket, type FakeRepo } from './fake-bitbucket';
@@ -266,12 +268,55 @@ describe('BitbucketClient against an HTTP server', () => {
       assert.match(err.message, /API token/);
     });
 
-    it('404: says the repository does not exist or is not visible', async () => {
+    it('404: a repository you cannot see or that does not exist, naming it and the fix', async () => {
+      bb.faults.add({
+        path: '/repositories/acme/hidden$',
+        status: 404,
+        body: errorBody('You may not have access to this repository or it no longer exists in this workspace. If you think this repository exists and you have access, make sure you are authenticated.'),
+      });
       const { client } = bb.client();
-      const err = await client.getRepository('acme', 'nope').catch((e: unknown) => e);
-      assert.ok(err instanceof BitbucketNotFoundError);
-      assert.match(err.message, /acme\/nope/);
+      for (const slug of ['nope', 'hidden']) {
+        const err = await client.getRepository('acme', slug).catch((e: unknown) => e);
+        assert.ok(err instanceof BitbucketNotFoundError);
+        assert.match(err.message, new RegExp(`^acme/${slug} is a Bitbucket repository you cannot see or that does not exist \\(404 while reading repository acme/${slug}\\)`));
+        assert.match(err.message, /Check the workspace and repository name/);
+        assert.match(err.message, new RegExp(`ask an admin of acme/${slug} for access, or check that the API token belongs to the account that has it\\.$`));
+      }
+      assert.equal(bb.log.length, 2, 'one request each: a 404 is not retried');
+    });
+
+    it('410: Bitbucket retired an API this app uses; update the app; never retried', async () => {
+      bb.faults.add({
+        path: '/deploy-keys',
+        status: 410,
+        body: {
+          type: 'error',
+          error: {
+            message: 'CHANGE-2770 - Functionality has been deprecated',
+            detail: 'Please read the changelog entry for more details.',
+            data: { announcement_url: 'https://developer.atlassian.com/cloud/bitbucket/changelog/#CHANGE-2770' },
+          },
+        },
+      });
+      const { client, retries } = bb.client();
+      const err = await client.listAccessKeys('acme', 'models').catch((e: unknown) => e);
+      assert.ok(err instanceof BitbucketRetiredApiError);
+      assert.equal(err.code, 'retired_api');
+      assert.equal(err.retryable, false);
+      assert.match(err.message, /^Bitbucket retired an API this app uses \(410 while listing the access keys of acme\/models\): update the app/);
+      assert.match(err.message, /CHANGE-2770/);
       assert.equal(bb.log.length, 1);
+      assert.equal(retries.length, 0);
+    });
+
+    it('400 on an add for a key that is an account SSH key: says so, and to use a key made for the connection', async () => {
+      bb.faults.add({ path: '/deploy-keys', method: 'POST', status: 400, body: { key: [{ message: 'Someone has already registered that SSH key.' }] } });
+      const err = await bb.client().client.addAccessKey('acme', 'models', { key: publicKeyLine().line, label: 'a' }).catch((e: unknown) => e);
+      assert.ok(err instanceof BitbucketBadRequestError);
+      assert.equal(err.code, 'account_key');
+      assert.equal(err.bitbucketMessage, 'Someone has already registered that SSH key.');
+      assert.match(err.message, /already the SSH key of a Bitbucket account/);
+      assert.match(err.message, /Use a new key made only for this connection/);
     });
 
     for (const status of [400, 401, 403, 404, 410, 422]) {
@@ -383,6 +428,28 @@ describe('BitbucketClient against an HTTP server', () => {
         await quoted(errorBody(`Your credentials lack one or more required privilege scopes (token ${tokenLike}).`)),
         'The credentials lack one or more required privilege scopes.',
       );
+    });
+
+    it("reads Bitbucket's words from each envelope it uses: error.message, error.fields, bare field lists, plain text", () => {
+      const cases: [unknown, string | undefined][] = [
+        [{ type: 'error', error: { message: 'Repository is read-only' } }, 'Repository is read-only'],
+        [{ type: 'error', error: { message: 'Bad request', fields: { key: ['Invalid SSH key'] } } }, 'key: Invalid SSH key'],
+        [{ type: 'error', error: { message: 'Bad request', fields: { label: [{ message: 'Too long' }] } } }, 'label: Too long'],
+        [{ type: 'error', error: { message: 'Key problem', fields: { key: ['Invalid SSH key'] } } }, 'Key problem'],
+        [{ type: 'error', error: { message: 'Bad request' } }, 'Bad request'],
+        [{ key: [{ message: 'Invalid SSH key' }] }, 'key: Invalid SSH key'],
+        [{ key: ['Invalid SSH key'] }, 'key: Invalid SSH key'],
+        [{ key: [{ message: 'Someone has already added that access key to this repository.' }] }, 'Someone has already added that access key to this repository.'],
+        [{ key: [{ message: `Token ATATT3x${'a'.repeat(30)}` }] }, undefined],
+        [{ key: 'not a list' }, undefined],
+        [{ message: 'Top-level words' }, 'Top-level words'],
+        ['Unauthorized', 'Unauthorized'],
+        [[1, 2], undefined],
+      ];
+      for (const [body, expected] of cases) {
+        const text = typeof body === 'string' ? body : JSON.stringify(body);
+        assert.equal(bitbucketMessageOf(text), expected, text);
+      }
     });
 
     it('never puts the token into any error', async () => {

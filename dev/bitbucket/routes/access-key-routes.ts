@@ -1,22 +1,22 @@
 /**
  * Repository access keys (`/deploy-keys`): list, add, read, relabel, delete. Admin permission on the
- * repository is required for all of them; Bitbucket's own 400 texts for refused keys.
+ * repository is required for all of them; refused keys get Bitbucket's own 400 texts as field errors:
+ * an add in the bare form known from Bitbucket (`{"key": [{"message": "..."}]}`, the spec declares no
+ * body there), a relabel in the `error` envelope the spec declares for that 400, with `error.fields`.
  */
 import type { HttpReply, Router } from '../../http';
 import { isReply, jsonBody, loadRepo, mountRoute, type ApiCall, type ApiDeps } from '../api-route';
 import { AccessKeyFormatError } from '../access-key-format';
-import { bbError } from '../errors';
+import { bbError, fieldError } from '../errors';
 import { paginate } from '../pagination';
 import { accessKeyJson, fullName } from '../serializers';
 import { AccessKeyConflictError, type AccessKeyEntry, type RepoRecord } from '../state';
 
 const KEYS = '/repositories/{workspace}/{repo_slug}/deploy-keys';
 
-function refused(err: unknown): HttpReply {
-  if (err instanceof AccessKeyFormatError || err instanceof AccessKeyConflictError) {
-    const kind = err instanceof AccessKeyFormatError ? err.problem : err.conflict;
-    return bbError(400, err.message, { data: { key: [kind] } });
-  }
+function refused(err: unknown, form: 'bare' | 'envelope'): HttpReply {
+  if (err instanceof AccessKeyFormatError) return fieldError(err.field, err.message, form);
+  if (err instanceof AccessKeyConflictError) return fieldError('key', err.message, form);
   throw err;
 }
 
@@ -45,7 +45,7 @@ export function mountAccessKeyRoutes(router: Router, deps: ApiDeps): void {
     try {
       return { status: 200, body: accessKeyJson(call.state.addAccessKey(repo, { key: body.key, label: body.label }), call.urls) };
     } catch (err) {
-      return refused(err);
+      return refused(err, 'bare');
     }
   });
 
@@ -63,7 +63,7 @@ export function mountAccessKeyRoutes(router: Router, deps: ApiDeps): void {
       const entry = call.state.updateAccessKey(found.entry, { key: body.key, label: body.label, comment: body.comment });
       return { status: 200, body: accessKeyJson(entry, call.urls) };
     } catch (err) {
-      return refused(err);
+      return refused(err, 'envelope');
     }
   });
 

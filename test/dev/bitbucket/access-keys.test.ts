@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DUPLICATE_KEY_MESSAGE } from '../../../dev/bitbucket/index';
+import { ACCOUNT_KEY_MESSAGE, DUPLICATE_KEY_MESSAGE, NO_CONTENT_TYPE } from '../../../dev/bitbucket/index';
 import { ed25519PublicKeyFor } from '../../../dev/seed/index';
 import { generateKeyPair } from '../../../src/ssh/index';
-import { creds, errorMessage, keyMaker, obj, startDemo, type DemoEmulator, type KeyMaker } from './support/fixture';
+import { creds, fieldMessage, keyMaker, obj, startDemo, type DemoEmulator, type KeyMaker } from './support/fixture';
 
 const KEYS = '/repositories/acme/ml-models/deploy-keys';
 let demo: DemoEmulator;
@@ -41,13 +41,13 @@ describe('adding an access key', () => {
     assert.equal((key.links as { self: { href: string } }).self.href, `${demo.bb.url}${KEYS}/${String(key.id)}`);
   });
 
-  test('the same key twice on one repository is refused with Bitbucket\'s message', async () => {
+  test('the same key twice on one repository is refused with Bitbucket\'s message, in its field form', async () => {
     const line = freshKey();
     assert.equal((await demo.call(KEYS, { method: 'POST', body: { key: line, label: 'first' } })).status, 200);
     const again = await demo.call(KEYS, { method: 'POST', body: { key: line.replace('valohai@example', 'other comment'), label: 'second' } });
     assert.equal(again.status, 400);
-    assert.equal(errorMessage(again), DUPLICATE_KEY_MESSAGE);
-    assert.ok(again.text.includes('Someone has already added that access key to this repository.'));
+    assert.equal(fieldMessage(again), DUPLICATE_KEY_MESSAGE);
+    assert.deepEqual(again.json, { key: [{ message: 'Someone has already added that access key to this repository.' }] });
   });
 
   test('one key may sit on many repositories, each with its own id', async () => {
@@ -76,12 +76,15 @@ describe('adding an access key', () => {
     for (const key of cases) {
       const res = await demo.call(KEYS, { method: 'POST', body: { key, label: 'bad' } });
       assert.equal(res.status, 400, `expected 400 for ${JSON.stringify(key)}, got ${res.status} ${res.text}`);
-      assert.equal(obj(res).type, 'error');
+      assert.ok(fieldMessage(res));
     }
     const missing = await demo.call(KEYS, { method: 'POST', body: { label: 'no key' } });
-    assert.equal(missing.status, 400);
+    assert.ok(fieldMessage(missing));
+    const badLabel = await demo.call(KEYS, { method: 'POST', body: { key: freshKey(), label: 7 } });
+    assert.match(fieldMessage(badLabel, 'label'), /must be a string/);
     const notJson = await demo.call(KEYS, { method: 'POST', body: '{"key": ' });
     assert.equal(notJson.status, 400);
+    assert.equal(obj(notJson).type, 'error', 'a body that is not JSON gets the error envelope, not a field error');
   });
 
   test('DSA, ECDSA and RSA-2048 keys are accepted; RSA-1024 is refused', async () => {
@@ -90,14 +93,21 @@ describe('adding an access key', () => {
       assert.equal(res.status, 200, `${type}: ${res.text}`);
     }
     const weak = await demo.call(KEYS, { method: 'POST', body: { key: await keys.keyOf('rsa', 1024), label: 'weak' } });
-    assert.equal(weak.status, 400);
-    assert.match(errorMessage(weak), /at least 2048 bits/);
+    assert.match(fieldMessage(weak), /at least 2048 bits/);
   });
 
-  test('an account SSH key cannot become an access key', async () => {
+  test('an account SSH key cannot become an access key: "Someone has already registered that SSH key"', async () => {
     const res = await demo.call(KEYS, { method: 'POST', body: { key: creds.admin.accountSshKey, label: 'mine' } });
-    assert.equal(res.status, 400);
-    assert.match(errorMessage(res), /account SSH key/);
+    assert.equal(fieldMessage(res), ACCOUNT_KEY_MESSAGE);
+    assert.match(ACCOUNT_KEY_MESSAGE, /^Someone has already registered that SSH key/);
+  });
+
+  test('a key registered as an account SSH key at run time is refused from then on', async () => {
+    const line = freshKey('later@laptop');
+    demo.bb.state.registerAccountSshKey(creds.writer.email, line.replace('later@laptop', 'another comment'));
+    const res = await demo.call(KEYS, { method: 'POST', body: { key: line, label: 'now refused' } });
+    assert.equal(fieldMessage(res), ACCOUNT_KEY_MESSAGE);
+    assert.throws(() => demo.bb.state.registerAccountSshKey('nobody@acme.test', line), /No user "nobody@acme.test"/);
   });
 });
 
@@ -121,6 +131,7 @@ describe('reading, relabelling and deleting', () => {
     const del = await demo.call(url, { method: 'DELETE' });
     assert.equal(del.status, 204);
     assert.equal(del.text, '');
+    assert.equal(del.contentType, NO_CONTENT_TYPE, 'a 204 carries a content type, as Bitbucket\'s do');
     assert.equal((await demo.call(url)).status, 404);
     assert.equal((await demo.call(url, { method: 'DELETE' })).status, 404);
   });
@@ -129,8 +140,7 @@ describe('reading, relabelling and deleting', () => {
     const created = obj(await demo.call(KEYS, { method: 'POST', body: { key: freshKey(), label: 'fixed' } }));
     const url = `${KEYS}/${String(created.id)}`;
     const res = await demo.call(url, { method: 'PUT', body: { key: freshKey(), label: 'hijack' } });
-    assert.equal(res.status, 400);
-    assert.match(errorMessage(res), /cannot be changed/);
+    assert.match(fieldMessage(res, 'key', 'envelope'), /cannot be changed/);
     const now = obj(await demo.call(url));
     assert.equal(now.key, created.key);
     assert.equal(now.label, 'fixed');

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RATE_LIMIT_MESSAGE, WRONG_MECHANISM_MESSAGE } from '../../../dev/bitbucket/index';
+import { NOT_VISIBLE_MESSAGE, RATE_LIMIT_MESSAGE, RETIRED_CHANGE, WRONG_MECHANISM_MESSAGE } from '../../../dev/bitbucket/index';
 import { ed25519PublicKeyFor } from '../../../dev/seed/index';
 import { creds, errorMessage, obj, startDemo, type DemoEmulator } from './support/fixture';
 
@@ -48,13 +48,13 @@ describe('access tokens (Bearer)', () => {
     assert.equal(user.status, 403);
   });
 
-  test('read the repositories they are bound to, and only those', async () => {
+  test('read the repositories they are bound to; any other private one is 404, as if it did not exist', async () => {
     const repoToken = { bearer: creds.repositoryAccessToken.token };
     assert.equal((await demo.call(REPO, { as: repoToken })).status, 200);
-    assert.equal((await demo.call('/repositories/acme/datasets', { as: repoToken })).status, 403);
+    assert.equal((await demo.call('/repositories/acme/datasets', { as: repoToken })).status, 404);
     const wsToken = { bearer: creds.workspaceAccessToken.token };
     assert.equal((await demo.call('/repositories/acme/datasets', { as: wsToken })).status, 200);
-    assert.equal((await demo.call('/repositories/umbrella/vault', { as: wsToken })).status, 403);
+    assert.equal((await demo.call('/repositories/umbrella/vault', { as: wsToken })).status, 404);
   });
 });
 
@@ -82,7 +82,7 @@ describe('scopes and permissions', () => {
     assert.equal(demo.bb.state.accessKeys('acme', 'datasets').length, 1);
   });
 
-  test('a user with write but not admin gets 403 on access keys and 200 on the repository', async () => {
+  test('a user with write but not admin sees the repository (200), so access keys are 403 to it, not 404', async () => {
     const as = { email: creds.writer.email, token: creds.writer.token };
     assert.equal((await demo.call(REPO, { as })).status, 200);
     const list = await demo.call(KEYS, { as });
@@ -92,14 +92,51 @@ describe('scopes and permissions', () => {
     assert.equal(add.status, 403);
   });
 
-  test('a user outside the workspace gets 403 on a private repository; an unknown repository is 404', async () => {
+  test('a private repository the caller cannot see is 404 on every route below it, worded as an unknown one', async () => {
     const as = { email: creds.outsider.email, token: creds.outsider.token };
-    assert.equal((await demo.call(REPO, { as })).status, 403);
+    const key = { key: ed25519PublicKeyFor('outsider'), label: 'x' };
+    const calls: [string, string, unknown?][] = [
+      ['GET', REPO],
+      ['GET', `${REPO}/refs/branches/main`],
+      ['GET', `${REPO}/src/main/README.md`],
+      ['GET', `${REPO}/src/main/.gitmodules?format=meta`],
+      ['GET', KEYS],
+      ['POST', KEYS, key],
+      ['GET', `${KEYS}/1`],
+      ['PUT', `${KEYS}/1`, { label: 'y' }],
+      ['DELETE', `${KEYS}/1`],
+      ['GET', '/workspaces/acme/permissions/repositories/ml-models'],
+    ];
+    for (const [method, path, body] of calls) {
+      const res = await demo.call(path, { as, method, body });
+      assert.equal(res.status, 404, `${method} ${path}: ${res.text}`);
+      assert.deepEqual(res.json, { type: 'error', error: { message: NOT_VISIBLE_MESSAGE } }, `${method} ${path}`);
+    }
+    assert.match(NOT_VISIBLE_MESSAGE, /^You may not have access to this repository or it no longer exists in this workspace\./);
+    assert.equal(demo.bb.state.accessKeys('acme', 'ml-models').length, 0, 'the outsider added nothing');
     assert.equal((await demo.call('/repositories/acme/docs-site', { as })).status, 200, 'public repositories are readable');
-    const missing = await demo.call('/repositories/acme/no-such-repo');
-    assert.equal(missing.status, 404);
-    assert.equal(obj(missing).type, 'error');
-    assert.equal((await demo.call('/repositories/no-such-workspace/ml-models/deploy-keys')).status, 404);
+    for (const path of ['/repositories/acme/no-such-repo', '/repositories/no-such-workspace/ml-models/deploy-keys']) {
+      const missing = await demo.call(path);
+      assert.equal(missing.status, 404, path);
+      assert.equal(errorMessage(missing), NOT_VISIBLE_MESSAGE, 'an unknown repository reads exactly like an invisible one');
+    }
+  });
+});
+
+describe('retired endpoints', () => {
+  test('answer 410 with the CHANGE-2770 body, whoever asks', async () => {
+    for (const path of ['/repositories', '/workspaces', '/user/permissions/repositories', '/user/permissions/workspaces']) {
+      for (const as of [creds.admin, 'anonymous' as const]) {
+        const res = await demo.call(path, { as });
+        assert.equal(res.status, 410, path);
+        const body = obj(res);
+        assert.equal(body.type, 'error');
+        const error = body.error as { message: string; detail: string; data: { announcement_url: string } };
+        assert.equal(error.message, `${RETIRED_CHANGE} - Functionality has been deprecated`);
+        assert.equal(error.detail, 'Please read the changelog entry for more details.');
+        assert.match(error.data.announcement_url, /^https:\/\/developer\.atlassian\.com\/.*CHANGE-2770/);
+      }
+    }
   });
 });
 

@@ -55,6 +55,11 @@ describe('schema checking against the real spec', () => {
     assert.ok(real.checkResponse('POST', keys, { status: 200, contentType: json, body: { type: 'deploy_key', key: 5 } }).errors.length > 0);
     assert.deepEqual(real.checkResponse('POST', keys, { status: 400, contentType: json, body: { type: 'error', error: { message: 'bad' } } }), { checked: true, errors: [] });
     assert.equal(real.checkResponse('DELETE', `${keys}/{key_id}`, { status: 204, contentType: '', body: 'x' }).errors.length, 1);
+    // Bitbucket's bare field-error form, where the spec declares no 400 body: checked for its shape.
+    assert.deepEqual(real.checkResponse('POST', keys, { status: 400, contentType: json, body: { key: [{ message: 'bad' }] } }), { checked: true, errors: [] });
+    for (const body of [{}, { key: 'bad' }, { key: [] }, { key: [{ text: 'bad' }] }, { key: [{ message: '' }] }]) {
+      assert.ok(real.checkResponse('POST', keys, { status: 400, contentType: json, body }).errors.length > 0, JSON.stringify(body));
+    }
     assert.equal(real.checkResponse('GET', '/user', { status: 418, contentType: json, body: { teapot: true } }).errors.length, 1);
     assert.equal(real.checkResponse('GET', '/nope', { status: 200, contentType: json, body: {} }).errors.length, 1);
   });

@@ -45,7 +45,9 @@ function samples(keyId: () => number): Record<string, () => Sample[]> {
       { path: '/repositories/acme/ml-models', status: 200 },
       { path: '/repositories/acme/scratch', status: 200 },
       { path: '/repositories/acme/missing', status: 404 },
-      { path: '/repositories/umbrella/vault', status: 403 },
+      // Invisible to the caller: 404 as for a missing one (Bitbucket since 2022); 403 only for a role too low.
+      { path: '/repositories/umbrella/vault', status: 404 },
+      { path: '/repositories/acme/ml-models', status: 200, as: { email: creds.reader.email, token: creds.reader.token } },
     ],
     [`GET ${REPO}/refs/branches/{name}`]: () => [
       { path: `/repositories/acme/ml-models/refs/branches/${encodeURIComponent('feature/new-model')}`, status: 200 },
@@ -65,6 +67,8 @@ function samples(keyId: () => number): Record<string, () => Sample[]> {
     [`GET ${REPO}/deploy-keys`]: () => [
       { path: keys, status: 200 },
       { path: '/repositories/acme/missing/deploy-keys', status: 404 },
+      { path: '/repositories/umbrella/vault/deploy-keys', status: 404 },
+      { path: keys, status: 403, as: { email: creds.reader.email, token: creds.reader.token } },
     ],
     [`GET ${REPO}/deploy-keys/{key_id}`]: () => [
       { path: `${keys}/${keyId()}`, status: 200 },
@@ -99,6 +103,10 @@ function samples(keyId: () => number): Record<string, () => Sample[]> {
       { path: `/workspaces/acme/permissions/repositories/ml-models?q=${encodeURIComponent(`user.account_id="${creds.reader.accountId}"`)}`, status: 200 },
       { path: '/workspaces/acme/permissions/repositories/ml-models', status: 403, as: creds.writer },
     ],
+    'GET /repositories': () => [{ path: '/repositories', status: 410 }],
+    'GET /workspaces': () => [{ path: '/workspaces', status: 410 }],
+    'GET /user/permissions/repositories': () => [{ path: '/user/permissions/repositories', status: 410 }],
+    'GET /user/permissions/workspaces': () => [{ path: '/user/permissions/workspaces', status: 410 }],
   };
 }
 
@@ -147,6 +155,10 @@ describe('responses against the spec\'s schemas', () => {
       'GET /workspaces/{workspace}/permissions',
       'GET /workspaces/{workspace}/permissions/repositories',
       'GET /workspaces/{workspace}/permissions/repositories/{repo_slug}',
+      'GET /repositories',
+      'GET /workspaces',
+      'GET /user/permissions/repositories',
+      'GET /user/permissions/workspaces',
     ];
     const served = demo.bb.routes().map((r) => `${r.method} ${r.template}`);
     assert.deepEqual(served.filter((r) => !(r in table)), [], 'every served route needs sample calls here');

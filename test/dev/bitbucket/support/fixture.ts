@@ -97,6 +97,30 @@ export function errorMessage(reply: Reply): string {
   return String(error?.message ?? '');
 }
 
+/**
+ * The one message of a 400 in Bitbucket's bare field form, `{"<field>": [{"message": "..."}]}` (how it
+ * refuses an access key added), or with `envelope`, in `{"type": "error", "error": {"message":
+ * "Bad request", "fields": {"<field>": ["..."]}}}`; fails the test when the body has another shape.
+ */
+export function fieldMessage(reply: Reply, field = 'key', form: 'bare' | 'envelope' = 'bare'): string {
+  const body = obj(reply);
+  if (form === 'envelope') {
+    const error = body.error as { message?: unknown; fields?: Record<string, unknown> } | undefined;
+    const list = error?.fields?.[field];
+    if (reply.status !== 400 || body.type !== 'error' || error?.message !== 'Bad request' || !Array.isArray(list) || list.length !== 1 || typeof list[0] !== 'string') {
+      throw new Error(`Expected a 400 error envelope with fields.${field}, got ${reply.status}: ${reply.text.slice(0, 300)}`);
+    }
+    return list[0];
+  }
+  const entries = body[field];
+  if (reply.status !== 400 || Object.keys(body).length !== 1 || !Array.isArray(entries) || entries.length !== 1) {
+    throw new Error(`Expected a 400 {"${field}": [{"message": ...}]}, got ${reply.status}: ${reply.text.slice(0, 300)}`);
+  }
+  const message = (entries[0] as { message?: unknown }).message;
+  if (typeof message !== 'string' || message === '') throw new Error(`The "${field}" entry has no message: ${reply.text.slice(0, 300)}`);
+  return message;
+}
+
 const run = promisify(execFile);
 
 export interface KeyMaker {
