@@ -15,6 +15,8 @@ export interface StackOptions {
   built?: BuiltSeed;
   valohaiSeed?: ValohaiSeed;
   rateLimitPerHour?: number;
+  /** Milliseconds the Bitbucket emulator holds a request before answering 429. */
+  rateLimitHoldMs?: number;
   /** The Bitbucket emulator's clock (its rate limit's hour, key timestamps); default the real one. */
   bitbucketClock?: () => Date;
 }
@@ -44,6 +46,7 @@ export async function startStack(options: StackOptions = {}) {
   const bitbucket = await startBitbucketEmulator({
     seed: options.built?.state ?? options.seed ?? demoSeed,
     rateLimitPerHour: options.rateLimitPerHour,
+    ...(options.rateLimitHoldMs ? { rateLimitHoldMs: options.rateLimitHoldMs } : {}),
     ...(options.bitbucketClock ? { clock: options.bitbucketClock } : {}),
   }).catch(async (err: unknown) => {
     await options.built?.cleanup();

@@ -47,24 +47,26 @@ async function authorizedAnswer(deps: ApiDeps, requirement: RouteRequirement, te
   if (!principal) return unauthorized();
   if (principal.kind === 'access-token' && !requirement.accessTokens) return bbError(403, WRONG_MECHANISM_MESSAGE);
   const limited = template.startsWith('/repositories');
-  if (limited && !deps.limiter.take(principal.credentialId)) {
-    return bbError(429, RATE_LIMIT_MESSAGE, {
-      detail: `The limit is ${deps.limiter.perHour} requests per hour per credential on /2.0/repositories. Wait, then retry with backoff.`,
-    });
+  // Bitbucket counts a user's requests together, whichever of their API tokens sent them; an access token (and
+  // Forge's app calls) has its own count.
+  const counter = principal.kind === 'user' ? `user:${principal.user.accountId}` : principal.credentialId;
+  if (limited && !deps.limiter.take(counter)) {
+    // As Bitbucket answers: plain text, no Retry-After, sometimes after holding the request a while.
+    if (deps.limiter.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, deps.limiter.holdMs));
+    return { status: 429, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${RATE_LIMIT_MESSAGE}.` };
   }
   const reply = await answer(deps, requirement.scopes, principal, req, handler);
-  if (!limited) return reply;
-  return { ...reply, headers: { ...reply.headers, ...rateLimitHeaders(deps.limiter, principal.credentialId) } };
+  // API tokens get no rate-limit header at all; access tokens (and the app) get three, none saying what is left.
+  if (!limited || principal.kind === 'user') return reply;
+  return { ...reply, headers: { ...reply.headers, ...rateLimitHeaders(deps.limiter, counter) } };
 }
 
-/** Bitbucket's documented rate-limit headers, and the exact count left, which the product reads when present. */
-function rateLimitHeaders(limiter: RateLimiter, credentialId: string): Record<string, string> {
-  const remaining = limiter.remaining(credentialId);
+/** The headers Bitbucket sends access tokens and Forge app calls: the limit, the resource, and whether under a fifth is left. */
+function rateLimitHeaders(limiter: RateLimiter, counter: string): Record<string, string> {
   return {
     'x-ratelimit-limit': String(limiter.perHour),
     'x-ratelimit-resource': 'api.repositories',
-    'x-ratelimit-nearlimit': String(remaining < limiter.perHour * 0.2),
-    'x-ratelimit-remaining': String(remaining),
+    'x-ratelimit-nearlimit': String(limiter.remaining(counter) < limiter.perHour * 0.2),
   };
 }
 

@@ -32,8 +32,10 @@ export interface RequestLogEntry {
 export interface BitbucketEmulatorOptions {
   /** A seed to build (removed again on close), or a state built earlier and shared with other stand-ins. */
   seed: Seed | BitbucketState;
-  /** Budget per credential per rolling hour on `/2.0/repositories/*`; default 1,000. */
+  /** Budget per user (or access token) per rolling hour on `/2.0/repositories/*`; default 1,000. */
   rateLimitPerHour?: number;
+  /** Milliseconds to hold a request before answering 429, as Bitbucket may; default 0. */
+  rateLimitHoldMs?: number;
   /** Clock for the rate limit and, when the seed is built here, for key timestamps and pushes. */
   clock?: () => Date;
   /** Host in clone links (`git@<host>:ws/repo.git`); default `bitbucket.org`. */
@@ -69,7 +71,7 @@ export async function startBitbucketEmulator(options: BitbucketEmulatorOptions):
   const clock = options.clock ?? (() => new Date());
   const built = options.seed instanceof BitbucketState ? undefined : await buildSeed(options.seed, { clock });
   const state = built ? built.state : (options.seed as BitbucketState);
-  const limiter = new RateLimiter(options.rateLimitPerHour ?? DEFAULT_RATE_LIMIT_PER_HOUR, clock);
+  const limiter = new RateLimiter(options.rateLimitPerHour ?? DEFAULT_RATE_LIMIT_PER_HOUR, clock, options.rateLimitHoldMs ?? 0);
   const router = createBitbucketRouter({ state, limiter, gitHost: options.gitHost ?? 'bitbucket.org' });
   const faults = new FaultInjector();
   const requests: RequestLogEntry[] = [];

@@ -1,5 +1,5 @@
 /**
- * A rolling one-hour request budget per credential, like Bitbucket's limit on `/2.0/repositories/*`.
+ * A rolling one-hour request budget per user (or per access token), like Bitbucket's limit on `/2.0/repositories/*`.
  * The clock is injected so tests can move an hour forward instead of waiting.
  */
 const HOUR_MS = 60 * 60 * 1000;
@@ -10,6 +10,8 @@ export class RateLimiter {
   constructor(
     readonly perHour: number,
     private readonly clock: () => Date,
+    /** How long to hold a request before answering it 429 (Bitbucket may take about 30 s); 0 answers at once. */
+    readonly holdMs = 0,
   ) {}
 
   /** Records one call; false when the credential has already spent its budget for the past hour. */

@@ -141,7 +141,7 @@ describe('retired endpoints', () => {
 });
 
 describe('rate limit', () => {
-  test('each credential has an hourly budget on /repositories; spent, it answers 429 until the hour rolls', async () => {
+  test('each user has an hourly budget on /repositories; spent, a plain-text 429 without Retry-After until the hour rolls', async () => {
     let now = new Date('2025-01-01T00:00:00Z');
     const limited = await startDemo({ rateLimitPerHour: 3, clock: () => now });
     try {
@@ -149,14 +149,50 @@ describe('rate limit', () => {
       for (let i = 0; i < 3; i++) assert.equal((await limited.call(REPO)).status, 200);
       const over = await limited.call(`${REPO}/src/main/README.md`);
       assert.equal(over.status, 429);
-      assert.equal(errorMessage(over), RATE_LIMIT_MESSAGE);
+      assert.match(over.contentType, /^text\/plain/);
+      assert.equal(over.text, `${RATE_LIMIT_MESSAGE}.`);
+      assert.equal(over.headers.get('retry-after'), null, 'Bitbucket says nothing of when it lets the user in again');
       assert.equal((await limited.call('/user')).status, 200, '/user is outside the /repositories budget');
       const writer = { email: creds.writer.email, token: creds.writer.token };
-      assert.equal((await limited.call(REPO, { as: writer })).status, 200, 'another credential has its own budget');
+      assert.equal((await limited.call(REPO, { as: writer })).status, 200, 'another user has their own budget');
       now = new Date(now.getTime() + 59 * 60 * 1000);
       assert.equal((await limited.call(REPO, { as: admin })).status, 429);
       now = new Date(now.getTime() + 2 * 60 * 1000);
       assert.equal((await limited.call(REPO, { as: admin })).status, 200);
+    } finally {
+      await limited.bb.close();
+    }
+  });
+
+  test('API tokens get no rate-limit header; access tokens get the limit, the resource and near-limit, never what is left', async () => {
+    const limited = await startDemo({ rateLimitPerHour: 5 });
+    try {
+      const user = await limited.call(REPO);
+      assert.equal(user.status, 200);
+      for (const h of ['x-ratelimit-limit', 'x-ratelimit-resource', 'x-ratelimit-nearlimit', 'x-ratelimit-remaining', 'x-ratelimit-reset']) {
+        assert.equal(user.headers.get(h), null, `${h} on an API token's answer`);
+      }
+      const bearer = { bearer: creds.repositoryAccessToken.token };
+      const first = await limited.call(REPO, { as: bearer });
+      assert.equal(first.status, 200);
+      assert.equal(first.headers.get('x-ratelimit-limit'), '5');
+      assert.equal(first.headers.get('x-ratelimit-resource'), 'api.repositories');
+      assert.equal(first.headers.get('x-ratelimit-nearlimit'), 'false');
+      assert.equal(first.headers.get('x-ratelimit-remaining'), null);
+      for (let i = 0; i < 3; i++) await limited.call(REPO, { as: bearer });
+      assert.equal((await limited.call(REPO, { as: bearer })).headers.get('x-ratelimit-nearlimit'), 'true', 'under a fifth left');
+    } finally {
+      await limited.bb.close();
+    }
+  });
+
+  test('may hold a request before answering 429', async () => {
+    const limited = await startDemo({ rateLimitPerHour: 1, rateLimitHoldMs: 300 });
+    try {
+      assert.equal((await limited.call(REPO)).status, 200);
+      const started = Date.now();
+      assert.equal((await limited.call(REPO)).status, 429);
+      assert.ok(Date.now() - started >= 290, 'held before the answer');
     } finally {
       await limited.bb.close();
     }
