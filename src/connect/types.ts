@@ -28,6 +28,8 @@ export type WarningCode =
   | 'not-fetched'
   /** A key labelled like this app's that the connection did not record: reported, never used. */
   | 'lookalike-key'
+  /** A connection this record does not name (the app's, or the CLI's elsewhere) that connect took over, or would. */
+  | 'other-connection'
   /** A repository that became a target after the connection was made (a submodule added since). */
   | 'new-target'
   /** Discovery stopped at one of its caps (submodules per level, in total). */
@@ -69,7 +71,8 @@ export interface AccessKeyOutcome {
   /** `workspace/slug`. */
   repository: string;
   id: number | null;
-  status: 'added' | 'present' | 'deleted' | 'absent' | 'failed' | 'planned';
+  /** 'planned' and 'remove-planned': what a dry run would add and remove. */
+  status: 'added' | 'present' | 'deleted' | 'absent' | 'failed' | 'planned' | 'remove-planned';
 }
 
 /** The `--json` object of connect/rotate/disconnect, and the result stored on a Forge job. */
