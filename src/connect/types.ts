@@ -130,5 +130,11 @@ export interface AuditedKey {
   lastUsed: string | null;
   /** The recorded connection whose key this is (its current key, or one it retired that is still here). */
   connection: { repository: string; projectId: string; projectName: string; current: boolean } | null;
+  /**
+   * Labelled for a Valohai project, recorded by no connection here, and seen used by Bitbucket after the
+   * keys recorded here for that project (or, with none here, within the unused period): in use by another
+   * connection, made where its label says (the app, or the CLI elsewhere). Not a stray, not a finding.
+   */
+  inUseBy?: 'app' | 'cli';
   findings: AuditFindingCode[];
 }
