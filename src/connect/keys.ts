@@ -100,8 +100,8 @@ export function lookalikeWarnings(targetKeys: TargetKeys[], projectId: string, r
         code: 'lookalike-key' as const,
         repository,
         message: live
-          ? `${what}, in use by another connection (${madeWhere(maker)}): Bitbucket saw it used at ${k.lastUsed}, after this connection's key, so Valohai may be fetching with it. ` +
-            `It was left alone; do not remove it while that connection is wanted.`
+          ? `${what}, in use by another connection (${madeWhere(maker)}): Bitbucket saw it used at ${k.lastUsed}, later than any key recorded here, ` +
+            `so Valohai may be fetching with it. It was left alone: it is that connection's to remove.`
           : `${what}, labelled like this app's key for the project ` +
             `but not one this connection recorded. It was not copied, trusted or removed. If nobody you know added it, remove it on ${repository}'s access keys page.`,
       };
