@@ -98,7 +98,7 @@ export function bitbucketConfig(env: Env, flags: { bitbucketApiUrl?: string }): 
     () => checkUrl('BITBUCKET_API_URL', flags.bitbucketApiUrl ?? env.BITBUCKET_API_URL ?? DEFAULT_BITBUCKET_API_URL),
     bothMissing
       ? () => {
-          throw new ConfigError(`BITBUCKET_EMAIL and BITBUCKET_API_TOKEN are not set. ${tokenHelp}`);
+          throw new ConfigError(`BITBUCKET_EMAIL is not set, nor BITBUCKET_API_TOKEN. ${tokenHelp}`);
         }
       : withHelp(required(env, 'BITBUCKET_EMAIL'), tokenHelp),
     bothMissing ? () => '' : withHelp(required(env, 'BITBUCKET_API_TOKEN'), tokenHelp),
