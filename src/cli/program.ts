@@ -4,6 +4,7 @@ import { registerAudit } from './commands/audit';
 import { registerCheck } from './commands/check';
 import { registerKeygen } from './commands/keygen';
 import { registerWorkflows } from './commands/workflows';
+import { addHelp } from './help';
 import { processScreens } from './screen';
 
 function packageVersion(): string {
@@ -38,5 +39,6 @@ export function buildProgram(): Command {
   registerWorkflows(program);
   registerCheck(program);
   registerAudit(program);
+  addHelp(program);
   return program;
 }

@@ -1,6 +1,8 @@
 /**
- * Progress on stderr: each step as it happens on a terminal, nothing in a pipe (stdout stays for
- * results and --json). Colour only on a terminal and never with NO_COLOR.
+ * Progress on stderr: each step once, as it ends, on a terminal; nothing in a pipe (stdout stays for
+ * results and --json). Colour only on a terminal and never with NO_COLOR. A step's start is not a line
+ * of its own: steps run side by side (a key added to several repositories at once), so a start line
+ * could not be replaced by its end, and printing both showed every step twice.
  */
 import type { ProgressEvent, ProgressSink } from '../connect/index';
 import type { Screen } from './screen';
@@ -28,7 +30,7 @@ export function terminalProgress(stream: Screen, env: Record<string, string | un
   if (!stream.isTTY) return () => {};
   const colour = useColour(stream, env);
   return (event) => {
-    if (event.status === 'running' && !colour) return; // without colour, the finished line is enough
+    if (event.status === 'running') return;
     const mark = MARKS[event.status];
     const line = `${mark} ${event.message}`;
     if (colour) {

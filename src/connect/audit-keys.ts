@@ -4,7 +4,7 @@
  * audit's CSV form. Pure: the CLI's audit (audit.ts) and the app's resumable audit both use it.
  */
 import { fingerprintOfBlob, InvalidPublicKeyError, parsePublicKey } from '../ssh/index';
-import { looksLikeAppLabel } from './label';
+import { labelMaker, labelProjectMarker, looksLikeAppLabel, projectMarker } from './label';
 import type { AccessKeyInfo, ConnectionRecord } from './ports';
 import type { AuditedKey, AuditFindingCode } from './types';
 
@@ -99,6 +99,30 @@ export function markShared(keys: AuditedKey[]): void {
   }
 }
 
+const usedAt = (k: AuditedKey) => (k.lastUsed ? Date.parse(k.lastUsed) : Number.NaN);
+
+/**
+ * Keys labelled like this app's that no connection here recorded, which Bitbucket saw used after every
+ * key recorded here for the same project on the same repository (with none, used within the unused
+ * period): Valohai's last fetch may have used them, so they are in use by another connection (`inUseBy`)
+ * rather than lookalikes to remove. Run after auditKey, on every key of the audit.
+ */
+export function markInUse(keys: AuditedKey[]): void {
+  for (const k of keys) {
+    const marker = labelProjectMarker(k.label);
+    if (k.connection || !marker || Number.isNaN(usedAt(k))) continue;
+    const ours = keys.filter(
+      (o) => o.connection && o.repository.toLowerCase() === k.repository.toLowerCase() && projectMarker(o.connection.projectId) === marker,
+    );
+    const oursLast = Math.max(Number.NEGATIVE_INFINITY, ...ours.map(usedAt).filter((t) => !Number.isNaN(t)));
+    const live = ours.length ? usedAt(k) > oursLast : !k.findings.includes('unused');
+    if (!live) continue;
+    k.inUseBy = labelMaker(k.label) ?? 'app';
+    // The same key on the other connection's submodule repositories is that connection's design too.
+    k.findings = k.findings.filter((f) => f !== 'lookalike' && f !== 'shared');
+  }
+}
+
 const CSV_COLUMNS = ['repository', 'id', 'label', 'type', 'bits', 'fingerprint', 'createdOn', 'ageDays', 'lastUsed', 'connection', 'findings'] as const;
 
 /** One cell: quoted where needed, and a leading =, +, - or @ defused so a spreadsheet never runs it. */
@@ -119,7 +143,11 @@ export function auditCsv(result: AuditResult): string {
       k.createdOn ?? '',
       k.ageDays === null ? '' : String(k.ageDays),
       k.lastUsed ?? '',
-      k.connection ? `${k.connection.repository} -> ${k.connection.projectName}${k.connection.current ? '' : ' (retired key)'}` : '',
+      k.connection
+        ? `${k.connection.repository} -> ${k.connection.projectName}${k.connection.current ? '' : ' (retired key)'}`
+        : k.inUseBy
+          ? `another connection (${k.inUseBy === 'app' ? 'made in the app' : 'made with the CLI elsewhere'})`
+          : '',
       k.findings.join(' '),
     ].map(cell).join(','),
   );

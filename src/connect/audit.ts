@@ -6,7 +6,7 @@
  * of the workspace (100 repositories a page) and one key listing per repository. The rules for each
  * key are in audit-keys.ts.
  */
-import { auditKey, connectionIndex, DEFAULT_UNUSED_DAYS, markShared, type AuditedKey, type AuditResult } from './audit-keys';
+import { auditKey, connectionIndex, DEFAULT_UNUSED_DAYS, markInUse, markShared, type AuditedKey, type AuditResult } from './audit-keys';
 import { messageOf } from './explain';
 import type { AccessKeyInfo, Clock, ConnectionRecord } from './ports';
 import { mapBounded } from './saga';
@@ -87,6 +87,7 @@ export async function audit(deps: AuditDeps, input: AuditInput): Promise<AuditRe
 
   const keys: AuditedKey[] = listed.flatMap(({ repo, keys: onRepo }) => onRepo.map((k) => auditKey(repo.fullName, k, byKey, now, unusedDays)));
   markShared(keys);
+  markInUse(keys);
   unreadable.sort((a, b) => a.repository.localeCompare(b.repository));
   return { workspace: input.workspace, repositories: repos.length, keys, unreadable, unusedDays, auditedAt: now.toISOString() };
 }

@@ -52,6 +52,8 @@ export interface CheckResult {
   findings: Finding[];
   /** Repositories that got the connection's key back (`repair`). */
   repaired: { repository: string; keyId: number }[];
+  /** A dry run's repair: the repositories that would get the connection's key back. */
+  repairPlanned?: string[];
   /** Valohai's fetch: undefined when it was not asked (nothing to fetch with, or a project elsewhere). */
   fetch?: { newCommits: string[]; errors: string[]; headSeen: boolean };
   checkedAt: string;
@@ -66,6 +68,12 @@ export interface CheckInput {
   /** Whether Valohai fetches submodules; default: the connection's recorded choice. */
   submodules?: boolean;
   repair?: boolean;
+  /**
+   * Change nothing: Valohai is not asked to fetch (its fetch is not known, so the health is what the keys
+   * say), nothing is recorded, and with `repair` the keys that would be put back are named
+   * (`repairPlanned`), not added.
+   */
+  dryRun?: boolean;
 }
 
 /** Warnings of status that are findings of their own here (said once, with the check's words). */
@@ -78,7 +86,7 @@ function targetOf(repository: string, via: string): Target {
 
 export async function check(deps: WorkflowDeps, input: CheckInput): Promise<CheckResult> {
   const run = () => runCheck(deps, input);
-  return input.repair && deps.lock ? deps.lock.withLock(`repo:${input.workspace}/${input.repo}`.toLowerCase(), run) : run();
+  return input.repair && !input.dryRun && deps.lock ? deps.lock.withLock(`repo:${input.workspace}/${input.repo}`.toLowerCase(), run) : run();
 }
 
 async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckResult> {
@@ -106,8 +114,14 @@ async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckRes
     }
   }
 
+  const repairPlanned: string[] = [];
   if (missing.length && publicKey) {
-    if (input.repair) {
+    if (input.repair && input.dryRun) {
+      for (const r of missing) {
+        repairPlanned.push(r.repository);
+        broken('key-missing', `${r.repository} lacks the connection's key, so Valohai cannot fetch it: --repair would put the same key back (dry run: not done).`, r.repository);
+      }
+    } else if (input.repair) {
       const targets = missing.map((r) => targetOf(r.repository, r.via));
       let allowed = targets;
       try {
@@ -148,7 +162,7 @@ async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckRes
   if (moved) broken('project-moved', moved.message);
 
   let fetch: CheckResult['fetch'];
-  if (!moved && (st.connected || repaired.length)) {
+  if (!moved && !input.dryRun && (st.connected || repaired.length)) {
     const fetched = await deps.valohai.fetchRepository(st.valohai.projectId);
     const context = { ref: st.valohai.ref ?? st.ref, sshUrl: st.valohai.url ?? st.sshUrl };
     const errors = fetched.errors.map((e) => explainFetchError(e, context));
@@ -184,6 +198,7 @@ async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckRes
     keyAgeDays: st.keyAgeDays,
     findings,
     repaired,
+    ...(input.dryRun ? { repairPlanned } : {}),
     fetch,
     checkedAt: (deps.clock?.now() ?? new Date()).toISOString(),
   };

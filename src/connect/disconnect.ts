@@ -14,6 +14,8 @@ export interface DisconnectInput {
   workspace: string;
   repo: string;
   project: string;
+  /** Read everything and report what would be removed ('remove-planned'); change nothing. */
+  dryRun?: boolean;
 }
 
 /**
@@ -86,6 +88,8 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
       const message = `Valohai project ${project.name} now fetches ${elsewhere}: its settings are left as they are`;
       saga.skipped('valohai-key', message);
       result.warnings.push({ code: 'project-moved', message: `${message}.` });
+    } else if (project.repository && valohai && input.dryRun) {
+      saga.skipped('valohai-key', `Dry run: the private key would be removed from Valohai project ${project.name}`);
     } else if (project.repository && valohai) {
       const repositoryId = project.repository.id;
       await saga.step('valohai-key', 'Removing the private key from Valohai', () => valohai.clearRepositoryKey(repositoryId));
@@ -108,6 +112,10 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
         return;
       }
       for (const key of keys) {
+        if (input.dryRun) {
+          outcomes.push({ repository: name, id: key.id, status: 'remove-planned' });
+          continue;
+        }
         try {
           const gone = await saga.step(`delete-key:${name}:${key.id}`, `Removing access key ${key.id} from ${name}`, () =>
             deps.bitbucket.deleteAccessKey(workspace, slug, key.id),
@@ -125,8 +133,11 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
       result.error = `${elsewhere || !project ? 'Some' : 'Valohai no longer holds the key, but some'} access keys are still on Bitbucket. Run disconnect again to remove them.`;
       return result;
     }
-    await deps.store?.delete(plan.repository.fullName, projectId);
+    if (!input.dryRun) await deps.store?.delete(plan.repository.fullName, projectId);
     result.outcome = 'done';
+    // Verified: Bitbucket answered each removal (gone, or already gone) and Valohai either cleared its key
+    // or holds none of this connection's. A dry run, or Valohai left unasked (no token), verifies nothing.
+    result.verified = !input.dryRun && Boolean(project);
     return result;
   } catch (err) {
     result.error = `${messageOf(err)}\nNothing was removed from Bitbucket; Valohai keeps fetching as before.`;

@@ -7,7 +7,7 @@ export { status, KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS, type StatusResult } f
 export { sync, type SyncResult } from './sync';
 export { check, type CheckInput, type CheckResult, type Finding, type FindingCode, type Health } from './check';
 export { discover, EmptyRepositoryError, SubmoduleRepositoryError, type Plan } from './discover';
-export { accessKeyLabel, isLabelFor, looksLikeAppLabel } from './label';
+export { accessKeyLabel, isLabelFor, labelMaker, labelProjectMarker, looksLikeAppLabel, projectMarker, type LabelMaker } from './label';
 export { authorise, ownCredentials, NotAuthorisedError, TargetsGrewError, unrecordedTargets, type Authority, type RefusalReason, type TargetVerdict } from './trust';
 export { checkBudget, HOURLY_REQUEST_LIMIT, RequestBudgetError } from './budget';
 export { DISCOVERY_LIMITS } from './discover';

@@ -6,7 +6,8 @@
  */
 import { discover, type DiscoverInput, type Plan } from './discover';
 import { explainFetchError, messageOf, refusedOutright } from './explain';
-import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, ourKeys, recordedKeys, type TargetKeys } from './keys';
+import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, otherKeys, ourKeys, recordedKeys, type TargetKeys } from './keys';
+import { OtherConnectionError, takeOverWarning } from './other-connection';
 import { accessKeyLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { checkBudget } from './budget';
@@ -38,6 +39,14 @@ export interface ConnectInput extends Omit<DiscoverInput, 'submodules'> {
    * (TargetsGrewError); the person who may add it does so with their own connect or rotate.
    */
   restoreOnly?: boolean;
+  /**
+   * A connection of this repository and project that the store does not record (its key labelled for
+   * the project, made in the app or with the CLI elsewhere): 'refuse' stops before anything changes,
+   * naming it (OtherConnectionError); 'take-over' replaces the key Valohai holds for it and says so.
+   * When this run's own connection holds the key, only another key Bitbucket saw used since counts.
+   * Absent: not looked for.
+   */
+  others?: 'refuse' | 'take-over';
 }
 
 const noop: ProgressSink = () => {};
@@ -321,27 +330,35 @@ async function installLocked(
     const current = currentKey(superKeys, remembered);
     const valohaiMatches =
       project.repository?.url === plan.repository.sshUrl && project.repository?.ref === plan.ref;
-    result.warnings.push(...newTargetWarnings(plan, remembered), ...lookalikeWarnings(targetKeys, project.id, remembered));
+    const others = input.others ? otherKeys(superKeys, project.id, remembered).filter((o) => !current || o.live) : [];
+    if (others.length && input.others === 'refuse') {
+      throw new OtherConnectionError(plan.repository.fullName, project.name, others, project.repository?.url === plan.repository.sshUrl);
+    }
+    if (others.length) result.warnings.push(takeOverWarning(plan.repository.fullName, project.name, others, Boolean(input.dryRun)));
+    const takenOver = others.map((o) => o.key.key);
+    result.warnings.push(...newTargetWarnings(plan, remembered), ...lookalikeWarnings(targetKeys, project.id, remembered, takenOver));
 
     if (mode === 'rotate' && !remembered) {
       throw new Error(
         `No connection of ${plan.repository.fullName} to Valohai project ${project.name} is on record here, so no key is known to be this app's. Run connect first.`,
       );
     }
-    saga.expect(plannedSteps(input, mode, current && valohaiMatches ? current : undefined, targetKeys, remembered));
-    if (mode === 'connect' && current && valohaiMatches) {
-      const again = await reverify(deps, saga, { ...input, submodules }, result, plan, project, targetKeys, current);
+    // Taking over: Valohai holds the other connection's key, so the current one is not kept but replaced.
+    const kept = current && valohaiMatches && !takenOver.length ? current : undefined;
+    saga.expect(plannedSteps(input, mode, kept, targetKeys, remembered));
+    if (mode === 'connect' && kept) {
+      const again = await reverify(deps, saga, { ...input, submodules }, result, plan, project, targetKeys, kept);
       if (again !== 'replace-key') return again;
       // Fall through: a new key, make-before-break as in rotate; the keys Valohai cannot use leave once it fetches.
     }
-    if (input.dryRun) return planOnly(result, targetKeys, keyType);
+    if (input.dryRun) return planOnly(result, targetKeys, keyType, remembered);
 
     const repositoryId = requireRepositoryId(project);
     const key = await saga.step('generate-key', `Generating an ${keyType === 'rsa' ? 'RSA 4096' : 'Ed25519'} key pair`, () =>
       generated as Promise<GeneratedKey>,
     );
     const now = deps.clock?.now() ?? new Date();
-    const label = accessKeyLabel(project.name, project.id, now);
+    const label = accessKeyLabel(project.name, project.id, now, deps.labelMaker);
     Object.assign(result, { keyType: key.type, fingerprint: key.fingerprint, publicKey: key.publicKey });
 
     // On record before it goes anywhere: a key that could not be taken back is still known to be ours.
@@ -522,9 +539,18 @@ async function reverify(
   return result;
 }
 
-function planOnly(result: WorkflowResult, targetKeys: TargetKeys[], keyType: KeyType): WorkflowResult {
+/**
+ * A dry run's result: the new key on every target ('planned'), and the keys it would replace once
+ * Valohai verifiably fetches with it ('remove-planned'). Nothing is made, written or removed.
+ */
+function planOnly(result: WorkflowResult, targetKeys: TargetKeys[], keyType: KeyType, remembered: ConnectionRecord | undefined): WorkflowResult {
   result.keyType = keyType;
-  result.accessKeys = targetKeys.map(({ target }) => ({ repository: repoName(target), id: null, status: 'planned' }));
+  result.accessKeys = [
+    ...targetKeys.map(({ target }): AccessKeyOutcome => ({ repository: repoName(target), id: null, status: 'planned' })),
+    ...targetKeys.flatMap(({ target, keys }) =>
+      ourKeys(keys, remembered).map((k): AccessKeyOutcome => ({ repository: repoName(target), id: k.id, status: 'remove-planned' })),
+    ),
+  ];
   result.outcome = 'done';
   return result;
 }
@@ -532,7 +558,7 @@ function planOnly(result: WorkflowResult, targetKeys: TargetKeys[], keyType: Key
 export const connect = (deps: WorkflowDeps, input: ConnectInput, progress?: ProgressSink) =>
   install(deps, input, 'connect', progress);
 
-export const rotate = (deps: WorkflowDeps, input: Omit<ConnectInput, 'dryRun'>, progress?: ProgressSink) =>
+export const rotate = (deps: WorkflowDeps, input: ConnectInput, progress?: ProgressSink) =>
   install(deps, input, 'rotate', progress);
 
 export type { Warning };

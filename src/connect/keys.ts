@@ -6,7 +6,7 @@
  * shaped like the app's proves nothing: such a key is reported, never copied, kept or deleted.
  */
 import { parsePublicKey } from '../ssh/index';
-import { isLabelFor } from './label';
+import { isLabelFor, labelMaker, type LabelMaker } from './label';
 import type { AccessKeyInfo, BitbucketApi, ConnectionRecord } from './ports';
 import type { Target, Warning } from './types';
 
@@ -53,25 +53,58 @@ function fingerprintOrNote(key: string): string {
   }
 }
 
+/** A key labelled for the project that the record does not name: another connection's, or a stray. */
+export interface OtherKey {
+  key: AccessKeyInfo;
+  /** Who its label says made it. */
+  maker: LabelMaker;
+  /**
+   * Bitbucket saw it used after every key this connection recorded on the repository was last used (or
+   * it was used and none of ours ever was): Valohai's last fetch may have used it, so it is in use.
+   */
+  live: boolean;
+}
+
+const usedAt = (k: AccessKeyInfo) => (k.lastUsed ? Date.parse(k.lastUsed) : Number.NaN);
+
 /**
- * Keys labelled as if this app made them for the project that the record does not name. Someone else
- * added them (or a record was lost): they are named in a warning and otherwise left alone.
+ * The keys on one repository labelled for `projectId` that the record (and `also`) does not name, each
+ * with who made it and whether it is live, by Bitbucket's last use of it against the recorded keys'.
  */
-export function lookalikeWarnings(targetKeys: TargetKeys[], projectId: string, record: ConnectionRecord | undefined, also: string[] = []): Warning[] {
+export function otherKeys(keys: AccessKeyInfo[], projectId: string, record: ConnectionRecord | undefined, also: string[] = []): OtherKey[] {
   const ours = recordedKeys(record);
   for (const k of also) ours.add(normaliseKey(k));
+  const oursLast = Math.max(Number.NEGATIVE_INFINITY, ...keys.filter((k) => ours.has(normaliseKey(k.key))).map(usedAt).filter((t) => !Number.isNaN(t)));
+  return keys
+    .filter((k) => isLabelFor(k.label, projectId) && !ours.has(normaliseKey(k.key)))
+    .map((k) => ({ key: k, maker: labelMaker(k.label) ?? 'app', live: !Number.isNaN(usedAt(k)) && usedAt(k) > oursLast }));
+}
+
+/** "made in the app" or "made with the CLI elsewhere", as a label tells it. */
+export function madeWhere(maker: LabelMaker): string {
+  return maker === 'cli' ? 'made with the CLI elsewhere (another machine or state folder)' : 'made in the app';
+}
+
+/**
+ * Keys labelled as if this app made them for the project that the record does not name. Someone else
+ * added them (another connection, or a record was lost): they are named in a warning and otherwise left
+ * alone. One Bitbucket saw used after this connection's keys is in use by another connection: Valohai's
+ * last fetch may have used it, so nobody is advised to remove it.
+ */
+export function lookalikeWarnings(targetKeys: TargetKeys[], projectId: string, record: ConnectionRecord | undefined, also: string[] = []): Warning[] {
   return targetKeys.flatMap(({ target, keys }) =>
-    keys
-      .filter((k) => isLabelFor(k.label, projectId) && !ours.has(normaliseKey(k.key)))
-      .map((k) => {
-        const repository = `${target.workspace}/${target.slug}`;
-        return {
-          code: 'lookalike-key' as const,
-          repository,
-          message:
-            `${repository} holds access key ${k.id} "${k.label}" (${fingerprintOrNote(k.key)}), labelled like this app's key for the project ` +
+    otherKeys(keys, projectId, record, also).map(({ key: k, maker, live }) => {
+      const repository = `${target.workspace}/${target.slug}`;
+      const what = `${repository} holds access key ${k.id} "${k.label}" (${fingerprintOrNote(k.key)})`;
+      return {
+        code: 'lookalike-key' as const,
+        repository,
+        message: live
+          ? `${what}, in use by another connection (${madeWhere(maker)}): Bitbucket saw it used at ${k.lastUsed}, later than any key recorded here, ` +
+            `so Valohai may be fetching with it. It was left alone: it is that connection's to remove.`
+          : `${what}, labelled like this app's key for the project ` +
             `but not one this connection recorded. It was not copied, trusted or removed. If nobody you know added it, remove it on ${repository}'s access keys page.`,
-        };
-      }),
+      };
+    }),
   );
 }

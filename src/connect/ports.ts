@@ -2,6 +2,7 @@
  * The ports the workflows run over. The real Bitbucket and Valohai clients satisfy them structurally;
  * the Forge app, the CLI, the preview and the tests wire their own implementations of the rest.
  */
+import type { LabelMaker } from './label';
 import type { Authority } from './trust';
 import type { KeyType } from './types';
 
@@ -126,6 +127,8 @@ export interface WorkflowDeps {
   concurrency?: number;
   /** Requests the Bitbucket credentials may still make this hour, when known: a plan that needs more is refused. */
   budget?: RequestBudget;
+  /** Who labels the keys this run adds (label.ts): the app (the default) or the CLI. */
+  labelMaker?: LabelMaker;
 }
 
 export interface RequestBudget {

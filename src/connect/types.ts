@@ -28,6 +28,8 @@ export type WarningCode =
   | 'not-fetched'
   /** A key labelled like this app's that the connection did not record: reported, never used. */
   | 'lookalike-key'
+  /** A connection this record does not name (the app's, or the CLI's elsewhere) that connect took over, or would. */
+  | 'other-connection'
   /** A repository that became a target after the connection was made (a submodule added since). */
   | 'new-target'
   /** Discovery stopped at one of its caps (submodules per level, in total). */
@@ -69,7 +71,8 @@ export interface AccessKeyOutcome {
   /** `workspace/slug`. */
   repository: string;
   id: number | null;
-  status: 'added' | 'present' | 'deleted' | 'absent' | 'failed' | 'planned';
+  /** 'planned' and 'remove-planned': what a dry run would add and remove. */
+  status: 'added' | 'present' | 'deleted' | 'absent' | 'failed' | 'planned' | 'remove-planned';
 }
 
 /** The `--json` object of connect/rotate/disconnect, and the result stored on a Forge job. */
@@ -127,5 +130,11 @@ export interface AuditedKey {
   lastUsed: string | null;
   /** The recorded connection whose key this is (its current key, or one it retired that is still here). */
   connection: { repository: string; projectId: string; projectName: string; current: boolean } | null;
+  /**
+   * Labelled for a Valohai project, recorded by no connection here, and seen used by Bitbucket after the
+   * keys recorded here for that project (or, with none here, within the unused period): in use by another
+   * connection, made where its label says (the app, or the CLI elsewhere). Not a stray, not a finding.
+   */
+  inUseBy?: 'app' | 'cli';
   findings: AuditFindingCode[];
 }

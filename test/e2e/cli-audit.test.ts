@@ -66,7 +66,7 @@ describe('CLI audit: every access key of a workspace', () => {
 
     const text = await runCli(['audit', WORKSPACE], lane.env);
     assert.equal(text.code, 3);
-    assert.match(text.stdout, /acme\/scratch\s+key \d+\s+ssh-rsa 2048 .*\[weak\]/);
+    assert.match(text.stdout, /^acme\/scratch\s+\d+\s+ssh-rsa 2048 .*\sweak$/m);
     assert.match(text.stdout, /labelled like this app's, not recorded/);
   });
 

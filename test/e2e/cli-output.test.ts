@@ -118,7 +118,7 @@ describe('CLI output', () => {
     const r = await runCli(['connect', 'acme/ml-models', '--project', PROJECT, '--dry-run'], env);
     assert.equal(r.code, 0, r.stderr);
     assertInert(r, 'connect --dry-run');
-    for (const repo of ['acme/ml-models', 'acme/datasets', 'acme/training-lib', 'acme/docs-site']) assert.match(r.stdout, new RegExp(`planned +${repo}`));
+    for (const repo of ['acme/ml-models', 'acme/datasets', 'acme/training-lib', 'acme/docs-site']) assert.match(r.stdout, new RegExp(`add a new RSA 4096 key to ${repo}\n`));
     // The names are still there, their controls shown as visible text rather than acted on.
     assert.match(r.stdout, /docs-site/);
     assert.match(r.stdout, /warning: .*do.*cs/);

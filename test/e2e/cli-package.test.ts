@@ -1,6 +1,7 @@
 /**
- * The CLI as a package: `npm pack` makes a tarball of runtime files only, `npm install -g` of that
- * tarball into an empty prefix installs the runtime dependencies only, and the installed
+ * The CLI as a package: `npm run pack:cli` makes a tarball of runtime files only, with the LICENSE and
+ * no install-time script, `npm install -g` of that tarball into an empty prefix installs the runtime
+ * dependencies only and warns of nothing, and the installed
  * `valohai-bitbucket` works from there (help, keygen, and a connect dry run against the stand-ins),
  * far from this checkout's node_modules.
  */
@@ -80,6 +81,7 @@ describe('the CLI ships as an npm package', () => {
   let bin: string;
   let stack: Stack | undefined;
   let packedFiles: string[] = [];
+  let installOutput = '';
 
   const installed = async (args: string[], env: Record<string, string> = {}): Promise<CliRun> => {
     try {
@@ -92,20 +94,20 @@ describe('the CLI ships as an npm package', () => {
   };
 
   before(async () => {
-    cliEntry(); // dist/cli.js is built by `npm test`; `npm pack` runs `prepare` (the full build) otherwise
+    cliEntry(); // dist/cli.js is built by `npm test`: the pack script packs that build as it is
     work = await mkdtemp(join(tmpdir(), 'vb-pack-'));
     prefix = join(work, 'prefix');
-    const packed = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: root, env: npmEnv(), encoding: 'utf8' });
-    const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
-    assert.ok(info, packed.stdout);
-    tarball = join(work, info.filename);
-    packedFiles = info.files.map((f) => f.path).sort();
+    const packed = await run(process.execPath, [join(root, 'scripts/pack-cli.mjs'), '--destination', work, '--no-build'], { cwd: root, env: npmEnv(), encoding: 'utf8' });
+    tarball = packed.stdout.trim().split('\n').pop() ?? '';
+    const listed = await run('tar', ['tzf', tarball], { encoding: 'utf8' });
+    packedFiles = listed.stdout.trim().split('\n').map((f) => f.replace(/^package\//, '')).sort();
     // Offline when npm's cache holds the dependencies (it does after `npm ci`), the registry otherwise.
-    await run(npm, ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+    const install = await run(npm, ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
       cwd: work,
       env: npmEnv(),
       encoding: 'utf8',
     });
+    installOutput = `${install.stdout}${install.stderr}`;
     bin = join(prefix, 'bin', 'valohai-bitbucket');
   });
   after(async () => {
@@ -113,9 +115,24 @@ describe('the CLI ships as an npm package', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  test('the tarball holds the bundled CLI, the README and package.json, nothing else', () => {
-    assert.deepEqual(packedFiles, ['README.md', 'dist/cli.js', 'package.json']);
+  test('the tarball holds the bundled CLI, the README, the LICENSE and package.json, nothing else', () => {
+    assert.deepEqual(packedFiles, ['LICENSE', 'README.md', 'dist/cli.js', 'package.json']);
     assert.equal(pkg.bin['valohai-bitbucket'], 'dist/cli.js');
+  });
+
+  test('the LICENSE is the MIT licence package.json names', async () => {
+    assert.equal((pkg as PackageJson & { license?: string }).license, 'MIT');
+    const text = await readFile(join(prefix, 'lib', 'node_modules', pkg.name, 'LICENSE'), 'utf8');
+    assert.match(text, /^MIT License\n\nCopyright \(c\) 2026 The valohai-bitbucket authors\n/);
+    assert.match(text, /Permission is hereby granted, free of charge/);
+  });
+
+  test('the shipped package.json runs nothing at install, and the install warns of nothing', async () => {
+    const shipped = JSON.parse(await readFile(join(prefix, 'lib', 'node_modules', pkg.name, 'package.json'), 'utf8')) as PackageJson & { scripts?: Record<string, string> };
+    assert.equal(shipped.scripts, undefined, 'no scripts: prepare would build from sources the tarball does not hold');
+    assert.equal(shipped.devDependencies, undefined);
+    assert.deepEqual(shipped.dependencies, pkg.dependencies);
+    assert.doesNotMatch(installOutput, /warn/i, installOutput);
   });
 
   test('its dependencies are exactly what the bundled CLI imports', async () => {
@@ -141,7 +158,7 @@ describe('the CLI ships as an npm package', () => {
     for (const dep of Object.keys(pkg.dependencies ?? {})) assert.ok(names.has(dep), `${dep} was not installed`);
     const dev = [...names].filter((n) => devOnly.has(n));
     assert.deepEqual(dev, [], 'development-only packages were installed with the CLI');
-    assert.deepEqual((await readdir(home)).sort(), ['README.md', 'dist', 'node_modules', 'package.json']);
+    assert.deepEqual((await readdir(home)).sort(), ['LICENSE', 'README.md', 'dist', 'node_modules', 'package.json']);
   });
 
   test('valohai-bitbucket --help and --version run from the install', async () => {

@@ -53,7 +53,8 @@ describe('CLI rotate --all: every connection of a workspace', () => {
       ['rotate', '--all'],
       ['rotate', '--all', '--workspace', WORKSPACE, '--older-than', 'half a year'],
       ['rotate', 'acme/ml-models', '--all', '--workspace', WORKSPACE],
-      ['rotate', 'acme/ml-models'],
+      // No --project, and no connection of the repository recorded here to take it from.
+      ['rotate', 'acme/datasets'],
     ]) {
       const r = await runCli(args, lane.env);
       assert.equal(r.code, 2, `${args.join(' ')}\n${r.stderr}`);

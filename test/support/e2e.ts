@@ -5,7 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { Stack } from '../../dev/stack';
+import { after, before } from 'node:test';
+import { startStack, type Stack } from '../../dev/stack';
 
 const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
@@ -113,4 +114,22 @@ export async function gitReach(stack: Stack, privateKey: string, workspace: stri
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A stack of stand-ins and a private state folder for the suite it is called in (started before its
+ * tests, closed after), with the environment the CLI runs in against them.
+ */
+export function cliStackForSuite(prefix: string): { readonly stack: Stack; readonly stateDir: string; readonly env: Record<string, string> } {
+  const world = {} as { stack: Stack; stateDir: string; env: Record<string, string> };
+  before(async () => {
+    world.stack = await startStack();
+    world.stateDir = await mkdtemp(join(tmpdir(), prefix));
+    world.env = { ...world.stack.env, VALOHAI_BITBUCKET_STATE_DIR: world.stateDir };
+  });
+  after(async () => {
+    await world.stack?.close();
+    if (world.stateDir) await rm(world.stateDir, { recursive: true, force: true });
+  });
+  return world;
 }

@@ -19,17 +19,57 @@ const FINDING_WORDS: Record<string, string> = {
   lookalike: "labelled like this app's, not recorded",
 };
 
+/** Rows as columns padded to their widest cell; the last column is not padded. */
+export function alignedTable(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => [...(r[i] ?? '')].length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat((widths[i] ?? 0) - [...c].length))).join('  ').trimEnd());
+}
+
+function owner(k: AuditResult['keys'][number]): string {
+  if (k.connection) return `Valohai ${k.connection.projectName}${k.connection.current ? '' : ', retired'}`;
+  if (k.inUseBy) return `in use by another connection (${k.inUseBy === 'app' ? 'made in the app' : 'made with the CLI elsewhere'})`;
+  return '-';
+}
+
+function totals(r: AuditResult): string[] {
+  const count = (f: string) => r.keys.filter((k) => (k.findings as string[]).includes(f)).length;
+  const needLook = r.keys.filter((k) => k.findings.length).length;
+  const words = Object.entries(FINDING_WORDS)
+    .map(([code, word]) => [word, count(code)] as const)
+    .filter(([, n]) => n > 0)
+    .map(([word, n]) => `${n} ${word}`);
+  return [
+    `Total: ${r.keys.length} access keys on ${r.repositories} repositories; ` +
+      `${r.keys.filter((k) => k.connection).length} of connections recorded here, ` +
+      `${r.keys.filter((k) => k.inUseBy).length} in use by other connections, ` +
+      `${needLook} to look at${words.length ? ` (${words.join(', ')})` : ''}` +
+      `${r.unreadable.length ? `; ${r.unreadable.length} repositories not read` : ''}.`,
+  ];
+}
+
 function printAudit(io: CliIO, r: AuditResult, format: 'text' | 'json' | 'csv'): void {
   if (format === 'json') io.stdout.json(r, 2);
   else if (format === 'csv') io.stdout.write(auditCsv(r));
   else {
     const out = [`Workspace ${r.workspace}: ${r.repositories} repositories, ${r.keys.length} access keys (unused means no use for ${r.unusedDays} days).`];
-    for (const k of r.keys) {
-      const size = k.bits === null ? k.type : `${k.type} ${k.bits}`;
-      const owner = k.connection ? `Valohai ${k.connection.projectName}${k.connection.current ? '' : ', retired'}` : 'no connection';
-      const notes = k.findings.length ? `  [${k.findings.map((f) => FINDING_WORDS[f] ?? f).join(', ')}]` : '';
-      out.push(`  ${k.repository}  key ${k.id}  ${size}  ${k.fingerprint}  ${k.ageDays ?? '?'} days, last used ${k.lastUsed ?? 'never'}  ${owner}  "${k.label}"${notes}`);
+    if (r.keys.length) {
+      const rows = [['REPOSITORY', 'KEY', 'TYPE', 'FINGERPRINT', 'AGE', 'LAST USED', 'CONNECTION', 'LABEL', 'TO LOOK AT']];
+      for (const k of r.keys) {
+        rows.push([
+          k.repository,
+          String(k.id),
+          k.bits === null ? k.type : `${k.type} ${k.bits}`,
+          k.fingerprint,
+          k.ageDays === null ? '?' : `${k.ageDays}d`,
+          k.lastUsed ? k.lastUsed.slice(0, 10) : 'never',
+          owner(k),
+          JSON.stringify(k.label),
+          k.findings.map((f) => FINDING_WORDS[f] ?? f).join(', ') || '-',
+        ]);
+      }
+      out.push(...alignedTable(rows));
     }
+    out.push(...totals(r));
     io.stdout.write(`${out.join('\n')}\n`);
   }
   for (const u of r.unreadable) io.stderr.write(`not read: ${u.repository}: ${u.error}\n`);

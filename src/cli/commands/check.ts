@@ -6,12 +6,12 @@
 import type { Command } from 'commander';
 import { check, type CheckResult } from '../../connect/index';
 import { parseRepoArg } from '../config';
-import { guard, processIO, wire, withConnectionFlags, type CliIO, type CommonFlags } from './workflows';
+import { guard, processIO, projectFor, wire, withConnectionFlags, type CliIO, type CommonFlags } from './workflows';
 
 const EXIT: Record<CheckResult['health'], number> = { healthy: 0, broken: 1, degraded: 3 };
 
 function fetchLine(r: CheckResult): string {
-  if (!r.fetch) return 'not asked to fetch';
+  if (!r.fetch) return r.repairPlanned ? 'not asked to fetch (dry run)' : 'not asked to fetch';
   if (r.fetch.errors.length) return 'its fetch failed';
   return r.fetch.headSeen ? `fetched; has ${r.headCommit.slice(0, 12)}` : `fetched; lacks ${r.headCommit.slice(0, 12)}`;
 }
@@ -26,6 +26,8 @@ function printCheck(io: CliIO, r: CheckResult, json: boolean): void {
       `Key age:      ${r.keyAgeDays === null ? 'unknown' : r.keyAgeDays === 0 ? 'today' : `${r.keyAgeDays} days`}`,
       `Health:       ${r.health}`,
     ];
+    if (r.repairPlanned) out.push('Dry run: nothing was changed.');
+    for (const x of r.repairPlanned ?? []) out.push(`would repair: put the connection's key back on ${x}`);
     for (const x of r.repaired) out.push(`repaired: the connection's key is back on ${x.repository} (key ${x.keyId})`);
     for (const f of r.findings) out.push(`${f.severity === 'broken' ? 'broken' : 'warning'}: ${f.message}`);
     io.stdout.write(`${out.join('\n')}\n`);
@@ -38,13 +40,16 @@ export function registerCheck(program: Command, io: CliIO = processIO()): void {
     program
       .command('check')
       .description("Check that the connection works: the key on every repository, Valohai's fetch, the head commit seen, the key's age")
-      .argument('<workspace/repo>', 'the Bitbucket repository, e.g. acme/ml-models'),
+      .argument('<repository>', 'the Bitbucket repository: acme/ml-models, or its URL'),
   )
     .option('--repair', "put the connection's own public key back where it is missing (no new key; nothing removed)")
-    .action((repoArg: string, opts: CommonFlags & { repair?: boolean }) =>
+    .option('--dry-run', 'change nothing: Valohai is not asked to fetch, and with --repair the keys it would put back are named')
+    .action((repoArg: string, opts: CommonFlags & { repair?: boolean; dryRun?: boolean }) =>
       guard(io, async () => {
         const repo = parseRepoArg(repoArg);
-        const result = await check(wire(io, opts), { ...repo, project: opts.project as string, repair: Boolean(opts.repair) });
+        const deps = wire(io, opts);
+        const project = await projectFor(io, `${repo.workspace}/${repo.repo}`, opts.project, 'check');
+        const result = await check(deps, { ...repo, project, repair: Boolean(opts.repair), dryRun: Boolean(opts.dryRun) });
         printCheck(io, result, Boolean(opts.json));
       }),
     );

@@ -24,7 +24,7 @@ import { branchOfRef, fetchRefProblem } from '../../git/index';
 import { scrubPrivateKeys } from '../../http/redact';
 import { generateKeyPair } from '../../ssh/index';
 import { ValohaiClient } from '../../valohai/index';
-import { bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config';
+import { allSettings, bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config';
 import { terminalProgress } from '../progress';
 import { processScreens, type CliIO } from '../screen';
 import { DirectoryLock, FileConnectionStore, stateDir } from '../state';
@@ -93,16 +93,24 @@ function timeoutMs(io: CliIO): number | undefined {
 }
 
 function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
-  const valohai = valohaiConfig(io.env, flags);
-  return new ValohaiClient({ host: valohai.host, token: valohai.token, retry: retryOptions(io), timeoutMs: timeoutMs(io) });
+  const [valohai, timeout, retry] = allSettings<[ReturnType<typeof valohaiConfig>, number | undefined, ReturnType<typeof retryOptions>]>(
+    () => valohaiConfig(io.env, flags),
+    () => timeoutMs(io),
+    () => retryOptions(io),
+  );
+  return new ValohaiClient({ host: valohai.host, token: valohai.token, retry, timeoutMs: timeout });
 }
 
 /** Bitbucket with the caller's own API token, its requests counted against the hour. */
 export function bitbucketOf(io: CliIO, flags: CommonFlags, budget = new RateBudget()): BitbucketClient {
-  const bb = bitbucketConfig(io.env, flags);
+  const [bb, timeout, retry] = allSettings<[ReturnType<typeof bitbucketConfig>, number | undefined, ReturnType<typeof retryOptions>]>(
+    () => bitbucketConfig(io.env, flags),
+    () => timeoutMs(io),
+    () => retryOptions(io),
+  );
   return new BitbucketClient({
-    transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeoutMs(io) })),
-    retry: retryOptions(io),
+    transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeout })),
+    retry,
   });
 }
 
@@ -117,12 +125,19 @@ export function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
     io.stdout.hold(privateKey);
     io.stderr.hold(privateKey);
   };
+  // Every missing or wrong setting at once, not one per run.
+  const [bitbucket, valohai] = allSettings<[BitbucketClient, ValohaiClient]>(
+    () => bitbucketOf(io, flags, budget),
+    () => valohaiClient(io, flags),
+  );
   return {
-    bitbucket: bitbucketOf(io, flags, budget),
+    bitbucket,
     // The token is the caller's own: Bitbucket refuses them what they may not do themselves.
     authority: ownCredentials,
     budget,
-    valohai: valohaiClient(io, flags),
+    valohai,
+    // The CLI's keys say so in their label: the app, which keeps its own records, tells them from its own.
+    labelMaker: 'cli',
     generateKey: async ({ type, comment }) => {
       const pair = await generateKeyPair({ type, comment });
       hold(pair.privateKey);
@@ -158,6 +173,31 @@ function printWorkflow(io: CliIO, result: WorkflowResult, json: boolean, verb: s
     io.stderr.write(`${lines.join('\n')}\n`);
   }
   io.setExitCode(EXIT[result.outcome]);
+}
+
+/** What a dry run found it would do, and that it did nothing: the plan as a list, or the result's JSON marked `dryRun`. */
+export function printPlan(io: CliIO, result: WorkflowResult, json: boolean, valohaiStep: string): void {
+  if (result.outcome !== 'done') {
+    printWorkflow(io, result, json, 'Plan');
+    return;
+  }
+  if (json) {
+    const { outcome: _outcome, publicKey: _publicKey, ...rest } = result;
+    io.stdout.json({ dryRun: true, ...rest }, 2);
+    io.setExitCode(0);
+    return;
+  }
+  const key = result.keyType ? `${result.keyType === 'rsa' ? 'RSA 4096' : 'Ed25519'} key` : 'key';
+  const out = [`Dry run: nothing was changed. For ${result.repository}${result.sshUrl ? ` (${result.sshUrl})` : ''} it would:`];
+  for (const k of result.accessKeys) {
+    if (k.status === 'planned') out.push(`  add a new ${key} to ${k.repository}`);
+    else if (k.status === 'present') out.push(`  keep the connection's key ${k.id} on ${k.repository}`);
+    else if (k.status === 'remove-planned') out.push(`  remove access key ${k.id} from ${k.repository}`);
+  }
+  if (valohaiStep) out.push(`  ${valohaiStep}`);
+  for (const w of result.warnings) out.push(`warning: ${w.message}`);
+  io.stdout.write(`${out.join('\n')}\n`);
+  io.setExitCode(0);
 }
 
 function printStatus(io: CliIO, s: StatusResult, json: boolean): void {
@@ -203,12 +243,32 @@ export async function guard(io: CliIO, body: () => Promise<void>): Promise<void>
   }
 }
 
-export function withConnectionFlags(cmd: Command, project: 'required' | 'optional' = 'required'): Command {
-  const what = 'Valohai project: its id, or owner/name';
-  return (project === 'required' ? cmd.requiredOption('--project <project>', what) : cmd.option('--project <project>', what))
+export function withConnectionFlags(cmd: Command): Command {
+  return cmd
+    .option('--project <project>', 'Valohai project: its id, or owner/name (default: the one connection of the repository recorded here)')
     .option('--json', 'print one JSON object on stdout at the end')
     .option('--bitbucket-api-url <url>', 'Bitbucket API root (env BITBUCKET_API_URL)')
     .option('--valohai-host <url>', 'Valohai host (env VALOHAI_HOST)');
+}
+
+/**
+ * The Valohai project a command is for: `--project` as given, else the project of the one connection of
+ * the repository recorded here (said on stderr). None or several recorded: a usage error naming them.
+ */
+export async function projectFor(io: CliIO, repository: string, given: string | undefined, command: string): Promise<string> {
+  if (given) return given;
+  const records = (await new FileConnectionStore(stateDir(io.env)).list()).filter((r) => r.repository.toLowerCase() === repository.toLowerCase());
+  const [only] = records;
+  if (records.length === 1 && only) {
+    io.stderr.write(`Valohai project: ${only.projectName} (${only.projectId}), the one connection of ${repository} recorded here.\n`);
+    return only.projectId;
+  }
+  if (!records.length) {
+    throw new ConfigError(`${command} needs --project: no connection of ${repository} is recorded here. Give the Valohai project, its id or owner/name.`);
+  }
+  throw new ConfigError(
+    `${command} needs --project: ${records.length} connections of ${repository} are recorded here (${records.map((r) => `${r.projectName} ${r.projectId}`).join(', ')}). Name one.`,
+  );
 }
 
 /** The connection this state folder records for `repository` and `project` (its id, or owner/name), if one. */
@@ -218,38 +278,46 @@ async function recordedConnection(io: CliIO, repository: string, project: string
   return records.find((r) => r.repository.toLowerCase() === repository.toLowerCase() && (r.projectId === project || r.projectName === name));
 }
 
+/** `--take-over`: what to do with a connection made elsewhere (in the app) of the same repository and project. */
+const TAKE_OVER = 'replace a connection of this repository and project made elsewhere (in the app, or with the CLI on another machine): Valohai gets the new key';
+const others = (opts: { takeOver?: boolean }): 'take-over' | 'refuse' => (opts.takeOver ? 'take-over' : 'refuse');
+
 export function registerWorkflows(program: Command, io: CliIO = processIO()): void {
   withConnectionFlags(
     program
       .command('connect')
       .description('Register an access key on the repository and its submodule repos, give Valohai the private key, fetch and verify')
-      .argument('<workspace/repo>', 'the Bitbucket repository, e.g. acme/ml-models'),
+      .argument('<repository>', 'the Bitbucket repository: acme/ml-models, or its URL'),
   )
     .option('--ref <branch>', "branch Valohai fetches, e.g. main or refs/heads/main (default: the repository's main branch)")
     .addOption(new Option('--key-type <type>', 'key type (Ed25519 is not confirmed by Valohai)').choices(['rsa', 'ed25519']).default('rsa'))
     .option('--no-submodules', 'do not put the key on submodule repositories')
     .option('--dry-run', 'print the plan and change nothing')
     .option('--move-project', 'connect even though the Valohai project fetches another repository now (it then fetches this one)')
-    .action((repoArg: string, opts: CommonFlags & { ref?: string; keyType: KeyType; submodules: boolean; dryRun?: boolean; moveProject?: boolean }) =>
+    .option('--take-over', TAKE_OVER)
+    .action((repoArg: string, opts: CommonFlags & { ref?: string; keyType: KeyType; submodules: boolean; dryRun?: boolean; moveProject?: boolean; takeOver?: boolean }) =>
       guard(io, async () => {
         const repo = parseRepoArg(repoArg);
         const ref = fetchRef(opts.ref);
         const deps = wire(io, opts);
-        const result = await connect(
-          deps,
-          { ...repo, project: opts.project as string, ref, keyType: opts.keyType, submodules: opts.submodules, dryRun: opts.dryRun, moveProject: opts.moveProject },
-          terminalProgress(io.stderr, io.env),
-        );
-        printWorkflow(io, result, Boolean(opts.json), opts.dryRun ? 'Plan' : 'connect');
+        const project = await projectFor(io, `${repo.workspace}/${repo.repo}`, opts.project, 'connect');
+        const input = { ...repo, project, ref, keyType: opts.keyType, submodules: opts.submodules, dryRun: opts.dryRun, moveProject: opts.moveProject, others: others(opts) };
+        const result = await connect(deps, input, terminalProgress(io.stderr, io.env));
+        if (!opts.dryRun) printWorkflow(io, result, Boolean(opts.json), 'connect');
+        else if (result.accessKeys.some((k) => k.status === 'planned')) {
+          printPlan(io, result, Boolean(opts.json), 'give Valohai the new private key, ask it to fetch and check it sees the head commit; only then remove the keys it replaces');
+        } else printPlan(io, result, Boolean(opts.json), 'keep the key Valohai holds; ask Valohai to fetch and check it sees the head commit');
       }),
     );
 
   withConnectionFlags(
-    program.command('status').description("Show the connection's keys, their age and use, and Valohai's newest commit").argument('<workspace/repo>'),
+    program.command('status').description("Show the connection's keys, their age and use, and Valohai's newest commit").argument('<repository>', 'acme/ml-models, or its URL'),
   ).action((repoArg: string, opts: CommonFlags) =>
     guard(io, async () => {
       const repo = parseRepoArg(repoArg);
-      const result = await status(wire(io, opts), { ...repo, project: opts.project as string });
+      const deps = wire(io, opts);
+      const project = await projectFor(io, `${repo.workspace}/${repo.repo}`, opts.project, 'status');
+      const result = await status(deps, { ...repo, project });
       printStatus(io, result, Boolean(opts.json));
     }),
   );
@@ -258,55 +326,64 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
     program
       .command('rotate')
       .description('Replace the key everywhere, make-before-break (one connection, or with --all every one of a workspace)')
-      .argument('[workspace/repo]'),
-    'optional',
+      .argument('[repository]', 'acme/ml-models, or its URL'),
   )
     .addOption(new Option('--key-type <type>', 'key type of the new key (with --all: each connection keeps its own unless given)').choices(['rsa', 'ed25519']).default('rsa'))
     .option('--no-submodules', 'do not put the key on submodule repositories')
     .option('--all', 'every connection of --workspace recorded here, one after another')
     .option('--workspace <workspace>', 'with --all: the Bitbucket workspace')
     .option('--older-than <age>', 'with --all: only keys older than this many days, e.g. 180d')
-    .option('--dry-run', 'with --all: say which connections would be rotated and what it would cost, and change nothing');
-  rotateCommand.action((repoArg: string | undefined, opts: CommonFlags & RotateAllFlags & { keyType: KeyType; submodules: boolean }) =>
+    .option('--dry-run', 'say which keys would be added and removed (with --all: which connections, at what cost), and change nothing')
+    .option('--take-over', TAKE_OVER);
+  rotateCommand.action((repoArg: string | undefined, opts: CommonFlags & RotateAllFlags & { keyType: KeyType; submodules: boolean; takeOver?: boolean }) =>
     guard(io, async () => {
       if (opts.all) {
         if (repoArg) throw new ConfigError('rotate --all takes --workspace, not a repository.');
+        if (opts.takeOver) throw new ConfigError('rotate --all never takes over another connection: rotate that repository by name with --take-over.');
         const keyType = rotateCommand.getOptionValueSource('keyType') === 'default' ? undefined : opts.keyType;
         const submodules = rotateCommand.getOptionValueSource('submodules') === 'cli' ? opts.submodules : undefined;
         await rotateAll(io, wire(io, opts), { ...opts, keyType, submodules });
         return;
       }
       if (!repoArg) throw new ConfigError('rotate needs a repository (<workspace>/<repo>), or --all --workspace <workspace>.');
-      if (!opts.project) throw new ConfigError("rotate needs --project: the Valohai project, its id or owner/name.");
       const repo = parseRepoArg(repoArg);
+      const deps = wire(io, opts);
+      const project = await projectFor(io, `${repo.workspace}/${repo.repo}`, opts.project, 'rotate');
       // The connection's own choices stand unless a flag says otherwise: one made without submodules, or
       // with an RSA key, is rotated the same way.
       const given = (name: string) => rotateCommand.getOptionValueSource(name) === 'cli';
-      const recorded = await recordedConnection(io, `${repo.workspace}/${repo.repo}`, opts.project);
+      const recorded = await recordedConnection(io, `${repo.workspace}/${repo.repo}`, project);
       const result = await rotate(
-        wire(io, opts),
+        deps,
         {
           ...repo,
-          project: opts.project,
+          project,
           keyType: given('keyType') ? opts.keyType : (recorded?.keyType ?? opts.keyType),
           ...(given('submodules') ? { submodules: opts.submodules } : {}),
+          dryRun: opts.dryRun,
+          others: others(opts),
         },
         terminalProgress(io.stderr, io.env),
       );
-      printWorkflow(io, result, Boolean(opts.json), 'rotate');
+      if (opts.dryRun) printPlan(io, result, Boolean(opts.json), 'give Valohai the new private key, ask it to fetch and check it sees the head commit; only then remove the old keys');
+      else printWorkflow(io, result, Boolean(opts.json), 'rotate');
     }),
   );
 
   withConnectionFlags(
-    program.command('disconnect').description('Remove the key from Valohai, then from every repository').argument('<workspace/repo>'),
+    program.command('disconnect').description('Remove the key from Valohai, then from every repository').argument('<repository>', 'acme/ml-models, or its URL'),
   )
     .option('--yes', 'confirm: really disconnect')
-    .action((repoArg: string, opts: CommonFlags & { yes?: boolean }) =>
+    .option('--dry-run', 'say which keys would be removed, and change nothing (no --yes needed)')
+    .action((repoArg: string, opts: CommonFlags & { yes?: boolean; dryRun?: boolean }) =>
       guard(io, async () => {
         const repo = parseRepoArg(repoArg);
-        if (!opts.yes) throw new ConfigError('disconnect removes the key from Valohai and Bitbucket: add --yes to confirm.');
-        const result = await disconnect(wire(io, opts), { ...repo, project: opts.project as string }, terminalProgress(io.stderr, io.env));
-        printWorkflow(io, result, Boolean(opts.json), 'disconnect');
+        if (!opts.yes && !opts.dryRun) throw new ConfigError('disconnect removes the key from Valohai and Bitbucket: add --yes to confirm (or --dry-run to see what it would remove).');
+        const deps = wire(io, opts);
+        const project = await projectFor(io, `${repo.workspace}/${repo.repo}`, opts.project, 'disconnect');
+        const result = await disconnect(deps, { ...repo, project, dryRun: opts.dryRun }, terminalProgress(io.stderr, io.env));
+        if (opts.dryRun) printPlan(io, result, Boolean(opts.json), result.warnings.some((w) => w.code === 'project-moved') ? '' : 'remove the private key from Valohai first');
+        else printWorkflow(io, result, Boolean(opts.json), 'disconnect');
       }),
     );
 
@@ -316,8 +393,12 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
     .requiredOption('--project <project>', 'Valohai project: its id, or owner/name')
     .option('--json', 'print one JSON object on stdout')
     .option('--valohai-host <url>', 'Valohai host (env VALOHAI_HOST)')
-    .action((opts: CommonFlags) =>
+    .option('--dry-run', 'refused: sync changes no setting, it only asks Valohai to fetch')
+    .action((opts: CommonFlags & { dryRun?: boolean }) =>
       guard(io, async () => {
+        if (opts.dryRun) {
+          throw new ConfigError('sync has no dry run: it changes no key or setting, it only asks Valohai to fetch. To look without fetching, run status <repository>.');
+        }
         const result = await sync({ valohai: valohaiClient(io, opts) }, { project: opts.project as string });
         printSync(io, result, Boolean(opts.json));
       }),
