@@ -26,6 +26,7 @@ export {
 } from './transport';
 export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
 export { RateBudget } from './rate-budget';
+export { countRequests, hooked, noteRateLimited, noteRefusal, type BitbucketHooks } from './hooks';
 export { BITBUCKET_CLOUD_API_ROOT, BITBUCKET_TOKEN_SCOPES } from './account';
 export {
   accountWorkspaceRole,

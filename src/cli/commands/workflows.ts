@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { BitbucketClient, createFetchTransport, RateBudget } from '../../bitbucket/index';
+import { BitbucketClient, createFetchTransport, hooked, RateBudget } from '../../bitbucket/index';
 import {
   connect,
   disconnect,
@@ -101,7 +101,7 @@ function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
 export function bitbucketOf(io: CliIO, flags: CommonFlags, budget = new RateBudget()): BitbucketClient {
   const bb = bitbucketConfig(io.env, flags);
   return new BitbucketClient({
-    transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeoutMs(io) })),
+    transport: hooked(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeoutMs(io) }), budget),
     retry: retryOptions(io),
   });
 }
