@@ -3,7 +3,7 @@ export * from './ports';
 export { connect, rotate, fetchAndVerify, AccessCheckError, type ConnectInput } from './install';
 export { fetchesElsewhere, projectMovedWarning, ProjectInUseError, ProjectMovedError } from './project-use';
 export { disconnect, type DisconnectDeps, type DisconnectInput } from './disconnect';
-export { status, KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS, type StatusResult } from './status';
+export { status, KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS, type KeyListing, type StatusResult } from './status';
 export { sync, type SyncResult } from './sync';
 export { check, type CheckInput, type CheckResult, type Finding, type FindingCode, type Health } from './check';
 export { discover, EmptyRepositoryError, SubmoduleRepositoryError, type Plan } from './discover';

@@ -105,7 +105,24 @@ export interface StatusOptions {
 
 const UNREAD: PromiseSettledResult<AccessKeyInfo[]> = { status: 'fulfilled', value: [] };
 
+/** One repository's access keys as Bitbucket listed them, or why they could not be read (the error thrown). */
+export interface KeyListing {
+  /** `workspace/slug`. */
+  repository: string;
+  keys?: AccessKeyInfo[];
+  error?: unknown;
+}
+
 export async function status(deps: Omit<WorkflowDeps, 'authority'>, input: StatusInput, options: StatusOptions = {}): Promise<StatusResult> {
+  return (await readStatus(deps, input, options)).status;
+}
+
+/** `status`, with the key listings it read on its way (a repository left unread has none). */
+export async function readStatus(
+  deps: Omit<WorkflowDeps, 'authority'>,
+  input: StatusInput,
+  options: StatusOptions = {},
+): Promise<{ status: StatusResult; listings: KeyListing[] }> {
   let submodules = input.submodules;
   let found: ValohaiProjectInfo | undefined;
   if (submodules === undefined && deps.store) {
@@ -211,7 +228,13 @@ export async function status(deps: Omit<WorkflowDeps, 'authority'>, input: Statu
   // Commits of another repository say nothing about this one.
   const seen = !elsewhere && commits.some((c) => c.identifier === plan.headCommit);
   const newest = seen ? plan.headCommit : (commits.find((c) => c.ref === plan.ref)?.identifier ?? commits[0]?.identifier ?? null);
-  return {
+  const listings: KeyListing[] = plan.targets.flatMap((t, i): KeyListing[] => {
+    const got = listed[i];
+    if (unrecorded.has(t.key) || !got) return [];
+    const repository = `${t.workspace}/${t.slug}`;
+    return [got.status === 'fulfilled' ? { repository, keys: got.value } : { repository, error: got.reason }];
+  });
+  const result: StatusResult = {
     repository: plan.repository.fullName,
     sshUrl: plan.repository.sshUrl,
     ref: plan.ref,
@@ -232,4 +255,5 @@ export async function status(deps: Omit<WorkflowDeps, 'authority'>, input: Statu
     lastSync: remembered?.lastSync,
     warnings,
   };
+  return { status: result, listings };
 }
