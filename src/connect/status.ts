@@ -9,12 +9,10 @@ import { messageOf } from './explain';
 import { currentKey, lookalikeWarnings, normaliseKey, ourKeys } from './keys';
 import type { AccessKeyInfo, ConnectionRecord, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { fetchesElsewhere, projectMovedWarning } from './project-use';
+import { ageDays, KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS } from './key-age';
 import { mapBounded } from './saga';
 import { unrecordedTargets } from './trust';
 import type { Warning } from './types';
-
-export const KEY_AGE_WARNING_DAYS = 180;
-export const KEY_AGE_ALERT_DAYS = 365;
 
 export interface KeyView {
   id: number;
@@ -63,8 +61,6 @@ export interface StatusResult {
   warnings: Warning[];
 }
 
-const DAY = 86_400_000;
-
 function view(k: AccessKeyInfo, now: Date): KeyView {
   let fingerprint = '';
   try {
@@ -72,14 +68,13 @@ function view(k: AccessKeyInfo, now: Date): KeyView {
   } catch {
     fingerprint = 'unreadable key';
   }
-  const created = k.createdOn ? Date.parse(k.createdOn) : Number.NaN;
   return {
     id: k.id,
     label: k.label,
     fingerprint,
     createdOn: k.createdOn ?? null,
     lastUsed: k.lastUsed,
-    ageDays: Number.isNaN(created) ? null : Math.floor((now.getTime() - created) / DAY),
+    ageDays: ageDays(k.createdOn, now),
   };
 }
 

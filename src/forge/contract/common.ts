@@ -72,17 +72,7 @@ export function valohaiTokensUrl(host: string): string {
   return `${host.replace(/\/+$/, '')}/auth/tokens/`;
 }
 
-/** Key age thresholds: a warning suggests rotating, an alert says rotate now. */
-export const KEY_AGE_WARNING_DAYS = 180;
-export const KEY_AGE_ALERT_DAYS = 365;
-
-export type KeyAgeLevel = 'ok' | 'warning' | 'alert';
-
-export function keyAgeLevel(days: number): KeyAgeLevel {
-  if (days >= KEY_AGE_ALERT_DAYS) return 'alert';
-  if (days >= KEY_AGE_WARNING_DAYS) return 'warning';
-  return 'ok';
-}
+export { KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS, keyAgeLevel, type KeyAgeLevel } from '../../connect/key-age';
 
 // --- Reply envelope and errors ---------------------------------------------------------------
 

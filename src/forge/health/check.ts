@@ -42,7 +42,8 @@ import {
 import { bitbucketTokenRefused, cleanText, errorName, valohaiTokenRefused } from '../errors';
 import { automationPause, loadHealth, loadPolicy, recordHealth, tokenExpiryFindings } from '../store/health-records';
 import { activeJob } from '../jobs/slots';
-import { ageDays, noticeFinding, readKeyNotices, split } from './key-notices';
+import { noticeFinding, readKeyNotices, split } from './key-notices';
+import { keyAgeOf } from '../store/connections';
 import { bareUuid, keys } from '../store/keys';
 import { TokenShareSpentError, type RequestCounts } from '../jobs/context';
 import { LockBusyError } from '../store/lock';
@@ -87,7 +88,7 @@ async function checkWith(work: AutomaticWork, ws: string, repo: string, now: Dat
   const { platform, connection } = work;
   const { store } = platform;
   const summary = await work.credentials.summary();
-  const keyAgeDays = ageDays(connection.record.createdAt, now);
+  const keyAgeDays = keyAgeOf(connection, now);
   const paused = automationPause(summary, now);
   if (paused) return recordPaused(platform, ws, repo, opts.trigger, now, keyAgeDays, paused);
   // The job on the repository (connect, rotate, verify, disconnect) settles it; the next check looks again.
@@ -462,7 +463,7 @@ async function valohaiOnlyCheck(work: AutomaticWork, opts: { now: Date; trigger:
     at,
     trigger: opts.trigger,
     health: broken ? 'broken' : 'degraded',
-    keyAgeDays: ageDays(record.createdAt, opts.now),
+    keyAgeDays: keyAgeOf(connection, opts.now),
     head,
     headSeen,
     findings,

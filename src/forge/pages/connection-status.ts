@@ -7,12 +7,10 @@ import { BitbucketRateLimitError, type Repository } from '../../bitbucket/index'
 import { discover, fetchesElsewhere, projectMovedWarning, status, type Warning } from '../../connect/index';
 import { accessKeysUrl, appBitbucket, splitFullName, tokenBitbucket, withAppReads } from '../platform/clients';
 import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus, type HealthView, type SyncState } from '../contract';
-import { KvConnectionStore } from '../store/connections';
+import { keyAgeOf, KvConnectionStore } from '../store/connections';
 import { projectUrlOf } from '../jobs/by-hand';
 import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from '../platform/ports';
 import type { BitbucketSecret, StoredConnection } from '../store/records';
-
-const DAY = 86_400_000;
 
 function ageWarning(days: number): Warning[] {
   const level = keyAgeLevel(days);
@@ -162,7 +160,7 @@ function rateLimited(platform: ForgePlatform, base: ConnectionStatus, retryAfter
  */
 export function storedStatus(platform: ForgePlatform, connection: StoredConnection, health: HealthView): ConnectionStatus {
   const { record } = connection;
-  const keyAgeDays = Math.max(0, Math.floor((platform.clock.now().getTime() - Date.parse(record.createdAt)) / DAY));
+  const keyAgeDays = keyAgeOf(connection, platform.clock.now()) ?? 0;
   return {
     project: { id: record.projectId, name: record.projectName, url: null },
     ref: record.ref,
