@@ -46,7 +46,7 @@ export type ResolverName = (typeof RESOLVERS)[number];
 
 // --- Constants the pages and resolvers share -------------------------------------------------
 
-export const DEFAULT_VALOHAI_HOST = 'https://app.valohai.com';
+export { DEFAULT_VALOHAI_HOST } from '../../valohai/host';
 
 /**
  * Scopes to tick when creating the Atlassian API token that manages access keys
