@@ -8,14 +8,15 @@ const NO_ADAPTER = floor('forge|cli', 'The engine and the clients never import a
 const NO_FORGE = floor('forge', 'The CLI and the Forge app are siblings: what both need lives below them (src/connect, src/git, ...).');
 const NO_CLI = floor('cli', 'The CLI and the Forge app are siblings: what both need lives below them (src/connect, src/git, ...).');
 const NO_STAND_IN = floor('dev|test', 'src/ never imports dev/ or test/: they stand in for the outside world, and src/ ships without them.');
-// The engine has two more doors: connect/types.ts, types only, which the pages' type check reads without
-// the engine (static/settings/tsconfig.json); and connect/audit.ts, the whole-workspace audit only the CLI
+// The engine has three more doors: connect/types.ts, types only, which the pages' type check reads without
+// the engine (static/settings/tsconfig.json); connect/key-age.ts, the key-age rule the pages bundle through
+// the contract (it imports nothing); and connect/audit.ts, the whole-workspace audit only the CLI
 // runs (the Forge app audits page by page), kept out of what the backend's imports reach. The clients have
-// one: bitbucket/account.ts, constants only (API root, token page, scopes), which the pages bundle without
-// the client. src/http has no index: its files are imported one by one.
+// two: bitbucket/account.ts, constants only (API root, token page, scopes), and valohai/host.ts, the rule for
+// a Valohai host, which the pages bundle without the clients. src/http has no index: its files are imported one by one.
 const THROUGH_INDEX = [
-  { regex: '^(\\.\\./)+(bitbucket/(?!(index|account)$)|(valohai|ssh|git)/(?!index$))', message: "Import another package through its index.ts ('../bitbucket/index'), not one of its files." },
-  { regex: '^(\\.\\./)+connect/(?!(index|types|audit)$)', message: "Import the engine through its index.ts ('../connect/index'), not one of its files." },
+  { regex: '^(\\.\\./)+(bitbucket/(?!(index|account)$)|valohai/(?!(index|host)$)|(ssh|git)/(?!index$))', message: "Import another package through its index.ts ('../bitbucket/index'), not one of its files." },
+  { regex: '^(\\.\\./)+connect/(?!(index|types|audit|key-age)$)', message: "Import the engine through its index.ts ('../connect/index'), not one of its files." },
 ];
 const floors = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 

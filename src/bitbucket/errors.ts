@@ -238,6 +238,14 @@ const ALREADY_ADDED = /already added that access key/i;
 const ACCOUNT_KEY = /already registered that SSH key/i;
 const WRONG_MECHANISM = /not accessible by this authentication mechanism/i;
 
+/**
+ * Whether an answer refuses the credentials themselves, whatever was asked: a 401, or a 403 for a kind of
+ * token that can never do this (the answers that become `BitbucketAuthError` and `wrong_auth_mechanism`).
+ */
+export function refusesCredentials(res: { status: number; text: string }): boolean {
+  return res.status === 401 || (res.status === 403 && WRONG_MECHANISM.test(res.text));
+}
+
 /** The typed error for a non-2xx answer. */
 export function errorForResponse(
   res: { status: number; headers: Record<string, string>; text: string },

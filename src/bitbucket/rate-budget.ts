@@ -4,23 +4,17 @@
  * the limit is left) on rate-limited resources; `X-RateLimit-Remaining` is read when present. Which of
  * them an Atlassian API token's answers carry is unconfirmed: without any, the budget is unknown.
  */
-import type { BitbucketTransport } from './transport';
+import type { BitbucketHooks } from './hooks';
+import type { BitbucketRequest, BitbucketResponse } from './transport';
 
 const NEAR_LIMIT_SHARE = 0.2;
 
-export class RateBudget {
+/** A hook on the transport: notes the rate-limit headers of every answer. */
+export class RateBudget implements BitbucketHooks {
   private left: number | undefined;
 
-  /** `transport`, noting the rate-limit headers of every answer. */
-  watch(transport: BitbucketTransport): BitbucketTransport {
-    return {
-      ...(transport.baseUrl !== undefined ? { baseUrl: transport.baseUrl } : {}),
-      request: async (req) => {
-        const res = await transport.request(req);
-        this.note(res.headers);
-        return res;
-      },
-    };
+  after(_req: BitbucketRequest, res: BitbucketResponse): void {
+    this.note(res.headers);
   }
 
   /** Requests left, or undefined when Bitbucket has not said. */

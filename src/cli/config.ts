@@ -4,10 +4,10 @@
  */
 
 import { BITBUCKET_CLOUD_API_ROOT, BITBUCKET_TOKEN_SCOPES } from '../bitbucket/index';
+import { DEFAULT_VALOHAI_HOST, parseValohaiHost } from '../valohai/index';
 
 export const DEFAULT_BITBUCKET_API_URL = BITBUCKET_CLOUD_API_ROOT;
-export const DEFAULT_VALOHAI_HOST = 'https://app.valohai.com';
-export { BITBUCKET_TOKEN_SCOPES };
+export { BITBUCKET_TOKEN_SCOPES, DEFAULT_VALOHAI_HOST };
 
 export class ConfigError extends Error {
   /** The separate problems a message joins (allSettings), so that joining again does not nest them. */
@@ -65,7 +65,7 @@ function checkUrl(name: string, value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`${name} "${value}" is not a URL. Example: ${name === 'VALOHAI_HOST' ? DEFAULT_VALOHAI_HOST : DEFAULT_BITBUCKET_API_URL}`);
+    throw new ConfigError(`${name} "${value}" is not a URL. Example: ${DEFAULT_BITBUCKET_API_URL}`);
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new ConfigError(`${name} must be an http(s) URL, not ${url.protocol}`);
@@ -109,7 +109,11 @@ export function bitbucketConfig(env: Env, flags: { bitbucketApiUrl?: string }): 
 export function valohaiConfig(env: Env, flags: { valohaiHost?: string }): ValohaiConfig {
   let host = DEFAULT_VALOHAI_HOST;
   const [checked, token] = allSettings<[string, string]>(
-    () => (host = checkUrl('VALOHAI_HOST', flags.valohaiHost ?? env.VALOHAI_HOST ?? DEFAULT_VALOHAI_HOST)),
+    () => {
+      const parsed = parseValohaiHost(flags.valohaiHost ?? env.VALOHAI_HOST ?? DEFAULT_VALOHAI_HOST);
+      if ('problem' in parsed) throw new ConfigError(`VALOHAI_HOST (or --valohai-host): ${parsed.problem}`);
+      return (host = parsed.host);
+    },
     () => withHelp(required(env, 'VALOHAI_TOKEN'), `Create a personal API token at ${host}/auth/tokens/ and export VALOHAI_TOKEN.`)(),
   );
   return { host: checked, token };

@@ -4,6 +4,7 @@
  * audit's CSV form. Pure: the CLI's audit (audit.ts) and the app's resumable audit both use it.
  */
 import { fingerprintOfBlob, InvalidPublicKeyError, parsePublicKey } from '../ssh/index';
+import { ageDays } from './key-age';
 import { labelMaker, labelProjectMarker, looksLikeAppLabel, projectMarker } from './label';
 import type { AccessKeyInfo, ConnectionRecord } from './ports';
 import type { AuditedKey, AuditFindingCode } from './types';
@@ -22,7 +23,6 @@ export interface AuditResult {
 
 export const DEFAULT_UNUSED_DAYS = 90;
 const WEAK_RSA_BITS = 3072;
-const DAY = 86_400_000;
 /** This app's labels: "Valohai <project> <date> [vh:<marker>]". */
 
 function describeKey(key: string): { type: string; bits: number | null; fingerprint: string; weak: boolean } {
@@ -42,11 +42,6 @@ function describeKey(key: string): { type: string; bits: number | null; fingerpr
     const weak = type === 'ssh-dss' || (type === 'ssh-rsa' && bits !== null && bits < WEAK_RSA_BITS);
     return { type, bits, fingerprint, weak };
   }
-}
-
-function days(from: string | null | undefined, now: Date): number | null {
-  const t = from ? Date.parse(from) : Number.NaN;
-  return Number.isNaN(t) ? null : Math.floor((now.getTime() - t) / DAY);
 }
 
 /** Recorded connections by public key (`type base64`): current keys, then keys they retired. */
@@ -69,8 +64,8 @@ export function connectionIndex(records: readonly ConnectionRecord[]): Connectio
 export function auditKey(repository: string, k: AccessKeyInfo, byKey: ConnectionIndex, now: Date, unusedDays: number): AuditedKey {
   const d = describeKey(k.key);
   const connection = byKey.get(k.key.trim().split(/\s+/).slice(0, 2).join(' ')) ?? null;
-  const lastUse = days(k.lastUsed, now);
-  const age = days(k.createdOn, now);
+  const lastUse = ageDays(k.lastUsed, now);
+  const age = ageDays(k.createdOn, now);
   const findings: AuditFindingCode[] = [];
   if ((lastUse ?? age ?? 0) >= unusedDays) findings.push('unused');
   if (d.weak) findings.push('weak');

@@ -17,8 +17,8 @@
  */
 import { explainFetchError, messageOf } from './explain';
 import type { WorkflowDeps } from './ports';
-import { status, type StatusResult } from './status';
-import { authorise, NotAuthorisedError } from './trust';
+import { readStatus, type KeyListing } from './status';
+import { refusedTargets, type TargetVerdict } from './trust';
 import type { Target, WarningCode } from './types';
 
 export type Health = 'healthy' | 'degraded' | 'broken';
@@ -57,6 +57,13 @@ export interface CheckResult {
   /** Valohai's fetch: undefined when it was not asked (nothing to fetch with, or a project elsewhere). */
   fetch?: { newCommits: string[]; errors: string[]; headSeen: boolean };
   checkedAt: string;
+  /**
+   * What the check read on its way, for a caller that acts on it without asking twice: each repository's
+   * key listing (none for one it left unread)...
+   */
+  listings: KeyListing[];
+  /** ...and the authority's verdicts on the repositories a repair would put the key on, with how each was reached. */
+  verdicts: (TargetVerdict & { via: string })[];
 }
 
 export interface CheckInput {
@@ -91,7 +98,8 @@ export async function check(deps: WorkflowDeps, input: CheckInput): Promise<Chec
 
 async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckResult> {
   // Valohai's commits are read once, after its fetch: a read before it would say nothing the check uses.
-  const st: StatusResult = await status(deps, input, { commits: false, onlyRecorded: true });
+  const { status: st, listings } = await readStatus(deps, input, { commits: false, onlyRecorded: true });
+  const verdicts: CheckResult['verdicts'] = [];
   const record = await deps.store?.get(st.repository, st.valohai.projectId);
   const findings: Finding[] = [];
   const repaired: CheckResult['repaired'] = [];
@@ -123,16 +131,14 @@ async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckRes
       }
     } else if (input.repair) {
       const targets = missing.map((r) => targetOf(r.repository, r.via));
-      let allowed = targets;
-      try {
-        await authorise(deps.authority, targets);
-      } catch (err) {
-        if (!(err instanceof NotAuthorisedError)) throw err;
-        const refused = new Set(err.refused.map((v) => v.repository.toLowerCase()));
-        allowed = targets.filter((t) => !refused.has(t.key));
-        for (const v of err.refused) {
-          broken('needs-admin', `${v.repository} lacks the connection's key, and putting it back needs an admin of it: ${v.message ?? 'you may not administer it.'}`, v.repository);
-        }
+      const answers = await deps.authority.check(targets);
+      const via = new Map(targets.map((t) => [t.key, t.via]));
+      verdicts.push(...answers.map((v) => ({ ...v, via: via.get(v.repository.toLowerCase()) ?? '' })));
+      const refused = refusedTargets(targets, answers);
+      const refusedNames = new Set(refused.map((v) => v.repository.toLowerCase()));
+      const allowed = targets.filter((t) => !refusedNames.has(t.key));
+      for (const v of refused) {
+        broken('needs-admin', `${v.repository} lacks the connection's key, and putting it back needs an admin of it: ${v.message ?? 'you may not administer it.'}`, v.repository);
       }
       for (const t of allowed) {
         const repository = `${t.workspace}/${t.slug}`;
@@ -201,5 +207,7 @@ async function runCheck(deps: WorkflowDeps, input: CheckInput): Promise<CheckRes
     ...(input.dryRun ? { repairPlanned } : {}),
     fetch,
     checkedAt: (deps.clock?.now() ?? new Date()).toISOString(),
+    listings,
+    verdicts,
   };
 }

@@ -9,12 +9,10 @@ import { messageOf } from './explain';
 import { currentKey, lookalikeWarnings, normaliseKey, ourKeys } from './keys';
 import type { AccessKeyInfo, ConnectionRecord, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { fetchesElsewhere, projectMovedWarning } from './project-use';
+import { ageDays, KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS } from './key-age';
 import { mapBounded } from './saga';
 import { unrecordedTargets } from './trust';
 import type { Warning } from './types';
-
-export const KEY_AGE_WARNING_DAYS = 180;
-export const KEY_AGE_ALERT_DAYS = 365;
 
 export interface KeyView {
   id: number;
@@ -63,8 +61,6 @@ export interface StatusResult {
   warnings: Warning[];
 }
 
-const DAY = 86_400_000;
-
 function view(k: AccessKeyInfo, now: Date): KeyView {
   let fingerprint = '';
   try {
@@ -72,14 +68,13 @@ function view(k: AccessKeyInfo, now: Date): KeyView {
   } catch {
     fingerprint = 'unreadable key';
   }
-  const created = k.createdOn ? Date.parse(k.createdOn) : Number.NaN;
   return {
     id: k.id,
     label: k.label,
     fingerprint,
     createdOn: k.createdOn ?? null,
     lastUsed: k.lastUsed,
-    ageDays: Number.isNaN(created) ? null : Math.floor((now.getTime() - created) / DAY),
+    ageDays: ageDays(k.createdOn, now),
   };
 }
 
@@ -105,7 +100,24 @@ export interface StatusOptions {
 
 const UNREAD: PromiseSettledResult<AccessKeyInfo[]> = { status: 'fulfilled', value: [] };
 
+/** One repository's access keys as Bitbucket listed them, or why they could not be read (the error thrown). */
+export interface KeyListing {
+  /** `workspace/slug`. */
+  repository: string;
+  keys?: AccessKeyInfo[];
+  error?: unknown;
+}
+
 export async function status(deps: Omit<WorkflowDeps, 'authority'>, input: StatusInput, options: StatusOptions = {}): Promise<StatusResult> {
+  return (await readStatus(deps, input, options)).status;
+}
+
+/** `status`, with the key listings it read on its way (a repository left unread has none). */
+export async function readStatus(
+  deps: Omit<WorkflowDeps, 'authority'>,
+  input: StatusInput,
+  options: StatusOptions = {},
+): Promise<{ status: StatusResult; listings: KeyListing[] }> {
   let submodules = input.submodules;
   let found: ValohaiProjectInfo | undefined;
   if (submodules === undefined && deps.store) {
@@ -211,7 +223,13 @@ export async function status(deps: Omit<WorkflowDeps, 'authority'>, input: Statu
   // Commits of another repository say nothing about this one.
   const seen = !elsewhere && commits.some((c) => c.identifier === plan.headCommit);
   const newest = seen ? plan.headCommit : (commits.find((c) => c.ref === plan.ref)?.identifier ?? commits[0]?.identifier ?? null);
-  return {
+  const listings: KeyListing[] = plan.targets.flatMap((t, i): KeyListing[] => {
+    const got = listed[i];
+    if (unrecorded.has(t.key) || !got) return [];
+    const repository = `${t.workspace}/${t.slug}`;
+    return [got.status === 'fulfilled' ? { repository, keys: got.value } : { repository, error: got.reason }];
+  });
+  const result: StatusResult = {
     repository: plan.repository.fullName,
     sshUrl: plan.repository.sshUrl,
     ref: plan.ref,
@@ -232,4 +250,5 @@ export async function status(deps: Omit<WorkflowDeps, 'authority'>, input: Statu
     lastSync: remembered?.lastSync,
     warnings,
   };
+  return { status: result, listings };
 }

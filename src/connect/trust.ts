@@ -55,15 +55,19 @@ export class NotAuthorisedError extends Refusal {
 
 /** Puts every target to the authority; throws NotAuthorisedError naming each one refused. */
 export async function authorise(authority: Authority, targets: Target[]): Promise<void> {
-  const verdicts = await authority.check(targets);
+  const refused = refusedTargets(targets, await authority.check(targets));
+  if (refused.length) throw new NotAuthorisedError(refused);
+}
+
+/** The targets `verdicts` do not allow, each with its verdict and how it was reached. */
+export function refusedTargets(targets: Target[], verdicts: TargetVerdict[]): (TargetVerdict & { via: string })[] {
   const byName = new Map(verdicts.map((v) => [v.repository.toLowerCase(), v]));
-  const refused = targets.flatMap((t) => {
+  return targets.flatMap((t) => {
     const v = byName.get(t.key);
     // A target the authority did not answer for is refused: silence is not consent.
     if (!v) return [{ repository: `${t.workspace}/${t.slug}`, allowed: false, reason: 'unchecked' as const, message: 'could not be checked.', via: t.via }];
     return v.allowed ? [] : [{ ...v, via: t.via }];
   });
-  if (refused.length) throw new NotAuthorisedError(refused);
 }
 
 /**

@@ -143,17 +143,6 @@ export function toResolverError(err: unknown, secrets: readonly string[] = []): 
     return { code: 'job-running', message: err.message, fix: 'Wait for the other run to finish, then try again.', temporary: true };
   }
   if (err instanceof ValohaiAuthError) return valohaiTokenRefused();
-  if (err instanceof ValohaiRateLimitError) {
-    return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a minute, then try again.', temporary: true };
-  }
-  if (err instanceof ValohaiError) {
-    return passing(err)
-      ? { code: 'valohai-error', message: clean(err.message), fix: 'Try again in a moment; if it persists, check Valohai is reachable.', temporary: true }
-      : { code: 'valohai-error', message: clean(err.message), fix: 'Correct what Valohai names above, then try again.' };
-  }
-  if (err instanceof BitbucketRateLimitError) {
-    return { code: 'rate-limited', message: clean(err.message), fix: 'Wait a few minutes, then try again.', temporary: true };
-  }
   if (err instanceof BitbucketRetiredApiError) {
     return {
       code: 'bitbucket-error',
@@ -168,11 +157,8 @@ export function toResolverError(err: unknown, secrets: readonly string[] = []): 
       fix: 'Check the repository name; if it is right, ask an admin of that repository for access for the account that asked: yours, or for access keys the stored API token\'s account.',
     };
   }
-  if (err instanceof BitbucketError) {
-    return passing(err)
-      ? { code: 'bitbucket-error', message: clean(err.message), fix: 'Try again in a moment; if it persists, check the message above.', temporary: true }
-      : { code: 'bitbucket-error', message: clean(err.message), fix: 'Correct what Bitbucket names above, then try again.' };
-  }
+  if (err instanceof ValohaiError) return serviceRefusal(VALOHAI, err, clean);
+  if (err instanceof BitbucketError) return serviceRefusal(BITBUCKET, err, clean);
   return {
     code: 'internal',
     message: 'The app failed unexpectedly while answering.',
@@ -184,6 +170,29 @@ export function toResolverError(err: unknown, secrets: readonly string[] = []): 
 /** A server's fault that usually passes: no answer, a 5xx, or one the client itself would retry. */
 function passing(err: BitbucketError | ValohaiError): boolean {
   return err.retryable || err.status === 0 || err.status >= 500;
+}
+
+/** What a page says to do about a service's error, by how it failed. */
+interface ServiceFixes {
+  code: 'valohai-error' | 'bitbucket-error';
+  name: string;
+  /** After a rate limit (429). */
+  wait: string;
+  /** After a failure that may pass: what to check when it does not. */
+  persists: string;
+}
+
+const VALOHAI: ServiceFixes = { code: 'valohai-error', name: 'Valohai', wait: 'Wait a minute', persists: 'check Valohai is reachable' };
+const BITBUCKET: ServiceFixes = { code: 'bitbucket-error', name: 'Bitbucket', wait: 'Wait a few minutes', persists: 'check the message above' };
+
+function serviceRefusal(service: ServiceFixes, err: BitbucketError | ValohaiError, clean: (text: string) => string): ResolverError {
+  const message = clean(err.message);
+  if (err instanceof ValohaiRateLimitError || err instanceof BitbucketRateLimitError) {
+    return { code: 'rate-limited', message, fix: `${service.wait}, then try again.`, temporary: true };
+  }
+  return passing(err)
+    ? { code: service.code, message, fix: `Try again in a moment; if it persists, ${service.persists}.`, temporary: true }
+    : { code: service.code, message, fix: `Correct what ${service.name} names above, then try again.` };
 }
 
 /** A thrown value's class name, the only thing about an unknown error that is safe to log. */

@@ -9,6 +9,7 @@ import { networkErrorCode } from '../http/network';
 import { encodePathSegment, InvalidPathSegmentError } from '../http/path';
 import { redact } from '../http/redact';
 import { withRetry, type RetryOptions } from '../http/retry';
+import { parseValohaiHost } from './host';
 import {
   errorForResponse,
   foreignLink,
@@ -60,22 +61,11 @@ function isSafeToRepeatUnsafeCall(err: unknown): boolean {
   return err.status === 429;
 }
 
-/** `https://host[:port][/path]` without a trailing slash; refuses anything else with the fix. */
+/** The host the client calls (see host.ts); throws a TypeError that says how to write it. */
 export function normaliseHost(host: string): string {
-  let url: URL;
-  try {
-    url = new URL(host.trim());
-  } catch {
-    throw new TypeError(`The Valohai host "${host.slice(0, 100)}" is not a URL: give it like https://app.valohai.com.`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new TypeError(`The Valohai host must start with https:// (got ${url.protocol}//${url.host}).`);
-  }
-  if (url.username || url.password) {
-    throw new TypeError('The Valohai host must not contain credentials: pass the API token separately.');
-  }
-  if (url.search || url.hash) throw new TypeError('The Valohai host must not have a query or fragment: give it like https://app.valohai.com.');
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+  const parsed = parseValohaiHost(host);
+  if ('problem' in parsed) throw new TypeError(parsed.problem);
+  return parsed.host;
 }
 
 function repositoryPath(repositoryId: number): string {

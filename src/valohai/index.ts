@@ -1,3 +1,4 @@
+export { DEFAULT_VALOHAI_HOST, normaliseValohaiHost, parseValohaiHost } from './host';
 export { DEFAULT_VALOHAI_TIMEOUT_MS, isRetryableValohaiError, normaliseHost, ValohaiClient, type ValohaiClientOptions } from './client';
 export {
   parseDrfError,

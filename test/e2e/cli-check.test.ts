@@ -53,6 +53,11 @@ describe('CLI check: the health of a connection, and --repair', () => {
     assert.equal(doc.health, 'healthy', JSON.stringify(doc.findings));
     assert.deepEqual(doc.findings, []);
     assert.equal(doc.fetch?.headSeen, true);
+    assert.deepEqual(
+      Object.keys(doc).filter((k) => k === 'listings' || k === 'verdicts'),
+      [],
+      'the report leaves out the key listings and verdicts the engine hands its callers',
+    );
     const plain = await runCli(args(), lane.env);
     assert.equal(plain.code, 0);
     assert.match(plain.stdout, /Health:\s+healthy/);

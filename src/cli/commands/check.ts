@@ -18,7 +18,9 @@ function fetchLine(r: CheckResult): string {
 
 function printCheck(io: CliIO, r: CheckResult, json: boolean): void {
   if (json) {
-    io.stdout.json(r, 2);
+    // What the check read on its way is for a caller that acts on it; the report is the rest.
+    const { listings: _listings, verdicts: _verdicts, ...report } = r;
+    io.stdout.json(report, 2);
   } else {
     const out = [
       `Repository:   ${r.repository}, ${r.ref} at ${r.headCommit}`,

@@ -13,6 +13,7 @@
  * Exit status: 0 all rotated and verified (or nothing to do); 3 some not verified; 1 some failed or skipped.
  */
 import {
+  ageDays,
   fetchesElsewhere,
   HOURLY_REQUEST_LIMIT,
   isLabelFor,
@@ -34,7 +35,6 @@ export interface RotateAllFlags {
   submodules?: boolean;
 }
 
-const DAY = 86_400_000;
 /**
  * Bitbucket requests one rotation takes per target repository: discovery (repository, branch head,
  * .gitmodules), the key listing, one add and one removal, and the check of who may; measured by
@@ -121,10 +121,10 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllF
   const plan: Planned[] = records
     .map((record) => ({
       record,
-      ageDays: Math.floor((now.getTime() - Date.parse(record.createdAt)) / DAY),
+      ageDays: ageDays(record.createdAt, now),
       requests: CONFIRM_REQUESTS + Math.max(1, record.targets.length) * REQUESTS_PER_TARGET,
     }))
-    .filter((p) => p.ageDays >= minAge);
+    .filter((p): p is Planned => p.ageDays !== null && p.ageDays >= minAge);
   const total = plan.reduce((n, p) => n + p.requests, 0);
   const summary = {
     workspace,

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { BitbucketClient, createFetchTransport, RateBudget } from '../../bitbucket/index';
+import { BitbucketClient, createFetchTransport, hooked, RateBudget } from '../../bitbucket/index';
 import {
   connect,
   disconnect,
@@ -109,7 +109,7 @@ export function bitbucketOf(io: CliIO, flags: CommonFlags, budget = new RateBudg
     () => retryOptions(io),
   );
   return new BitbucketClient({
-    transport: budget.watch(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeout })),
+    transport: hooked(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeout }), budget),
     retry,
   });
 }

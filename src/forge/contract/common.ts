@@ -46,7 +46,7 @@ export type ResolverName = (typeof RESOLVERS)[number];
 
 // --- Constants the pages and resolvers share -------------------------------------------------
 
-export const DEFAULT_VALOHAI_HOST = 'https://app.valohai.com';
+export { DEFAULT_VALOHAI_HOST } from '../../valohai/host';
 
 /**
  * Scopes to tick when creating the Atlassian API token that manages access keys
@@ -72,17 +72,7 @@ export function valohaiTokensUrl(host: string): string {
   return `${host.replace(/\/+$/, '')}/auth/tokens/`;
 }
 
-/** Key age thresholds: a warning suggests rotating, an alert says rotate now. */
-export const KEY_AGE_WARNING_DAYS = 180;
-export const KEY_AGE_ALERT_DAYS = 365;
-
-export type KeyAgeLevel = 'ok' | 'warning' | 'alert';
-
-export function keyAgeLevel(days: number): KeyAgeLevel {
-  if (days >= KEY_AGE_ALERT_DAYS) return 'alert';
-  if (days >= KEY_AGE_WARNING_DAYS) return 'warning';
-  return 'ok';
-}
+export { KEY_AGE_ALERT_DAYS, KEY_AGE_WARNING_DAYS, keyAgeLevel, type KeyAgeLevel } from '../../connect/key-age';
 
 // --- Reply envelope and errors ---------------------------------------------------------------
 

@@ -4,6 +4,7 @@
  */
 import type { KeyType } from '../../connect/types';
 import { branchOfRef, fetchRefProblem, REF_MAX_LENGTH } from '../../git/index';
+import { normaliseValohaiHost } from '../../valohai/host';
 import type { PayloadOf } from './api';
 import { dateShapeProblem, type ResolverError, type ResolverName } from './common';
 import {
@@ -21,6 +22,8 @@ import {
 import { HEALTH_POLICY_LIMITS } from './health';
 import type { EmptyPayload, StartConnectPayload } from './repository';
 import { MAX_OTHER_WORKSPACES, MAX_PROJECT_OWNERS } from './workspace';
+
+export { normaliseValohaiHost };
 
 /** What the pages call the fields a person types, for errors about what was typed. */
 export const FIELD_NAMES: Readonly<Record<string, string>> = {
@@ -174,25 +177,6 @@ const KEY_TYPES: readonly KeyType[] = ['rsa', 'ed25519'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const JOB_ID = /^[A-Za-z0-9_-]{1,100}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-
-/**
- * A Valohai host as `scheme://host[:port]`. HTTPS, except plain HTTP to the local machine, which the
- * preview and tests use for their Valohai stand-in. (In Forge, a host other than app.valohai.com
- * also needs its own egress entry in manifest.yml.)
- */
-export function normaliseValohaiHost(raw: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(raw.trim());
-  } catch {
-    return null;
-  }
-  const local = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) return null;
-  if (url.username || url.password || url.search || url.hash) return null;
-  if (url.pathname !== '/' && url.pathname !== '') return null;
-  return url.origin;
-}
 
 function ref(resolver: ResolverName, obj: Obj, field: string): string {
   return branchOfRef(typed(resolver, obj, field, fieldRules.ref));

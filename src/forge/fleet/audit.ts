@@ -31,6 +31,7 @@ import { workspaceAdmin } from '../access/authorize';
 import { Credentials } from '../store/credentials';
 import { cleanText, errorName, failures, isCredentialRefused, ResolverFailure } from '../errors';
 import { fleetBudget, FLEET_HEADROOM, HOUR_MS, MeteredToken, recordSpent } from './budget';
+import { latestRunView } from './latest-run';
 import { loadPolicy } from '../store/health-records';
 import { bareUuid, keys } from '../store/keys';
 import { JOB_LIMITS, MAX_QUEUE_DELAY_SECONDS, type ForgePlatform, type TrustedContext } from '../platform/ports';
@@ -180,12 +181,7 @@ export async function startAudit(platform: ForgePlatform, context: TrustedContex
 }
 
 export async function getAudit(platform: ForgePlatform, context: TrustedContext, payload: GetAuditPayload): Promise<{ audit: FleetAuditView | null }> {
-  await workspaceAdmin(platform, context);
-  const ws = bareUuid(context.workspaceId, 'workspace');
-  const state = await loadAudit(platform, ws);
-  if (!state) return { audit: null };
-  await wakeIfStalled(platform, ws, state);
-  return { audit: await auditView(platform, ws, state, payload) };
+  return { audit: await latestRunView(platform, context, { load: loadAudit, wakeIfStalled, view: auditView }, payload) };
 }
 
 export async function exportAudit(platform: ForgePlatform, context: TrustedContext, payload: ExportAuditPayload): Promise<FleetAuditExport> {

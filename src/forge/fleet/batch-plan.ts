@@ -11,6 +11,7 @@ import { Credentials } from '../store/credentials';
 import { failures, ResolverFailure } from '../errors';
 import { activeJob } from '../jobs/slots';
 import { bareUuid, keys } from '../store/keys';
+import { keyIsOld } from '../store/connections';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import { projectsInUse } from '../store/project-use';
 import type { StoredConnection } from '../store/records';
@@ -23,7 +24,6 @@ const MAX_LISTED = 10_000;
 
 const MAX_CONNECTIONS = 5000;
 
-const DAY_MS = 86_400_000;
 
 /**
  * Stored-token requests per repository the key is on, by action: the figure planBatch multiplies by
@@ -54,10 +54,6 @@ interface Planned {
   workspaceSlug: string;
   act: (BatchPlanEntry & { repositoryUuid: string; connect?: StartConnectPayload })[];
   skip: BatchSkip[];
-}
-
-function keyAgeDays(connection: StoredConnection, now: Date): number {
-  return Math.max(0, Math.floor((now.getTime() - Date.parse(connection.record.createdAt)) / DAY_MS));
 }
 
 /** Why the action cannot run on this repository as it stands, or null when it can. */
@@ -105,7 +101,7 @@ export async function planFor(platform: ForgePlatform, context: TrustedContext, 
   } else {
     const days = payload.olderThanDays ?? 0;
     chosen = [...connectionOf.values()]
-      .filter((c) => c.state === 'connected' && !c.movedAway && keyAgeDays(c, now) >= days)
+      .filter((c) => c.state === 'connected' && !c.movedAway && keyIsOld(c, days, now))
       .sort((a, b) => Date.parse(a.record.createdAt) - Date.parse(b.record.createdAt))
       .flatMap((c) => {
         const repo = byUuid.get(bareUuid(c.repositoryUuid, 'repository'));

@@ -33,6 +33,7 @@ import type { ForgePlatform, TrustedContext } from '../platform/ports';
 import { BATCH_CONCURRENCY, BATCH_LEASE_MS, emptyCounts, finished, loadBatch, lower, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchSlot, type BatchState } from './batch-records';
 import { planFor, REQUESTS_PER_TARGET } from './batch-plan';
 import { batchProgress, batchView, clockTime } from './batch-view';
+import { latestRunView } from './latest-run';
 
 export async function planBatch(platform: ForgePlatform, context: TrustedContext, payload: PlanBatchPayload): Promise<BatchPlan> {
   const planned = await planFor(platform, context, payload);
@@ -185,12 +186,7 @@ export async function startBatch(platform: ForgePlatform, context: TrustedContex
 }
 
 export async function getBatch(platform: ForgePlatform, context: TrustedContext, payload: GetBatchPayload): Promise<{ batch: BatchView | null }> {
-  await workspaceAdmin(platform, context);
-  const ws = bareUuid(context.workspaceId, 'workspace');
-  const state = await loadBatch(platform, ws);
-  if (!state) return { batch: null };
-  await wakeIfStalled(platform, ws, state);
-  return { batch: await batchView(platform, ws, state, payload) };
+  return { batch: await latestRunView(platform, context, { load: loadBatch, wakeIfStalled, view: batchView }, payload) };
 }
 
 export async function cancelBatch(platform: ForgePlatform, context: TrustedContext): Promise<BatchView> {

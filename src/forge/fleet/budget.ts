@@ -6,7 +6,7 @@
  * Bitbucket's answers say is left (X-RateLimit headers, read by RateBudget). A 429 closes the window
  * until Bitbucket's Retry-After, or the hour's end.
  */
-import { RateBudget, type BitbucketTransport } from '../../bitbucket/index';
+import { countRequests, hooked, noteRateLimited, RateBudget, type BitbucketTransport } from '../../bitbucket/index';
 import { bareUuid, keys } from '../store/keys';
 import type { ForgePlatform, RecordStore } from '../platform/ports';
 import type { JobEnd } from '../jobs/runner';
@@ -70,21 +70,15 @@ export class MeteredToken {
   limitedUntil: Date | null = null;
   private readonly budget = new RateBudget();
 
-  constructor(inner: BitbucketTransport, private readonly now: () => Date) {
-    const watched = this.budget.watch(inner);
-    this.transport = {
-      ...(inner.baseUrl !== undefined ? { baseUrl: inner.baseUrl } : {}),
-      request: async (req) => {
-        this.sent += 1;
-        const res = await watched.request(req);
-        if (res.status === 429) {
-          const after = Number.parseInt(res.headers['retry-after'] ?? '', 10);
-          const wait = Number.isFinite(after) && after > 0 ? after * 1000 : HOUR_MS;
-          this.limitedUntil = new Date(this.now().getTime() + wait);
-        }
-        return res;
-      },
-    };
+  constructor(inner: BitbucketTransport, now: () => Date) {
+    this.transport = hooked(
+      inner,
+      countRequests(() => this.sent++),
+      this.budget,
+      noteRateLimited(now, (until) => {
+        this.limitedUntil = until;
+      }),
+    );
   }
 
   /** Requests Bitbucket says are left this hour, when its answers said. */

@@ -7,7 +7,7 @@
  */
 import type { Authority, BitbucketApi, WorkflowDeps } from '../../connect/index';
 import { splitFullName } from '../platform/clients';
-import { counted, StoredTokenWork } from '../jobs/context';
+import { StoredTokenWork } from '../jobs/context';
 import { KvConnectionStore } from '../store/connections';
 import type { ForgePlatform } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
@@ -63,7 +63,7 @@ export class AutomaticWork extends StoredTokenWork {
   async lapse(): Promise<string | undefined> {
     const maker = this.actingFor;
     if (!maker) return NO_MAKER_REASON;
-    return connectorLapse(this.platform.store, counted(this.platform.bitbucketAsApp, () => this.counts.bitbucketApp++), this.workspaceUuid, maker);
+    return connectorLapse(this.platform.store, this.asApp, this.workspaceUuid, maker);
   }
 
   /** The engine's dependencies: the trust check is the recorded maker's (refusing all when `lapse` says why), the lock the repository's. */

@@ -20,11 +20,10 @@ import {
   explainFetchError,
   fetchesElsewhere,
   messageOf,
-  type AccessKeyInfo,
-  type Authority,
   type BitbucketApi,
   type CheckResult,
   type Finding,
+  type KeyListing,
   type TargetVerdict,
 } from '../../connect/index';
 import { AutomaticWork } from './automatic-work';
@@ -43,7 +42,8 @@ import {
 import { bitbucketTokenRefused, cleanText, errorName, valohaiTokenRefused } from '../errors';
 import { automationPause, loadHealth, loadPolicy, recordHealth, tokenExpiryFindings } from '../store/health-records';
 import { activeJob } from '../jobs/slots';
-import { ageDays, noticeFinding, readKeyNotices, split } from './key-notices';
+import { noticeFinding, readKeyNotices, split } from './key-notices';
+import { keyAgeOf } from '../store/connections';
 import { bareUuid, keys } from '../store/keys';
 import { TokenShareSpentError, type RequestCounts } from '../jobs/context';
 import { LockBusyError } from '../store/lock';
@@ -88,7 +88,7 @@ async function checkWith(work: AutomaticWork, ws: string, repo: string, now: Dat
   const { platform, connection } = work;
   const { store } = platform;
   const summary = await work.credentials.summary();
-  const keyAgeDays = ageDays(connection.record.createdAt, now);
+  const keyAgeDays = keyAgeOf(connection, now);
   const paused = automationPause(summary, now);
   if (paused) return recordPaused(platform, ws, repo, opts.trigger, now, keyAgeDays, paused);
   // The job on the repository (connect, rotate, verify, disconnect) settles it; the next check looks again.
@@ -203,51 +203,6 @@ function scrubEntry(entry: HealthEntry, secrets: readonly string[]): HealthEntry
   };
 }
 
-/**
- * What the check saw on its way, without asking twice: each repository's key listing, the
- * superproject's `.gitmodules`, and the trust check's verdicts (with how each repository was reached).
- */
-interface Observed {
-  api: BitbucketApi;
-  listed: Map<string, { repository: string; keys?: AccessKeyInfo[]; error?: unknown }>;
-  verdicts: Map<string, TargetVerdict & { via: string }>;
-}
-
-function observe(bitbucket: BitbucketApi): Observed {
-  const listed: Observed['listed'] = new Map();
-  const api: BitbucketApi = {
-    ...bitbucket,
-    getRepository: bitbucket.getRepository.bind(bitbucket),
-    getBranchHead: bitbucket.getBranchHead.bind(bitbucket),
-    getFileAtCommit: bitbucket.getFileAtCommit.bind(bitbucket),
-    addAccessKey: bitbucket.addAccessKey.bind(bitbucket),
-    deleteAccessKey: bitbucket.deleteAccessKey.bind(bitbucket),
-    listAccessKeys: async (workspace, slug) => {
-      const repository = `${workspace}/${slug}`;
-      try {
-        const keys = await bitbucket.listAccessKeys(workspace, slug);
-        listed.set(lower(repository), { repository, keys });
-        return keys;
-      } catch (error) {
-        listed.set(lower(repository), { repository, error });
-        throw error;
-      }
-    },
-  };
-  return { api, listed, verdicts: new Map() };
-}
-
-function watchAuthority(authority: Authority, verdicts: Observed['verdicts']): Authority {
-  return {
-    check: async (targets) => {
-      const answers = await authority.check(targets);
-      const via = new Map(targets.map((t) => [t.key, t.via]));
-      for (const v of answers) verdicts.set(lower(v.repository), { ...v, via: via.get(lower(v.repository)) ?? '' });
-      return answers;
-    },
-  };
-}
-
 const capital = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
 
 /** Why the recorded account may not add the key to a repository, in the page's words. */
@@ -337,11 +292,9 @@ async function fullCheck(
   const { connection } = work;
   const { policy, now } = opts;
   const before = connection.record;
-  const observed = observe(bitbucket);
   // Asked only where a repair may follow: a check that only reports acts for nobody.
   const lapse = policy.drift === 'repair' ? await work.lapse() : undefined;
-  const deps = await work.deps(observed.api, lapse);
-  deps.authority = watchAuthority(deps.authority, observed.verdicts);
+  const deps = await work.deps(bitbucket, lapse);
   const result: CheckResult = await check(deps, {
     workspace: work.workspace,
     repo: work.repo,
@@ -356,7 +309,7 @@ async function fullCheck(
   // A check only restores: every key it put on a repository went back where the connection recorded it.
   const changes: HealthChange[] = result.repaired.map((r) => ({ kind: 'key-restored', repository: r.repository, at, detail: `key ${r.keyId}, missing from the repository, put back` }));
   const needsAdmin: NeedsAdmin[] = [
-    ...[...observed.verdicts.values()].filter((v) => !v.allowed).map((v) => ({ repository: v.repository, reason: lapse ? `${capital(lapse)} ${TAKE_OVER}` : needsAdminReason(v) })),
+    ...result.verdicts.filter((v) => !v.allowed).map((v) => ({ repository: v.repository, reason: lapse ? `${capital(lapse)} ${TAKE_OVER}` : needsAdminReason(v) })),
     ...result.findings
       .filter((f) => f.code === 'new-target' && f.repository)
       .map((f) => ({
@@ -368,7 +321,9 @@ async function fullCheck(
 
   // After repairs, the engine may have recorded new targets: read the connection as it is now.
   const fresh = (await work.connections.load()) ?? connection;
-  const discovered = new Set(observed.listed.keys());
+  // Each repository's key listing: the check's, then those of repositories it no longer reached.
+  const listed = new Map(result.listings.map((l) => [lower(l.repository), l]));
+  const discovered = new Set(listed.keys());
   const incomplete = result.findings.some((f) => INCOMPLETE_DISCOVERY.has(f.code));
   // Repositories the connection recorded (or a check listed as unneeded) that Valohai no longer fetches.
   const gone = incomplete
@@ -382,21 +337,25 @@ async function fullCheck(
       ];
   for (const name of gone) {
     const { workspace, slug } = split(name);
-    await observed.api.listAccessKeys(workspace, slug).catch(() => undefined);
+    const listing: KeyListing = await bitbucket.listAccessKeys(workspace, slug).then(
+      (found) => ({ repository: `${workspace}/${slug}`, keys: found }),
+      (error: unknown) => ({ repository: `${workspace}/${slug}`, error }),
+    );
+    listed.set(lower(listing.repository), listing);
   }
   // A repository that was deleted takes its keys with it: it leaves the record. One that still exists
   // but is no longer fetched keeps its place in the record (so that disconnect still removes the key
   // there) and is marked unneeded, which is what makes its key removable; one that could not be read
   // stays as it was.
-  const deleted = new Set(gone.filter((name) => (observed.listed.get(lower(name))?.error as { status?: unknown } | undefined)?.status === 404).map(lower));
-  const unneeded = new Set(gone.filter((name) => observed.listed.get(lower(name))?.keys !== undefined).map(lower));
+  const deleted = new Set(gone.filter((name) => (listed.get(lower(name))?.error as { status?: unknown } | undefined)?.status === 404).map(lower));
+  const unneeded = new Set(gone.filter((name) => listed.get(lower(name))?.keys !== undefined).map(lower));
   const pruned: StoredConnection = {
     ...fresh,
     record: { ...fresh.record, targets: fresh.record.targets.filter((t) => !deleted.has(lower(t.repository))) },
     unneededTargets: gone.filter((name) => unneeded.has(lower(name))),
   };
 
-  const read = await readKeyNotices(work, observed.api, observed.listed.values(), pruned, {
+  const read = await readKeyNotices(work, bitbucket, listed.values(), pruned, {
     policy,
     now,
     fetchedCleanly: result.fetch !== undefined && result.fetch.errors.length === 0,
@@ -504,7 +463,7 @@ async function valohaiOnlyCheck(work: AutomaticWork, opts: { now: Date; trigger:
     at,
     trigger: opts.trigger,
     health: broken ? 'broken' : 'degraded',
-    keyAgeDays: ageDays(record.createdAt, opts.now),
+    keyAgeDays: keyAgeOf(connection, opts.now),
     head,
     headSeen,
     findings,

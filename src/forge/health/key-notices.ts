@@ -4,7 +4,7 @@
  * workspace's policy says so. A key is the connection's only when its public key is recorded; a label
  * proves nothing, so a lookalike key is reported and never touched.
  */
-import { looksLikeAppLabel, normaliseKey, type AccessKeyInfo, type BitbucketApi } from '../../connect/index';
+import { ageDays, looksLikeAppLabel, normaliseKey, type AccessKeyInfo, type BitbucketApi } from '../../connect/index';
 import { parsePublicKey } from '../../ssh/index';
 import { accessKeysUrl, type HealthChange, type HealthFinding, type HealthPolicyView, type KeyNotice } from '../contract';
 import { errorName } from '../errors';
@@ -12,21 +12,12 @@ import { keys } from '../store/keys';
 import type { StoredConnection } from '../store/records';
 import type { AutomaticWork } from './automatic-work';
 
-const DAY = 86_400_000;
-
-
 const lower = (name: string) => name.toLowerCase();
 
 export const split = (name: string) => {
   const [workspace = '', slug = ''] = name.split('/');
   return { workspace, slug };
 };
-
-/** Whole days since `iso`, or null when it does not say a time. */
-export function ageDays(iso: string | null | undefined, now: Date): number | null {
-  const at = iso ? Date.parse(iso) : Number.NaN;
-  return Number.isNaN(at) ? null : Math.floor((now.getTime() - at) / DAY);
-}
 
 function fingerprintOf(key: string): string {
   try {
@@ -99,9 +90,8 @@ export async function readKeyNotices(
       } else if (key === current) {
         // A fetch without errors just used the key on every repository: the listing, read before it, is stale.
         if (fetchedCleanly) continue;
-        const used = k.lastUsed ? Date.parse(k.lastUsed) : Number.NaN;
-        const idle = Number.isNaN(used) ? (base.ageDays ?? 0) >= policy.unusedDays : now.getTime() - used >= policy.unusedDays * DAY;
-        if (idle) notices.push({ ...base, kind: 'unused', connection: connection.record.repository, removable: false });
+        // Idle since its last use, or, never used, since it was made.
+        if ((ageDays(k.lastUsed, now) ?? base.ageDays ?? 0) >= policy.unusedDays) notices.push({ ...base, kind: 'unused', connection: connection.record.repository, removable: false });
       } else if (looksLikeAppLabel(k.label) && !allRecorded.has(key)) {
         notices.push({ ...base, kind: 'stray', connection: null, removable: false });
       }

@@ -19,6 +19,7 @@ import { automationPause, CHECK_INTERVAL_MS, loadAutomation, loadHealth, loadPol
 import { activeJob, startJob } from '../jobs/slots';
 import type { JobEnd } from '../jobs/runner';
 import { bareUuid, keys } from '../store/keys';
+import { keyAgeOf, keyIsOld } from '../store/connections';
 import type { ForgePlatform } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
 
@@ -27,8 +28,6 @@ import type { StoredConnection } from '../store/records';
  * Bitbucket's 1,000 an hour for the token's user, leaving the rest to people's page loads and actions.
  */
 export const CHECK_BUDGET_PER_RUN = 200;
-
-const DAY_MS = 86_400_000;
 
 /** What one check of a connection costs the stored token: a key listing per target, plus the permission read and one spare. */
 export function checkCost(connection: StoredConnection): number {
@@ -58,10 +57,6 @@ function lastScheduled(entries: HealthEntry[]): number {
     if (e.trigger === 'schedule') return Date.parse(e.at);
   }
   return Number.NEGATIVE_INFINITY;
-}
-
-function keyAgeDays(connection: StoredConnection, now: Date): number {
-  return Math.max(0, Math.floor((now.getTime() - Date.parse(connection.record.createdAt)) / DAY_MS));
 }
 
 /** All connections the app keeps, by workspace. */
@@ -112,13 +107,13 @@ async function planWorkspace(platform: ForgePlatform, ws: string, connections: S
 
   if (paused) {
     for (const { connection } of due) {
-      await recordPaused(platform, ws, connection.repositoryUuid, 'schedule', now, keyAgeDays(connection, now), paused);
+      await recordPaused(platform, ws, connection.repositoryUuid, 'schedule', now, keyAgeOf(connection, now), paused);
       out.paused.push(connection.record.repository);
     }
   } else {
     if (policy.autoRotate.enabled) {
       const old = connections
-        .filter((c) => c.mode === 'automatic' && c.connectedBy && keyAgeDays(c, now) >= policy.autoRotate.everyDays)
+        .filter((c) => c.mode === 'automatic' && c.connectedBy && keyIsOld(c, policy.autoRotate.everyDays, now))
         .sort((a, b) => Date.parse(a.record.createdAt) - Date.parse(b.record.createdAt));
       for (const connection of old) {
         if (rotations.count >= policy.autoRotate.perDay) break;
@@ -187,7 +182,7 @@ export async function recordAutomaticRotation(
   const now = platform.clock.now();
   const at = now.toISOString();
   const connection = await platform.store.get<StoredConnection>(keys.connection(job.workspaceUuid, job.repositoryUuid));
-  const age = connection ? keyAgeDays(connection, now) : null;
+  const age = connection ? keyAgeOf(connection, now) : null;
   if (outcome.status === 'done') {
     await recordChanges(platform.store, job.workspaceUuid, job.repositoryUuid, [
       { kind: 'rotated', repository: job.repository, at, detail: `automatic rotation by the workspace's key-age policy${outcome.fingerprint ? `; new key ${outcome.fingerprint}` : ''}` },

@@ -30,6 +30,7 @@ import { accessKeysUrl, valohaiProjectUrl } from '../platform/clients';
 import type { HealthEntry, ManualTarget, StartConnectPayload } from '../contract';
 import { cleanText } from '../errors';
 import { recordHealth } from '../store/health-records';
+import { keyAgeOf } from '../store/connections';
 import type { JobContext } from './context';
 import { manualKeyStates, manualVerifyError } from './manual-check';
 import type { KeysSeen, LastFetch, StoredConnection } from '../store/records';
@@ -295,12 +296,11 @@ export async function verifyConnection(ctx: JobContext, sink: ProgressSink, manu
 
 /** A Verify of a connected repository is a check too: it joins the connection's history. */
 async function recordVerified(ctx: JobContext, connection: StoredConnection, result: WorkflowResult): Promise<void> {
-  const created = Date.parse(connection.record.createdAt);
   const entry: HealthEntry = {
     at: ctx.now.toISOString(),
     trigger: 'verify',
     health: result.verified ? 'healthy' : 'broken',
-    keyAgeDays: Number.isNaN(created) ? null : Math.floor((ctx.now.getTime() - created) / 86_400_000),
+    keyAgeDays: keyAgeOf(connection, ctx.now),
     head: result.headCommit,
     headSeen: result.headCommit ? result.valohai.fetchedCommit === result.headCommit : null,
     findings: result.verified

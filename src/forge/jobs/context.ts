@@ -2,11 +2,22 @@
  * What one queue job works with: the repository, its stored connection, clients made from the
  * workspace's secrets, and the engine's dependencies wired to the record store.
  */
-import { BitbucketRateLimitError, RateBudget, type BitbucketClient, type BitbucketTransport } from '../../bitbucket/index';
+import {
+  BitbucketRateLimitError,
+  countRequests,
+  hooked,
+  noteRateLimited,
+  noteRefusal,
+  RateBudget,
+  type BitbucketClient,
+  type BitbucketHooks,
+  type BitbucketTransport,
+} from '../../bitbucket/index';
+import { watchMethods, type MethodCall, type RequestHooks } from '../../http/hooks';
 import type { Authority, BitbucketApi, DisconnectDeps, KeyGenerator, WorkflowDeps, WorkflowResult } from '../../connect/index';
 import { bitbucketClient, splitFullName, valohaiFor, withAppReads } from '../platform/clients';
 import { Credentials } from '../store/credentials';
-import { bitbucketTokenRefused, failures, isCredentialRefused, valohaiTokenRefused } from '../errors';
+import { bitbucketTokenRefused, failures, valohaiTokenRefused } from '../errors';
 import { KvConnectionStore, type ConnectionDefaults } from '../store/connections';
 import { KvLock } from '../store/lock';
 import { markMovedAway } from '../store/project-use';
@@ -45,6 +56,8 @@ export class TokenShareSpentError extends BitbucketRateLimitError {
  */
 export class StoredTokenWork {
   readonly credentials: Credentials;
+  /** Bitbucket as the app, every request counted. */
+  readonly asApp: BitbucketTransport;
   readonly app: BitbucketClient;
   /**
    * Tokens and private keys this work holds, so that nothing it stores can carry one, or any piece of a
@@ -71,7 +84,46 @@ export class StoredTokenWork {
     readonly workspace: string,
   ) {
     this.credentials = new Credentials(platform, workspaceUuid);
-    this.app = bitbucketClient(counted(platform.bitbucketAsApp, () => this.counts.bitbucketApp++), JOB_LIMITS);
+    this.asApp = hooked(platform.bitbucketAsApp, countRequests(() => this.counts.bitbucketApp++));
+    this.app = bitbucketClient(this.asApp, JOB_LIMITS);
+  }
+
+  /**
+   * What every request with the stored Bitbucket token passes through, in this order: the share's limit
+   * (before anything is counted), the count, a refusal of the token, a 429's wait, the rate-limit headers.
+   */
+  protected tokenHooks(): BitbucketHooks[] {
+    return [
+      { before: () => this.refuseOverShare() },
+      countRequests(() => this.counts.bitbucketToken++),
+      noteRefusal(() => {
+        this.bitbucketRefused = true;
+      }),
+      noteRateLimited(
+        () => this.now,
+        (until) => {
+          this.rateLimitedUntil = until;
+        },
+      ),
+      this.budget,
+    ];
+  }
+
+  /** What every call of the stored Valohai token's client passes through, in this order: the count, a refusal of the token. */
+  protected valohaiHooks(): RequestHooks<MethodCall, unknown>[] {
+    return [
+      // Each port call is one request to Valohai: that is what is counted.
+      { before: () => void this.counts.valohai++ },
+      {
+        failed: (_call, err) => {
+          if (err instanceof ValohaiAuthError) this.valohaiRefused = true;
+        },
+      },
+    ];
+  }
+
+  private refuseOverShare(): void {
+    if (this.tokenLimit !== undefined && this.counts.bitbucketToken >= this.tokenLimit) throw new TokenShareSpentError(this.tokenLimit);
   }
 
   /**
@@ -104,13 +156,7 @@ export class StoredTokenWork {
     if (!secret) throw failures.valohaiNotSetUp();
     this.secrets.push(secret.token);
     this.host = secret.host;
-    this.valohaiPort = watchValohai(
-      valohaiFor(this.platform, secret, JOB_LIMITS),
-      () => {
-        this.valohaiRefused = true;
-      },
-      () => this.counts.valohai++,
-    );
+    this.valohaiPort = watchMethods(valohaiFor(this.platform, secret, JOB_LIMITS), ...this.valohaiHooks());
     return this.valohaiPort;
   }
 
@@ -132,25 +178,9 @@ export class StoredTokenWork {
    */
   tokenBitbucket(secret: BitbucketSecret): BitbucketApi {
     const made = this.platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, JOB_LIMITS);
-    // The trust check asks with the bare transport: a 401 there is the token's refusal too.
-    const noted: BitbucketTransport = {
-      ...(made.baseUrl !== undefined ? { baseUrl: made.baseUrl } : {}),
-      request: async (req) => {
-        if (this.tokenLimit !== undefined && this.counts.bitbucketToken >= this.tokenLimit) throw new TokenShareSpentError(this.tokenLimit);
-        this.counts.bitbucketToken++;
-        const res = await made.request(req);
-        if (res.status === 401) this.bitbucketRefused = true;
-        if (res.status === 429) {
-          const after = Number.parseInt(res.headers['retry-after'] ?? '', 10);
-          this.rateLimitedUntil = new Date(this.now.getTime() + (Number.isFinite(after) && after > 0 ? after * 1000 : 3_600_000));
-        }
-        return res;
-      },
-    };
-    this.token = this.budget.watch(noted);
-    const token = watchBitbucket(bitbucketClient(this.token, JOB_LIMITS), () => {
-      this.bitbucketRefused = true;
-    });
+    // The trust check asks with this transport too: a refusal there is the token's refusal.
+    this.token = hooked(made, ...this.tokenHooks());
+    const token = bitbucketClient(this.token, JOB_LIMITS);
     return withAppReads(this.app, token, this.workspace);
   }
 
@@ -245,63 +275,4 @@ export class JobContext extends StoredTokenWork {
     if (!connection) throw failures.notConnected();
     return connection;
   }
-}
-
-/** A transport that reports each request it sends. */
-export function counted(transport: BitbucketTransport, onRequest: () => void): BitbucketTransport {
-  return {
-    ...(transport.baseUrl !== undefined ? { baseUrl: transport.baseUrl } : {}),
-    request: (req) => {
-      onRequest();
-      return transport.request(req);
-    },
-  };
-}
-
-function watchBitbucket(api: BitbucketApi, onRefused: () => void): BitbucketApi {
-  const watch =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await fn(...args);
-      } catch (err) {
-        if (isCredentialRefused(err)) onRefused();
-        throw err;
-      }
-    };
-  return {
-    getRepository: watch(api.getRepository.bind(api)),
-    getBranchHead: watch(api.getBranchHead.bind(api)),
-    getFileAtCommit: watch(api.getFileAtCommit.bind(api)),
-    listAccessKeys: watch(api.listAccessKeys.bind(api)),
-    addAccessKey: watch(api.addAccessKey.bind(api)),
-    deleteAccessKey: watch(api.deleteAccessKey.bind(api)),
-  };
-}
-
-function watchValohai(port: ValohaiPort, onRefused: () => void, onCall: () => void): ValohaiPort {
-  // Each port call is one request to Valohai: that is what is counted.
-  const watch =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      onCall();
-      try {
-        return await fn(...args);
-      } catch (err) {
-        if (err instanceof ValohaiAuthError) onRefused();
-        throw err;
-      }
-    };
-  return {
-    me: watch(port.me.bind(port)),
-    listProjects: watch(port.listProjects.bind(port)),
-    getProject: watch(port.getProject.bind(port)),
-    ownershipOptions: watch(port.ownershipOptions.bind(port)),
-    createProject: watch(port.createProject.bind(port)),
-    findProject: watch(port.findProject.bind(port)),
-    setRepository: watch(port.setRepository.bind(port)),
-    clearRepositoryKey: watch(port.clearRepositoryKey.bind(port)),
-    fetchRepository: watch(port.fetchRepository.bind(port)),
-    listCommits: watch(port.listCommits.bind(port)),
-  };
 }

@@ -7,7 +7,7 @@ import { connect, disconnect, emptyResult, rotate, Saga, type ProgressSink, type
 import type { StartConnectPayload, StartRotatePayload } from '../contract';
 import { connectorLapse, TAKE_OVER } from '../access/connector-lapse';
 import { failures, ResolverFailure } from '../errors';
-import { counted, type JobContext } from './context';
+import type { JobContext } from './context';
 import { disconnectByHand, fetchOutcome, keepCreatedProject } from './by-hand';
 import { keysSeenIn } from '../store/keys-seen';
 
@@ -94,8 +94,7 @@ export async function rotateJob(ctx: JobContext, choices: StartRotatePayload, si
   const { record } = connection;
   if (ctx.job.input.kind === 'rotate' && ctx.job.input.automatic) {
     // The policy's rotation acts for the connection's maker, who must still be someone allowed to connect.
-    const asApp = counted(ctx.platform.bitbucketAsApp, () => ctx.counts.bitbucketApp++);
-    const lapse = await connectorLapse(ctx.platform.store, asApp, ctx.job.workspaceUuid, ctx.job.accountId);
+    const lapse = await connectorLapse(ctx.platform.store, ctx.asApp, ctx.job.workspaceUuid, ctx.job.accountId);
     if (lapse) throw new ResolverFailure('not-admin', `Automatic rotation stopped, and the old key still works: ${lapse}`, TAKE_OVER);
   }
   const result = await rotate(

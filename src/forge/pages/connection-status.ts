@@ -7,11 +7,10 @@ import type { Repository } from '../../bitbucket/index';
 import { discover, fetchesElsewhere, projectMovedWarning, type Warning } from '../../connect/index';
 import { accessKeysUrl, appBitbucket, splitFullName } from '../platform/clients';
 import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus, type HealthView, type SyncState } from '../contract';
+import { keyAgeOf } from '../store/connections';
 import { projectUrlOf } from '../jobs/by-hand';
 import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
-
-const DAY = 86_400_000;
 
 function ageWarning(days: number): Warning[] {
   const level = keyAgeLevel(days);
@@ -92,7 +91,7 @@ function recorded(connection: StoredConnection, repository: string): boolean {
  */
 export function storedStatus(platform: ForgePlatform, connection: StoredConnection, health: HealthView): ConnectionStatus {
   const { record } = connection;
-  const keyAgeDays = Math.max(0, Math.floor((platform.clock.now().getTime() - Date.parse(record.createdAt)) / DAY));
+  const keyAgeDays = keyAgeOf(connection, platform.clock.now()) ?? 0;
   return {
     project: { id: record.projectId, name: record.projectName, url: null },
     ref: record.ref,

@@ -25,6 +25,7 @@ import { failures } from '../errors';
 import { automationPause, automationView, loadAutomation, loadPolicy, savePolicy, tokenLifetime, type HealthRecord } from '../store/health-records';
 import { Credentials } from '../store/credentials';
 import { bareUuid, keys } from '../store/keys';
+import { keyAgeOf } from '../store/connections';
 import { pointerMayBeLive } from '../jobs/slots';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from '../store/records';
@@ -35,7 +36,6 @@ import { loadTrust, saveTrust } from '../access/trust';
 
 /** Repositories listed at most; a larger workspace is marked truncated. */
 const MAX_REPOSITORIES = 500;
-const DAY = 86_400_000;
 
 function valohaiSummary(entry: WorkspaceSummary['valohai'], stored: boolean, now: Date): ValohaiCredentialSummary {
   if (!entry || !stored) return { configured: false, host: entry?.host ?? DEFAULT_VALOHAI_HOST, username: null };
@@ -135,14 +135,13 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
           : connection
           ? 'connected'
           : 'not-connected';
-    const created = connection ? Date.parse(connection.record.createdAt) : Number.NaN;
     const latest = connection?.state === 'connected' ? healthByRepo.get(uuid)?.entries?.at(-1) : undefined;
     return {
       fullName: repo.fullName,
       name: repo.name,
       state,
       projectName: connection?.record.projectName ?? null,
-      keyAgeDays: Number.isNaN(created) ? null : Math.max(0, Math.floor((now.getTime() - created) / DAY)),
+      keyAgeDays: connection ? keyAgeOf(connection, now) : null,
       settingsUrl: platform.pageUrls?.repositorySettings(repo.workspace, repo.slug) ?? null,
       health: connection?.state === 'connected' && paused ? 'paused' : (latest?.health ?? null),
       lastVerifiedAt: connection?.verifiedAt ?? null,

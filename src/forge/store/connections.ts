@@ -3,10 +3,21 @@
  * connection per repository, keyed by the repository's UUID, so the engine's `workspace/slug` only
  * has to agree on the project: a renamed repository still finds its connection.
  */
-import type { ConnectionRecord, ConnectionStore } from '../../connect/index';
+import { ageDays, type ConnectionRecord, type ConnectionStore } from '../../connect/index';
 import { keys } from './keys';
 import type { RecordStore } from '../platform/ports';
 import type { StoredConnection } from './records';
+
+/** The connection's key age in whole days, null when its record does not say when the key was made. */
+export function keyAgeOf(connection: StoredConnection, now: Date): number | null {
+  return ageDays(connection.record.createdAt, now);
+}
+
+/** Whether the connection's key is at least `days` old (a key of unknown age is not). */
+export function keyIsOld(connection: StoredConnection, days: number, now: Date): boolean {
+  const age = keyAgeOf(connection, now);
+  return age !== null && age >= days;
+}
 
 export interface ConnectionDefaults {
   submodules: boolean;

@@ -39,18 +39,31 @@ function checked(key: string): string {
 }
 
 const repoPart = (ws: string, repo: string) => `${bareUuid(ws, 'workspace')}:${bareUuid(repo, 'repository')}`;
+/** `kind:<workspace>`, and what follows it (a prefix's `:`). */
+const ofWorkspace = (kind: string, ws: string, rest = '') => checked(`${kind}:${bareUuid(ws, 'workspace')}${rest}`);
+/** `kind:<workspace>:<run>` for one run of fleet work (an audit, a batch), and what follows it. */
+const ofRun = (kind: string, ws: string, run: string, rest = '') => ofWorkspace(kind, ws, `:${escapeKeyPart(run)}${rest}`);
+/** The `index`th record of a run, numbered so that the records list in order. */
+const numbered = (index: number) => `:${String(index).padStart(5, '0')}`;
+/** The numbered records of a run (an audit's parts, a batch's items), and the prefix that lists them. */
+const runRecords = (kind: string) => ({
+  record: (ws: string, run: string, index: number) => ofRun(kind, ws, run, numbered(index)),
+  prefix: (ws: string, run: string) => ofRun(kind, ws, run, ':'),
+});
+const auditParts = runRecords('fleetauditpart');
+const batchItems = runRecords('fleetbatchitem');
 
 export const keys = {
-  valohaiSecret: (ws: string) => checked(`secret:valohai:${bareUuid(ws, 'workspace')}`),
-  bitbucketSecret: (ws: string) => checked(`secret:bitbucket:${bareUuid(ws, 'workspace')}`),
-  settings: (ws: string) => checked(`settings:${bareUuid(ws, 'workspace')}`),
-  trust: (ws: string) => checked(`trust:${bareUuid(ws, 'workspace')}`),
+  valohaiSecret: (ws: string) => ofWorkspace('secret:valohai', ws),
+  bitbucketSecret: (ws: string) => ofWorkspace('secret:bitbucket', ws),
+  settings: (ws: string) => ofWorkspace('settings', ws),
+  trust: (ws: string) => ofWorkspace('trust', ws),
   connection: (ws: string, repo: string) => checked(`conn:${repoPart(ws, repo)}`),
-  connectionPrefix: (ws: string) => checked(`conn:${bareUuid(ws, 'workspace')}:`),
+  connectionPrefix: (ws: string) => ofWorkspace('conn', ws, ':'),
   /** Every workspace's connections: what the scheduled trigger walks. */
   allConnectionsPrefix: 'conn:',
   activeJob: (ws: string, repo: string) => checked(`active:${repoPart(ws, repo)}`),
-  activeJobPrefix: (ws: string) => checked(`active:${bareUuid(ws, 'workspace')}:`),
+  activeJobPrefix: (ws: string) => ofWorkspace('active', ws, ':'),
   job: (jobId: string) => checked(`job:${escapeKeyPart(jobId)}`),
   pushState: (ws: string, repo: string) => checked(`push:${repoPart(ws, repo)}`),
   pushQueued: (ws: string, repo: string) => checked(`pushq:${repoPart(ws, repo)}`),
@@ -59,31 +72,29 @@ export const keys = {
   lock: (name: string) => checked(`lock:${escapeKeyPart(name)}`),
   /** A connection's check history (health-records.ts). */
   health: (ws: string, repo: string) => checked(`health:${repoPart(ws, repo)}`),
-  healthPrefix: (ws: string) => checked(`health:${bareUuid(ws, 'workspace')}:`),
+  healthPrefix: (ws: string) => ofWorkspace('health', ws, ':'),
   /** The workspace's policy for connections that look after themselves. */
-  policy: (ws: string) => checked(`policy:${bareUuid(ws, 'workspace')}`),
+  policy: (ws: string) => ofWorkspace('policy', ws),
   /** The scheduled checks' bookkeeping for the workspace. */
-  automation: (ws: string) => checked(`automation:${bareUuid(ws, 'workspace')}`),
+  automation: (ws: string) => ofWorkspace('automation', ws),
   /** The workspace's access-key audit: progress and cursor (fleet/audit.ts). */
-  fleetAudit: (ws: string) => checked(`fleetaudit:${bareUuid(ws, 'workspace')}`),
+  fleetAudit: (ws: string) => ofWorkspace('fleetaudit', ws),
   /** One batch's keys of an audit. */
-  fleetAuditPart: (ws: string, auditId: string, index: number) =>
-    checked(`fleetauditpart:${bareUuid(ws, 'workspace')}:${escapeKeyPart(auditId)}:${String(index).padStart(5, '0')}`),
-  fleetAuditPartPrefix: (ws: string, auditId: string) => checked(`fleetauditpart:${bareUuid(ws, 'workspace')}:${escapeKeyPart(auditId)}:`),
+  fleetAuditPart: auditParts.record,
+  fleetAuditPartPrefix: auditParts.prefix,
   /** One token user's hour: every stored-token request of every path, by minute (token-ledger.ts). */
   tokenHour: (account: string) => checked(`tokenhour:${escapeKeyPart(account)}`),
   /** What fleet work spent of the stored token's hour (fleet/budget.ts). */
-  fleetBudget: (ws: string) => checked(`fleetbudget:${bareUuid(ws, 'workspace')}`),
+  fleetBudget: (ws: string) => ofWorkspace('fleetbudget', ws),
   /** The workspace's latest bulk action: its state (fleet/batch.ts). */
-  fleetBatch: (ws: string) => checked(`fleetbatch:${bareUuid(ws, 'workspace')}`),
+  fleetBatch: (ws: string) => ofWorkspace('fleetbatch', ws),
   /** The workspace's one bulk-action slot: created atomically, held while a batch runs. */
-  fleetBatchSlot: (ws: string) => checked(`fleetbatchslot:${bareUuid(ws, 'workspace')}`),
+  fleetBatchSlot: (ws: string) => ofWorkspace('fleetbatchslot', ws),
   /** One repository of a batch. */
-  fleetBatchItem: (ws: string, batchId: string, index: number) =>
-    checked(`fleetbatchitem:${bareUuid(ws, 'workspace')}:${escapeKeyPart(batchId)}:${String(index).padStart(5, '0')}`),
-  fleetBatchItemPrefix: (ws: string, batchId: string) => checked(`fleetbatchitem:${bareUuid(ws, 'workspace')}:${escapeKeyPart(batchId)}:`),
+  fleetBatchItem: batchItems.record,
+  fleetBatchItemPrefix: batchItems.prefix,
   /** A batch's cancel request, apart from its state so a running step cannot write over it. */
-  fleetBatchCancel: (ws: string, batchId: string) => checked(`fleetbatchcancel:${bareUuid(ws, 'workspace')}:${escapeKeyPart(batchId)}`),
+  fleetBatchCancel: (ws: string, batchId: string) => ofRun('fleetbatchcancel', ws, batchId),
   /** Changed by every delivery of a batch step, so a step that held the lease runs again for one it turned away. */
-  fleetBatchPoke: (ws: string, batchId: string) => checked(`fleetbatchpoke:${bareUuid(ws, 'workspace')}:${escapeKeyPart(batchId)}`),
+  fleetBatchPoke: (ws: string, batchId: string) => ofRun('fleetbatchpoke', ws, batchId),
 };
