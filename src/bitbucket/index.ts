@@ -45,7 +45,7 @@ export {
   type TokenHour,
   type TokenHourStore,
 } from './token-hour';
-export { countRequests, hooked, noteRateLimited, noteRefusal, type BitbucketHooks } from './hooks';
+export { countRequests, hooked, meterRequests, noteRateLimited, noteRefusal, type BitbucketHooks } from './hooks';
 export { BITBUCKET_CLOUD_API_ROOT, BITBUCKET_TOKEN_SCOPES } from './account';
 export {
   accountWorkspaceRole,

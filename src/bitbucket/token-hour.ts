@@ -250,6 +250,11 @@ export class TokenMeter {
     if (headers['x-ratelimit-limit'] !== undefined || headers['x-ratelimit-nearlimit'] !== undefined) this.added = { ...this.added, headersSeenAt: now.toISOString() };
   }
 
+  /** Requests counted since the last flush. */
+  unflushed(): number {
+    return this.sentSinceFlush;
+  }
+
   /** Whether a 429 was met during this work (the wait it started, when so). */
   tooManyUntil(): Date | null {
     return backoffUntil(this.added, this.clock());

@@ -13,11 +13,15 @@ export class RequestBudgetError extends Refusal {
   constructor(
     readonly needed: number,
     readonly remaining: number,
+    /** When the plan fits, when known. */
+    readonly fitsAt: Date | null = null,
   ) {
     super(
       `Nothing was changed: this needs about ${needed} more Bitbucket requests, but the API token has ${remaining} left this hour ` +
         `(Bitbucket allows about ${HOURLY_REQUEST_LIMIT} an hour per user).`,
-      'Try again later, or connect this repository only (without submodules) to need fewer.',
+      fitsAt
+        ? `It fits again at about ${fitsAt.toISOString().slice(11, 16)} UTC: try then, or connect this repository only (without submodules) to need fewer.`
+        : 'Try again later, or connect this repository only (without submodules) to need fewer.',
     );
     this.name = 'RequestBudgetError';
   }
@@ -26,5 +30,5 @@ export class RequestBudgetError extends Refusal {
 /** Throws RequestBudgetError when `needed` requests do not fit in what is left (or in an hour, when that is unknown). */
 export function checkBudget(budget: RequestBudget | undefined, needed: number): void {
   const remaining = budget?.remaining() ?? HOURLY_REQUEST_LIMIT;
-  if (needed > remaining) throw new RequestBudgetError(needed, remaining);
+  if (needed > remaining) throw new RequestBudgetError(needed, remaining, budget?.fitsAt?.(needed) ?? null);
 }

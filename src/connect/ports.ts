@@ -132,6 +132,8 @@ export interface WorkflowDeps {
 }
 
 export interface RequestBudget {
-  /** Requests left in the current window, or undefined when Bitbucket has not said. */
+  /** Requests left in the current window, or undefined when unknown. */
   remaining(): number | undefined;
+  /** When `needed` requests fit (null: never, or unknown). */
+  fitsAt?(needed: number): Date | null;
 }

@@ -41,6 +41,8 @@ export class AutomaticWork extends StoredTokenWork {
   ) {
     const { workspace, repo } = splitFullName(connection.record.repository);
     super(platform, connection.workspaceUuid, workspace);
+    // Checks, repairs and push handling: nobody at the keyboard, so the token hour's unattended share.
+    this.spender = 'unattended';
     this.repo = repo;
     this.connections = new KvConnectionStore(platform.store, connection.workspaceUuid, connection.repositoryUuid, {
       submodules: connection.submodules,

@@ -46,6 +46,8 @@ import { noticeFinding, readKeyNotices, split } from './key-notices';
 import { keyAgeOf } from '../store/connections';
 import { bareUuid, keys } from '../store/keys';
 import { TokenShareSpentError, type RequestCounts } from '../jobs/context';
+import { TokenHourSpentError } from '../../bitbucket/index';
+import { keysSeenInListings } from '../store/keys-seen';
 import { LockBusyError } from '../store/lock';
 import type { ForgePlatform } from '../platform/ports';
 import type { LastFetch, StoredConnection } from '../store/records';
@@ -80,6 +82,7 @@ export async function runHealthCheck(platform: ForgePlatform, workspaceUuid: str
   try {
     return await checkWith(work, ws, repo, now, opts);
   } finally {
+    await work.flushMeter();
     if (opts.spent) Object.assign(opts.spent, work.counts);
   }
 }
@@ -115,7 +118,8 @@ async function checkWith(work: AutomaticWork, ws: string, repo: string, now: Dat
     }
   } catch (err) {
     // Another run holds the repository, or the share given to this check ran out: the next check looks again.
-    if (err instanceof LockBusyError || err instanceof TokenShareSpentError) return undefined;
+    // So does a check for which the token's hour (its unattended share, or a 429's wait) has no room now.
+    if (err instanceof LockBusyError || err instanceof TokenShareSpentError || err instanceof TokenHourSpentError) return undefined;
     await work.settleCredentials(undefined);
     const refused = work.refused;
     if (refused.bitbucket || refused.valohai) {
@@ -379,9 +383,12 @@ async function fullCheck(
   const latest = (await work.connections.load()) ?? pruned;
   // Where the check removed the connection's own key, nothing of the connection is left to remove.
   const leaves = (name: string) => deleted.has(lower(name)) || removedFrom.has(lower(name));
+  const keptRecord = { ...latest.record, targets: latest.record.targets.filter((t) => !leaves(t.repository)) };
+  const seen = keysSeenInListings(now, keptRecord, listed.values(), new Set(result.repaired.map((r) => lower(r.repository))));
   await work.connections.save({
     ...latest,
-    record: { ...latest.record, targets: latest.record.targets.filter((t) => !leaves(t.repository)) },
+    record: keptRecord,
+    ...(seen ? { keysSeen: seen } : {}),
     unneededTargets: (pruned.unneededTargets ?? []).filter((name) => !leaves(name)),
     ...(lastFetch
       ? {

@@ -6,15 +6,17 @@ import {
   BitbucketRateLimitError,
   countRequests,
   hooked,
-  noteRateLimited,
+  meterRequests,
   noteRefusal,
-  RateBudget,
   type BitbucketClient,
   type BitbucketHooks,
   type BitbucketTransport,
+  type Spender,
+  type TokenMeter,
 } from '../../bitbucket/index';
 import { watchMethods, type MethodCall, type RequestHooks } from '../../http/hooks';
-import type { Authority, BitbucketApi, DisconnectDeps, KeyGenerator, WorkflowDeps, WorkflowResult } from '../../connect/index';
+import type { Authority, BitbucketApi, DisconnectDeps, KeyGenerator, RequestBudget, WorkflowDeps, WorkflowResult } from '../../connect/index';
+import { openTokenMeter } from '../store/token-ledger';
 import { bitbucketClient, splitFullName, valohaiFor, withAppReads } from '../platform/clients';
 import { Credentials } from '../store/credentials';
 import { bitbucketTokenRefused, failures, valohaiTokenRefused } from '../errors';
@@ -65,14 +67,25 @@ export class StoredTokenWork {
    */
   readonly secrets: string[] = [];
   readonly counts: RequestCounts = { bitbucketToken: 0, bitbucketApp: 0, valohai: 0 };
-  readonly budget = new RateBudget();
+  /**
+   * Whose work this is, for the token's hour: a person's click ('interactive') may use all of it; work
+   * with nobody at the keyboard ('unattended') its share.
+   */
+  spender: Spender = 'interactive';
+  /** The token user's hour, read when the stored token is first taken, written as the work goes. */
+  meter: TokenMeter | undefined;
+  /** What the engine asks before a plan's writes: what the hour has left for this work, and when more fits. */
+  readonly budget: RequestBudget = {
+    remaining: () => this.meter?.remaining(),
+    fitsAt: (needed) => this.meter?.fitsAt(needed) ?? null,
+  };
   private valohaiPort: ValohaiPort | undefined;
   private host = '';
   private bitbucketRefused = false;
   private valohaiRefused = false;
   /** The stored token's transport, once made: the trust checks and the budget go with it. */
   protected token: BitbucketTransport | undefined;
-  /** Set when Bitbucket answered the stored token 429: when it lets the token in again (Retry-After, else the hour). */
+  /** Set when Bitbucket answered the stored token 429: when automatic work may try again (the meter's wait). */
   rateLimitedUntil: Date | null = null;
   /** At most this many stored-token requests (TokenShareSpentError past it); unlimited when undefined. */
   tokenLimit: number | undefined;
@@ -95,17 +108,16 @@ export class StoredTokenWork {
   protected tokenHooks(): BitbucketHooks[] {
     return [
       { before: () => this.refuseOverShare() },
+      ...(this.meter ? [meterRequests(this.meter)] : []),
       countRequests(() => this.counts.bitbucketToken++),
       noteRefusal(() => {
         this.bitbucketRefused = true;
       }),
-      noteRateLimited(
-        () => this.now,
-        (until) => {
-          this.rateLimitedUntil = until;
+      {
+        after: (_req, res) => {
+          if (res.status === 429) this.rateLimitedUntil = this.meter?.tooManyUntil() ?? new Date(this.now.getTime() + 60_000);
         },
-      ),
-      this.budget,
+      },
     ];
   }
 
@@ -168,8 +180,16 @@ export class StoredTokenWork {
   /** The stored API token, or undefined when there is none that works. */
   async bitbucketSecret(): Promise<BitbucketSecret | undefined> {
     const secret = await this.credentials.usableBitbucket();
-    if (secret) this.secrets.push(secret.token);
+    if (secret) {
+      this.secrets.push(secret.token);
+      this.meter ??= await openTokenMeter(this.platform.store, this.platform.clock, secret, this.spender);
+    }
     return secret;
+  }
+
+  /** Writes what the work spent of the token's hour (a step's end, the work's end); never fails the work. */
+  async flushMeter(): Promise<void> {
+    await this.meter?.flush().catch((err: unknown) => this.platform.log.warn('token hour not written', { error: err instanceof Error ? err.name : typeof err }));
   }
 
   /**
@@ -232,6 +252,8 @@ export class JobContext extends StoredTokenWork {
   ) {
     const { workspace, repo } = splitFullName(job.repository);
     super(platform, job.workspaceUuid, workspace);
+    // The key-age policy's rotations and every item of a bulk action run with nobody at the keyboard.
+    if ((job.input.kind === 'rotate' && job.input.automatic === true) || job.batchId !== undefined) this.spender = 'unattended';
     this.repo = repo;
     this.connections = new KvConnectionStore(platform.store, job.workspaceUuid, job.repositoryUuid, defaults);
   }

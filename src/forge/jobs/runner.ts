@@ -131,6 +131,7 @@ export async function runJob(platform: ForgePlatform, jobId: string, listeners: 
     log.warn('job failed', { jobId, kind: job.kind, error: errorName(err) });
     await ctx.settleCredentials(undefined).catch(() => undefined);
   }
+  await ctx.flushMeter();
   const final: Partial<JobRecord> = { status, finishedAt: clock.now().toISOString(), requests: { ...ctx.counts } };
   if (result) final.result = scrub(result, ctx.secrets);
   if (error !== undefined) final.error = cleanText(error, ctx.secrets);

@@ -3,7 +3,7 @@
  * lists or changes them (connect, rotate, Verify, the checks), read by the page, which then spends none
  * of the stored token's hour to load.
  */
-import { mapBounded, normaliseKey, type BitbucketApi, type WorkflowResult } from '../../connect/index';
+import { mapBounded, normaliseKey, type BitbucketApi, type KeyListing, type WorkflowResult } from '../../connect/index';
 import type { KeysSeen, StoredConnection } from './records';
 
 type SeenKey = KeysSeen['keys'][number];
@@ -36,5 +36,27 @@ export async function listRecordedKeys(now: Date, bitbucket: BitbucketApi, conne
     return { repository: t.repository, present: mine !== undefined, id: mine?.id ?? null, lastUsed: mine?.lastUsed ?? null };
   });
   const keys = listed.filter((k): k is SeenKey => k !== undefined);
+  return keys.length ? { at: now.toISOString(), keys } : undefined;
+}
+
+/**
+ * The connection's key on each recorded repository as a check listed it (a key the check put back
+ * counts as there); a repository whose keys could not be listed is left out.
+ */
+export function keysSeenInListings(
+  now: Date,
+  record: Pick<StoredConnection['record'], 'publicKey' | 'targets'>,
+  listings: Iterable<KeyListing>,
+  repaired: ReadonlySet<string>,
+): KeysSeen | undefined {
+  const current = normaliseKey(record.publicKey);
+  const byName = new Map([...listings].map((l) => [l.repository.toLowerCase(), l]));
+  const keys = record.targets.flatMap((t): SeenKey[] => {
+    const listing = byName.get(t.repository.toLowerCase());
+    if (!listing?.keys) return [];
+    const mine = listing.keys.find((k) => normaliseKey(k.key) === current);
+    const present = mine !== undefined || repaired.has(t.repository.toLowerCase());
+    return [{ repository: t.repository, present, id: mine?.id ?? t.keyId, lastUsed: mine?.lastUsed ?? null }];
+  });
   return keys.length ? { at: now.toISOString(), keys } : undefined;
 }
