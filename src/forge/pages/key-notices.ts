@@ -17,6 +17,7 @@ import { bareUuid, keys } from '../store/keys';
 import { JOB_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
 import { unneededBy } from '../health/key-notices';
+import { withTokenHour } from '../store/token-ledger';
 
 const notRemovable = (why: string) =>
   new ResolverFailure('not-found', `That key is not one the app may remove: ${why}`, 'Reload the page to see the keys as they are now.');
@@ -45,13 +46,16 @@ export async function removeUnneededKey(
   const secret = await new Credentials(platform, ws).usableBitbucket();
   if (!secret) throw failures.bitbucketNotSetUp();
   secrets.push(secret.token);
-  const bitbucket = tokenBitbucket(platform, secret, JOB_LIMITS);
   const [workspace = '', slug = ''] = payload.repository.split('/');
-  const onBitbucket = (await bitbucket.listAccessKeys(workspace, slug)).find((k) => k.id === payload.keyId);
-  if (onBitbucket && !unneededBy(owner, payload.repository, onBitbucket.key)) {
-    throw notRemovable(`Valohai fetches ${payload.repository} with it.`);
-  }
-  if (onBitbucket) await bitbucket.deleteAccessKey(workspace, slug, payload.keyId);
+  const onBitbucket = await withTokenHour(platform.store, platform.clock, secret, async (meter) => {
+    const bitbucket = tokenBitbucket(platform, secret, JOB_LIMITS, meter);
+    const found = (await bitbucket.listAccessKeys(workspace, slug)).find((k) => k.id === payload.keyId);
+    if (found && !unneededBy(owner, payload.repository, found.key)) {
+      throw notRemovable(`Valohai fetches ${payload.repository} with it.`);
+    }
+    if (found) await bitbucket.deleteAccessKey(workspace, slug, payload.keyId);
+    return found;
+  });
   if (!onBitbucket || normaliseKey(onBitbucket.key) === normaliseKey(owner.record.publicKey)) {
     // The connection's own key is gone from there: the repository leaves the connection's record.
     const latest = await platform.store.get<StoredConnection>(keys.connection(ws, owner.repositoryUuid));

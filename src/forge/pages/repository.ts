@@ -3,7 +3,8 @@
  * ready) and the connect preview. Both stay well inside a resolver's 25 s: reads only, short client
  * budgets, independent reads in parallel.
  */
-import { discover } from '../../connect/index';
+import { discover, type BitbucketApi } from '../../connect/index';
+import { withTokenHour } from '../store/token-ledger';
 import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor, withAppReads } from '../platform/clients';
 import { connectionStatus, storedStatus } from './connection-status';
 import type { ConnectPreview, HealthView, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from '../contract';
@@ -174,13 +175,13 @@ export async function previewConnect(
   const token = await new Credentials(platform, workspaceUuid).usableBitbucket();
   if (token) secrets.push(token.token);
   const app = appBitbucket(platform, RESOLVER_LIMITS);
-  const bitbucket = token ? withAppReads(app, tokenBitbucket(platform, token, RESOLVER_LIMITS), repository.workspace) : app;
-  const plan = await discover(bitbucket, {
-    workspace: repository.workspace,
-    repo: repository.slug,
-    ref: payload.ref,
-    submodules: payload.submodules,
-  });
+  const discoverWith = (bitbucket: BitbucketApi) =>
+    discover(bitbucket, { workspace: repository.workspace, repo: repository.slug, ref: payload.ref, submodules: payload.submodules });
+  const plan = token
+    ? await withTokenHour(platform.store, platform.clock, token, (meter) =>
+        discoverWith(withAppReads(app, tokenBitbucket(platform, token, RESOLVER_LIMITS, meter), repository.workspace)),
+      )
+    : await discoverWith(app);
   // Each target as connect will judge it, asked as the caller: what would be refused is said before it is tried.
   const trust = await loadTrust(platform.store, workspaceUuid);
   const verdicts = await callerAuthority(platform.bitbucketAsUser(context), { homeWorkspace: repository.workspace, trust }).check(plan.targets);

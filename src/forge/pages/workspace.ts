@@ -31,7 +31,8 @@ import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../pla
 import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from '../store/records';
 import { checkBitbucketToken, checkValohaiToken } from './token-check';
 import { tokenHourView } from './token-hour';
-import { listWorkspaceRepositories, type WorkspaceMembership } from '../../bitbucket/index';
+import { withTokenHour } from '../store/token-ledger';
+import { hooked, listWorkspaceRepositories, meterRequests, type WorkspaceMembership } from '../../bitbucket/index';
 import { loadTrust, saveTrust } from '../access/trust';
 
 /** Repositories listed at most; a larger workspace is marked truncated. */
@@ -191,8 +192,10 @@ export async function saveBitbucketToken(
 ): Promise<BitbucketCredentialSummary> {
   await workspaceAdmin(platform, context);
   const expiresOn = checkedExpiry(platform, 'saveBitbucketToken', payload.expiresOn);
-  const transport = platform.makeBitbucketWithToken({ email: payload.email, token: payload.token }, RESOLVER_LIMITS);
-  const check = await checkBitbucketToken(transport, context.workspaceId, RESOLVER_LIMITS);
+  // The check's requests are the new token's user's: they count in that user's hour.
+  const check = await withTokenHour(platform.store, platform.clock, payload, (meter) =>
+    checkBitbucketToken(hooked(platform.makeBitbucketWithToken({ email: payload.email, token: payload.token }, RESOLVER_LIMITS), meterRequests(meter)), context.workspaceId, RESOLVER_LIMITS),
+  );
   const credentials = new Credentials(platform, bareUuid(context.workspaceId, 'workspace'));
   const entry = await credentials.saveBitbucket({ email: payload.email, token: payload.token }, check, expiresOn);
   return bitbucketSummary(entry, true, platform.clock.now());

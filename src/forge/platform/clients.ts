@@ -1,5 +1,5 @@
 /** Client construction and the few addresses the pages link to. */
-import { BitbucketClient, type BitbucketTransport } from '../../bitbucket/index';
+import { BitbucketClient, hooked, meterRequests, type BitbucketTransport, type TokenMeter } from '../../bitbucket/index';
 import type { BitbucketApi } from '../../connect/index';
 import type { CallLimits, ForgePlatform, ValohaiPort } from './ports';
 import type { BitbucketSecret, ValohaiSecret } from '../store/records';
@@ -12,8 +12,9 @@ export function appBitbucket(platform: ForgePlatform, limits: CallLimits): Bitbu
   return bitbucketClient(platform.bitbucketAsApp, limits);
 }
 
-export function tokenBitbucket(platform: ForgePlatform, secret: BitbucketSecret, limits: CallLimits): BitbucketClient {
-  return bitbucketClient(platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, limits), limits);
+/** Bitbucket with the stored API token, every request counted in the token user's hour by `meter`. */
+export function tokenBitbucket(platform: ForgePlatform, secret: BitbucketSecret, limits: CallLimits, meter: TokenMeter): BitbucketClient {
+  return bitbucketClient(hooked(platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, limits), meterRequests(meter)), limits);
 }
 
 /**
