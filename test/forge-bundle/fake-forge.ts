@@ -217,6 +217,8 @@ export class FakeForge {
   readonly queued: AsyncEvent[] = [];
   /** Every delivery of a queue event to its consumer, as the consumer received it (retries and duplicates too). */
   readonly deliveries: AsyncEvent[] = [];
+  /** Each consumer invocation once it ended: its event, the outbound requests it made, whether the platform stopped it. */
+  readonly consumerRuns: { event: AsyncEvent; requests: number; died: boolean }[] = [];
 
   private readonly invocation = new AsyncLocalStorage<Invocation>();
   private readonly functions = new Map<string, Promise<Fn>>();
@@ -317,6 +319,7 @@ export class FakeForge {
     where: { moduleKey: string; moduleType: string; accountId?: string; workspaceId: string; timeoutMs?: number },
     call: (fn: Fn, context: Record<string, unknown>) => unknown,
     cut?: Invocation['cut'],
+    started?: (inv: Invocation) => void,
   ): Promise<{ answer: unknown } | { died: true }> {
     const fn = await this.fn(functionKey);
     let die = () => {};
@@ -340,6 +343,7 @@ export class FakeForge {
       ...(where.accountId ? { accountId: where.accountId } : {}),
       ...(cut ? { cut } : {}),
     };
+    started?.(inv);
     const answered = this.invocation.run(inv, async () => ({ answer: await call(fn, this.runtimeContext(inv)) }));
     answered.catch(() => undefined);
     return Promise.race([answered, died]);
@@ -515,13 +519,16 @@ export class FakeForge {
       const delivered = structuredClone(event);
       this.deliveries.push(delivered);
       let ran: { answer: unknown } | { died: true };
+      let invocation: Invocation | undefined;
       try {
         ran = await this.run(
           consumer.function,
           { moduleKey: consumer.key, moduleType: 'consumer', workspaceId: delivery.workspaceId },
           (fn, runtime) => fn(structuredClone(delivered), runtime),
           armed ? { ...armed, event: delivered } : undefined,
+          (inv) => (invocation = inv),
         );
+        this.consumerRuns.push({ event: delivered, requests: invocation?.requests ?? 0, died: 'died' in ran });
       } catch (err) {
         // A thrown InvocationError asks for a retry as a returned one does.
         if (retryAsked(err)) ran = { answer: err };
