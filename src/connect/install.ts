@@ -469,18 +469,21 @@ async function removeKeys(
   result: WorkflowResult,
 ): Promise<{ what: string; key: AccessKeyInfo }[]> {
   const failed: { what: string; key: AccessKeyInfo }[] = [];
-  await forEachBounded(stale, deps.concurrency ?? 8, async ({ target, key }) => {
+  // Reported in the order of the targets, however the parallel removals finish.
+  const outcomes = new Array<AccessKeyOutcome>(stale.length);
+  await forEachBounded([...stale.entries()], deps.concurrency ?? 8, async ([i, { target, key }]) => {
     const name = repoName(target);
     try {
       await saga.step(`delete-key:${name}:${key.id}`, `Removing the old access key ${key.id} from ${name}`, () =>
         deps.bitbucket.deleteAccessKey(target.workspace, target.slug, key.id),
       );
-      result.accessKeys.push({ repository: name, id: key.id, status: 'deleted' });
+      outcomes[i] = { repository: name, id: key.id, status: 'deleted' };
     } catch (err) {
       failed.push({ what: `old access key ${key.id} on ${name} (${messageOf(err)})`, key });
-      result.accessKeys.push({ repository: name, id: key.id, status: 'failed' });
+      outcomes[i] = { repository: name, id: key.id, status: 'failed' };
     }
   });
+  result.accessKeys.push(...outcomes);
   return failed;
 }
 

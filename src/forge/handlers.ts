@@ -7,7 +7,7 @@ import { createBackend, type Backend } from './backend';
 import { RESOLVERS, type ResolverError } from './contract';
 import { toResolverError } from './errors';
 import { bracedUuid } from './store/keys';
-import type { ForgePlatform, TrustedContext } from './platform/ports';
+import type { Delivery, ForgePlatform, TrustedContext } from './platform/ports';
 
 type Json = Record<string, unknown>;
 
@@ -28,11 +28,19 @@ export function trustedContext(context: unknown): TrustedContext {
   return trusted;
 }
 
+/** What Forge's AsyncEvent says of its delivery: the event's id and, on a redelivery, the retry count. */
+export function deliveryOf(event: unknown): Delivery | undefined {
+  const e = objectOr(event);
+  if (typeof e.eventId !== 'string' || !e.eventId) return undefined;
+  const retryCount = objectOr(e.retryContext).retryCount;
+  return { eventId: e.eventId, retryCount: typeof retryCount === 'number' && Number.isInteger(retryCount) && retryCount > 0 ? retryCount : 0 };
+}
+
 export interface ForgeHandlers {
   backend: Backend;
   /** `forge/index.resolver`: the definitions handler `@forge/resolver` builds. */
   resolver: ReturnType<typeof makeResolver>;
-  /** `forge/index.jobConsumer`: called with the queue event, whose `body` is the message. */
+  /** `forge/index.jobConsumer`: called with the queue event, whose `body` is the message (see deliveryOf). */
   jobConsumer: (event: unknown) => Promise<void>;
   /** `forge/index.onPush`. */
   onPush: (event: unknown, context?: unknown) => Promise<void>;
@@ -72,7 +80,7 @@ export function createForgeHandlers(platform: ForgePlatform): ForgeHandlers {
   return {
     backend,
     resolver,
-    jobConsumer: (event) => backend.consume(objectOr(event).body),
+    jobConsumer: (event) => backend.consume(objectOr(event).body, deliveryOf(event)),
     onPush: async (event) => {
       await backend.onPush(event);
     },

@@ -6,11 +6,9 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { startStack } from '../../dev/stack';
-import { bb, valohaiSeed } from '../forge/support/forge-fixture';
 import { bundleWithForge, splitHandler, type ForgeBundle } from './bundle';
-import { FakeForge } from './fake-forge';
-import { runScenario, type TranscriptEntry } from './scenario';
+import type { TranscriptEntry } from './scenario';
+import { runStory, type Loader } from './story';
 
 let bundle: ForgeBundle;
 const transcripts: { bundle?: TranscriptEntry[]; source?: TranscriptEntry[] } = {};
@@ -22,26 +20,7 @@ after(async () => {
   await bundle?.remove();
 });
 
-async function runWith(t: TestContext, load: (handler: string) => Promise<(...args: unknown[]) => unknown>): Promise<TranscriptEntry[]> {
-  const stack = await startStack({ valohaiSeed });
-  const users = Object.fromEntries([bb.admin, bb.writer, bb.reader, bb.outsider].map((p) => [p.accountId, { email: p.email, token: p.token }]));
-  try {
-    const forge = await FakeForge.start({
-      manifest: bundle.manifest,
-      load,
-      upstreams: { 'api.bitbucket.org': stack.bitbucket.origin, 'app.valohai.com': stack.valohai.url },
-      // The emulator has no app principal: the app's own reads go out as the workspace's owner.
-      bitbucket: { origin: stack.bitbucket.origin, app: { email: bb.admin.email, token: bb.admin.token }, users },
-    });
-    try {
-      return await runScenario(t, forge, stack);
-    } finally {
-      await forge.close();
-    }
-  } finally {
-    await stack.close();
-  }
-}
+const runWith = (t: TestContext, load: Loader) => runStory(t, bundle.manifest, load);
 
 test("Forge's bundler bundles every handler manifest.yml names, with no warnings", () => {
   const functions = (bundle.manifest.modules?.function ?? []) as { handler: string }[];

@@ -45,7 +45,24 @@ export function mask(value: unknown): unknown {
   return value;
 }
 
-export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack): Promise<TranscriptEntry[]> {
+/** The pieces of work the story sets off on the queue, one of each. */
+export type QueuedWork = 'connect' | 'sync' | 'rotate' | 'check' | 'disconnect';
+
+/** What a queue event's body says it is, in those terms (a job's kind is in its record, not its event). */
+export const QUEUE_TYPE: Record<QueuedWork, string> = { connect: 'job', sync: 'sync', rotate: 'job', check: 'health', disconnect: 'job' };
+
+export interface ScenarioOptions {
+  /** Called just before the story sets off each piece of queued work (e.g. to arm a cut-off for it). */
+  beforeWork?: (work: QueuedWork) => void;
+  /**
+   * Valohai may have been asked to fetch more than once for one check (a run cut off after its fetch
+   * is run again): the check then asks for at least one fetch, not exactly one.
+   */
+  repeatedFetches?: boolean;
+}
+
+export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack, options: ScenarioOptions = {}): Promise<TranscriptEntry[]> {
+  const beforeWork = options.beforeWork ?? (() => {});
   const state = stack.bitbucket.state;
   const ws = state.findWorkspace('acme');
   assert.ok(ws);
@@ -151,6 +168,7 @@ export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack
 
   let fingerprint = '';
   await step('connect puts one key on the repository and its submodules, and Valohai fetches the head', async () => {
+    beforeWork('connect');
     const { jobId } = valueOf(await call('startConnect', { projectId: PROJECT.id, ref: 'main', keyType: 'ed25519', submodules: true }, 'repository'));
     const job = await finished(jobId);
     assert.equal(job.status, 'done', job.error);
@@ -180,7 +198,9 @@ export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack
       files: { 'PUSHED.md': 'A commit pushed after connecting.\n' },
     });
     assert.ok(!valohaiCommits().includes(pushed));
+    const fetchesBefore = stack.valohai.state.fetches(PROJECT.id).length;
     // The event as Bitbucket sends it to Forge apps (see the push event reference): one `push` object.
+    beforeWork('sync');
     const delivered = await forge.deliverEvent({
       eventType: 'avi:bitbucket:push:repository',
       timestamp: new Date().toISOString(),
@@ -204,15 +224,18 @@ export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack
     assert.equal(delivered, 1, 'one trigger listens for pushes');
     await forge.idle();
     assert.ok(valohaiCommits().includes(pushed), 'Valohai fetched the pushed commit');
-    assert.ok(stack.valohai.state.fetches(PROJECT.id).at(-1)?.newCommits.includes(pushed));
+    const since = stack.valohai.state.fetches(PROJECT.id).slice(fetchesBefore);
+    // A fetch repeated (its first run cut off after it) finds nothing new: the first one brought the commit.
+    assert.ok((options.repeatedFetches ? since : since.slice(-1)).some((f) => f.newCommits.includes(pushed)), 'a fetch brought the pushed commit');
     const page = valueOf(await call('getRepositoryPage', {}, 'repository'));
     assert.deepEqual(page.connection?.lastPushFetch?.errors, []);
-    assert.ok((page.connection?.lastPushFetch?.commits ?? 0) >= 1);
+    if (!options.repeatedFetches) assert.ok((page.connection?.lastPushFetch?.commits ?? 0) >= 1);
     assert.equal(page.connection?.bitbucketHead, pushed);
   });
 
   await step('rotate replaces the key everywhere and Valohai takes the new one', async () => {
     const before = SCENARIO_TARGETS.map((x) => keysOn(x)[0]?.key);
+    beforeWork('rotate');
     const { jobId } = valueOf(await call('startRotate', {}, 'repository'));
     const job = await finished(jobId);
     assert.equal(job.status, 'done', job.error);
@@ -229,15 +252,19 @@ export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack
 
   await step('the hourly scheduled trigger answers 204 and checks the connection', async () => {
     const fetches = stack.valohai.state.fetches(PROJECT.id).length;
+    beforeWork('check');
     assert.deepEqual(await forge.fireScheduledTriggers(ws.uuid), [{ statusCode: 204 }]);
     await forge.idle();
-    assert.equal(stack.valohai.state.fetches(PROJECT.id).length, fetches + 1, "the daily check asked Valohai to fetch");
+    const fetched = stack.valohai.state.fetches(PROJECT.id).length - fetches;
+    if (options.repeatedFetches) assert.ok(fetched >= 1, 'the daily check asked Valohai to fetch');
+    else assert.equal(fetched, 1, 'the daily check asked Valohai to fetch, once');
     const page = valueOf(await call('getRepositoryPage', {}, 'repository'));
     assert.equal(page.connection?.health?.latest?.trigger, 'schedule');
     assert.equal(page.connection?.health?.latest?.health, 'healthy', JSON.stringify(page.connection?.health?.latest?.findings));
   });
 
   await step('disconnect removes the key from Valohai and every repository', async () => {
+    beforeWork('disconnect');
     const { jobId } = valueOf(await call('startDisconnect', {}, 'repository'));
     const job = await finished(jobId);
     assert.equal(job.status, 'done', job.error);

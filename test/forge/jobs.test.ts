@@ -190,3 +190,40 @@ describe('kv lock', () => {
     assert.equal(await store.get(keys.lock('repo:acme/models')), undefined, 'released after use');
   });
 });
+
+describe('at-least-once delivery', () => {
+  test("a lock held under the holder's own name (its run that died) is taken back at once", async () => {
+    const clock = new TestClock();
+    const store = new MemoryRecordStore(clock);
+    await store.create(keys.lock('repo:acme/models'), { holder: 'job-a', expiresAt: new Date(clock.now().getTime() + 900_000).toISOString() });
+    const again = new KvLock(store, clock, 'job-a', { waitMs: 0 });
+    assert.equal(await again.withLock('repo:acme/models', async () => 'ran'), 'ran');
+    const other = new KvLock(store, clock, 'job-b', { waitMs: 0 });
+    await store.create(keys.lock('repo:acme/models'), { holder: 'job-a', expiresAt: new Date(clock.now().getTime() + 900_000).toISOString() });
+    await assert.rejects(other.withLock('repo:acme/models', async () => 'ran'), LockBusyError, 'anyone else still waits for it');
+  });
+
+  test('a second delivery of one attempt is dropped; a running job is run again only by a redelivery', async () => {
+    const { platform, backend } = fakeBackend(undefined, { holdQueue: true });
+    const job = await startJob(platform, spec);
+    const message = platform.enqueued[0];
+    assert.deepEqual(message, { type: 'job', jobId: job.id });
+    // The first attempt started and died: its record says running, with the steps it had reached.
+    const dead: JobRecord = { ...job, status: 'running', startedAt: platform.clock.now().toISOString(), steps: [{ step: 'valohai-project', status: 'running', message: 'Finding' }] };
+    await saveJob(platform.store, dead);
+
+    await backend.consume(message, { eventId: 'event-1', retryCount: 0 });
+    assert.equal((await loadJob(platform.store, job.id))?.status, 'running', 'a plain duplicate leaves the live run alone');
+
+    await backend.consume(message, { eventId: 'event-1', retryCount: 1 });
+    const rerun = await loadJob(platform.store, job.id);
+    assert.ok(rerun && ['done', 'failed', 'unverified'].includes(rerun.status), `the redelivery ran it to its end (${rerun?.status})`);
+    assert.equal(rerun.attempts, 2);
+    assert.ok(!rerun.steps.some((s) => s.status === 'running'), "the dead run's steps are gone");
+    const ended = structuredClone(rerun);
+
+    await backend.consume(message, { eventId: 'event-1', retryCount: 1 });
+    await backend.consume(message, { eventId: 'event-1', retryCount: 2 });
+    assert.deepEqual(await loadJob(platform.store, job.id), ended, 'deliveries after its end change nothing');
+  });
+});

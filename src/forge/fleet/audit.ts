@@ -263,13 +263,14 @@ class TokenRefusedError extends Error {
 
 type Read = { repo: PendingRepository; keys: AuditedKey[] } | { repo: PendingRepository; unreadable: string } | { repo: PendingRepository; limited: true } | { repo: PendingRepository; skipped: true };
 
-export async function runAuditStep(platform: ForgePlatform, workspaceUuid: string, auditId: string): Promise<void> {
+/** `resumed`: a redelivery after a step that died, whose lease is then taken over rather than waited out. */
+export async function runAuditStep(platform: ForgePlatform, workspaceUuid: string, auditId: string, resumed = false): Promise<void> {
   const ws = bareUuid(workspaceUuid, 'workspace');
   const { clock, store, log } = platform;
   const state = await loadAudit(platform, ws);
   if (!state || state.id !== auditId || finished(state.status)) return;
   const now = clock.now();
-  if (state.leaseUntil && Date.parse(state.leaseUntil) > now.getTime()) {
+  if (state.leaseUntil && Date.parse(state.leaseUntil) > now.getTime() && !resumed) {
     log.info('audit step already running; this delivery dropped', { auditId });
     return;
   }

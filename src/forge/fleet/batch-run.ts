@@ -43,7 +43,8 @@ async function wakeAt(platform: ForgePlatform, ws: string, state: BatchState, at
   state.wakeDueAt = new Date(due).toISOString();
 }
 
-export async function runBatchStep(platform: ForgePlatform, workspaceUuid: string, batchId: string): Promise<void> {
+/** `resumed`: a redelivery after a step that died, whose lease is then taken over rather than waited out. */
+export async function runBatchStep(platform: ForgePlatform, workspaceUuid: string, batchId: string, resumed = false): Promise<void> {
   const ws = bareUuid(workspaceUuid, 'workspace');
   const { store, clock, log } = platform;
   // Before the lease is read: a step holding it sees this and runs again (see the file's comment).
@@ -51,7 +52,7 @@ export async function runBatchStep(platform: ForgePlatform, workspaceUuid: strin
   const state = await loadBatch(platform, ws);
   if (!state || state.id !== batchId || finished(state.status)) return;
   const now = clock.now();
-  if (state.leaseUntil && Date.parse(state.leaseUntil) > now.getTime()) return;
+  if (state.leaseUntil && Date.parse(state.leaseUntil) > now.getTime() && !resumed) return;
   if (state.wakeDueAt && Date.parse(state.wakeDueAt) <= now.getTime()) state.wakeDueAt = null;
   await saveBatch(platform, ws, { ...state, leaseUntil: new Date(now.getTime() + BATCH_LEASE_MS).toISOString() });
   const poke = await store.get<{ id: string }>(keys.fleetBatchPoke(ws, batchId));

@@ -59,6 +59,11 @@ export interface HealthCheckOptions {
   tokenLimit?: number;
   /** Filled with the requests the check made, whatever its end. */
   spent?: RequestCounts;
+  /**
+   * Whose the repository's lock is while the check repairs: the queue event's own name, so that the
+   * event's redelivery after a run that died takes the lock back; a fresh name when absent.
+   */
+  lockHolder?: string;
 }
 
 /** Discovery that stopped short: a recorded repository it did not reach may still be needed. */
@@ -77,7 +82,7 @@ export async function runHealthCheck(platform: ForgePlatform, workspaceUuid: str
   const connection = await store.get<StoredConnection>(keys.connection(ws, repo));
   if (!connection || connection.state !== 'connected') return undefined;
 
-  const work = new AutomaticWork(platform, connection, `check:${randomUUID()}`);
+  const work = new AutomaticWork(platform, connection, opts.lockHolder ?? `check:${randomUUID()}`);
   work.tokenLimit = opts.tokenLimit;
   try {
     return await checkWith(work, ws, repo, now, opts);

@@ -124,7 +124,7 @@ export async function handlePush(platform: ForgePlatform, event: unknown): Promi
  * repositories get the connection's key first, where the connection's maker may give it, and the
  * fetch is checked. True when the check ran and fetched; false leaves the plain fetch to the sync.
  */
-async function checkedForSubmodules(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string, connection: StoredConnection): Promise<boolean> {
+async function checkedForSubmodules(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string, connection: StoredConnection, lockHolder?: string): Promise<boolean> {
   if (!connection.submodules) return false;
   const { workspace, repo } = splitFullName(connection.record.repository);
   let hash: string;
@@ -146,7 +146,7 @@ async function checkedForSubmodules(platform: ForgePlatform, workspaceUuid: stri
   const spent = { bitbucketToken: 0, bitbucketApp: 0, valohai: 0 };
   let entry;
   try {
-    entry = await runHealthCheck(platform, workspaceUuid, repositoryUuid, { trigger: 'push', tokenLimit: share.left, spent });
+    entry = await runHealthCheck(platform, workspaceUuid, repositoryUuid, { trigger: 'push', tokenLimit: share.left, spent, ...(lockHolder ? { lockHolder } : {}) });
   } finally {
     await platform.store.set(keys.pushSpend(workspaceUuid, repositoryUuid), { since: share.since, spent: share.spent + spent.bitbucketToken } satisfies PushSpend);
   }
@@ -159,15 +159,18 @@ async function checkedForSubmodules(platform: ForgePlatform, workspaceUuid: stri
   return entry.headSeen !== null;
 }
 
-/** The sync job: Valohai fetches, the outcome is kept for the repository page. */
-export async function runSync(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string): Promise<void> {
+/**
+ * The sync job: Valohai fetches, the outcome is kept for the repository page. `lockHolder` names the
+ * queue event, so that its redelivery after a run that died takes back the lock that run held.
+ */
+export async function runSync(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string, lockHolder?: string): Promise<void> {
   const { store, clock, log } = platform;
   const startedAt = clock.now();
   const connKey = keys.connection(workspaceUuid, repositoryUuid);
   const secrets: string[] = [];
   try {
     const connection = await store.get<StoredConnection>(connKey);
-    if (connection && connection.state === 'connected' && !connection.movedAway && (await checkedForSubmodules(platform, workspaceUuid, repositoryUuid, connection))) {
+    if (connection && connection.state === 'connected' && !connection.movedAway && (await checkedForSubmodules(platform, workspaceUuid, repositoryUuid, connection, lockHolder))) {
       // The check fetched (and recorded the fetch) after giving new submodule repositories the key.
     } else if (connection && connection.state === 'connected' && !connection.movedAway) {
       const credentials = new Credentials(platform, workspaceUuid);

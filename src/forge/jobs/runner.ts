@@ -1,19 +1,26 @@
 /**
  * The queue consumer's job half: runs one job record from 'queued' to its end, with its steps written
- * as they happen, the result stored, and the repository's job slot freed. It never throws: Forge would
- * retry a throwing consumer, and a connect must not run twice.
+ * as they happen, the result stored, and the repository's job slot freed. It never throws.
+ *
+ * Forge delivers a job's event at least once. A duplicate delivery is dropped before it gets here
+ * (backend.ts claims each attempt); a delivery for a job that has ended does nothing. When an attempt
+ * dies mid-run (Forge stops a consumer at its timeout, or the platform fails), Forge redelivers the
+ * event with a retry count: that attempt runs the job again from the start. Every job is written to
+ * be run again after stopping anywhere: connect and rotate note a new key in the connection's record
+ * before it goes anywhere, so a rerun finds the keys a dead run added and removes them once its own key
+ * works; disconnect removes only what is still there; the engine's lock is the job's own to take back.
  *
  * What else a job's end means (a bulk action's next step, an automatic rotation's outcome, a spent
  * fleet budget) belongs to the parts that care: backend.ts hands their listeners in, so the queue side
  * knows nothing of scheduling, the fleet or health.
  */
-import type { WorkflowResult } from '../../connect/index';
+import { emptyResult, type WorkflowResult } from '../../connect/index';
 import { connectJob, disconnectJob, rotateJob } from './with-token';
 import type { JobStatus } from '../contract';
 import { cleanText, errorName, toResolverError } from '../errors';
 import { JobContext } from './context';
 import { JobProgressWriter } from './progress';
-import { isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './slots';
+import { isFinished, isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './slots';
 import { manualConnect, verifyConnection } from './by-hand';
 import type { ForgePlatform } from '../platform/ports';
 import type { JobRecord } from '../store/records';
@@ -54,17 +61,23 @@ function submodulesOf(job: JobRecord): boolean {
   return job.input.kind === 'connect' || job.input.kind === 'manual-connect' ? job.input.choices.submodules : true;
 }
 
-async function run(ctx: JobContext, writer: JobProgressWriter): Promise<WorkflowResult> {
+/** A rerun disconnect that finds no connection: the run before it got to the end, and there is nothing left to remove. */
+function disconnectedBefore(ctx: JobContext): WorkflowResult {
+  return { ...emptyResult(ctx.job.repository, ''), outcome: 'done' };
+}
+
+async function run(ctx: JobContext, writer: JobProgressWriter, resumed: boolean): Promise<WorkflowResult> {
   const { input } = ctx.job;
   switch (input.kind) {
     case 'connect':
-      return connectJob(ctx, input.choices, writer.sink);
+      return connectJob(ctx, input.choices, writer.sink, resumed);
     case 'manual-connect':
       return manualConnect(ctx, input.choices, writer.sink);
     case 'rotate':
       return rotateJob(ctx, input.choices, writer.sink);
     case 'disconnect':
     case 'manual-discard':
+      if (resumed && !(await ctx.loadConnection())) return disconnectedBefore(ctx);
       return disconnectJob(ctx, writer.sink);
     case 'verify':
       return verifyConnection(ctx, writer.sink, false);
@@ -87,28 +100,47 @@ function scrub(result: WorkflowResult, secrets: readonly string[]): WorkflowResu
   };
 }
 
-export async function runJob(platform: ForgePlatform, jobId: string, listeners: readonly JobEndListener[] = []): Promise<void> {
+export interface RunOptions {
+  /**
+   * This delivery is a redelivery: the attempt before it died (a timeout, a platform failure). A job
+   * found running is then run again; without it, a running job belongs to a live delivery.
+   */
+  resumed?: boolean;
+}
+
+export async function runJob(platform: ForgePlatform, jobId: string, listeners: readonly JobEndListener[] = [], options: RunOptions = {}): Promise<void> {
   const { store, log, clock } = platform;
   const job = await loadJob(store, jobId);
   if (!job) {
     log.warn('queued job has no record', { jobId });
     return;
   }
-  if (job.status !== 'queued') {
-    // A redelivered event: the first delivery owns the job. One that died mid-run is marked failed.
-    if (isStale(job, clock.now())) await endStale(platform, job, listeners);
-    log.warn('job delivered again; not run twice', { jobId, status: job.status });
+  if (isFinished(job.status)) {
+    log.info('job delivered again after it ended; nothing to do', { jobId, status: job.status });
     return;
   }
   if (isStale(job, clock.now())) {
     await endStale(platform, job, listeners);
     return;
   }
+  const resumed = job.status === 'running';
+  if (resumed && !options.resumed) {
+    log.warn('job delivered again while it runs; not run twice', { jobId });
+    return;
+  }
 
+  const now = clock.now().toISOString();
   job.status = 'running';
-  job.startedAt = clock.now().toISOString();
+  job.startedAt ??= now;
+  if (resumed) {
+    // The dead run's steps say "running" forever: this run reports its own.
+    job.resumedAt = now;
+    job.attempts = (job.attempts ?? 1) + 1;
+    job.steps = [];
+    delete job.plannedSteps;
+  }
   await saveJob(store, job);
-  log.info('job started', { jobId, kind: job.kind });
+  log.info(resumed ? 'job resumed after its run was lost' : 'job started', { jobId, kind: job.kind, ...(resumed ? { attempt: job.attempts } : {}) });
 
   // A connect makes the connection, and a person's own rotate (which authorised every repository for
   // them) takes it over: that account is the one automatic work later acts for. An automatic rotation
@@ -121,7 +153,7 @@ export async function runJob(platform: ForgePlatform, jobId: string, listeners: 
   let result: WorkflowResult | undefined;
   let error: string | undefined;
   try {
-    result = await run(ctx, writer);
+    result = await run(ctx, writer, resumed);
     await ctx.settleCredentials(result);
     status = result.outcome;
     error = result.error;

@@ -31,7 +31,7 @@ export function isFinished(status: JobStatus): boolean {
 /** A queued or running job that can no longer be alive. */
 export function isStale(job: JobRecord, now: Date): boolean {
   if (isFinished(job.status)) return false;
-  const since = Date.parse(job.status === 'running' && job.startedAt ? job.startedAt : job.createdAt);
+  const since = Date.parse(job.status === 'running' && job.startedAt ? (job.resumedAt ?? job.startedAt) : job.createdAt);
   return now.getTime() - since > JOB_LIFETIME_MS;
 }
 
@@ -109,7 +109,7 @@ export async function startJob(platform: ForgePlatform, spec: NewJob): Promise<J
     if (await store.create(slot, pointer, { ttlSeconds: Math.ceil((JOB_LIFETIME_MS * 2) / 1000) })) {
       try {
         await saveJob(store, job);
-        await platform.enqueue({ type: 'job', jobId: job.id });
+        await platform.enqueue({ type: 'job', jobId: job.id }, { concurrencyKey: `repo-${workspaceUuid}-${repositoryUuid}` });
       } catch (err) {
         await store.delete(slot);
         throw err;

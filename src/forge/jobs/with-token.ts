@@ -8,6 +8,7 @@ import type { StartConnectPayload, StartRotatePayload } from '../contract';
 import { connectorLapse, TAKE_OVER } from '../access/connector-lapse';
 import { failures, ResolverFailure } from '../errors';
 import type { JobContext } from './context';
+import type { ValohaiPort } from '../platform/ports';
 import { disconnectByHand, fetchOutcome, keepCreatedProject } from './by-hand';
 import { keysSeenIn } from '../store/keys-seen';
 
@@ -32,7 +33,19 @@ async function recordOutcome(ctx: JobContext, result: WorkflowResult, owner: str
   });
 }
 
-export async function connectJob(ctx: JobContext, choices: StartConnectPayload, sink: ProgressSink): Promise<WorkflowResult> {
+/**
+ * The project a connect asked to create, when a run of the same job that died may have created it
+ * already: looked up by owner/name first, so a rerun does not make a second one.
+ */
+async function createOnce(valohai: ValohaiPort, project: { name: string; owner: string }, resumed: boolean) {
+  if (resumed) {
+    const made = await valohai.findProject(`${project.owner}/${project.name}`).catch(() => undefined);
+    if (made) return made;
+  }
+  return valohai.createProject(project);
+}
+
+export async function connectJob(ctx: JobContext, choices: StartConnectPayload, sink: ProgressSink, resumed = false): Promise<WorkflowResult> {
   const bitbucket = await requireToken(ctx);
   const deps = await ctx.deps(bitbucket);
   const valohai = await ctx.valohai();
@@ -43,7 +56,7 @@ export async function connectJob(ctx: JobContext, choices: StartConnectPayload, 
     const { name, owner: chosenOwner } = choices.newProject;
     try {
       const project = await new Saga(sink).step('create-project', `Creating Valohai project ${name}`, () =>
-        valohai.createProject({ name, owner: chosenOwner }),
+        createOnce(valohai, { name, owner: chosenOwner }, resumed),
       );
       projectId = project.id;
       owner = project.owner ?? null;

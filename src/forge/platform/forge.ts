@@ -11,7 +11,7 @@ import { BITBUCKET_CLOUD_API_ROOT, createFetchTransport, type BitbucketRequest, 
 import { generateKeyPair } from '../../ssh/index';
 import { ValohaiClient } from '../../valohai/index';
 import { MODULE_KEYS } from '../contract';
-import { EGRESS_VALOHAI_ORIGINS, MAX_QUEUE_DELAY_SECONDS, type ForgePlatform, type LogFields, type Logger, type RecordStore, type SecretStore, type StoreWriteOptions } from './ports';
+import { concurrencyKeyOf, EGRESS_VALOHAI_ORIGINS, MAX_QUEUE_DELAY_SECONDS, type ForgePlatform, type LogFields, type Logger, type RecordStore, type SecretStore, type StoreWriteOptions } from './ports';
 
 export const QUEUE_KEY = 'connection-jobs';
 export const BITBUCKET_API_URL = BITBUCKET_CLOUD_API_ROOT;
@@ -125,7 +125,14 @@ export function createForgePlatform(): ForgePlatform {
     async enqueue(message, options) {
       queue ??= new Queue({ key: QUEUE_KEY });
       const delay = options?.delaySeconds;
-      await queue.push({ body: message, ...(delay ? { delayInSeconds: Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil(delay))) } : {}) });
+      // One at a time per repository (or per fleet work): the app's own locks stay, this spares a
+      // duplicate delivery the wait for them.
+      const key = options?.concurrencyKey ?? concurrencyKeyOf(message);
+      await queue.push({
+        body: message,
+        ...(delay ? { delayInSeconds: Math.min(MAX_QUEUE_DELAY_SECONDS, Math.max(1, Math.ceil(delay))) } : {}),
+        ...(key ? { concurrency: { key, limit: 1 } } : {}),
+      });
     },
     bitbucketAsApp: app,
     // asUser() acts as the user of the current invocation, which is the context's account.

@@ -57,6 +57,34 @@ export type QueueMessage =
 export interface EnqueueOptions {
   /** Deliver no sooner than this (Forge allows at most 900 s). */
   delaySeconds?: number;
+  /**
+   * Messages sharing this key are consumed one at a time (Forge's per-key queue concurrency). The
+   * platform derives one from the message where it names a repository or a piece of fleet work.
+   */
+  concurrencyKey?: string;
+}
+
+/** How a queue message reached the consumer: which event, and which attempt of it. */
+export interface Delivery {
+  /** Forge's id of the pushed event, the same on every delivery of it. */
+  eventId: string;
+  /** 0 for the first attempt; Forge's `retryContext.retryCount` for a redelivery after a timeout or a retry asked for. */
+  retryCount: number;
+}
+
+/** The key under which the queue runs a message one at a time with others of the same work. */
+export function concurrencyKeyOf(message: QueueMessage): string | undefined {
+  switch (message.type) {
+    case 'sync':
+    case 'health':
+      return `repo-${message.workspaceUuid}-${message.repositoryUuid}`.replace(/[{}]/g, '');
+    case 'fleet-audit':
+      return `audit-${message.workspaceUuid}`.replace(/[{}]/g, '');
+    case 'fleet-batch':
+      return `batch-${message.workspaceUuid}`.replace(/[{}]/g, '');
+    case 'job':
+      return undefined;
+  }
 }
 
 /** Forge's longest queue delay. */

@@ -97,4 +97,9 @@ export const keys = {
   fleetBatchCancel: (ws: string, batchId: string) => ofRun('fleetbatchcancel', ws, batchId),
   /** Changed by every delivery of a batch step, so a step that held the lease runs again for one it turned away. */
   fleetBatchPoke: (ws: string, batchId: string) => ofRun('fleetbatchpoke', ws, batchId),
+  /**
+   * One delivery of a queue event: the event (a hash of Forge's event id) and which attempt it is (its
+   * retry count). Created by the first delivery to arrive; a duplicate of that attempt finds it taken.
+   */
+  delivery: (eventHash: string, attempt: number) => checked(`delivery:${escapeKeyPart(eventHash)}:${attempt}`),
 };

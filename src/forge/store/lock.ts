@@ -1,6 +1,8 @@
 /**
  * The engine's Lock over the record store's create-if-absent. A holder that died (Forge ends a queue
  * function after 900 s) leaves a lock that expires, so one lost invocation cannot block a repository.
+ * A lock held under the holder's own name is taken back at once: the holder is a job, and a job runs
+ * in one delivery at a time (backend.ts), so that lock was left by its own run that died.
  */
 import type { Clock, Lock } from '../../connect/index';
 import { keys } from './keys';
@@ -65,7 +67,7 @@ export class KvLock implements Lock {
       const record: LockRecord = { holder: this.holder, expiresAt: new Date(now + this.leaseMs).toISOString() };
       if (await this.store.create(key, record, { ttlSeconds: Math.ceil(this.leaseMs / 1000) })) return;
       const held = await this.store.get<LockRecord>(key);
-      if (!held || Date.parse(held.expiresAt) <= now) {
+      if (!held || Date.parse(held.expiresAt) <= now || held.holder === this.holder) {
         // Expired (or vanished in between): clear it and race for it again.
         if (held) await this.store.delete(key);
         continue;

@@ -147,6 +147,13 @@ export interface JobRecord {
   input: JobInput;
   createdAt: string;
   startedAt?: string;
+  /**
+   * When the latest attempt began, when the one before it died mid-run (Forge redelivered the event
+   * after a timeout): the job's lifetime counts from here.
+   */
+  resumedAt?: string;
+  /** How many runs the job has had (absent: one). */
+  attempts?: number;
   finishedAt?: string;
   result?: WorkflowResult;
   error?: string;
