@@ -12,10 +12,10 @@
  * hour. A `.gitmodules` change that does not fit is left to the next scheduled check, and Valohai still
  * fetches at once (that costs the token nothing).
  */
-import { createHash } from 'node:crypto';
 import { sync } from '../../connect/index';
 import { appBitbucket, splitFullName, valohaiFor } from '../platform/clients';
 import { runHealthCheck } from './check';
+import { gitmodulesHash } from '../store/connections';
 import { checkCost } from './schedule';
 import { Credentials } from '../store/credentials';
 import { cleanText, errorName, valohaiTokenRefused } from '../errors';
@@ -61,10 +61,6 @@ function refOf(event: unknown): string | undefined {
   return typeof ref === 'string' && ref ? ref.replace(/^refs\/heads\//, '') : undefined;
 }
 
-/** What StoredConnection.gitmodulesHash keeps of a `.gitmodules` (undefined: the file is absent). */
-export function gitmodulesHash(text: string | undefined): string {
-  return `sha256:${createHash('sha256').update(text ?? '').digest('hex')}`;
-}
 
 function idsOf(event: unknown): { workspaceUuid: string; repositoryUuid: string } | undefined {
   const e = event as PushEvent | null;

@@ -11,6 +11,7 @@ import type { JobContext } from './context';
 import type { ValohaiPort } from '../platform/ports';
 import { disconnectByHand, fetchOutcome, keepCreatedProject } from './by-hand';
 import { keysSeenIn } from '../store/keys-seen';
+import { gitmodulesHash } from '../store/connections';
 
 async function requireToken(ctx: JobContext) {
   const secret = await ctx.bitbucketSecret();
@@ -20,10 +21,16 @@ async function requireToken(ctx: JobContext) {
 
 /** After the engine: the verified time, the warnings and the project owner the pages show. */
 async function recordOutcome(ctx: JobContext, result: WorkflowResult, owner: string | null | undefined): Promise<void> {
+  // The .gitmodules the key went out for, read as the app: a push that leaves it alone then needs no check.
+  const gitmodules =
+    result.outcome !== 'failed' && result.headCommit
+      ? await ctx.app.getFileAtCommit(ctx.workspace, ctx.repo, result.headCommit, '.gitmodules').then(gitmodulesHash, () => undefined)
+      : undefined;
   const stored = await ctx.connections.load();
   if (!stored) return;
   await ctx.connections.save({
     ...stored,
+    ...(gitmodules ? { gitmodulesHash: gitmodules } : {}),
     projectOwner: owner ?? stored.projectOwner,
     warnings: result.warnings,
     verifiedAt: result.verified ? ctx.now.toISOString() : stored.verifiedAt,

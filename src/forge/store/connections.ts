@@ -4,6 +4,7 @@
  * has to agree on the project: a renamed repository still finds its connection.
  */
 import { ageDays, type ConnectionRecord, type ConnectionStore } from '../../connect/index';
+import { createHash } from 'node:crypto';
 import { keys } from './keys';
 import type { RecordStore } from '../platform/ports';
 import type { StoredConnection } from './records';
@@ -82,4 +83,9 @@ export class KvConnectionStore implements ConnectionStore {
     const stored = await this.load();
     if (stored && stored.record.projectId === projectId) await this.store.delete(this.key);
   }
+}
+
+/** What StoredConnection.gitmodulesHash keeps of a `.gitmodules` (undefined: the file is absent). */
+export function gitmodulesHash(text: string | undefined): string {
+  return `sha256:${createHash('sha256').update(text ?? '').digest('hex')}`;
 }
