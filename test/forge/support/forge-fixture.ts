@@ -15,7 +15,7 @@ import { EGRESS_VALOHAI_ORIGINS, type TrustedContext } from '../../../src/forge/
 import { generateKeyPair } from '../../../src/ssh/index';
 import { startStack, type Stack } from '../../../dev/stack';
 import { demoBitbucketCredentials as bb, trustCredentials, type BuiltSeed, type Seed } from '../../../dev/seed/index';
-import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index';
+import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiApiSettings, type ValohaiSeed } from '../../../dev/valohai/index';
 import { secretsIn } from '../../support/secret-scan';
 
 export { bb, vh };
@@ -96,6 +96,8 @@ export interface HarnessOptions {
   /** The Bitbucket emulator follows the backend's clock (advance() moves its rate-limit hour too). */
   shareClock?: boolean;
   valohaiSeed?: ValohaiSeed;
+  /** Where the Valohai stand-in's API differs from the default (repository field names, PATCH refused). */
+  valohaiApi?: Partial<ValohaiApiSettings>;
   rateLimitPerHour?: number;
   /** Sees every request the backend sends through its Bitbucket transports (as the app, as the user, with the stored token). */
   record?: (sent: SentRequest) => void;
@@ -108,6 +110,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const now = () => new Date(Date.now() + offset);
   const stack = await startStack({
     valohaiSeed: options.valohaiSeed ?? valohaiSeed,
+    ...(options.valohaiApi ? { valohaiApi: options.valohaiApi } : {}),
     seed: options.seed,
     rateLimitPerHour: options.rateLimitPerHour,
     ...(options.built ? { built: options.built } : {}),
