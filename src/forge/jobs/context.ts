@@ -299,6 +299,7 @@ function watchValohai(port: ValohaiPort, onRefused: () => void, onCall: () => vo
     ownershipOptions: watch(port.ownershipOptions.bind(port)),
     createProject: watch(port.createProject.bind(port)),
     findProject: watch(port.findProject.bind(port)),
+    checkRepositoryWrite: watch(port.checkRepositoryWrite.bind(port)),
     setRepository: watch(port.setRepository.bind(port)),
     clearRepositoryKey: watch(port.clearRepositoryKey.bind(port)),
     fetchRepository: watch(port.fetchRepository.bind(port)),
