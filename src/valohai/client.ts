@@ -151,6 +151,28 @@ export class ValohaiClient {
     return projects;
   }
 
+  /** The first page of projects the token's user can see, and how many there are: one request. */
+  async projectsPage(limit = 100): Promise<{ count: number; projects: Project[] }> {
+    const ctx = this.ctx('listing projects', true);
+    return this.call({ method: 'GET', url: `projects/?limit=${Math.max(1, Math.floor(limit))}` }, ctx, (status, body) => {
+      const o = asObject(body);
+      if (!o || !Array.isArray(o.results)) throw malformedResponse(this.host, ctx, status, 'was not a page of results');
+      const projects = o.results.map(toProject).filter((p): p is Project => p !== undefined);
+      return { count: typeof o.count === 'number' ? o.count : projects.length, projects };
+    });
+  }
+
+  /**
+   * Whether the fetch route answers, without fetching (a fetch runs git and adds commits): its
+   * `OPTIONS` status and the methods its `Allow` header names. One request, nothing changed.
+   */
+  async fetchRouteMetadata(projectId: string): Promise<{ status: number; allow: string[] }> {
+    const ctx = this.ctx(`asking the fetch route of project ${projectId} what it takes`, true);
+    ctx.notFound = this.projectNotFound(projectId);
+    const url = `projects/${encodePathSegment(projectId, 'project id')}/fetch/`;
+    return this.call({ method: 'OPTIONS', url }, ctx, (status, _body, headers) => ({ status, allow: parseRepositoryMetadata(status, undefined, headers.allow).allow }), [405]);
+  }
+
   async getProject(id: string): Promise<Project> {
     const ctx = this.ctx(`reading project ${id}`, true);
     ctx.notFound = this.projectNotFound(id);
