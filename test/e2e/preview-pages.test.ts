@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
 import { demoValohaiCredentials as vh } from '../../dev/valohai/index';
-import { checkState, openApp, startE2e, text, until, type AppView, type E2e } from './preview-support';
+import { checkState, openApp, saveAdminTokens, startE2e, text, until, type AppView, type E2e } from './preview-support';
 
 const REPO = 'ml-models';
 /** acme/ml-models and the Bitbucket repositories its submodules name. */
@@ -143,13 +143,7 @@ describe('the settings pages as a new admin meets them', () => {
     repositoryColumns = await columnWidths(ws, 'repositories');
     await noProblems(ws, 'pages-workspace-empty');
 
-    await app.getByTestId('valohai-token').fill(vh.admin.token);
-    await app.getByTestId('valohai-save').click();
-    await until(app.getByTestId('valohai-saved'), /Saved/);
-    await app.getByTestId('bitbucket-email').fill(bb.admin.email);
-    await app.getByTestId('bitbucket-token').fill(bb.admin.token);
-    await app.getByTestId('bitbucket-token').press('Enter');
-    await until(app.getByTestId('bitbucket-saved'), /Saved/);
+    await saveAdminTokens(app, { valohai: vh.admin.token, email: bb.admin.email, bitbucket: bb.admin.token });
     assert.match(await text(app.getByTestId('bitbucket-state')), /^Stored$/);
 
     // The token works: how to make one is folded away, one click from view.

@@ -304,5 +304,8 @@ function watchValohai(port: ValohaiPort, onRefused: () => void, onCall: () => vo
     clearRepositoryKey: watch(port.clearRepositoryKey.bind(port)),
     fetchRepository: watch(port.fetchRepository.bind(port)),
     listCommits: watch(port.listCommits.bind(port)),
+    projectsPage: watch(port.projectsPage.bind(port)),
+    repositoryMetadata: watch(port.repositoryMetadata.bind(port)),
+    fetchRouteMetadata: watch(port.fetchRouteMetadata.bind(port)),
   };
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createFetchTransport, type BitbucketTransport } from '../../../src/bitbucket/index';
 import type { GeneratedKey } from '../../../src/connect/index';
 import type { ReplyOf } from './reply';
-import { RESOLVERS, type PayloadOf, type ResolverName } from '../../../src/forge/contract';
+import { RESOLVERS, type JobView, type PayloadOf, type ResolverName } from '../../../src/forge/contract';
 import { createMemoryBackend, type MemoryPlatform } from '../../../dev/forge/memory-platform';
 import type { Backend } from '../../../src/forge/backend';
 import { EGRESS_VALOHAI_ORIGINS, type TrustedContext } from '../../../src/forge/platform/ports';
@@ -239,4 +239,17 @@ export function uuidOf(h: Pick<Harness, 'stack'>, fullName: string): string {
   const repo = h.stack.bitbucket.state.findRepo(ws, slug);
   assert.ok(repo, fullName);
   return repo.uuid;
+}
+
+/** Stores the demo admin's Valohai and Bitbucket tokens, as the admin does on the workspace page. */
+export async function storeAdminTokens(h: Harness): Promise<void> {
+  valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
+  valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
+}
+
+/** Connects acme/`slug` to `projectId` with the stored token (submodules too) and waits for the job. */
+export async function connectWithToken(h: Harness, slug: string, projectId: string): Promise<JobView> {
+  const { jobId } = valueOf(await h.call('startConnect', { projectId, ref: 'main', keyType: 'ed25519', submodules: true }, h.context('admin', slug)));
+  await h.platform.idle();
+  return valueOf(await h.call('getJob', { jobId }, h.context('admin', slug)));
 }
