@@ -75,25 +75,25 @@ export function SetupCheckSection() {
             Check the set-up
           </Button>
         </Inline>
-        <StatusRegion testId="setup-check-status">
-          {error && <ProblemMessage error={error} testId="setup-check-error" />}
-          {result && (
-            <Stack space="space.150">
-              <Text as="p" testId="setup-check-summary">
-                {result.healthy ? 'Everything checked works.' : 'Something needs fixing: see the lines marked Fail.'} {result.requests} requests (at most{' '}
-                {result.maxRequests}); nothing was changed.
-              </Text>
-              <Box as="ul" testId="setup-check-lines">
-                <Stack space="space.150">
-                  {result.lines.map((line) => (
-                    <CheckLine key={line.check} line={line} />
-                  ))}
-                </Stack>
-              </Box>
-            </Stack>
-          )}
-        </StatusRegion>
       </Stack>
+      <StatusRegion testId="setup-check-status">
+        {error && <ProblemMessage error={error} testId="setup-check-error" />}
+        {result && (
+          <Stack space="space.150">
+            <Text as="p" testId="setup-check-summary">
+              {result.healthy ? 'Everything checked works.' : 'Something needs fixing: see the lines marked Fail.'} {result.requests} requests (at most{' '}
+              {result.maxRequests}); nothing was changed.
+            </Text>
+            <Box as="ul" testId="setup-check-lines">
+              <Stack space="space.150">
+                {result.lines.map((line) => (
+                  <CheckLine key={line.check} line={line} />
+                ))}
+              </Stack>
+            </Box>
+          </Stack>
+        )}
+      </StatusRegion>
     </Box>
   );
 }
