@@ -69,6 +69,7 @@ export async function benchConnect(): Promise<BenchSection> {
       }),
       valohai: {
         findProject: (p) => ((requests += 1), valohai.findProject(p)),
+        checkRepositoryWrite: (id) => valohai.checkRepositoryWrite(id),
         setRepository: (id, s) => ((requests += 1), valohai.setRepository(id, s)),
         clearRepositoryKey: (id) => valohai.clearRepositoryKey(id),
         listCommits: (p, l) => ((requests += 1), valohai.listCommits(p, l)),

@@ -7,13 +7,15 @@ import { BITBUCKET_HOST, parseRepoUrl, type ParsedRepoUrl } from '../src/git/ind
 import { startBitbucketEmulator, type BitbucketState } from './bitbucket/index';
 import { demoBitbucketCredentials, demoSeed, type BuiltSeed, type Seed } from './seed/index';
 import { startSshGitHost, type SshGitHost } from './ssh-host/index';
-import { demoValohaiCredentials, demoValohaiSeed, startValohaiEmulator, type HttpsRepositoryLookup, type ValohaiSeed } from './valohai/index';
+import { demoValohaiCredentials, demoValohaiSeed, startValohaiEmulator, type HttpsRepositoryLookup, type ValohaiApiSettings, type ValohaiSeed } from './valohai/index';
 
 export interface StackOptions {
   seed?: Seed;
   /** A world built beforehand (e.g. buildFleetSeed): served instead of `seed`, and removed on close. */
   built?: BuiltSeed;
   valohaiSeed?: ValohaiSeed;
+  /** Where the Valohai stand-in's API differs from the default (repository field names, PATCH refused). */
+  valohaiApi?: Partial<ValohaiApiSettings>;
   rateLimitPerHour?: number;
   /** Milliseconds the Bitbucket emulator holds a request before answering 429. */
   rateLimitHoldMs?: number;
@@ -63,6 +65,7 @@ export async function startStack(options: StackOptions = {}) {
       seed: options.valohaiSeed ?? demoValohaiSeed,
       ssh: ssh.endpoint(),
       httpsRepository: bitbucketHttpsRepositories(state),
+      ...(options.valohaiApi ? { api: options.valohaiApi } : {}),
     });
     const sshHost = ssh;
     return {

@@ -13,7 +13,7 @@ import { serve, type RunningServer } from '../http';
 import { NOT_FOUND } from './drf';
 import { GitFetcher, type HttpsRepositoryLookup } from './git-fetcher';
 import { redactRequestBody } from './redact';
-import { API_BASE, createValohaiRouter } from './routes';
+import { API_BASE, createValohaiRouter, defaultApiSettings, type ValohaiApiSettings } from './routes';
 import type { ValohaiSeed } from './seed-types';
 import { ValohaiState } from './state';
 
@@ -33,6 +33,8 @@ export interface ValohaiEmulatorOptions {
    * leaves the URL refused, as it is for every other https host.
    */
   httpsRepository?: HttpsRepositoryLookup;
+  /** Where this Valohai's API differs from the default (repository field names, PATCH refused). */
+  api?: Partial<ValohaiApiSettings>;
 }
 
 export interface RequestLogEntry {
@@ -53,6 +55,8 @@ export interface ValohaiEmulator {
   state: ValohaiState;
   faults: FaultInjector;
   requests: RequestLogEntry[];
+  /** How the API is built; a test may change it while the emulator runs. */
+  api: ValohaiApiSettings;
   close(): Promise<void>;
 }
 
@@ -69,9 +73,10 @@ export async function startValohaiEmulator(options: ValohaiEmulatorOptions): Pro
   };
   const faults = new FaultInjector();
   const requests: RequestLogEntry[] = [];
+  const api = defaultApiSettings(options.api);
   let server: RunningServer;
   try {
-    server = await serve([createValohaiRouter({ state, fetcher, track })], {
+    server = await serve([createValohaiRouter({ state, fetcher, track, api })], {
       faults,
       before: (req) => faults.control(req),
       notFound: (req) => (req.path.startsWith(API_BASE) ? NOT_FOUND : { status: 404, body: 'Not Found' }),
@@ -88,6 +93,7 @@ export async function startValohaiEmulator(options: ValohaiEmulatorOptions): Pro
     state,
     faults,
     requests,
+    api,
     async close() {
       await server.close();
       await Promise.allSettled([...running]);

@@ -1,5 +1,5 @@
 export { startValohaiEmulator, type RequestLogEntry, type ValohaiEmulator, type ValohaiEmulatorOptions } from './emulator';
-export { API_BASE, createValohaiRouter } from './routes';
+export { API_BASE, createValohaiRouter, defaultApiSettings, type RepositorySetting, type ValohaiApiSettings } from './routes';
 export type { HttpsRepository, HttpsRepositoryLookup } from './git-fetcher';
 export { DuplicateRepositoryIdError, ValohaiState, UnknownValohaiUserError } from './state';
 export type { CommitView, FetchRecord, ProjectView, RepositoryView } from './state';

@@ -1,6 +1,8 @@
 /**
  * The `/api/v0` routes the product calls, answering as Valohai does. The SSH private key goes in
- * through `PATCH /repositories/{id}/` and never comes out: responses carry `ssh_private_key_set` only.
+ * through `PATCH` (or `PUT`) `/repositories/{id}/` and never comes out: responses carry
+ * `ssh_private_key_set` only. `OPTIONS` on that route and on the fetch route describes them as Django
+ * REST Framework does; the field names and whether PATCH is allowed are settings (ValohaiApiSettings).
  */
 import { Router, type HttpReply, type HttpRequest } from '../http';
 import type { FetchOutcome, GitFetcher } from './git-fetcher';
@@ -37,11 +39,63 @@ function projectJson(state: ValohaiState, req: HttpRequest, p: ProjectRecord): R
   };
 }
 
-function repositoryJson(state: ValohaiState, req: HttpRequest, project: ProjectRecord, r: RepositoryRecord): Record<string, unknown> {
+/** Which repository setting each name stands for: the URL, the fetch reference, the SSH private key. */
+export type RepositorySetting = 'url' | 'ref' | 'key';
+
+/** How this Valohai's API is built, where real installations might differ; tests change it while it runs. */
+export interface ValohaiApiSettings {
+  /** The repository settings' field names (default url, ref, ssh_private_key). */
+  repositoryFields: Record<RepositorySetting, string>;
+  /** Settings OPTIONS lists as read-only; writes ignore them, as DRF does. */
+  readOnly: RepositorySetting[];
+  /** False: `PATCH /repositories/{id}/` answers 405, only PUT takes the settings. */
+  patch: boolean;
+}
+
+export function defaultApiSettings(overrides: Partial<ValohaiApiSettings> = {}): ValohaiApiSettings {
+  return { repositoryFields: { url: 'url', ref: 'ref', key: 'ssh_private_key' }, readOnly: [], patch: true, ...overrides };
+}
+
+const RENDERS = ['application/json', 'text/html'];
+const PARSES = ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data'];
+
+/** DRF's SimpleMetadata answer to OPTIONS on the repository detail route. */
+function repositoryMetadata(api: ValohaiApiSettings): HttpReply {
+  const names = api.repositoryFields;
+  const setting = (role: RepositorySetting, label: string, required: boolean, extra: Record<string, unknown> = {}) => ({
+    type: 'string',
+    required,
+    read_only: api.readOnly.includes(role),
+    label,
+    ...extra,
+  });
+  return {
+    status: 200,
+    headers: { allow: api.patch ? 'GET, PUT, PATCH, HEAD, OPTIONS' : 'GET, PUT, HEAD, OPTIONS' },
+    body: {
+      name: 'Repository Instance',
+      description: '',
+      renders: RENDERS,
+      parses: PARSES,
+      actions: {
+        PUT: {
+          id: { type: 'integer', required: false, read_only: true, label: 'ID' },
+          [names.url]: setting('url', 'URL', true, { max_length: 1024 }),
+          [names.ref]: setting('ref', 'Fetch reference', false, { max_length: 255 }),
+          [names.key]: setting('key', 'SSH private key', false),
+          ssh_private_key_set: { type: 'boolean', required: false, read_only: true, label: 'SSH private key set' },
+          project: { type: 'nested object', required: false, read_only: true, label: 'Project' },
+        },
+      },
+    },
+  };
+}
+
+function repositoryJson(state: ValohaiState, req: HttpRequest, project: ProjectRecord, r: RepositoryRecord, api: ValohaiApiSettings): Record<string, unknown> {
   return {
     id: r.id,
-    url: r.url,
-    ref: r.ref,
+    [api.repositoryFields.url]: r.url,
+    [api.repositoryFields.ref]: r.ref,
     ssh_private_key_set: state.hasKey(r.id),
     project: { id: project.id, name: project.name, url: `${req.url.origin}${API_BASE}/projects/${project.id}/` },
   };
@@ -95,9 +149,11 @@ export interface ValohaiRoutesDeps {
   fetcher: GitFetcher;
   /** Lets the emulator wait for fetches still running when it closes. */
   track: <T>(work: Promise<T>) => Promise<T>;
+  /** Read on every request. */
+  api: ValohaiApiSettings;
 }
 
-export function createValohaiRouter({ state, fetcher, track }: ValohaiRoutesDeps): Router {
+export function createValohaiRouter({ state, fetcher, track, api }: ValohaiRoutesDeps): Router {
   const router = new Router(API_BASE);
 
   const withUser = (handler: (req: HttpRequest, user: UserRecord) => HttpReply | Promise<HttpReply>) => (req: HttpRequest) => {
@@ -108,6 +164,46 @@ export function createValohaiRouter({ state, fetcher, track }: ValohaiRoutesDeps
     const project = id === undefined ? undefined : state.findProject(id);
     return project && state.canSee(user, project) ? project : undefined;
   };
+
+  const visibleRepository = (user: UserRecord, id: string | undefined) => {
+    const found = /^\d+$/.test(id ?? '') ? state.findRepository(Number(id)) : undefined;
+    return found && state.canSee(user, found.project) ? found : undefined;
+  };
+
+  /** PATCH (`partial`) or PUT of the repository settings, by the names and rules `api` gives. */
+  function writeRepository(req: HttpRequest, user: UserRecord, partial: boolean): HttpReply {
+    if (partial && !api.patch) {
+      return { status: 405, headers: { allow: 'GET, PUT, HEAD, OPTIONS' }, body: { detail: 'Method "PATCH" not allowed.' } };
+    }
+    const found = visibleRepository(user, req.params.id);
+    if (!found) return NOT_FOUND;
+    const body = jsonObject(req);
+    if (isReply(body)) return body;
+    const names = api.repositoryFields;
+    // Read-only and unknown fields are ignored, as DRF ignores them: the preflight exists for this.
+    const writable = (role: RepositorySetting) => (api.readOnly.includes(role) ? {} : body);
+    const errors: FieldErrors = {};
+    const url = stringField(writable('url'), names.url, errors, { required: !partial && !api.readOnly.includes('url') });
+    const ref = stringField(writable('ref'), names.ref, errors, { allowBlank: true });
+    const key = stringField(writable('key'), names.key, errors, { allowBlank: true });
+    if (key !== undefined && key !== '' && !errors[names.key]) {
+      // Checked before anything is stored, so a refused key leaves every setting as it was.
+      try {
+        checkPrivateKey(key);
+      } catch (err) {
+        if (!(err instanceof SshPrivateKeyError)) throw err;
+        errors[names.key] = [err.message];
+      }
+    }
+    if (Object.keys(errors).length) return badRequest(errors);
+    const { project, repository } = found;
+    if (url !== undefined) repository.url = url.trim();
+    if (ref !== undefined) repository.ref = ref.trim();
+    // As DRF's update: a field left out of a PUT that is not required keeps its value.
+    if (key !== undefined) state.setKey(repository.id, key);
+    project.mtime = state.clock();
+    return { status: 200, body: repositoryJson(state, req, project, repository, api) };
+  }
 
   async function runFetch(req: HttpRequest, project: ProjectRecord): Promise<HttpReply> {
     const repository = project.repository;
@@ -206,40 +302,25 @@ export function createValohaiRouter({ state, fetcher, track }: ValohaiRoutesDeps
       'GET',
       '/repositories/{id}/',
       withUser((req, user) => {
-        const found = /^\d+$/.test(req.params.id ?? '') ? state.findRepository(Number(req.params.id)) : undefined;
-        if (!found || !state.canSee(user, found.project)) return NOT_FOUND;
-        return { status: 200, body: repositoryJson(state, req, found.project, found.repository) };
+        const found = visibleRepository(user, req.params.id);
+        return found ? { status: 200, body: repositoryJson(state, req, found.project, found.repository, api) } : NOT_FOUND;
       }),
     )
     .on(
-      'PATCH',
+      'OPTIONS',
       '/repositories/{id}/',
-      withUser((req, user) => {
-        const found = /^\d+$/.test(req.params.id ?? '') ? state.findRepository(Number(req.params.id)) : undefined;
-        if (!found || !state.canSee(user, found.project)) return NOT_FOUND;
-        const body = jsonObject(req);
-        if (isReply(body)) return body;
-        const errors: FieldErrors = {};
-        const url = stringField(body, 'url', errors);
-        const ref = stringField(body, 'ref', errors);
-        const key = stringField(body, 'ssh_private_key', errors, { allowBlank: true });
-        if (key !== undefined && key !== '' && !errors.ssh_private_key) {
-          // Checked before anything is stored, so a refused key leaves every setting as it was.
-          try {
-            checkPrivateKey(key);
-          } catch (err) {
-            if (!(err instanceof SshPrivateKeyError)) throw err;
-            errors.ssh_private_key = [err.message];
-          }
-        }
-        if (Object.keys(errors).length) return badRequest(errors);
-        const { project, repository } = found;
-        if (url !== undefined) repository.url = url.trim();
-        if (ref !== undefined) repository.ref = ref.trim();
-        if (key !== undefined) state.setKey(repository.id, key);
-        project.mtime = state.clock();
-        return { status: 200, body: repositoryJson(state, req, project, repository) };
-      }),
+      withUser((req, user) => (visibleRepository(user, req.params.id) ? repositoryMetadata(api) : NOT_FOUND)),
+    )
+    .on('PATCH', '/repositories/{id}/', withUser((req, user) => writeRepository(req, user, true)))
+    .on('PUT', '/repositories/{id}/', withUser((req, user) => writeRepository(req, user, false)))
+    .on(
+      'OPTIONS',
+      '/projects/{id}/fetch/',
+      withUser((req, user) =>
+        visibleProject(user, req.params.id)
+          ? { status: 200, headers: { allow: 'POST, OPTIONS' }, body: { name: 'Fetch', description: '', renders: RENDERS, parses: PARSES } }
+          : NOT_FOUND,
+      ),
     )
     .on(
       'GET',

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { encodePathSegment } from '../http/path';
 import { bitbucketMessageOf, BitbucketForbiddenError, errorForResponse } from './errors';
 import { asObject } from './map';
-import { bbqlString, workspaceUuidSegment } from './query';
+import { bbqlString, workspaceSegment } from './query';
 import { BITBUCKET_CLOUD_API_ROOT } from './account';
 import type { BitbucketRequest, BitbucketResponse, BitbucketTransport } from './transport';
 import type { RepositoryPermission } from './types';
@@ -201,7 +201,7 @@ function scopesNamedIn(text: string): string[] | undefined {
  * requests, side by side.
  */
 export async function probeAccessKeyScopes(transport: BitbucketTransport, workspaceId: string): Promise<ScopeProbe> {
-  const repo = `/repositories/${workspaceUuidSegment(workspaceId)}/valohai-scope-probe-${randomBytes(6).toString('hex')}`;
+  const repo = `/repositories/${workspaceSegment(workspaceId)}/valohai-scope-probe-${randomBytes(6).toString('hex')}`;
   const probes: { scope: string; needs: string[]; req: BitbucketRequest }[] = [
     { scope: 'read:repository:bitbucket', needs: [], req: { method: 'GET', path: repo } },
     { scope: 'admin:repository:bitbucket', needs: [], req: { method: 'GET', path: `${repo}/deploy-keys` } },

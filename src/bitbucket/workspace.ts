@@ -8,7 +8,7 @@
 import { encodePathSegment } from '../http/path';
 import { errorForResponse, malformedResponse, type RequestContext } from './errors';
 import { asObject, toRepository } from './map';
-import { bbqlString, workspaceUuidSegment } from './query';
+import { bbqlString, workspaceSegment, workspaceUuidSegment } from './query';
 import type { BitbucketTransport } from './transport';
 import type { Repository } from './types';
 
@@ -52,7 +52,7 @@ function parseObject(text: string, ctx: RequestContext, status: number): Record<
 
 /** Where the transport's own account reads its role in a workspace named by its UUID. */
 function ownPermissionPath(workspaceId: string): string {
-  return `/user/workspaces/${workspaceUuidSegment(workspaceId)}/permission`;
+  return `/user/workspaces/${workspaceSegment(workspaceId)}/permission`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { registerAudit } from './commands/audit';
 import { registerCheck } from './commands/check';
+import { registerDoctor } from './commands/doctor';
 import { registerKeygen } from './commands/keygen';
 import { registerWorkflows } from './commands/workflows';
 import { addHelp } from './help';
@@ -39,6 +40,7 @@ export function buildProgram(): Command {
   registerWorkflows(program);
   registerCheck(program);
   registerAudit(program);
+  registerDoctor(program);
   addHelp(program);
   return program;
 }

@@ -16,3 +16,4 @@ export { auditCsv, auditKey, connectionIndex, markShared, DEFAULT_UNUSED_DAYS, t
 export { explainFetchError, messageOf } from './explain';
 export { normaliseKey } from './keys';
 export { findingProject, foundProject, mapBounded, Saga } from './saga';
+export { doctor, MAX_CLOCK_SKEW_MS, MAX_DOCTOR_REQUESTS, type DoctorCheck, type DoctorInput, type DoctorLine, type DoctorReport, type DoctorStatus, type DoctorValohai } from './doctor';

@@ -124,6 +124,14 @@ export async function prepare(
   const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);
   if (elsewhere && mode === 'rotate') throw new ProjectMovedError(project.name, elsewhere);
   if (elsewhere && !input.moveProject) throw new ProjectInUseError(project.name, elsewhere);
+  // Valohai's repository settings are asked whether they take what the app will write, before any key
+  // exists anywhere: a refusal stops here, with nothing on Bitbucket to take back.
+  const repository = project.repository;
+  if (repository) {
+    await saga.step('valohai-preflight', 'Checking Valohai takes the repository URL, fetch reference and key', () =>
+      deps.valohai.checkRepositoryWrite(repository.id),
+    );
+  }
   if (input.restoreOnly) {
     const remembered = await deps.store?.get(plan.repository.fullName, project.id);
     const grown = unrecordedTargets(plan.targets, remembered?.targets);
@@ -311,8 +319,8 @@ async function installLocked(
       generated = deps.generateKey({ type: keyType, comment });
       generated.catch(() => {});
     }
-    // The reads, then a key made, given to Valohai, fetched and verified; the keys per repository follow once known.
-    saga.expect(input.dryRun ? 4 : 8);
+    // The reads and Valohai's preflight, then a key made, given to Valohai, fetched and verified; the keys per repository follow once known.
+    saga.expect(input.dryRun ? 5 : 9);
     const prepared = prepare(deps, input, mode, saga);
     const { plan, project, targetKeys, submodules } = await prepared;
     Object.assign(result, {

@@ -50,6 +50,11 @@ export interface ValohaiCommitInfo {
 
 export interface ValohaiApi {
   findProject(idOrOwnerSlashName: string): Promise<ValohaiProjectInfo>;
+  /**
+   * The preflight of setRepository: throws, naming what Valohai offers, unless Valohai's repository
+   * settings take the fields the app writes. Reads only; workflows call it before any Bitbucket change.
+   */
+  checkRepositoryWrite(repositoryId: number): Promise<void>;
   setRepository(repositoryId: number, settings: { url: string; ref: string; sshPrivateKey: string }): Promise<void>;
   clearRepositoryKey(repositoryId: number): Promise<void>;
   fetchRepository(projectId: string): Promise<{ commits: ValohaiCommitInfo[]; errors: string[] }>;

@@ -10,6 +10,7 @@ import * as fleetAudit from './fleet/audit';
 import * as fleetBatch from './fleet/batch';
 import type { ForgePlatform, TrustedContext } from './platform/ports';
 import { removeUnneededKey } from './pages/key-notices';
+import { checkSetup } from './pages/setup-check';
 import { previewConnect, repositoryPage } from './pages/repository';
 import * as workspace from './pages/workspace';
 
@@ -57,6 +58,7 @@ const implementations: { [K in ResolverName]: Implementation<K> } = {
   startBatch: (p, payload, ctx) => fleetBatch.startBatch(p, ctx, payload),
   getBatch: (p, payload, ctx) => fleetBatch.getBatch(p, ctx, payload),
   cancelBatch: (p, _payload, ctx) => fleetBatch.cancelBatch(p, ctx),
+  checkSetup: (p, _payload, ctx, secrets) => checkSetup(p, ctx, secrets),
 };
 
 export function createResolvers(platform: ForgePlatform): Resolvers {

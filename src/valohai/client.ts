@@ -18,9 +18,17 @@ import {
   ValohaiError,
   ValohaiNetworkError,
   ValohaiNotFoundError,
+  ValohaiRepositoryWriteError,
   type CallContext,
 } from './errors';
 import { asObject, toCommit, toProject, toUser } from './map';
+import {
+  judgeRepositoryWrite,
+  KEY_MADE_IN_VALOHAI,
+  parseRepositoryMetadata,
+  REPOSITORY_WRITE_FIELDS as FIELDS,
+  type RepositoryWriteMetadata,
+} from './repository-write';
 import type { FetchResult, Project, ValohaiCommit, ValohaiUser } from './types';
 
 export interface ValohaiClientOptions {
@@ -38,7 +46,16 @@ export const DEFAULT_VALOHAI_TIMEOUT_MS = 30_000;
 const MAX_PAGES = 1000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type Method = 'GET' | 'POST' | 'PATCH';
+type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'OPTIONS';
+type WriteMethod = 'PATCH' | 'PUT';
+
+/**
+ * Hosts whose repository settings route passed the preflight, for this process's life only (a
+ * failed preflight is not kept: the next attempt reads Valohai's answer again).
+ */
+const preflightPassed = new Set<string>();
+/** The method each host took the repository write with: PATCH unless it answered 405 to it. */
+const writeMethods = new Map<string, WriteMethod>();
 
 interface Call {
   method: Method;
@@ -124,6 +141,28 @@ export class ValohaiClient {
     return projects;
   }
 
+  /** The first page of projects the token's user can see, and how many there are: one request. */
+  async projectsPage(limit = 100): Promise<{ count: number; projects: Project[] }> {
+    const ctx = this.ctx('listing projects', true);
+    return this.call({ method: 'GET', url: `projects/?limit=${Math.max(1, Math.floor(limit))}` }, ctx, (status, body) => {
+      const o = asObject(body);
+      if (!o || !Array.isArray(o.results)) throw malformedResponse(this.host, ctx, status, 'was not a page of results');
+      const projects = o.results.map(toProject).filter((p): p is Project => p !== undefined);
+      return { count: typeof o.count === 'number' ? o.count : projects.length, projects };
+    });
+  }
+
+  /**
+   * Whether the fetch route answers, without fetching (a fetch runs git and adds commits): its
+   * `OPTIONS` status and the methods its `Allow` header names. One request, nothing changed.
+   */
+  async fetchRouteMetadata(projectId: string): Promise<{ status: number; allow: string[] }> {
+    const ctx = this.ctx(`asking the fetch route of project ${projectId} what it takes`, true);
+    ctx.notFound = this.projectNotFound(projectId);
+    const url = `projects/${encodePathSegment(projectId, 'project id')}/fetch/`;
+    return this.call({ method: 'OPTIONS', url }, ctx, (status, _body, headers) => ({ status, allow: parseRepositoryMetadata(status, undefined, headers.allow).allow }), [405]);
+  }
+
   async getProject(id: string): Promise<Project> {
     const ctx = this.ctx(`reading project ${id}`, true);
     ctx.notFound = this.projectNotFound(id);
@@ -195,8 +234,10 @@ export class ValohaiClient {
    * Points the project's repository at `url`/`ref` and gives Valohai the SSH private key to fetch with.
    *
    * UNCONFIRMED: no public Valohai client sets repository settings. This assumes
-   * `PATCH /api/v0/repositories/{id}/` with JSON `{"url", "ref", "ssh_private_key"}` and that the key
-   * is never echoed back. If Valohai's real call differs, this function is the one place to change.
+   * `PATCH /api/v0/repositories/{id}/` with JSON `{"url", "ref", "ssh_private_key"}` (the names are in
+   * repository-write.ts) and that the key is never echoed back. So nothing is sent before the route's
+   * metadata says those fields are there and writable (checkRepositoryWrite), and where PATCH answers
+   * 405 the same values go with PUT.
    *
    * The key is in the request body only: the answer's body is not read on success, and on failure the
    * server's text is scrubbed of the key (whole, by line, and any PEM block) before it is quoted.
@@ -208,15 +249,68 @@ export class ValohaiClient {
     ]);
     ctx.notFound = `Valohai has no repository ${repositoryId} (404). Read the project again: its repository id may have changed.`;
     ctx.invalidHint = 'Check the SSH URL (git@bitbucket.org:workspace/repo.git form), the fetch reference (a branch name) and the key format.';
-    const data = { url: settings.url, ref: settings.ref, ssh_private_key: settings.sshPrivateKey };
-    await this.call({ method: 'PATCH', url: repositoryPath(repositoryId), data }, ctx, () => undefined);
+    await this.checkRepositoryWrite(repositoryId);
+    const data = { [FIELDS.url]: settings.url, [FIELDS.ref]: settings.ref, [FIELDS.sshPrivateKey]: settings.sshPrivateKey };
+    await this.writeRepository(repositoryId, data, ctx, () => Promise.resolve(data));
   }
 
   /** Removes the SSH private key from Valohai's repository settings (same assumed call as setRepository). */
   async clearRepositoryKey(repositoryId: number): Promise<void> {
     const ctx = this.ctx(`removing the SSH key from Valohai repository ${repositoryId}`, true);
     ctx.notFound = `Valohai has no repository ${repositoryId} (404): there is no key left to remove there.`;
-    await this.call({ method: 'PATCH', url: repositoryPath(repositoryId), data: { ssh_private_key: '' } }, ctx, () => undefined);
+    // PUT replaces every setting: it carries the URL and fetch reference Valohai has now.
+    const whole = async () => {
+      const now = await this.call({ method: 'GET', url: repositoryPath(repositoryId) }, ctx, (_s, body) => asObject(body) ?? {});
+      const text = (v: unknown) => (typeof v === 'string' ? v : '');
+      return { [FIELDS.url]: text(now[FIELDS.url]), [FIELDS.ref]: text(now[FIELDS.ref]), [FIELDS.sshPrivateKey]: '' };
+    };
+    await this.writeRepository(repositoryId, { [FIELDS.sshPrivateKey]: '' }, ctx, whole);
+  }
+
+  /**
+   * What Valohai says its repository settings route takes (`OPTIONS repositories/{id}/`, answered by
+   * Django REST Framework with `actions.PUT`): one request, never cached, nothing changed.
+   */
+  async repositoryMetadata(repositoryId: number): Promise<RepositoryWriteMetadata> {
+    const ctx = this.ctx(`reading which repository settings Valohai repository ${repositoryId} takes`, true);
+    ctx.notFound = `Valohai has no repository ${repositoryId} (404). Read the project again: its repository id may have changed.`;
+    return this.call({ method: 'OPTIONS', url: repositoryPath(repositoryId) }, ctx, (status, body, headers) => parseRepositoryMetadata(status, body, headers.allow), [405]);
+  }
+
+  /**
+   * The preflight before the first write of repository settings: throws ValohaiRepositoryWriteError,
+   * naming what Valohai offers, unless the fields the app writes are there and writable. A pass is
+   * remembered per host for the life of the process.
+   */
+  async checkRepositoryWrite(repositoryId: number): Promise<void> {
+    if (preflightPassed.has(this.host)) return;
+    const meta = await this.repositoryMetadata(repositoryId);
+    const verdict = judgeRepositoryWrite(meta);
+    if (!verdict.ok) throw new ValohaiRepositoryWriteError(this.host, meta.status, verdict);
+    preflightPassed.add(this.host);
+  }
+
+  /**
+   * One write of repository settings: PATCH with `partial`, or PUT with `whole()` where the host
+   * answers 405 to PATCH (and the other way round); the method that worked is remembered per host.
+   */
+  private async writeRepository(repositoryId: number, partial: Record<string, string>, ctx: CallContext, whole: () => Promise<Record<string, string>>): Promise<void> {
+    const url = repositoryPath(repositoryId);
+    const send = async (method: WriteMethod) =>
+      this.call({ method, url, data: method === 'PUT' ? await whole() : partial }, ctx, (status) => status, [405]);
+    const first = writeMethods.get(this.host) ?? 'PATCH';
+    const other: WriteMethod = first === 'PATCH' ? 'PUT' : 'PATCH';
+    for (const method of [first, other]) {
+      if ((await send(method)) !== 405) {
+        writeMethods.set(this.host, method);
+        return;
+      }
+    }
+    throw new ValohaiError(
+      `Valohai (${this.host}) answered 405 (method not allowed) to both PATCH and PUT while ${ctx.action}, so nothing was changed there. ` +
+        `Valohai does not take repository settings through its API here: ${KEY_MADE_IN_VALOHAI}.`,
+      { status: 405, code: 'method_not_allowed' },
+    );
   }
 
   /** Asks Valohai to fetch the repository now. Non-empty `errors` means the fetch failed. */
@@ -291,7 +385,7 @@ export class ValohaiClient {
   private call<T>(
     req: Call,
     ctx: CallContext,
-    onAnswer: (status: number, body: unknown) => T,
+    onAnswer: (status: number, body: unknown, headers: Record<string, string | undefined>) => T,
     expected: readonly number[] = [],
     isRetryable?: (err: unknown) => boolean,
   ): Promise<T> {
@@ -300,18 +394,20 @@ export class ValohaiClient {
       const res = await this.send(req);
       const text = typeof res.data === 'string' ? res.data : '';
       const ok = res.status >= 200 && res.status < 300;
+      const headers = headersOf(res);
       if (!ok && !expected.includes(res.status)) {
-        throw errorForResponse(this.host, { status: res.status, headers: headersOf(res), text }, ctx);
+        throw errorForResponse(this.host, { status: res.status, headers, text }, ctx);
       }
       let body: unknown;
-      if (ok && text.trim() !== '' && req.method !== 'PATCH') {
+      // A write's answer is never read: it might quote what was written.
+      if (ok && text.trim() !== '' && req.method !== 'PATCH' && req.method !== 'PUT') {
         try {
           body = JSON.parse(text) as unknown;
         } catch {
           throw malformedResponse(this.host, ctx, res.status);
         }
       }
-      return onAnswer(res.status, body);
+      return onAnswer(res.status, body, headers);
     }, retry);
   }
 

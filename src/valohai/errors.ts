@@ -6,6 +6,7 @@
 import { describeNetworkCode, isRetryableNetworkCode } from '../http/network';
 import { excerpt, redact } from '../http/redact';
 import { isRetryableStatus, parseRetryAfter } from '../http/retry';
+import { repositoryWriteRefusal, type RepositoryWriteVerdict } from './repository-write';
 
 export interface ValohaiErrorFields {
   /** HTTP status; 0 when no answer arrived. */
@@ -68,6 +69,20 @@ export class ValohaiNetworkError extends ValohaiError {
 
 export class ValohaiRateLimitError extends ValohaiError {
   override readonly name: string = 'ValohaiRateLimitError';
+}
+
+/**
+ * The repository settings preflight failed: Valohai does not list the fields the app writes as
+ * writable. Nothing was sent; `verdict` says what Valohai offers.
+ */
+export class ValohaiRepositoryWriteError extends ValohaiError {
+  override readonly name: string = 'ValohaiRepositoryWriteError';
+  readonly verdict: RepositoryWriteVerdict;
+
+  constructor(host: string, status: number, verdict: RepositoryWriteVerdict) {
+    super(repositoryWriteRefusal(host, verdict), { status, code: 'repository_write_unsupported' });
+    this.verdict = verdict;
+  }
 }
 
 /** What the failing request was doing, for messages. */

@@ -7,6 +7,16 @@ export {
   ValohaiNetworkError,
   ValohaiNotFoundError,
   ValohaiRateLimitError,
+  ValohaiRepositoryWriteError,
   ValohaiValidationError,
 } from './errors';
 export type { FetchResult, Project, ValohaiCommit, ValohaiRepository, ValohaiUser } from './types';
+export {
+  describeVerdict,
+  judgeRepositoryWrite,
+  KEY_MADE_IN_VALOHAI,
+  REPOSITORY_WRITE_FIELDS,
+  type RepositoryField,
+  type RepositoryWriteMetadata,
+  type RepositoryWriteVerdict,
+} from './repository-write';

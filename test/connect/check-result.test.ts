@@ -51,6 +51,7 @@ async function world(keysOf: Record<string, AccessKeyInfo[] | Error>) {
   };
   const valohai: ValohaiApi = {
     findProject: async () => ({ id: 'p1', name: 'app', repository: { id: 7, url: 'git@bitbucket.org:acme/app.git', ref: 'main' } }),
+    checkRepositoryWrite: async () => undefined,
     setRepository: async () => undefined,
     clearRepositoryKey: async () => undefined,
     fetchRepository: async () => ({ commits: [], errors: [] }),

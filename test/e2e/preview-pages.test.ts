@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
 import { demoValohaiCredentials as vh } from '../../dev/valohai/index';
-import { checkState, openApp, startE2e, text, until, type AppView, type E2e } from './preview-support';
+import { checkState, openApp, saveAdminTokens, startE2e, text, until, type AppView, type E2e } from './preview-support';
 
 const REPO = 'ml-models';
 /** acme/ml-models and the Bitbucket repositories its submodules name. */
@@ -143,13 +143,7 @@ describe('the settings pages as a new admin meets them', () => {
     repositoryColumns = await columnWidths(ws, 'repositories');
     await noProblems(ws, 'pages-workspace-empty');
 
-    await app.getByTestId('valohai-token').fill(vh.admin.token);
-    await app.getByTestId('valohai-save').click();
-    await until(app.getByTestId('valohai-saved'), /Saved/);
-    await app.getByTestId('bitbucket-email').fill(bb.admin.email);
-    await app.getByTestId('bitbucket-token').fill(bb.admin.token);
-    await app.getByTestId('bitbucket-token').press('Enter');
-    await until(app.getByTestId('bitbucket-saved'), /Saved/);
+    await saveAdminTokens(app, { valohai: vh.admin.token, email: bb.admin.email, bitbucket: bb.admin.token });
     assert.match(await text(app.getByTestId('bitbucket-state')), /^Stored$/);
 
     // The token works: how to make one is folded away, one click from view.
@@ -191,8 +185,8 @@ describe('the settings pages as a new admin meets them', () => {
       await gate.reached;
       await until(first.app.getByTestId('step-generate-key'), /Running/);
       const midway = stepOf(await until(first.app.getByTestId('job-step-count'), /^Step \d+ of \d+$/, 10_000));
-      // Four reads, the key, one access key on each repository, Valohai given the key, its fetch, the check.
-      assert.deepEqual(midway, { n: 5, of: 4 + 1 + ML_TARGETS.length + 1 + 2 });
+      // Four reads and Valohai's preflight, the key, one access key on each repository, Valohai given the key, its fetch, the check.
+      assert.deepEqual(midway, { n: 6, of: 5 + 1 + ML_TARGETS.length + 1 + 2 });
       await noProblems(first, 'pages-connect-step-count');
 
       // The second tab, still showing the form, asks too: it shows that job's progress instead of an error.
@@ -217,8 +211,8 @@ describe('the settings pages as a new admin meets them', () => {
       await view.app.getByTestId('connected-view').waitFor();
       // The result does not take the steps away: every step is still listed under it, counted.
       const finished = view.app.getByTestId('finished-view');
-      assert.equal(await finished.getByTestId('job-steps').locator('li').count(), 4 + 1 + ML_TARGETS.length + 1 + 2);
-      assert.match(await text(finished.getByTestId('job-step-count')), new RegExp(`^All ${4 + 1 + ML_TARGETS.length + 1 + 2} steps done$`));
+      assert.equal(await finished.getByTestId('job-steps').locator('li').count(), 5 + 1 + ML_TARGETS.length + 1 + 2);
+      assert.match(await text(finished.getByTestId('job-step-count')), new RegExp(`^All ${5 + 1 + ML_TARGETS.length + 1 + 2} steps done$`));
       assert.match(await text(finished.getByTestId('step-verify')), /Done/);
     }
     await noProblems(first, 'pages-connect-finished');
@@ -262,12 +256,12 @@ describe('the settings pages as a new admin meets them', () => {
       await until(app.getByTestId('step-generate-key'), /Running/);
       const midway = stepOf(await until(app.getByTestId('job-step-count'), /^Step \d+ of \d+$/, 10_000));
       // As connect, then the old key removed from each repository once the new one is verified.
-      assert.deepEqual(midway, { n: 5, of: 4 + 1 + ML_TARGETS.length + 1 + 2 + ML_TARGETS.length });
+      assert.deepEqual(midway, { n: 6, of: 5 + 1 + ML_TARGETS.length + 1 + 2 + ML_TARGETS.length });
     } finally {
       gate.release();
     }
     await until(app.getByTestId('job-outcome'), /Rotating the access key: done/);
-    assert.match(await text(app.getByTestId('finished-view').getByTestId('job-step-count')), new RegExp(`^All ${4 + 1 + ML_TARGETS.length + 1 + 2 + ML_TARGETS.length} steps done$`));
+    assert.match(await text(app.getByTestId('finished-view').getByTestId('job-step-count')), new RegExp(`^All ${5 + 1 + ML_TARGETS.length + 1 + 2 + ML_TARGETS.length} steps done$`));
 
     await app.getByTestId('disconnect-button').click();
     await app.getByTestId('disconnect-confirm-confirm').click();

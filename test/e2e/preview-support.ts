@@ -254,3 +254,14 @@ export function secretFindings(texts: { where: string; text: string }[], secrets
   }
   return findings;
 }
+
+/** Stores the demo admin's Valohai and Bitbucket tokens through the workspace page's forms. */
+export async function saveAdminTokens(app: FrameLocator, tokens: { valohai: string; email: string; bitbucket: string }): Promise<void> {
+  await app.getByTestId('valohai-token').fill(tokens.valohai);
+  await app.getByTestId('valohai-save').click();
+  await until(app.getByTestId('valohai-saved'), /Saved/);
+  await app.getByTestId('bitbucket-email').fill(tokens.email);
+  await app.getByTestId('bitbucket-token').fill(tokens.bitbucket);
+  await app.getByTestId('bitbucket-token').press('Enter');
+  await until(app.getByTestId('bitbucket-saved'), /Saved/);
+}

@@ -3,6 +3,8 @@
 // token, path by path, and work with nobody at the keyboard is counted as such. Pages spend nothing.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runHealthCheck } from '../../src/forge/health/check';
 import { openTokenMeter } from '../../src/forge/store/token-ledger';
 import { PROJECTS, bb, startHarness, valueOf, vh, type Harness, type SentRequest } from './support/forge-fixture';
@@ -80,4 +82,12 @@ describe("the token's hour counts every path", () => {
   test('a disconnect', async () => {
     assert.ok((await path('interactive', () => job('startDisconnect', {}))) > 0);
   });
+});
+
+test('every stored-token transport the app makes is metered', () => {
+  const root = join(import.meta.dirname, '../../src/forge');
+  const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+  const makers = files.filter((f) => /\.makeBitbucketWithToken\(/.test(readFileSync(join(root, f), 'utf8')));
+  assert.ok(makers.length > 0);
+  for (const f of makers) assert.match(readFileSync(join(root, f), 'utf8'), /meterRequests\(/, `${f} makes a stored-token transport without the meter`);
 });

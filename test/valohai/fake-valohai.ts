@@ -133,6 +133,17 @@ export async function startFakeValohai(projects: FakeProject[], commits: FakeCom
       const reply = state.fetchReply ?? { commits: state.commits.filter((c) => c.project === p.id), errors: [] };
       return { status: 201, body: reply };
     })
+    .on('OPTIONS', '/repositories/{id}/', (req) => {
+      const denied = auth(req);
+      if (denied) return denied;
+      if (!state.projects.some((x) => x.repository && String(x.repository.id) === req.params.id)) return notFound;
+      const text = (label: string, required = false) => ({ type: 'string', required, read_only: false, label });
+      return {
+        status: 200,
+        headers: { allow: 'GET, PUT, PATCH, HEAD, OPTIONS' },
+        body: { name: 'Repository Instance', actions: { PUT: { id: { type: 'integer', required: false, read_only: true, label: 'ID' }, url: text('URL', true), ref: text('Fetch reference'), ssh_private_key: text('SSH private key') } } },
+      };
+    })
     .on('PATCH', '/repositories/{id}/', (req) => {
       const denied = auth(req);
       if (denied) return denied;

@@ -72,6 +72,8 @@ describe('setRepository never reveals the private key', () => {
 
   before(async () => {
     vh = await startFakeValohai([{ id: '0184a9b4-1111-4222-8333-444455556666', name: 'models', owner: 'acme', repository: { id: 41, url: '', ref: 'main' } }]);
+    // The preflight (OPTIONS) passes once per host and process: the faults below then meet the write itself.
+    await vh.client().client.checkRepositoryWrite(41);
   });
   after(async () => {
     await vh.close();

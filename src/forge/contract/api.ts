@@ -31,6 +31,7 @@ import type {
   SaveBitbucketTokenPayload,
   SaveTrustSettingsPayload,
   SaveValohaiTokenPayload,
+  SetupCheck,
   TrustSettingsView,
   ValohaiCredentialSummary,
   WorkspaceSettings,
@@ -64,6 +65,8 @@ export interface ResolverApi {
   getBatch: { payload: GetBatchPayload; value: { batch: BatchView | null } };
   /** Starts no more repositories; running jobs finish. */
   cancelBatch: { payload: EmptyPayload; value: BatchView };
+  /** Tests every assumption live with the stored credentials; changes nothing. */
+  checkSetup: { payload: EmptyPayload; value: SetupCheck };
 }
 
 export type PayloadOf<K extends ResolverName> = ResolverApi[K]['payload'];

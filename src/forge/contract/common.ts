@@ -40,6 +40,8 @@ export const RESOLVERS = [
   'startBatch',
   'getBatch',
   'cancelBatch',
+  // The set-up check: every assumption tested live with the stored credentials (workspace admins only).
+  'checkSetup',
 ] as const;
 
 export type ResolverName = (typeof RESOLVERS)[number];

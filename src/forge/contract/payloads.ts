@@ -473,4 +473,5 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
   },
 
   cancelBatch: empty('cancelBatch'),
+  checkSetup: empty('checkSetup'),
 };

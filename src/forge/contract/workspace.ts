@@ -156,3 +156,23 @@ export interface ClearCredentialsPayload {
 // saveBitbucketToken → Reply<BitbucketCredentialSummary> (stored even with missing scopes, which
 // the summary lists, so that the admin can fix the token without retyping the email).
 // clearCredentials → Reply<WorkspaceSettings>.
+
+/** One line of the set-up check: what was checked, how it stands, what was found and the fix. */
+export interface SetupCheckLine {
+  check: string;
+  title: string;
+  status: 'pass' | 'fail' | 'unknown' | 'info';
+  found: string;
+  fix?: string;
+}
+
+/** The set-up check's answer ("Check the set-up" on the workspace page). Nothing was changed. */
+export interface SetupCheck {
+  lines: SetupCheckLine[];
+  /** Requests sent to Bitbucket and Valohai together. */
+  requests: number;
+  maxRequests: number;
+  healthy: boolean;
+  /** When it ran (ISO 8601). */
+  checkedAt: string;
+}

@@ -4,7 +4,7 @@
  * same code in all three.
  */
 import type { BitbucketTransport } from '../../bitbucket/index';
-import type { Clock, KeyGenerator, ValohaiApi } from '../../connect/index';
+import type { Clock, DoctorValohai, KeyGenerator, ValohaiApi } from '../../connect/index';
 import type { Project, ValohaiUser } from '../../valohai/index';
 import { VALOHAI_EGRESS_HOSTS } from './valohai-hosts';
 
@@ -90,8 +90,8 @@ export function concurrencyKeyOf(message: QueueMessage): string | undefined {
 /** Forge's longest queue delay. */
 export const MAX_QUEUE_DELAY_SECONDS = 900;
 
-/** The Valohai calls the backend makes: the engine's, plus what the pages need. ValohaiClient fits. */
-export interface ValohaiPort extends ValohaiApi {
+/** The Valohai calls the backend makes: the engine's, the set-up check's, plus what the pages need. ValohaiClient fits. */
+export interface ValohaiPort extends ValohaiApi, DoctorValohai {
   me(): Promise<ValohaiUser>;
   listProjects(): Promise<Project[]>;
   getProject(id: string): Promise<Project>;

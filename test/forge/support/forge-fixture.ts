@@ -8,14 +8,14 @@ import assert from 'node:assert/strict';
 import { createFetchTransport, type BitbucketTransport } from '../../../src/bitbucket/index';
 import type { GeneratedKey } from '../../../src/connect/index';
 import type { ReplyOf } from './reply';
-import { RESOLVERS, type PayloadOf, type ResolverName } from '../../../src/forge/contract';
+import { RESOLVERS, type JobView, type PayloadOf, type ResolverName } from '../../../src/forge/contract';
 import { createMemoryBackend, type MemoryPlatform } from '../../../dev/forge/memory-platform';
 import type { Backend } from '../../../src/forge/backend';
 import { EGRESS_VALOHAI_ORIGINS, type TrustedContext } from '../../../src/forge/platform/ports';
 import { generateKeyPair } from '../../../src/ssh/index';
 import { startStack, type Stack } from '../../../dev/stack';
 import { demoBitbucketCredentials as bb, trustCredentials, type BuiltSeed, type Seed } from '../../../dev/seed/index';
-import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiSeed } from '../../../dev/valohai/index';
+import { demoValohaiCredentials as vh, demoValohaiSeed, type ValohaiApiSettings, type ValohaiSeed } from '../../../dev/valohai/index';
 import { secretsIn } from '../../support/secret-scan';
 
 export { bb, vh };
@@ -96,6 +96,8 @@ export interface HarnessOptions {
   /** The Bitbucket emulator follows the backend's clock (advance() moves its rate-limit hour too). */
   shareClock?: boolean;
   valohaiSeed?: ValohaiSeed;
+  /** Where the Valohai stand-in's API differs from the default (repository field names, PATCH refused). */
+  valohaiApi?: Partial<ValohaiApiSettings>;
   rateLimitPerHour?: number;
   /** Sees every request the backend sends through its Bitbucket transports (as the app, as the user, with the stored token). */
   record?: (sent: SentRequest) => void;
@@ -108,6 +110,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const now = () => new Date(Date.now() + offset);
   const stack = await startStack({
     valohaiSeed: options.valohaiSeed ?? valohaiSeed,
+    ...(options.valohaiApi ? { valohaiApi: options.valohaiApi } : {}),
     seed: options.seed,
     rateLimitPerHour: options.rateLimitPerHour,
     ...(options.built ? { built: options.built } : {}),
@@ -236,4 +239,17 @@ export function uuidOf(h: Pick<Harness, 'stack'>, fullName: string): string {
   const repo = h.stack.bitbucket.state.findRepo(ws, slug);
   assert.ok(repo, fullName);
   return repo.uuid;
+}
+
+/** Stores the demo admin's Valohai and Bitbucket tokens, as the admin does on the workspace page. */
+export async function storeAdminTokens(h: Harness): Promise<void> {
+  valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
+  valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
+}
+
+/** Connects acme/`slug` to `projectId` with the stored token (submodules too) and waits for the job. */
+export async function connectWithToken(h: Harness, slug: string, projectId: string): Promise<JobView> {
+  const { jobId } = valueOf(await h.call('startConnect', { projectId, ref: 'main', keyType: 'ed25519', submodules: true }, h.context('admin', slug)));
+  await h.platform.idle();
+  return valueOf(await h.call('getJob', { jobId }, h.context('admin', slug)));
 }

@@ -6,6 +6,7 @@ import { ProductLink } from '../components/link';
 import { Fleet } from './fleet/fleet';
 import { HealthPolicySection } from './health-policy-section';
 import { KeyNoticesSection } from './key-notices-section';
+import { SetupCheckSection } from './setup-check-section';
 import { bitbucketWorks, BitbucketSection, ValohaiSection } from './token-sections';
 import { TrustSection } from './trust-section';
 
@@ -66,6 +67,7 @@ export function WorkspaceSections({
         onSaved={(bitbucket) => onChange({ ...settings, bitbucket })}
         onCleared={() => onClear('bitbucket')}
       />
+      {settings.canAdminister && settings.valohai.configured && settings.bitbucket.configured && <SetupCheckSection />}
       <TrustSection trust={settings.trust} disabled={!settings.canAdminister} onSaved={(trust) => onChange({ ...settings, trust })} />
       <HealthPolicySection
         policy={settings.policy}
