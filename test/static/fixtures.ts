@@ -957,4 +957,36 @@ export const scenarios: Record<string, Scenario> = {
       },
     },
   },
+  // The stored token's hour is spent (by the app's own count): the pages render what the app stored.
+  'workspace-hour-spent': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () =>
+        ok({
+          ...workspaceSettings,
+          bitbucket: { ...workspaceSettings.bitbucket, hour: { spent: 1000, unattended: 600, limit: 1000, resumesAt: '2026-12-07T14:05:00.000Z' } },
+        }),
+      saveBitbucketToken: (p) => ok({ configured: true, email: p.email, accountName: 'Grace Hopper', missingScopes: [], lifetime: lifetime(at(0), null) }),
+      ...noFleetWork,
+    },
+  },
+  'repo-hour-spent': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () =>
+        ok({
+          ...connectedPage,
+          setup: {
+            ...setup,
+            tokenNotices: [
+              {
+                message: "The stored Bitbucket API token (Ada Lovelace) has used its hour: 1000 of its 1000 requests, by the app's count.",
+                fix: 'Actions that need the token can start again about 14:05 UTC. This page shows what the app stored, and the token forms work as usual.',
+              },
+            ],
+          },
+          connection: { ...connection, keysSeenAt: at(-1) },
+        }),
+    },
+  },
 };

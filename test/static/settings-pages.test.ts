@@ -356,3 +356,29 @@ test('every payload the pages sent was accepted by the contract validators', () 
   assert.ok(pages.server.invocations.length > 10, 'the pages called the resolvers');
   assert.deepEqual(pages.server.refused, []);
 });
+
+describe("the token's hour spent", () => {
+  test('the workspace page says so once, with the time, and the token form still saves', async () => {
+    const page = await open('workspace-hour-spent', { ready: 'valohai-section' });
+    assert.match(await page.getByTestId('token-hour').innerText(), /sent 1000 of the about 1000 requests Bitbucket allows Ada Lovelace/);
+    assert.match(await page.getByTestId('token-hour-spent').innerText(), /start again at about 14:05 UTC/);
+    await page.getByTestId('bitbucket-email').fill('grace@acme.example');
+    await page.getByTestId('bitbucket-token').fill('ATATT-other');
+    await page.getByTestId('bitbucket-token').press('Enter');
+    await page.getByTestId('bitbucket-saved').waitFor();
+    await checkState(page, 'workspace-hour-spent');
+    await page.close();
+  });
+
+  test('the repository page shows the connection as stored, repositories by name, and one notice', async () => {
+    const page = await open('repo-hour-spent', { ready: 'connected-view' });
+    assert.equal(await page.getByTestId('token-notice').count(), 1);
+    assert.match(await page.getByTestId('token-notice').innerText(), /has used its hour[\s\S]*about 14:05 UTC/);
+    const keys = await page.getByTestId('access-keys--table').innerText();
+    assert.match(keys, /acme\/trainer/);
+    assert.doesNotMatch(keys, /\{[0-9a-f-]{36}\}/, 'repositories by name, never by uuid');
+    assert.match(await page.getByTestId('keys-seen-at').innerText(), /As Bitbucket listed them on/);
+    await checkState(page, 'repo-hour-spent');
+    await page.close();
+  });
+});

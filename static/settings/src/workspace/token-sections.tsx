@@ -157,10 +157,40 @@ function ScopeList({ scopes, testId }: { scopes: readonly string[]; testId?: str
   );
 }
 
+const hhmm = (iso: string) => `${iso.slice(11, 16)} UTC`;
+
+/** The token's hour by the app's own count: Bitbucket tells an API token nothing of it. */
+function TokenHourLine({ hour, who }: { hour: NonNullable<BitbucketCredentialSummary['hour']>; who: string }) {
+  return (
+    <Stack space="space.100">
+      <Text as="p" color="color.text.subtle" testId="token-hour">
+        In the last hour the app sent {hour.spent} of the about {hour.limit} requests Bitbucket allows {who} ({hour.unattended} of them by checks,
+        push handling and bulk work, which may use {Math.floor(hour.limit * 0.6)}).
+      </Text>
+      {hour.resumesAt && (
+        <SectionMessage appearance="warning" title="The token's hour is spent" testId="token-hour-spent">
+          <Text as="p">
+            Actions that need it can start again at about {hhmm(hour.resumesAt)}. Pages show what the app stored until then, and a token of
+            another account can be saved now.
+          </Text>
+        </SectionMessage>
+      )}
+      {!hour.resumesAt && hour.automaticWorkWaitsUntil && (
+        <SectionMessage appearance="information" title="Bitbucket answered “too many requests”" testId="token-hour-waiting">
+          <Text as="p">
+            Checks, push handling and bulk work wait until about {hhmm(hour.automaticWorkWaitsUntil)}; what you start yourself is tried now.
+          </Text>
+        </SectionMessage>
+      )}
+    </Stack>
+  );
+}
+
 /** What the stored token lacks to do all the app needs: an admin's account, every scope. */
 function BitbucketNotices({ summary, who }: { summary: BitbucketCredentialSummary; who: string }) {
   return (
     <>
+      {summary.configured && summary.hour && <TokenHourLine hour={summary.hour} who={who} />}
       {summary.configured && !summary.problem && summary.workspaceAdmin === false && (
         <SectionMessage appearance="warning" title={`${who} is not an admin of this workspace`} testId="token-not-admin">
           <Text as="p">
