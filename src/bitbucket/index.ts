@@ -62,6 +62,7 @@ export {
 export {
   accountPermissionsIn,
   accountRepositoryPermission,
+  countAccessKeys,
   callerRepositoryPermission,
   isMissingScopeError,
   PERMISSION_BATCH,

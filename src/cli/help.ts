@@ -27,6 +27,7 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   sync: 'valohai-bitbucket sync --project acme/ml-models',
   check: 'valohai-bitbucket check acme/ml-models --repair --dry-run',
   audit: 'valohai-bitbucket audit acme --csv > access-keys.csv',
+  doctor: 'valohai-bitbucket doctor acme/ml-models',
 };
 
 /** Adds the examples to each command's help, and the environment and every example to the program's. */
