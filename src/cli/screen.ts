@@ -74,6 +74,10 @@ export interface CliIO {
   stderr: Screen;
   env: Record<string, string | undefined>;
   setExitCode(code: number): void;
+  /** The time now (default the system clock); tests that run commands in this process give their own. */
+  now?: () => Date;
+  /** Waits `ms` (default a timer); tests that run commands in this process give their own, with `now`. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** Screens over this process's stdout and stderr. */
