@@ -29,6 +29,7 @@ export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from 
 export { RateBudget } from './rate-budget';
 export {
   aboutTime,
+  addSpend,
   allowance,
   BACKOFF_MINUTES,
   backoffUntil,

@@ -6,7 +6,6 @@ import { errorName } from './errors';
 import { runHealthCheck } from './health/check';
 import { runAuditStep } from './fleet/audit';
 import { runBatchStep, tellBatch } from './fleet/batch-run';
-import { noteRateLimit } from './fleet/budget';
 import { runJob, type JobEndListener } from './jobs/runner';
 import type { ForgePlatform, QueueMessage } from './platform/ports';
 import { handlePush, runSync } from './health/push';
@@ -42,8 +41,8 @@ function asMessage(value: unknown): QueueMessage | undefined {
   return undefined;
 }
 
-/** Told in this order when a job ends: its health record, then the fleet budget, then its bulk action's next step. */
-const JOB_END: readonly JobEndListener[] = [automaticRotationEnded, noteRateLimit, tellBatch];
+/** Told in this order when a job ends: its health record, then its bulk action's next step. */
+const JOB_END: readonly JobEndListener[] = [automaticRotationEnded, tellBatch];
 
 export function createBackend(platform: ForgePlatform): Backend {
   return {
