@@ -46,7 +46,7 @@ export {
   type TokenHour,
   type TokenHourStore,
 } from './token-hour';
-export { countRequests, hooked, meterRequests, noteRateLimited, noteRefusal, type BitbucketHooks } from './hooks';
+export { countRequests, hooked, meterRequests, noteRefusal, type BitbucketHooks } from './hooks';
 export { BITBUCKET_CLOUD_API_ROOT, BITBUCKET_TOKEN_SCOPES } from './account';
 export {
   accountWorkspaceRole,
