@@ -519,7 +519,7 @@ function auditAt(poll: number, payload: PayloadOf<'getAudit'>): FleetAuditView |
       ...auditBase,
       status: 'waiting',
       finishedAt: null,
-      progress: '300 of 500 repositories read, 30 access keys found; resumes at 14:05 UTC when the request budget refills.',
+      progress: "300 of 500 repositories read, 30 access keys found; resumes at about 14:05 UTC when the stored token's hour has room.",
       repositoriesRead: 300,
       keysFound: 30,
       resumesAt: at(20 * 60_000),
@@ -561,7 +561,7 @@ export function fleetPlan(payload: PayloadOf<'planBatch'>): BatchPlan {
     requests: { total: act.length * 8, perTarget: 4, source: 'four requests per repository the key is on: list, add, list again, remove' },
     budget: { perHour: 600, leftThisHour: 540, refillsAt: null },
     extraHours: 0,
-    duration: `${act.length} repositories, about ${act.length * 8} stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.`,
+    duration: `${act.length} repositories, about ${act.length * 8} stored-token requests: fits in what automatic work may still spend of the token's hour (540 of 600 left), 3 repositories at a time.`,
   };
 }
 

@@ -404,7 +404,7 @@ describe('the fleet: workspace page', () => {
     assert.equal(await dialog.getByRole('heading', { level: 1 }).innerText(), 'Rotate 2 repositories?');
     assert.equal(
       await page.getByTestId('batch-plan-duration').innerText(),
-      "2 repositories, about 16 stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.",
+      "2 repositories, about 16 stored-token requests: fits in what automatic work may still spend of the token's hour (540 of 600 left), 3 repositories at a time.",
     );
     assert.deepEqual(await page.getByTestId('batch-plan-act').getByRole('listitem').allInnerTexts(), [
       'acme/fleet-001: the key on 2 repositories, about 8 requests',
@@ -514,7 +514,7 @@ describe('the fleet: workspace page', () => {
     assert.equal(await page.getByTestId('audit-bar').getAttribute('aria-valuenow'), '212');
     assert.equal(await page.getByTestId('audit-bar').getAttribute('aria-valuemax'), '500');
     assert.ok(await page.getByTestId('audit-start').isDisabled(), 'one audit at a time');
-    await progress.filter({ hasText: '300 of 500 repositories read, 30 access keys found; resumes at 14:05 UTC when the request budget refills.' }).waitFor({ timeout: 10_000 });
+    await progress.filter({ hasText: "300 of 500 repositories read, 30 access keys found; resumes at about 14:05 UTC when the stored token's hour has room." }).waitFor({ timeout: 10_000 });
     await progress.filter({ hasText: /^Done: 500 of 500 repositories read/ }).waitFor({ timeout: 10_000 });
     // Progress polls cost no Bitbucket request: they ask for no keys.
     const polls = pages.server.invocations.slice(sent).filter((i) => i.functionKey === 'getAudit');

@@ -3,7 +3,7 @@ import { FLEET_PAGE_SIZE_MAX, type BatchItemView, type BatchView, type GetBatchP
 import type { ForgePlatform } from '../platform/ports';
 import { allItems, type BatchItem, type BatchState } from './batch-records';
 
-/** "at 14:05 UTC", with the date when it is not today. */
+/** "14:05 UTC", with the date when it is not today. */
 export function clockTime(at: Date, now: Date): string {
   const iso = at.toISOString();
   const time = `${iso.slice(11, 16)} UTC`;
@@ -20,7 +20,7 @@ export function batchProgress(state: BatchState, now: Date): string {
   if (state.status === 'done') return `Done: ${said}.`;
   if (state.status === 'cancelled') return `Cancelled: ${said}.`;
   if (state.status === 'cancelling') return `Cancelling: ${said}; no more repositories start, running jobs finish.`;
-  if (state.status === 'waiting' && state.waitUntil) return `${said}; resumes at ${clockTime(new Date(state.waitUntil), now)} when the request budget refills.`;
+  if (state.status === 'waiting' && state.waitUntil) return `${said}; resumes at about ${clockTime(new Date(state.waitUntil), now)} when the stored token's hour has room.`;
   return `${said}…`;
 }
 

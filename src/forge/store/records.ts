@@ -161,6 +161,12 @@ export interface JobRecord {
   batchId?: string;
   /** Requests the job made, recorded when it ends (a bulk action counts them against its budget). */
   requests?: { bitbucketToken: number; bitbucketApp: number; valohai: number };
+  /**
+   * Set on a job that did not finish and whose stored-token request was refused by the token's hour
+   * (Bitbucket's 429, or the app's ledger): when unattended work may send again. A bulk action runs its
+   * repository again from then.
+   */
+  tokenHourUntil?: string;
 }
 
 /** Points at the job that holds a repository's one job slot. */

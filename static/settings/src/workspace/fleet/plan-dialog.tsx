@@ -114,7 +114,7 @@ function PlanDialog({
                 )}
                 {plan.act.length > 0 && (
                   <Text as="p" color="color.text.subtle" testId="batch-plan-requests">
-                    {`About ${plural(plan.requests.total, 'request')} with the stored Bitbucket token in all (${plan.requests.source}); ${plan.budget.leftThisHour} of the ${plan.budget.perHour} an hour the fleet may use are left this hour.`}
+                    {`About ${plural(plan.requests.total, 'request')} with the stored Bitbucket token in all (${plan.requests.source}); ${plan.budget.leftThisHour} of the ${plan.budget.perHour} an hour automatic work may spend are left this hour.`}
                   </Text>
                 )}
                 {disconnect && plan.act.length > 0 && (
