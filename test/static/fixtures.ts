@@ -633,7 +633,20 @@ export const scenarios: Record<string, Scenario> = {
             })
           : ok({ configured: true, host: p.host ?? 'https://app.valohai.com', username: 'grace', lifetime: lifetime(at(0), p.expiresOn ?? null) }),
       saveBitbucketToken: (p) =>
-        ok({ configured: true, email: p.email, accountName: 'Grace Hopper', missingScopes: [], lifetime: lifetime(at(0), p.expiresOn ?? null) }),
+        p.token === 'ATATT-fewer-scopes' && !p.confirmWorse
+          ? fail({
+              code: 'worse-token',
+              message:
+                'The stored Bitbucket API token was kept: the new one does less. It lacks write:ssh-key:bitbucket, which the stored token has: adding access keys, so Connect and Rotate fail would stop working.',
+              fix: 'Save a token with every scope the stored one has, of a workspace admin, or choose Replace anyway to store this one instead.',
+            })
+          : ok({
+              configured: true,
+              email: p.email,
+              accountName: 'Grace Hopper',
+              missingScopes: p.token === 'ATATT-fewer-scopes' ? ['write:ssh-key:bitbucket'] : [],
+              lifetime: lifetime(at(0), p.expiresOn ?? null),
+            }),
       clearCredentials: () => ok(workspaceSettings),
       ...noFleetWork,
     },

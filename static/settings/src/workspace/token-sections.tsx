@@ -216,8 +216,8 @@ export function BitbucketSection({ summary, disabled, onSaved, onCleared }: Sect
             email: fieldProblem(email, 'Enter the email address of your Atlassian account.', fieldRules.email, 'email'),
             token: fieldProblem(token, 'Paste an Atlassian API token.', fieldRules.bitbucketToken, 'token'),
           },
-          save: async (expiry) => {
-            const saved = await call('saveBitbucketToken', { email, token, ...expiry });
+          save: async (expiry, confirmWorse) => {
+            const saved = await call('saveBitbucketToken', { email, token, ...expiry, ...(confirmWorse ? { confirmWorse } : {}) });
             onSaved(saved);
             return `Saved the Bitbucket API token of ${saved.accountName ?? saved.email ?? email}.`;
           },
