@@ -552,10 +552,30 @@ export const batchFailure =
 export function fleetPlan(payload: PayloadOf<'planBatch'>): BatchPlan {
   const named = payload.repositories ?? [];
   const byName = new Map(fleetSettings.repositories.map((r) => [r.fullName, r]));
+  if (payload.action === 'connect') {
+    // The first names two submodule repositories; the plan could not read the second's .gitmodules.
+    const [first, second] = named.filter((n) => byName.get(n)?.state === 'not-connected');
+    const act = [
+      ...(first ? [{ repository: first, targets: 3, requests: 12, project: first.split('/')[1], repositories: [first, 'acme/datasets', 'acme/training-lib'] }] : []),
+      ...(second ? [{ repository: second, targets: 1, requests: 4, project: second.split('/')[1], submodulesUnread: true }] : []),
+    ];
+    const total = act.reduce((n, a) => n + a.requests, 0);
+    return {
+      action: 'connect',
+      keyType: payload.keyType ?? 'rsa',
+      act,
+      skip: [],
+      requests: { total, perTarget: 4, source: 'at most 4 requests per repository the key goes on' },
+      budget: { perHour: 600, leftThisHour: 540, refillsAt: null },
+      extraHours: 0,
+      duration: `${act.length} repositories, about ${total} stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.`,
+    };
+  }
   const act = named.filter((n) => byName.get(n)?.state === 'connected');
   const skip = named.filter((n) => byName.get(n)?.state !== 'connected');
   return {
     action: payload.action,
+    keyType: payload.action === 'rotate' ? (payload.keyType ?? null) : null,
     act: act.map((repository) => ({ repository, targets: 2, requests: 8 })),
     skip: skip.map((repository) => ({ repository, reason: 'not connected to Valohai' })),
     requests: { total: act.length * 8, perTarget: 4, source: 'four requests per repository the key is on: list, add, list again, remove' },

@@ -31,7 +31,7 @@ import { FLEET_REQUESTS_PER_HOUR, fleetBudget } from './budget';
 import { bareUuid, keys } from '../store/keys';
 import type { ForgePlatform, TrustedContext } from '../platform/ports';
 import { BATCH_CONCURRENCY, BATCH_LEASE_MS, emptyCounts, finished, loadBatch, lower, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchSlot, type BatchState } from './batch-records';
-import { planFor, REQUESTS_PER_TARGET } from './batch-plan';
+import { BULK_CONNECT_KEY_TYPE, planFor, REQUESTS_PER_TARGET } from './batch-plan';
 import { batchProgress, batchView, clockTime } from './batch-view';
 import { latestRunView } from './latest-run';
 
@@ -52,12 +52,14 @@ export async function planBatch(platform: ForgePlatform, context: TrustedContext
         : `${what}: more than this hour's fleet budget (${budget.left} of ${FLEET_REQUESTS_PER_HOUR} left${budget.refillsAt ? `, refills at ${clockTime(budget.refillsAt, now)}` : ''}), so it pauses and resumes by itself, finishing in about ${extraHours + 1} hours.`;
   return {
     action: payload.action,
-    act: planned.act.map(({ repository, targets, requests, project, repositories }) => ({
+    keyType: payload.action === 'connect' ? (payload.keyType ?? BULK_CONNECT_KEY_TYPE) : payload.action === 'rotate' ? (payload.keyType ?? null) : null,
+    act: planned.act.map(({ repository, targets, requests, project, repositories, submodulesUnread }) => ({
       repository,
       targets,
       requests,
       ...(project ? { project } : {}),
       ...(repositories ? { repositories } : {}),
+      ...(submodulesUnread ? { submodulesUnread } : {}),
     })),
     skip: planned.skip,
     requests: { total, perTarget: REQUESTS_PER_TARGET[payload.action].perTarget, source: REQUESTS_PER_TARGET[payload.action].source },
