@@ -80,7 +80,7 @@ export const connection: ConnectionStatus = {
     { repository: 'acme/trainer', state: 'present', id: 11, lastUsed: '2025-07-28T10:15:00Z', accessKeysUrl: repository.accessKeysUrl },
     { repository: 'acme/datasets', state: 'present', id: 12, lastUsed: null, accessKeysUrl: 'https://bitbucket.org/acme/datasets/admin/access-keys/' },
   ],
-  valohaiCommit: { identifier: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39', commitTime: '2025-07-28T10:14:00Z' },
+  valohaiCommit: { identifier: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39', fetchedAt: '2025-07-28T10:14:00Z' },
   bitbucketHead: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',
   verifiedAt: '2025-07-28T10:16:00Z',
   lastPushFetch: { at: '2025-07-28T10:14:30Z', commits: 2, errors: [] },
@@ -668,6 +668,18 @@ export const scenarios: Record<string, Scenario> = {
               lifetime: lifetime(at(0), p.expiresOn ?? null),
             }),
       clearCredentials: () => ok(workspaceSettings),
+      ...noFleetWork,
+    },
+  },
+  'workspace-token-expired': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () =>
+        ok({
+          ...workspaceSettings,
+          valohai: { ...workspaceSettings.valohai, lifetime: lifetime(at(-400 * DAY), dateIn(-3)) },
+          bitbucket: { ...workspaceSettings.bitbucket, missingScopes: [], lifetime: lifetime(at(-400 * DAY), dateIn(-3)) },
+        }),
       ...noFleetWork,
     },
   },

@@ -83,6 +83,15 @@ describe('workspace settings page', () => {
     await page.close();
   });
 
+  test('a token past its expiry date is labelled Expired, not Stored', async () => {
+    const page = await open('workspace-token-expired', { ready: 'valohai-section' });
+    for (const kind of ['valohai', 'bitbucket']) {
+      assert.match(await page.getByTestId(`${kind}-state`).innerText(), /^expired$/i, kind);
+      assert.match(await page.getByTestId(`${kind}-lifetime`).innerText(), /expired on/);
+    }
+    await page.close();
+  });
+
   test('a refused token shows what happened and the fix; empty fields are caught before sending', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const before = tokenSaves();

@@ -11,6 +11,7 @@ import { keyAgeOf } from '../store/connections';
 import { projectUrlOf } from '../jobs/by-hand';
 import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
+import { ValohaiAuthError } from '../../valohai/index';
 
 function ageWarning(days: number): Warning[] {
   const level = keyAgeLevel(days);
@@ -20,21 +21,42 @@ function ageWarning(days: number): Warning[] {
 }
 
 /**
- * The sync state from the last fetch the app asked Valohai for, not from the newest commit Valohai ever
- * stored: a fetch that failed is an error until a later one works, whatever Valohai still has.
+ * The sync state from the last fetch the app asked Valohai for: the commit it found for the fetch
+ * reference against Bitbucket's head of it, never the newest commit Valohai stored of any branch. A
+ * fetch that failed is an error until a later one works, whatever Valohai still has. The page shows
+ * the same commit as "Valohai's last fetch", so the fact shown is the one the state is read from.
  */
 export function syncState(
-  connection: Pick<StoredConnection, 'lastFetch' | 'verifiedAt'>,
-  now: { valohaiCommit: string | null; bitbucketHead: string | null; movedAway: boolean; keyMissing?: string[] },
+  connection: Pick<StoredConnection, 'lastFetch'>,
+  now: { bitbucketHead: string | null; movedAway: boolean; keyMissing?: string[] },
 ): SyncState {
   if (now.movedAway) return { state: 'moved' };
   const last = connection.lastFetch;
   if (now.keyMissing?.length) return { state: 'failing', at: null, errors: now.keyMissing };
   if (last && !last.ok) return { state: 'failing', at: last.at, errors: last.errors };
-  const worked = last ? last.ok : connection.verifiedAt !== null;
-  if (!worked || !now.bitbucketHead) return { state: 'unknown' };
-  const has = last?.fetched === now.bitbucketHead || now.valohaiCommit === now.bitbucketHead;
-  return has ? { state: 'in-sync' } : { state: 'behind' };
+  if (!last?.fetched || !now.bitbucketHead) return { state: 'unknown' };
+  return last.fetched === now.bitbucketHead ? { state: 'in-sync' } : { state: 'behind' };
+}
+
+/**
+ * The health verdict beside the sync state: a "Healthy" check older than a fetch that now fails says
+ * what the facts say now, Broken, with the failure as its finding, so that the two never disagree.
+ */
+function agreeingHealth(health: HealthView, sync: SyncState): HealthView {
+  const latest = health.latest;
+  if (sync.state !== 'failing' || !latest || latest.health !== 'healthy') return health;
+  return {
+    ...health,
+    latest: {
+      ...latest,
+      health: 'broken',
+      findings: [
+        ...latest.findings,
+        // Its errors are said once, under Connected, with the fix.
+        { severity: 'broken', code: 'fetch-failed', message: sync.at ? 'A fetch since this check failed: Valohai cannot fetch this repository.' : 'Valohai cannot fetch this repository: a repository lacks its key.' },
+      ],
+    },
+  };
 }
 
 /**
@@ -54,26 +76,31 @@ export async function connectionStatus(
   const { workspace, repo } = splitFullName(repository.fullName);
   // What the app stored; what is read below replaces the parts it can see better.
   const base: ConnectionStatus = { ...storedStatus(platform, connection, health), project: { id: record.projectId, name: record.projectName, url: projectUrlOf(connection, valohaiHost) } };
-  const [plan, commits, project] = await Promise.all([
+  const [plan, project] = await Promise.all([
     discover(appBitbucket(platform, RESOLVER_LIMITS), { workspace, repo, ref: record.ref, submodules: false }).catch(() => undefined),
-    valohai.listCommits(record.projectId, 1),
-    valohai.findProject(record.projectId).catch(() => undefined),
+    valohai.findProject(record.projectId).catch((err: unknown) => {
+      // A refused Valohai token is the page's to say (and record); any other failure leaves the project unread.
+      if (err instanceof ValohaiAuthError) throw err;
+      return undefined;
+    }),
   ]);
   const elsewhere = project ? fetchesElsewhere(project.repository?.url, repository) : null;
   const movedAway = project ? (elsewhere ? { fetches: connection.movedAway?.to ?? elsewhere } : null) : base.movedAway;
-  const newest = movedAway ? undefined : commits[0];
+  const fetched = movedAway ? null : (connection.lastFetch?.fetched ?? null);
   const bitbucketHead = plan?.headCommit ?? null;
   // A target the last listing found without the key is why Valohai cannot fetch: the sync state says it, once.
   const missing = movedAway ? [] : (connection.keysSeen?.keys ?? []).filter((k) => !k.present && recorded(connection, k.repository));
   const keyMissing = missing.map(
     (k) => `${k.repository} no longer has the connection's access key (as listed ${listedAt(connection)}), so Valohai cannot fetch it. Rotate to put a new key in place, or disconnect.`,
   );
+  const sync = syncState(connection, { bitbucketHead, movedAway: movedAway !== null, ...(keyMissing.length ? { keyMissing } : {}) });
   return {
     ...base,
-    valohaiCommit: newest ? { identifier: newest.identifier, commitTime: newest.commitTime ?? null } : null,
+    valohaiCommit: fetched ? { identifier: fetched, fetchedAt: connection.lastFetch?.at ?? null } : null,
     bitbucketHead,
     movedAway,
-    sync: syncState(connection, { valohaiCommit: newest?.identifier ?? null, bitbucketHead, movedAway: movedAway !== null, ...(keyMissing.length ? { keyMissing } : {}) }),
+    sync,
+    health: agreeingHealth(base.health, sync),
     warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...base.warnings],
   };
 }
