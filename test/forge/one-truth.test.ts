@@ -5,6 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { keys } from '../../src/forge/store/keys';
 import type { StoredConnection, WorkspaceSummary } from '../../src/forge/store/records';
+import type { HealthRecord } from '../../src/forge/store/health-records';
 import { connectWithToken, PROJECTS, startHarness, storeAdminTokens, valueOf, type Harness } from './support/forge-fixture';
 
 const REPO = 'datasets';
@@ -66,4 +67,37 @@ test('a token past its expiry date is still warned about on the repository page,
   await h.platform.store.set(keys.settings(ws()), { ...summary, bitbucket: { ...summary.bitbucket, expiresOn: '2020-01-31' } });
   const p = await page();
   assert.match(JSON.stringify(p.setup.tokenNotices), /Bitbucket API token expired on 2020-01-31/);
+});
+
+test('a moved-away connection offers only Disconnect: no Rotate, and no removal of keys another connection records', async () => {
+  const repo = h.repoUuid(REPO).replace(/[{}]/g, '');
+  const notice = (connection: string, keyId: number) => ({
+    kind: 'unneeded' as const,
+    repository: 'acme/training-lib',
+    keyId,
+    label: `Valohai ${connection}`,
+    fingerprint: 'SHA256:x',
+    ageDays: 3,
+    lastUsed: null,
+    connection,
+    removable: true,
+    seenAt: new Date().toISOString(),
+  });
+  const record = await h.platform.store.get<HealthRecord>(keys.health(ws(), repo));
+  assert.ok(record, 'the verify recorded a check');
+  await h.platform.store.set(keys.health(ws(), repo), { ...record, keyNotices: [notice('acme/inference-api', 901), notice('acme/datasets', 902)] });
+  const longAgo = new Date(Date.now() - 500 * 86_400_000).toISOString();
+  await changeConnection((c) => ({
+    ...c,
+    record: { ...c.record, createdAt: longAgo },
+    movedAway: { to: 'acme/inference-api', fetches: 'git@bitbucket.org:acme/inference-api.git', at: new Date().toISOString() },
+  }));
+  // Read as the app stored it (no Valohai token), so the stored move is what the page goes by.
+  valueOf(await h.call('clearCredentials', { which: 'valohai' }, h.context('admin')));
+  const { connection } = await page();
+  assert.ok(connection?.movedAway);
+  const said = JSON.stringify({ warnings: connection.warnings, findings: connection.health.latest?.findings, needsAdmin: connection.health.needsAdmin });
+  assert.doesNotMatch(said, /[Rr]otat/, 'a moved-away key cannot be rotated');
+  assert.equal(connection.health.autoRotateDueAt, null);
+  assert.deepEqual(connection.health.keyNotices.map((n) => n.keyId), [902], "the new connection's key is not offered for removal");
 });

@@ -100,8 +100,8 @@ export async function connectionStatus(
     bitbucketHead,
     movedAway,
     sync,
-    health: agreeingHealth(base.health, sync),
-    warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...base.warnings],
+    health: movedAway ? movedAwayHealth(base.health, record.repository) : agreeingHealth(base.health, sync),
+    warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...base.warnings.filter((w) => !(movedAway && w.code.startsWith('key-age')))],
   };
 }
 
@@ -110,6 +110,25 @@ const listedAt = (connection: StoredConnection) => `${(connection.keysSeen?.at ?
 
 function recorded(connection: StoredConnection, repository: string): boolean {
   return connection.record.targets.some((t) => lower(t.repository) === lower(repository));
+}
+
+/** What only a connection whose key is still used calls for: rotating it, or giving it to a repository. */
+const ROTATING: ReadonlySet<string> = new Set(['key-age-warning', 'key-age-alert', 'needs-admin', 'key-missing', 'repair-failed', 'auto-rotate-failed']);
+
+/**
+ * A moved-away connection's health offers only what it can do, Disconnect: no Rotate, no key to give a
+ * repository, no rotation due, and no key to remove that another connection records (the project's
+ * new connection may share its submodule repositories).
+ */
+function movedAwayHealth(health: HealthView, repository: string): HealthView {
+  const own = (n: { connection: string | null }) => n.connection !== null && lower(n.connection) === lower(repository);
+  return {
+    ...health,
+    needsAdmin: [],
+    keyNotices: health.keyNotices.filter(own),
+    autoRotateDueAt: null,
+    latest: health.latest ? { ...health.latest, findings: health.latest.findings.filter((f) => !ROTATING.has(f.code)) } : null,
+  };
 }
 
 /**
@@ -134,8 +153,9 @@ export function storedStatus(platform: ForgePlatform, connection: StoredConnecti
     lastPushFetch: connection.lastPushFetch,
     movedAway: connection.movedAway ? { fetches: connection.movedAway.to } : null,
     sync: { state: connection.movedAway ? 'moved' : 'unknown' },
-    warnings: [...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
-    health,
+    // A moved-away key is no longer used: its age calls for Disconnect, not Rotate.
+    warnings: [...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...(connection.movedAway ? [] : ageWarning(keyAgeDays))],
+    health: connection.movedAway ? movedAwayHealth(health, record.repository) : health,
   };
 }
 
