@@ -3,6 +3,7 @@
 // the submodule repositories included, with the requests counted for each.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { REQUESTS_PER_TARGET } from '../../src/forge/fleet/batch-plan';
 import { startHarness, storeAdminTokens, valueOf, type Harness } from './support/forge-fixture';
 
 let h: Harness;
@@ -49,4 +50,11 @@ test('a bulk connect with no key type chosen makes RSA keys', async () => {
   const added = keysOn('datasets');
   assert.equal(added.length, 1);
   assert.match(added[0]?.key ?? '', /^ssh-rsa /);
+});
+
+test("the plan's words on where its request figure comes from name no file of the project", () => {
+  for (const [action, { source }] of Object.entries(REQUESTS_PER_TARGET)) {
+    assert.doesNotMatch(source, /test\/|bench\/|\.test\.ts|\.ts\b/, action);
+    assert.match(source, new RegExp(`^${action}: `));
+  }
 });

@@ -568,7 +568,7 @@ export function fleetPlan(payload: PayloadOf<'planBatch'>): BatchPlan {
       requests: { total, perTarget: 4, source: 'at most 4 requests per repository the key goes on' },
       budget: { perHour: 600, leftThisHour: 540, refillsAt: null },
       extraHours: 0,
-      duration: `${act.length} repositories, about ${total} stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.`,
+      duration: `${act.length} repositories, about ${total} stored-token requests: fits in this hour, as bulk actions may still make 540 of their 600 requests an hour with the stored token; 3 repositories at a time.`,
     };
   }
   const act = named.filter((n) => byName.get(n)?.state === 'connected');
@@ -581,7 +581,7 @@ export function fleetPlan(payload: PayloadOf<'planBatch'>): BatchPlan {
     requests: { total: act.length * 8, perTarget: 4, source: 'four requests per repository the key is on: list, add, list again, remove' },
     budget: { perHour: 600, leftThisHour: 540, refillsAt: null },
     extraHours: 0,
-    duration: `${act.length} repositories, about ${act.length * 8} stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.`,
+    duration: `${act.length} repositories, about ${act.length * 8} stored-token requests: fits in this hour, as bulk actions may still make 540 of their 600 requests an hour with the stored token; 3 repositories at a time.`,
   };
 }
 
@@ -601,7 +601,7 @@ function batchAt(phase: number, payload: PayloadOf<'getBatch'>): BatchView {
     },
     {
       status: 'done',
-      progress: 'Done: 1 of 2 done, 1 failed, 1 skipped.',
+      progress: 'Done (1 of 2), 1 failed, 1 skipped.',
       items: [
         item('acme/fleet-001', 'done', { requests: 8 }),
         item('acme/fleet-002', 'failed', { error: batchFailure, requests: 3 }),

@@ -404,7 +404,7 @@ describe('the fleet: workspace page', () => {
     assert.equal(await dialog.getByRole('heading', { level: 1 }).innerText(), 'Rotate 2 repositories?');
     assert.equal(
       await page.getByTestId('batch-plan-duration').innerText(),
-      "2 repositories, about 16 stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.",
+      '2 repositories, about 16 stored-token requests: fits in this hour, as bulk actions may still make 540 of their 600 requests an hour with the stored token; 3 repositories at a time.',
     );
     assert.deepEqual(await page.getByTestId('batch-plan-act').getByRole('listitem').allInnerTexts(), [
       'acme/fleet-001: the key on 2 repositories, about 8 requests',
@@ -484,6 +484,10 @@ describe('the fleet: workspace page', () => {
     await page.getByTestId('batch-confirm').fill('acme-wrong');
     await page.getByTestId('batch-plan-start').click();
     await page.getByTestId('batch-confirm-error').waitFor();
+    // The slug exactly as shown: another case is not it.
+    await page.getByTestId('batch-confirm').fill('ACME');
+    await page.getByTestId('batch-plan-start').click();
+    assert.equal(await page.getByTestId('batch-confirm-error').innerText(), 'Type acme to confirm.');
     await checkState(page, 'workspace-fleet-disconnect-confirm');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });

@@ -45,21 +45,20 @@ const PLAN_DISCOVERY_CONCURRENCY = 4;
 export const REQUESTS_PER_TARGET: Record<BatchAction, { perTarget: number; source: string }> = {
   rotate: {
     perTarget: 4,
-    source:
-      "rotate: at most 4 stored-token requests per repository the key is on (the permission check, the key listing, the new key, the old key's removal), as test/forge/token-budget.test.ts holds it; bench/requests measured 3.1 per target",
+    // Held by test/forge/token-budget.test.ts; bench/requests measured 3.1 per target. Words for the page only.
+    source: "rotate: at most 4 stored-token requests per repository the key is on (the permission check, the key listing, the new key, the old key's removal)",
   },
   disconnect: {
     perTarget: 2,
-    source: "disconnect: 2 stored-token requests per repository the key is on (its key listing and the key's removal), as test/forge/fleet-batch.test.ts measures it",
+    source: "disconnect: 2 stored-token requests per repository the key is on (its key listing and the key's removal)",
   },
   verify: {
     perTarget: 0,
-    source: "verify: no stored-token request (Valohai's fetch, and Bitbucket's head read as the app), as test/forge/fleet-batch.test.ts measures it",
+    source: "verify: no stored-token request (Valohai fetches, and Bitbucket's head is read as the app)",
   },
   connect: {
     perTarget: 4,
-    source:
-      'connect: at most 4 stored-token requests per repository the key goes on, as test/forge/token-budget.test.ts holds it; each submodule repository counts as one more',
+    source: 'connect: at most 4 stored-token requests per repository the key goes on, each submodule repository counted',
   },
 };
 

@@ -30,7 +30,7 @@ import { failures, ResolverFailure } from '../errors';
 import { FLEET_REQUESTS_PER_HOUR, fleetBudget } from './budget';
 import { bareUuid, keys } from '../store/keys';
 import type { ForgePlatform, TrustedContext } from '../platform/ports';
-import { BATCH_CONCURRENCY, BATCH_LEASE_MS, emptyCounts, finished, loadBatch, lower, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchSlot, type BatchState } from './batch-records';
+import { BATCH_CONCURRENCY, BATCH_LEASE_MS, emptyCounts, finished, loadBatch, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchSlot, type BatchState } from './batch-records';
 import { BULK_CONNECT_KEY_TYPE, planFor, REQUESTS_PER_TARGET } from './batch-plan';
 import { batchProgress, batchView, clockTime } from './batch-view';
 import { latestRunView } from './latest-run';
@@ -48,8 +48,8 @@ export async function planBatch(platform: ForgePlatform, context: TrustedContext
     n === 0
       ? 'Nothing to do: every repository named is skipped.'
       : extraHours === 0
-        ? `${what}: fits in this hour's fleet budget (${budget.left} of ${FLEET_REQUESTS_PER_HOUR} left), ${BATCH_CONCURRENCY} repositories at a time.`
-        : `${what}: more than this hour's fleet budget (${budget.left} of ${FLEET_REQUESTS_PER_HOUR} left${budget.refillsAt ? `, refills at ${clockTime(budget.refillsAt, now)}` : ''}), so it pauses and resumes by itself, finishing in about ${extraHours + 1} hours.`;
+        ? `${what}: fits in this hour, as bulk actions may still make ${budget.left} of their ${FLEET_REQUESTS_PER_HOUR} requests an hour with the stored token; ${BATCH_CONCURRENCY} repositories at a time.`
+        : `${what}: more than bulk actions may still make this hour (${budget.left} of their ${FLEET_REQUESTS_PER_HOUR} requests an hour with the stored token${budget.refillsAt ? `, more from ${clockTime(budget.refillsAt, now)}` : ''}), so it pauses and resumes by itself, finishing in about ${extraHours + 1} hours.`;
   return {
     action: payload.action,
     keyType: payload.action === 'connect' ? (payload.keyType ?? BULK_CONNECT_KEY_TYPE) : payload.action === 'rotate' ? (payload.keyType ?? null) : null,
@@ -109,7 +109,8 @@ export async function startBatch(platform: ForgePlatform, context: TrustedContex
   const ws = bareUuid(context.workspaceId, 'workspace');
   if (payload.action === 'disconnect') {
     // Typed, not clicked: a bulk disconnect removes keys Valohai fetches with across the workspace.
-    if (!planned.workspaceSlug || lower(confirm ?? '') !== lower(planned.workspaceSlug)) {
+    // Exactly as shown: "ACME" is not the slug acme.
+    if (!planned.workspaceSlug || (confirm ?? '').trim() !== planned.workspaceSlug) {
       throw new ResolverFailure(
         'invalid-payload',
         `A bulk disconnect needs the workspace's name typed to confirm it. Nothing was disconnected.`,

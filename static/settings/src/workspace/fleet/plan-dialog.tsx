@@ -53,7 +53,8 @@ function PlanDialog({
   const disconnect = plan?.action === 'disconnect';
   const start = () => {
     if (disconnect) {
-      if (typed.trim().toLowerCase() !== slug.toLowerCase()) {
+      // Exactly as shown, as the backend checks it: "ACME" is not acme.
+      if (typed.trim() !== slug) {
         setTypedError(`Type ${slug} to confirm.`);
         return;
       }
@@ -121,7 +122,7 @@ function PlanDialog({
                 )}
                 {plan.act.length > 0 && (
                   <Text as="p" color="color.text.subtle" testId="batch-plan-requests">
-                    {`About ${plural(plan.requests.total, 'request')} with the stored Bitbucket token in all (${plan.requests.source}); ${plan.budget.leftThisHour} of the ${plan.budget.perHour} an hour the fleet may use are left this hour.`}
+                    {`About ${plural(plan.requests.total, 'request')} with the stored Bitbucket token in all (${plan.requests.source}); bulk actions may still make ${plan.budget.leftThisHour} of their ${plan.budget.perHour} requests an hour this hour.`}
                   </Text>
                 )}
                 {disconnect && plan.act.length > 0 && (
