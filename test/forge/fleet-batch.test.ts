@@ -166,7 +166,7 @@ describe('bulk actions over a 500-repository workspace', () => {
     assert.equal(done.failed.length, 1);
     assert.equal(done.failed[0]?.repository, 'acme/fleet-022');
     assert.match(done.failed[0]?.error ?? '', /^Bitbucket answered 500 while adding an access key to acme\/fleet-022/);
-    assert.match(done.progress, /^Done: 5 of 6 done, 1 failed\.$/);
+    assert.match(done.progress, /^Done \(5 of 6\), 1 failed\.$/);
     // Make-before-break: the failed one still has its old key, and Valohai still fetches with it.
     const after = await connectionOf(h, 'fleet-022');
     assert.equal(after?.record.fingerprint, before?.record.fingerprint);
@@ -258,7 +258,7 @@ describe('bulk actions over a 500-repository workspace', () => {
   });
 
   test('disconnect in bulk needs the workspace typed; then every key goes and the connections with them', async () => {
-    for (const confirm of [undefined, 'acme-typo', 'umbrella']) {
+    for (const confirm of [undefined, 'acme-typo', 'umbrella', 'ACME']) {
       const err = errorOf(await h.call('startBatch', { action: 'disconnect', repositories: NAMES, ...(confirm ? { confirm } : {}) }, h.context('admin')));
       assert.equal(err.code, 'invalid-payload', err.message);
       assert.match(err.fix, /Type acme/);

@@ -452,6 +452,22 @@ describe('the fleet: workspace page', () => {
     await page.close();
   });
 
+  test('bulk connect: the plan names each repository the key goes on, submodules included, and the key type', async () => {
+    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    for (const name of ['acme/fleet-003', 'acme/fleet-006']) await page.getByTestId(`repo-select-${name}`).check();
+    await choose(page, 'batch-action', 'Connect to Valohai');
+    await page.getByTestId('batch-plan-selected').click();
+    await page.getByRole('dialog').waitFor();
+    assert.deepEqual(await page.getByTestId('batch-plan-act').getByRole('listitem').allInnerTexts(), [
+      'acme/fleet-003, to Valohai project fleet-003: the key on acme/fleet-003, acme/datasets, acme/training-lib, about 12 requests',
+      'acme/fleet-006, to Valohai project fleet-006: the key on acme/fleet-006 and on each submodule repository its .gitmodules names (read when it runs), about 4 requests for acme/fleet-006 itself',
+    ]);
+    assert.equal(await page.getByTestId('batch-plan-key-type').innerText(), 'New keys: RSA 4096 (the key type Valohai documents).');
+    await checkState(page, 'workspace-fleet-connect-plan');
+    await page.getByTestId('batch-plan-cancel').click();
+    await page.close();
+  });
+
   test('bulk disconnect wants the workspace slug typed; Escape closes the plan and nothing starts', async () => {
     const page = await open('workspace-fleet', { ready: 'batch-section' });
     const sent = pages.server.invocations.length;
@@ -468,6 +484,10 @@ describe('the fleet: workspace page', () => {
     await page.getByTestId('batch-confirm').fill('acme-wrong');
     await page.getByTestId('batch-plan-start').click();
     await page.getByTestId('batch-confirm-error').waitFor();
+    // The slug exactly as shown: another case is not it.
+    await page.getByTestId('batch-confirm').fill('ACME');
+    await page.getByTestId('batch-plan-start').click();
+    assert.equal(await page.getByTestId('batch-confirm-error').innerText(), 'Type acme to confirm.');
     await checkState(page, 'workspace-fleet-disconnect-confirm');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });

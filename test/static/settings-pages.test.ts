@@ -57,6 +57,41 @@ describe('workspace settings page', () => {
     await page.close();
   });
 
+  test('a token that does less than the stored one is asked about, and the stored one stays unless Replace anyway', async () => {
+    const page = await open('workspace', { ready: 'valohai-section' });
+    await page.getByTestId('bitbucket-email').fill('grace@acme.example');
+    await page.getByTestId('bitbucket-token').fill('ATATT-fewer-scopes');
+    await page.getByTestId('bitbucket-save').click();
+    const dialog = page.getByTestId('bitbucket-replace-worse');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /write:ssh-key:bitbucket[\s\S]*Connect and Rotate fail/);
+    assert.equal(await page.getByTestId('bitbucket-saved').count(), 0, 'no green "Saved" while the stored token stays');
+    await checkState(page, 'workspace-worse-token');
+    await page.getByTestId('bitbucket-replace-worse-cancel').click();
+    await page.getByTestId('bitbucket-kept').waitFor();
+    assert.match(await page.getByTestId('bitbucket-owner').innerText(), /Ada Lovelace/, 'the stored token is still the one shown');
+
+    await page.getByTestId('bitbucket-save').click();
+    await page.getByTestId('bitbucket-replace-worse-confirm').click();
+    await page.getByTestId('bitbucket-saved').waitFor();
+    const sent = pages.server.invocations.filter((i) => i.functionKey === 'saveBitbucketToken').slice(-3);
+    assert.deepEqual(
+      sent.map((i) => (i.payload as { confirmWorse?: boolean }).confirmWorse ?? false),
+      [false, false, true],
+      'only the confirmed save says confirmWorse',
+    );
+    await page.close();
+  });
+
+  test('a token past its expiry date is labelled Expired, not Stored', async () => {
+    const page = await open('workspace-token-expired', { ready: 'valohai-section' });
+    for (const kind of ['valohai', 'bitbucket']) {
+      assert.match(await page.getByTestId(`${kind}-state`).innerText(), /^expired$/i, kind);
+      assert.match(await page.getByTestId(`${kind}-lifetime`).innerText(), /expired on/);
+    }
+    await page.close();
+  });
+
   test('a refused token shows what happened and the fix; empty fields are caught before sending', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const before = tokenSaves();

@@ -90,7 +90,7 @@ export interface PlanBatchPayload {
   action: BatchAction;
   repositories?: string[];
   olderThanDays?: number;
-  /** Rotate: the new keys' type, omitted: each keeps its own. Connect: omitted, ed25519. */
+  /** Rotate: the new keys' type, omitted: each keeps its own. Connect: omitted, rsa (RSA 4096, as the single connect form recommends). */
   keyType?: KeyType;
   /** Connect only. */
   connect?: BatchConnectChoice;
@@ -110,10 +110,13 @@ export interface BatchPlanEntry {
   /** Connect: the Valohai project it would get, `owner/name` (new) or the existing one's name. */
   project?: string;
   /**
-   * Rotate, verify, disconnect: every repository the item touches, as the connection records them. A
-   * rotation goes no further: an item whose `.gitmodules` named more since is refused when it runs.
+   * Every repository the item touches. Rotate, verify, disconnect: as the connection records them (a
+   * rotation goes no further: an item whose `.gitmodules` named more since is refused when it runs).
+   * Connect: the repository and each submodule repository its `.gitmodules` names, as discovered now.
    */
   repositories?: string[];
+  /** Connect: its submodules were not read for the plan (too many repositories, or the read failed); they are when it runs. */
+  submodulesUnread?: boolean;
 }
 
 export interface BatchSkip {
@@ -123,6 +126,8 @@ export interface BatchSkip {
 
 export interface BatchPlan {
   action: BatchAction;
+  /** The new keys' type: connect's (chosen, or rsa), rotate's when chosen; null: each keeps its own, or no key is made. */
+  keyType: KeyType | null;
   act: BatchPlanEntry[];
   skip: BatchSkip[];
   /** Stored-token requests in all, and where the per-repository figure comes from. */

@@ -30,8 +30,8 @@ import { failures, ResolverFailure } from '../errors';
 import { FLEET_SHARE, fleetMeter, fleetWait } from './budget';
 import { bareUuid, keys } from '../store/keys';
 import type { ForgePlatform, TrustedContext } from '../platform/ports';
-import { BATCH_CONCURRENCY, BATCH_LEASE_MS, emptyCounts, finished, loadBatch, lower, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchSlot, type BatchState } from './batch-records';
-import { planFor, REQUESTS_PER_TARGET } from './batch-plan';
+import { BATCH_CONCURRENCY, BATCH_LEASE_MS, emptyCounts, finished, loadBatch, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchSlot, type BatchState } from './batch-records';
+import { BULK_CONNECT_KEY_TYPE, planFor, REQUESTS_PER_TARGET } from './batch-plan';
 import { batchProgress, batchView, clockTime } from './batch-view';
 import { latestRunView } from './latest-run';
 
@@ -56,12 +56,14 @@ export async function planBatch(platform: ForgePlatform, context: TrustedContext
         : `${what}: more than automatic work may still spend of the token's hour (${left} of ${FLEET_SHARE} left${refillsAt ? `, more from about ${clockTime(refillsAt, now)}` : ''}), so it pauses and resumes by itself, finishing in about ${extraHours + 1} hours.`;
   return {
     action: payload.action,
-    act: planned.act.map(({ repository, targets, requests, project, repositories }) => ({
+    keyType: payload.action === 'connect' ? (payload.keyType ?? BULK_CONNECT_KEY_TYPE) : payload.action === 'rotate' ? (payload.keyType ?? null) : null,
+    act: planned.act.map(({ repository, targets, requests, project, repositories, submodulesUnread }) => ({
       repository,
       targets,
       requests,
       ...(project ? { project } : {}),
       ...(repositories ? { repositories } : {}),
+      ...(submodulesUnread ? { submodulesUnread } : {}),
     })),
     skip: planned.skip,
     requests: { total, perTarget: REQUESTS_PER_TARGET[payload.action].perTarget, source: REQUESTS_PER_TARGET[payload.action].source },
@@ -111,7 +113,8 @@ export async function startBatch(platform: ForgePlatform, context: TrustedContex
   const ws = bareUuid(context.workspaceId, 'workspace');
   if (payload.action === 'disconnect') {
     // Typed, not clicked: a bulk disconnect removes keys Valohai fetches with across the workspace.
-    if (!planned.workspaceSlug || lower(confirm ?? '') !== lower(planned.workspaceSlug)) {
+    // Exactly as shown: "ACME" is not the slug acme.
+    if (!planned.workspaceSlug || (confirm ?? '').trim() !== planned.workspaceSlug) {
       throw new ResolverFailure(
         'invalid-payload',
         `A bulk disconnect needs the workspace's name typed to confirm it. Nothing was disconnected.`,

@@ -19,6 +19,8 @@ export interface WorkspaceSummary {
   bitbucket?: {
     email: string;
     accountName: string | null;
+    /** The token's Atlassian account; absent on records stored before it was kept. */
+    accountId?: string | null;
     missingScopes: string[];
     /** Whether the token's account is an admin of this workspace; null when the token could not say. */
     workspaceAdmin?: boolean | null;

@@ -36,7 +36,9 @@ export function ValohaiSection({ summary, disabled, onSaved, onCleared }: Sectio
         summary.configured
           ? summary.problem
             ? { label: 'Not working', appearance: 'removed' }
-            : { label: 'Stored', appearance: 'success' }
+            : summary.lifetime?.level === 'expired'
+              ? { label: 'Expired', appearance: 'removed' }
+              : { label: 'Stored', appearance: 'success' }
           : { label: 'Not set', appearance: 'default' }
       }
       owner={
@@ -106,6 +108,7 @@ export function ValohaiSection({ summary, disabled, onSaved, onCleared }: Sectio
 function bitbucketLook(summary: BitbucketCredentialSummary): { label: string; appearance: ThemeAppearance } {
   if (!summary.configured) return { label: 'Not set', appearance: 'default' };
   if (summary.problem) return { label: 'Not working', appearance: 'removed' };
+  if (summary.lifetime?.level === 'expired') return { label: 'Expired', appearance: 'removed' };
   if (summary.missingScopes.length) return { label: 'Missing scopes', appearance: 'moved' };
   if (summary.workspaceAdmin === false) return { label: 'Stored, not an admin', appearance: 'moved' };
   return { label: 'Stored', appearance: 'success' };
@@ -113,7 +116,7 @@ function bitbucketLook(summary: BitbucketCredentialSummary): { label: string; ap
 
 /** A Bitbucket token that does all the app needs: its set-up instructions have done their work. */
 export function bitbucketWorks(summary: BitbucketCredentialSummary): boolean {
-  return summary.configured && !summary.problem && summary.missingScopes.length === 0 && summary.workspaceAdmin !== false;
+  return summary.configured && !summary.problem && summary.lifetime?.level !== 'expired' && summary.missingScopes.length === 0 && summary.workspaceAdmin !== false;
 }
 
 /** How to make a Bitbucket API token: shown until one works, then folded behind a button. */
@@ -246,8 +249,8 @@ export function BitbucketSection({ summary, disabled, onSaved, onCleared }: Sect
             email: fieldProblem(email, 'Enter the email address of your Atlassian account.', fieldRules.email, 'email'),
             token: fieldProblem(token, 'Paste an Atlassian API token.', fieldRules.bitbucketToken, 'token'),
           },
-          save: async (expiry) => {
-            const saved = await call('saveBitbucketToken', { email, token, ...expiry });
+          save: async (expiry, confirmWorse) => {
+            const saved = await call('saveBitbucketToken', { email, token, ...expiry, ...(confirmWorse ? { confirmWorse } : {}) });
             onSaved(saved);
             return `Saved the Bitbucket API token of ${saved.accountName ?? saved.email ?? email}.`;
           },
