@@ -14,6 +14,7 @@ export const ENVIRONMENT: readonly (readonly [string, string])[] = [
   ['XDG_STATE_HOME', 'base of the default state folder (default ~/.local/state)'],
   ['VALOHAI_BITBUCKET_TIMEOUT_MS', 'how long one request may take, in ms (default 30000, at most 600000)'],
   ['VALOHAI_BITBUCKET_RETRY_BUDGET_MS', 'how long one call may keep retrying, in ms (default 30000)'],
+  ['VALOHAI_BITBUCKET_REQUESTS_PER_HOUR', "the API token's hourly allowance this computer counts against (default 1000; lower it when other tools share the account)"],
   ['NO_COLOR', 'set to print progress without colour'],
   ['TERM', 'dumb: progress without colour'],
 ];

@@ -25,6 +25,7 @@ import {
   type TokenHourStore,
 } from '../bitbucket/index';
 import type { RequestBudget } from '../connect/index';
+import { ConfigError } from './config';
 import type { CliIO } from './screen';
 import { checkStateDir, DirectoryLock, readStateFile, writeStateFile } from './state';
 
@@ -90,10 +91,10 @@ export class FileTokenHourStore implements TokenHourStore {
 
 /** The hour refused a request, as the CLI says it: by this computer's count, with where the count is kept. */
 export class CliHourSpentError extends TokenHourSpentError {
-  constructor(spent: TokenHourSpentError, ledgerPath: string) {
+  constructor(spent: TokenHourSpentError, ledgerPath: string, limit = TOKEN_REQUESTS_PER_HOUR) {
     super(spent.until, spent.kind, spent.spent, spent.tooMany);
     this.message =
-      `Not sent: by this computer's count your API token has sent ${spent.spent.total} of the about ${TOKEN_REQUESTS_PER_HOUR.toLocaleString('en-US')} requests an hour allows ` +
+      `Not sent: by this computer's count your API token has sent ${spent.spent.total} of the about ${limit.toLocaleString('en-US')} requests an hour allows ` +
       `(the app and other tools using the same account count too; the count is kept in ${ledgerPath}). ` +
       `${spent.until ? `Try again after ${aboutTime(spent.until)}.` : 'This is more than one hour of requests allows.'}`;
   }
@@ -115,8 +116,9 @@ export class CliTokenHour {
     readonly store: FileTokenHourStore,
     readonly now: () => Date,
     private readonly sleeper: (ms: number) => Promise<void> = realSleep,
+    limit = TOKEN_REQUESTS_PER_HOUR,
   ) {
-    this.meter = new TokenMeter(store, now, 'interactive');
+    this.meter = new TokenMeter(store, now, 'interactive', limit);
   }
 
   /** Reads the ledger (once): before the first request, or before a plan is weighed. */
@@ -138,7 +140,7 @@ export class CliTokenHour {
         } catch (err) {
           if (!(err instanceof TokenHourSpentError)) throw err;
           this.refused = err;
-          throw new CliHourSpentError(err, this.store.path);
+          throw new CliHourSpentError(err, this.store.path, this.meter.limit);
         }
       },
       after: (req, res) => {
@@ -179,7 +181,7 @@ export class CliTokenHour {
   /** The line said before a large command starts. */
   costLine(what: string, cost: number): string {
     return (
-      `This ${what} will send about ${cost} Bitbucket requests with your API token (about ${TOKEN_REQUESTS_PER_HOUR.toLocaleString('en-US')} an hour are allowed; ` +
+      `This ${what} will send about ${cost} Bitbucket requests with your API token (about ${this.meter.limit.toLocaleString('en-US')} an hour are allowed; ` +
       `the app and other tools using the same account count too). ${this.remaining()} are left this hour by this computer's count.`
     );
   }
@@ -221,10 +223,23 @@ export class CliTokenHour {
       const at = this.backoffEnds() ?? new Date(this.now().getTime() + 60_000);
       io.stderr.write(
         `Bitbucket answered 429 (too many requests) to your API token: try again after ${aboutTime(at)}. ` +
-          `Bitbucket allows about ${TOKEN_REQUESTS_PER_HOUR.toLocaleString('en-US')} requests an hour per account; the app and other tools using the same account count too.\n`,
+          `Bitbucket allows about ${this.meter.limit.toLocaleString('en-US')} requests an hour per account; the app and other tools using the same account count too.\n`,
       );
     }
   }
+}
+
+/**
+ * The hour's allowance this computer counts against: Bitbucket's about 1,000, or what
+ * VALOHAI_BITBUCKET_REQUESTS_PER_HOUR says (lower when other tools share the account, higher where Atlassian
+ * granted more). Anything but a whole number from 1 up is a configuration error.
+ */
+function requestsPerHour(env: Record<string, string | undefined>): number {
+  const raw = env.VALOHAI_BITBUCKET_REQUESTS_PER_HOUR?.trim();
+  if (!raw) return TOKEN_REQUESTS_PER_HOUR;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`VALOHAI_BITBUCKET_REQUESTS_PER_HOUR is "${raw}": give a whole number of requests an hour, e.g. 1000.`);
+  return n;
 }
 
 /** The hours the commands of one CLI run opened, written when the command ends (`finishTokenHours`). */
@@ -232,7 +247,7 @@ const opened = new WeakMap<CliIO, CliTokenHour[]>();
 
 /** The token user's hour for a command of `io`, counted in `dir`. */
 export function tokenHourFor(io: CliIO, dir: string, email: string): CliTokenHour {
-  const hour = new CliTokenHour(new FileTokenHourStore(dir, ledgerAccount(email)), io.now ?? (() => new Date()), io.sleep);
+  const hour = new CliTokenHour(new FileTokenHourStore(dir, ledgerAccount(email)), io.now ?? (() => new Date()), io.sleep, requestsPerHour(io.env));
   opened.set(io, [...(opened.get(io) ?? []), hour]);
   return hour;
 }

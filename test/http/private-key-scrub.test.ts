@@ -138,12 +138,10 @@ describe('ordinary text with keys held', () => {
     assert.ok(rest.some((head) => !publicLine.includes(head)), 'some heads lie over the private values');
   });
 
-  it('scrubs a long text in one pass', () => {
-    const text = `${'word '.repeat(40_000)}${keyEcho(keys[0] as string, 'line heads')}`;
-    const started = performance.now();
-    for (let i = 0; i < 5; i++) scrubPrivateKeys(text, keys);
-    const took = performance.now() - started;
-    assert.ok(took < 10_000, `five scrubs of ${text.length} characters took ${Math.round(took)} ms`);
-    assert.deepEqual(leaks(scrubPrivateKeys(text, keys), keys[0] as string), []);
+  it('scrubs a key echoed at the end of a long text, and leaves the rest of it', () => {
+    const words = 'word '.repeat(40_000);
+    const out = scrubPrivateKeys(`${words}${keyEcho(keys[0] as string, 'line heads')}`, keys);
+    assert.deepEqual(leaks(out, keys[0] as string), []);
+    assert.ok(out.startsWith(words), 'the text before the echo is untouched');
   });
 });

@@ -229,6 +229,8 @@ export class Lane {
     this.env = {
       ...this.stack.env,
       VALOHAI_BITBUCKET_STATE_DIR: this.stateDir,
+      // The matrix sends thousands of requests an hour, as its emulator allows: this computer's count must allow them too.
+      VALOHAI_BITBUCKET_REQUESTS_PER_HOUR: '1000000',
       VALOHAI_BITBUCKET_RETRY_BUDGET_MS: RETRY_BUDGET_MS,
       VALOHAI_BITBUCKET_TIMEOUT_MS: REQUEST_TIMEOUT_MS,
     };

@@ -120,14 +120,22 @@ export async function handlePush(platform: ForgePlatform, event: unknown): Promi
  * repositories get the connection's key first, where the connection's maker may give it, and the
  * fetch is checked. True when the check ran and fetched; false leaves the plain fetch to the sync.
  */
-async function checkedForSubmodules(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string, connection: StoredConnection, lockHolder?: string): Promise<boolean> {
-  if (!connection.submodules) return false;
+async function checkedForSubmodules(
+  platform: ForgePlatform,
+  workspaceUuid: string,
+  repositoryUuid: string,
+  connection: StoredConnection,
+  seen: { head: string | null },
+  lockHolder?: string,
+): Promise<boolean> {
   const { workspace, repo } = splitFullName(connection.record.repository);
+  const app = appBitbucket(platform, JOB_LIMITS);
   let hash: string;
   try {
-    const app = appBitbucket(platform, JOB_LIMITS);
-    const head = await app.getBranchHead(workspace, repo, connection.record.ref);
-    hash = gitmodulesHash(await app.getFileAtCommit(workspace, repo, head, '.gitmodules'));
+    // Bitbucket's head after the push, read as the app: the fetch that follows is checked against it.
+    seen.head = await app.getBranchHead(workspace, repo, connection.record.ref);
+    if (!connection.submodules) return false;
+    hash = gitmodulesHash(await app.getFileAtCommit(workspace, repo, seen.head, '.gitmodules'));
   } catch (err) {
     platform.log.warn('push: .gitmodules not read', { error: errorName(err) });
     return false;
@@ -166,18 +174,21 @@ export async function runSync(platform: ForgePlatform, workspaceUuid: string, re
   const secrets: string[] = [];
   try {
     const connection = await store.get<StoredConnection>(connKey);
-    if (connection && connection.state === 'connected' && !connection.movedAway && (await checkedForSubmodules(platform, workspaceUuid, repositoryUuid, connection, lockHolder))) {
+    const seen: { head: string | null } = { head: null };
+    if (connection && connection.state === 'connected' && !connection.movedAway && (await checkedForSubmodules(platform, workspaceUuid, repositoryUuid, connection, seen, lockHolder))) {
       // The check fetched (and recorded the fetch) after giving new submodule repositories the key.
     } else if (connection && connection.state === 'connected' && !connection.movedAway) {
       const credentials = new Credentials(platform, workspaceUuid);
       const secret = await credentials.valohai();
       let outcome: StoredConnection['lastPushFetch'];
+      let newCommits: string[] = [];
       if (!secret) {
         outcome = { at: startedAt.toISOString(), commits: 0, errors: ['No Valohai token is stored for this workspace, so Valohai was not asked to fetch.'] };
       } else {
         secrets.push(secret.token);
         try {
           const result = await sync({ valohai: valohaiFor(platform, secret, JOB_LIMITS) }, { project: connection.record.projectId });
+          newCommits = result.newCommits;
           outcome = { at: startedAt.toISOString(), commits: result.newCommits.length, errors: result.errors.map((e) => cleanText(e, secrets)) };
         } catch (err) {
           if (err instanceof ValohaiAuthError) await credentials.recordProblem('valohai', valohaiTokenRefused());
@@ -185,9 +196,11 @@ export async function runSync(platform: ForgePlatform, workspaceUuid: string, re
           outcome = { at: startedAt.toISOString(), commits: 0, errors: [cleanText(message, secrets)] };
         }
       }
+      const { head } = seen;
       // Read again: a job may have changed the connection while Valohai fetched.
       const fresh = await store.get<StoredConnection>(connKey);
-      const lastFetch = secret ? { at: outcome.at, ok: outcome.errors.length === 0, head: null, fetched: null, errors: outcome.errors } : fresh?.lastFetch;
+      const fetched = head && (newCommits.includes(head) || fresh?.lastFetch?.fetched === head) ? head : null;
+      const lastFetch = secret ? { at: outcome.at, ok: outcome.errors.length === 0, head, fetched, errors: outcome.errors } : fresh?.lastFetch;
       if (fresh) await store.set(connKey, { ...fresh, lastPushFetch: outcome, lastFetch: lastFetch ?? null });
     }
   } catch (err) {
