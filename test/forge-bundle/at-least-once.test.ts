@@ -27,6 +27,13 @@ interface Run {
   requests: Map<QueuedWork, number>;
 }
 
+/** The token hour's record by its totals: which wall-clock minute a request fell in differs from run to run. */
+function hourTotals(json: string): string {
+  const hour = JSON.parse(json) as { minutes: Record<string, { i: number; u: number }> };
+  const spent = Object.values(hour.minutes).reduce((sum, m) => ({ i: sum.i + m.i, u: sum.u + m.u }), { i: 0, u: 0 });
+  return JSON.stringify({ ...hour, minutes: spent });
+}
+
 const masked = (text: string) => String(mask(text)).replace(/\b[0-9a-f]{64}\b/g, '<hash>');
 
 async function story(t: TestContext, options: StoryOptions = {}): Promise<Run> {
@@ -44,7 +51,7 @@ async function story(t: TestContext, options: StoryOptions = {}): Promise<Run> {
       options.beforeWork?.(work);
     },
     inspect: (f, stack) => {
-      run.records = [...f.records].map(([key, entry]) => `${masked(key)} = ${masked(entry.json)}`).sort();
+      run.records = [...f.records].map(([key, entry]) => `${masked(key)} = ${masked(key.startsWith('tokenhour:') ? hourTotals(entry.json) : entry.json)}`).sort();
       marks.forEach(({ work, from }, i) => {
         const runs = f.consumerRuns.slice(from, marks[i + 1]?.from).filter((r) => r.event.body.type === QUEUE_TYPE[work]);
         run.requests.set(work, Math.max(0, ...runs.map((r) => r.requests)));
