@@ -1,5 +1,5 @@
 /** The repository settings page: the connection, the manual path and the jobs that change them. */
-import type { KeyType, ProgressEvent, Target, Warning, WorkflowResult } from '../../connect/types';
+import type { KeyType, ProgressEvent, RecordedKeyType, Target, Warning, WorkflowResult } from '../../connect/types';
 import type { HealthView } from './health';
 
 /**
@@ -83,7 +83,7 @@ export interface AccessKeyStatus {
 export interface ConnectionStatus {
   project: { id: string; name: string; url: string | null };
   ref: string;
-  keyType: KeyType;
+  keyType: RecordedKeyType;
   /** `SHA256:...` as OpenSSH prints it. */
   fingerprint: string;
   /** ISO time the key was created. */
@@ -143,7 +143,7 @@ export interface ManualDetails {
   /** One authorized_keys line to paste; the private half never leaves the backend. */
   publicKey: string;
   fingerprint: string;
-  keyType: KeyType;
+  keyType: RecordedKeyType;
   /** The label to give the key on Bitbucket, so rotation and disconnect can find it later. */
   label: string;
   targets: ManualTarget[];
