@@ -74,6 +74,8 @@ export interface CliIO {
   stderr: Screen;
   env: Record<string, string | undefined>;
   setExitCode(code: number): void;
+  /** All of standard input, for an option given `-` (absent: there is none to read). */
+  readStdin?(): Promise<string>;
 }
 
 /** Screens over this process's stdout and stderr. */

@@ -14,6 +14,7 @@
  */
 import {
   ageDays,
+  appKeyType,
   fetchesElsewhere,
   HOURLY_REQUEST_LIMIT,
   isLabelFor,
@@ -154,7 +155,10 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllF
   const skipped: { repository: string; project: string; reason: string }[] = [];
   for (const [i, p] of plan.entries()) {
     const [ws = '', repo = ''] = p.record.repository.split('/');
-    const reason = await unconfirmed(deps, p.record);
+    const reason =
+      p.record.keySource === 'valohai'
+        ? 'its key was made in Valohai: generate a new one there and rotate this repository with --public-key-file'
+        : await unconfirmed(deps, p.record);
     if (reason) {
       skipped.push({ repository: p.record.repository, project: p.record.projectName, reason });
       say(`[${i + 1}/${plan.length}] ${p.record.repository} -> ${p.record.projectName}: skipped, not rotated: ${reason}.`);
@@ -166,7 +170,7 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllF
       repo,
       project: p.record.projectId,
       ref: p.record.ref,
-      keyType: flags.keyType ?? p.record.keyType,
+      keyType: flags.keyType ?? appKeyType(p.record.keyType),
       // The connection's own choice, unless --no-submodules says otherwise; and as a bulk action, it
       // renews the key where the connection records it and goes no further (a submodule added since stops it).
       submodules: flags.submodules ?? p.record.submodules ?? true,
