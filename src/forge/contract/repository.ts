@@ -84,6 +84,8 @@ export interface ConnectionStatus {
   project: { id: string; name: string; url: string | null };
   ref: string;
   keyType: RecordedKeyType;
+  /** Who made the key pair: the app, or Valohai (the app was given its public half only). */
+  keySource: 'app' | 'valohai';
   /** `SHA256:...` as OpenSSH prints it. */
   fingerprint: string;
   /** ISO time the key was created. */
@@ -222,6 +224,11 @@ export type StartConnectPayload = (
    * admins only. Without it such a project is refused with 'project-in-use'.
    */
   moveProject?: boolean;
+  /**
+   * The public half of a key made in Valohai (Settings › Repository › Generate SSH Key): the app puts it
+   * on the repositories and never writes a key to Valohai; `keyType` is then ignored.
+   */
+  publicKey?: string;
 };
 
 /** Same choices as a connect; the job stops once the key pair exists and the page shows `manual`. */
@@ -230,6 +237,8 @@ export type StartManualConnectPayload = StartConnectPayload;
 export interface StartRotatePayload {
   /** Omitted: keep the current key type. */
   keyType?: KeyType;
+  /** A connection whose key Valohai made: the public half of the new key generated there (required then). */
+  publicKey?: string;
 }
 
 /** For actions that take nothing: `{}` (or no payload at all). */
