@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import type { BatchView } from '../src/forge/contract';
 import { createFetchTransport, type BitbucketTransport } from '../src/bitbucket/index';
-import { FLEET_REQUESTS_PER_HOUR } from '../src/forge/fleet/budget';
+import { FLEET_SHARE } from '../src/forge/fleet/budget';
 import { createMemoryBackend } from '../dev/forge/memory-platform';
 import type { TrustedContext } from '../src/forge/platform/ports';
 import { generateKeyPair } from '../src/ssh/index';
@@ -32,7 +32,7 @@ export async function benchFleet(): Promise<BenchSection> {
       const inner = createFetchTransport({ baseUrl: stack.bitbucket.url, email, apiToken: token });
       return { baseUrl: inner.baseUrl, request: (req) => (count(), inner.request(req)) };
     };
-    // The backend's clock moves on an hour between the parts, so each starts with the fleet budget whole.
+    // The backend's clock moves on an hour between the parts, so each starts with the token's hour whole in the ledger.
     let offset = 0;
     const { platform, backend } = createMemoryBackend({
       clock: { now: () => new Date(Date.now() + offset) },
@@ -163,7 +163,7 @@ export async function benchFleet(): Promise<BenchSection> {
       ],
       notes: [
         `Target: 1 stored-token request per repository plus the listing's pages: ${perRepository <= 1 ? 'met' : 'not met'} (${audited.token} for ${repositories}; the ${audit?.requests.app ?? 0} listing pages go as the app, which Forge counts apart).`,
-        `Wall time ${(wallMs / 1000).toFixed(1)} s: 20 queue messages, 5 key listings in flight at a time. Fleet work spends at most ${FLEET_REQUESTS_PER_HOUR} of the token's hour (Bitbucket allows about 1,000): ${audited.token <= FLEET_REQUESTS_PER_HOUR ? 'this audit fits in one hour' : 'this audit waits for the next hour part way'}.`,
+        `Wall time ${(wallMs / 1000).toFixed(1)} s: 20 queue messages, 5 key listings in flight at a time. Fleet work spends at most ${FLEET_SHARE} of the token user's hour, counted in the app's ledger (Bitbucket allows about 1,000 and tells an API token nothing): ${audited.token <= FLEET_SHARE ? 'this audit fits in one hour' : 'this audit waits for the next hour part way'}.`,
         `Bulk rotate: target at most 4 stored-token requests per repository: ${mostOne <= 4 ? 'met' : 'not met'} (${tokenRequests} for ${ROTATED}, at most ${mostOne} for one; the batch's own steps send none). Each repository is its own rotate job, 3 at a time, make-before-break; wall time ${(rotateMs / 1000).toFixed(1)} s.`,
         `Failed git fetches with the key Valohai held while the batch ran: ${fetchFailures.length} of ${fetches + fetchFailures.length} (target 0: ${fetchFailures.length === 0 ? 'met' : `not met: ${fetchFailures.slice(0, 3).join('; ')}`}).`,
       ],

@@ -4,6 +4,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
+import { benchBusy } from './busy';
 import { benchConnect } from './connect';
 import { benchFleet } from './fleet';
 import { benchForgeBundle } from './forge-bundle';
@@ -28,6 +29,7 @@ const benches: [string, () => Promise<BenchSection>][] = [
   ['requests', benchRequests],
   ['health', benchHealth],
   ['fleet', benchFleet],
+  ['busy', benchBusy],
 ];
 
 function table(section: BenchSection): string {

@@ -106,7 +106,7 @@ export interface ServeOptions {
   /** Reply for a path no route matches. */
   notFound?: (req: HttpRequest) => HttpReply;
   /** Called for every request after it is answered (request logs for tests). */
-  onRequest?: (entry: { method: string; path: string; status: number; body: string }) => void;
+  onRequest?: (entry: { method: string; path: string; status: number; body: string }, headers: HttpRequest['headers']) => void;
   /** Extra handler tried before the routers (control endpoints). */
   before?: (req: HttpRequest) => Promise<HttpReply | undefined> | HttpReply | undefined;
   /** Port to listen on; 0 (the default) lets the OS pick one. */
@@ -170,14 +170,14 @@ export async function serve(routers: Router[], options: ServeOptions = {}): Prom
       url,
     };
     const finish = (reply: HttpReply) => {
-      options.onRequest?.({ method, path: url.pathname + url.search, status: reply.status, body });
+      options.onRequest?.({ method, path: url.pathname + url.search, status: reply.status, body }, req.headers);
       send(res, reply);
     };
     try {
       const early = await options.before?.(base);
       if (early) return finish(early);
       if (options.faults && (await options.faults.apply(method, url.pathname, req, res))) {
-        options.onRequest?.({ method, path: url.pathname + url.search, status: res.statusCode, body });
+        options.onRequest?.({ method, path: url.pathname + url.search, status: res.statusCode, body }, req.headers);
         return;
       }
       for (const router of routers) {

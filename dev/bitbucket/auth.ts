@@ -27,6 +27,11 @@ export type Principal = UserPrincipal | AccessTokenPrincipal;
 
 const digest = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
 
+/** The stable id the emulator gives a credential (its request log's `credential`): never the secret itself. */
+export function credentialIdOf(credential: { email: string; token: string } | { bearer: string }): string {
+  return 'bearer' in credential ? `bearer:${digest(credential.bearer)}` : `basic:${digest(`${credential.email}:${credential.token}`)}`;
+}
+
 export function authenticate(state: BitbucketState, headers: IncomingHttpHeaders): Principal | undefined {
   const header = headers.authorization;
   if (!header) return undefined;
@@ -42,12 +47,12 @@ export function authenticate(state: BitbucketState, headers: IncomingHttpHeaders
     const secret = decoded.slice(colon + 1);
     const token = state.apiTokens.find((t) => t.user.email.toLowerCase() === email && t.token === secret);
     if (!token) return undefined;
-    return { kind: 'user', user: token.user, scopes: token.scopes, credentialId: `basic:${digest(decoded)}` };
+    return { kind: 'user', user: token.user, scopes: token.scopes, credentialId: credentialIdOf({ email: decoded.slice(0, colon), token: secret }) };
   }
   if (scheme === 'bearer') {
     const token = state.accessTokens.find((t) => t.token === value);
     if (!token) return undefined;
-    return { kind: 'access-token', token, scopes: token.scopes, credentialId: `bearer:${digest(value)}` };
+    return { kind: 'access-token', token, scopes: token.scopes, credentialId: credentialIdOf({ bearer: value }) };
   }
   return undefined;
 }

@@ -8,6 +8,7 @@ import { Router, serve, type RouteInfo } from '../http';
 import { buildSeed } from '../seed/build-seed';
 import type { Seed } from '../seed/seed-types';
 import type { ApiDeps } from './api-route';
+import { authenticate } from './auth';
 import { bbError, retired } from './errors';
 import { BITBUCKET_ROUTES } from './route-table';
 import { RateLimiter } from './rate-limit';
@@ -27,6 +28,10 @@ export interface RequestLogEntry {
   status: number;
   /** Request body text ('' when none). */
   body: string;
+  /** Who sent it: the credential's stable id (a hash, never the secret), as the rate limit tells credentials apart; undefined when none was recognised. */
+  credential?: string;
+  /** When it was answered, by the emulator's clock. */
+  at: Date;
 }
 
 export interface BitbucketEmulatorOptions {
@@ -79,7 +84,7 @@ export async function startBitbucketEmulator(options: BitbucketEmulatorOptions):
     faults,
     before: (req) => faults.control(req),
     notFound: (req) => bbError(404, `No API resource at ${req.path}`, { detail: 'Check the method and path against the Bitbucket Cloud REST 2.0 reference.' }),
-    onRequest: (entry) => requests.push(entry),
+    onRequest: (entry, headers) => requests.push({ ...entry, credential: authenticate(state, headers)?.credentialId, at: clock() }),
   }).catch(async (err: unknown) => {
     await built?.cleanup();
     throw err;

@@ -5,6 +5,7 @@ export type { AccessKeyEntry, PushCommitInput, RepoRecord, UserRecord, Workspace
 export { AccessKeyFormatError, parseAccessKey } from './access-key-format';
 export { BITBUCKET_ROUTES, type RouteRequirement } from './route-table';
 export { RateLimiter } from './rate-limit';
+export { credentialIdOf } from './auth';
 export {
   ACCOUNT_KEY_MESSAGE,
   DUPLICATE_KEY_MESSAGE,

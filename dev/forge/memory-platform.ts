@@ -155,6 +155,11 @@ export interface MemoryPlatformOptions {
   pageUrls?: PageUrls;
   /** Queue messages wait for `releaseQueue()` instead of running at once. */
   holdQueue?: boolean;
+  /**
+   * Delayed messages also fire on a real timer (default true, for the preview). False: only `runDue()`
+   * delivers them, by the platform's clock, so a simulated clock decides alone (a long benchmark).
+   */
+  realTimers?: boolean;
   /** Sees each log line as it is written (e.g. to print it in the preview). */
   echoLog?: (line: LogLine) => void;
 }
@@ -220,8 +225,10 @@ export class MemoryPlatform implements ForgePlatform {
     if (delayMs > 0) {
       const entry = { message: copy, dueAt: this.clock.now().getTime() + delayMs, timer: undefined as NodeJS.Timeout | undefined };
       // The preview waits for real; tests move the clock and call runDue(). The timer never keeps a process alive.
-      entry.timer = setTimeout(() => this.fire(entry), delayMs);
-      entry.timer.unref();
+      if (this.options.realTimers ?? true) {
+        entry.timer = setTimeout(() => this.fire(entry), delayMs);
+        entry.timer.unref();
+      }
       this.delayed.push(entry);
       return;
     }

@@ -108,9 +108,10 @@ function realRepos(): SeedRepo[] {
   ];
 }
 
-/** The part buildSeed writes: the demo and the repositories with submodules. */
-function baseSeed(): Seed {
-  return demoWithRepos(realRepos());
+/** The part buildSeed writes: the demo and the repositories with submodules (and what `extend` adds). */
+function baseSeed(extend?: (seed: Seed) => Seed): Seed {
+  const seed = demoWithRepos(realRepos());
+  return extend ? extend(seed) : seed;
 }
 
 interface KeyPlan {
@@ -146,19 +147,22 @@ export interface FleetSeedOptions {
   repositories?: number;
   clock?: () => Date;
   parentDir?: string;
+  /** Adds to the written part (people, repositories with their own history); the generated ones fill acme up to `repositories`. */
+  extend?: (seed: Seed) => Seed;
 }
 
 /** The demo world with acme grown to `repositories` repositories, keys of every kind on some of them. */
 export async function buildFleetSeed(options: FleetSeedOptions = {}): Promise<BuiltFleet> {
   const total = options.repositories ?? FLEET_REPOSITORIES;
   const clock = options.clock ?? (() => new Date());
-  const demoAcme = demoWithRepos([]).workspaces.find((w) => w.slug === WORKSPACE)?.repos.length ?? 0;
-  const generated = total - demoAcme - realRepos().length;
-  if (generated < 1) throw new Error(`A fleet needs more than ${demoAcme + realRepos().length} repositories (got ${total}).`);
+  const base = baseSeed(options.extend);
+  const written = base.workspaces.find((w) => w.slug === WORKSPACE)?.repos.length ?? 0;
+  const generated = total - written;
+  if (generated < 1) throw new Error(`A fleet needs more than ${written} repositories (got ${total}).`);
   const plain = Array.from({ length: generated }, (_, i) => `${WORKSPACE}/${fleetSlug(i)}`);
   const writerAdministers = [plain[0], plain[1], plain[2]].filter((r): r is string => r !== undefined);
 
-  const built = await buildSeed(baseSeed(), { clock, parentDir: options.parentDir });
+  const built = await buildSeed(base, { clock, parentDir: options.parentDir });
   try {
     const { state } = built;
     const ws = state.findWorkspace(WORKSPACE);

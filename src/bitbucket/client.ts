@@ -7,7 +7,7 @@ import { BITBUCKET_CLOUD_API_ROOT } from './account';
 import { linkBelow } from '../http/egress';
 import { networkErrorCode } from '../http/network';
 import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegmentError } from '../http/path';
-import { withRetry, type RetryOptions } from '../http/retry';
+import { retryAfterSecondsOf, withRetry, type RetryOptions } from '../http/retry';
 import {
   BitbucketError,
   BitbucketNotFoundError,
@@ -27,6 +27,9 @@ export interface BitbucketClientOptions {
   /** Overrides of the retry policy (tests inject `sleep` and `random`). */
   retry?: Partial<RetryOptions>;
 }
+
+/** Retries of a 429 that carries no Retry-After, per call. */
+const MAX_429_RETRIES_WITHOUT_RETRY_AFTER = 1;
 
 /** Pages followed at most: a `next` chain longer than this is a server fault, not data. */
 const MAX_PAGES = 1000;
@@ -229,6 +232,14 @@ export class BitbucketClient {
     onAnswer: (res: BitbucketResponse) => T,
     expected: readonly number[] = [],
   ): Promise<T> {
+    // A 429 without Retry-After says nothing of when Bitbucket lets the user in again (its hour rolls):
+    // retried once, quickly, in case it was a burst, and no more, so a spent hour is not asked again and again.
+    let unsaidWaits = 0;
+    const isRetryable = (err: unknown) => {
+      if (!this.retry.isRetryable(err)) return false;
+      if (err instanceof BitbucketError && err.status === 429 && retryAfterSecondsOf(err) === undefined) return ++unsaidWaits <= MAX_429_RETRIES_WITHOUT_RETRY_AFTER;
+      return true;
+    };
     return withRetry(async () => {
       let res: BitbucketResponse;
       try {
@@ -239,6 +250,6 @@ export class BitbucketClient {
       }
       if (!ok(res.status) && !expected.includes(res.status)) throw errorForResponse(res, ctx);
       return onAnswer(res);
-    }, this.retry);
+    }, { ...this.retry, isRetryable });
   }
 }

@@ -11,26 +11,9 @@ export { hooked } from '../http/hooks';
 
 export type BitbucketHooks = RequestHooks<BitbucketRequest, BitbucketResponse>;
 
-/** Bitbucket's window: what a 429 without a usable Retry-After is taken to close. */
-const HOUR_MS = 3_600_000;
-
 /** A hook: `onRequest` before each request is sent. */
 export function countRequests(onRequest: () => void): BitbucketHooks {
   return { before: onRequest };
-}
-
-/**
- * A hook: when Bitbucket answers 429, `onLimited` hears when it lets the credentials in again: after its
- * Retry-After in seconds, or else the hour.
- */
-export function noteRateLimited(now: () => Date, onLimited: (until: Date) => void): BitbucketHooks {
-  return {
-    after(_req, res) {
-      if (res.status !== 429) return;
-      const after = Number.parseInt(res.headers['retry-after'] ?? '', 10);
-      onLimited(new Date(now().getTime() + (Number.isFinite(after) && after > 0 ? after * 1000 : HOUR_MS)));
-    },
-  };
 }
 
 /** A hook: `onRefused` when Bitbucket refuses the credentials themselves (401, or a kind of token it never takes). */

@@ -29,6 +29,7 @@ export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from 
 export { RateBudget } from './rate-budget';
 export {
   aboutTime,
+  addSpend,
   allowance,
   BACKOFF_MINUTES,
   backoffUntil,
@@ -45,7 +46,7 @@ export {
   type TokenHour,
   type TokenHourStore,
 } from './token-hour';
-export { countRequests, hooked, meterRequests, noteRateLimited, noteRefusal, type BitbucketHooks } from './hooks';
+export { countRequests, hooked, meterRequests, noteRefusal, type BitbucketHooks } from './hooks';
 export { BITBUCKET_CLOUD_API_ROOT, BITBUCKET_TOKEN_SCOPES } from './account';
 export {
   accountWorkspaceRole,
@@ -62,6 +63,7 @@ export {
 export {
   accountPermissionsIn,
   accountRepositoryPermission,
+  countAccessKeys,
   callerRepositoryPermission,
   isMissingScopeError,
   PERMISSION_BATCH,

@@ -240,3 +240,17 @@ export async function probeAccessKeyScopes(transport: BitbucketTransport, worksp
   }
   return { kind: 'answered', missing };
 }
+
+/**
+ * How many access keys a repository has, in one request (the first page's `size`): whether the token may
+ * list them at all, for the set-up check. Throws Bitbucket's error, mapped, when it may not.
+ */
+export async function countAccessKeys(transport: BitbucketTransport, workspace: string, slug: string): Promise<number> {
+  const repository = `${workspace}/${slug}`;
+  const ctx = { action: `listing the access keys of ${repository}`, repository, idempotent: true };
+  const res = await transport.request({ method: 'GET', path: `/repositories/${encodePathSegment(workspace, 'workspace')}/${encodePathSegment(slug, 'repository')}/deploy-keys?pagelen=100` });
+  if (res.status !== 200) throw errorForResponse(res, ctx);
+  const body = asObject(JSON.parse(res.text) as unknown);
+  const values = Array.isArray(body?.values) ? body.values : [];
+  return typeof body?.size === 'number' ? body.size : values.length;
+}

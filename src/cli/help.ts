@@ -10,7 +10,7 @@ export const ENVIRONMENT: readonly (readonly [string, string])[] = [
   ['BITBUCKET_API_URL', 'Bitbucket API root (default https://api.bitbucket.org/2.0; --bitbucket-api-url)'],
   ['VALOHAI_TOKEN', 'a Valohai personal API token (required for Valohai)'],
   ['VALOHAI_HOST', 'Valohai host (default https://app.valohai.com; --valohai-host)'],
-  ['VALOHAI_BITBUCKET_STATE_DIR', 'where connections are recorded (default $XDG_STATE_HOME/valohai-bitbucket)'],
+  ['VALOHAI_BITBUCKET_STATE_DIR', "where connections, stopped audits and this computer's count of the API token's hour are recorded (default $XDG_STATE_HOME/valohai-bitbucket)"],
   ['XDG_STATE_HOME', 'base of the default state folder (default ~/.local/state)'],
   ['VALOHAI_BITBUCKET_TIMEOUT_MS', 'how long one request may take, in ms (default 30000, at most 600000)'],
   ['VALOHAI_BITBUCKET_RETRY_BUDGET_MS', 'how long one call may keep retrying, in ms (default 30000)'],
@@ -27,6 +27,7 @@ export const EXAMPLES: Readonly<Record<string, string>> = {
   sync: 'valohai-bitbucket sync --project acme/ml-models',
   check: 'valohai-bitbucket check acme/ml-models --repair --dry-run',
   audit: 'valohai-bitbucket audit acme --csv > access-keys.csv',
+  doctor: 'valohai-bitbucket doctor acme/ml-models',
 };
 
 /** Adds the examples to each command's help, and the environment and every example to the program's. */

@@ -99,7 +99,7 @@ function checkHolder(holder: string, dir: string, uid: number): void {
 function checkEntries(dir: string): void {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
-    const isState = name === 'connections.json' || /^audit-.*\.json$/.test(name);
+    const isState = name === 'connections.json' || /^(audit|token-hour)-.*\.json$/.test(name);
     if (isState) {
       const s = lstatSync(path);
       if (!s.isFile()) throw new StateFileError(path, describeNonFile(s));

@@ -73,9 +73,10 @@ export async function audit(deps: AuditDeps, input: AuditInput): Promise<AuditRe
       read += 1;
       return { repo, keys };
     } catch (err) {
-      // The client's rate-limit error, told by name: the engine knows the client only through its port.
-      const e = err as { name?: unknown; retryAfterSeconds?: unknown };
-      if (e.name === 'BitbucketRateLimitError') {
+      // The client's rate-limit error (Bitbucket's 429, or the token's hour spent by the caller's own
+      // count), told by name or code: the engine knows the client only through its port.
+      const e = err as { name?: unknown; code?: unknown; retryAfterSeconds?: unknown };
+      if (e.name === 'BitbucketRateLimitError' || e.code === 'rate_limited') {
         limited = typeof e.retryAfterSeconds === 'number' ? { retryAfterSeconds: e.retryAfterSeconds } : {};
         return { repo, keys: [] as AccessKeyInfo[] };
       }

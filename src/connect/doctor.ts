@@ -10,13 +10,12 @@
 import {
   API_TOKEN_URL,
   BITBUCKET_TOKEN_SCOPES,
-  errorForResponse,
+  countAccessKeys,
   probeAccessKeyScopes,
   tokenAdministersWorkspace,
   type BitbucketResponse,
   type BitbucketTransport,
 } from '../bitbucket/index';
-import { encodePathSegment } from '../http/path';
 import { describeVerdict, judgeRepositoryWrite, KEY_MADE_IN_VALOHAI, type RepositoryWriteMetadata } from '../valohai/index';
 import { messageOf } from './explain';
 import type { Clock, ValohaiCommitInfo, ValohaiProjectInfo } from './ports';
@@ -188,12 +187,8 @@ async function accessKeyLine(input: DoctorInput, t: BitbucketTransport): Promise
     return { check: 'bitbucket-access-keys', title, status: 'unknown', found: 'No repository to read: none is connected and none was given.', fix: 'Connect a repository (or name one) and run the check again.' };
   }
   const [workspace = '', slug = ''] = input.repository.split('/');
-  const ctx = { action: `listing the access keys of ${input.repository}`, repository: input.repository, idempotent: true };
   try {
-    const res = await t.request({ method: 'GET', path: `/repositories/${encodePathSegment(workspace, 'workspace')}/${encodePathSegment(slug, 'repository')}/deploy-keys?pagelen=100` });
-    if (res.status !== 200) throw errorForResponse(res, ctx);
-    const body = JSON.parse(res.text) as { values?: unknown[]; size?: unknown };
-    const n = typeof body.size === 'number' ? body.size : (body.values?.length ?? 0);
+    const n = await countAccessKeys(t, workspace, slug);
     return { check: 'bitbucket-access-keys', title, status: 'pass', found: `The token lists the access keys of ${input.repository} (${n} there).` };
   } catch (err) {
     return { check: 'bitbucket-access-keys', title, status: 'fail', found: messageOf(err), fix: `The token needs admin:repository:bitbucket and admin rights on ${input.repository}.` };

@@ -221,8 +221,7 @@ export async function readStatus(
   const elsewhere = fetchesElsewhere(project.repository?.url, plan.repository);
   if (elsewhere) warnings.unshift(projectMovedWarning(project.name, elsewhere));
   // Commits of another repository say nothing about this one.
-  const seen = !elsewhere && commits.some((c) => c.identifier === plan.headCommit);
-  const newest = seen ? plan.headCommit : (commits.find((c) => c.ref === plan.ref)?.identifier ?? commits[0]?.identifier ?? null);
+  const newest = valohaiCommitOf(commits, elsewhere ? null : plan.headCommit, plan.ref);
   const listings: KeyListing[] = plan.targets.flatMap((t, i): KeyListing[] => {
     const got = listed[i];
     if (unrecorded.has(t.key) || !got) return [];
@@ -245,10 +244,19 @@ export async function readStatus(
       url: project.repository?.url ?? null,
       ref: project.repository?.ref ?? null,
       newestCommit: newest,
-      inSync: seen,
+      inSync: !elsewhere && newest !== null && newest === plan.headCommit,
     },
     lastSync: remembered?.lastSync,
     warnings,
   };
   return { status: result, listings };
+}
+
+/**
+ * The commit to show as "Valohai has": Bitbucket's head of the fetch reference when Valohai lists it, else
+ * Valohai's newest commit of that reference, else its newest of any.
+ */
+export function valohaiCommitOf(commits: readonly { identifier: string; ref?: string | null }[], headCommit: string | null, ref: string): string | null {
+  if (headCommit && commits.some((c) => c.identifier === headCommit)) return headCommit;
+  return commits.find((c) => c.ref === ref)?.identifier ?? commits[0]?.identifier ?? null;
 }

@@ -7,7 +7,6 @@ import { errorName } from './errors';
 import { runHealthCheck } from './health/check';
 import { runAuditStep } from './fleet/audit';
 import { runBatchStep, tellBatch } from './fleet/batch-run';
-import { noteRateLimit } from './fleet/budget';
 import { runJob, type JobEndListener } from './jobs/runner';
 import type { Delivery, ForgePlatform, QueueMessage } from './platform/ports';
 import { keys } from './store/keys';
@@ -61,8 +60,8 @@ async function claimDelivery(platform: ForgePlatform, delivery: Delivery): Promi
 
 const eventHash = (delivery: Delivery) => createHash('sha256').update(delivery.eventId).digest('hex');
 
-/** Told in this order when a job ends: its health record, then the fleet budget, then its bulk action's next step. */
-const JOB_END: readonly JobEndListener[] = [automaticRotationEnded, noteRateLimit, tellBatch];
+/** Told in this order when a job ends: its health record, then its bulk action's next step. */
+const JOB_END: readonly JobEndListener[] = [automaticRotationEnded, tellBatch];
 
 export function createBackend(platform: ForgePlatform): Backend {
   return {

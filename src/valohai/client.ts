@@ -50,13 +50,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'OPTIONS';
 type WriteMethod = 'PATCH' | 'PUT';
 
-/**
- * Hosts whose repository settings route passed the preflight, for this process's life only (a
- * failed preflight is not kept: the next attempt reads Valohai's answer again).
- */
-const preflightPassed = new Set<string>();
-/** The method each host took the repository write with: PATCH unless it answered 405 to it. */
-const writeMethods = new Map<string, WriteMethod>();
 
 interface Call {
   method: Method;
@@ -98,6 +91,13 @@ export class ValohaiClient {
   readonly #http: AxiosInstance;
   readonly #token: string;
   readonly #retry: RetryOptions;
+  /**
+   * The repository route passed the preflight, for this client's life only: one job, one command (a
+   * failed preflight is not kept: the next attempt reads Valohai's answer again).
+   */
+  private preflightPassed = false;
+  /** The method the host took the repository write with: PATCH unless it answered 405 to it. */
+  private writeMethod: WriteMethod | undefined;
 
   constructor(opts: ValohaiClientOptions) {
     this.host = normaliseHost(opts.host);
@@ -284,11 +284,11 @@ export class ValohaiClient {
    * remembered per host for the life of the process.
    */
   async checkRepositoryWrite(repositoryId: number): Promise<void> {
-    if (preflightPassed.has(this.host)) return;
+    if (this.preflightPassed) return;
     const meta = await this.repositoryMetadata(repositoryId);
     const verdict = judgeRepositoryWrite(meta);
     if (!verdict.ok) throw new ValohaiRepositoryWriteError(this.host, meta.status, verdict);
-    preflightPassed.add(this.host);
+    this.preflightPassed = true;
   }
 
   /**
@@ -321,11 +321,11 @@ export class ValohaiClient {
     const url = repositoryPath(repositoryId);
     const send = async (method: WriteMethod) =>
       this.call({ method, url, data: method === 'PUT' ? await whole() : partial }, ctx, (status) => status, [405]);
-    const first = writeMethods.get(this.host) ?? 'PATCH';
+    const first = this.writeMethod ?? 'PATCH';
     const other: WriteMethod = first === 'PATCH' ? 'PUT' : 'PATCH';
     for (const method of [first, other]) {
       if ((await send(method)) !== 405) {
-        writeMethods.set(this.host, method);
+        this.writeMethod = method;
         return;
       }
     }

@@ -346,6 +346,28 @@ describe('BitbucketClient against an HTTP server', () => {
       assert.ok(err instanceof BitbucketRateLimitError);
       assert.match(err.message, /per hour/);
       assert.match(err.message, /[Ww]ait/);
+      assert.equal(bb.log.length, 2, 'a 429 without Retry-After is asked again once, not until the attempts run out');
+    });
+
+    it("429 as Bitbucket sends it to an API token (text/plain, no Retry-After): retried once, quickly; a burst that cleared goes on", async () => {
+      bb.faults.add({ path: '/repositories/acme/models$', times: 1, status: 429, body: 'Rate limit for this resource has been exceeded.' });
+      const { client, retries } = bb.client({ maxAttempts: 5 });
+      assert.equal((await client.getRepository('acme', 'models')).slug, 'models');
+      assert.equal(bb.log.length, 2);
+      assert.equal(retries.length, 1);
+      assert.ok((retries[0]?.delayMs ?? Infinity) < 1000, 'the one retry is quick');
+    });
+
+    it('429 without Retry-After, again on the retry: two requests in all, however many attempts the policy allows', async () => {
+      bb.faults.add({ path: '/repositories/acme/models$', times: 3, status: 429, body: 'Rate limit for this resource has been exceeded.' });
+      const { client, retries } = bb.client({ maxAttempts: 10 });
+      const err = await client.getRepository('acme', 'models').catch((e: unknown) => e);
+      assert.ok(err instanceof BitbucketRateLimitError);
+      assert.equal(bb.log.length, 2);
+      assert.equal(retries.length, 1);
+      // Each call has its own one retry: the next call asks once more, then stops again.
+      const again = await client.getRepository('acme', 'models').catch((e: unknown) => e);
+      assert.equal((again as { slug?: string }).slug, 'models', 'the third 429 was the last the fault gave');
       assert.equal(bb.log.length, 4);
     });
 

@@ -202,9 +202,11 @@ describe("a token's own role in the workspace", () => {
     );
   });
 
-  it('asks nothing and answers null for a workspace id that is no UUID', async () => {
+  it('asks by slug for a workspace named by its slug, and asks nothing for a name that is neither', async () => {
     const t = stub(() => json(200, { permission: 'owner' }));
-    assert.equal(await tokenAdministersWorkspace(t, 'acme'), null);
-    assert.equal(t.sent.length, 0);
+    assert.equal(await tokenAdministersWorkspace(t, 'acme'), true);
+    assert.equal(t.sent.length, 1);
+    assert.equal(await tokenAdministersWorkspace(t, 'acme/../other'), null);
+    assert.equal(t.sent.length, 1);
   });
 });

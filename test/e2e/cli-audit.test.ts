@@ -89,14 +89,15 @@ describe('CLI audit: every access key of a workspace', () => {
     const rule = lane.stack.bitbucket.faults.add({ method: 'GET', path: '/deploy-keys/?$', after: 3, status: 429, body: 'Rate limit for this resource has been exceeded', headers: { 'retry-after': '120' } });
     let stopped;
     try {
-      stopped = await runCli(['audit', WORKSPACE, '--json'], lane.env);
+      // --no-wait: it stops at the 429 instead of waiting for Bitbucket and going on.
+      stopped = await runCli(['audit', WORKSPACE, '--json', '--no-wait'], lane.env);
     } finally {
       lane.stack.bitbucket.faults.remove(rule);
     }
     assert.equal(stopped.code, 1, stopped.stderr);
     assert.equal(stopped.stdout, '', 'nothing half-read is printed as if it were the audit');
-    assert.match(stopped.stderr, new RegExp(`Reading the access keys of ${whole.repositories} of ${whole.repositories} repositories: about ${whole.repositories} requests`));
-    const after = /stopped the audit after (\d+) of (\d+) repositories; what was read is kept/.exec(stopped.stderr);
+    assert.match(stopped.stderr, new RegExp(`Reading the access keys of ${whole.repositories} of ${whole.repositories} repositories\\. This audit will send about ${whole.repositories + 1} Bitbucket requests`));
+    const after = /Bitbucket's rate limit \(429, too many requests\) stopped the audit after (\d+) of (\d+) repositories; what was read is kept/.exec(stopped.stderr);
     assert.ok(after, stopped.stderr);
     const read = Number(after[1]);
     assert.ok(read >= 3 && read < whole.repositories);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { BitbucketTransport } from '../../src/bitbucket/index';
 import { DISCOVERY_LIMITS } from '../../src/connect/index';
 import { demoWithRepos, libraryRepos, type Seed } from '../../dev/seed/index';
-import { bb, PROJECTS, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
+import { bb, PROJECTS, spendTokenHour, startHarness, valueOf, vh, type Harness } from './support/forge-fixture';
 
 /** Counts what is sent with the stored token, and how much of it is in flight at once. */
 class TokenMeter {
@@ -102,10 +102,9 @@ describe('bounded discovery and page loads', () => {
 
 describe('the request budget', () => {
   let h: Harness;
-  const LIMIT = 150;
 
   before(async () => {
-    h = await startHarness({ rateLimitPerHour: LIMIT });
+    h = await startHarness();
     valueOf(await h.call('saveValohaiToken', { host: h.stack.valohai.url, token: vh.admin.token }, h.context('admin')));
     valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
   });
@@ -113,17 +112,11 @@ describe('the request budget', () => {
     await h?.close();
   });
 
-  test('a connect that would not fit in what is left of the hour is refused before anything changes', async () => {
-    // Someone else spent most of the admin's hour: 20 requests are left. Here the app reads as the admin
-    // too, so discovery's dozen reads come out of them; listing the keys of the 4 repositories leaves 4,
-    // and adding and replacing theirs (8) does not fit.
-    const auth = `Basic ${Buffer.from(`${bb.admin.email}:${bb.admin.token}`).toString('base64')}`;
-    let left = LIMIT;
-    while (left > 20) {
-      const res = await fetch(`${h.stack.bitbucket.url}/repositories/acme/datasets`, { headers: { authorization: auth } });
-      left = Number(res.headers.get('x-ratelimit-remaining'));
-      assert.ok(Number.isFinite(left));
-    }
+  test("a connect that would not fit in what the app's ledger has left of the token's hour is refused before anything changes", async () => {
+    // Bitbucket tells an API token nothing of its hour: the app's own count does. Other work of the token's
+    // user spent 990 of the 1,000 this hour, in this minute; the connect's plan needs more than the 10 left.
+    const spentAt = h.platform.clock.now().getTime();
+    await spendTokenHour(h, { interactive: 990 });
     const before = h.stack.bitbucket.requests.length;
     const started = valueOf(
       await h.call('startConnect', { projectId: PROJECTS.inference.id, ref: 'main', keyType: 'ed25519', submodules: true }, h.context('admin', 'inference-api')),
@@ -131,7 +124,11 @@ describe('the request budget', () => {
     await h.platform.idle();
     const job = valueOf(await h.call('getJob', { jobId: started.jobId }, h.context('admin', 'inference-api')));
     assert.equal(job.status, 'failed');
-    assert.match(job.result?.error ?? '', /Nothing was changed: this needs about \d+ more Bitbucket requests, but the API token has \d+ left this hour/);
+    const error = job.result?.error ?? '';
+    assert.match(error, /Nothing was changed: this needs about \d+ more Bitbucket requests, but the API token has \d+ left this hour/);
+    // The minute the 990 were spent in leaves the rolling hour an hour later: then it fits.
+    const fits = new Date(Math.floor(spentAt / 60_000) * 60_000 + 3_600_000).toISOString().slice(11, 16);
+    assert.ok(error.includes(`It fits again at about ${fits} UTC`), error);
     const calls = h.stack.bitbucket.requests.slice(before);
     assert.ok(!calls.some((c) => c.path.includes('/deploy-keys') && c.method !== 'GET'), 'no key was added or removed');
     assert.ok(!calls.some((c) => c.status === 429), 'it stopped before Bitbucket had to refuse');

@@ -3,12 +3,13 @@
 // one batch at a time, and who may ask about which repositories.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { FaultRule } from '../../dev/faults';
 import { buildFleetSeed, type FleetFacts } from '../../dev/seed/index';
 import type { BatchView, StartBatchPayload } from '../../src/forge/contract';
-import { FLEET_REQUESTS_PER_HOUR, HOUR_MS, recordSpent } from '../../src/forge/fleet/budget';
+import { FLEET_SHARE, HOUR_MS } from '../../src/forge/fleet/budget';
 import { keys } from '../../src/forge/store/keys';
 import type { StoredConnection } from '../../src/forge/store/records';
-import { ALL_TOKENS, assertNoSecrets, bb, errorOf, startHarness, valueOf, vh, type Harness, type SentRequest } from './support/forge-fixture';
+import { ALL_TOKENS, assertNoSecrets, bb, errorOf, spendTokenHour, startHarness, valueOf, vh, type Harness, type SentRequest } from './support/forge-fixture';
 
 /** Six plain repositories the tests connect in bulk, then rotate, verify, cancel and disconnect. */
 const SLUGS = ['fleet-020', 'fleet-021', 'fleet-022', 'fleet-023', 'fleet-024', 'fleet-025'];
@@ -24,6 +25,16 @@ async function run(h: Harness, payload: StartBatchPayload): Promise<BatchView> {
   valueOf(await h.call('startBatch', payload, h.context('admin')));
   await h.platform.idle();
   return batch(h);
+}
+
+/** `run`, with Bitbucket answering as `fault` says while the batch's jobs run. */
+async function runWithFault(h: Harness, fault: FaultRule, payload: StartBatchPayload): Promise<BatchView> {
+  const id = h.stack.bitbucket.faults.add(fault);
+  try {
+    return await run(h, payload);
+  } finally {
+    h.stack.bitbucket.faults.remove(id);
+  }
 }
 
 function connectionOf(h: Harness, slug: string): Promise<StoredConnection | undefined> {
@@ -149,19 +160,13 @@ describe('bulk actions over a 500-repository workspace', () => {
   test('one repository failing (its key write refused) fails with the reason; the others finish', async () => {
     h.advance(HOUR_MS + 60_000);
     const before = await connectionOf(h, 'fleet-022');
-    const fault = h.stack.bitbucket.faults.add({ method: 'POST', path: 'fleet-022/deploy-keys$', status: 500, body: { type: 'error', error: { message: 'Something went wrong' } } });
-    let done: BatchView;
-    try {
-      done = await run(h, { action: 'rotate', repositories: NAMES });
-    } finally {
-      h.stack.bitbucket.faults.remove(fault);
-    }
+    const done = await runWithFault(h, { method: 'POST', path: 'fleet-022/deploy-keys$', status: 500, body: { type: 'error', error: { message: 'Something went wrong' } } }, { action: 'rotate', repositories: NAMES });
     assert.equal(done.status, 'done', done.progress);
     assert.deepEqual(done.counts, { queued: 0, running: 0, done: 5, failed: 1, skipped: 0 });
     assert.equal(done.failed.length, 1);
     assert.equal(done.failed[0]?.repository, 'acme/fleet-022');
     assert.match(done.failed[0]?.error ?? '', /^Bitbucket answered 500 while adding an access key to acme\/fleet-022/);
-    assert.match(done.progress, /^Done: 5 of 6 done, 1 failed\.$/);
+    assert.match(done.progress, /^Done \(5 of 6\), 1 failed\.$/);
     // Make-before-break: the failed one still has its old key, and Valohai still fetches with it.
     const after = await connectionOf(h, 'fleet-022');
     assert.equal(after?.record.fingerprint, before?.record.fingerprint);
@@ -170,21 +175,25 @@ describe('bulk actions over a 500-repository workspace', () => {
     assert.deepEqual(failedOnly?.items.map((i) => i.repository), ['acme/fleet-022']);
   });
 
-  test('when the hour\'s fleet budget is spent, the batch waits with delayed steps, says when it resumes, and does', async () => {
+  test("when the token's hour has no room for automatic work, the batch waits with delayed steps, says when it resumes, and does", async () => {
     h.advance(HOUR_MS + 60_000);
-    const ws = h.workspaceId.replace(/[{}]/g, '');
-    // Other fleet work spent all but two rotations' worth of this hour.
-    await recordSpent(h.platform.store, ws, h.platform.clock.now(), FLEET_REQUESTS_PER_HOUR - 8);
+    // Other automatic work of the token's user spent all but two rotations' worth of its share this hour.
+    const spentAt = h.platform.clock.now().getTime();
+    await spendTokenHour(h, { unattended: FLEET_SHARE - 8 });
     const plan = valueOf(await h.call('planBatch', { action: 'rotate', repositories: NAMES }, h.context('admin')));
+    assert.equal(plan.budget.perHour, FLEET_SHARE);
     assert.equal(plan.budget.leftThisHour, 8);
+    assert.equal(plan.budget.refillsAt, new Date(Math.floor(spentAt / 60_000) * 60_000 + HOUR_MS).toISOString(), 'when the minute they were spent in leaves the hour');
     assert.equal(plan.extraHours, 1);
     assert.match(plan.duration, /pauses and resumes by itself/);
+    const from = sent.length;
     const waiting = await run(h, { action: 'rotate', repositories: NAMES });
     assert.equal(waiting.status, 'waiting', waiting.progress);
     assert.equal(waiting.counts.done, 2);
     assert.equal(waiting.counts.queued, 4);
     assert.ok(waiting.resumesAt);
-    assert.match(waiting.progress, /^2 of 6 done; resumes at \d\d:\d\d UTC when the request budget refills\.$/);
+    assert.match(waiting.progress, /^2 of 6 done; resumes at about \d\d:\d\d UTC when the stored token's hour has room\.$/);
+    assert.ok(tokenSince(from).length <= 8, `the two rotations stayed within the 8 left (${tokenSince(from).length})`);
     assert.equal(h.platform.delayedMessages.filter((m) => m.message.type === 'fleet-batch').length >= 1, true);
     for (let hop = 0; hop < 8 && (await batch(h)).status === 'waiting'; hop++) {
       h.advance(900_000);
@@ -195,6 +204,29 @@ describe('bulk actions over a 500-repository workspace', () => {
     assert.equal(done.status, 'done', done.progress);
     assert.equal(done.counts.done, 6);
     assert.equal(h.stack.bitbucket.requests.filter((r) => r.status === 429).length, 0, 'no 429 on the way');
+  });
+
+  test("a repository whose job met Bitbucket's 429 goes back in the queue and runs again after the back-off, not the hour", async () => {
+    h.advance(HOUR_MS + 60_000);
+    const before = await connectionOf(h, 'fleet-023');
+    // As Bitbucket answers it: plain text, no Retry-After. Once, on the new key's write.
+    const waiting = await runWithFault(h, { method: 'POST', path: 'fleet-023/deploy-keys$', times: 1, status: 429, body: 'Rate limit for this resource has been exceeded.' }, { action: 'rotate', repositories: NAMES });
+    assert.equal(waiting.status, 'waiting', waiting.progress);
+    assert.equal(waiting.counts.failed, 0, 'a 429 fails no repository');
+    assert.ok(waiting.counts.queued >= 1, JSON.stringify(waiting.counts));
+    assert.equal(waiting.items.find((i) => i.repository === 'acme/fleet-023')?.status, 'queued');
+    const wait = Date.parse(waiting.resumesAt ?? '') - h.platform.clock.now().getTime();
+    assert.ok(wait > 50_000 && wait <= 60_000, `the first back-off is a minute (${wait} ms)`);
+    h.advance(wait + 1000);
+    h.platform.runDue();
+    await h.platform.idle();
+    const done = await batch(h);
+    assert.equal(done.status, 'done', done.progress);
+    assert.deepEqual(done.counts, { queued: 0, running: 0, done: 6, failed: 0, skipped: 0 });
+    const after = await connectionOf(h, 'fleet-023');
+    assert.notEqual(after?.record.fingerprint, before?.record.fingerprint, 'rotated on its second run');
+    assert.deepEqual(keysOn(h, 'fleet-023'), [after?.record.label], 'one key left: nothing of the stopped run remains');
+    assert.ok(after?.lastFetch?.ok);
   });
 
   test('one batch at a time, and cancel midway: running jobs finish, the rest are not started', async () => {
@@ -226,7 +258,7 @@ describe('bulk actions over a 500-repository workspace', () => {
   });
 
   test('disconnect in bulk needs the workspace typed; then every key goes and the connections with them', async () => {
-    for (const confirm of [undefined, 'acme-typo', 'umbrella']) {
+    for (const confirm of [undefined, 'acme-typo', 'umbrella', 'ACME']) {
       const err = errorOf(await h.call('startBatch', { action: 'disconnect', repositories: NAMES, ...(confirm ? { confirm } : {}) }, h.context('admin')));
       assert.equal(err.code, 'invalid-payload', err.message);
       assert.match(err.fix, /Type acme/);

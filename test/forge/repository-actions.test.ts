@@ -265,7 +265,7 @@ describe('connect, rotate and disconnect with the stored API token', () => {
 describe('when Bitbucket stops accepting the stored token', () => {
   test('the job fails with the fix, and the pages switch to the manual path', async () => {
     valueOf(
-      await h.call('saveBitbucketToken', { email: bb.adminWithoutWriteSshKey.email, token: bb.adminWithoutWriteSshKey.token }, h.context('admin')),
+      await h.call('saveBitbucketToken', { email: bb.adminWithoutWriteSshKey.email, token: bb.adminWithoutWriteSshKey.token, confirmWorse: true }, h.context('admin')),
     );
     // Revoked on Bitbucket's side after it was saved.
     const tokens = h.stack.bitbucket.state.apiTokens;

@@ -113,7 +113,7 @@ describe('a stored token whose account administers repositories but not the work
 
   test('asked on its own, a repository the token cannot read the permissions of is refused, as before batching', async () => {
     // The writer's token: no workspace admin, no repository admin anywhere.
-    valueOf(await h.call('saveBitbucketToken', { email: bb.writer.email, token: bb.writer.token }, h.context('admin')));
+    valueOf(await h.call('saveBitbucketToken', { email: bb.writer.email, token: bb.writer.token, confirmWorse: true }, h.context('admin')));
     const before = h.stack.bitbucket.requests.length;
     const context = { ...h.context('admin'), repositoryUuid: uuidOf('datasets') };
     const job = await run(h, 'admin', 'datasets', h.call('startConnect', { projectId: PROJECTS.datasets.id, ref: 'main', keyType: 'ed25519', submodules: false }, context));

@@ -111,6 +111,50 @@ describe('saving credentials', () => {
     assert.ok(settings.repositories.every((r) => r.state === 'not-connected'));
   });
 
+  test('a token lacking a scope the stored one has is refused, naming what would stop working, and the stored one stays', async () => {
+    const secretBefore = JSON.stringify([...h.platform.secrets.dump()]);
+    const error = errorOf(
+      await h.call('saveBitbucketToken', { email: bb.adminWithoutWriteSshKey.email, token: bb.adminWithoutWriteSshKey.token }, h.context('admin')),
+    );
+    assert.equal(error.code, 'worse-token');
+    assert.match(error.message, /kept/);
+    assert.match(error.message, /write:ssh-key:bitbucket/);
+    assert.match(error.message, /Connect and Rotate fail/);
+    assert.doesNotMatch(error.message, /another account|not an admin/, 'the same admin account: only the scope is lost');
+    assert.match(error.fix, /Replace anyway/);
+    assert.equal(JSON.stringify([...h.platform.secrets.dump()]), secretBefore, 'the working token is still the stored one');
+    assert.deepEqual(valueOf(await h.call('getWorkspaceSettings', {}, h.context('admin'))).bitbucket.missingScopes, []);
+  });
+
+  test("another account's token, not a workspace admin's, is refused for both; confirmed, it replaces the stored one", async () => {
+    const error = errorOf(await h.call('saveBitbucketToken', { email: bb.writer.email, token: bb.writer.token }, h.context('admin')));
+    assert.equal(error.code, 'worse-token');
+    assert.match(error.message, /not an admin of this workspace/);
+    assert.match(error.message, new RegExp(`not of ${bb.admin.displayName}`));
+    assert.equal(valueOf(await h.call('getWorkspaceSettings', {}, h.context('admin'))).bitbucket.email, bb.admin.email);
+
+    const summary = valueOf(await h.call('saveBitbucketToken', { email: bb.writer.email, token: bb.writer.token, confirmWorse: true }, h.context('admin')));
+    assert.equal(summary.email, bb.writer.email);
+    assert.equal(summary.workspaceAdmin, false);
+    // Back to the admin's token: it is another account's again, which is asked about, but nothing else is lost.
+    const back = errorOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
+    assert.equal(back.code, 'worse-token');
+    assert.match(back.message, new RegExp(`not of ${bb.writer.displayName}`));
+    assert.doesNotMatch(back.message, /lacks|not an admin/);
+    assert.equal(valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token, confirmWorse: true }, h.context('admin'))).email, bb.admin.email);
+  });
+
+  test('a stored token Bitbucket refuses is replaced without a question', async () => {
+    const ws = h.workspaceId;
+    const summary = (await h.platform.store.get<{ bitbucket: Record<string, unknown> }>(keys.settings(ws))) as { bitbucket: Record<string, unknown> };
+    await h.platform.store.set(keys.settings(ws), { ...summary, bitbucket: { ...summary.bitbucket, problem: { code: 'invalid-token', message: 'Refused (401).', fix: 'Save a new one.' } } });
+    const saved = valueOf(
+      await h.call('saveBitbucketToken', { email: bb.adminWithoutWriteSshKey.email, token: bb.adminWithoutWriteSshKey.token }, h.context('admin')),
+    );
+    assert.deepEqual(saved.missingScopes, ['write:ssh-key:bitbucket']);
+    valueOf(await h.call('saveBitbucketToken', { email: bb.admin.email, token: bb.admin.token }, h.context('admin')));
+  });
+
   test('clearing the Bitbucket token keeps the Valohai one', async () => {
     const settings = valueOf(await h.call('clearCredentials', { which: 'bitbucket' }, h.context('admin')));
     assert.equal(settings.bitbucket.configured, false);

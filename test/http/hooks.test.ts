@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hooked, watchMethods, type MethodCall, type RequestHooks } from '../../src/http/hooks';
-import { countRequests, noteRateLimited, noteRefusal, RateBudget, type BitbucketRequest, type BitbucketResponse, type BitbucketTransport } from '../../src/bitbucket/index';
+import { countRequests, noteRefusal, RateBudget, type BitbucketRequest, type BitbucketResponse, type BitbucketTransport } from '../../src/bitbucket/index';
 
 type Req = { path: string };
 type Res = { status: number };
@@ -119,20 +119,6 @@ describe('Bitbucket hooks', () => {
     await transport.request(get);
     await transport.request(get);
     assert.equal(refusals.length, 2);
-  });
-
-  it("notes a 429's wait: its Retry-After in seconds, or else the hour", async () => {
-    const now = new Date('2026-01-01T00:00:00Z');
-    const until: string[] = [];
-    const transport = hooked(
-      replying({ status: 429, headers: { 'retry-after': '120' }, text: '' }, { status: 200, headers: {}, text: '' }, { status: 429, headers: { 'retry-after': 'soon' }, text: '' }),
-      noteRateLimited(
-        () => now,
-        (at) => until.push(at.toISOString()),
-      ),
-    );
-    for (let i = 0; i < 3; i++) await transport.request(get);
-    assert.deepEqual(until, ['2026-01-01T00:02:00.000Z', '2026-01-01T01:00:00.000Z']);
   });
 
   it("RateBudget, as a hook, follows the rate-limit headers of the answers", async () => {

@@ -81,7 +81,7 @@ export const connection: ConnectionStatus = {
     { repository: 'acme/trainer', state: 'present', id: 11, lastUsed: '2025-07-28T10:15:00Z', accessKeysUrl: repository.accessKeysUrl },
     { repository: 'acme/datasets', state: 'present', id: 12, lastUsed: null, accessKeysUrl: 'https://bitbucket.org/acme/datasets/admin/access-keys/' },
   ],
-  valohaiCommit: { identifier: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39', commitTime: '2025-07-28T10:14:00Z' },
+  valohaiCommit: { identifier: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39', fetchedAt: '2025-07-28T10:14:00Z' },
   bitbucketHead: '4f2a9c1d8e7b6a5f4e3d2c1b0a9f8e7d6c5b4a39',
   verifiedAt: '2025-07-28T10:16:00Z',
   lastPushFetch: { at: '2025-07-28T10:14:30Z', commits: 2, errors: [] },
@@ -520,7 +520,7 @@ function auditAt(poll: number, payload: PayloadOf<'getAudit'>): FleetAuditView |
       ...auditBase,
       status: 'waiting',
       finishedAt: null,
-      progress: '300 of 500 repositories read, 30 access keys found; resumes at 14:05 UTC when the request budget refills.',
+      progress: "300 of 500 repositories read, 30 access keys found; resumes at about 14:05 UTC when the stored token's hour has room.",
       repositoriesRead: 300,
       keysFound: 30,
       resumesAt: at(20 * 60_000),
@@ -553,16 +553,36 @@ export const batchFailure =
 export function fleetPlan(payload: PayloadOf<'planBatch'>): BatchPlan {
   const named = payload.repositories ?? [];
   const byName = new Map(fleetSettings.repositories.map((r) => [r.fullName, r]));
+  if (payload.action === 'connect') {
+    // The first names two submodule repositories; the plan could not read the second's .gitmodules.
+    const [first, second] = named.filter((n) => byName.get(n)?.state === 'not-connected');
+    const act = [
+      ...(first ? [{ repository: first, targets: 3, requests: 12, project: first.split('/')[1], repositories: [first, 'acme/datasets', 'acme/training-lib'] }] : []),
+      ...(second ? [{ repository: second, targets: 1, requests: 4, project: second.split('/')[1], submodulesUnread: true }] : []),
+    ];
+    const total = act.reduce((n, a) => n + a.requests, 0);
+    return {
+      action: 'connect',
+      keyType: payload.keyType ?? 'rsa',
+      act,
+      skip: [],
+      requests: { total, perTarget: 4, source: 'at most 4 requests per repository the key goes on' },
+      budget: { perHour: 600, leftThisHour: 540, refillsAt: null },
+      extraHours: 0,
+      duration: `${act.length} repositories, about ${total} stored-token requests: fits in this hour, as bulk actions may still make 540 of their 600 requests an hour with the stored token; 3 repositories at a time.`,
+    };
+  }
   const act = named.filter((n) => byName.get(n)?.state === 'connected');
   const skip = named.filter((n) => byName.get(n)?.state !== 'connected');
   return {
     action: payload.action,
+    keyType: payload.action === 'rotate' ? (payload.keyType ?? null) : null,
     act: act.map((repository) => ({ repository, targets: 2, requests: 8 })),
     skip: skip.map((repository) => ({ repository, reason: 'not connected to Valohai' })),
     requests: { total: act.length * 8, perTarget: 4, source: 'four requests per repository the key is on: list, add, list again, remove' },
     budget: { perHour: 600, leftThisHour: 540, refillsAt: null },
     extraHours: 0,
-    duration: `${act.length} repositories, about ${act.length * 8} stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.`,
+    duration: `${act.length} repositories, about ${act.length * 8} stored-token requests: fits in what automatic work may still spend of the token's hour (540 of 600 left), 3 repositories at a time.`,
   };
 }
 
@@ -582,7 +602,7 @@ function batchAt(phase: number, payload: PayloadOf<'getBatch'>): BatchView {
     },
     {
       status: 'done',
-      progress: 'Done: 1 of 2 done, 1 failed, 1 skipped.',
+      progress: 'Done (1 of 2), 1 failed, 1 skipped.',
       items: [
         item('acme/fleet-001', 'done', { requests: 8 }),
         item('acme/fleet-002', 'failed', { error: batchFailure, requests: 3 }),
@@ -634,8 +654,33 @@ export const scenarios: Record<string, Scenario> = {
             })
           : ok({ configured: true, host: p.host ?? 'https://app.valohai.com', username: 'grace', lifetime: lifetime(at(0), p.expiresOn ?? null) }),
       saveBitbucketToken: (p) =>
-        ok({ configured: true, email: p.email, accountName: 'Grace Hopper', missingScopes: [], lifetime: lifetime(at(0), p.expiresOn ?? null) }),
+        p.token === 'ATATT-fewer-scopes' && !p.confirmWorse
+          ? fail({
+              code: 'worse-token',
+              message:
+                'The stored Bitbucket API token was kept: the new one does less. It lacks write:ssh-key:bitbucket, which the stored token has: adding access keys, so Connect and Rotate fail would stop working.',
+              fix: 'Save a token with every scope the stored one has, of a workspace admin, or choose Replace anyway to store this one instead.',
+            })
+          : ok({
+              configured: true,
+              email: p.email,
+              accountName: 'Grace Hopper',
+              missingScopes: p.token === 'ATATT-fewer-scopes' ? ['write:ssh-key:bitbucket'] : [],
+              lifetime: lifetime(at(0), p.expiresOn ?? null),
+            }),
       clearCredentials: () => ok(workspaceSettings),
+      ...noFleetWork,
+    },
+  },
+  'workspace-token-expired': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () =>
+        ok({
+          ...workspaceSettings,
+          valohai: { ...workspaceSettings.valohai, lifetime: lifetime(at(-400 * DAY), dateIn(-3)) },
+          bitbucket: { ...workspaceSettings.bitbucket, missingScopes: [], lifetime: lifetime(at(-400 * DAY), dateIn(-3)) },
+        }),
       ...noFleetWork,
     },
   },
@@ -956,6 +1001,38 @@ export const scenarios: Record<string, Scenario> = {
         const manual = await (scenarios['repo-manual']?.replies.getRepositoryPage as ReplyFn<'getRepositoryPage'>)({}, 1);
         return manual.ok ? ok({ ...manual.value, setup: { ...manual.value.setup, tokenNotices: [expiringTokenNotice] } }) : manual;
       },
+    },
+  },
+  // The stored token's hour is spent (by the app's own count): the pages render what the app stored.
+  'workspace-hour-spent': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: () =>
+        ok({
+          ...workspaceSettings,
+          bitbucket: { ...workspaceSettings.bitbucket, hour: { spent: 1000, unattended: 600, limit: 1000, resumesAt: '2026-12-07T14:05:00.000Z' } },
+        }),
+      saveBitbucketToken: (p) => ok({ configured: true, email: p.email, accountName: 'Grace Hopper', missingScopes: [], lifetime: lifetime(at(0), null) }),
+      ...noFleetWork,
+    },
+  },
+  'repo-hour-spent': {
+    module: 'repository',
+    replies: {
+      getRepositoryPage: () =>
+        ok({
+          ...connectedPage,
+          setup: {
+            ...setup,
+            tokenNotices: [
+              {
+                message: "The stored Bitbucket API token (Ada Lovelace) has used its hour: 1000 of its 1000 requests, by the app's count.",
+                fix: 'Actions that need the token can start again about 14:05 UTC. This page shows what the app stored, and the token forms work as usual.',
+              },
+            ],
+          },
+          connection: { ...connection, keysSeenAt: at(-1) },
+        }),
     },
   },
 };

@@ -404,7 +404,7 @@ describe('the fleet: workspace page', () => {
     assert.equal(await dialog.getByRole('heading', { level: 1 }).innerText(), 'Rotate 2 repositories?');
     assert.equal(
       await page.getByTestId('batch-plan-duration').innerText(),
-      "2 repositories, about 16 stored-token requests: fits in this hour's fleet budget (540 of 600 left), 3 repositories at a time.",
+      "2 repositories, about 16 stored-token requests: fits in what automatic work may still spend of the token's hour (540 of 600 left), 3 repositories at a time.",
     );
     assert.deepEqual(await page.getByTestId('batch-plan-act').getByRole('listitem').allInnerTexts(), [
       'acme/fleet-001: the key on 2 repositories, about 8 requests',
@@ -452,6 +452,22 @@ describe('the fleet: workspace page', () => {
     await page.close();
   });
 
+  test('bulk connect: the plan names each repository the key goes on, submodules included, and the key type', async () => {
+    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    for (const name of ['acme/fleet-003', 'acme/fleet-006']) await page.getByTestId(`repo-select-${name}`).check();
+    await choose(page, 'batch-action', 'Connect to Valohai');
+    await page.getByTestId('batch-plan-selected').click();
+    await page.getByRole('dialog').waitFor();
+    assert.deepEqual(await page.getByTestId('batch-plan-act').getByRole('listitem').allInnerTexts(), [
+      'acme/fleet-003, to Valohai project fleet-003: the key on acme/fleet-003, acme/datasets, acme/training-lib, about 12 requests',
+      'acme/fleet-006, to Valohai project fleet-006: the key on acme/fleet-006 and on each submodule repository its .gitmodules names (read when it runs), about 4 requests for acme/fleet-006 itself',
+    ]);
+    assert.equal(await page.getByTestId('batch-plan-key-type').innerText(), 'New keys: RSA 4096 (the key type Valohai documents).');
+    await checkState(page, 'workspace-fleet-connect-plan');
+    await page.getByTestId('batch-plan-cancel').click();
+    await page.close();
+  });
+
   test('bulk disconnect wants the workspace slug typed; Escape closes the plan and nothing starts', async () => {
     const page = await open('workspace-fleet', { ready: 'batch-section' });
     const sent = pages.server.invocations.length;
@@ -468,6 +484,10 @@ describe('the fleet: workspace page', () => {
     await page.getByTestId('batch-confirm').fill('acme-wrong');
     await page.getByTestId('batch-plan-start').click();
     await page.getByTestId('batch-confirm-error').waitFor();
+    // The slug exactly as shown: another case is not it.
+    await page.getByTestId('batch-confirm').fill('ACME');
+    await page.getByTestId('batch-plan-start').click();
+    assert.equal(await page.getByTestId('batch-confirm-error').innerText(), 'Type acme to confirm.');
     await checkState(page, 'workspace-fleet-disconnect-confirm');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
@@ -514,7 +534,7 @@ describe('the fleet: workspace page', () => {
     assert.equal(await page.getByTestId('audit-bar').getAttribute('aria-valuenow'), '212');
     assert.equal(await page.getByTestId('audit-bar').getAttribute('aria-valuemax'), '500');
     assert.ok(await page.getByTestId('audit-start').isDisabled(), 'one audit at a time');
-    await progress.filter({ hasText: '300 of 500 repositories read, 30 access keys found; resumes at 14:05 UTC when the request budget refills.' }).waitFor({ timeout: 10_000 });
+    await progress.filter({ hasText: "300 of 500 repositories read, 30 access keys found; resumes at about 14:05 UTC when the stored token's hour has room." }).waitFor({ timeout: 10_000 });
     await progress.filter({ hasText: /^Done: 500 of 500 repositories read/ }).waitFor({ timeout: 10_000 });
     // Progress polls cost no Bitbucket request: they ask for no keys.
     const polls = pages.server.invocations.slice(sent).filter((i) => i.functionKey === 'getAudit');

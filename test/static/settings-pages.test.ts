@@ -57,6 +57,41 @@ describe('workspace settings page', () => {
     await page.close();
   });
 
+  test('a token that does less than the stored one is asked about, and the stored one stays unless Replace anyway', async () => {
+    const page = await open('workspace', { ready: 'valohai-section' });
+    await page.getByTestId('bitbucket-email').fill('grace@acme.example');
+    await page.getByTestId('bitbucket-token').fill('ATATT-fewer-scopes');
+    await page.getByTestId('bitbucket-save').click();
+    const dialog = page.getByTestId('bitbucket-replace-worse');
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /write:ssh-key:bitbucket[\s\S]*Connect and Rotate fail/);
+    assert.equal(await page.getByTestId('bitbucket-saved').count(), 0, 'no green "Saved" while the stored token stays');
+    await checkState(page, 'workspace-worse-token');
+    await page.getByTestId('bitbucket-replace-worse-cancel').click();
+    await page.getByTestId('bitbucket-kept').waitFor();
+    assert.match(await page.getByTestId('bitbucket-owner').innerText(), /Ada Lovelace/, 'the stored token is still the one shown');
+
+    await page.getByTestId('bitbucket-save').click();
+    await page.getByTestId('bitbucket-replace-worse-confirm').click();
+    await page.getByTestId('bitbucket-saved').waitFor();
+    const sent = pages.server.invocations.filter((i) => i.functionKey === 'saveBitbucketToken').slice(-3);
+    assert.deepEqual(
+      sent.map((i) => (i.payload as { confirmWorse?: boolean }).confirmWorse ?? false),
+      [false, false, true],
+      'only the confirmed save says confirmWorse',
+    );
+    await page.close();
+  });
+
+  test('a token past its expiry date is labelled Expired, not Stored', async () => {
+    const page = await open('workspace-token-expired', { ready: 'valohai-section' });
+    for (const kind of ['valohai', 'bitbucket']) {
+      assert.match(await page.getByTestId(`${kind}-state`).innerText(), /^expired$/i, kind);
+      assert.match(await page.getByTestId(`${kind}-lifetime`).innerText(), /expired on/);
+    }
+    await page.close();
+  });
+
   test('a refused token shows what happened and the fix; empty fields are caught before sending', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const before = tokenSaves();
@@ -355,4 +390,30 @@ describe('repository settings page', () => {
 test('every payload the pages sent was accepted by the contract validators', () => {
   assert.ok(pages.server.invocations.length > 10, 'the pages called the resolvers');
   assert.deepEqual(pages.server.refused, []);
+});
+
+describe("the token's hour spent", () => {
+  test('the workspace page says so once, with the time, and the token form still saves', async () => {
+    const page = await open('workspace-hour-spent', { ready: 'valohai-section' });
+    assert.match(await page.getByTestId('token-hour').innerText(), /sent 1000 of the about 1000 requests Bitbucket allows Ada Lovelace/);
+    assert.match(await page.getByTestId('token-hour-spent').innerText(), /start again at about 14:05 UTC/);
+    await page.getByTestId('bitbucket-email').fill('grace@acme.example');
+    await page.getByTestId('bitbucket-token').fill('ATATT-other');
+    await page.getByTestId('bitbucket-token').press('Enter');
+    await page.getByTestId('bitbucket-saved').waitFor();
+    await checkState(page, 'workspace-hour-spent');
+    await page.close();
+  });
+
+  test('the repository page shows the connection as stored, repositories by name, and one notice', async () => {
+    const page = await open('repo-hour-spent', { ready: 'connected-view' });
+    assert.equal(await page.getByTestId('token-notice').count(), 1);
+    assert.match(await page.getByTestId('token-notice').innerText(), /has used its hour[\s\S]*about 14:05 UTC/);
+    const keys = await page.getByTestId('access-keys--table').innerText();
+    assert.match(keys, /acme\/trainer/);
+    assert.doesNotMatch(keys, /\{[0-9a-f-]{36}\}/, 'repositories by name, never by uuid');
+    assert.match(await page.getByTestId('keys-seen-at').innerText(), /As Bitbucket listed them on/);
+    await checkState(page, 'repo-hour-spent');
+    await page.close();
+  });
 });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { audit, auditCsv, DEFAULT_UNUSED_DAYS, type AuditResult } from '../../connect/audit';
 import type { AccessKeyInfo } from '../../connect/index';
+import { BACKOFF_MINUTES } from '../../bitbucket/index';
 import { bitbucketConfig, ConfigError } from '../config';
 import { checkStateDir, FileConnectionStore, readStateFile, stateDir, writeStateFile } from '../state';
 import { bitbucketOf, guard, processIO, type CliIO, type CommonFlags } from './workflows';
@@ -76,8 +77,11 @@ function printAudit(io: CliIO, r: AuditResult, format: 'text' | 'json' | 'csv'):
   io.setExitCode(r.unreadable.length ? 1 : r.keys.some((k) => k.findings.length) ? 3 : 0);
 }
 
-/** Bitbucket allows about this many requests an hour to one user's API token. */
-const HOURLY_REQUESTS = 1000;
+/** Repositories per page of the workspace's listing. */
+const LISTING_PAGE = 100;
+const listingPages = (repositories: number) => Math.max(1, Math.ceil(repositories / LISTING_PAGE));
+/** Stopped by the hour's count, the audit goes on once this many requests (or all it has left) fit. */
+const ROOM_TO_GO_ON = 100;
 /** An audit left unfinished this long is started afresh: the keys it read may have changed. */
 const RESUME_WITHIN_MS = 24 * 3_600_000;
 /** Progress is written after this many repositories, and when the audit stops. */
@@ -168,8 +172,10 @@ export function registerAudit(program: Command, io: CliIO = processIO()): void {
     .option('--csv', 'print CSV on stdout (one row per access key)')
     .option('--unused-days <days>', 'a key not used for this many days is "unused"', String(DEFAULT_UNUSED_DAYS))
     .option('--restart', 'start afresh instead of going on with an audit that stopped at the rate limit')
+    .option('--yes', "start even when, by this computer's count of your API token's hour, the audit does not fit: it reads what the hour allows, waits for room, and goes on")
+    .option('--no-wait', 'when Bitbucket answers 429 (too many requests), stop and keep what was read, instead of waiting (1, 2, 4, 8, then 15 minutes) and going on')
     .option('--bitbucket-api-url <url>', 'Bitbucket API root (env BITBUCKET_API_URL)')
-    .action((workspace: string, opts: CommonFlags & { csv?: boolean; unusedDays: string; restart?: boolean }) =>
+    .action((workspace: string, opts: CommonFlags & { csv?: boolean; unusedDays: string; restart?: boolean; yes?: boolean; wait?: boolean }) =>
       guard(io, async () => {
         if (!/^[A-Za-z0-9_.-]+$/.test(workspace)) throw new ConfigError(`"${workspace}" is not a workspace name: give the workspace's slug, e.g. acme.`);
         if (opts.json && opts.csv) throw new ConfigError('Choose one of --json and --csv.');
@@ -180,7 +186,7 @@ export function registerAudit(program: Command, io: CliIO = processIO()): void {
         const file = new ProgressFile(dir, workspace);
         const bb = bitbucketConfig(io.env, opts);
         const account = `${bb.email.toLowerCase()} at ${bb.apiUrl}`;
-        const now = new Date();
+        const now = io.now?.() ?? new Date();
         let earlier = opts.restart ? undefined : await file.load();
         const distrusted = earlier && distrust(earlier, account, now);
         if (distrusted) {
@@ -193,37 +199,67 @@ export function registerAudit(program: Command, io: CliIO = processIO()): void {
             : undefined;
         const progress: AuditProgress = resumes ?? { workspace, unusedDays, startedAt: now.toISOString(), account, read: {} };
         if (resumes) io.stderr.write(`Going on with the audit started at ${resumes.startedAt}: ${Object.keys(resumes.read).length} repositories already read (--restart starts afresh).\n`);
+        const { bitbucket, hour } = bitbucketOf(io, opts);
+        // The audit says itself when it goes on, and when to run it again.
+        hour.saysItself = true;
+        await hour.open();
         let unsaved = 0;
-        const result = await audit(
-          {
-            bitbucket: bitbucketOf(io, opts),
-            connections: () => store.list(),
-            onPlan: ({ repositories, toRead }) => {
-              const over = toRead > HOURLY_REQUESTS ? ` That is more than the about ${HOURLY_REQUESTS} an hour Bitbucket allows: it stops at the limit, keeps what it read, and running it again goes on.` : '';
-              io.stderr.write(`Reading the access keys of ${toRead} of ${repositories} repositories: about ${toRead} requests of your API token's ${HOURLY_REQUESTS} an hour.${over}\n`);
+        let announced = false;
+        let idleWaits = 0;
+        for (;;) {
+          const readBefore = Object.keys(progress.read).length;
+          const tooManyBefore = hour.tooManyAnswers();
+          const result = await audit(
+            {
+              bitbucket,
+              clock: { now: hour.now },
+              connections: () => store.list(),
+              onPlan: ({ repositories, toRead }) => {
+                if (announced) return;
+                announced = true;
+                // The workspace's listing is sent already (and counted): the key listings are what is left.
+                io.stderr.write(`Reading the access keys of ${toRead} of ${repositories} repositories. ${hour.costLine('audit', toRead + listingPages(repositories))}\n`);
+                const refused = opts.yes ? undefined : hour.refusal('audit', toRead);
+                if (refused) throw new Error(refused);
+              },
+              onRead: async (repository, keys) => {
+                progress.read[repository] = keys;
+                if (++unsaved >= SAVE_EVERY) {
+                  unsaved = 0;
+                  await file.save(progress);
+                }
+              },
             },
-            onRead: async (repository, keys) => {
-              progress.read[repository] = keys;
-              if (++unsaved >= SAVE_EVERY) {
-                unsaved = 0;
-                await file.save(progress);
-              }
-            },
-          },
-          { workspace, unusedDays, alreadyRead: progress.read },
-        );
-        if ('stopped' in result) {
-          await file.save(progress);
-          const until = new Date(Date.now() + (result.retryAfterSeconds ?? 3600) * 1000);
-          io.stderr.write(
-            `Bitbucket's rate limit stopped the audit after ${result.read} of ${result.total} repositories; what was read is kept in ${file.path}. ` +
-              `Run the same command again after ${clockTime(until)} to go on.\n`,
+            { workspace, unusedDays, alreadyRead: progress.read },
           );
-          io.setExitCode(1);
-          return;
+          if (!('stopped' in result)) {
+            await file.clear();
+            printAudit(io, result, opts.json ? 'json' : opts.csv ? 'csv' : 'text');
+            return;
+          }
+          await file.save(progress);
+          const left = result.total - result.read;
+          const why = hour.tooManyAnswers() > tooManyBefore ? "Bitbucket's rate limit (429, too many requests)" : "This computer's count of your API token's hour";
+          const told = result.retryAfterSeconds !== undefined ? new Date(hour.now().getTime() + result.retryAfterSeconds * 1000) : null;
+          const room = hour.goesOnAt(Math.min(left, ROOM_TO_GO_ON));
+          const at = room && told && told > room ? told : room;
+          idleWaits = Object.keys(progress.read).length > readBefore ? 0 : idleWaits + 1;
+          if (opts.wait === false || !at || idleWaits > BACKOFF_MINUTES.length) {
+            io.stderr.write(
+              `${why} stopped the audit after ${result.read} of ${result.total} repositories; what was read is kept in ${file.path}. ` +
+                `Run the same command again${at ? ` after ${clockTime(at)}` : ' later'} to go on.\n`,
+            );
+            io.setExitCode(1);
+            return;
+          }
+          io.stderr.write(
+            `${why} stopped the audit after ${result.read} of ${result.total} repositories: waiting until ${clockTime(at)}, then going on ` +
+              `(what was read is kept in ${file.path}: stopping now and running the same command later goes on too).\n`,
+          );
+          await hour.flush(io);
+          await hour.waitUntil(at);
+          io.stderr.write(`Going on at ${clockTime(hour.now())}: ${left} repositories left to read.\n`);
         }
-        await file.clear();
-        printAudit(io, result, opts.json ? 'json' : opts.csv ? 'csv' : 'text');
       }),
     );
 }

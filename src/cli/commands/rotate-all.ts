@@ -23,9 +23,11 @@ import {
   type KeyType,
   type WorkflowDeps,
 } from '../../connect/index';
+import { aboutTime, BACKOFF_MINUTES } from '../../bitbucket/index';
 import { ConfigError } from '../config';
 import { FileConnectionStore, stateDir } from '../state';
 import type { CliIO } from '../screen';
+import type { CliTokenHour } from '../token-hour';
 
 export interface RotateAllFlags {
   all?: boolean;
@@ -34,6 +36,10 @@ export interface RotateAllFlags {
   dryRun?: boolean;
   json?: boolean;
   submodules?: boolean;
+  /** Start even when the plan does not fit what this computer's count says is left of the hour. */
+  yes?: boolean;
+  /** false (--no-wait): stop where a wait would start, instead of waiting and going on. */
+  wait?: boolean;
 }
 
 /**
@@ -110,7 +116,30 @@ async function unconfirmed(deps: WorkflowDeps, record: ConnectionRecord): Promis
   return undefined;
 }
 
-export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllFlags & { keyType?: KeyType }): Promise<void> {
+/**
+ * Waits, when it must, until the next connection may start: after a 429's wait (1, 2, 4, 8, then 15
+ * minutes), and once its requests fit the hour by this computer's count; says until when, and that it
+ * goes on. False when it must stop instead (--no-wait, or more than an hour's requests).
+ */
+async function roomFor(io: CliIO, hour: CliTokenHour, p: Planned, flags: RotateAllFlags, say: (line: string) => void): Promise<boolean> {
+  const at = hour.goesOnAt(p.requests);
+  if (at && at <= hour.now()) return true;
+  const why = hour.backoffEnds() ? 'after Bitbucket answered 429 (too many requests)' : "for room in your API token's hour (this computer's count)";
+  if (!at || flags.wait === false) {
+    say(`Stopping before ${p.record.repository}: ${at ? `it has to wait ${why}` : 'it needs more requests than an hour allows'}. Run the same command again${at ? ` after ${aboutTime(at)}` : ''}; it goes on with the keys not yet rotated.`);
+    return false;
+  }
+  say(`Waiting until ${aboutTime(at)} ${why}, then going on with ${p.record.repository} (stopping now and running the same command later goes on too).`);
+  await hour.flush(io);
+  await hour.waitUntil(at);
+  say(`Going on at ${aboutTime(hour.now())}.`);
+  return true;
+}
+
+export async function rotateAll(io: CliIO, deps: WorkflowDeps & { hour: CliTokenHour }, flags: RotateAllFlags & { keyType?: KeyType }): Promise<void> {
+  const { hour } = deps;
+  // rotate --all says itself when it waits and goes on.
+  hour.saysItself = true;
   const workspace = flags.workspace?.trim();
   if (!workspace) throw new ConfigError('rotate --all needs --workspace <workspace>: the Bitbucket workspace whose connections to rotate.');
   const minAge = parseAge(flags.olderThan);
@@ -144,24 +173,41 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllF
   }
   say(`${plan.length} connection(s) of ${workspace} with a key ${minAge} days old or older, about ${total} Bitbucket requests (the hour allows about ${HOURLY_REQUEST_LIMIT}):`);
   for (const p of plan) say(`  ${p.record.repository} -> ${p.record.projectName}: key ${p.ageDays} days old, about ${p.requests} requests`);
-  if (total > HOURLY_REQUEST_LIMIT) say('That is more than one hour of the budget: the run stops when the budget runs low; run it again later to go on.');
+  await hour.open();
+  io.stderr.write(`${hour.costLine('rotation', total)}\n`);
   if (flags.dryRun) {
     if (flags.json) io.stdout.json({ ...summary, rotated: [] }, 2);
     io.setExitCode(0);
     return;
   }
+  const refused = flags.yes ? undefined : hour.refusal('rotation', total);
+  if (refused) throw new Error(refused);
 
   const rotated: { repository: string; outcome: string; error?: string }[] = [];
   const skipped: { repository: string; project: string; reason: string }[] = [];
-  for (const [i, p] of plan.entries()) {
+  // 429s in a row on one connection: each waits one step longer (1, 2, 4, 8, 15 minutes), then it stops.
+  let tries = 0;
+  for (let i = 0; i < plan.length; ) {
+    const p = plan[i] as Planned;
+    if (!(await roomFor(io, hour, p, flags, say))) break;
+    const tooManyBefore = hour.tooManyAnswers();
+    const tryAgain = () => {
+      if (hour.tooManyAnswers() === tooManyBefore || tries >= BACKOFF_MINUTES.length) return false;
+      tries++;
+      say(`[${i + 1}/${plan.length}] ${p.record.repository}: Bitbucket answered 429 (too many requests); nothing of it changed, it is tried again after the wait.`);
+      return true;
+    };
     const [ws = '', repo = ''] = p.record.repository.split('/');
     const reason =
       p.record.keySource === 'valohai'
         ? 'its key was made in Valohai: generate a new one there and rotate this repository with --public-key-file'
         : await unconfirmed(deps, p.record);
     if (reason) {
+      if (tryAgain()) continue;
       skipped.push({ repository: p.record.repository, project: p.record.projectName, reason });
       say(`[${i + 1}/${plan.length}] ${p.record.repository} -> ${p.record.projectName}: skipped, not rotated: ${reason}.`);
+      tries = 0;
+      i++;
       continue;
     }
     say(`[${i + 1}/${plan.length}] rotating ${p.record.repository}…`);
@@ -176,13 +222,13 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps, flags: RotateAllF
       submodules: flags.submodules ?? p.record.submodules ?? true,
       restoreOnly: true,
     });
+    // Make-before-break: a rotation stopped by a 429 kept the old key and removed the new one.
+    if (result.outcome === 'failed' && tryAgain()) continue;
+    tries = 0;
+    i++;
     rotated.push({ repository: p.record.repository, outcome: result.outcome, ...(result.error ? { error: result.error } : {}) });
-    say(`[${i + 1}/${plan.length}] ${p.record.repository}: ${result.outcome === 'done' ? 'rotated and verified' : result.outcome === 'unverified' ? 'rotated, fetch not verified' : 'failed, the old key still works'}`);
+    say(`[${i}/${plan.length}] ${p.record.repository}: ${result.outcome === 'done' ? 'rotated and verified' : result.outcome === 'unverified' ? 'rotated, fetch not verified' : 'failed, the old key still works'}`);
     if (result.error) io.stderr.write(`  ${result.error.split('\n').join('\n  ')}\n`);
-    if (result.error && /request budget/i.test(result.error)) {
-      say('Stopping: the request budget is low. Run the same command again later; it goes on with the keys not yet rotated.');
-      break;
-    }
   }
   if (skipped.length) {
     io.stderr.write(

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { BitbucketClient, createFetchTransport, hooked, RateBudget } from '../../bitbucket/index';
+import { BitbucketClient, createFetchTransport, hooked } from '../../bitbucket/index';
 import {
   appKeyType,
   connect,
@@ -30,6 +30,7 @@ import { terminalProgress } from '../progress';
 import { processScreens, type CliIO } from '../screen';
 import { readPublicKeyFile } from '../public-key-file';
 import { DirectoryLock, FileConnectionStore, stateDir } from '../state';
+import { finishTokenHours, tokenHourFor, type CliTokenHour } from '../token-hour';
 import { rotateAll, type RotateAllFlags } from './rotate-all';
 
 // The commands and the test harness take it from here, beside processIO.
@@ -108,22 +109,29 @@ function valohaiClient(io: CliIO, flags: CommonFlags): ValohaiClient {
   return new ValohaiClient({ host: valohai.host, token: valohai.token, retry, timeoutMs: timeout });
 }
 
-/** Bitbucket with the caller's own API token, its requests counted against the hour. */
-export function bitbucketOf(io: CliIO, flags: CommonFlags, budget = new RateBudget()): BitbucketClient {
+/**
+ * Bitbucket with the caller's own API token, every request counted in the token user's hour (the ledger
+ * in the state folder), which the command writes when it ends.
+ */
+export function bitbucketOf(io: CliIO, flags: CommonFlags): { bitbucket: BitbucketClient; hour: CliTokenHour } {
   const [bb, timeout, retry] = allSettings<[ReturnType<typeof bitbucketConfig>, number | undefined, ReturnType<typeof retryOptions>]>(
     () => bitbucketConfig(io.env, flags),
     () => timeoutMs(io),
     () => retryOptions(io),
   );
-  return new BitbucketClient({
-    transport: hooked(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeout }), budget),
+  const hour = tokenHourFor(io, stateDir(io.env), bb.email);
+  const bitbucket = new BitbucketClient({
+    transport: hooked(createFetchTransport({ baseUrl: bb.apiUrl, email: bb.email, apiToken: bb.apiToken, timeoutMs: timeout }), hour.hooks()),
     retry,
   });
+  return { bitbucket, hour };
 }
 
-export function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
+/** What the workflows are given, and the command's view of the token's hour. */
+export type CliDeps = WorkflowDeps & { hour: CliTokenHour };
+
+export function wire(io: CliIO, flags: CommonFlags): CliDeps {
   const dir = stateDir(io.env);
-  const budget = new RateBudget();
   // The private keys this run makes, in memory only: no piece of one a server quotes back reaches the
   // screen or the state folder.
   const held: string[] = [];
@@ -133,15 +141,17 @@ export function wire(io: CliIO, flags: CommonFlags): WorkflowDeps {
     io.stderr.hold(privateKey);
   };
   // Every missing or wrong setting at once, not one per run.
-  const [bitbucket, valohai] = allSettings<[BitbucketClient, ValohaiClient]>(
-    () => bitbucketOf(io, flags, budget),
+  const [{ bitbucket, hour }, valohai] = allSettings<[ReturnType<typeof bitbucketOf>, ValohaiClient]>(
+    () => bitbucketOf(io, flags),
     () => valohaiClient(io, flags),
   );
   return {
     bitbucket,
+    hour,
     // The token is the caller's own: Bitbucket refuses them what they may not do themselves.
     authority: ownCredentials,
-    budget,
+    // A plan that does not fit what this computer's count says is left is refused before anything changes.
+    budget: hour.budget,
     valohai,
     // The CLI's keys say so in their label: the app, which keeps its own records, tells them from its own.
     labelMaker: 'cli',
@@ -259,7 +269,10 @@ function printSync(io: CliIO, s: SyncResult, json: boolean): void {
   io.setExitCode(s.outcome === 'done' ? 0 : 3);
 }
 
-/** Runs a command body; configuration problems exit 2, anything else 1, never with a stack trace. */
+/**
+ * Runs a command body; configuration problems exit 2, anything else 1, never with a stack trace. The
+ * token's hour is written at the end, whatever happened, with when to try again if it ran out.
+ */
 export async function guard(io: CliIO, body: () => Promise<void>): Promise<void> {
   try {
     await body();
@@ -267,6 +280,8 @@ export async function guard(io: CliIO, body: () => Promise<void>): Promise<void>
     const message = err instanceof Error ? err.message : String(err);
     io.stderr.write(`valohai-bitbucket: ${message}\n`);
     io.setExitCode(err instanceof ConfigError ? 2 : 1);
+  } finally {
+    await finishTokenHours(io);
   }
 }
 
@@ -377,6 +392,8 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
     .option('--workspace <workspace>', 'with --all: the Bitbucket workspace')
     .option('--older-than <age>', 'with --all: only keys older than this many days, e.g. 180d')
     .option('--dry-run', 'say which keys would be added and removed (with --all: which connections, at what cost), and change nothing')
+    .option('--yes', "with --all: start even when, by this computer's count of your API token's hour, the plan does not fit: it rotates what the hour allows, waits for room, and goes on")
+    .option('--no-wait', 'with --all: when Bitbucket answers 429 (too many requests) or the hour has no room, stop instead of waiting (1, 2, 4, 8, then 15 minutes after a 429) and going on')
     .option('--take-over', TAKE_OVER)
     .option('--public-key-file <path>', 'with a key made in Valohai: the public half of the new key generated there (a file, or - for standard input)');
   rotateCommand.action((repoArg: string | undefined, opts: CommonFlags & RotateAllFlags & { keyType: KeyType; submodules: boolean; takeOver?: boolean; publicKeyFile?: string }) =>
@@ -391,6 +408,7 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
         return;
       }
       if (!repoArg) throw new ConfigError('rotate needs a repository (<workspace>/<repo>), or --all --workspace <workspace>.');
+      if (opts.yes || opts.wait === false) throw new ConfigError('--yes and --no-wait go with rotate --all: one rotation is weighed against the hour before it changes anything, and stops at a 429.');
       const repo = parseRepoArg(repoArg);
       givenKeyConflicts(opts.publicKeyFile, rotateCommand.getOptionValueSource('keyType') === 'cli');
       const publicKey = opts.publicKeyFile === undefined ? undefined : await readPublicKeyFile(io, opts.publicKeyFile);

@@ -84,6 +84,8 @@ export type ResolverErrorCode =
   | 'not-set-up'
   | 'invalid-token'
   | 'missing-scopes'
+  /** A working stored token would be replaced by one that does less (named); saved only when confirmed. */
+  | 'worse-token'
   | 'not-connected'
   | 'already-connected'
   /** The Valohai project chosen is connected to another repository (named in the message). */

@@ -24,11 +24,11 @@ export const FLEET_PAGE_SIZE_MAX = 200;
 
 export interface FleetAuditView {
   id: string;
-  /** 'waiting': the request budget ran out; it resumes by itself at `resumesAt`. */
+  /** 'waiting': the token's hour has no room for the next batch (or a 429's back-off lasts); it resumes by itself at `resumesAt`. */
   status: 'running' | 'waiting' | 'done' | 'failed';
   startedAt: string;
   finishedAt: string | null;
-  /** A sentence for the page, e.g. "212 of 500 repositories read, 31 access keys found; resumes at 14:05 UTC when the request budget refills." */
+  /** A sentence for the page, e.g. "212 of 500 repositories read, 31 access keys found; resumes at about 14:05 UTC when the stored token's hour has room." */
   progress: string;
   repositoriesRead: number;
   /** Null until the listing says how many there are. */
@@ -90,7 +90,7 @@ export interface PlanBatchPayload {
   action: BatchAction;
   repositories?: string[];
   olderThanDays?: number;
-  /** Rotate: the new keys' type, omitted: each keeps its own. Connect: omitted, ed25519. */
+  /** Rotate: the new keys' type, omitted: each keeps its own. Connect: omitted, rsa (RSA 4096, as the single connect form recommends). */
   keyType?: KeyType;
   /** Connect only. */
   connect?: BatchConnectChoice;
@@ -110,10 +110,13 @@ export interface BatchPlanEntry {
   /** Connect: the Valohai project it would get, `owner/name` (new) or the existing one's name. */
   project?: string;
   /**
-   * Rotate, verify, disconnect: every repository the item touches, as the connection records them. A
-   * rotation goes no further: an item whose `.gitmodules` named more since is refused when it runs.
+   * Every repository the item touches. Rotate, verify, disconnect: as the connection records them (a
+   * rotation goes no further: an item whose `.gitmodules` named more since is refused when it runs).
+   * Connect: the repository and each submodule repository its `.gitmodules` names, as discovered now.
    */
   repositories?: string[];
+  /** Connect: its submodules were not read for the plan (too many repositories, or the read failed); they are when it runs. */
+  submodulesUnread?: boolean;
 }
 
 export interface BatchSkip {
@@ -123,15 +126,17 @@ export interface BatchSkip {
 
 export interface BatchPlan {
   action: BatchAction;
+  /** The new keys' type: connect's (chosen, or rsa), rotate's when chosen; null: each keeps its own, or no key is made. */
+  keyType: KeyType | null;
   act: BatchPlanEntry[];
   skip: BatchSkip[];
   /** Stored-token requests in all, and where the per-repository figure comes from. */
   requests: { total: number; perTarget: number; source: string };
-  /** The fleet share of the stored token's hour (fleet/budget.ts) as it stands now. */
+  /** What automatic work may spend of the token user's hour (its share, what the app's ledger has left of it, when more is free), as it stands now. */
   budget: { perHour: number; leftThisHour: number; refillsAt: string | null };
-  /** Hours the batch waits for the budget beyond this one (0: it fits now). */
+  /** Hours the batch waits for the token's hour beyond this one (0: it fits now). */
   extraHours: number;
-  /** A sentence for the page, e.g. "12 repositories, about 96 requests: fits in this hour's fleet budget (540 left)." */
+  /** A sentence for the page, e.g. "12 repositories, about 96 stored-token requests: fits in what automatic work may still spend of the token's hour (540 of 600 left), …" */
   duration: string;
 }
 
@@ -155,11 +160,11 @@ export interface BatchItemView {
 export interface BatchView {
   id: string;
   action: BatchAction;
-  /** 'waiting': the fleet budget is spent; it resumes by itself at `resumesAt`. */
+  /** 'waiting': the token's hour has no room for the next repository (or a 429's back-off lasts); it resumes by itself at `resumesAt`. */
   status: 'running' | 'waiting' | 'cancelling' | 'done' | 'cancelled';
   startedAt: string;
   finishedAt: string | null;
-  /** A sentence for the page, e.g. "31 of 50 done, 1 failed, 3 running; resumes at 14:05 UTC when the request budget refills." */
+  /** A sentence for the page, e.g. "31 of 50 done, 1 failed, 3 running; resumes at about 14:05 UTC when the stored token's hour has room." */
   progress: string;
   counts: Record<BatchItemStatus, number>;
   total: number;

@@ -357,10 +357,11 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
   },
 
   saveBitbucketToken(input) {
-    const obj = objectWith('saveBitbucketToken', input, ['email', 'token', 'expiresOn']);
+    const obj = objectWith('saveBitbucketToken', input, ['email', 'token', 'expiresOn', 'confirmWorse']);
     const email = typed('saveBitbucketToken', obj, 'email', fieldRules.email);
     const token = typed('saveBitbucketToken', obj, 'token', fieldRules.bitbucketToken);
-    return { email, token, ...expiresOn('saveBitbucketToken', obj) };
+    const confirmWorse = obj.confirmWorse !== undefined && bool('saveBitbucketToken', obj, 'confirmWorse');
+    return { email, token, ...expiresOn('saveBitbucketToken', obj), ...(confirmWorse ? { confirmWorse } : {}) };
   },
 
   clearCredentials(input) {

@@ -97,8 +97,11 @@ export interface ConnectionStatus {
    * from storage and spends none of the token's hour; Verify lists them again.
    */
   keysSeenAt?: string | null;
-  /** Newest commit Valohai has of this repository, and the Bitbucket head of `ref`. */
-  valohaiCommit: { identifier: string; commitTime: string | null } | null;
+  /**
+   * The commit Valohai's last fetch found for `ref` (what `sync` is read from), and when that fetch
+   * was; null when no fetch was checked against the head. Beside it, Bitbucket's head of `ref`.
+   */
+  valohaiCommit: { identifier: string; fetchedAt: string | null } | null;
   bitbucketHead: string | null;
   /** ISO time of the last successful verification. */
   verifiedAt: string | null;

@@ -143,6 +143,12 @@ export interface SaveBitbucketTokenPayload {
   token: string;
   /** `YYYY-MM-DD`: the expiry date chosen when the API token was made (at most a year ahead). */
   expiresOn?: string;
+  /**
+   * True: store it even though it does less than the working stored token (a scope fewer, not a
+   * workspace admin's where the stored one is, another account's). Without it such a save is refused
+   * with `worse-token`, naming what would stop working, and the stored token stays.
+   */
+  confirmWorse?: boolean;
 }
 
 export type CredentialKind = 'valohai' | 'bitbucket';
@@ -154,7 +160,8 @@ export interface ClearCredentialsPayload {
 // saveValohaiToken → Reply<ValohaiCredentialSummary> (the token is checked before it is stored;
 // a refused token is an `invalid-token` error and nothing is stored).
 // saveBitbucketToken → Reply<BitbucketCredentialSummary> (stored even with missing scopes, which
-// the summary lists, so that the admin can fix the token without retyping the email).
+// the summary lists, so that the admin can fix the token without retyping the email; but a token that
+// does less than a working stored one is refused with `worse-token` unless `confirmWorse` is true).
 // clearCredentials → Reply<WorkspaceSettings>.
 
 /** One line of the set-up check: what was checked, how it stands, what was found and the fix. */

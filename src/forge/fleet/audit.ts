@@ -12,9 +12,10 @@
  * the lease (getAudit re-enqueues one when it sees a lapsed lease) reads that batch again. Nothing is
  * counted twice: a batch's keys are one record, written whole, under the batch's index.
  *
- * Budget: before each batch it takes what budget.ts allows; on a 429, or when Bitbucket's
- * headers say the hour is nearly spent, it stops, keeps what it read, and schedules itself with a
- * queue delay (chained in Forge's 900 s steps) to the time the budget refills.
+ * Budget: every token request goes into the token user's ledger as unattended work (budget.ts). Before
+ * each batch a step asks the ledger when the batch's repositories fit; when not now, it waits with a
+ * queue delay (chained in Forge's 900 s steps) until then. A 429 (Bitbucket says nothing of when to try
+ * again) stops the batch where it is, keeps what was read, and waits out the ledger's back-off.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -30,7 +31,8 @@ import type { ExportAuditPayload, FleetAuditExport, FleetAuditView, GetAuditPayl
 import { workspaceAdmin } from '../access/authorize';
 import { Credentials } from '../store/credentials';
 import { cleanText, errorName, failures, isCredentialRefused, ResolverFailure } from '../errors';
-import { fleetBudget, FLEET_HEADROOM, HOUR_MS, MeteredToken, recordSpent } from './budget';
+import { fleetMeter, fleetWait, MeteredToken } from './budget';
+import { clockTime } from './batch-view';
 import { latestRunView } from './latest-run';
 import { loadPolicy } from '../store/health-records';
 import { bareUuid, keys } from '../store/keys';
@@ -103,13 +105,6 @@ function saveAudit(platform: ForgePlatform, ws: string, state: AuditState): Prom
 
 const finished = (status: AuditStatus) => status === 'done' || status === 'failed';
 
-/** "14:05" in UTC, or the date too when it is not today. */
-function clockTime(at: Date, now: Date): string {
-  const iso = at.toISOString();
-  const time = `${iso.slice(11, 16)} UTC`;
-  return iso.slice(0, 10) === now.toISOString().slice(0, 10) ? time : `${iso.slice(0, 10)} ${time}`;
-}
-
 /** The sentence the page shows under the progress bar. */
 export function auditProgress(state: AuditState, now: Date): string {
   const of = state.total !== null ? ` of ${state.total}` : state.cursor === null ? ` of ${state.listed}` : '';
@@ -117,7 +112,7 @@ export function auditProgress(state: AuditState, now: Date): string {
   if (state.status === 'done') return `Done: ${read}${state.unreadable.length ? `; ${state.unreadable.length} could not be read` : ''}.`;
   if (state.status === 'failed') return `Stopped: ${read}. ${state.error ?? ''}`.trim();
   if (state.status === 'waiting' && state.waitUntil) {
-    return `${read}; resumes at ${clockTime(new Date(state.waitUntil), now)} when the request budget refills.`;
+    return `${read}; resumes at about ${clockTime(new Date(state.waitUntil), now)} when the stored token's hour has room.`;
   }
   return `${read}…`;
 }
@@ -286,17 +281,20 @@ export async function runAuditStep(platform: ForgePlatform, workspaceUuid: strin
     await saveAudit(platform, ws, { ...state, status: 'failed', finishedAt: now.toISOString(), leaseUntil: null, error: `${failures.bitbucketNotSetUp().message} ${failures.bitbucketNotSetUp().fix}` });
     return;
   }
-  const budget = await fleetBudget(store, ws, now);
-  if (budget.left === 0) {
-    await wait(platform, ws, state, budget.refillsAt ?? new Date(now.getTime() + HOUR_MS));
+  const meter = await fleetMeter(platform, secret);
+  const until = fleetWait(meter, batchCost(state), now);
+  if (until) {
+    await wait(platform, ws, state, until);
     return;
   }
   // The lease is written before any request, so a step that dies is seen as dead, not as busy forever.
   await saveAudit(platform, ws, { ...state, status: 'running', waitUntil: null, leaseUntil: new Date(now.getTime() + AUDIT_LEASE_MS).toISOString() });
 
   const secrets = [secret.token];
-  const metered = new MeteredToken(platform.makeBitbucketWithToken(secret, JOB_LIMITS), () => clock.now());
-  // A 429 is not waited out inside the step: the step stops and the queue brings it back when the budget refills.
+  // What the step sent goes into the ledger however it ends; a write that fails is only logged.
+  const flush = () => meter.flush().catch((err: unknown) => log.warn('token hour not written', { auditId, error: errorName(err) }));
+  const metered = new MeteredToken(platform.makeBitbucketWithToken(secret, JOB_LIMITS), meter);
+  // A 429 is not waited out inside the step: the step stops and the queue brings it back after the ledger's back-off.
   const client = new BitbucketClient({
     transport: metered.transport,
     retry: { maxAttempts: JOB_LIMITS.maxAttempts, maxTotalMs: JOB_LIMITS.maxTotalMs, isRetryable: (err) => isRetryableBitbucketError(err) && !(err instanceof BitbucketRateLimitError) },
@@ -317,11 +315,10 @@ export async function runAuditStep(platform: ForgePlatform, workspaceUuid: strin
 
     const connections = await store.query<StoredConnection>(keys.connectionPrefix(ws), { limit: 5000 });
     const byKey = connectionIndex(connections.map(({ value }) => value.record));
-    const batch = state.pending.slice(0, Math.min(AUDIT_BATCH, budget.left));
+    const batch = state.pending.slice(0, Math.min(AUDIT_BATCH, meter.remaining()));
     let stop = false;
     const reads = await mapBounded(batch, CONCURRENCY, async (repo): Promise<Read> => {
-      const remaining = metered.remaining();
-      if (stop || metered.limitedUntil || (remaining !== undefined && remaining < FLEET_HEADROOM)) {
+      if (stop || metered.limitedUntil()) {
         stop = true;
         return { repo, skipped: true };
       }
@@ -359,8 +356,7 @@ export async function runAuditStep(platform: ForgePlatform, workspaceUuid: strin
     state.requests.token += metered.sent;
 
     const after = clock.now();
-    const low = metered.remaining() !== undefined && (metered.remaining() as number) < FLEET_HEADROOM;
-    await recordSpent(store, ws, after, metered.sent, metered.limitedUntil ?? (low ? 'window-end' : undefined));
+    await flush();
 
     if (state.pending.length === 0 && state.cursor === null) {
       const all = await partKeys(platform, ws, state);
@@ -368,14 +364,16 @@ export async function runAuditStep(platform: ForgePlatform, workspaceUuid: strin
       log.info('audit finished', { auditId, repositories: state.read, keys: state.keysFound });
       return;
     }
-    if (metered.limitedUntil || low) {
-      const refill = await fleetBudget(store, ws, after);
-      await wait(platform, ws, { ...state, leaseUntil: null }, refill.refillsAt ?? new Date(after.getTime() + HOUR_MS));
+    // The next batch when it fits: at once, after a 429's back-off, or when the hour has room again.
+    const next = fleetWait(meter, batchCost(state), after);
+    if (next) {
+      await wait(platform, ws, { ...state, leaseUntil: null }, next);
       return;
     }
     await saveAudit(platform, ws, { ...state, status: 'running', leaseUntil: null, waitUntil: null });
     await platform.enqueue({ type: 'fleet-audit', workspaceUuid: ws, auditId });
   } catch (err) {
+    await flush();
     if (err instanceof TokenRefusedError) {
       await saveAudit(platform, ws, {
         ...state,
@@ -404,5 +402,10 @@ export async function runAuditStep(platform: ForgePlatform, workspaceUuid: strin
 async function wait(platform: ForgePlatform, ws: string, state: AuditState, until: Date): Promise<void> {
   await saveAudit(platform, ws, { ...state, status: 'waiting', leaseUntil: null, waitUntil: until.toISOString() });
   await delayUntil(platform, ws, state.id, until);
-  platform.log.info('audit waits for the request budget', { auditId: state.id, until: until.toISOString() });
+  platform.log.info("audit waits for the stored token's hour", { auditId: state.id, until: until.toISOString() });
+}
+
+/** Stored-token requests the next batch plans: one per repository (the last batch may be smaller). */
+function batchCost(state: AuditState): number {
+  return Math.max(1, Math.min(AUDIT_BATCH, state.cursor === null ? state.pending.length : AUDIT_BATCH));
 }

@@ -3,9 +3,9 @@
  * its connection records, each repository's reason to be skipped, bulk connect's project per repository,
  * and what each repository will cost of the stored token's hour.
  */
-import type { KeyType } from '../../connect/index';
+import { discover, mapBounded, type KeyType } from '../../connect/index';
 import { workspaceAdmin } from '../access/authorize';
-import { valohaiFor } from '../platform/clients';
+import { appBitbucket, valohaiFor } from '../platform/clients';
 import { JOB_TITLES, type BatchAction, type BatchPlanEntry, type BatchSkip, type PlanBatchPayload, type StartConnectPayload } from '../contract';
 import { Credentials } from '../store/credentials';
 import { failures, ResolverFailure } from '../errors';
@@ -24,6 +24,19 @@ const MAX_LISTED = 10_000;
 
 const MAX_CONNECTIONS = 5000;
 
+/**
+ * A bulk connect's key type when none is chosen: the one the single connect form recommends (RSA 4096,
+ * the type Valohai documents), never a different one made silently.
+ */
+export const BULK_CONNECT_KEY_TYPE: KeyType = 'rsa';
+
+/**
+ * Repositories of a bulk connect whose submodules the plan reads (as the app, none of the stored
+ * token's hour), a few at a time; the rest are read when their job runs, and their plan line says so.
+ */
+const PLAN_DISCOVERY_MAX = 50;
+const PLAN_DISCOVERY_CONCURRENCY = 4;
+
 
 /**
  * Stored-token requests per repository the key is on, by action: the figure planBatch multiplies by
@@ -32,21 +45,20 @@ const MAX_CONNECTIONS = 5000;
 export const REQUESTS_PER_TARGET: Record<BatchAction, { perTarget: number; source: string }> = {
   rotate: {
     perTarget: 4,
-    source:
-      "rotate: at most 4 stored-token requests per repository the key is on (the permission check, the key listing, the new key, the old key's removal), as test/forge/token-budget.test.ts holds it; bench/requests measured 3.1 per target",
+    // Held by test/forge/token-budget.test.ts; bench/requests measured 3.1 per target. Words for the page only.
+    source: "rotate: at most 4 stored-token requests per repository the key is on (the permission check, the key listing, the new key, the old key's removal)",
   },
   disconnect: {
     perTarget: 2,
-    source: "disconnect: 2 stored-token requests per repository the key is on (its key listing and the key's removal), as test/forge/fleet-batch.test.ts measures it",
+    source: "disconnect: 2 stored-token requests per repository the key is on (its key listing and the key's removal)",
   },
   verify: {
     perTarget: 0,
-    source: "verify: no stored-token request (Valohai's fetch, and Bitbucket's head read as the app), as test/forge/fleet-batch.test.ts measures it",
+    source: "verify: no stored-token request (Valohai fetches, and Bitbucket's head is read as the app)",
   },
   connect: {
     perTarget: 4,
-    source:
-      'connect: at most 4 stored-token requests per repository the key goes on, as test/forge/token-budget.test.ts holds it; counted here for the repository itself, each submodule repository adds up to 4 more',
+    source: 'connect: at most 4 stored-token requests per repository the key goes on, each submodule repository counted',
   },
 };
 
@@ -135,7 +147,33 @@ export async function planFor(platform: ForgePlatform, context: TrustedContext, 
     const repositories = connection?.record.targets.map((t) => t.repository) ?? [repo.repository];
     planned.act.push({ repository: repo.repository, repositoryUuid: repo.repositoryUuid, targets, requests: cost * targets, repositories });
   }
+  if (connectChoice) await connectTargets(platform, planned.act, cost);
   return planned;
+}
+
+/**
+ * Every repository each bulk connect puts its key on: the repository and, with submodules, each one its
+ * .gitmodules names (as connect discovers them, read as the app). A repository not read here (past
+ * PLAN_DISCOVERY_MAX, or one whose reading failed) is marked, so the plan never counts it as one.
+ */
+async function connectTargets(platform: ForgePlatform, act: Planned['act'], cost: number): Promise<void> {
+  const app = appBitbucket(platform, RESOLVER_LIMITS);
+  const withSubmodules = act.filter((a) => a.connect?.submodules !== false);
+  for (const a of act) if (a.connect?.submodules === false) a.repositories = [a.repository];
+  const read = withSubmodules.slice(0, PLAN_DISCOVERY_MAX);
+  for (const a of withSubmodules.slice(PLAN_DISCOVERY_MAX)) a.submodulesUnread = true;
+  await mapBounded(read, PLAN_DISCOVERY_CONCURRENCY, async (a) => {
+    const [workspace, slug] = a.repository.split('/') as [string, string];
+    try {
+      const plan = await discover(app, { workspace, repo: slug, ref: a.connect?.ref, submodules: true, concurrency: 2 });
+      a.repositories = plan.targets.map((t) => `${t.workspace}/${t.slug}`);
+      a.targets = a.repositories.length;
+      a.requests = cost * a.targets;
+    } catch {
+      // The job reads it again and says what stops it; the plan only does not know its submodules.
+      a.submodulesUnread = true;
+    }
+  });
 }
 
 type ConnectChooser = (repo: { repository: string; mainBranch: string | null }) => { choices: StartConnectPayload; project: string } | { reason: string };
@@ -166,7 +204,7 @@ async function connectChooser(platform: ForgePlatform, context: TrustedContext, 
   }
   const common = (repo: { mainBranch: string | null }) => ({
     ref: choice.ref ?? repo.mainBranch ?? 'main',
-    keyType: payload.keyType ?? ('ed25519' as KeyType),
+    keyType: payload.keyType ?? BULK_CONNECT_KEY_TYPE,
     submodules: choice.submodules ?? true,
   });
   return (repo) => {

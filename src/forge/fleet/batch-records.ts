@@ -25,8 +25,10 @@ export interface BatchItem {
   status: BatchItemStatus;
   jobId: string | null;
   targets: number;
-  /** Stored-token requests reserved from the fleet budget when its job starts. */
+  /** Stored-token requests its job is planned to spend: held back from the ledger's room while it runs. */
   estimate: number;
+  /** Jobs started for it that the token's hour stopped (a 429, or the ledger's refusal), each then run again. */
+  hourStops?: number;
   reason?: string;
   error?: string;
   requests?: number;
@@ -55,7 +57,7 @@ export interface BatchState {
   counts: Record<BatchItemStatus, number>;
   requests: { token: number };
   leaseUntil: string | null;
-  /** The fleet budget is spent: nothing starts before this. */
+  /** The token's hour has no room for the next repository: nothing starts before this. */
   waitUntil: string | null;
   /** When the delayed step the batch last sent is due: another is sent only after it. */
   wakeDueAt: string | null;

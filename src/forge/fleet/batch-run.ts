@@ -1,10 +1,11 @@
 /**
- * A bulk action's queue step: records the outcome of jobs that ended, starts a few more within the fleet
- * budget, and ends (see batch.ts for how steps keep from running side by side).
+ * A bulk action's queue step: records the outcome of jobs that ended, starts a few more when the token
+ * user's ledger has room for them, and ends (see batch.ts for how steps keep from running side by side).
  */
 import { randomUUID } from 'node:crypto';
 import { errorName, ResolverFailure, toResolverError } from '../errors';
-import { FLEET_REQUESTS_PER_HOUR, fleetBudget, recordSpent } from './budget';
+import { FLEET_SHARE, fleetMeter, fleetWait } from './budget';
+import { Credentials } from '../store/credentials';
 import { isFinished, isStale, loadJob, STALE_JOB_ERROR, startJob } from '../jobs/slots';
 import type { JobEnd } from '../jobs/runner';
 import { bareUuid, keys } from '../store/keys';
@@ -15,6 +16,9 @@ import { skipReason } from './batch-plan';
 
 /** While jobs run, a delayed step looks in this often, in case a job's own message was lost. */
 const SAFETY_WAKE_SECONDS = 300;
+
+/** Times a repository's job may be stopped by the token's hour and run again, before it is failed with that error. */
+const MAX_HOUR_STOPS = 5;
 
 /** A job's error kept per repository: enough for the cause and the fix. */
 const MAX_ERROR = 1000;
@@ -57,10 +61,10 @@ export async function runBatchStep(platform: ForgePlatform, workspaceUuid: strin
   await saveBatch(platform, ws, { ...state, leaseUntil: new Date(now.getTime() + BATCH_LEASE_MS).toISOString() });
   const poke = await store.get<{ id: string }>(keys.fleetBatchPoke(ws, batchId));
 
-  await settleRunning(platform, ws, state);
+  const held = await settleRunning(platform, ws, state);
   const cancelled = (await store.get(keys.fleetBatchCancel(ws, batchId))) !== undefined;
   if (cancelled) state.status = 'cancelling';
-  else await startMore(platform, ws, state);
+  else await startMore(platform, ws, state, held);
 
   const after = clock.now();
   if (state.running.length === 0 && (cancelled || state.next >= state.total)) {
@@ -78,10 +82,14 @@ export async function runBatchStep(platform: ForgePlatform, workspaceUuid: strin
   if (again?.id !== poke?.id) await platform.enqueue({ type: 'fleet-batch', workspaceUuid: ws, batchId });
 }
 
-/** Records the outcome of each running job that ended. */
-async function settleRunning(platform: ForgePlatform, ws: string, state: BatchState): Promise<void> {
+/**
+ * Records the outcome of each running job that ended; one the token's hour stopped goes back in the queue,
+ * in its place. Returns the estimates of the jobs still running: requests the ledger does not show yet.
+ */
+async function settleRunning(platform: ForgePlatform, ws: string, state: BatchState): Promise<number> {
   const now = platform.clock.now();
   const still: number[] = [];
+  let held = 0;
   for (const index of state.running) {
     const item = await loadItem(platform, ws, state.id, index);
     if (!item?.jobId) continue;
@@ -89,33 +97,46 @@ async function settleRunning(platform: ForgePlatform, ws: string, state: BatchSt
     const stale = job ? isStale(job, now) : Date.parse(item.startedAt ?? state.startedAt) + BATCH_LEASE_MS < now.getTime();
     if (job && !isFinished(job.status) && !stale) {
       still.push(index);
+      held += item.estimate;
       continue;
     }
     const ok = job?.status === 'done';
     const spent = job?.requests?.bitbucketToken ?? 0;
+    state.counts.running -= 1;
+    state.requests.token += spent;
+    if (!ok && job?.tokenHourUntil && (item.hourStops ?? 0) < MAX_HOUR_STOPS) {
+      // Stopped by the token's hour, not by the repository: it runs again once the ledger has room (its back-off after a 429).
+      const { startedAt: _started, ...rest } = item;
+      await saveItem(platform, ws, state.id, { ...rest, status: 'queued', jobId: null, hourStops: (item.hourStops ?? 0) + 1, requests: (item.requests ?? 0) + spent });
+      state.counts.queued += 1;
+      state.next = Math.min(state.next, index);
+      continue;
+    }
     const error = ok ? undefined : job?.error ?? (job?.status === 'unverified' ? 'The keys are in place, but Valohai could not be seen fetching with them.' : STALE_JOB_ERROR);
     const updated: BatchItem = {
       ...item,
       status: ok ? 'done' : 'failed',
-      requests: spent,
+      requests: (item.requests ?? 0) + spent,
       finishedAt: job?.finishedAt ?? now.toISOString(),
       ...(error !== undefined ? { error: error.length > MAX_ERROR ? `${error.slice(0, MAX_ERROR)}…` : error } : {}),
     };
     await saveItem(platform, ws, state.id, updated);
-    state.counts.running -= 1;
     state.counts[updated.status] += 1;
-    state.requests.token += spent;
-    // The reservation made when it started was an estimate: what it spent beyond counts too.
-    if (spent > item.estimate) await recordSpent(platform.store, ws, now, spent - item.estimate);
   }
   state.running = still;
+  return held;
 }
 
-/** Starts queued repositories, a few at a time, within the fleet budget. */
-async function startMore(platform: ForgePlatform, ws: string, state: BatchState): Promise<void> {
+/**
+ * Starts queued repositories, a few at a time, while the token user's ledger has room for their estimates
+ * on top of `held` (the estimates of jobs already running); else the batch waits until it has.
+ */
+async function startMore(platform: ForgePlatform, ws: string, state: BatchState, held: number): Promise<void> {
   const { store, clock, log } = platform;
   const now = clock.now();
-  let budget = await fleetBudget(store, ws, now);
+  // Verify and disconnect may run without a stored Bitbucket token: nothing of its hour to count then.
+  const secret = await new Credentials(platform, ws).usableBitbucket();
+  const meter = secret ? await fleetMeter(platform, secret) : undefined;
   state.waitUntil = null;
   while (state.running.length < BATCH_CONCURRENCY && state.next < state.total) {
     const item = await loadItem(platform, ws, state.id, state.next);
@@ -123,10 +144,21 @@ async function startMore(platform: ForgePlatform, ws: string, state: BatchState)
       state.next += 1;
       continue;
     }
-    // A repository costing more than a whole hour's share would never fit: it starts alone, in a fresh hour.
-    if (item.estimate > budget.left && budget.left < FLEET_REQUESTS_PER_HOUR) {
-      state.waitUntil = (budget.refillsAt ?? budget.windowEndsAt).toISOString();
-      return;
+    if (item.estimate > FLEET_SHARE) {
+      state.next += 1;
+      await finishItem(platform, ws, state, {
+        ...item,
+        status: 'skipped',
+        reason: `it needs about ${item.estimate} stored-token requests, more than automatic work may spend in an hour (${FLEET_SHARE}): run it from its own page`,
+      });
+      continue;
+    }
+    if (meter && item.estimate > 0) {
+      const until = fleetWait(meter, held + item.estimate, now);
+      if (until) {
+        state.waitUntil = until.toISOString();
+        return;
+      }
     }
     state.next += 1;
     const connection = await store.get<StoredConnection>(keys.connection(ws, item.repositoryUuid));
@@ -148,10 +180,7 @@ async function startMore(platform: ForgePlatform, ws: string, state: BatchState)
       state.counts.queued -= 1;
       state.counts.running += 1;
       state.running.push(item.index);
-      if (item.estimate > 0) {
-        await recordSpent(store, ws, clock.now(), item.estimate);
-        budget = { ...budget, left: Math.max(0, budget.left - item.estimate) };
-      }
+      held += item.estimate;
     } catch (err) {
       if (err instanceof ResolverFailure && err.code === 'job-running') {
         await finishItem(platform, ws, state, { ...item, status: 'skipped', reason: `a job was running on it when its turn came (${err.message})` });

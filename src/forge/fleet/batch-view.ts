@@ -3,7 +3,7 @@ import { FLEET_PAGE_SIZE_MAX, type BatchItemView, type BatchView, type GetBatchP
 import type { ForgePlatform } from '../platform/ports';
 import { allItems, type BatchItem, type BatchState } from './batch-records';
 
-/** "at 14:05 UTC", with the date when it is not today. */
+/** "14:05 UTC", with the date when it is not today. */
 export function clockTime(at: Date, now: Date): string {
   const iso = at.toISOString();
   const time = `${iso.slice(11, 16)} UTC`;
@@ -12,15 +12,15 @@ export function clockTime(at: Date, now: Date): string {
 
 export function batchProgress(state: BatchState, now: Date): string {
   const c = state.counts;
-  const parts = [`${c.done} of ${state.planned} done`];
-  if (c.failed) parts.push(`${c.failed} failed`);
-  if (c.running) parts.push(`${c.running} running`);
-  if (c.skipped) parts.push(`${c.skipped} skipped`);
-  const said = parts.join(', ');
-  if (state.status === 'done') return `Done: ${said}.`;
+  const rest: string[] = [];
+  if (c.failed) rest.push(`${c.failed} failed`);
+  if (c.running) rest.push(`${c.running} running`);
+  if (c.skipped) rest.push(`${c.skipped} skipped`);
+  const said = [`${c.done} of ${state.planned} done`, ...rest].join(', ');
+  if (state.status === 'done') return `Done (${c.done} of ${state.planned})${rest.length ? `, ${rest.join(', ')}` : ''}.`;
   if (state.status === 'cancelled') return `Cancelled: ${said}.`;
   if (state.status === 'cancelling') return `Cancelling: ${said}; no more repositories start, running jobs finish.`;
-  if (state.status === 'waiting' && state.waitUntil) return `${said}; resumes at ${clockTime(new Date(state.waitUntil), now)} when the request budget refills.`;
+  if (state.status === 'waiting' && state.waitUntil) return `${said}; resumes at about ${clockTime(new Date(state.waitUntil), now)} when the stored token's hour has room.`;
   return `${said}…`;
 }
 

@@ -9,11 +9,11 @@
  * this workspace refuses the whole request, by name.
  *
  * One batch at a time per workspace: an atomic create of the batch slot. The batch is queue work: a step
- * records the outcome of jobs that ended, starts a few more within the fleet budget (budget.ts),
- * and ends. A job that ends sends the batch a step; when the hour's fleet budget is spent the batch waits
- * with delayed messages, as the audit does. A job whose answers say the hour is nearly spent, or that met
- * a 429, closes the fleet budget (budget.ts, told by the job runner), so the batch waits rather than running
- * into more.
+ * records the outcome of jobs that ended, starts a few more when the token user's ledger has room for
+ * their estimates (budget.ts: fleet work spends the unattended share), and ends. A job that ends sends the
+ * batch a step; when the next repository does not fit, the batch waits with delayed messages until the
+ * ledger says it does, as the audit does. A job stopped by the token's hour (Bitbucket's 429, or the
+ * ledger refusing a request) goes back in the queue and runs again after the ledger's back-off.
  *
  * Steps never run side by side: a step writes a lease first. A delivery that finds the lease held has
  * already changed the batch's poke record, and the holder, having cleared its lease, looks at the poke
@@ -27,11 +27,11 @@ import { workspaceAdmin } from '../access/authorize';
 import type { BatchPlan, BatchView, GetBatchPayload, PlanBatchPayload, StartBatchPayload } from '../contract';
 import { Credentials } from '../store/credentials';
 import { failures, ResolverFailure } from '../errors';
-import { FLEET_REQUESTS_PER_HOUR, fleetBudget } from './budget';
+import { FLEET_SHARE, fleetMeter, fleetWait } from './budget';
 import { bareUuid, keys } from '../store/keys';
 import type { ForgePlatform, TrustedContext } from '../platform/ports';
-import { BATCH_CONCURRENCY, BATCH_LEASE_MS, emptyCounts, finished, loadBatch, lower, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchSlot, type BatchState } from './batch-records';
-import { planFor, REQUESTS_PER_TARGET } from './batch-plan';
+import { BATCH_CONCURRENCY, BATCH_LEASE_MS, emptyCounts, finished, loadBatch, saveBatch, saveItem, TTL_SECONDS, type BatchItem, type BatchSlot, type BatchState } from './batch-records';
+import { BULK_CONNECT_KEY_TYPE, planFor, REQUESTS_PER_TARGET } from './batch-plan';
 import { batchProgress, batchView, clockTime } from './batch-view';
 import { latestRunView } from './latest-run';
 
@@ -39,29 +39,35 @@ export async function planBatch(platform: ForgePlatform, context: TrustedContext
   const planned = await planFor(platform, context, payload);
   const ws = bareUuid(context.workspaceId, 'workspace');
   const now = platform.clock.now();
-  const budget = await fleetBudget(platform.store, ws, now);
   const total = planned.act.reduce((n, a) => n + a.requests, 0);
-  const extraHours = total <= budget.left ? 0 : Math.ceil((total - budget.left) / FLEET_REQUESTS_PER_HOUR);
+  // What the token user's ledger has left for fleet work (the whole share when no token is stored yet).
+  const secret = await new Credentials(platform, ws).usableBitbucket();
+  const meter = secret ? await fleetMeter(platform, secret) : undefined;
+  const left = meter ? meter.remaining() : FLEET_SHARE;
+  const refillsAt = meter && total > left ? fleetWait(meter, total, now) : null;
+  const extraHours = total <= left ? 0 : Math.ceil((total - left) / FLEET_SHARE);
   const n = planned.act.length;
   const what = `${n} ${n === 1 ? 'repository' : 'repositories'}, about ${total} stored-token requests`;
   const duration =
     n === 0
       ? 'Nothing to do: every repository named is skipped.'
       : extraHours === 0
-        ? `${what}: fits in this hour's fleet budget (${budget.left} of ${FLEET_REQUESTS_PER_HOUR} left), ${BATCH_CONCURRENCY} repositories at a time.`
-        : `${what}: more than this hour's fleet budget (${budget.left} of ${FLEET_REQUESTS_PER_HOUR} left${budget.refillsAt ? `, refills at ${clockTime(budget.refillsAt, now)}` : ''}), so it pauses and resumes by itself, finishing in about ${extraHours + 1} hours.`;
+        ? `${what}: fits in what automatic work may still spend of the token's hour (${left} of ${FLEET_SHARE} left), ${BATCH_CONCURRENCY} repositories at a time.`
+        : `${what}: more than automatic work may still spend of the token's hour (${left} of ${FLEET_SHARE} left${refillsAt ? `, more from about ${clockTime(refillsAt, now)}` : ''}), so it pauses and resumes by itself, finishing in about ${extraHours + 1} hours.`;
   return {
     action: payload.action,
-    act: planned.act.map(({ repository, targets, requests, project, repositories }) => ({
+    keyType: payload.action === 'connect' ? (payload.keyType ?? BULK_CONNECT_KEY_TYPE) : payload.action === 'rotate' ? (payload.keyType ?? null) : null,
+    act: planned.act.map(({ repository, targets, requests, project, repositories, submodulesUnread }) => ({
       repository,
       targets,
       requests,
       ...(project ? { project } : {}),
       ...(repositories ? { repositories } : {}),
+      ...(submodulesUnread ? { submodulesUnread } : {}),
     })),
     skip: planned.skip,
     requests: { total, perTarget: REQUESTS_PER_TARGET[payload.action].perTarget, source: REQUESTS_PER_TARGET[payload.action].source },
-    budget: { perHour: FLEET_REQUESTS_PER_HOUR, leftThisHour: budget.left, refillsAt: budget.refillsAt?.toISOString() ?? null },
+    budget: { perHour: FLEET_SHARE, leftThisHour: left, refillsAt: refillsAt?.toISOString() ?? null },
     extraHours,
     duration,
   };
@@ -107,7 +113,8 @@ export async function startBatch(platform: ForgePlatform, context: TrustedContex
   const ws = bareUuid(context.workspaceId, 'workspace');
   if (payload.action === 'disconnect') {
     // Typed, not clicked: a bulk disconnect removes keys Valohai fetches with across the workspace.
-    if (!planned.workspaceSlug || lower(confirm ?? '') !== lower(planned.workspaceSlug)) {
+    // Exactly as shown: "ACME" is not the slug acme.
+    if (!planned.workspaceSlug || (confirm ?? '').trim() !== planned.workspaceSlug) {
       throw new ResolverFailure(
         'invalid-payload',
         `A bulk disconnect needs the workspace's name typed to confirm it. Nothing was disconnected.`,

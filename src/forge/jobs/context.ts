@@ -8,6 +8,7 @@ import {
   hooked,
   meterRequests,
   noteRefusal,
+  TokenHourSpentError,
   type BitbucketClient,
   type BitbucketHooks,
   type BitbucketTransport,
@@ -85,7 +86,10 @@ export class StoredTokenWork {
   private valohaiRefused = false;
   /** The stored token's transport, once made: the trust checks and the budget go with it. */
   protected token: BitbucketTransport | undefined;
-  /** Set when Bitbucket answered the stored token 429: when automatic work may try again (the meter's wait). */
+  /**
+   * Set when the token's hour stopped a request: Bitbucket answered 429 (the meter's back-off), or the
+   * ledger refused to send it. When automatic work may try again.
+   */
   rateLimitedUntil: Date | null = null;
   /** At most this many stored-token requests (TokenShareSpentError past it); unlimited when undefined. */
   tokenLimit: number | undefined;
@@ -108,7 +112,7 @@ export class StoredTokenWork {
   protected tokenHooks(): BitbucketHooks[] {
     return [
       { before: () => this.refuseOverShare() },
-      ...(this.meter ? [meterRequests(this.meter)] : []),
+      ...(this.meter ? [this.meteredNoting(this.meter)] : []),
       countRequests(() => this.counts.bitbucketToken++),
       noteRefusal(() => {
         this.bitbucketRefused = true;
@@ -119,6 +123,22 @@ export class StoredTokenWork {
         },
       },
     ];
+  }
+
+  /** The ledger's hook, a refusal by it noted in `rateLimitedUntil`. */
+  private meteredNoting(meter: TokenMeter): BitbucketHooks {
+    const metered = meterRequests(meter);
+    return {
+      before: async (req) => {
+        try {
+          await metered.before?.(req);
+        } catch (err) {
+          if (err instanceof TokenHourSpentError) this.rateLimitedUntil = err.until ?? new Date(this.now.getTime() + 3_600_000);
+          throw err;
+        }
+      },
+      after: (req, res) => metered.after?.(req, res),
+    };
   }
 
   /** What every call of the stored Valohai token's client passes through, in this order: the count, a refusal of the token. */

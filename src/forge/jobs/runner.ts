@@ -10,9 +10,9 @@
  * before it goes anywhere, so a rerun finds the keys a dead run added and removes them once its own key
  * works; disconnect removes only what is still there; the engine's lock is the job's own to take back.
  *
- * What else a job's end means (a bulk action's next step, an automatic rotation's outcome, a spent
- * fleet budget) belongs to the parts that care: backend.ts hands their listeners in, so the queue side
- * knows nothing of scheduling, the fleet or health.
+ * What else a job's end means (a bulk action's next step, an automatic rotation's outcome) belongs to
+ * the parts that care: backend.ts hands their listeners in, so the queue side knows nothing of
+ * scheduling, the fleet or health. What a job spent of the token's hour is in the token user's ledger.
  */
 import { emptyResult, type WorkflowResult } from '../../connect/index';
 import { connectJob, disconnectJob, rotateJob } from './with-token';
@@ -27,9 +27,9 @@ import type { JobRecord } from '../store/records';
 
 /** What the job's own run saw of the stored token's hour. */
 export interface JobRun {
-  /** Requests the token's hour had left by Bitbucket's last answer, when it said. */
+  /** Requests the token user's ledger had left for the job's kind of work at its end. */
   remaining: number | undefined;
-  /** When a 429 said the token may ask again. */
+  /** When the token's hour stopped a request (a 429, or the ledger): when unattended work may send again. */
   rateLimitedUntil: Date | null;
 }
 
@@ -167,6 +167,7 @@ export async function runJob(platform: ForgePlatform, jobId: string, listeners: 
   const final: Partial<JobRecord> = { status, finishedAt: clock.now().toISOString(), requests: { ...ctx.counts } };
   if (result) final.result = scrub(result, ctx.secrets);
   if (error !== undefined) final.error = cleanText(error, ctx.secrets);
+  if (status === 'failed' && ctx.rateLimitedUntil) final.tokenHourUntil = ctx.rateLimitedUntil.toISOString();
   try {
     await writer.finish(final);
   } finally {

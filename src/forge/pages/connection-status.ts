@@ -11,6 +11,7 @@ import { keyAgeOf } from '../store/connections';
 import { projectUrlOf } from '../jobs/by-hand';
 import { RESOLVER_LIMITS, type ForgePlatform, type ValohaiPort } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
+import { ValohaiAuthError } from '../../valohai/index';
 
 function ageWarning(days: number): Warning[] {
   const level = keyAgeLevel(days);
@@ -20,21 +21,42 @@ function ageWarning(days: number): Warning[] {
 }
 
 /**
- * The sync state from the last fetch the app asked Valohai for, not from the newest commit Valohai ever
- * stored: a fetch that failed is an error until a later one works, whatever Valohai still has.
+ * The sync state from the last fetch the app asked Valohai for: the commit it found for the fetch
+ * reference against Bitbucket's head of it, never the newest commit Valohai stored of any branch. A
+ * fetch that failed is an error until a later one works, whatever Valohai still has. The page shows
+ * the same commit as "Valohai's last fetch", so the fact shown is the one the state is read from.
  */
 export function syncState(
-  connection: Pick<StoredConnection, 'lastFetch' | 'verifiedAt'>,
-  now: { valohaiCommit: string | null; bitbucketHead: string | null; movedAway: boolean; keyMissing?: string[] },
+  connection: Pick<StoredConnection, 'lastFetch'>,
+  now: { bitbucketHead: string | null; movedAway: boolean; keyMissing?: string[] },
 ): SyncState {
   if (now.movedAway) return { state: 'moved' };
   const last = connection.lastFetch;
   if (now.keyMissing?.length) return { state: 'failing', at: null, errors: now.keyMissing };
   if (last && !last.ok) return { state: 'failing', at: last.at, errors: last.errors };
-  const worked = last ? last.ok : connection.verifiedAt !== null;
-  if (!worked || !now.bitbucketHead) return { state: 'unknown' };
-  const has = last?.fetched === now.bitbucketHead || now.valohaiCommit === now.bitbucketHead;
-  return has ? { state: 'in-sync' } : { state: 'behind' };
+  if (!last?.fetched || !now.bitbucketHead) return { state: 'unknown' };
+  return last.fetched === now.bitbucketHead ? { state: 'in-sync' } : { state: 'behind' };
+}
+
+/**
+ * The health verdict beside the sync state: a "Healthy" check older than a fetch that now fails says
+ * what the facts say now, Broken, with the failure as its finding, so that the two never disagree.
+ */
+function agreeingHealth(health: HealthView, sync: SyncState): HealthView {
+  const latest = health.latest;
+  if (sync.state !== 'failing' || !latest || latest.health !== 'healthy') return health;
+  return {
+    ...health,
+    latest: {
+      ...latest,
+      health: 'broken',
+      findings: [
+        ...latest.findings,
+        // Its errors are said once, under Connected, with the fix.
+        { severity: 'broken', code: 'fetch-failed', message: sync.at ? 'A fetch since this check failed: Valohai cannot fetch this repository.' : 'Valohai cannot fetch this repository: a repository lacks its key.' },
+      ],
+    },
+  };
 }
 
 /**
@@ -54,27 +76,32 @@ export async function connectionStatus(
   const { workspace, repo } = splitFullName(repository.fullName);
   // What the app stored; what is read below replaces the parts it can see better.
   const base: ConnectionStatus = { ...storedStatus(platform, connection, health), project: { id: record.projectId, name: record.projectName, url: projectUrlOf(connection, valohaiHost) } };
-  const [plan, commits, project] = await Promise.all([
+  const [plan, project] = await Promise.all([
     discover(appBitbucket(platform, RESOLVER_LIMITS), { workspace, repo, ref: record.ref, submodules: false }).catch(() => undefined),
-    valohai.listCommits(record.projectId, 1),
-    valohai.findProject(record.projectId).catch(() => undefined),
+    valohai.findProject(record.projectId).catch((err: unknown) => {
+      // A refused Valohai token is the page's to say (and record); any other failure leaves the project unread.
+      if (err instanceof ValohaiAuthError) throw err;
+      return undefined;
+    }),
   ]);
   const elsewhere = project ? fetchesElsewhere(project.repository?.url, repository) : null;
   const movedAway = project ? (elsewhere ? { fetches: connection.movedAway?.to ?? elsewhere } : null) : base.movedAway;
-  const newest = movedAway ? undefined : commits[0];
+  const fetched = movedAway ? null : (connection.lastFetch?.fetched ?? null);
   const bitbucketHead = plan?.headCommit ?? null;
   // A target the last listing found without the key is why Valohai cannot fetch: the sync state says it, once.
   const missing = movedAway ? [] : (connection.keysSeen?.keys ?? []).filter((k) => !k.present && recorded(connection, k.repository));
   const keyMissing = missing.map(
     (k) => `${k.repository} no longer has the connection's access key (as listed ${listedAt(connection)}), so Valohai cannot fetch it. Rotate to put a new key in place, or disconnect.`,
   );
+  const sync = syncState(connection, { bitbucketHead, movedAway: movedAway !== null, ...(keyMissing.length ? { keyMissing } : {}) });
   return {
     ...base,
-    valohaiCommit: newest ? { identifier: newest.identifier, commitTime: newest.commitTime ?? null } : null,
+    valohaiCommit: fetched ? { identifier: fetched, fetchedAt: connection.lastFetch?.at ?? null } : null,
     bitbucketHead,
     movedAway,
-    sync: syncState(connection, { valohaiCommit: newest?.identifier ?? null, bitbucketHead, movedAway: movedAway !== null, ...(keyMissing.length ? { keyMissing } : {}) }),
-    warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...base.warnings],
+    sync,
+    health: movedAway ? movedAwayHealth(base.health, record.repository) : agreeingHealth(base.health, sync),
+    warnings: [...(movedAway ? [projectMovedWarning(record.projectName, movedAway.fetches)] : []), ...base.warnings.filter((w) => !(movedAway && w.code.startsWith('key-age')))],
   };
 }
 
@@ -83,6 +110,25 @@ const listedAt = (connection: StoredConnection) => `${(connection.keysSeen?.at ?
 
 function recorded(connection: StoredConnection, repository: string): boolean {
   return connection.record.targets.some((t) => lower(t.repository) === lower(repository));
+}
+
+/** What only a connection whose key is still used calls for: rotating it, or giving it to a repository. */
+const ROTATING: ReadonlySet<string> = new Set(['key-age-warning', 'key-age-alert', 'needs-admin', 'key-missing', 'repair-failed', 'auto-rotate-failed']);
+
+/**
+ * A moved-away connection's health offers only what it can do, Disconnect: no Rotate, no key to give a
+ * repository, no rotation due, and no key to remove that another connection records (the project's
+ * new connection may share its submodule repositories).
+ */
+function movedAwayHealth(health: HealthView, repository: string): HealthView {
+  const own = (n: { connection: string | null }) => n.connection !== null && lower(n.connection) === lower(repository);
+  return {
+    ...health,
+    needsAdmin: [],
+    keyNotices: health.keyNotices.filter(own),
+    autoRotateDueAt: null,
+    latest: health.latest ? { ...health.latest, findings: health.latest.findings.filter((f) => !ROTATING.has(f.code)) } : null,
+  };
 }
 
 /**
@@ -108,8 +154,9 @@ export function storedStatus(platform: ForgePlatform, connection: StoredConnecti
     lastPushFetch: connection.lastPushFetch,
     movedAway: connection.movedAway ? { fetches: connection.movedAway.to } : null,
     sync: { state: connection.movedAway ? 'moved' : 'unknown' },
-    warnings: [...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...ageWarning(keyAgeDays)],
-    health,
+    // A moved-away key is no longer used: its age calls for Disconnect, not Rotate.
+    warnings: [...connection.warnings.filter((w) => !w.code.startsWith('key-age')), ...(connection.movedAway ? [] : ageWarning(keyAgeDays))],
+    health: connection.movedAway ? movedAwayHealth(health, record.repository) : health,
   };
 }
 

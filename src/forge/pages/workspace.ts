@@ -29,7 +29,7 @@ import { keyAgeOf } from '../store/connections';
 import { pointerMayBeLive } from '../jobs/slots';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from '../store/records';
-import { checkBitbucketToken, checkValohaiToken } from './token-check';
+import { checkBitbucketToken, checkValohaiToken, tokenLosses, worseTokenRefusal } from './token-check';
 import { tokenHourView } from './token-hour';
 import { withTokenHour } from '../store/token-ledger';
 import { hooked, listWorkspaceRepositories, meterRequests, type WorkspaceMembership } from '../../bitbucket/index';
@@ -197,6 +197,13 @@ export async function saveBitbucketToken(
     checkBitbucketToken(hooked(platform.makeBitbucketWithToken({ email: payload.email, token: payload.token }, RESOLVER_LIMITS), meterRequests(meter)), context.workspaceId, RESOLVER_LIMITS),
   );
   const credentials = new Credentials(platform, bareUuid(context.workspaceId, 'workspace'));
+  if (!payload.confirmWorse) {
+    // A working token is not swapped for one that does less under a green "Saved": the page asks first.
+    const [stored, secret] = await Promise.all([credentials.summary(), credentials.bitbucket()]);
+    const usable = secret !== undefined && stored.bitbucket !== undefined && tokenLifetime(stored.bitbucket, platform.clock.now()).level !== 'expired';
+    const losses = stored.bitbucket ? tokenLosses(stored.bitbucket, usable, { ...check, email: payload.email }) : [];
+    if (losses.length > 0) throw worseTokenRefusal(losses);
+  }
   const entry = await credentials.saveBitbucket({ email: payload.email, token: payload.token }, check, expiresOn);
   return bitbucketSummary(entry, true, platform.clock.now());
 }

@@ -52,7 +52,7 @@ export class Credentials {
 
   async saveBitbucket(
     secret: BitbucketSecret,
-    check: { accountName: string | null; missingScopes: string[]; workspaceAdmin: boolean | null },
+    check: { accountName: string | null; accountId?: string | null; missingScopes: string[]; workspaceAdmin: boolean | null },
     expiresOn: string | null = null,
   ): Promise<WorkspaceSummary['bitbucket']> {
     await this.platform.secrets.set(keys.bitbucketSecret(this.workspaceUuid), secret);

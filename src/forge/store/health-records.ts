@@ -220,6 +220,16 @@ export function tokenExpiryFindings(summary: WorkspaceSummary, now: Date): Healt
   const say = (what: string, entry: { savedAt: string; expiresOn?: string | null } | undefined) => {
     if (!entry) return;
     const life = tokenLifetime(entry, now);
+    if (life.level === 'expired') {
+      // Past its date the warning stays, saying what it is now: the work it warned about has stopped.
+      out.push({
+        severity: 'broken',
+        code: 'token-expiring',
+        message: `The stored ${what} expired on ${life.expiresOn}; checks, repairs, rotations and connecting wait for a new one.`,
+        fix: 'Make a new token and store it on the workspace\'s Valohai settings page.',
+      });
+      return;
+    }
     if (life.level !== 'warning' || life.expiresInDays === null) return;
     const when = life.expiresInDays === 0 ? 'today' : life.expiresInDays === 1 ? 'tomorrow' : `in ${life.expiresInDays} days (${life.expiresOn})`;
     out.push({

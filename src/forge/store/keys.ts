@@ -84,8 +84,6 @@ export const keys = {
   fleetAuditPartPrefix: auditParts.prefix,
   /** One token user's hour: every stored-token request of every path, by minute (token-ledger.ts). */
   tokenHour: (account: string) => checked(`tokenhour:${escapeKeyPart(account)}`),
-  /** What fleet work spent of the stored token's hour (fleet/budget.ts). */
-  fleetBudget: (ws: string) => ofWorkspace('fleetbudget', ws),
   /** The workspace's latest bulk action: its state (fleet/batch.ts). */
   fleetBatch: (ws: string) => ofWorkspace('fleetbatch', ws),
   /** The workspace's one bulk-action slot: created atomically, held while a batch runs. */

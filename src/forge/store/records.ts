@@ -19,6 +19,8 @@ export interface WorkspaceSummary {
   bitbucket?: {
     email: string;
     accountName: string | null;
+    /** The token's Atlassian account; absent on records stored before it was kept. */
+    accountId?: string | null;
     missingScopes: string[];
     /** Whether the token's account is an admin of this workspace; null when the token could not say. */
     workspaceAdmin?: boolean | null;
@@ -161,6 +163,12 @@ export interface JobRecord {
   batchId?: string;
   /** Requests the job made, recorded when it ends (a bulk action counts them against its budget). */
   requests?: { bitbucketToken: number; bitbucketApp: number; valohai: number };
+  /**
+   * Set on a job that did not finish and whose stored-token request was refused by the token's hour
+   * (Bitbucket's 429, or the app's ledger): when unattended work may send again. A bulk action runs its
+   * repository again from then.
+   */
+  tokenHourUntil?: string;
 }
 
 /** Points at the job that holds a repository's one job slot. */

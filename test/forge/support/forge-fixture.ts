@@ -5,7 +5,8 @@
  * demo user by the context's account id, as Forge's asUser() acts as the invoking user.
  */
 import assert from 'node:assert/strict';
-import { createFetchTransport, type BitbucketTransport } from '../../../src/bitbucket/index';
+import { addSpend, createFetchTransport, emptyHour, type BitbucketTransport, type TokenHour } from '../../../src/bitbucket/index';
+import { KvTokenHourStore, tokenAccount } from '../../../src/forge/store/token-ledger';
 import type { GeneratedKey } from '../../../src/connect/index';
 import type { ReplyOf } from './reply';
 import { RESOLVERS, type JobView, type PayloadOf, type ResolverName } from '../../../src/forge/contract';
@@ -252,4 +253,14 @@ export async function connectWithToken(h: Harness, slug: string, projectId: stri
   const { jobId } = valueOf(await h.call('startConnect', { projectId, ref: 'main', keyType: 'ed25519', submodules: true }, h.context('admin', slug)));
   await h.platform.idle();
   return valueOf(await h.call('getJob', { jobId }, h.context('admin', slug)));
+}
+
+/**
+ * Other work of the stored token's user (the demo admin) spent `spent` requests in the current minute:
+ * written into the app's ledger as any job's flush writes it.
+ */
+export async function spendTokenHour(h: Pick<Harness, 'platform'>, spent: { interactive?: number; unattended?: number }): Promise<TokenHour> {
+  const now = h.platform.clock.now();
+  const ledger = new KvTokenHourStore(h.platform.store, h.platform.clock, tokenAccount({ email: bb.admin.email }));
+  return ledger.add(addSpend(emptyHour(), now, spent), now);
 }

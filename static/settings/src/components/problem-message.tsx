@@ -11,6 +11,7 @@ const titles: Record<ResolverErrorCode, string> = {
   'not-set-up': 'Not set up yet',
   'invalid-token': 'Token refused',
   'missing-scopes': 'The token lacks scopes',
+  'worse-token': 'The new token does less than the stored one',
   'not-connected': 'Not connected',
   'already-connected': 'Already connected',
   'project-in-use': 'Project in use',

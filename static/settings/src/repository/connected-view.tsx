@@ -235,9 +235,9 @@ export function ConnectedView({
               <Fact term="Key age" testId="fact-key-age">
                 <KeyAge days={connection.keyAgeDays} />
               </Fact>
-              <Fact term="Valohai has" testId="fact-valohai-commit">
+              <Fact term={`Valohai's last fetch of ${connection.ref}`} testId="fact-valohai-commit">
                 <CommitLink repository={repository} sha={connection.valohaiCommit?.identifier} />
-                {connection.valohaiCommit?.commitTime ? ` (${formatDateTime(connection.valohaiCommit.commitTime)})` : ''}
+                {connection.valohaiCommit?.fetchedAt ? ` (fetched ${formatDateTime(connection.valohaiCommit.fetchedAt)})` : ''}
               </Fact>
               <Fact term="Bitbucket head" testId="fact-bitbucket-head">
                 <CommitLink repository={repository} sha={connection.bitbucketHead} />

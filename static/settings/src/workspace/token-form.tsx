@@ -26,7 +26,7 @@ const dateStyles = xcss({ maxWidth: '200px' });
 
 export type TokenKind = 'valohai' | 'bitbucket';
 
-type Notice = { kind: 'saved'; text: string } | { kind: 'error'; error: ResolverError } | null;
+type Notice = { kind: 'saved' | 'kept'; text: string } | { kind: 'error'; error: ResolverError } | null;
 
 /** A field's problem as the form shows it: missing, or refused by the contract's rule for it. */
 export function fieldProblem(value: string, missing: string, rule: (value: string) => string | null, name: string): string | undefined {
@@ -54,6 +54,11 @@ function NoticeView({ notice, testId }: { notice: Notice; testId: string }) {
       {notice?.kind === 'saved' && (
         <SectionMessage appearance="success" title={notice.text} testId={`${testId}-saved`}>
           <Text as="p">The token is stored as a Forge secret; this page will not show it again.</Text>
+        </SectionMessage>
+      )}
+      {notice?.kind === 'kept' && (
+        <SectionMessage appearance="information" title={notice.text} testId={`${testId}-kept`}>
+          <Text as="p">Save a token with at least what the stored one can do to replace it.</Text>
         </SectionMessage>
       )}
       {notice?.kind === 'error' && <ProblemMessage error={notice.error} testId={`${testId}-error`} />}
@@ -212,7 +217,11 @@ export function TokenSection({
   initial: Record<string, string>;
   expiryHelp: string;
   /** The field errors for what is typed, and the save when there are none: it resolves to what the page says was saved. */
-  check: (values: Record<string, string>) => { errors: Record<string, string | undefined>; save?: (expiry: { expiresOn?: string }) => Promise<string> };
+  check: (values: Record<string, string>) => {
+    errors: Record<string, string | undefined>;
+    /** `confirmWorse`: the admin chose to replace a working token with one that does less. */
+    save?: (expiry: { expiresOn?: string }, confirmWorse?: boolean) => Promise<string>;
+  };
   saveLabel: string;
   clearTitle: string;
   clearConsequence: string;
@@ -224,11 +233,18 @@ export function TokenSection({
   const [notice, setNotice] = useState<Notice>(null);
   const [confirmClear, setConfirmClear] = useState(false);
   const [fieldError, setFieldError] = useState<Record<string, string | undefined>>({});
+  // The backend kept a working token that the one typed would replace with less: what it would lose.
+  const [worse, setWorse] = useState<ResolverError | null>(null);
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
+    await submit(false);
+  };
+
+  const submit = async (confirmWorse: boolean) => {
     // A new attempt: what the last one said no longer applies.
     setNotice(null);
+    setWorse(null);
     const { errors, save } = check(values);
     const expiry = expiryFieldProblem(expires, kind);
     if (expiry) errors.expiresOn = expiry;
@@ -236,7 +252,7 @@ export function TokenSection({
     if (Object.values(errors).some(Boolean) || !save) return;
     setBusy(true);
     try {
-      const text = await save(expires.trim() ? { expiresOn: expires.trim() } : {});
+      const text = await save(expires.trim() ? { expiresOn: expires.trim() } : {}, confirmWorse);
       setValues((v) => ({ ...v, ...Object.fromEntries(fields.filter((f) => f.secret).map((f) => [f.name, ''])) }));
       setExpires('');
       setNotice({ kind: 'saved', text });
@@ -244,6 +260,7 @@ export function TokenSection({
       const error = errorDetail(err);
       // The server's word on one field goes on that field.
       if (error.field && (error.field === 'expiresOn' || fields.some((f) => f.name === error.field))) setFieldError({ [error.field]: error.message });
+      else if (error.code === 'worse-token') setWorse(error);
       else setNotice({ kind: 'error', error });
     } finally {
       setBusy(false);
@@ -323,6 +340,20 @@ export function TokenSection({
                       testId={`${kind}-clear-confirm`}
                     >
                       {clearConsequence}
+                    </ConfirmDialog>
+                    <ConfirmDialog
+                      open={worse !== null}
+                      title="Replace the stored token with one that does less?"
+                      confirmLabel="Replace anyway"
+                      cancelLabel="Keep the stored token"
+                      onCancel={() => {
+                        setWorse(null);
+                        setNotice({ kind: 'kept', text: 'The stored token was kept; nothing changed.' });
+                      }}
+                      onConfirm={() => void submit(true)}
+                      testId={`${kind}-replace-worse`}
+                    >
+                      {worse?.message ?? ''}
                     </ConfirmDialog>
                   </Inline>
                 </Stack>

@@ -36,7 +36,9 @@ export function ValohaiSection({ summary, disabled, onSaved, onCleared }: Sectio
         summary.configured
           ? summary.problem
             ? { label: 'Not working', appearance: 'removed' }
-            : { label: 'Stored', appearance: 'success' }
+            : summary.lifetime?.level === 'expired'
+              ? { label: 'Expired', appearance: 'removed' }
+              : { label: 'Stored', appearance: 'success' }
           : { label: 'Not set', appearance: 'default' }
       }
       owner={
@@ -106,6 +108,7 @@ export function ValohaiSection({ summary, disabled, onSaved, onCleared }: Sectio
 function bitbucketLook(summary: BitbucketCredentialSummary): { label: string; appearance: ThemeAppearance } {
   if (!summary.configured) return { label: 'Not set', appearance: 'default' };
   if (summary.problem) return { label: 'Not working', appearance: 'removed' };
+  if (summary.lifetime?.level === 'expired') return { label: 'Expired', appearance: 'removed' };
   if (summary.missingScopes.length) return { label: 'Missing scopes', appearance: 'moved' };
   if (summary.workspaceAdmin === false) return { label: 'Stored, not an admin', appearance: 'moved' };
   return { label: 'Stored', appearance: 'success' };
@@ -113,7 +116,7 @@ function bitbucketLook(summary: BitbucketCredentialSummary): { label: string; ap
 
 /** A Bitbucket token that does all the app needs: its set-up instructions have done their work. */
 export function bitbucketWorks(summary: BitbucketCredentialSummary): boolean {
-  return summary.configured && !summary.problem && summary.missingScopes.length === 0 && summary.workspaceAdmin !== false;
+  return summary.configured && !summary.problem && summary.lifetime?.level !== 'expired' && summary.missingScopes.length === 0 && summary.workspaceAdmin !== false;
 }
 
 /** How to make a Bitbucket API token: shown until one works, then folded behind a button. */
@@ -157,10 +160,40 @@ function ScopeList({ scopes, testId }: { scopes: readonly string[]; testId?: str
   );
 }
 
+const hhmm = (iso: string) => `${iso.slice(11, 16)} UTC`;
+
+/** The token's hour by the app's own count: Bitbucket tells an API token nothing of it. */
+function TokenHourLine({ hour, who }: { hour: NonNullable<BitbucketCredentialSummary['hour']>; who: string }) {
+  return (
+    <Stack space="space.100">
+      <Text as="p" color="color.text.subtle" testId="token-hour">
+        In the last hour the app sent {hour.spent} of the about {hour.limit} requests Bitbucket allows {who} ({hour.unattended} of them by checks,
+        push handling and bulk work, which may use {Math.floor(hour.limit * 0.6)}).
+      </Text>
+      {hour.resumesAt && (
+        <SectionMessage appearance="warning" title="The token's hour is spent" testId="token-hour-spent">
+          <Text as="p">
+            Actions that need it can start again at about {hhmm(hour.resumesAt)}. Pages show what the app stored until then, and a token of
+            another account can be saved now.
+          </Text>
+        </SectionMessage>
+      )}
+      {!hour.resumesAt && hour.automaticWorkWaitsUntil && (
+        <SectionMessage appearance="information" title="Bitbucket answered “too many requests”" testId="token-hour-waiting">
+          <Text as="p">
+            Checks, push handling and bulk work wait until about {hhmm(hour.automaticWorkWaitsUntil)}; what you start yourself is tried now.
+          </Text>
+        </SectionMessage>
+      )}
+    </Stack>
+  );
+}
+
 /** What the stored token lacks to do all the app needs: an admin's account, every scope. */
 function BitbucketNotices({ summary, who }: { summary: BitbucketCredentialSummary; who: string }) {
   return (
     <>
+      {summary.configured && summary.hour && <TokenHourLine hour={summary.hour} who={who} />}
       {summary.configured && !summary.problem && summary.workspaceAdmin === false && (
         <SectionMessage appearance="warning" title={`${who} is not an admin of this workspace`} testId="token-not-admin">
           <Text as="p">
@@ -216,8 +249,8 @@ export function BitbucketSection({ summary, disabled, onSaved, onCleared }: Sect
             email: fieldProblem(email, 'Enter the email address of your Atlassian account.', fieldRules.email, 'email'),
             token: fieldProblem(token, 'Paste an Atlassian API token.', fieldRules.bitbucketToken, 'token'),
           },
-          save: async (expiry) => {
-            const saved = await call('saveBitbucketToken', { email, token, ...expiry });
+          save: async (expiry, confirmWorse) => {
+            const saved = await call('saveBitbucketToken', { email, token, ...expiry, ...(confirmWorse ? { confirmWorse } : {}) });
             onSaved(saved);
             return `Saved the Bitbucket API token of ${saved.accountName ?? saved.email ?? email}.`;
           },

@@ -53,7 +53,8 @@ function PlanDialog({
   const disconnect = plan?.action === 'disconnect';
   const start = () => {
     if (disconnect) {
-      if (typed.trim().toLowerCase() !== slug.toLowerCase()) {
+      // Exactly as shown, as the backend checks it: "ACME" is not acme.
+      if (typed.trim() !== slug) {
         setTypedError(`Type ${slug} to confirm.`);
         return;
       }
@@ -80,6 +81,11 @@ function PlanDialog({
                 <Text as="p" testId="batch-plan-duration">
                   {plan.duration}
                 </Text>
+                {plan.keyType && plan.act.length > 0 && (
+                  <Text as="p" testId="batch-plan-key-type">
+                    {`New keys: ${plan.keyType === 'rsa' ? 'RSA 4096 (the key type Valohai documents)' : 'Ed25519'}.`}
+                  </Text>
+                )}
                 {plan.act.length > 0 && (
                   <Stack space="space.050">
                     <Heading size="xsmall" as="h3">
@@ -90,9 +96,11 @@ function PlanDialog({
                         <li key={a.repository}>
                           {a.repository}
                           {a.project ? `, to Valohai project ${a.project}` : ''}
-                          {a.repositories && a.repositories.length > 0
-                            ? `: the key on ${a.repositories.join(', ')}, about ${plural(a.requests, 'request')}`
-                            : `: the key on ${plural(a.targets, 'repository', 'repositories')}, about ${plural(a.requests, 'request')}`}
+                          {a.submodulesUnread
+                            ? `: the key on ${a.repository} and on each submodule repository its .gitmodules names (read when it runs), about ${plural(a.requests, 'request')} for ${a.repository} itself`
+                            : a.repositories && a.repositories.length > 0
+                              ? `: the key on ${a.repositories.join(', ')}, about ${plural(a.requests, 'request')}`
+                              : `: the key on ${plural(a.targets, 'repository', 'repositories')}, about ${plural(a.requests, 'request')}`}
                         </li>
                       ))}
                     </Box>
@@ -114,7 +122,7 @@ function PlanDialog({
                 )}
                 {plan.act.length > 0 && (
                   <Text as="p" color="color.text.subtle" testId="batch-plan-requests">
-                    {`About ${plural(plan.requests.total, 'request')} with the stored Bitbucket token in all (${plan.requests.source}); ${plan.budget.leftThisHour} of the ${plan.budget.perHour} an hour the fleet may use are left this hour.`}
+                    {`About ${plural(plan.requests.total, 'request')} with the stored Bitbucket token in all (${plan.requests.source}); ${plan.budget.leftThisHour} of the ${plan.budget.perHour} an hour automatic work may spend are left this hour.`}
                   </Text>
                 )}
                 {disconnect && plan.act.length > 0 && (
