@@ -70,6 +70,8 @@ export async function benchConnect(): Promise<BenchSection> {
       valohai: {
         findProject: (p) => ((requests += 1), valohai.findProject(p)),
         checkRepositoryWrite: (id) => valohai.checkRepositoryWrite(id),
+        repositoryLocationWritable: (id) => valohai.repositoryLocationWritable(id),
+        setRepositoryLocation: (id, s) => ((requests += 1), valohai.setRepositoryLocation(id, s)),
         setRepository: (id, s) => ((requests += 1), valohai.setRepository(id, s)),
         clearRepositoryKey: (id) => valohai.clearRepositoryKey(id),
         listCommits: (p, l) => ((requests += 1), valohai.listCommits(p, l)),

@@ -12,6 +12,7 @@ import { FaultInjector } from '../faults';
 import { serve, type RunningServer } from '../http';
 import { NOT_FOUND } from './drf';
 import { GitFetcher, type HttpsRepositoryLookup } from './git-fetcher';
+import { createValohaiPagesRouter, settingsPagePath } from './pages';
 import { redactRequestBody } from './redact';
 import { API_BASE, createValohaiRouter, defaultApiSettings, type ValohaiApiSettings } from './routes';
 import type { ValohaiSeed } from './seed-types';
@@ -49,6 +50,8 @@ export interface RequestLogEntry {
 export interface ValohaiEmulator {
   /** `http://127.0.0.1:PORT`: the host to give a Valohai client. */
   url: string;
+  /** The project's repository settings page (URL, Fetch reference, Generate SSH Key), as Valohai's UI has it. */
+  settingsPageUrl(owner: string, name: string): string;
   /** `http://127.0.0.1:PORT/api/v0`. */
   apiUrl: string;
   port: number;
@@ -76,7 +79,7 @@ export async function startValohaiEmulator(options: ValohaiEmulatorOptions): Pro
   const api = defaultApiSettings(options.api);
   let server: RunningServer;
   try {
-    server = await serve([createValohaiRouter({ state, fetcher, track, api })], {
+    server = await serve([createValohaiRouter({ state, fetcher, track, api }), createValohaiPagesRouter({ state, fetcher, track })], {
       faults,
       before: (req) => faults.control(req),
       notFound: (req) => (req.path.startsWith(API_BASE) ? NOT_FOUND : { status: 404, body: 'Not Found' }),
@@ -89,6 +92,7 @@ export async function startValohaiEmulator(options: ValohaiEmulatorOptions): Pro
   return {
     url: server.url,
     apiUrl: `${server.url}${API_BASE}`,
+    settingsPageUrl: (owner, name) => `${server.url}${settingsPagePath(owner, name)}`,
     port: server.port,
     state,
     faults,

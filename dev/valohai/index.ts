@@ -8,3 +8,4 @@ export { redactRequestBody, REDACTED } from './redact';
 export { sshClientFiles, hostKeyOf } from './ssh-client-config';
 export { demoValohaiCredentials, demoValohaiSeed } from './demo-seed';
 export type { ValohaiSeed, ValohaiSeedOrganization, ValohaiSeedProject, ValohaiSeedRepository, ValohaiSeedUser } from './seed-types';
+export { createValohaiPagesRouter, settingsPagePath } from './pages';

@@ -153,6 +153,38 @@ export interface ValohaiRoutesDeps {
   api: ValohaiApiSettings;
 }
 
+/**
+ * One fetch of a project's repository, as Valohai's fetch runs it (the API's fetch route and the
+ * settings page's Fetch button): git over SSH with the key the project holds, the new heads recorded.
+ */
+export async function fetchProject(
+  { state, fetcher, track }: Pick<ValohaiRoutesDeps, 'state' | 'fetcher' | 'track'>,
+  project: ProjectRecord,
+): Promise<{ added: CommitRecord[]; errors: string[] }> {
+  const repository = project.repository;
+  let outcome: FetchOutcome;
+  if (!repository || repository.url === '') {
+    outcome = {
+      heads: [],
+      fetchBranch: undefined,
+      errors: ['No repository URL is set for this project. Set the repository URL (git@bitbucket.org:workspace/repo.git) in the project settings, then fetch again.'],
+    };
+  } else {
+    outcome = await track(fetcher.fetch({ projectId: project.id, url: repository.url, ref: repository.ref, privateKey: state.keyFor(repository.id) }));
+  }
+  const known = new Set(state.commitsOf(project.id).map((c) => c.identifier));
+  const added: CommitRecord[] = [];
+  if (repository && outcome.errors.length === 0) {
+    for (const head of [...outcome.heads].sort((a, b) => a.commitTime.getTime() - b.commitTime.getTime())) {
+      if (known.has(head.identifier)) continue;
+      const ref = outcome.fetchBranch && head.refNames.includes(outcome.fetchBranch) ? outcome.fetchBranch : (head.refNames[0] ?? '');
+      added.push(state.addCommit({ identifier: head.identifier, ref, refNames: head.refNames, commitTime: head.commitTime, projectId: project.id, repositoryId: repository.id }));
+    }
+  }
+  state.fetchRecords.push({ projectId: project.id, at: state.clock(), newCommits: added.map((c) => c.identifier), errors: [...outcome.errors] });
+  return { added, errors: [...outcome.errors] };
+}
+
 export function createValohaiRouter({ state, fetcher, track, api }: ValohaiRoutesDeps): Router {
   const router = new Router(API_BASE);
 
@@ -206,28 +238,8 @@ export function createValohaiRouter({ state, fetcher, track, api }: ValohaiRoute
   }
 
   async function runFetch(req: HttpRequest, project: ProjectRecord): Promise<HttpReply> {
-    const repository = project.repository;
-    let outcome: FetchOutcome;
-    if (!repository || repository.url === '') {
-      outcome = {
-        heads: [],
-        fetchBranch: undefined,
-        errors: ['No repository URL is set for this project. Set the repository URL (git@bitbucket.org:workspace/repo.git) in the project settings, then fetch again.'],
-      };
-    } else {
-      outcome = await track(fetcher.fetch({ projectId: project.id, url: repository.url, ref: repository.ref, privateKey: state.keyFor(repository.id) }));
-    }
-    const known = new Set(state.commitsOf(project.id).map((c) => c.identifier));
-    const added: CommitRecord[] = [];
-    if (repository && outcome.errors.length === 0) {
-      for (const head of [...outcome.heads].sort((a, b) => a.commitTime.getTime() - b.commitTime.getTime())) {
-        if (known.has(head.identifier)) continue;
-        const ref = outcome.fetchBranch && head.refNames.includes(outcome.fetchBranch) ? outcome.fetchBranch : (head.refNames[0] ?? '');
-        added.push(state.addCommit({ identifier: head.identifier, ref, refNames: head.refNames, commitTime: head.commitTime, projectId: project.id, repositoryId: repository.id }));
-      }
-    }
-    state.fetchRecords.push({ projectId: project.id, at: state.clock(), newCommits: added.map((c) => c.identifier), errors: [...outcome.errors] });
-    return { status: 201, body: { commits: orderCommits(added, '-commit_time').map((c) => commitJson(req, c)), errors: outcome.errors } };
+    const { added, errors } = await fetchProject({ state, fetcher, track }, project);
+    return { status: 201, body: { commits: orderCommits(added, '-commit_time').map((c) => commitJson(req, c)), errors } };
   }
 
   router

@@ -4,6 +4,7 @@
  * and the fetcher; what the state API hands out says only whether a key is set and its fingerprint.
  */
 import { randomUUID } from 'node:crypto';
+import { generateKeyPair, type SshKeyType } from '../../src/ssh/index';
 import { checkPrivateKey } from './private-key';
 import type { ValohaiSeed } from './seed-types';
 
@@ -77,6 +78,11 @@ export interface RepositoryView {
   /** OpenSSH `SHA256:...` fingerprint of the stored key's public half, or null when none is set. */
   sshKeyFingerprint: string | null;
   sshKeyType: string | null;
+  /**
+   * The public half of a key pair Valohai generated itself (Settings › Repository › Generate SSH Key),
+   * as its page shows it; null when the key was written through the API, or none is set.
+   */
+  generatedPublicKey: string | null;
 }
 
 export interface CommitView {
@@ -114,6 +120,8 @@ export class ValohaiState {
   readonly commitRecords: CommitRecord[] = [];
   readonly fetchRecords: FetchRecord[] = [];
   private readonly keys = new Map<number, StoredKey>();
+  /** Public halves of the keys generated here, by repository id; the private halves are in `keys`. */
+  private readonly generated = new Map<number, string>();
   private nextAccountId = 1;
   private nextRepositoryId = 1001;
   private nextCommitId = 1;
@@ -204,12 +212,32 @@ export class ValohaiState {
 
   /** Stores a key after checking it (throws SshPrivateKeyError); an empty string removes the key. */
   setKey(repositoryId: number, key: string): void {
+    this.generated.delete(repositoryId);
     if (key === '') {
       this.keys.delete(repositoryId);
       return;
     }
     const checked = checkPrivateKey(key);
     this.keys.set(repositoryId, { text: checked.normalised, fingerprint: checked.fingerprint, type: checked.type });
+  }
+
+  /**
+   * "Generate SSH Key": a new key pair replaces whatever key the repository had. The private half stays
+   * here (the fetcher uses it); the public half is returned, for Bitbucket.
+   */
+  async generateKey(repositoryId: number, type: SshKeyType = 'ed25519'): Promise<{ publicKey: string; fingerprint: string }> {
+    const found = this.findRepository(repositoryId);
+    if (!found) throw new Error(`No repository ${repositoryId}.`);
+    const pair = await generateKeyPair({ type, comment: `valohai-${found.project.owner}-${found.project.name}` });
+    this.setKey(repositoryId, pair.privateKey);
+    this.generated.set(repositoryId, pair.publicKey);
+    found.project.mtime = this.clock();
+    return { publicKey: pair.publicKey, fingerprint: pair.fingerprint };
+  }
+
+  /** The public half of the key generated here, if the repository's key is one. */
+  generatedPublicKey(repositoryId: number): string | undefined {
+    return this.generated.get(repositoryId);
   }
 
   hasKey(repositoryId: number): boolean {
@@ -263,7 +291,7 @@ export class ValohaiState {
 
   private repositoryView(r: RepositoryRecord): RepositoryView {
     const key = this.keys.get(r.id);
-    return { id: r.id, url: r.url, ref: r.ref, sshKeySet: key !== undefined, sshKeyFingerprint: key?.fingerprint ?? null, sshKeyType: key?.type ?? null };
+    return { id: r.id, url: r.url, ref: r.ref, sshKeySet: key !== undefined, sshKeyFingerprint: key?.fingerprint ?? null, sshKeyType: key?.type ?? null, generatedPublicKey: this.generated.get(r.id) ?? null };
   }
 
   private view(p: ProjectRecord): ProjectView {

@@ -74,6 +74,8 @@ export interface CliIO {
   stderr: Screen;
   env: Record<string, string | undefined>;
   setExitCode(code: number): void;
+  /** All of standard input, for an option given `-` (absent: there is none to read). */
+  readStdin?(): Promise<string>;
   /** The time now (default the system clock); tests that run commands in this process give their own. */
   now?: () => Date;
   /** Waits `ms` (default a timer); tests that run commands in this process give their own, with `now`. */

@@ -83,6 +83,14 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
         code: 'valohai-key-left',
         message: `Valohai could not be asked to forget the key (no Valohai token is stored). Its access keys are gone, so it opens nothing; remove it from the repository settings of Valohai project ${name} by hand.`,
       });
+    } else if (remembered?.keySource === 'valohai') {
+      // The key was made in Valohai and never written by the app: it is not the app's to clear there.
+      const message = `The key was made in Valohai: remove it in Valohai project ${project.name} (Settings › Repository)`;
+      saga.skipped('valohai-key', message);
+      result.warnings.push({
+        code: 'valohai-key-left',
+        message: `${message}. Its access keys ${input.dryRun ? 'would be' : 'are'} gone from every repository, so it opens nothing there.`,
+      });
     } else if (elsewhere) {
       // The project was moved to another repository: its key there is that connection's, not ours to clear.
       const message = `Valohai project ${project.name} now fetches ${elsewhere}: its settings are left as they are`;
@@ -130,7 +138,8 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
     result.accessKeys = outcomes.sort((a, b) => a.repository.localeCompare(b.repository) || (a.id ?? 0) - (b.id ?? 0));
     if (leftovers.length) {
       result.leftovers = leftovers;
-      result.error = `${elsewhere || !project ? 'Some' : 'Valohai no longer holds the key, but some'} access keys are still on Bitbucket. Run disconnect again to remove them.`;
+      const cleared = project && !elsewhere && remembered?.keySource !== 'valohai';
+      result.error = `${cleared ? 'Valohai no longer holds the key, but some' : 'Some'} access keys are still on Bitbucket. Run disconnect again to remove them.`;
       return result;
     }
     if (!input.dryRun) await deps.store?.delete(plan.repository.fullName, projectId);

@@ -1,6 +1,8 @@
 export * from './types';
 export * from './ports';
-export { connect, rotate, fetchAndVerify, AccessCheckError, type ConnectInput } from './install';
+export { connect, rotate } from './connect';
+export { fetchAndVerify, AccessCheckError, VALOHAI_KEY_ROTATION, type ConnectInput } from './install';
+export { checkGivenPublicKey, GivenKeyError, VALOHAI_KEY_PLACE } from './given-key';
 export { fetchesElsewhere, projectMovedWarning, ProjectInUseError, ProjectMovedError } from './project-use';
 export { disconnect, type DisconnectDeps, type DisconnectInput } from './disconnect';
 export { status, type KeyListing, type StatusResult } from './status';

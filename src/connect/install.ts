@@ -15,7 +15,7 @@ import { findingProject, forEachBounded, foundProject, mapBounded, Saga } from '
 import { fetchesElsewhere, ProjectInUseError, ProjectMovedError } from './project-use';
 import { authorise, TargetsGrewError, unrecordedTargets } from './trust';
 import { fingerprintOf, noteKey, remember } from './record';
-import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type Target, type Warning, type WorkflowResult } from './types';
+import { emptyResult, type AccessKeyOutcome, type KeyType, type ProgressSink, type RecordedKeyType, type Target, type Warning, type WorkflowResult } from './types';
 
 export interface ConnectInput extends Omit<DiscoverInput, 'submodules'> {
   /**
@@ -47,9 +47,18 @@ export interface ConnectInput extends Omit<DiscoverInput, 'submodules'> {
    * Absent: not looked for.
    */
   others?: 'refuse' | 'take-over';
+  /**
+   * The public half of a key pair Valohai made (Settings › Repository › Generate SSH Key): connect and
+   * rotate then put this key on the targets instead of making one, and never write a key to Valohai
+   * (given-key.ts). Absent: the app makes the key pair and gives Valohai its private half.
+   */
+  publicKey?: string;
 }
 
-const noop: ProgressSink = () => {};
+/** Why a connection whose key Valohai made cannot be rotated with a key the app makes. */
+export const VALOHAI_KEY_ROTATION =
+  "This connection's key was made in Valohai, and the app never holds a key Valohai can use: generate a new key in Valohai " +
+  '(Settings › Repository › Generate SSH Key), then rotate with its public half. Nothing was changed.';
 
 /** Errors that stop a workflow before anything changed; their message is the whole story. */
 export class AccessCheckError extends Error {
@@ -82,12 +91,20 @@ export class UnreadableGitmodulesError extends Error {
   }
 }
 
+/** rotate with no connection on record: no key is known to be this app's. */
+export class NotConnectedError extends Error {
+  constructor(repository: string, projectName: string) {
+    super(`No connection of ${repository} to Valohai project ${projectName} is on record here, so no key is known to be this app's. Run connect first.`);
+    this.name = 'NotConnectedError';
+  }
+}
+
 export function repoName(t: Target): string {
   return `${t.workspace}/${t.slug}`;
 }
 
 
-function lockName(input: { workspace: string; repo: string }): string {
+export function lockName(input: { workspace: string; repo: string }): string {
   return `repo:${input.workspace}/${input.repo}`.toLowerCase();
 }
 
@@ -101,6 +118,7 @@ export async function prepare(
   input: Omit<DiscoverInput, 'submodules'> & { submodules?: boolean; project: string; moveProject?: boolean; restoreOnly?: boolean },
   mode: 'connect' | 'rotate',
   saga: Saga,
+  keyFrom: 'app' | 'valohai' = 'app',
 ) {
   const concurrency = deps.concurrency ?? 8;
   const findProject = () => saga.step('valohai-project', findingProject(input.project), () => deps.valohai.findProject(input.project), foundProject);
@@ -126,8 +144,17 @@ export async function prepare(
   if (elsewhere && !input.moveProject) throw new ProjectInUseError(project.name, elsewhere);
   // Valohai's repository settings are asked whether they take what the app will write, before any key
   // exists anywhere: a refusal stops here, with nothing on Bitbucket to take back.
+  // A key Valohai made is never written: only whether the URL and fetch reference may be is asked.
   const repository = project.repository;
-  if (repository) {
+  let locationWritable = false;
+  if (repository && keyFrom === 'valohai') {
+    locationWritable = await saga.step(
+      'valohai-preflight',
+      'Checking whether Valohai takes the repository URL and fetch reference',
+      () => deps.valohai.repositoryLocationWritable(repository.id),
+      (yes) => (yes ? 'Valohai takes the repository URL and fetch reference' : 'Valohai does not say it takes the repository URL and fetch reference: they are to be entered there'),
+    );
+  } else if (repository) {
     await saga.step('valohai-preflight', 'Checking Valohai takes the repository URL, fetch reference and key', () =>
       deps.valohai.checkRepositoryWrite(repository.id),
     );
@@ -165,10 +192,22 @@ export async function prepare(
       return settled.map((s) => (s as PromiseFulfilledResult<TargetKeys>).value);
     },
   );
-  return { plan, project, targetKeys, submodules };
+  return { plan, project, targetKeys, submodules, locationWritable };
 }
 
-function requireRepositoryId(project: ValohaiProjectInfo): number {
+/** What the reads found, into the result: the repository, its reference and head, the project. */
+export function readInto(result: WorkflowResult, plan: Plan, project: ValohaiProjectInfo): void {
+  Object.assign(result, {
+    repository: plan.repository.fullName,
+    sshUrl: plan.repository.sshUrl,
+    ref: plan.ref,
+    headCommit: plan.headCommit,
+    warnings: [...plan.warnings],
+    valohai: { projectId: project.id, repositoryId: project.repository?.id ?? null, fetchedCommit: null },
+  } satisfies Partial<WorkflowResult>);
+}
+
+export function requireRepositoryId(project: ValohaiProjectInfo): number {
   if (!project.repository) {
     throw new Error(
       `Valohai project ${project.name} has no repository settings yet. Open the project's Settings > Repository in Valohai once, then connect again.`,
@@ -178,7 +217,7 @@ function requireRepositoryId(project: ValohaiProjectInfo): number {
 }
 
 /** Ensures `publicKey` is on every target, in parallel; registers undo for keys it adds when asked. */
-async function ensureKeyOnTargets(
+export async function ensureKeyOnTargets(
   deps: WorkflowDeps,
   saga: Saga,
   targetKeys: TargetKeys[],
@@ -218,7 +257,7 @@ async function ensureKeyOnTargets(
   return outcomes.sort((a, b) => (order.get(a.repository) ?? 0) - (order.get(b.repository) ?? 0));
 }
 
-interface Verification {
+export interface Verification {
   verified: boolean;
   fetchedCommit: string | null;
   errors: string[];
@@ -270,7 +309,7 @@ export async function fetchAndVerify(
  * fetchAndVerify once nothing can be undone: Valohai holds a key that is on every target, so a fetch or
  * commit listing that fails leaves the connection configured but unverified, not failed.
  */
-async function verifyCommitted(
+export async function verifyCommitted(
   deps: Pick<WorkflowDeps, 'valohai'>,
   saga: Saga,
   projectId: string,
@@ -283,26 +322,17 @@ async function verifyCommitted(
   }
 }
 
-function keyTypeOf(line: string): KeyType | null {
-  const type = line.trim().split(/\s+/)[0];
-  return type === 'ssh-rsa' ? 'rsa' : type === 'ssh-ed25519' ? 'ed25519' : null;
+export function keyTypeOf(line: string): RecordedKeyType | null {
+  const type = line.trim().split(/\s+/)[0] ?? '';
+  return type === 'ssh-rsa' ? 'rsa' : type === 'ssh-ed25519' ? 'ed25519' : type.startsWith('ecdsa-sha2-') ? 'ecdsa' : null;
 }
 
 /**
  * connect when `mode` is 'connect' (an existing, matching connection is verified, not replaced), rotate
- * when 'rotate' (always a new key, make-before-break).
+ * when 'rotate' (always a new key, make-before-break), with a key pair the app makes. The caller holds
+ * the repository's lock (connect.ts).
  */
-export async function install(
-  deps: WorkflowDeps,
-  input: ConnectInput,
-  mode: 'connect' | 'rotate',
-  progress: ProgressSink = noop,
-): Promise<WorkflowResult> {
-  const run = () => installLocked(deps, input, mode, progress);
-  return deps.lock ? deps.lock.withLock(lockName(input), run) : run();
-}
-
-async function installLocked(
+export async function installLocked(
   deps: WorkflowDeps,
   input: ConnectInput,
   mode: 'connect' | 'rotate',
@@ -323,14 +353,7 @@ async function installLocked(
     saga.expect(input.dryRun ? 5 : 9);
     const prepared = prepare(deps, input, mode, saga);
     const { plan, project, targetKeys, submodules } = await prepared;
-    Object.assign(result, {
-      repository: plan.repository.fullName,
-      sshUrl: plan.repository.sshUrl,
-      ref: plan.ref,
-      headCommit: plan.headCommit,
-      warnings: [...plan.warnings],
-      valohai: { projectId: project.id, repositoryId: project.repository?.id ?? null, fetchedCommit: null },
-    } satisfies Partial<WorkflowResult>);
+    readInto(result, plan, project);
 
     const superKeys = targetKeys[0]?.keys ?? [];
     const remembered = await deps.store?.get(plan.repository.fullName, project.id);
@@ -346,11 +369,9 @@ async function installLocked(
     const takenOver = others.map((o) => o.key.key);
     result.warnings.push(...newTargetWarnings(plan, remembered), ...lookalikeWarnings(targetKeys, project.id, remembered, takenOver));
 
-    if (mode === 'rotate' && !remembered) {
-      throw new Error(
-        `No connection of ${plan.repository.fullName} to Valohai project ${project.name} is on record here, so no key is known to be this app's. Run connect first.`,
-      );
-    }
+    if (mode === 'rotate' && !remembered) throw new NotConnectedError(plan.repository.fullName, project.name);
+    // Work nobody started (the key-age policy, a bulk rotation) must not turn Valohai's key into one the app writes.
+    if (mode === 'rotate' && remembered?.keySource === 'valohai') throw new Error(VALOHAI_KEY_ROTATION);
     // Taking over: Valohai holds the other connection's key, so the current one is not kept but replaced.
     const kept = current && valohaiMatches && !takenOver.length ? current : undefined;
     saga.expect(plannedSteps(input, mode, kept, targetKeys, remembered));
@@ -432,23 +453,29 @@ async function installLocked(
     result.outcome = 'done';
     return result;
   } catch (err) {
-    const failures = await saga.rollback();
-    result.outcome = 'failed';
-    result.verified = false;
-    result.error = messageOf(err);
-    if (failures.length) {
-      result.leftovers = failures.map((f) => `${f.what} (could not be undone: ${messageOf(f.error)})`);
-      result.error += `\nStart it again to clean up.`;
-    }
-    result.accessKeys = result.accessKeys.map((a) =>
-      a.status === 'added' && !result.leftovers?.some((l) => l.includes(`key ${a.id} on ${a.repository}`))
-        ? { ...a, status: 'deleted' }
-        : a,
-    );
-    return result;
+    return failedRun(saga, result, err);
   } finally {
     await generated?.catch(() => undefined); // never leave key generation running unobserved
   }
+}
+
+/**
+ * A run that stopped: everything registered is undone, newest first, and the result says what could
+ * not be (the keys it added that went are reported as deleted).
+ */
+export async function failedRun(saga: Saga, result: WorkflowResult, err: unknown): Promise<WorkflowResult> {
+  const failures = await saga.rollback();
+  result.outcome = 'failed';
+  result.verified = false;
+  result.error = messageOf(err);
+  if (failures.length) {
+    result.leftovers = failures.map((f) => `${f.what} (could not be undone: ${messageOf(f.error)})`);
+    result.error += `\nStart it again to clean up.`;
+  }
+  result.accessKeys = result.accessKeys.map((a) =>
+    a.status === 'added' && !result.leftovers?.some((l) => l.includes(`key ${a.id} on ${a.repository}`)) ? { ...a, status: 'deleted' } : a,
+  );
+  return result;
 }
 
 /** The steps still to come once the reads are done, as the paths below take them. */
@@ -470,7 +497,7 @@ function plannedSteps(
   return 1 + targetKeys.length + 1 + 2 + old;
 }
 
-async function removeKeys(
+export async function removeKeys(
   deps: WorkflowDeps,
   saga: Saga,
   stale: { target: Target; key: AccessKeyInfo }[],
@@ -496,7 +523,7 @@ async function removeKeys(
 }
 
 /** Targets the recorded connection did not have: a submodule added since, which now gets the key. */
-function newTargetWarnings(plan: Plan, remembered: ConnectionRecord | undefined): Warning[] {
+export function newTargetWarnings(plan: Plan, remembered: ConnectionRecord | undefined): Warning[] {
   if (!remembered || remembered.targets.length === 0) return [];
   const known = new Set(remembered.targets.map((t) => t.repository.toLowerCase()));
   return plan.targets
@@ -546,7 +573,10 @@ async function reverify(
   if (!verification.verified) result.error = verification.errors.join('\n');
   const created = current.createdOn ? new Date(current.createdOn) : deps.clock?.now() ?? new Date();
   const remembered = await deps.store?.get(plan.repository.fullName, project.id);
-  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result, input.submodules ?? true, remembered?.retired ?? []);
+  // The kept key is the recorded one: where it was made stays on record.
+  const keySource = remembered && normaliseKey(remembered.publicKey) === normaliseKey(current.key) ? remembered.keySource : undefined;
+  if (keySource) result.keySource = keySource;
+  await remember(deps, plan, project, current.key, result.keyType ?? 'rsa', current.label, created, result, input.submodules ?? true, remembered?.retired ?? [], keySource);
   return result;
 }
 
@@ -565,11 +595,5 @@ function planOnly(result: WorkflowResult, targetKeys: TargetKeys[], keyType: Key
   result.outcome = 'done';
   return result;
 }
-
-export const connect = (deps: WorkflowDeps, input: ConnectInput, progress?: ProgressSink) =>
-  install(deps, input, 'connect', progress);
-
-export const rotate = (deps: WorkflowDeps, input: ConnectInput, progress?: ProgressSink) =>
-  install(deps, input, 'rotate', progress);
 
 export type { Warning };

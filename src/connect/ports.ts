@@ -4,7 +4,7 @@
  */
 import type { LabelMaker } from './label';
 import type { Authority } from './trust';
-import type { KeyType } from './types';
+import type { KeyType, RecordedKeyType } from './types';
 
 export interface RepositoryInfo {
   uuid: string;
@@ -56,6 +56,13 @@ export interface ValohaiApi {
    */
   checkRepositoryWrite(repositoryId: number): Promise<void>;
   setRepository(repositoryId: number, settings: { url: string; ref: string; sshPrivateKey: string }): Promise<void>;
+  /**
+   * For a key made in Valohai: whether its repository settings take the URL and fetch reference. Reads
+   * only; false (not an error) when they do not, and the admin enters them in Valohai instead.
+   */
+  repositoryLocationWritable(repositoryId: number): Promise<boolean>;
+  /** The URL and fetch reference only: never a key. Called only where repositoryLocationWritable said yes. */
+  setRepositoryLocation(repositoryId: number, settings: { url: string; ref: string }): Promise<void>;
   clearRepositoryKey(repositoryId: number): Promise<void>;
   fetchRepository(projectId: string): Promise<{ commits: ValohaiCommitInfo[]; errors: string[] }>;
   listCommits(projectId: string, limit?: number): Promise<ValohaiCommitInfo[]>;
@@ -85,7 +92,7 @@ export interface ConnectionRecord {
   fingerprint: string;
   /** `type base64` of the current public key. */
   publicKey: string;
-  keyType: KeyType;
+  keyType: RecordedKeyType;
   label: string;
   createdAt: string;
   ref: string;
@@ -106,6 +113,12 @@ export interface ConnectionRecord {
    */
   retired?: string[];
   lastSync?: { at: string; commits: string[]; errors: string[] };
+  /**
+   * Where the key pair was made: 'valohai' when Valohai generated it (Settings › Repository › Generate
+   * SSH Key) and the app was given its public half only, so the app never wrote a key to Valohai and a
+   * new key needs a person to make one there. Absent: the app (or the CLI) made it.
+   */
+  keySource?: 'valohai';
 }
 
 export interface ConnectionStore {

@@ -8,7 +8,7 @@ import type { Plan } from './discover';
 import { normaliseKey } from './keys';
 import type { ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import type { Saga } from './saga';
-import type { KeyType, WorkflowResult } from './types';
+import type { RecordedKeyType, WorkflowResult } from './types';
 
 export function fingerprintOf(line: string): string {
   return parsePublicKey(line).fingerprint;
@@ -20,12 +20,13 @@ export async function remember(
   plan: Plan,
   project: ValohaiProjectInfo,
   publicKey: string,
-  keyType: KeyType,
+  keyType: RecordedKeyType,
   label: string,
   createdAt: Date,
   result: WorkflowResult,
   submodules: boolean,
   retired: string[] = [],
+  keySource?: 'valohai',
 ): Promise<void> {
   await deps.store?.put({
     repository: plan.repository.fullName,
@@ -42,6 +43,7 @@ export async function remember(
       .filter((a) => a.status === 'added' || a.status === 'present')
       .map((a) => ({ repository: a.repository, keyId: a.id })),
     ...(retired.length ? { retired } : {}),
+    ...(keySource ? { keySource } : {}),
   });
 }
 
@@ -55,10 +57,11 @@ export async function noteKey(
   plan: Plan,
   project: ValohaiProjectInfo,
   remembered: ConnectionRecord | undefined,
-  key: GeneratedKey,
+  key: Pick<GeneratedKey, 'publicKey' | 'fingerprint'> & { type: RecordedKeyType },
   label: string,
   now: Date,
   submodules: boolean,
+  keySource?: 'valohai',
 ): Promise<void> {
   const store = deps.store;
   if (!store) return;
@@ -77,6 +80,7 @@ export async function noteKey(
         ref: plan.ref,
         submodules,
         targets: [],
+        ...(keySource ? { keySource } : {}),
       };
   await store.put(noted);
   saga.onUndo('record-key', 'the record of the new key', () =>

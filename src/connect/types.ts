@@ -5,6 +5,14 @@
 
 export type KeyType = 'rsa' | 'ed25519';
 
+/** The type of a connection's key: one the app makes, or an ECDSA key Valohai made. */
+export type RecordedKeyType = KeyType | 'ecdsa';
+
+/** The type a new key of the app's is made with to follow a recorded one: none for a type the app does not make. */
+export function appKeyType(type: RecordedKeyType | undefined): KeyType | undefined {
+  return type === 'rsa' || type === 'ed25519' ? type : undefined;
+}
+
 /** One repository the connection's key must be on: the superproject or a Bitbucket submodule repo. */
 export interface Target {
   workspace: string;
@@ -38,7 +46,7 @@ export type WarningCode =
   | 'not-authorised'
   /** The connection's Valohai project now fetches another repository. */
   | 'project-moved'
-  /** Disconnect could not reach Valohai (no token): the private key stays in the project's settings until removed there. */
+  /** Disconnect left the key in Valohai's settings (no token, or a key made in Valohai): the admin removes it there. */
   | 'valohai-key-left'
   /** Bitbucket's request limit was reached: what is shown is what the app stored, and when it works again. */
   | 'rate-limited';
@@ -81,8 +89,15 @@ export interface WorkflowResult {
   sshUrl: string;
   ref: string;
   headCommit: string | null;
-  keyType: KeyType | null;
+  keyType: RecordedKeyType | null;
   fingerprint: string | null;
+  /** 'valohai' when the connection's key was made in Valohai and the app was given its public half only. */
+  keySource?: 'valohai';
+  /**
+   * A key made in Valohai whose repository settings the app could not confirm it may write: the values
+   * to enter there by hand (Settings › Repository), exactly.
+   */
+  valohaiSettings?: { url: string; ref: string; written: boolean };
   /** The public half (an authorized_keys line), for guided manual mode; never the private half. */
   publicKey?: string;
   accessKeys: AccessKeyOutcome[];

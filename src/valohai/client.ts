@@ -24,6 +24,7 @@ import {
 import { asObject, toCommit, toProject, toUser } from './map';
 import {
   judgeRepositoryWrite,
+  LOCATION_FIELDS,
   KEY_MADE_IN_VALOHAI,
   parseRepositoryMetadata,
   REPOSITORY_WRITE_FIELDS as FIELDS,
@@ -288,6 +289,28 @@ export class ValohaiClient {
     const verdict = judgeRepositoryWrite(meta);
     if (!verdict.ok) throw new ValohaiRepositoryWriteError(this.host, meta.status, verdict);
     preflightPassed.add(this.host);
+  }
+
+  /**
+   * The preflight of a connection whose key Valohai made: whether Valohai's repository settings take the
+   * URL and the fetch reference (the key is never written then). False, not an error, when they do not:
+   * the admin then enters them in Valohai. Reads only.
+   */
+  async repositoryLocationWritable(repositoryId: number): Promise<boolean> {
+    return judgeRepositoryWrite(await this.repositoryMetadata(repositoryId), LOCATION_FIELDS).ok;
+  }
+
+  /**
+   * Points the project's repository at `url`/`ref` and nothing else: the key Valohai made stays as it is.
+   * Same assumed call as setRepository, made only where repositoryLocationWritable said yes; a PUT
+   * carries the same two fields (DRF keeps a field a PUT leaves out that is not required).
+   */
+  async setRepositoryLocation(repositoryId: number, settings: { url: string; ref: string }): Promise<void> {
+    const ctx = this.ctx(`saving the repository URL and fetch reference of Valohai repository ${repositoryId}`, true);
+    ctx.notFound = `Valohai has no repository ${repositoryId} (404). Read the project again: its repository id may have changed.`;
+    ctx.invalidHint = 'Check the SSH URL (git@bitbucket.org:workspace/repo.git form) and the fetch reference (a branch name).';
+    const data = { [FIELDS.url]: settings.url, [FIELDS.ref]: settings.ref };
+    await this.writeRepository(repositoryId, data, ctx, () => Promise.resolve(data));
   }
 
   /**

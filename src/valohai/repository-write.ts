@@ -14,6 +14,9 @@ export const REPOSITORY_WRITE_FIELDS = { url: 'url', ref: 'ref', sshPrivateKey: 
 
 const WRITTEN: readonly string[] = Object.values(REPOSITORY_WRITE_FIELDS);
 
+/** What a connection with a key made in Valohai writes, when Valohai says it may: never the key. */
+export const LOCATION_FIELDS: readonly string[] = [REPOSITORY_WRITE_FIELDS.url, REPOSITORY_WRITE_FIELDS.ref];
+
 /** Where Valohai's UI makes the key pair itself: the mode that needs no write of a private key. */
 export const KEY_MADE_IN_VALOHAI =
   'generate the key in Valohai (Settings › Repository › Generate SSH Key) and connect with its public key';
@@ -67,17 +70,18 @@ export function parseRepositoryMetadata(status: number, body: unknown, allowHead
   return { status, fields, allow };
 }
 
-export function judgeRepositoryWrite(meta: RepositoryWriteMetadata): RepositoryWriteVerdict {
+/** Whether Valohai's settings take `written` (default: every field the app's own key needs written). */
+export function judgeRepositoryWrite(meta: RepositoryWriteMetadata, written: readonly string[] = WRITTEN): RepositoryWriteVerdict {
   if (!meta.fields) {
     const undescribed =
       meta.status === 200
         ? 'its answer to OPTIONS lists no writable fields (no "actions.PUT"): the token\'s user may not change this project\'s repository settings, or Valohai does not offer that change through its API'
         : `it answered OPTIONS with ${meta.status} instead of describing the route`;
-    return { ok: false, offered: [], missing: [...WRITTEN], readOnly: [], undescribed };
+    return { ok: false, offered: [], missing: [...written], readOnly: [], undescribed };
   }
   const byName = new Map(meta.fields.map((f) => [f.name, f]));
-  const missing = WRITTEN.filter((n) => !byName.has(n));
-  const readOnly = WRITTEN.filter((n) => byName.get(n)?.readOnly === true);
+  const missing = written.filter((n) => !byName.has(n));
+  const readOnly = written.filter((n) => byName.get(n)?.readOnly === true);
   const offered = meta.fields.filter((f) => !f.readOnly).map((f) => (f.label ? `${f.name} ("${f.label}")` : f.name));
   return { ok: missing.length === 0 && readOnly.length === 0, offered, missing, readOnly };
 }

@@ -52,6 +52,8 @@ async function world(keysOf: Record<string, AccessKeyInfo[] | Error>) {
   const valohai: ValohaiApi = {
     findProject: async () => ({ id: 'p1', name: 'app', repository: { id: 7, url: 'git@bitbucket.org:acme/app.git', ref: 'main' } }),
     checkRepositoryWrite: async () => undefined,
+    repositoryLocationWritable: async () => true,
+    setRepositoryLocation: async () => undefined,
     setRepository: async () => undefined,
     clearRepositoryKey: async () => undefined,
     fetchRepository: async () => ({ commits: [], errors: [] }),

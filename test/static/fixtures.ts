@@ -73,6 +73,7 @@ export const connection: ConnectionStatus = {
   project: { id: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', name: 'trainer', url: 'https://app.valohai.com/p/acme/trainer/' },
   ref: 'main',
   keyType: 'rsa',
+  keySource: 'app',
   fingerprint: 'SHA256:Yb0mJ9m2T5cGxq0f1oQwQ7cE4n0c3Zp9xg1m2o3p4q8',
   createdAt: '2025-01-10T09:00:00Z',
   keyAgeDays: 200,

@@ -14,6 +14,7 @@
  */
 import {
   ageDays,
+  appKeyType,
   fetchesElsewhere,
   HOURLY_REQUEST_LIMIT,
   isLabelFor,
@@ -197,7 +198,10 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps & { hour: CliToken
       return true;
     };
     const [ws = '', repo = ''] = p.record.repository.split('/');
-    const reason = await unconfirmed(deps, p.record);
+    const reason =
+      p.record.keySource === 'valohai'
+        ? 'its key was made in Valohai: generate a new one there and rotate this repository with --public-key-file'
+        : await unconfirmed(deps, p.record);
     if (reason) {
       if (tryAgain()) continue;
       skipped.push({ repository: p.record.repository, project: p.record.projectName, reason });
@@ -212,7 +216,7 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps & { hour: CliToken
       repo,
       project: p.record.projectId,
       ref: p.record.ref,
-      keyType: flags.keyType ?? p.record.keyType,
+      keyType: flags.keyType ?? appKeyType(p.record.keyType),
       // The connection's own choice, unless --no-submodules says otherwise; and as a bulk action, it
       // renews the key where the connection records it and goes no further (a submodule added since stops it).
       submodules: flags.submodules ?? p.record.submodules ?? true,

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { BitbucketClient, createFetchTransport, hooked } from '../../bitbucket/index';
 import {
+  appKeyType,
   connect,
   disconnect,
   ownCredentials,
@@ -27,6 +28,7 @@ import { ValohaiClient } from '../../valohai/index';
 import { allSettings, bitbucketConfig, ConfigError, parseRepoArg, valohaiConfig } from '../config';
 import { terminalProgress } from '../progress';
 import { processScreens, type CliIO } from '../screen';
+import { readPublicKeyFile } from '../public-key-file';
 import { DirectoryLock, FileConnectionStore, stateDir } from '../state';
 import { finishTokenHours, tokenHourFor, type CliTokenHour } from '../token-hour';
 import { rotateAll, type RotateAllFlags } from './rotate-all';
@@ -39,6 +41,11 @@ export const processIO = (): CliIO => ({
   env: process.env,
   setExitCode: (code) => {
     process.exitCode = code;
+  },
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
   },
 });
 
@@ -160,6 +167,24 @@ export function wire(io: CliIO, flags: CommonFlags): CliDeps {
   };
 }
 
+/** A key made in Valohai: the repository settings written there, or the exact values to enter. */
+function valohaiSettingsLines(result: WorkflowResult): string[] {
+  const s = result.valohaiSettings;
+  if (!s) return [];
+  if (s.written) return [`Valohai:      URL ${s.url}, fetch reference ${s.ref} (set by this run)`];
+  return [`Enter in Valohai (project Settings › Repository):`, `  URL:             ${s.url}`, `  Fetch reference: ${s.ref}`];
+}
+
+/** `--public-key-file` with a flag that only a key the app makes has. */
+function givenKeyConflicts(publicKeyFile: string | undefined, keyTypeGiven: boolean): void {
+  if (publicKeyFile !== undefined && keyTypeGiven) {
+    throw new ConfigError('--public-key-file takes the key Valohai made, whose type is its own: leave out --key-type.');
+  }
+}
+
+const PUBLIC_KEY_FILE =
+  "connect with a key made in Valohai (project Settings › Repository › Generate SSH Key): the file holding its public half, or - for standard input. Valohai is never sent a key";
+
 const EXIT: Record<WorkflowResult['outcome'], number> = { done: 0, failed: 1, unverified: 3 };
 
 function printWorkflow(io: CliIO, result: WorkflowResult, json: boolean, verb: string): void {
@@ -170,9 +195,10 @@ function printWorkflow(io: CliIO, result: WorkflowResult, json: boolean, verb: s
     const out: string[] = [];
     out.push(`Repository:   ${result.repository}${result.sshUrl ? ` (${result.sshUrl})` : ''}`);
     if (result.ref) out.push(`Reference:    ${result.ref}${result.headCommit ? ` at ${result.headCommit}` : ''}`);
-    if (result.fingerprint) out.push(`Key:          ${result.keyType ?? ''} ${result.fingerprint}`);
+    if (result.fingerprint) out.push(`Key:          ${result.keyType ?? ''} ${result.fingerprint}${result.keySource === 'valohai' ? ' (made in Valohai)' : ''}`);
     for (const k of result.accessKeys) out.push(`  ${k.status.padEnd(8)} ${k.repository}${k.id !== null ? ` (key ${k.id})` : ''}`);
     if (result.valohai.fetchedCommit) out.push(`Valohai sees: ${result.valohai.fetchedCommit}`);
+    out.push(...valohaiSettingsLines(result));
     for (const w of result.warnings) out.push(`warning: ${w.message}`);
     if (result.outcome === 'done') out.push(result.verified ? `${verb}: verified.` : `${verb}: done.`);
     io.stdout.write(`${out.join('\n')}\n`);
@@ -197,7 +223,7 @@ export function printPlan(io: CliIO, result: WorkflowResult, json: boolean, valo
     io.setExitCode(0);
     return;
   }
-  const key = result.keyType ? `${result.keyType === 'rsa' ? 'RSA 4096' : 'Ed25519'} key` : 'key';
+  const key = result.keySource === 'valohai' ? 'key made in Valohai' : result.keyType ? `${result.keyType === 'rsa' ? 'RSA 4096' : 'Ed25519'} key` : 'key';
   const out = [`Dry run: nothing was changed. For ${result.repository}${result.sshUrl ? ` (${result.sshUrl})` : ''} it would:`];
   for (const k of result.accessKeys) {
     if (k.status === 'planned') out.push(`  add a new ${key} to ${k.repository}`);
@@ -205,6 +231,7 @@ export function printPlan(io: CliIO, result: WorkflowResult, json: boolean, valo
     else if (k.status === 'remove-planned') out.push(`  remove access key ${k.id} from ${k.repository}`);
   }
   if (valohaiStep) out.push(`  ${valohaiStep}`);
+  out.push(...valohaiSettingsLines(result));
   for (const w of result.warnings) out.push(`warning: ${w.message}`);
   io.stdout.write(`${out.join('\n')}\n`);
   io.setExitCode(0);
@@ -298,7 +325,7 @@ const TAKE_OVER = 'replace a connection of this repository and project made else
 const others = (opts: { takeOver?: boolean }): 'take-over' | 'refuse' => (opts.takeOver ? 'take-over' : 'refuse');
 
 export function registerWorkflows(program: Command, io: CliIO = processIO()): void {
-  withConnectionFlags(
+  const connectCommand = withConnectionFlags(
     program
       .command('connect')
       .description('Register an access key on the repository and its submodule repos, give Valohai the private key, fetch and verify')
@@ -310,16 +337,32 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
     .option('--dry-run', 'print the plan and change nothing')
     .option('--move-project', 'connect even though the Valohai project fetches another repository now (it then fetches this one)')
     .option('--take-over', TAKE_OVER)
-    .action((repoArg: string, opts: CommonFlags & { ref?: string; keyType: KeyType; submodules: boolean; dryRun?: boolean; moveProject?: boolean; takeOver?: boolean }) =>
+    .option('--public-key-file <path>', PUBLIC_KEY_FILE);
+  connectCommand.action(
+    (repoArg: string, opts: CommonFlags & { ref?: string; keyType: KeyType; submodules: boolean; dryRun?: boolean; moveProject?: boolean; takeOver?: boolean; publicKeyFile?: string }) =>
       guard(io, async () => {
         const repo = parseRepoArg(repoArg);
         const ref = fetchRef(opts.ref);
+        givenKeyConflicts(opts.publicKeyFile, connectCommand.getOptionValueSource('keyType') === 'cli');
+        const publicKey = opts.publicKeyFile === undefined ? undefined : await readPublicKeyFile(io, opts.publicKeyFile);
         const deps = wire(io, opts);
         const project = await projectFor(io, `${repo.workspace}/${repo.repo}`, opts.project, 'connect');
-        const input = { ...repo, project, ref, keyType: opts.keyType, submodules: opts.submodules, dryRun: opts.dryRun, moveProject: opts.moveProject, others: others(opts) };
+        const input = {
+          ...repo,
+          project,
+          ref,
+          keyType: opts.keyType,
+          submodules: opts.submodules,
+          dryRun: opts.dryRun,
+          moveProject: opts.moveProject,
+          others: others(opts),
+          ...(publicKey !== undefined ? { publicKey } : {}),
+        };
         const result = await connect(deps, input, terminalProgress(io.stderr, io.env));
         if (!opts.dryRun) printWorkflow(io, result, Boolean(opts.json), 'connect');
-        else if (result.accessKeys.some((k) => k.status === 'planned')) {
+        else if (publicKey !== undefined) {
+          printPlan(io, result, Boolean(opts.json), 'ask Valohai (which holds the key it made) to fetch and check it sees the head commit; only then remove the keys it replaces');
+        } else if (result.accessKeys.some((k) => k.status === 'planned')) {
           printPlan(io, result, Boolean(opts.json), 'give Valohai the new private key, ask it to fetch and check it sees the head commit; only then remove the keys it replaces');
         } else printPlan(io, result, Boolean(opts.json), 'keep the key Valohai holds; ask Valohai to fetch and check it sees the head commit');
       }),
@@ -351,9 +394,11 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
     .option('--dry-run', 'say which keys would be added and removed (with --all: which connections, at what cost), and change nothing')
     .option('--yes', "with --all: start even when, by this computer's count of your API token's hour, the plan does not fit: it rotates what the hour allows, waits for room, and goes on")
     .option('--no-wait', 'with --all: when Bitbucket answers 429 (too many requests) or the hour has no room, stop instead of waiting (1, 2, 4, 8, then 15 minutes after a 429) and going on')
-    .option('--take-over', TAKE_OVER);
-  rotateCommand.action((repoArg: string | undefined, opts: CommonFlags & RotateAllFlags & { keyType: KeyType; submodules: boolean; takeOver?: boolean }) =>
+    .option('--take-over', TAKE_OVER)
+    .option('--public-key-file <path>', 'with a key made in Valohai: the public half of the new key generated there (a file, or - for standard input)');
+  rotateCommand.action((repoArg: string | undefined, opts: CommonFlags & RotateAllFlags & { keyType: KeyType; submodules: boolean; takeOver?: boolean; publicKeyFile?: string }) =>
     guard(io, async () => {
+      if (opts.all && opts.publicKeyFile !== undefined) throw new ConfigError('rotate --all cannot take --public-key-file: each key made in Valohai is its own; rotate each repository by name.');
       if (opts.all) {
         if (repoArg) throw new ConfigError('rotate --all takes --workspace, not a repository.');
         if (opts.takeOver) throw new ConfigError('rotate --all never takes over another connection: rotate that repository by name with --take-over.');
@@ -365,6 +410,8 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
       if (!repoArg) throw new ConfigError('rotate needs a repository (<workspace>/<repo>), or --all --workspace <workspace>.');
       if (opts.yes || opts.wait === false) throw new ConfigError('--yes and --no-wait go with rotate --all: one rotation is weighed against the hour before it changes anything, and stops at a 429.');
       const repo = parseRepoArg(repoArg);
+      givenKeyConflicts(opts.publicKeyFile, rotateCommand.getOptionValueSource('keyType') === 'cli');
+      const publicKey = opts.publicKeyFile === undefined ? undefined : await readPublicKeyFile(io, opts.publicKeyFile);
       const deps = wire(io, opts);
       const project = await projectFor(io, `${repo.workspace}/${repo.repo}`, opts.project, 'rotate');
       // The connection's own choices stand unless a flag says otherwise: one made without submodules, or
@@ -376,14 +423,17 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
         {
           ...repo,
           project,
-          keyType: given('keyType') ? opts.keyType : (recorded?.keyType ?? opts.keyType),
+          keyType: given('keyType') ? opts.keyType : (appKeyType(recorded?.keyType) ?? opts.keyType),
+          ...(publicKey !== undefined ? { publicKey } : {}),
           ...(given('submodules') ? { submodules: opts.submodules } : {}),
           dryRun: opts.dryRun,
           others: others(opts),
         },
         terminalProgress(io.stderr, io.env),
       );
-      if (opts.dryRun) printPlan(io, result, Boolean(opts.json), 'give Valohai the new private key, ask it to fetch and check it sees the head commit; only then remove the old keys');
+      if (opts.dryRun && publicKey !== undefined) {
+        printPlan(io, result, Boolean(opts.json), 'ask Valohai (which holds the new key it made) to fetch and check it sees the head commit; only then remove the old keys');
+      } else if (opts.dryRun) printPlan(io, result, Boolean(opts.json), 'give Valohai the new private key, ask it to fetch and check it sees the head commit; only then remove the old keys');
       else printWorkflow(io, result, Boolean(opts.json), 'rotate');
     }),
   );
@@ -400,7 +450,8 @@ export function registerWorkflows(program: Command, io: CliIO = processIO()): vo
         const deps = wire(io, opts);
         const project = await projectFor(io, `${repo.workspace}/${repo.repo}`, opts.project, 'disconnect');
         const result = await disconnect(deps, { ...repo, project, dryRun: opts.dryRun }, terminalProgress(io.stderr, io.env));
-        if (opts.dryRun) printPlan(io, result, Boolean(opts.json), result.warnings.some((w) => w.code === 'project-moved') ? '' : 'remove the private key from Valohai first');
+        const leftInValohai = result.warnings.some((w) => w.code === 'project-moved' || w.code === 'valohai-key-left');
+        if (opts.dryRun) printPlan(io, result, Boolean(opts.json), leftInValohai ? '' : 'remove the private key from Valohai first');
         else printWorkflow(io, result, Boolean(opts.json), 'disconnect');
       }),
     );

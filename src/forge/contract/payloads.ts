@@ -37,7 +37,27 @@ export const FIELD_NAMES: Readonly<Record<string, string>> = {
   'autoRotate.everyDays': 'The rotation interval',
   'autoRotate.perDay': 'The daily rotation limit',
   unusedDays: 'The unused-key age',
+  publicKey: 'The public key',
 };
+
+/** A public key line with a long comment fits; anything near this is not one. */
+export const PUBLIC_KEY_MAX_LENGTH = 16384;
+
+/**
+ * The public half of a key made in Valohai, as the page sends it: its shape only (the server parses it
+ * whole before anything is stored). A private key pasted by mistake is refused by what it is, unquoted.
+ */
+function givenPublicKey(resolver: ResolverName, obj: Obj): string {
+  const value = obj.publicKey;
+  if (typeof value !== 'string') throw new InvalidPayloadError(resolver, 'publicKey', 'must be a string');
+  const trimmed = value.trim();
+  if (/PRIVATE KEY|PuTTY-User-Key-File-|b3BlbnNzaC1rZXktdjE/i.test(trimmed)) {
+    throw new InvalidPayloadError(resolver, 'publicKey', 'is a private key, which must never leave Valohai: paste the public key Valohai shows beside Generate SSH Key', true);
+  }
+  if (trimmed === '') throw new InvalidPayloadError(resolver, 'publicKey', 'is empty: paste the public key Valohai shows beside Generate SSH Key', true);
+  if (trimmed.length > PUBLIC_KEY_MAX_LENGTH) throw new InvalidPayloadError(resolver, 'publicKey', 'is far longer than a public key line', true);
+  return trimmed;
+}
 
 /**
  * A payload that does not match the contract. Names the field, never echoes its value. When the
@@ -211,8 +231,11 @@ function empty<K extends ResolverName>(resolver: K) {
 }
 
 function connectPayload(resolver: 'startConnect' | 'startManualConnect', input: unknown): StartConnectPayload {
-  const obj = objectWith(resolver, input, ['projectId', 'newProject', 'ref', 'keyType', 'submodules', 'moveProject']);
+  // A key made in Valohai needs the stored token to go on the repositories: no manual mode for it.
+  const fields = ['projectId', 'newProject', 'ref', 'keyType', 'submodules', 'moveProject', ...(resolver === 'startConnect' ? ['publicKey'] : [])];
+  const obj = objectWith(resolver, input, fields);
   const common = {
+    ...(obj.publicKey !== undefined ? { publicKey: givenPublicKey(resolver, obj) } : {}),
     ref: ref(resolver, obj, 'ref'),
     keyType: oneOf(resolver, obj, 'keyType', KEY_TYPES),
     submodules: bool(resolver, obj, 'submodules'),
@@ -360,7 +383,9 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
   verifyManual: empty('verifyManual'),
 
   startRotate(input) {
-    const obj = objectWith('startRotate', input, ['keyType']);
+    const obj = objectWith('startRotate', input, ['keyType', 'publicKey']);
+    if (obj.publicKey !== undefined && obj.keyType !== undefined) throw new InvalidPayloadError('startRotate', 'keyType', 'does not go with publicKey (a key made in Valohai has its own type)');
+    if (obj.publicKey !== undefined) return { publicKey: givenPublicKey('startRotate', obj) };
     if (obj.keyType === undefined) return {};
     return { keyType: oneOf('startRotate', obj, 'keyType', KEY_TYPES) };
   },

@@ -1,5 +1,5 @@
 /** The repository settings page: the connection, the manual path and the jobs that change them. */
-import type { KeyType, ProgressEvent, Target, Warning, WorkflowResult } from '../../connect/types';
+import type { KeyType, ProgressEvent, RecordedKeyType, Target, Warning, WorkflowResult } from '../../connect/types';
 import type { HealthView } from './health';
 
 /**
@@ -83,7 +83,9 @@ export interface AccessKeyStatus {
 export interface ConnectionStatus {
   project: { id: string; name: string; url: string | null };
   ref: string;
-  keyType: KeyType;
+  keyType: RecordedKeyType;
+  /** Who made the key pair: the app, or Valohai (the app was given its public half only). */
+  keySource: 'app' | 'valohai';
   /** `SHA256:...` as OpenSSH prints it. */
   fingerprint: string;
   /** ISO time the key was created. */
@@ -146,7 +148,7 @@ export interface ManualDetails {
   /** One authorized_keys line to paste; the private half never leaves the backend. */
   publicKey: string;
   fingerprint: string;
-  keyType: KeyType;
+  keyType: RecordedKeyType;
   /** The label to give the key on Bitbucket, so rotation and disconnect can find it later. */
   label: string;
   targets: ManualTarget[];
@@ -225,6 +227,11 @@ export type StartConnectPayload = (
    * admins only. Without it such a project is refused with 'project-in-use'.
    */
   moveProject?: boolean;
+  /**
+   * The public half of a key made in Valohai (Settings › Repository › Generate SSH Key): the app puts it
+   * on the repositories and never writes a key to Valohai; `keyType` is then ignored.
+   */
+  publicKey?: string;
 };
 
 /** Same choices as a connect; the job stops once the key pair exists and the page shows `manual`. */
@@ -233,6 +240,8 @@ export type StartManualConnectPayload = StartConnectPayload;
 export interface StartRotatePayload {
   /** Omitted: keep the current key type. */
   keyType?: KeyType;
+  /** A connection whose key Valohai made: the public half of the new key generated there (required then). */
+  publicKey?: string;
 }
 
 /** For actions that take nothing: `{}` (or no payload at all). */

@@ -113,7 +113,8 @@ async function planWorkspace(platform: ForgePlatform, ws: string, connections: S
   } else {
     if (policy.autoRotate.enabled) {
       const old = connections
-        .filter((c) => c.mode === 'automatic' && c.connectedBy && keyIsOld(c, policy.autoRotate.everyDays, now))
+        // A key made in Valohai is renewed there by a person: the policy cannot make one.
+        .filter((c) => c.mode === 'automatic' && c.record.keySource !== 'valohai' && c.connectedBy && keyIsOld(c, policy.autoRotate.everyDays, now))
         .sort((a, b) => Date.parse(a.record.createdAt) - Date.parse(b.record.createdAt));
       for (const connection of old) {
         if (rotations.count >= policy.autoRotate.perDay) break;

@@ -3,7 +3,7 @@
  * disconnect. The engine does the work and keeps its invariants; these only choose its inputs and
  * record what the pages show afterwards.
  */
-import { connect, disconnect, emptyResult, rotate, Saga, type ProgressSink, type WorkflowResult } from '../../connect/index';
+import { appKeyType, connect, disconnect, emptyResult, rotate, Saga, type ProgressSink, type WorkflowResult } from '../../connect/index';
 import type { StartConnectPayload, StartRotatePayload } from '../contract';
 import { connectorLapse, TAKE_OVER } from '../access/connector-lapse';
 import { failures, ResolverFailure } from '../errors';
@@ -86,6 +86,7 @@ export async function connectJob(ctx: JobContext, choices: StartConnectPayload, 
       project: projectId ?? '',
       keyType: choices.keyType,
       moveProject: choices.moveProject === true,
+      ...(choices.publicKey !== undefined ? { publicKey: choices.publicKey } : {}),
     },
     counted,
   );
@@ -125,7 +126,8 @@ export async function rotateJob(ctx: JobContext, choices: StartRotatePayload, si
       ref: record.ref,
       submodules: connection.submodules,
       project: record.projectId,
-      keyType: choices.keyType ?? record.keyType,
+      keyType: choices.keyType ?? appKeyType(record.keyType),
+      ...(choices.publicKey !== undefined ? { publicKey: choices.publicKey } : {}),
       restoreOnly: unattended(ctx),
     },
     sink,

@@ -4,8 +4,8 @@
  * makes sense; then it takes the repository's job slot and returns the job id at once. The work runs
  * on the queue (jobs/runner.ts): no key generation and no fetch happen inside a resolver.
  */
-import { authorise, discover } from '../../connect/index';
-import type { JobStarted, JobView, StartConnectPayload, StartRotatePayload } from '../contract';
+import { authorise, checkGivenPublicKey, discover, GivenKeyError } from '../../connect/index';
+import { InvalidPayloadError, type JobStarted, type JobView, type StartConnectPayload, type StartRotatePayload } from '../contract';
 import { repositoryAdmin, type RepositoryAccess } from '../access/authorize';
 import { Credentials } from '../store/credentials';
 import { failures, ResolverFailure } from '../errors';
@@ -78,11 +78,22 @@ async function requireToken(pre: Preconditions): Promise<void> {
   if (!(await pre.credentials.usableBitbucket())) throw failures.bitbucketNotSetUp();
 }
 
+/** The whole check of a public key made in Valohai, before it is stored anywhere (the job's input). */
+function checkPublicKey(resolver: 'startConnect' | 'startRotate', publicKey: string): void {
+  try {
+    checkGivenPublicKey(publicKey);
+  } catch (err) {
+    if (!(err instanceof GivenKeyError)) throw err;
+    throw new InvalidPayloadError(resolver, 'publicKey', `cannot be used: ${err.message.replace(/^The public key from Valohai cannot be used: /, '').replace(/\.$/, '')}`, true);
+  }
+}
+
 export async function startConnect(platform: ForgePlatform, context: TrustedContext, choices: StartConnectPayload): Promise<JobStarted> {
   const pre = await prepare(platform, context);
   if (pre.connection && !pre.connection.movedAway) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');
   if (pre.connection) throw movedAwayFirst();
   await requireToken(pre);
+  if (choices.publicKey !== undefined) checkPublicKey('startConnect', choices.publicKey);
   await checkProjectChoice(platform.store, pre.access.workspaceUuid, pre.access.repositoryUuid, choices, pre.connector);
   return enqueue(platform, context, pre, { kind: 'connect', choices });
 }
@@ -128,6 +139,10 @@ export async function startRotate(platform: ForgePlatform, context: TrustedConte
   const pre = await prepare(platform, context);
   requireConnected(pre.connection);
   await requireToken(pre);
+  if (choices.publicKey !== undefined) checkPublicKey('startRotate', choices.publicKey);
+  else if (pre.connection?.record.keySource === 'valohai') {
+    throw new InvalidPayloadError('startRotate', 'publicKey', 'is needed: this connection\'s key was made in Valohai. Generate a new key in Valohai, then paste its public half here', true);
+  }
   return enqueue(platform, context, pre, { kind: 'rotate', choices });
 }
 

@@ -142,6 +142,7 @@ export function storedStatus(platform: ForgePlatform, connection: StoredConnecti
     project: { id: record.projectId, name: record.projectName, url: null },
     ref: record.ref,
     keyType: record.keyType,
+    keySource: record.keySource === 'valohai' ? 'valohai' : 'app',
     fingerprint: record.fingerprint,
     createdAt: record.createdAt,
     keyAgeDays,

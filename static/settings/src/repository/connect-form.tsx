@@ -25,6 +25,8 @@ import { plural } from '../format';
 import { CommitLink } from './commit-link';
 import type { StartAction } from './start-action';
 import { WarningList } from './warning-list';
+import { CopyField } from './copy-field';
+import { PublicKeyField, publicKeyProblem } from './public-key-field';
 import { fieldStyles, sectionStyles } from '../styles';
 
 
@@ -40,7 +42,10 @@ interface FieldErrors {
   name?: string;
   owner?: string;
   ref?: string;
+  publicKey?: string;
 }
+
+type KeyFrom = 'app' | 'valohai';
 
 const TARGET_COLUMNS: Columns = [
   { key: 'repo', content: 'Repository', width: 50 },
@@ -95,6 +100,46 @@ export function freeProjectName(base: string, ready: ReadyDetails): string {
   for (let n = 2; ; n++) if (!taken.has(`${base}-${n}`.toLowerCase())) return `${base}-${n}`;
 }
 
+const KEY_FROM_CHOICES: [string, string][] = [
+  ['app', 'The app makes it and gives Valohai the private key'],
+  ['valohai', 'Use a key made in Valohai (the app never holds a private key)'],
+];
+
+const KEY_TYPE_CHOICES: [string, string][] = [
+  ['rsa', 'RSA 4096 (recommended: the key type Valohai documents)'],
+  ['ed25519', 'Ed25519 (smaller, but Valohai has not confirmed it accepts this type)'],
+];
+
+/** One choice of the form; each option's test id is `<name's first word>-<value>` (key-rsa, key-from-valohai). */
+function RadioFieldset({
+  legend,
+  name,
+  value,
+  disabled,
+  onChange,
+  options,
+}: {
+  legend: string;
+  name: string;
+  value: string;
+  disabled: boolean;
+  onChange: (value: string) => void;
+  options: [string, string][];
+}) {
+  const prefix = name === 'key-type' ? 'key' : name;
+  return (
+    <Fieldset legend={legend}>
+      <RadioGroup
+        name={name}
+        value={value}
+        isDisabled={disabled}
+        onChange={(e) => onChange(e.currentTarget.value)}
+        options={options.map(([v, label]) => ({ name, value: v, label, testId: `${prefix}-${v}` }))}
+      />
+    </Fieldset>
+  );
+}
+
 export function ConnectForm({
   page,
   ready,
@@ -112,6 +157,8 @@ export function ConnectForm({
   const [owner, setOwner] = useState<string | null>(ready.ownershipOptions[0]?.value ?? null);
   const [ref, setRef] = useState(ready.defaultRef);
   const [keyType, setKeyType] = useState<KeyType>('rsa');
+  const [keyFrom, setKeyFrom] = useState<KeyFrom>('app');
+  const [publicKey, setPublicKey] = useState('');
   const [submodules, setSubmodules] = useState(true);
   const [moveProject, setMoveProject] = useState(false);
   const [errors, setErrors] = useState<FieldErrors>({});
@@ -156,7 +203,16 @@ export function ConnectForm({
 
   /** The server's word on a field goes on that field; anything else is the form's problem. */
   const showFailure = (failure: ResolverError) => {
-    const field = failure.field === 'ref' ? 'ref' : failure.field === 'newProject.name' ? 'name' : failure.field === 'newProject.owner' ? 'owner' : null;
+    const field =
+      failure.field === 'ref'
+        ? 'ref'
+        : failure.field === 'newProject.name'
+          ? 'name'
+          : failure.field === 'newProject.owner'
+            ? 'owner'
+            : failure.field === 'publicKey'
+              ? 'publicKey'
+              : null;
     if (field) setErrors((e) => ({ ...e, [field]: failure.message }));
     else setProblem(failure);
   };
@@ -189,10 +245,12 @@ export function ConnectForm({
     if (mode === 'new' && !name.trim()) next.name = 'Name the new project.';
     else if (mode === 'new' && fieldRules.projectName(name.trim())) next.name = `${FIELD_NAMES['newProject.name']} ${fieldRules.projectName(name.trim())}.`;
     if (mode === 'new' && !owner) next.owner = 'Choose who owns the new project.';
+    const keyProblem = keyFrom === 'valohai' && !manual ? publicKeyProblem(publicKey) : null;
+    if (keyProblem) next.publicKey = keyProblem;
     setErrors(next);
     setProblem(null);
     if (Object.keys(next).length > 0) return;
-    const common = { ref: r, keyType, submodules };
+    const common = { ref: r, keyType, submodules, ...(keyFrom === 'valohai' && !manual ? { publicKey: publicKey.trim() } : {}) };
     const payload: StartConnectPayload =
       mode === 'existing' && projectId
         ? { projectId, ...common, ...(chosen?.inUseBy && moveProject ? { moveProject: true } : {}) }
@@ -354,18 +412,40 @@ export function ConnectForm({
             </Stack>
           </Box>
 
-          <Fieldset legend="Key type">
-            <RadioGroup
-              name="key-type"
-              value={keyType}
-              isDisabled={readOnly}
-              onChange={(e) => changed(setKeyType)(e.currentTarget.value as KeyType)}
-              options={[
-                { name: 'key-type', value: 'rsa', label: 'RSA 4096 (recommended: the key type Valohai documents)', testId: 'key-rsa' },
-                { name: 'key-type', value: 'ed25519', label: 'Ed25519 (smaller, but Valohai has not confirmed it accepts this type)', testId: 'key-ed25519' },
-              ]}
-            />
-          </Fieldset>
+          {!manual && (
+            <RadioFieldset legend="Where the key pair is made" name="key-from" value={keyFrom} disabled={readOnly} onChange={(v) => changed(setKeyFrom)(v as KeyFrom)} options={KEY_FROM_CHOICES} />
+          )}
+
+          {keyFrom === 'valohai' && !manual && (
+            <Box xcss={fieldStyles} testId="valohai-key">
+              <Stack space="space.150">
+                <Text as="p">
+                  In Valohai, open the project&apos;s Settings &rsaquo; Repository, enter these two values, press Generate SSH Key and paste the
+                  public key it shows below. The app puts that key on every repository and never sends Valohai a key; it sets the URL and fetch
+                  reference itself only where Valohai says it may.
+                </Text>
+                <CopyField id="valohai-url" label="URL" value={page.repository.sshUrl} testId="valohai-url" />
+                <CopyField id="valohai-ref" label="Fetch reference" value={ref.trim()} testId="valohai-ref" />
+                <PublicKeyField
+                  id="valohai-public-key"
+                  label="Public key made in Valohai"
+                  help="One line, starting with ssh-ed25519, ssh-rsa or ecdsa-sha2-. Never the private key."
+                  value={publicKey}
+                  error={errors.publicKey}
+                  disabled={readOnly}
+                  onChange={(v) => {
+                    setPublicKey(v);
+                    setErrors((e) => ({ ...e, publicKey: undefined }));
+                  }}
+                  testId="public-key"
+                />
+              </Stack>
+            </Box>
+          )}
+
+          {keyFrom === 'app' && (
+            <RadioFieldset legend="Key type" name="key-type" value={keyType} disabled={readOnly} onChange={(v) => changed(setKeyType)(v as KeyType)} options={KEY_TYPE_CHOICES} />
+          )}
 
           <Fieldset legend="Submodules">
             <RadioGroup

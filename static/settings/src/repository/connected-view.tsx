@@ -27,6 +27,7 @@ import { sameWarning, WarningList } from './warning-list';
 import type { Warning } from '../../../../src/connect/types';
 import type { StartAction } from './start-action';
 import { sectionStyles } from '../styles';
+import { PublicKeyField, publicKeyProblem } from './public-key-field';
 
 const factsStyles = xcss({
   display: 'grid',
@@ -132,18 +133,33 @@ export function ConnectedView({
   const [busy, setBusy] = useState<'verify' | 'rotate' | 'disconnect' | null>(null);
   const [problem, setProblem] = useState<ResolverError | null>(null);
   const level = keyAgeLevel(connection.keyAgeDays);
+  const fromValohai = connection.keySource === 'valohai';
+  // A key made in Valohai is rotated with a new one made there: its public half is asked for first.
+  const [askingKey, setAskingKey] = useState(false);
+  const [newKey, setNewKey] = useState('');
+  const [newKeyError, setNewKeyError] = useState<string | undefined>();
 
   const run = async (which: 'verify' | 'rotate' | 'disconnect') => {
+    if (which === 'rotate' && fromValohai && !askingKey) {
+      setAskingKey(true);
+      return;
+    }
+    if (which === 'rotate' && fromValohai) {
+      const bad = publicKeyProblem(newKey);
+      setNewKeyError(bad ?? undefined);
+      if (bad) return;
+    }
     setBusy(which);
     setProblem(null);
     const failure =
       which === 'verify'
         ? await start('verify', () => call('startVerify', {}))
         : which === 'rotate'
-          ? await start('rotate', () => call('startRotate', {}))
+          ? await start('rotate', () => call('startRotate', fromValohai ? { publicKey: newKey.trim() } : {}))
           : await start('disconnect', () => call('startDisconnect', {}));
     setBusy(null);
-    if (failure) setProblem(failure);
+    if (failure?.field === 'publicKey') setNewKeyError(failure.message);
+    else if (failure) setProblem(failure);
   };
 
   const accessKeyRows = connection.accessKeys.map((k) => ({
@@ -213,7 +229,8 @@ export function ConnectedView({
                 <code>{connection.ref}</code>
               </Fact>
               <Fact term="Key" testId="fact-fingerprint">
-                {connection.keyType === 'rsa' ? 'RSA' : 'Ed25519'} <code>{connection.fingerprint}</code>
+                {connection.keyType === 'rsa' ? 'RSA' : connection.keyType === 'ed25519' ? 'Ed25519' : 'ECDSA'} <code>{connection.fingerprint}</code>{' '}
+                <span data-testid="key-source">{fromValohai ? '(made in Valohai; the app never held its private key)' : '(made by the app)'}</span>
               </Fact>
               <Fact term="Key age" testId="fact-key-age">
                 <KeyAge days={connection.keyAgeDays} />
@@ -296,6 +313,34 @@ export function ConnectedView({
         </Text>
       )}
       {problem && <ProblemMessage error={problem} testId="action-error" />}
+      {askingKey && (
+        <Box as="section" xcss={sectionStyles} aria-labelledby="rotate-valohai-heading" testId="rotate-valohai-key">
+          <Stack space="space.150">
+            <Heading size="small" as="h3" id="rotate-valohai-heading">
+              Rotate with a new key made in Valohai
+            </Heading>
+            <SectionMessage appearance="warning" title="Valohai's fetches fail until the new key is on Bitbucket">
+              <Text as="p">
+                Generating a new key in Valohai replaces the one it fetches with, and Bitbucket knows only the old one until this rotation puts the
+                new key on every repository. Rotate right after generating it. The old key leaves Bitbucket once Valohai fetches with the new one.
+              </Text>
+            </SectionMessage>
+            <PublicKeyField
+              id="rotate-public-key"
+              label="New public key"
+              help="Generate a new key in Valohai, then paste its public half here."
+              value={newKey}
+              error={newKeyError}
+              disabled={readOnly || busy !== null}
+              onChange={(v) => {
+                setNewKey(v);
+                setNewKeyError(undefined);
+              }}
+              testId="rotate-public-key"
+            />
+          </Stack>
+        </Box>
+      )}
       <Inline space="space.100">
         {!connection.movedAway && setup.valohai && (
           <>
@@ -304,7 +349,7 @@ export function ConnectedView({
             </Button>
             {setup.bitbucket && (
               <Button onClick={() => void run('rotate')} isDisabled={readOnly || busy !== null} isLoading={busy === 'rotate'} testId="rotate-button">
-                Rotate key
+                {askingKey ? 'Rotate with this key' : 'Rotate key'}
               </Button>
             )}
           </>
