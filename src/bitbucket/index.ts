@@ -26,7 +26,6 @@ export {
   type FetchTransportOptions,
 } from './transport';
 export type { AccessKey, BitbucketUser, Repository, RepositoryPermission } from './types';
-export { RateBudget } from './rate-budget';
 export {
   aboutTime,
   addSpend,

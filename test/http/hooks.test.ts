@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hooked, watchMethods, type MethodCall, type RequestHooks } from '../../src/http/hooks';
-import { countRequests, noteRefusal, RateBudget, type BitbucketRequest, type BitbucketResponse, type BitbucketTransport } from '../../src/bitbucket/index';
+import { countRequests, noteRefusal, type BitbucketRequest, type BitbucketResponse, type BitbucketTransport } from '../../src/bitbucket/index';
 
 type Req = { path: string };
 type Res = { status: number };
@@ -119,27 +119,6 @@ describe('Bitbucket hooks', () => {
     await transport.request(get);
     await transport.request(get);
     assert.equal(refusals.length, 2);
-  });
-
-  it("RateBudget, as a hook, follows the rate-limit headers of the answers", async () => {
-    const budget = new RateBudget();
-    const transport = hooked(
-      replying(
-        { status: 200, headers: {}, text: '' },
-        { status: 200, headers: { 'x-ratelimit-remaining': '40' }, text: '' },
-        { status: 200, headers: {}, text: '' },
-        { status: 200, headers: { 'x-ratelimit-limit': '1000', 'x-ratelimit-nearlimit': 'true' }, text: '' },
-      ),
-      budget,
-    );
-    await transport.request(get);
-    assert.equal(budget.remaining(), undefined, 'unknown until Bitbucket says');
-    await transport.request(get);
-    assert.equal(budget.remaining(), 40);
-    await transport.request(get);
-    assert.equal(budget.remaining(), 39, 'an answer without headers spends one');
-    await transport.request(get);
-    assert.equal(budget.remaining(), 200, 'near the limit: a fifth of it left');
   });
 });
 
