@@ -10,7 +10,7 @@ import { encodeFilePath, encodePathSegment, encodeRefSegment, InvalidPathSegment
 import { retryAfterSecondsOf, withRetry, type RetryOptions } from '../http/retry';
 import {
   BitbucketError,
-  BitbucketNotFoundError,
+  BranchNotFoundError,
   errorForResponse,
   foreignLink,
   malformedResponse,
@@ -95,11 +95,7 @@ export class BitbucketClient {
         if (asObject(value)?.name === branch) return hashOf(200, value);
       }
     }
-    throw new BitbucketNotFoundError(
-      `Branch "${branch}" does not exist in ${full} (404). Check the ref: it must be the name of an existing branch of ${full}, ` +
-        'such as main, spelled exactly (names are case-sensitive).',
-      { status: 404, code: 'not_found' },
-    );
+    throw new BranchNotFoundError(branch, full);
   }
 
   /** The file's text at `commit`, or undefined when the file (or commit) does not exist. */

@@ -73,6 +73,22 @@ export class BitbucketNotFoundError extends BitbucketError {
   override readonly name: string = 'BitbucketNotFoundError';
 }
 
+/** 404 for a branch of a repository that exists: the fetch reference is mistyped, or the branch is gone. */
+export class BranchNotFoundError extends BitbucketNotFoundError {
+  override readonly name: string = 'BranchNotFoundError';
+
+  constructor(
+    readonly branch: string,
+    readonly repository: string,
+  ) {
+    super(
+      `Branch "${branch}" does not exist in ${repository} (404). Check the ref: it must be the name of an existing branch of ${repository}, ` +
+        'such as main, spelled exactly (names are case-sensitive).',
+      { status: 404, code: 'not_found' },
+    );
+  }
+}
+
 /** 429 that did not clear within the retries. */
 export class BitbucketRateLimitError extends BitbucketError {
   override readonly name: string = 'BitbucketRateLimitError';

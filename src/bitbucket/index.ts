@@ -9,6 +9,7 @@ export {
   BitbucketMalformedResponseError,
   BitbucketNetworkError,
   BitbucketNotFoundError,
+  BranchNotFoundError,
   BitbucketRateLimitError,
   BitbucketRetiredApiError,
   errorForResponse,

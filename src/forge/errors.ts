@@ -8,6 +8,7 @@ import {
   BitbucketError,
   BitbucketForbiddenError,
   BitbucketNotFoundError,
+  BranchNotFoundError,
   BitbucketRateLimitError,
   BitbucketRetiredApiError,
 } from '../bitbucket/index';
@@ -148,6 +149,14 @@ export function toResolverError(err: unknown, secrets: readonly string[] = []): 
       code: 'bitbucket-error',
       message: clean(err.message),
       fix: 'Ask whoever manages apps in this workspace to update Valohai access for Bitbucket to its latest version; trying again will not help.',
+    };
+  }
+  if (err instanceof BranchNotFoundError) {
+    return {
+      code: 'not-found',
+      message: clean(`${err.repository} has no branch "${err.branch}": give an existing branch's exact name (case-sensitive), such as main.`),
+      fix: 'Check the fetch reference: the name of an existing branch, spelled exactly (names are case-sensitive), such as main.',
+      field: 'ref',
     };
   }
   if (err instanceof BitbucketNotFoundError) {

@@ -1,7 +1,7 @@
 // Which fetch reference discovery reads, and what an empty repository is told.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BitbucketNotFoundError } from '../../src/bitbucket/index';
+import { BranchNotFoundError } from '../../src/bitbucket/index';
 import { discover, EmptyRepositoryError } from '../../src/connect/discover';
 import type { BitbucketApi, RepositoryInfo } from '../../src/connect/ports';
 import { toResolverError } from '../../src/forge/errors';
@@ -15,8 +15,8 @@ function bitbucket(repository: RepositoryInfo, branches: Record<string, string>)
       asked.push(branch);
       const sha = branches[branch];
       if (!sha) {
-        // As the real client words it.
-        throw new BitbucketNotFoundError(`Branch "${branch}" does not exist in ${repository.fullName} (404). Check the ref: it must be the name of an existing branch of ${repository.fullName}, such as main, spelled exactly (names are case-sensitive).`, { status: 404, code: 'not_found' });
+        // As the real client throws it.
+        throw new BranchNotFoundError(branch, repository.fullName);
       }
       return sha;
     },
@@ -46,11 +46,13 @@ test('an empty repository is said to have no commits, whatever branch was asked 
   assert.equal(shown.temporary, undefined);
 });
 
-test('a missing branch is a problem to correct, not one to wait out', async () => {
+test('a missing branch is a problem to correct on the fetch reference, not one to wait out or to ask an admin about', async () => {
   const err = await discover(bitbucket(repo('main'), { main: 'a'.repeat(40) }), { workspace: 'acme', repo: 'fresh', ref: 'mian', submodules: false }).catch((e: unknown) => e);
   const shown = toResolverError(err);
-  assert.match(shown.message, /Branch "mian" does not exist in acme\/fresh/);
-  assert.doesNotMatch(shown.fix, /in a moment/);
+  assert.equal(shown.code, 'not-found', 'not "Bitbucket could not do it": nothing failed at Bitbucket');
+  assert.equal(shown.field, 'ref', 'the form shows it on the fetch reference');
+  assert.match(shown.message, /^acme\/fresh has no branch "mian": give an existing branch's exact name/);
+  assert.doesNotMatch(`${shown.message} ${shown.fix}`, /in a moment|repository name|ask an admin/);
   assert.equal(shown.temporary, undefined);
 });
 

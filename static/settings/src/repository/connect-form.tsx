@@ -16,6 +16,7 @@ import {
   type RepositoryPage,
   type ResolverError,
   type StartConnectPayload,
+  type ValohaiProjectOption,
 } from '../../../../src/forge/contract';
 import type { KeyType } from '../../../../src/connect/types';
 import { call, errorDetail } from '../api';
@@ -52,12 +53,29 @@ const TARGET_COLUMNS: Columns = [
   { key: 'via', content: 'Reached through', width: 50 },
 ];
 
-function PreviewView({ preview, page }: { preview: ConnectPreview; page: RepositoryPage }) {
+/** Which Valohai project connecting writes to, as chosen in the form: one that exists, or one it creates. */
+export type PreviewProject = { kind: 'existing'; name: string; replaces: string | null } | { kind: 'new'; name: string; owner: string | null } | null;
+
+function PreviewProjectLine({ project }: { project: PreviewProject }) {
+  if (!project) return null;
+  return (
+    <Text as="p" testId="preview-project">
+      {project.kind === 'new'
+        ? `A new Valohai project ${project.name}${project.owner ? ` owned by ${project.owner}` : ''} is created first.`
+        : project.replaces
+          ? `Valohai project ${project.name} stops fetching ${project.replaces} and fetches this repository instead.`
+          : `Valohai project ${project.name} gets the repository URL, fetch reference and key.`}
+    </Text>
+  );
+}
+
+function PreviewView({ preview, page, project }: { preview: ConnectPreview; page: RepositoryPage; project: PreviewProject }) {
   return (
     <Stack space="space.150" testId="preview">
       <Heading size="small" as="h3">
         What connecting will change
       </Heading>
+      <PreviewProjectLine project={project} />
       <Text as="p">
         Valohai will fetch <code>{preview.sshUrl}</code> at <code>{preview.ref}</code> (head <CommitLink repository={page.repository.fullName} sha={preview.headCommit} />). One new
         read-only access key goes on {plural(preview.targets.length, 'repository', 'repositories')}:
@@ -91,6 +109,12 @@ export function matchingProject(ready: ReadyDetails, repository: RepositoryPage[
   if (fetching.length > 1) return undefined;
   const named = free.filter((p) => p.name.toLowerCase() === slug);
   return named.length === 1 ? named[0] : undefined;
+}
+
+/** The project of that name the owner already has (names are unique per owner; compared as Valohai shows them, ignoring case). */
+export function takenProject(name: string, owner: string | null, ready: ReadyDetails): ValohaiProjectOption | undefined {
+  const wanted = name.trim().toLowerCase();
+  return ready.projects.find((p) => p.name.toLowerCase() === wanted && (p.owner === null || owner === null || p.owner === owner));
 }
 
 /** The repository's name as a new project's, or with -2, -3… when a project of that name exists. */
@@ -180,6 +204,15 @@ export function ConnectForm({
   const chosen = ready.projects.find((p) => p.id === projectId) ?? null;
   const replaces = chosen?.repositoryUrl && chosen.repositoryUrl !== page.repository.sshUrl && !chosen.inUseBy ? chosen.repositoryUrl : null;
 
+  const previewProject: PreviewProject =
+    mode === 'new'
+      ? name.trim()
+        ? { kind: 'new', name: name.trim(), owner: ready.ownershipOptions.find((o) => o.value === owner)?.label ?? owner }
+        : null
+      : chosen
+        ? { kind: 'existing', name: chosen.name, replaces }
+        : null;
+
   // A preview describes one set of choices; any change makes it stale.
   const changed = <T,>(set: (v: T) => void) => (v: T) => {
     set(v);
@@ -242,8 +275,12 @@ export function ConnectForm({
     if (mode === 'existing' && chosen?.inUseBy && !moveProject) {
       next.project = `This project is connected to ${chosen.inUseBy}. Choose another project, or choose to move it here.`;
     }
+    const taken = mode === 'new' ? takenProject(name, owner, ready) : undefined;
     if (mode === 'new' && !name.trim()) next.name = 'Name the new project.';
     else if (mode === 'new' && fieldRules.projectName(name.trim())) next.name = `${FIELD_NAMES['newProject.name']} ${fieldRules.projectName(name.trim())}.`;
+    else if (taken) {
+      next.name = `${taken.owner ?? 'This owner'} already has a project named ${taken.name}: choose it under "Use an existing project", or give the new one another name.`;
+    }
     if (mode === 'new' && !owner) next.owner = 'Choose who owns the new project.';
     const keyProblem = keyFrom === 'valohai' && !manual ? publicKeyProblem(publicKey) : null;
     if (keyProblem) next.publicKey = keyProblem;
@@ -462,7 +499,7 @@ export function ConnectForm({
 
           {problem && <ProblemMessage error={problem} testId="connect-error" />}
           <div aria-live="polite" data-testid="preview-region">
-            {preview && <PreviewView preview={preview} page={page} />}
+            {preview && <PreviewView preview={preview} page={page} project={previewProject} />}
           </div>
 
           <Inline space="space.100">
