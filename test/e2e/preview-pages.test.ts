@@ -304,7 +304,7 @@ describe('the settings pages as a new admin meets them', () => {
     await app.getByTestId('verify-manual-button').click();
     const outcome = await until(app.getByTestId('job-outcome'), /Verifying the key added by hand: not verified/);
     assert.doesNotMatch(outcome, /Run connect again/, 'nothing to connect again: the key is to be added by hand');
-    assert.match(outcome, /Bitbucket refused the key on acme\/datasets/);
+    assert.match(outcome, /The key is not on acme\/datasets yet/);
     await app.getByTestId('manual-view').waitFor();
     const stateOf = (slug: string) => text(app.getByTestId(`manual-key-state-acme/${slug}`));
     assert.equal(await stateOf(MANUAL_REPO), 'Key works');

@@ -70,7 +70,7 @@ describe('manual key states', () => {
 
   test('the words name the repositories to add the key to, and none says to run connect again', () => {
     const text = manualVerifyError(manualKeyStates(TARGETS, [refusedClone('datasets', 'datasets')]) ?? []);
-    assert.match(text, /^Bitbucket refused the key on acme\/datasets: add it there/);
+    assert.match(text, /^The key is not on acme\/datasets yet \(Valohai.s fetch was refused there\): add it \(/);
     assert.match(text, /Valohai fetched acme\/app and acme\/training-lib with it/);
     assert.match(text, /stopped before reaching acme\/feature-store/);
     assert.doesNotMatch(text, /connect again/i);

@@ -88,7 +88,7 @@ describe('connecting by hand', () => {
     const job = await verifyManual();
     assert.equal(job.status, 'unverified');
     // Nothing pasted: Bitbucket refuses the repository itself, and git never reaches its submodule.
-    assert.match(job.error ?? '', new RegExp(`Bitbucket refused the key on acme/${REPO}: add it there \\(Repository settings > Access keys > Add key\\), then verify again`));
+    assert.match(job.error ?? '', new RegExp(`The key is not on acme/${REPO} yet \\(Valohai.s fetch was refused there\\): add it \\(Repository settings > Access keys > Add key\\), then verify again`));
     assert.match(job.error ?? '', /stopped before reaching acme\/feature-store/);
     assert.equal(valueOf(await h.call('getRepositoryPage', {}, h.context('admin', REPO))).state, 'manual');
   });
@@ -98,7 +98,7 @@ describe('connecting by hand', () => {
     await admin.addAccessKey('acme', REPO, { key: publicKey, label });
     const job = await verifyManual();
     assert.equal(job.status, 'unverified');
-    assert.match(job.error ?? '', /^Bitbucket refused the key on acme\/feature-store/);
+    assert.match(job.error ?? '', /^The key is not on acme\/feature-store yet/);
     assert.match(job.error ?? '', new RegExp(`Valohai fetched acme/${REPO} with it`));
     const page = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', REPO)));
     assert.deepEqual(page.manual?.checked?.targets, [

@@ -241,7 +241,7 @@ function fixFor(code: HealthFindingCode, repository: string | undefined, policy:
     case 'key-missing':
       return policy.drift === 'alert'
         ? `Add the connection's key back on ${where ? accessKeysUrl(where.workspace, where.slug) : "the repository's access keys page"}, rotate the connection, or set drift handling to repair on the workspace's Valohai settings page.`
-        : 'Rotate the connection from its repository page to put the key everywhere.';
+        : 'Rotate the connection to put its key on every repository again.';
     case 'repair-failed':
       return 'The next check tries again; rotate the connection if it keeps failing.';
     case 'keys-unreadable':
@@ -249,12 +249,12 @@ function fixFor(code: HealthFindingCode, repository: string | undefined, policy:
     case 'project-moved':
       return 'Disconnect this repository, or point the Valohai project back at it.';
     case 'fetch-failed':
-      return "Fix what Valohai's error names, then run Verify on the repository page.";
+      return "Fix what Valohai's error names, then verify the connection again (Verify now).";
     case 'head-not-fetched':
       return "Check the project's fetch reference in Valohai's repository settings.";
     case 'key-age-warning':
     case 'key-age-alert':
-      return 'Rotate the key from the repository page.';
+      return 'Rotate the connection to give it a new key (Rotate, beside Verify now).';
     case 'rate-limited':
       return 'Nothing to do: the next check tries again once Bitbucket allows it.';
     default:
@@ -268,7 +268,7 @@ function mapFindings(findings: Finding[], policy: HealthPolicyView, needsAdmin: 
   for (const f of findings) {
     if (f.code === 'orphan-key' || f.code === 'lookalike-key' || f.code === 'needs-admin' || f.code === 'new-target') continue;
     const code: HealthFindingCode = DIRECT.has(f.code) ? (f.code as HealthFindingCode) : f.code === 'not-connected' ? 'key-missing' : 'other';
-    const fix = fixFor(code, f.repository, policy) ?? (code === 'other' && f.severity === 'broken' ? 'Run Verify on the repository page for the details.' : undefined);
+    const fix = fixFor(code, f.repository, policy) ?? (code === 'other' && f.severity === 'broken' ? 'Verify the connection now for the details.' : undefined);
     out.push({ severity: f.severity, code, ...(f.repository ? { repository: f.repository } : {}), message: f.message, ...(fix ? { fix } : {}) });
   }
   for (const n of needsAdmin) {
@@ -453,7 +453,7 @@ async function valohaiOnlyCheck(work: AutomaticWork, opts: { now: Date; trigger:
     const errors = fetched.errors.map((e) => explainFetchError(e, { ref: record.ref, sshUrl: project.repository?.url ?? '' }));
     const commits = await valohai.listCommits(record.projectId, 100);
     headSeen = commits.some((c) => c.identifier === head);
-    for (const e of errors) findings.push({ severity: 'broken', code: 'fetch-failed', message: `Valohai's fetch failed: ${e}`, fix: "Fix what Valohai's error names, then run Verify on the repository page." });
+    for (const e of errors) findings.push({ severity: 'broken', code: 'fetch-failed', message: `Valohai's fetch failed: ${e}`, fix: "Fix what Valohai's error names, then verify the connection again (Verify now)." });
     if (!headSeen && !errors.length) {
       findings.push({
         severity: 'broken',

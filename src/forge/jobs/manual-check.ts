@@ -63,7 +63,7 @@ export function manualVerifyError(states: { repository: string; state: ManualKey
   const present = states.filter((s) => s.state === 'present').map((s) => s.repository);
   const unreached = states.filter((s) => s.state === 'not-reached').map((s) => s.repository);
   const lines = [
-    `Bitbucket refused the key on ${names(missing)}: add it there (Repository settings > Access keys > Add key), then verify again.`,
+    `The key is not on ${names(missing)} yet (Valohai's fetch was refused there): add it (Repository settings > Access keys > Add key), then verify again.`,
   ];
   if (present.length) lines.push(`Valohai fetched ${names(present)} with it: the key is in place there.`);
   if (unreached.length) {

@@ -215,7 +215,10 @@ export function HealthCard({
             ) : (
               'No check has run yet.'
             )}{' '}
-            {health.nextCheckAt ? (
+            {health.nextCheckAt && Date.parse(health.nextCheckAt) <= Date.now() ? (
+              // Its time has come and no run has taken it yet: not "just now", as if one had run.
+              <span data-testid="health-next-due">The next check is due: the hourly run takes it up.</span>
+            ) : health.nextCheckAt ? (
               <>
                 Next scheduled check <When at={health.nextCheckAt} testId="health-next-at" />.
               </>
