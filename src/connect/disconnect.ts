@@ -4,7 +4,7 @@
  */
 import { discover } from './discover';
 import { messageOf } from './explain';
-import { lookalikeWarnings, ourKeys } from './keys';
+import { keyInWords, lookalikeWarnings, ourKeys } from './keys';
 import type { WorkflowDeps } from './ports';
 import { fetchesElsewhere } from './project-use';
 import { findingProject, forEachBounded, foundProject, Saga } from './saga';
@@ -125,7 +125,7 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
           continue;
         }
         try {
-          const gone = await saga.step(`delete-key:${name}:${key.id}`, `Removing access key ${key.id} from ${name}`, () =>
+          const gone = await saga.step(`delete-key:${name}:${key.id}`, `Removing access key ${keyInWords(key)} from ${name}`, () =>
             deps.bitbucket.deleteAccessKey(workspace, slug, key.id),
           );
           outcomes.push({ repository: name, id: key.id, status: gone === 'deleted' ? 'deleted' : 'absent' });

@@ -6,7 +6,7 @@
  */
 import { discover, type DiscoverInput, type Plan } from './discover';
 import { explainFetchError, messageOf, refusedOutright } from './explain';
-import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, otherKeys, ourKeys, recordedKeys, type TargetKeys } from './keys';
+import { currentKey, keyInWords, listTargetKeys, lookalikeWarnings, normaliseKey, otherKeys, ourKeys, recordedKeys, type TargetKeys } from './keys';
 import { OtherConnectionError, takeOverWarning } from './other-connection';
 import { accessKeyLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
@@ -509,7 +509,7 @@ export async function removeKeys(
   await forEachBounded([...stale.entries()], deps.concurrency ?? 8, async ([i, { target, key }]) => {
     const name = repoName(target);
     try {
-      await saga.step(`delete-key:${name}:${key.id}`, `Removing the old access key ${key.id} from ${name}`, () =>
+      await saga.step(`delete-key:${name}:${key.id}`, `Removing the old access key ${keyInWords(key)} from ${name}`, () =>
         deps.bitbucket.deleteAccessKey(target.workspace, target.slug, key.id),
       );
       outcomes[i] = { repository: name, id: key.id, status: 'deleted' };

@@ -53,6 +53,15 @@ function fingerprintOrNote(key: string): string {
   }
 }
 
+/**
+ * A key as a person can tell it apart on Bitbucket's access keys page: its fingerprint, shortened
+ * (Bitbucket's key ids are internal and shown nowhere there).
+ */
+export function keyInWords(key: Pick<AccessKeyInfo, 'key'>): string {
+  const fingerprint = fingerprintOrNote(key.key);
+  return fingerprint.startsWith('SHA256:') ? `${fingerprint.slice(0, 19)}…` : fingerprint;
+}
+
 /** A key labelled for the project that the record does not name: another connection's, or a stray. */
 export interface OtherKey {
   key: AccessKeyInfo;
