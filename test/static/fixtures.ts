@@ -44,7 +44,7 @@ export const repository: RepositoryInfo = {
   accessKeysUrl: 'https://bitbucket.org/acme/trainer/admin/access-keys/',
 };
 
-const setup = { valohai: true, bitbucket: true, workspaceSettingsUrl: 'https://bitbucket.org/acme/workspace/settings/forge/valohai' };
+export const setup = { valohai: true, bitbucket: true, workspaceSettingsUrl: 'https://bitbucket.org/acme/workspace/settings/forge/valohai' };
 
 export const workspaceSettings: WorkspaceSettings = {
   workspace: { slug: 'acme', name: 'Acme ML' },
@@ -106,7 +106,7 @@ export const rotatedConnection: ConnectionStatus = {
   keyAgeDays: 0,
 };
 
-const readyPage: RepositoryPage = {
+export const readyPage: RepositoryPage = {
   state: 'ready',
   repository,
   canAdminister: true,
@@ -124,7 +124,7 @@ const readyPage: RepositoryPage = {
   },
 };
 
-const connectedPage: RepositoryPage = { state: 'connected', repository, canAdminister: true, setup, connection };
+export const connectedPage: RepositoryPage = { state: 'connected', repository, canAdminister: true, setup, connection };
 
 /** A connect job as polls see it: one more step each poll, done on the fourth. */
 export function connectJob(jobId: string, poll: number): JobView {
@@ -963,6 +963,9 @@ export const scenarios: Record<string, Scenario> = {
         ok({
           ...healthWorkspaceSettings,
           canAdminister: false,
+          // As the backend answers a member (pages/workspace.ts memberSettings): no repositories, no keys.
+          repositories: [],
+          keyNotices: [],
           valohai: { ...healthWorkspaceSettings.valohai, lifetime: lifetime(at(-400 * DAY), dateIn(-4)) },
           automation: { ...healthWorkspaceSettings.automation, nextRunAt: null, paused: refusedToken },
         }),
@@ -1033,6 +1036,35 @@ export const scenarios: Record<string, Scenario> = {
           },
           connection: { ...connection, keysSeenAt: at(-1) },
         }),
+    },
+  },
+  'repo-next-check-due': {
+    module: 'repository',
+    replies: {
+      // The check's time has passed and no run has taken it up yet.
+      getRepositoryPage: () =>
+        ok({ ...connectedPage, connection: { ...healthyConnection, health: { ...healthyConnection.health, nextCheckAt: at(-2 * HOUR) } } }),
+    },
+  },
+  'repo-connect-unverified': {
+    module: 'repository',
+    replies: {
+      // A connect that put the keys in place and gave Valohai the key, but whose fetch Valohai could not do.
+      getRepositoryPage: (_p, call) =>
+        ok(call === 1 ? { state: 'running', repository, canAdminister: true, setup, activeJob: { jobId: 'job-connect-unverified-1', kind: 'connect' } } : connectedPage),
+      getJob: (p, call) =>
+        ok(
+          finishedJob(p.jobId, call, {
+            kind: 'connect',
+            status: 'unverified',
+            steps: [
+              { step: 'read-repository', status: 'done', message: 'Read acme/trainer' },
+              { step: 'valohai-fetch', status: 'failed', message: 'Valohai fetched the repository' },
+            ],
+            error: 'Valohai could not fetch acme/trainer: the submodule acme/datasets refused the key.\nAdd the key to acme/datasets, then Verify now.',
+            result: { verified: false, outcome: 'unverified' },
+          }),
+        ),
     },
   },
 };

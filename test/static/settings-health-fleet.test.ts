@@ -205,7 +205,8 @@ describe('connections that look after themselves: workspace page', () => {
     assert.match(await page.getByTestId('automation-paused').innerText(), /Bitbucket refused the stored API token[\s\S]*makes a new Atlassian API token/);
     assert.match(await page.getByTestId('automation-runs').innerText(), /No run is scheduled while it is paused\./);
     assert.equal(await page.getByTestId('valohai-lifetime').getByRole('heading').innerText(), `The token expired on ${dateIn(-4)}, 4 days ago`);
-    assert.ok(await page.getByTestId('key-notices-remove-acme/old-features-41').isDisabled());
+    assert.equal(await page.getByTestId('key-notices-remove-acme/old-features-41').count(), 0, 'what the checks found is for admins');
+    assert.match(await page.getByTestId('key-notices-members').innerText(), /shown to workspace admins\. Ask one of them/);
     await checkState(page, 'workspace-member');
     await page.close();
   });
@@ -514,8 +515,11 @@ describe('the fleet: workspace page', () => {
     await page.close();
   });
 
-  test('a member sees the repositories but nothing to act on them with', async () => {
+  test('a member is told who sees the repositories (never an empty list), with nothing to act on them with', async () => {
     const page = await open('workspace-member', { ready: 'repositories-section' });
+    assert.match(await page.getByTestId('repositories-members').innerText(), /listed for workspace admins: ask one of them/);
+    assert.equal(await page.getByText('No repositories in this workspace yet').count(), 0);
+    assert.equal(await page.getByText('No key needs looking at').count(), 0);
     assert.equal(await page.getByTestId('batch-section').count(), 0);
     assert.equal(await page.getByTestId('audit-section').count(), 0);
     assert.equal(await page.getByTestId('repositories--table').locator('input[type=checkbox]').count(), 0);

@@ -115,6 +115,9 @@ export function JobOutcome({ job }: { job: JobView }) {
   if (status === 'done' && job.kind === 'manual-connect') {
     appearance = 'information';
     title = 'The key is made: now add it by hand';
+  } else if (status === 'unverified' && job.kind === 'connect') {
+    // The connection exists (its record, its keys) but Valohai's fetch did not work: not a finished connect.
+    title = 'Connected, but Valohai cannot fetch yet';
   } else if (status === 'done' && handWork > 0) {
     appearance = 'warning';
     title = `${jobTitles[job.kind]}: done, with ${plural(handWork, 'thing')} to do by hand`;

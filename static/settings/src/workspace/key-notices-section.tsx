@@ -15,7 +15,14 @@ export function KeyNoticesSection({ settings }: { settings: WorkspaceSettings })
           Keys the latest checks found unused, no longer needed by their connection, or labelled like this app&apos;s but made by no
           connection. Only a key a connection made and no longer needs can be removed here.
         </Text>
-        <KeyNoticeTable notices={settings.keyNotices} showConnection readOnly={!settings.canAdminister} testId="key-notices" />
+        {settings.canAdminister ? (
+          <KeyNoticeTable notices={settings.keyNotices} showConnection readOnly={false} testId="key-notices" />
+        ) : (
+          // What the checks found names repositories and keys, which only workspace admins are shown: never "none".
+          <Text as="p" testId="key-notices-members">
+            What the checks found is shown to workspace admins. Ask one of them, or open a repository&apos;s settings to see its own keys.
+          </Text>
+        )}
       </Stack>
     </Box>
   );

@@ -1,4 +1,7 @@
+import Heading from '@atlaskit/heading';
+import { Box, Stack, Text } from '@atlaskit/primitives';
 import type { WorkspaceSettings } from '../../../../../src/forge/contract';
+import { sectionStyles } from '../../styles';
 import { FleetAudit } from './fleet-audit';
 import { FleetBatch } from './fleet-batch';
 import { FleetRepositories } from './fleet-repositories';
@@ -19,10 +22,27 @@ export function Fleet({
 }) {
   return (
     <>
-      {/* The fleet is workspace admins' work: members see the list, not the means to act on it. */}
-      <FleetRepositories settings={settings} selected={settings.canAdminister ? chosen : null} onSelect={onChoose} />
+      {/* The fleet is workspace admins' work: members are told where to look, never shown an empty list as if it were the workspace's. */}
+      {settings.canAdminister ? <FleetRepositories settings={settings} selected={chosen} onSelect={onChoose} /> : <MembersRepositories />}
       {settings.canAdminister && <FleetBatch settings={settings} selected={chosen} onFinished={onFinished} />}
       {settings.canAdminister && <FleetAudit />}
     </>
+  );
+}
+
+/** What a member who is not a workspace admin may know of the list: who sees it, and where each connection is shown. */
+function MembersRepositories() {
+  return (
+    <Box as="section" xcss={sectionStyles} aria-labelledby="repositories-heading" testId="repositories-section">
+      <Stack space="space.200">
+        <Heading size="medium" as="h2" id="repositories-heading">
+          Repositories
+        </Heading>
+        <Text as="p" testId="repositories-members">
+          The workspace&apos;s repositories and their connections are listed for workspace admins: ask one of them. A repository&apos;s own
+          connection is shown in its settings (Repository settings &rsaquo; Valohai) to everyone who may see them.
+        </Text>
+      </Stack>
+    </Box>
   );
 }
