@@ -1,8 +1,8 @@
 /**
  * "Use a key made in Valohai" in a real browser over the local preview: the key pair is generated on
  * the emulated Valohai's repository settings page, its public half pasted into the repository page,
- * and a repository with submodules connected; Valohai fetches with its own key. Then a rotation with a
- * new key made there, and a disconnect. No request to Valohai ever carries a private key.
+ * and a repository with submodules connected; Valohai fetches with its own key, and again after a push.
+ * Then a rotation with a new key made there, and a disconnect. No request to Valohai ever carries a private key.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -62,6 +62,13 @@ test('connect with a key made in Valohai, rotate with a new one, disconnect', as
   for (const slug of TARGETS) assert.deepEqual(keysOn(slug), [normaliseKey(first)], slug);
   const head = await headOf(e2e.preview, 'ml-models');
   assert.ok(e2e.preview.stack.valohai.state.commits(vh.project.id).some((c) => c.identifier === head), 'Valohai fetched the head');
+
+  // A push, from the host page's bar: Valohai fetches the new head with its own key.
+  await view.page.getByTestId('push-commit').click();
+  assert.match(await until(view.page.getByTestId('push-status'), /^(Pushed|.* Bitbucket takes a push only)/), /^Pushed/);
+  const pushed = await headOf(e2e.preview, 'ml-models');
+  assert.notEqual(pushed, head);
+  assert.ok(e2e.preview.stack.valohai.state.commits(vh.project.id).some((c) => c.identifier === pushed), 'the push made Valohai fetch the new head');
 
   // Rotation: the new key is asked for, with the warning, and the old one leaves every repository.
   const second = await generateInValohai(e2e.browser);
