@@ -79,6 +79,10 @@ export function skipReason(action: BatchAction, connection: StoredConnection | u
   if (action === 'disconnect') return null;
   if (connection.movedAway) return `moved away: its Valohai project now fetches ${connection.movedAway.to}, so its key is no longer used (disconnect it instead)`;
   if (connection.state === 'manual-pending') return 'waiting for a key to be added by hand: verify it on its page first';
+  // Valohai's key changes when a person generates a new one there: a bulk action has nobody to do that.
+  if (action === 'rotate' && connection.record.keySource === 'valohai') {
+    return 'its key was made in Valohai: rotate it from its own page, with a new key generated in Valohai';
+  }
   return null;
 }
 
