@@ -50,7 +50,7 @@ export type ConnectionIndex = Map<string, AuditedKey['connection']>;
 export function connectionIndex(records: readonly ConnectionRecord[]): ConnectionIndex {
   const byKey: ConnectionIndex = new Map();
   for (const r of records) {
-    const connection = { repository: r.repository, projectId: r.projectId, projectName: r.projectName };
+    const connection = { repository: r.repository, projectId: r.projectId, projectName: r.projectName, keySource: r.keySource === 'valohai' ? ('valohai' as const) : ('app' as const) };
     byKey.set(r.publicKey, { ...connection, current: true });
     for (const old of r.retired ?? []) if (!byKey.has(old)) byKey.set(old, { ...connection, current: false });
   }

@@ -144,7 +144,14 @@ export interface AuditedKey {
   ageDays: number | null;
   lastUsed: string | null;
   /** The recorded connection whose key this is (its current key, or one it retired that is still here). */
-  connection: { repository: string; projectId: string; projectName: string; current: boolean } | null;
+  connection: {
+    repository: string;
+    projectId: string;
+    projectName: string;
+    current: boolean;
+    /** Who made the key: the app or CLI ('app'), or Valohai's Generate SSH Key ('valohai'). */
+    keySource: 'app' | 'valohai';
+  } | null;
   /**
    * Labelled for a Valohai project, recorded by no connection here, and seen used by Bitbucket after the
    * keys recorded here for that project (or, with none here, within the unused period): in use by another

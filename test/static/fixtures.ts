@@ -490,7 +490,7 @@ export const auditKeys: FleetAuditKey[] = Array.from({ length: 30 }, (_, n): Fle
     createdOn: at(-(n * 17) * DAY),
     ageDays: n * 17,
     lastUsed: n % 3 === 0 ? at(-(n + 1) * DAY) : null,
-    connection: ours ? { repository: repo.fullName, projectId: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', projectName: repo.projectName ?? '', current: true } : null,
+    connection: ours ? { repository: repo.fullName, projectId: '5b7c0c4e-0d6f-4d35-9b1f-6e0c2f6c1a10', projectName: repo.projectName ?? '', current: true, keySource: n === 2 ? 'valohai' : 'app' } : null,
     findings: [
       ...((n * 17 >= 90 && n % 3 !== 0) ? (['unused'] as const) : []),
       ...(weak ? (['weak'] as const) : []),

@@ -27,7 +27,7 @@ export function alignedTable(rows: string[][]): string[] {
 }
 
 function owner(k: AuditResult['keys'][number]): string {
-  if (k.connection) return `Valohai ${k.connection.projectName}${k.connection.current ? '' : ', retired'}`;
+  if (k.connection) return `Valohai ${k.connection.projectName}${k.connection.current ? '' : ', retired'}${k.connection.keySource === 'valohai' ? ', made in Valohai' : ''}`;
   if (k.inUseBy) return `in use by another connection (${k.inUseBy === 'app' ? 'made in the app' : 'made with the CLI elsewhere'})`;
   return '-';
 }

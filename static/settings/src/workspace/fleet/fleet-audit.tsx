@@ -51,6 +51,7 @@ function Connection({ connection }: { connection: FleetAuditKey['connection'] })
     <Text>
       {connection.projectName} of {connection.repository}
       {connection.current ? '' : ' (a retired key)'}
+      {connection.keySource === 'valohai' ? ' (key made in Valohai)' : ''}
     </Text>
   );
 }
