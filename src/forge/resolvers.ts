@@ -47,6 +47,7 @@ const implementations: { [K in ResolverName]: Implementation<K> } = {
   startRotate: (p, payload, ctx) => actions.startRotate(p, ctx, payload),
   startDisconnect: (p, _payload, ctx) => actions.startDisconnect(p, ctx),
   startVerify: (p, _payload, ctx) => actions.startVerify(p, ctx),
+  dismissLeftByHand: (p, _payload, ctx) => actions.dismissLeftByHandKeys(p, ctx),
   getJob: (p, payload, ctx) => actions.getJob(p, ctx, payload.jobId),
   saveTrustSettings: (p, payload, ctx) => workspace.saveTrustSettings(p, ctx, payload),
   saveHealthPolicy: (p, payload, ctx) => workspace.saveHealthPolicy(p, ctx, payload),

@@ -183,6 +183,24 @@ describe('disconnecting without a token', () => {
     assert.equal(await h.backend.onPush(pushEvent(REPO)), 'ignored');
   });
 
+  test('the to-do list outlives the job: every page load shows it until an admin says the keys are removed', async () => {
+    const page = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', REPO)));
+    assert.equal(page.state, 'ready');
+    assert.deepEqual(
+      page.leftByHand?.repositories.map((r) => r.accessKeysUrl),
+      ['https://bitbucket.org/acme/training-lib/admin/access-keys/', 'https://bitbucket.org/acme/feature-store/admin/access-keys/'],
+    );
+    assert.equal(page.leftByHand?.projectName, PROJECTS.training.name);
+    assert.match(page.leftByHand?.fingerprint ?? '', /^SHA256:/);
+    assert.equal(valueOf(await h.call('getRepositoryPage', {}, h.context('admin', REPO))).leftByHand?.label, page.leftByHand?.label, 'still there on reload');
+    // Someone who does not administer the repository is shown none of it, and cannot dismiss it.
+    assert.equal(valueOf(await h.call('getRepositoryPage', {}, h.context('writer', REPO))).leftByHand, undefined);
+    assert.equal(errorOf(await h.call('dismissLeftByHand', {}, h.context('writer', REPO))).code, 'not-admin');
+    assert.deepEqual(valueOf(await h.call('dismissLeftByHand', {}, h.context('admin', REPO))), { dismissed: true });
+    assert.equal(valueOf(await h.call('getRepositoryPage', {}, h.context('admin', REPO))).leftByHand, undefined);
+    assert.deepEqual(valueOf(await h.call('dismissLeftByHand', {}, h.context('admin', REPO))), { dismissed: false });
+  });
+
   test('the private key was never stored, logged or returned', async () => {
     await h.platform.idle();
     const texts: [string, string][] = [

@@ -1067,4 +1067,26 @@ export const scenarios: Record<string, Scenario> = {
         ),
     },
   },
+  'repo-left-by-hand': {
+    module: 'repository',
+    replies: {
+      // Disconnected without an API token: the keys to remove by hand, until the admin says they are gone.
+      getRepositoryPage: (_p, call) =>
+        ok({
+          ...readyPage,
+          ...(call === 1
+            ? {
+                leftByHand: {
+                  at: '2025-07-28T10:00:09Z',
+                  projectName: 'trainer',
+                  label: manualLabel,
+                  fingerprint: connection.fingerprint,
+                  repositories: ['trainer', 'datasets'].map((slug) => ({ repository: `acme/${slug}`, accessKeysUrl: `https://bitbucket.org/acme/${slug}/admin/access-keys/` })),
+                },
+              }
+            : {}),
+        }),
+      dismissLeftByHand: () => ok({ dismissed: true }),
+    },
+  },
 };

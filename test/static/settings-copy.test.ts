@@ -1,5 +1,6 @@
-// What the pages say in states that used to be worded wrong: a check whose time has come, and a
-// connect whose fetch failed after the connection was made.
+// What the pages say in states that used to be worded wrong or forgotten: a check whose time has come,
+// a connect whose fetch failed after the connection was made, and the keys a disconnect without an API
+// token left to remove by hand.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkState, open, usePages } from './page-suite';
@@ -23,6 +24,21 @@ describe('page copy', () => {
     assert.equal(heading, 'Connected, but Valohai cannot fetch yet');
     assert.match(await outcome.innerText(), /Add the key to acme\/datasets, then Verify now\./);
     await checkState(page, 'repo-connect-unverified');
+    await page.close();
+  });
+
+  test('keys a disconnect left to remove by hand stay listed, with links, until the admin says they are removed', async () => {
+    const page = await open('repo-left-by-hand', { ready: 'left-by-hand' });
+    const left = page.getByTestId('left-by-hand');
+    assert.match(await left.innerText(), /Valohai project trainer was disconnected on .* without a Bitbucket API token/);
+    assert.deepEqual(await page.getByTestId('left-by-hand-list').getByRole('link').evaluateAll((links) => links.map((a) => a.getAttribute('href'))), [
+      'https://bitbucket.org/acme/trainer/admin/access-keys/',
+      'https://bitbucket.org/acme/datasets/admin/access-keys/',
+    ]);
+    await checkState(page, 'repo-left-by-hand');
+    await page.getByTestId('left-by-hand-done').click();
+    await left.waitFor({ state: 'detached' });
+    await page.getByTestId('connect-form').waitFor();
     await page.close();
   });
 });

@@ -51,6 +51,7 @@ export interface ResolverApi {
   startRotate: { payload: StartRotatePayload; value: JobStarted };
   startDisconnect: { payload: EmptyPayload; value: JobStarted };
   startVerify: { payload: EmptyPayload; value: JobStarted };
+  dismissLeftByHand: { payload: EmptyPayload; value: { dismissed: boolean } };
   getJob: { payload: GetJobPayload; value: JobView };
   saveTrustSettings: { payload: SaveTrustSettingsPayload; value: TrustSettingsView };
   saveHealthPolicy: { payload: SaveHealthPolicyPayload; value: HealthPolicyView };

@@ -26,6 +26,8 @@ export const RESOLVERS = [
   'startRotate',
   'startDisconnect',
   'startVerify',
+  /** The admin removed by hand the keys a disconnect without an API token left: forget the list. */
+  'dismissLeftByHand',
   'getJob',
   // Trust settings (who may connect, which other workspaces may receive the key).
   'saveTrustSettings',

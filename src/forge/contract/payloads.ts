@@ -392,6 +392,7 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
 
   startDisconnect: empty('startDisconnect'),
   startVerify: empty('startVerify'),
+  dismissLeftByHand: empty('dismissLeftByHand'),
 
   getJob(input) {
     const obj = objectWith('getJob', input, ['jobId']);

@@ -191,6 +191,20 @@ export interface RepositoryPage {
    * admin, nothing more (no project list, no key or submodule repository names, no job).
    */
   summary?: { projectName: string | null; movedAway: boolean };
+  /**
+   * After a disconnect done without an API token: the access keys the admin still removes by hand,
+   * kept until they say it is done (the app cannot see Bitbucket's keys to tell). Admins only.
+   */
+  leftByHand?: LeftByHandView;
+}
+
+export interface LeftByHandView {
+  /** When the connection was disconnected. */
+  at: string;
+  projectName: string;
+  label: string;
+  fingerprint: string;
+  repositories: { repository: string; accessKeysUrl: string }[];
 }
 
 export interface PreviewConnectPayload {

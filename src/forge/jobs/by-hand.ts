@@ -35,6 +35,7 @@ import type { JobContext } from './context';
 import { manualKeyStates, manualVerifyError } from './manual-check';
 import type { KeysSeen, LastFetch, StoredConnection } from '../store/records';
 import { listRecordedKeys } from '../store/keys-seen';
+import { saveLeftByHand } from '../store/left-by-hand';
 
 export interface JobOutcome {
   result: WorkflowResult;
@@ -358,6 +359,14 @@ export async function disconnectByHand(ctx: JobContext, sink: ProgressSink): Pro
           return { workspace, slug, key: t.repository.toLowerCase(), via: '', accessKeysUrl: accessKeysUrl(workspace, slug) };
         });
     result.accessKeys = targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, id: null, status: 'absent' }));
+    // The to-do list outlives the job's outcome: the page shows it on every load until the admin says it is done.
+    await saveLeftByHand(ctx.platform.store, ctx.job.workspaceUuid, ctx.job.repositoryUuid, {
+      at: ctx.platform.clock.now().toISOString(),
+      projectName: record.projectName,
+      label: record.label,
+      fingerprint: record.fingerprint,
+      repositories: targets.map((t) => ({ repository: `${t.workspace}/${t.slug}`, accessKeysUrl: t.accessKeysUrl })),
+    });
     result.warnings.push(
       ...targets.map((t) => ({
         code: 'orphan-key' as const,

@@ -17,6 +17,7 @@ import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../pla
 import type { JobInput, JobRecord, StoredConnection } from '../store/records';
 import { checkProjectChoice } from '../access/project-choice';
 import { callerAuthority, requireConnector, type Connector } from '../access/trust';
+import { dismissLeftByHand } from '../store/left-by-hand';
 
 interface Preconditions {
   access: RepositoryAccess;
@@ -158,6 +159,12 @@ export async function startVerify(platform: ForgePlatform, context: TrustedConte
   const pre = await prepare(platform, context);
   requireConnected(pre.connection);
   return enqueue(platform, context, pre, { kind: 'verify' });
+}
+
+/** The admin removed by hand the keys a disconnect without an API token left: the page stops listing them. */
+export async function dismissLeftByHandKeys(platform: ForgePlatform, context: TrustedContext): Promise<{ dismissed: boolean }> {
+  const { workspaceUuid, repositoryUuid } = await repositoryAdmin(platform, context);
+  return { dismissed: await dismissLeftByHand(platform.store, workspaceUuid, repositoryUuid) };
 }
 
 /** A job of this repository only: another repository's job id is "not found", whoever asks. */

@@ -21,6 +21,7 @@ import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext, type ValohaiP
 import { ValohaiAuthError } from '../../valohai/index';
 import { projectsInUse } from '../store/project-use';
 import type { StoredConnection } from '../store/records';
+import { loadLeftByHand } from '../store/left-by-hand';
 import { callerAuthority, loadTrust, mayCreateUnder, requireConnector, type Connector } from '../access/trust';
 
 function ownershipOption(value: string): OwnershipOption {
@@ -112,6 +113,8 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
   // Nothing below is read for a caller who does not administer the repository: no Valohai call, no token.
   if (access.permission !== 'admin') return connection || valohaiSecret ? memberPage(page, connection, running !== undefined) : { ...page, state: 'not-set-up' };
   if (running) return { ...page, state: 'running', activeJob: { jobId: running.id, kind: running.kind } };
+  const leftByHand = await loadLeftByHand(platform.store, workspaceUuid, repositoryUuid);
+  if (leftByHand) page.leftByHand = leftByHand;
   const health = async (c: StoredConnection): Promise<HealthView> => {
     const [record, policy] = await Promise.all([loadHealth(platform.store, workspaceUuid, repositoryUuid), loadPolicy(platform.store, workspaceUuid)]);
     const paused = automationPause(stored, now);

@@ -66,6 +66,8 @@ export const keys = {
   activeJobPrefix: (ws: string) => ofWorkspace('active', ws, ':'),
   job: (jobId: string) => checked(`job:${escapeKeyPart(jobId)}`),
   pushState: (ws: string, repo: string) => checked(`push:${repoPart(ws, repo)}`),
+  /** The keys a disconnect without an API token left for the admin to remove by hand (jobs/by-hand.ts). */
+  leftByHand: (ws: string, repo: string) => checked(`leftbyhand:${repoPart(ws, repo)}`),
   pushQueued: (ws: string, repo: string) => checked(`pushq:${repoPart(ws, repo)}`),
   /** Stored-token requests a connection's push handling spent in the current hour (push.ts). */
   pushSpend: (ws: string, repo: string) => checked(`pushspend:${repoPart(ws, repo)}`),

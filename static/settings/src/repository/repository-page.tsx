@@ -15,6 +15,7 @@ import { usePageData } from '../hooks/use-page-data';
 import { LoadBoundary } from '../components/load-boundary';
 import { PageFrame } from '../components/page-frame';
 import type { ActiveJob, StartAction } from './start-action';
+import { LeftByHand } from './left-by-hand';
 
 // The page shows one of these at a time, as its data says: each is fetched only when it is shown, so
 // a connected repository's page never loads the connect form's project picker, nor the other way round.
@@ -175,6 +176,7 @@ export function RepositoryPage() {
       loadingLabel="Loading repository settings"
     >
       {page && <TokenNotices setup={page.setup} />}
+      {page?.leftByHand && !active && !finished && <LeftByHand left={page.leftByHand} readOnly={readOnly} onDismissed={() => void load()} />}
       {page && readOnly && page.state !== 'not-set-up' && (
         <SectionMessage appearance="information" title="Only repository admins can change this connection" testId="read-only">
           <Text as="p">{memberSentence(page)} Ask an admin of this repository to connect, rotate or disconnect.</Text>
