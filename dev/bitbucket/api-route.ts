@@ -52,7 +52,7 @@ async function authorizedAnswer(deps: ApiDeps, requirement: RouteRequirement, te
   const counter = principal.kind === 'user' ? `user:${principal.user.accountId}` : principal.credentialId;
   if (limited && !deps.limiter.take(counter)) {
     // As Bitbucket answers: plain text, no Retry-After, sometimes after holding the request a while.
-    if (deps.limiter.holdMs > 0) await new Promise((resolve) => setTimeout(resolve, deps.limiter.holdMs));
+    await deps.limiter.hold();
     return { status: 429, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${RATE_LIMIT_MESSAGE}.` };
   }
   const reply = await answer(deps, requirement.scopes, principal, req, handler);

@@ -57,6 +57,12 @@ export interface BitbucketEmulator {
   /** Every request answered, oldest first; `requests.length = 0` clears it. */
   requests: RequestLogEntry[];
   routes(): RouteInfo[];
+  /**
+   * What is left of a user's hour on `/2.0/repositories/*`, spent at `at` (default now) as their other
+   * tools would spend it: their requests are answered 429 (held first, with `rateLimitHoldMs`) until an
+   * hour after `at`.
+   */
+  spendHour(accountId: string, at?: Date): void;
   close(): Promise<void>;
 }
 
@@ -96,7 +102,10 @@ export async function startBitbucketEmulator(options: BitbucketEmulatorOptions):
     faults,
     requests,
     routes: () => router.list(),
+    spendHour: (accountId, at) => limiter.spend(`user:${accountId}`, at),
     close: async () => {
+      // A request held before its 429 is answered now, so closing does not wait out the hold.
+      limiter.releaseHolds();
       await running.close();
       await built?.cleanup();
     },

@@ -38,15 +38,17 @@ export {
   mergeHours,
   spentInHour,
   TOKEN_REQUESTS_PER_HOUR,
+  timedOut,
   TokenHourSpentError,
   TokenMeter,
+  TokenRequestHeldError,
   UNATTENDED_SHARE,
   type HourSpent,
   type Spender,
   type TokenHour,
   type TokenHourStore,
 } from './token-hour';
-export { countRequests, hooked, meterRequests, noteRefusal, type BitbucketHooks } from './hooks';
+export { countRequests, hooked, meterRequests, noteRefusal, type BitbucketHooks, type MeterOptions } from './hooks';
 export { BITBUCKET_CLOUD_API_ROOT, BITBUCKET_TOKEN_SCOPES } from './account';
 export {
   accountWorkspaceRole,

@@ -9,7 +9,7 @@
  * `UNATTENDED_SHARE` of it, so a person always finds room. The stores (app storage, the CLI's state
  * folder) keep the ledger; this module does its sums and counts a piece of work's requests.
  */
-import { BitbucketRateLimitError } from './errors';
+import { BitbucketNetworkError, BitbucketRateLimitError } from './errors';
 
 /** Bitbucket's documented hourly limit per user on repository data. */
 export const TOKEN_REQUESTS_PER_HOUR = 1000;
@@ -178,6 +178,31 @@ export class TokenHourSpentError extends BitbucketRateLimitError {
   }
 }
 
+/**
+ * Bitbucket held a request made with the token past the caller's time limit. It holds a spent hour's
+ * requests about 30 s before answering 429, longer than a page's call may wait, so the hold is taken
+ * for that 429: `until` is when live work may send again.
+ */
+export class TokenRequestHeldError extends BitbucketRateLimitError {
+  override readonly name: string = 'TokenRequestHeldError';
+  constructor(
+    /** The token's user, as the pages name them. */
+    readonly user: string,
+    readonly until: Date,
+  ) {
+    super(
+      `Bitbucket is holding requests made with ${user}'s API token, which is what it does when that user's hour of requests is spent. ` +
+        `Live work resumes ${aboutTime(until)}.`,
+      { status: 429, code: 'rate_limited', retryable: false },
+    );
+  }
+}
+
+/** Whether a request got no answer within its time limit (rather than failing to connect, or being refused). */
+export function timedOut(err: unknown): boolean {
+  return err instanceof BitbucketNetworkError && err.networkCode === 'ETIMEDOUT';
+}
+
 /** Where one token user's hour is kept: the app's storage, the CLI's state folder, memory in tests. */
 export interface TokenHourStore {
   read(): Promise<TokenHour | undefined>;
@@ -195,6 +220,7 @@ export class TokenMeter {
   private stored: TokenHour = emptyHour();
   private added: TokenHour = emptyHour();
   private sentSinceFlush = 0;
+  private heldUntilAt: Date | null = null;
 
   constructor(
     private readonly store: TokenHourStore,
@@ -248,6 +274,26 @@ export class TokenMeter {
       this.added = { ...this.added, backoffUntil: next.backoffUntil ?? null, backoffStep: next.backoffStep ?? 0 };
     }
     if (headers['x-ratelimit-limit'] !== undefined || headers['x-ratelimit-nearlimit'] !== undefined) this.added = { ...this.added, headersSeenAt: now.toISOString() };
+  }
+
+  /**
+   * After a request Bitbucket held past the caller's time limit: counted as the 429 it ends in (the same
+   * wait). Returns when live work may send again: the later of that wait's end and the hour's room for
+   * one more request by this meter's count.
+   */
+  noteHeld(): Date {
+    this.noteAnswer(429, {});
+    const now = this.clock();
+    const hour = this.hour();
+    const wait = backoffUntil(hour, now) ?? now;
+    const room = fitsAt(hour, now, 'interactive', 1, this.limit) ?? wait;
+    this.heldUntilAt = room > wait ? room : wait;
+    return this.heldUntilAt;
+  }
+
+  /** When live work may send again, once this work met a held request (null: it met none). */
+  heldUntil(): Date | null {
+    return this.heldUntilAt;
   }
 
   /** Requests counted since the last flush. */

@@ -11,6 +11,8 @@ import {
   BranchNotFoundError,
   BitbucketRateLimitError,
   BitbucketRetiredApiError,
+  aboutTime,
+  TokenRequestHeldError,
 } from '../bitbucket/index';
 import { EmptyRepositoryError, NotAuthorisedError, ProjectInUseError, ProjectMovedError, RequestBudgetError, SubmoduleRepositoryError } from '../connect/index';
 import { InvalidPathSegmentError } from '../http/path';
@@ -164,6 +166,14 @@ export function toResolverError(err: unknown, secrets: readonly string[] = []): 
       code: 'bitbucket-error',
       message: clean(err.message),
       fix: 'Check the repository name; if it is right, ask an admin of that repository for access for the account that asked: yours, or for access keys the stored API token\'s account.',
+    };
+  }
+  if (err instanceof TokenRequestHeldError) {
+    return {
+      code: 'rate-limited',
+      message: clean(err.message),
+      fix: `Try again after ${aboutTime(err.until)}. Until then the pages show what the app stored, and a token of another account can be saved.`,
+      temporary: true,
     };
   }
   if (err instanceof ValohaiError) return serviceRefusal(VALOHAI, err, clean);

@@ -4,8 +4,9 @@
  *
  * Hooks run in the order they are given, each of `before`, `after` and `failed` in that order. A `before`
  * that throws stops the request: nothing is sent, no later hook is asked, and the caller gets its error
- * (that is how a limit refuses). A hook that throws in `after` or `failed` is a fault of the app's own:
- * its error reaches the caller, and the hooks after it are not asked.
+ * (that is how a limit refuses). A hook that throws in `after` or `failed` (a fault of the app's own, or
+ * a `failed` hook's more exact account of the failure) has its error reach the caller, and the hooks
+ * after it are not asked.
  */
 
 export interface RequestHooks<Req, Res> {

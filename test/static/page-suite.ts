@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { scenarios } from './fixtures';
+import { scenarios, type Scenario } from './fixtures';
 import { axeProblems, buildPreview, releasePreview, root, settle, startBrowser, startPageServer, type Browser, type PageServer } from './harness';
 
 const shots = join(root, 'test-artifacts/screenshots');
@@ -16,13 +16,14 @@ let browser: Browser;
 let runs = 0;
 
 /**
- * Starts the page server over the scenario table and a browser for the calling test file (each file
- * its own, so that files run side by side), and stops them when it ends.
+ * Starts the page server over the scenario table (and the calling file's own scenarios, `extra`) and
+ * a browser for the calling test file (each file its own, so that files run side by side), and stops
+ * them when it ends.
  */
-export function usePages(): { readonly server: PageServer } {
+export function usePages(extra: Record<string, Scenario> = {}): { readonly server: PageServer } {
   before(async () => {
     dist = buildPreview();
-    server = await startPageServer(dist, scenarios);
+    server = await startPageServer(dist, { ...scenarios, ...extra });
     browser = await startBrowser();
     mkdirSync(shots, { recursive: true });
   });

@@ -194,7 +194,7 @@ export async function rotateAll(io: CliIO, deps: WorkflowDeps & { hour: CliToken
     const tryAgain = () => {
       if (hour.tooManyAnswers() === tooManyBefore || tries >= BACKOFF_MINUTES.length) return false;
       tries++;
-      say(`[${i + 1}/${plan.length}] ${p.record.repository}: Bitbucket answered 429 (too many requests); nothing of it changed, it is tried again after the wait.`);
+      say(`[${i + 1}/${plan.length}] ${p.record.repository}: Bitbucket answered 429 (too many requests); nothing of it changed${flags.wait === false ? '.' : ', it is tried again after the wait.'}`);
       return true;
     };
     const [ws = '', repo = ''] = p.record.repository.split('/');

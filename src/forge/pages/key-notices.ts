@@ -7,17 +7,17 @@
  * repository the connection no longer needs. A stray key (recorded by no connection) is never removed.
  */
 import { normaliseKey } from '../../connect/index';
-import { tokenBitbucket } from '../platform/clients';
+import { bitbucketClient } from '../platform/clients';
 import type { RemovedKey, RemoveUnneededKeyPayload } from '../contract';
 import { workspaceAdmin } from '../access/authorize';
 import { Credentials } from '../store/credentials';
 import { failures, ResolverFailure } from '../errors';
 import { loadHealth, recordChanges, type HealthRecord } from '../store/health-records';
 import { bareUuid, keys } from '../store/keys';
-import { JOB_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
+import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { StoredConnection } from '../store/records';
 import { unneededBy } from '../health/key-notices';
-import { withTokenHour } from '../store/token-ledger';
+import { tokenUser, withTokenHour } from './token-hour';
 
 const notRemovable = (why: string) =>
   new ResolverFailure('not-found', `That key is not one the app may remove: ${why}`, 'Reload the page to see the keys as they are now.');
@@ -43,12 +43,14 @@ export async function removeUnneededKey(
   const owner = connections.find(({ value }) => value.repositoryUuid === found.repositoryUuid)?.value;
   if (!owner || owner.record.repository.toLowerCase() !== found.notice.connection.toLowerCase()) throw notRemovable('the connection that recorded it is gone.');
 
-  const secret = await new Credentials(platform, ws).usableBitbucket();
+  const credentials = new Credentials(platform, ws);
+  const [secret, summary] = await Promise.all([credentials.usableBitbucket(), credentials.summary()]);
   if (!secret) throw failures.bitbucketNotSetUp();
   secrets.push(secret.token);
   const [workspace = '', slug = ''] = payload.repository.split('/');
-  const onBitbucket = await withTokenHour(platform.store, platform.clock, secret, async (meter) => {
-    const bitbucket = tokenBitbucket(platform, secret, JOB_LIMITS, meter);
+  const onBitbucket = await withTokenHour(platform, secret, tokenUser(secret, summary), async (token) => {
+    // Within the resolver's 25 s: a listing and a removal.
+    const bitbucket = bitbucketClient(token, RESOLVER_LIMITS);
     const found = (await bitbucket.listAccessKeys(workspace, slug)).find((k) => k.id === payload.keyId);
     if (found && !unneededBy(owner, payload.repository, found.key)) {
       throw notRemovable(`Valohai fetches ${payload.repository} with it.`);

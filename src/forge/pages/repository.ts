@@ -4,14 +4,13 @@
  * budgets, independent reads in parallel.
  */
 import { discover, type BitbucketApi } from '../../connect/index';
-import { withTokenHour } from '../store/token-ledger';
-import { accessKeysUrl, appBitbucket, tokenBitbucket, valohaiFor, withAppReads } from '../platform/clients';
+import { accessKeysUrl, appBitbucket, bitbucketClient, valohaiFor, withAppReads } from '../platform/clients';
 import { connectionStatus, storedStatus } from './connection-status';
 import type { ConnectPreview, HealthView, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from '../contract';
 import { automationPause, healthView, loadHealth, loadPolicy, tokenExpiryFindings } from '../store/health-records';
 import { repositoryAccess, repositoryAdmin } from '../access/authorize';
 import { healthForViewer } from './health-disclosure';
-import { tokenHourNotice, tokenHourView } from './token-hour';
+import { tokenHourNotice, tokenHourView, tokenUser, withTokenHour } from './token-hour';
 import { Credentials } from '../store/credentials';
 import { ResolverFailure, valohaiTokenRefused } from '../errors';
 import { activeJob } from '../jobs/slots';
@@ -87,7 +86,7 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
   const tokenNotices = tokenExpiryFindings(stored, now).map((f) => ({ message: f.message, fix: f.fix ?? '' }));
   if (bitbucketSecret && access.permission === 'admin') {
     // Said once, with whose token and until when: the page itself needs none of it.
-    const hour = tokenHourNotice(await tokenHourView(platform, bitbucketSecret), stored.bitbucket?.accountName ?? bitbucketSecret.email);
+    const hour = tokenHourNotice(await tokenHourView(platform, bitbucketSecret), tokenUser(bitbucketSecret, stored));
     if (hour) tokenNotices.push(hour);
   }
   if (valohaiSecret) secrets.push(valohaiSecret.token);
@@ -175,14 +174,15 @@ export async function previewConnect(
   const { repository, workspaceUuid } = await repositoryAdmin(platform, context);
   await requireConnector(platform, context);
   // With a token, read the way connect will (the token may reach submodule repositories of other workspaces, which the app cannot).
-  const token = await new Credentials(platform, workspaceUuid).usableBitbucket();
+  const credentials = new Credentials(platform, workspaceUuid);
+  const [token, summary] = await Promise.all([credentials.usableBitbucket(), credentials.summary()]);
   if (token) secrets.push(token.token);
   const app = appBitbucket(platform, RESOLVER_LIMITS);
   const discoverWith = (bitbucket: BitbucketApi) =>
     discover(bitbucket, { workspace: repository.workspace, repo: repository.slug, ref: payload.ref, submodules: payload.submodules });
   const plan = token
-    ? await withTokenHour(platform.store, platform.clock, token, (meter) =>
-        discoverWith(withAppReads(app, tokenBitbucket(platform, token, RESOLVER_LIMITS, meter), repository.workspace)),
+    ? await withTokenHour(platform, token, tokenUser(token, summary), (transport) =>
+        discoverWith(withAppReads(app, bitbucketClient(transport, RESOLVER_LIMITS), repository.workspace)),
       )
     : await discoverWith(app);
   // Each target as connect will judge it, asked as the caller: what would be refused is said before it is tried.

@@ -3,9 +3,8 @@
  * stored credentials, Forge's egress list and the first connected repository. Workspace admins only;
  * changes nothing.
  */
-import { hooked, meterRequests } from '../../bitbucket/index';
 import { doctor } from '../../connect/index';
-import { withTokenHour } from '../store/token-ledger';
+import { tokenUser, withTokenHour } from './token-hour';
 import type { SetupCheck } from '../contract';
 import { workspaceAdmin } from '../access/authorize';
 import { failures } from '../errors';
@@ -22,17 +21,19 @@ export async function checkSetup(platform: ForgePlatform, context: TrustedContex
   await workspaceAdmin(platform, context);
   const ws = bareUuid(context.workspaceId, 'workspace');
   const credentials = new Credentials(platform, ws);
-  const [valohai, bitbucket, connections] = await Promise.all([
+  const [valohai, bitbucket, connections, summary] = await Promise.all([
     credentials.valohai(),
     credentials.bitbucket(),
     platform.store.query<StoredConnection>(keys.connectionPrefix(ws), { limit: 1 }),
+    credentials.summary(),
   ]);
   if (!valohai) throw failures.valohaiNotSetUp();
   if (!bitbucket) throw failures.bitbucketNotSetUp();
   secrets.push(valohai.token, bitbucket.token);
   const first = connections[0]?.value.record;
-  const report = await withTokenHour(platform.store, platform.clock, bitbucket, (meter) => doctor({
-    bitbucket: hooked(platform.makeBitbucketWithToken({ email: bitbucket.email, token: bitbucket.token }, LIMITS), meterRequests(meter)),
+  // A request Bitbucket holds (the token's hour spent) ends the check with whose token and until when, not a report of "no answer".
+  const report = await withTokenHour(platform, bitbucket, tokenUser(bitbucket, summary), (token) => doctor({
+    bitbucket: token,
     valohai: platform.makeValohai({ host: valohai.host, token: valohai.token }, LIMITS),
     valohaiHost: valohai.host,
     clock: platform.clock,

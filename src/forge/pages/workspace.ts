@@ -30,9 +30,8 @@ import { pointerMayBeLive } from '../jobs/slots';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../platform/ports';
 import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from '../store/records';
 import { checkBitbucketToken, checkValohaiToken, tokenLosses, worseTokenRefusal } from './token-check';
-import { tokenHourView } from './token-hour';
-import { withTokenHour } from '../store/token-ledger';
-import { hooked, listWorkspaceRepositories, meterRequests, type WorkspaceMembership } from '../../bitbucket/index';
+import { tokenHourView, withTokenHour } from './token-hour';
+import { listWorkspaceRepositories, type WorkspaceMembership } from '../../bitbucket/index';
 import { loadTrust, saveTrust } from '../access/trust';
 
 /** Repositories listed at most; a larger workspace is marked truncated. */
@@ -193,9 +192,7 @@ export async function saveBitbucketToken(
   await workspaceAdmin(platform, context);
   const expiresOn = checkedExpiry(platform, 'saveBitbucketToken', payload.expiresOn);
   // The check's requests are the new token's user's: they count in that user's hour.
-  const check = await withTokenHour(platform.store, platform.clock, payload, (meter) =>
-    checkBitbucketToken(hooked(platform.makeBitbucketWithToken({ email: payload.email, token: payload.token }, RESOLVER_LIMITS), meterRequests(meter)), context.workspaceId, RESOLVER_LIMITS),
-  );
+  const check = await withTokenHour(platform, payload, payload.email, (token) => checkBitbucketToken(token, context.workspaceId, RESOLVER_LIMITS));
   const credentials = new Credentials(platform, bareUuid(context.workspaceId, 'workspace'));
   if (!payload.confirmWorse) {
     // A working token is not swapped for one that does less under a green "Saved": the page asks first.

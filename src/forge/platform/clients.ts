@@ -1,8 +1,8 @@
 /** Client construction and the few addresses the pages link to. */
-import { BitbucketClient, hooked, meterRequests, type BitbucketTransport, type TokenMeter } from '../../bitbucket/index';
+import { BitbucketClient, type BitbucketTransport } from '../../bitbucket/index';
 import type { BitbucketApi } from '../../connect/index';
 import type { CallLimits, ForgePlatform, ValohaiPort } from './ports';
-import type { BitbucketSecret, ValohaiSecret } from '../store/records';
+import type { ValohaiSecret } from '../store/records';
 
 export function bitbucketClient(transport: BitbucketTransport, limits: CallLimits): BitbucketClient {
   return new BitbucketClient({ transport, retry: { maxAttempts: limits.maxAttempts, maxTotalMs: limits.maxTotalMs } });
@@ -10,11 +10,6 @@ export function bitbucketClient(transport: BitbucketTransport, limits: CallLimit
 
 export function appBitbucket(platform: ForgePlatform, limits: CallLimits): BitbucketClient {
   return bitbucketClient(platform.bitbucketAsApp, limits);
-}
-
-/** Bitbucket with the stored API token, every request counted in the token user's hour by `meter`. */
-export function tokenBitbucket(platform: ForgePlatform, secret: BitbucketSecret, limits: CallLimits, meter: TokenMeter): BitbucketClient {
-  return bitbucketClient(hooked(platform.makeBitbucketWithToken({ email: secret.email, token: secret.token }, limits), meterRequests(meter)), limits);
 }
 
 /**

@@ -51,16 +51,3 @@ export class KvTokenHourStore implements TokenHourStore {
 export function openTokenMeter(store: RecordStore, clock: Clock, secret: Pick<BitbucketSecret, 'email'>, kind: Spender): Promise<TokenMeter> {
   return new TokenMeter(new KvTokenHourStore(store, clock, tokenAccount(secret)), () => clock.now(), kind).open();
 }
-
-/**
- * Runs a resolver's work with the stored token under an interactive meter: read before, written after,
- * whatever the work's outcome, so a page's action counts in the hour like a job's.
- */
-export async function withTokenHour<T>(store: RecordStore, clock: Clock, secret: Pick<BitbucketSecret, 'email'>, work: (meter: TokenMeter) => Promise<T>): Promise<T> {
-  const meter = await openTokenMeter(store, clock, secret, 'interactive');
-  try {
-    return await work(meter);
-  } finally {
-    await meter.flush().catch(() => undefined);
-  }
-}

@@ -197,4 +197,39 @@ describe('rate limit', () => {
       await limited.bb.close();
     }
   });
+
+  // The bound is the test's own: a hold left running would keep it waiting out the 30 s.
+  test('closing lets a held request go instead of waiting out its hold', { timeout: 10_000 }, async () => {
+    const limited = await startDemo({ rateLimitPerHour: 1, rateLimitHoldMs: 30_000 });
+    assert.equal((await limited.call(REPO)).status, 200);
+    const held = limited.call(REPO).then(
+      () => 'answered',
+      () => 'cut off',
+    );
+    // Time for the request to reach the emulator's hold.
+    await new Promise((r) => setTimeout(r, 300));
+    await limited.bb.close();
+    assert.equal(await held, 'cut off', 'the held request ends with the server, unanswered');
+    // Let go, its 429 is logged now, not when the 30 s would have passed.
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(limited.bb.requests.map((r) => r.status), [200, 429]);
+  });
+
+  test("a user's hour spent by other use is refused until an hour after it was spent", async () => {
+    let now = new Date('2025-01-01T00:00:00Z');
+    const limited = await startDemo({ rateLimitPerHour: 5, clock: () => now });
+    try {
+      assert.equal((await limited.call(REPO)).status, 200);
+      limited.bb.spendHour(creds.admin.accountId, new Date(now.getTime() - 59 * 60 * 1000));
+      assert.equal((await limited.call(REPO)).status, 429);
+      const writer = { email: creds.writer.email, token: creds.writer.token };
+      assert.equal((await limited.call(REPO, { as: writer })).status, 200, "another user's hour is their own");
+      now = new Date(now.getTime() + 61 * 1000);
+      // The four spent 59 minutes ago have left the hour; the one this user sent has not.
+      for (let i = 0; i < 4; i++) assert.equal((await limited.call(REPO)).status, 200, `request ${i + 1} after the hour rolled`);
+      assert.equal((await limited.call(REPO)).status, 429);
+    } finally {
+      await limited.bb.close();
+    }
+  });
 });

@@ -100,6 +100,8 @@ export interface HarnessOptions {
   /** Where the Valohai stand-in's API differs from the default (repository field names, PATCH refused). */
   valohaiApi?: Partial<ValohaiApiSettings>;
   rateLimitPerHour?: number;
+  /** Milliseconds the Bitbucket emulator holds a request before its 429, as Bitbucket may (about 30 s). */
+  rateLimitHoldMs?: number;
   /** Sees every request the backend sends through its Bitbucket transports (as the app, as the user, with the stored token). */
   record?: (sent: SentRequest) => void;
   /** Wraps the stored API token's transport (to count its requests). */
@@ -114,6 +116,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...(options.valohaiApi ? { valohaiApi: options.valohaiApi } : {}),
     seed: options.seed,
     rateLimitPerHour: options.rateLimitPerHour,
+    ...(options.rateLimitHoldMs ? { rateLimitHoldMs: options.rateLimitHoldMs } : {}),
     ...(options.built ? { built: options.built } : {}),
     ...(options.shareClock ? { bitbucketClock: now } : {}),
   });

@@ -173,8 +173,9 @@ function TokenHourLine({ hour, who }: { hour: NonNullable<BitbucketCredentialSum
       {hour.resumesAt && (
         <SectionMessage appearance="warning" title="The token's hour is spent" testId="token-hour-spent">
           <Text as="p">
-            Actions that need it can start again at about {hhmm(hour.resumesAt)}. Pages show what the app stored until then, and a token of
-            another account can be saved now.
+            By the app&apos;s count, {who} has used the about {hour.limit} requests Bitbucket allows in an hour. Actions that need the token can
+            start again at about {hhmm(hour.resumesAt)}. Pages show what the app stored until then, and a token of another account can be saved
+            now.
           </Text>
         </SectionMessage>
       )}
