@@ -63,6 +63,13 @@ test('connect with a key made in Valohai, rotate with a new one, disconnect', as
   const head = await headOf(e2e.preview, 'ml-models');
   assert.ok(e2e.preview.stack.valohai.state.commits(vh.project.id).some((c) => c.identifier === head), 'Valohai fetched the head');
 
+  // The workspace's list says which kind of key the connection has.
+  const listed = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+  const row = listed.app.getByTestId('repositories-section').getByRole('row').filter({ hasText: 'acme/ml-models' });
+  assert.match(await text(row), /made in Valohai/);
+  assert.equal(await listed.app.getByTestId('repositories-section').getByText('made in Valohai').count(), 1, 'only that connection');
+  await listed.page.close();
+
   // A push, from the host page's bar: Valohai fetches the new head with its own key.
   await view.page.getByTestId('push-commit').click();
   assert.match(await until(view.page.getByTestId('push-status'), /^(Pushed|.* Bitbucket takes a push only)/), /^Pushed/);

@@ -72,6 +72,8 @@ export interface WorkspaceRepository {
   /** Valohai project name when connected. */
   projectName: string | null;
   keyAgeDays: number | null;
+  /** Who made the connection's key: the app ('app'), or Valohai's Generate SSH Key ('valohai'); absent when not connected. */
+  keySource?: 'app' | 'valohai';
   /** The repository's own Valohai settings page, when the resolver can build its address. */
   settingsUrl: string | null;
   /** The latest check's verdict for a connected repository; null when never checked or not connected. */

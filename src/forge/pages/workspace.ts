@@ -142,6 +142,7 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
       state,
       projectName: connection?.record.projectName ?? null,
       keyAgeDays: connection ? keyAgeOf(connection, now) : null,
+      ...(connection ? { keySource: connection.record.keySource === 'valohai' ? ('valohai' as const) : ('app' as const) } : {}),
       settingsUrl: platform.pageUrls?.repositorySettings(repo.workspace, repo.slug) ?? null,
       health: connection?.state === 'connected' && paused ? 'paused' : (latest?.health ?? null),
       lastVerifiedAt: connection?.verifiedAt ?? null,

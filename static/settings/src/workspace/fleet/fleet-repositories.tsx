@@ -154,7 +154,18 @@ export function FleetRepositories({
         content: repo.health ? <Lozenge appearance={healthLook[repo.health].appearance}>{healthLook[repo.health].label}</Lozenge> : '\u2014',
       },
       { key: 'project', content: repo.projectName ?? '\u2014' },
-      { key: 'age', content: repo.keyAgeDays === null ? '\u2014' : <KeyAge days={repo.keyAgeDays} /> },
+      {
+        key: 'age',
+        content:
+          repo.keyAgeDays === null ? (
+            '\u2014'
+          ) : (
+            <>
+              <KeyAge days={repo.keyAgeDays} />
+              {repo.keySource === 'valohai' && <Text color="color.text.subtle">{' '}(made in Valohai)</Text>}
+            </>
+          ),
+      },
       { key: 'verified', content: repo.state === 'not-connected' ? '\u2014' : <Verified at={repo.lastVerifiedAt} /> },
     ],
   }));
