@@ -21,7 +21,7 @@ import { ValohaiClient } from '../../src/valohai/index';
 import type { RepoRecord, WorkspaceRecord } from '../bitbucket/index';
 import { Router, json, serve, type HttpReply, type HttpRequest, type RunningServer } from '../http';
 import { previewSeed } from '../seed/index';
-import { startStack, type Stack } from '../stack';
+import { startStack, type Stack, type StackOptions } from '../stack';
 import { accessKeysPage, appHostPage, paths, type AccessKeyRow, type HostView } from './host-page';
 import { PEOPLE, colorModeOf, personOf, type Person } from './people';
 import { PushRefusal, checkMayPush, parsePushRequest, planSubmoduleChange, submodulesAtHead, type PushRequest, type SubmoduleEntry } from './push';
@@ -37,6 +37,8 @@ export interface PreviewOptions {
   echoLog?: (line: LogLine) => void;
   /** Port to listen on; 0 (the default) lets the OS pick one. */
   port?: number;
+  /** How the emulated Valohai's API describes itself (its own stand-ins only): e.g. repository settings it does not say it takes. */
+  valohaiApi?: StackOptions['valohaiApi'];
 }
 
 export interface PushOutcome {
@@ -136,7 +138,7 @@ export async function startPreview(options: PreviewOptions): Promise<Preview> {
     throw new Error(`No preview build in ${buildDir}. Run \`npm run build:ui-preview\` first.`);
   }
   const ownStack = !options.stack;
-  const stack = options.stack ?? (await startStack({ seed: previewSeed }));
+  const stack = options.stack ?? (await startStack({ seed: previewSeed, ...(options.valohaiApi ? { valohaiApi: options.valohaiApi } : {}) }));
   const state = stack.bitbucket.state;
 
   const transportOf = (person: Person): BitbucketTransport =>

@@ -13,7 +13,7 @@ import { promisify } from 'node:util';
 import type { Frame, FrameLocator, Locator, Page, Response } from 'playwright-core';
 import type { GeneratedKey, KeyGenerator } from '../../src/connect/index';
 import { generateKeyPair } from '../../src/ssh/index';
-import { startPreview, type Preview } from '../../dev/preview/server';
+import { startPreview, type Preview, type PreviewOptions } from '../../dev/preview/server';
 import { axeProblems, buildPreview, releasePreview, root, settle, startBrowser, type Browser } from '../static/harness';
 
 export { axeProblems, settle };
@@ -110,13 +110,13 @@ export interface E2e {
 }
 
 /** Builds the preview bundle into a temp dir, starts the preview (own stand-ins) and Chromium. */
-export async function startE2e(): Promise<E2e> {
+export async function startE2e(options: Pick<PreviewOptions, 'valohaiApi'> = {}): Promise<E2e> {
   const buildDir = buildPreview();
   const keys = new RecordingKeys();
   let preview: Preview | undefined;
   let browser: Browser | undefined;
   try {
-    preview = await startPreview({ buildDir, generateKey: keys.generate });
+    preview = await startPreview({ buildDir, generateKey: keys.generate, ...options });
     browser = await startBrowser();
   } catch (err) {
     await preview?.close();

@@ -8,6 +8,7 @@ import { plural } from '../format';
 import { jobTitles } from './job-progress';
 import { ExternalLink } from '../components/link';
 import { LinkedLines, LinkedText } from '../components/linked-text';
+import { CopyField } from './copy-field';
 
 const listStyles = xcss({ margin: 'space.0', paddingInlineStart: 'space.300' });
 
@@ -122,7 +123,17 @@ export function JobOutcome({ job }: { job: JobView }) {
     appearance = 'warning';
     title = `${jobTitles[job.kind]}: done, with ${plural(handWork, 'thing')} to do by hand`;
   }
-  const summary = status === 'done' ? doneSummary(job, handWork) : (job.error ?? job.result?.error ?? 'No details were reported.');
+  // A key made in Valohai is on every repository, but Valohai's settings could not be written: the values, then Verify.
+  const enter = job.result?.valohaiSettings?.written === false ? job.result.valohaiSettings : null;
+  if (enter) {
+    appearance = 'information';
+    title = 'The key is on Bitbucket: now enter the repository in Valohai';
+  }
+  const summary = enter
+    ? "The app could not confirm it may set Valohai's repository settings. In Valohai, open the project's Settings › Repository, enter these two values and save; then choose Verify now: Valohai fetches and the connection is verified."
+    : status === 'done'
+      ? doneSummary(job, handWork)
+      : (job.error ?? job.result?.error ?? 'No details were reported.');
   return (
     <SectionMessage appearance={appearance} title={title} testId="job-outcome">
       <Stack space="space.200">
@@ -130,6 +141,12 @@ export function JobOutcome({ job }: { job: JobView }) {
         <Stack space="space.050">
           <LinkedLines text={summary} />
         </Stack>
+        {enter && (
+          <Stack space="space.100" testId="outcome-valohai-settings">
+            <CopyField id={`${baseId}-valohai-url`} label="URL" value={enter.url} testId="outcome-valohai-url" />
+            <CopyField id={`${baseId}-valohai-ref`} label="Fetch reference" value={enter.ref} testId="outcome-valohai-ref" />
+          </Stack>
+        )}
         {warnings.length > 0 && <ThingsToCheck warnings={warnings} id={`${baseId}-warnings`} />}
         {leftovers.length > 0 && <Leftovers leftovers={leftovers} id={`${baseId}-leftovers`} />}
       </Stack>
