@@ -15,6 +15,7 @@ import { usePageData } from '../hooks/use-page-data';
 import { LoadBoundary } from '../components/load-boundary';
 import { PageFrame } from '../components/page-frame';
 import type { ActiveJob, StartAction } from './start-action';
+import { ConnectionVerdict } from './connection-verdict';
 
 // The page shows one of these at a time, as its data says: each is fetched only when it is shown, so
 // a connected repository's page never loads the connect form's project picker, nor the other way round.
@@ -93,8 +94,9 @@ function NotSetUpView({ page }: { page: PageData }) {
 }
 
 /** A stored token near its expiry date, or refused: said on every state of the page, since every action needs it. */
-function TokenNotices({ setup }: { setup: PageData['setup'] }) {
-  const notices = setup.tokenNotices ?? [];
+function TokenNotices({ setup, saidElsewhere }: { setup: PageData['setup']; saidElsewhere?: string | undefined }) {
+  // A refused token that pauses the connection's checks is the pause's reason, said beside the verdict.
+  const notices = (setup.tokenNotices ?? []).filter((n) => n.message !== saidElsewhere);
   if (notices.length === 0) return null;
   return (
     <Stack space="space.100" testId="token-notices">
@@ -160,6 +162,9 @@ export function RepositoryPage() {
   );
 
   const readOnly = page ? !page.canAdminister : true;
+  // The header's action area: the connected view puts its buttons there.
+  const [actionsSlot, setActionsSlot] = useState<HTMLDivElement | null>(null);
+  const connection = page?.state === 'connected' && !active ? page.connection : undefined;
   return (
     <PageFrame
       intro={
@@ -169,12 +174,14 @@ export function RepositoryPage() {
           </Text>
         )
       }
+      verdict={connection && <ConnectionVerdict connection={connection} />}
+      actions={<div ref={setActionsSlot} />}
       error={loadError}
       onRetry={() => void load()}
       loading={!page}
       loadingLabel="Loading repository settings"
     >
-      {page && <TokenNotices setup={page.setup} />}
+      {page && <TokenNotices setup={page.setup} saidElsewhere={connection?.health.paused?.reason} />}
       {page && readOnly && page.state !== 'not-set-up' && (
         <SectionMessage appearance="information" title="Only repository admins can change this connection" testId="read-only">
           <Text as="p">{memberSentence(page)} Ask an admin of this repository to connect, rotate or disconnect.</Text>
@@ -209,6 +216,7 @@ export function RepositoryPage() {
               readOnly={readOnly}
               start={start}
               setup={page.setup}
+              actionsSlot={actionsSlot}
             />
           )}
           {page.state === 'manual' && page.manual && <ManualView manual={page.manual} readOnly={readOnly} start={start} />}
