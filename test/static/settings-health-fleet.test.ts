@@ -14,21 +14,22 @@ const pages = usePages();
 describe('connections that look after themselves: repository page', () => {
   test('healthy: the verdict, when it was checked and is next due, and a timeline of 30 checks reachable by keyboard', async () => {
     const page = await open('repo-health-healthy', { ready: 'health-card' });
-    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Healthy');
+    assert.equal(await page.getByTestId('connection-verdict').count(), 1, 'one verdict, in the page header');
+    assert.equal(await page.getByTestId('connection-verdict-label').textContent(), 'Healthy');
     assert.match(await page.getByTestId('health-when').innerText(), /^Last checked 3 hours ago by a scheduled check\. Next scheduled check in 21 hours\.$/);
-    assert.match(await page.getByTestId('health-key-age').innerText(), /Key age\s*40 days$/);
+    assert.equal((await page.getByTestId('fact-key-age').innerText()).trim(), '40 days');
     const marks = page.getByTestId('health-timeline-mark');
     assert.equal(await marks.count(), 30);
     // The text alternative: what the marks say together, and each mark's own words for screen readers.
     assert.equal(
-      await page.getByRole('list', { name: 'The last 30 checks, oldest first: 28 healthy, 2 degraded' }).count(),
+      await page.getByRole('list', { name: 'The last 30 checks, oldest first: 28 healthy, 2 needing attention' }).count(),
       1,
     );
     assert.deepEqual(
       await marks.evaluateAll((els) => els.map((e) => e.getAttribute('data-health'))),
       Array.from({ length: 30 }, (_, i) => (i === 9 || i === 10 ? 'degraded' : 'healthy')),
     );
-    assert.match(await marks.nth(9).innerText(), /: Degraded, by a scheduled check, key 20 days old$/);
+    assert.match(await marks.nth(9).innerText(), /: Needs attention, by a scheduled check, key 20 days old$/);
     await checkState(page, 'repo-health-healthy');
 
     // One Tab stop for the whole timeline (the latest check), then the arrow keys walk it.
@@ -50,10 +51,12 @@ describe('connections that look after themselves: repository page', () => {
 
   test('degraded: a 200-day key, the finding with its fix, an unused key reported, and automatic rotation due', async () => {
     const page = await open('repo-health-degraded', { ready: 'health-card' });
-    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Degraded');
+    assert.equal(await page.getByTestId('connection-verdict-label').textContent(), 'Needs attention');
     assert.match(await page.getByTestId('health-when').innerText(), /by a push\./);
-    assert.match(await page.getByTestId('health-key-age').innerText(), /200 days[\s\S]*Rotate soon/);
-    assert.match(await page.getByTestId('health-finding-key-age-warning').innerText(), /200 days old[\s\S]*Rotate it: a new key replaces the old one/);
+    assert.equal((await page.getByTestId('fact-key-age').innerText()).trim(), '200 days');
+    // The key's age is said once, at the top with its fix: the check's finding of it is not listed again.
+    assert.match(await page.getByTestId('key-age-message').innerText(), /over 180 days[\s\S]*Rotate it: a new key replaces the old one/);
+    assert.equal(await page.getByTestId('health-finding-key-age-warning').count(), 0);
     // The unused key has a row of its own below, not a second line in the findings.
     assert.equal(await page.getByTestId('health-finding-unused-key').count(), 0);
     const notices = await page.getByTestId('health-key-notices-table--table').innerText();
@@ -66,7 +69,7 @@ describe('connections that look after themselves: repository page', () => {
 
   test('broken: findings that need a person first, the repository that needs an admin, and what was repaired', async () => {
     const page = await open('repo-health-broken', { ready: 'health-card' });
-    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Broken');
+    assert.equal(await page.getByTestId('connection-verdict-label').textContent(), 'Broken');
     const findings = page.getByTestId('health-findings').getByRole('listitem');
     const texts = await findings.allInnerTexts();
     assert.match(texts[0] ?? '', /Valohai could not fetch[\s\S]*Once research\/vendor-data has the key, press Verify now\./);
@@ -95,15 +98,17 @@ describe('connections that look after themselves: repository page', () => {
 
   test('paused by a refused token: shown as paused with the fix and the way to the workspace page, never as broken', async () => {
     const page = await open('repo-health-paused', { ready: 'health-card' });
-    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Paused');
+    assert.equal(await page.getByTestId('connection-verdict-label').textContent(), 'Paused');
+    // The reason is said once, beside the verdict; the health section says what it means and the fix.
+    assert.match(await page.getByTestId('connection-verdict-reason').innerText(), /Bitbucket refused the stored API token \(401\)/);
     const paused = page.getByTestId('health-paused');
-    assert.match(await paused.innerText(), /Bitbucket refused the stored API token \(401\)[\s\S]*Valohai keeps fetching[\s\S]*makes a new Atlassian API token/);
+    assert.match(await paused.innerText(), /Valohai keeps fetching[\s\S]*makes a new Atlassian API token/);
     assert.equal(await page.getByTestId('health-paused-link').getAttribute('href'), 'https://bitbucket.org/acme/workspace/settings/forge/valohai');
     assert.match(await page.getByTestId('health-when').innerText(), /Last checked 3 hours ago by a scheduled check\. No check is scheduled while automatic work is paused\./);
     assert.doesNotMatch(await page.getByTestId('health-card').innerText(), /broken/i);
     // The refused token is the pause's own message, not a second finding below it.
     assert.equal(await page.getByTestId('health-findings').count(), 0);
-    assert.match(await page.getByTestId('token-notice').innerText(), /Bitbucket refused the stored API token/);
+    assert.equal(await page.getByTestId('token-notice').count(), 0, 'the refused token is the pause\'s reason, not a second notice');
     await checkState(page, 'repo-health-paused');
     await page.close();
   });
@@ -151,7 +156,7 @@ describe('connections that look after themselves: workspace page', () => {
     assert.equal(await page.getByTestId('policy-every-days').inputValue(), '180');
     const table = await page.getByTestId('repositories--table').innerText();
     assert.match(table, /acme\/trainer\s+Connected\s+Broken/);
-    assert.match(table, /acme\/evaluator\s+Connected\s+Degraded/);
+    assert.match(table, /acme\/evaluator\s+Connected\s+Needs attention/);
     assert.match(table, /acme\/datasets\s+Not connected\s+\u2014/);
     assert.match(await page.getByTestId('valohai-lifetime').innerText(), new RegExp(`^Stored 3 days ago \\(.+\\), expires on ${dateIn(206)}, in 206 days\\.$`));
     const bitbucket = page.getByTestId('bitbucket-lifetime');
@@ -367,7 +372,7 @@ describe('the fleet: workspace page', () => {
     await choose(page, 'repo-filter', 'Unhealthy (degraded, broken or paused)');
     const unhealthy = await rowTexts(page);
     assert.equal(unhealthy.length, repos.filter((r) => r.health && r.health !== 'healthy').length);
-    assert.ok(unhealthy.every((t) => /\s(Degraded|Broken|Paused)\s/.test(t)), unhealthy.join('\n'));
+    assert.ok(unhealthy.every((t) => /\s(Needs attention|Broken|Paused)\s/.test(t)), unhealthy.join('\n'));
 
     await choose(page, 'repo-filter', 'Key older than a number of days');
     assert.equal(await page.getByTestId('repo-filter-days').inputValue(), '180');

@@ -227,8 +227,10 @@ describe('repository settings page', () => {
   test('connected: key, age warning, sync, repositories holding the key, and the actions', async () => {
     const page = await open('repo-connected', { ready: 'connected-view' });
     assert.match(await page.getByTestId('fact-fingerprint').innerText(), /RSA SHA256:Yb0mJ9m2/);
-    assert.match(await page.getByTestId('fact-key-age').innerText(), /200 days[\s\S]*Rotate soon/);
-    assert.match(await page.getByTestId('key-age-message').innerText(), /over 180 days/);
+    // The age is a fact; the advice to rotate is the one message above, and the header's verdict.
+    assert.equal((await page.getByTestId('fact-key-age').innerText()).trim(), '200 days');
+    assert.match(await page.getByTestId('key-age-message').innerText(), /over 180 days[\s\S]*Rotate it/);
+    assert.equal(await page.getByTestId('connection-verdict').getAttribute('data-verdict'), 'attention');
     assert.match(await page.getByTestId('sync-state').innerText(), /In sync/i);
     assert.match(await page.getByTestId('fact-push-fetch').innerText(), /2 new commits/);
     const keys = await page.getByTestId('access-keys--table').innerText();
@@ -258,7 +260,8 @@ describe('repository settings page', () => {
   test('connected with a year-old key and a failed push fetch: alert and the errors', async () => {
     const page = await open('repo-connected-old-key', { ready: 'connected-view' });
     assert.match(await page.getByTestId('key-age-message').innerText(), /over 365 days/);
-    assert.match(await page.getByTestId('fact-key-age').innerText(), /Rotate now/);
+    assert.equal((await page.getByTestId('fact-key-age').innerText()).trim(), '400 days');
+    assert.equal(await page.getByTestId('connection-verdict-label').innerText(), 'Needs attention');
     assert.match(await page.getByTestId('sync-state').innerText(), /Not in sync/i);
     assert.match(await page.getByTestId('push-fetch-errors').innerText(), /Permission denied \(publickey\)/);
     assert.match(await page.getByTestId('warning-not-fetched').innerText(), /head commit/);

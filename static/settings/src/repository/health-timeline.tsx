@@ -41,11 +41,13 @@ function sentence(point: Point): string {
   return `${formatDateTime(point.at)}: ${healthLook[point.health].label}, by ${triggerWords[point.trigger]}, ${age}`;
 }
 
+const countWords: Record<ConnectionHealth, string> = { healthy: 'healthy', degraded: 'needing attention', broken: 'broken', paused: 'paused' };
+
 function summary(history: Point[]): string {
   const counts = (['healthy', 'degraded', 'broken', 'paused'] as const)
     .map((h) => [h, history.filter((p) => p.health === h).length] as const)
     .filter(([, n]) => n > 0)
-    .map(([h, n]) => `${n} ${healthLook[h].label.toLowerCase()}`);
+    .map(([h, n]) => `${n} ${countWords[h]}`);
   return `The last ${plural(history.length, 'check')}, oldest first: ${counts.join(', ')}`;
 }
 
