@@ -245,6 +245,9 @@ describe('the settings pages in the local preview', () => {
     await app.getByTestId('connected-view').waitFor();
     await waitForFocus(view, 'finished-view');
     // The steps stay beside the result.
+    // The outcome is the one message; its steps are folded in it until opened.
+    assert.equal(await app.getByTestId('finished-view').getByTestId('step-verify').isVisible(), false);
+    await app.getByTestId('finished-view').getByTestId('job-steps-toggle').click();
     assert.match(await text(app.getByTestId('finished-view').getByTestId('step-verify')), /Done/);
     // A warning shown in the result is not repeated in the connection's card.
     const shown = await app.getByTestId('outcome-warnings').locator('li').allInnerTexts().catch(() => [] as string[]);

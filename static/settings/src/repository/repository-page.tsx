@@ -189,11 +189,10 @@ export function RepositoryPage() {
       )}
       {finished && !active && (
         <FocusHere label={`${jobTitles[finished.job.kind]}: finished`} take={finished.started} testId="finished-view">
-          <Stack space="space.200">
-            <JobOutcome job={finished.job} />
-            {/* The steps stay on screen with the result: what was done, and where it stopped. */}
-            <JobProgress job={finished.job} kind={finished.job.kind} />
-          </Stack>
+          {/* One message for the result, the steps folded in it: what was done, and where it stopped. */}
+          <JobOutcome job={finished.job}>
+            <JobProgress job={finished.job} kind={finished.job.kind} folded />
+          </JobOutcome>
         </FocusHere>
       )}
       {active && <RunningView key={active.jobId} active={active} onFinished={onFinished} />}
