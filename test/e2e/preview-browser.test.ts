@@ -27,6 +27,7 @@ import {
   privateKeyLines,
   secretFindings,
   shoot,
+  showTab,
   startE2e,
   text,
   until,
@@ -582,6 +583,7 @@ describe('the settings pages in the local preview', () => {
       assert.equal(await ws.app.getByTestId(id).count(), 0, `${id} is shown to a writer`);
     }
     assert.match(await text(ws.app.getByTestId('read-only')), /Workspace admins store the tokens/);
+    await showTab(ws, 'policies');
     assert.match(await text(ws.app.getByTestId('trust-summary')), /workspace admins may connect/);
     await noProblems(ws, 'writer-workspace');
     await ws.page.close();

@@ -130,7 +130,7 @@ describe('a connection that looks after itself, in the preview', () => {
     assert.deepEqual(await checkState(view, 'health-e2e-paused'), []);
 
     // The workspace page says so too, and the next run asks nothing while paused.
-    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section', 'repositories');
     await until(ws.app.getByTestId('repositories-section'), /Paused/, 10_000);
     await ws.page.close();
     await moveClockOn(view, '1');

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
 import { demoValohaiCredentials as vh } from '../../dev/valohai/index';
-import { checkState, openApp, saveAdminTokens, startE2e, text, until, type AppView, type E2e } from './preview-support';
+import { checkState, openApp, saveAdminTokens, showTab, startE2e, text, until, type AppView, type E2e } from './preview-support';
 
 const REPO = 'ml-models';
 /** acme/ml-models and the Bitbucket repositories its submodules name. */
@@ -144,8 +144,12 @@ describe('the settings pages as a new admin meets them', () => {
     assert.equal(await app.getByTestId('setup-done').count(), 0, 'nothing is set up yet');
     assert.ok(await app.getByTestId('required-scopes').isVisible(), 'the scopes to tick are shown while no token is stored');
     await assertEvenSections(ws);
-    repositoryColumns = await columnWidths(ws, 'repositories');
     await noProblems(ws, 'pages-workspace-empty');
+    await showTab(ws, 'repositories');
+    repositoryColumns = await columnWidths(ws, 'repositories');
+    await assertEvenSections(ws);
+    await noProblems(ws, 'pages-workspace-empty-repositories');
+    await showTab(ws, 'setup');
 
     await saveAdminTokens(app, { valohai: vh.admin.token, email: bb.admin.email, bitbucket: bb.admin.token });
     assert.match(await text(app.getByTestId('bitbucket-state')), /^Stored$/);
@@ -228,7 +232,7 @@ describe('the settings pages as a new admin meets them', () => {
 
   test('4. table columns keep their widths whatever they hold, and every card has the same padding', async () => {
     await e2e.preview.platform.idle();
-    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section', 'repositories');
     await until(ws.app.getByTestId('repositories-section'), /Connected/, 10_000);
     // acme/ml-models now has a project and a key age: the columns stay where they were.
     const now = await columnWidths(ws, 'repositories');

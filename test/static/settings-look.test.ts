@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { axeProblems, settle } from './harness';
-import { open, usePages } from './page-suite';
+import { open, showTab, usePages } from './page-suite';
 
 usePages();
 
@@ -105,15 +105,38 @@ for (const theme of ['light', 'dark'] as const) {
       ['workspace-fleet', 'valohai-section'],
       ['workspace-member', 'valohai-section'],
     ] as const) {
-      test(`${scenario}: flat sections`, async () => {
+      test(`${scenario}: four tabs, each with flat sections`, async () => {
         const page = await show(scenario, ready, theme);
-        assert.deepEqual(await cards(page), [], 'sections are flat');
-        await record(page, `${scenario}-${theme}`);
+        assert.deepEqual(await page.getByRole('tab').allInnerTexts(), ['Setup', 'Repositories', 'Audit', 'Policies']);
+        for (const tab of ['setup', 'repositories', 'audit', 'policies'] as const) {
+          if (tab !== 'setup') await showTab(page, tab);
+          assert.equal(await page.getByRole('tabpanel').count(), 1, 'one panel shown at a time');
+          assert.equal(await page.getByTestId(`workspace-tab-${tab}`).getAttribute('aria-selected'), 'true');
+          if (tab !== 'setup') assert.equal(await page.evaluate(() => window.location.hash), `#${tab}`, 'the tab chosen is kept in the address');
+          assert.deepEqual(await cards(page), [], `sections are flat (${tab})`);
+          await record(page, `${scenario}-${tab}-${theme}`);
+        }
         await page.close();
       });
     }
   });
 }
+
+describe('workspace tabs by keyboard', () => {
+  test('one Tab stop; the arrow keys, Home and End move along the tabs and show their panels', async () => {
+    const page = await show('workspace', 'valohai-section', 'light');
+    await page.getByTestId('workspace-tab-setup').focus();
+    await page.keyboard.press('ArrowRight');
+    assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), 'workspace-tab-repositories');
+    assert.ok(await page.getByTestId('repositories-section').isVisible());
+    await page.keyboard.press('End');
+    assert.ok(await page.getByTestId('policy-section').isVisible());
+    await page.keyboard.press('Home');
+    assert.ok(await page.getByTestId('valohai-section').isVisible());
+    assert.deepEqual(await page.getByRole('tab').evaluateAll((tabs) => tabs.map((t) => t.getAttribute('tabindex'))), ['0', '-1', '-1', '-1']);
+    await page.close();
+  });
+});
 
 describe('each problem is said once', () => {
   test('a 200-day key: one message on the repository page, not again as a finding, a warning or a lozenge', async () => {

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessKeysUrl } from '../../src/forge/contract';
 import { connection, orphanKeyWarnings, rotatedConnection, rotateLeftover } from './fixtures';
-import { checkState, open, tabOrder, tokenSaves, usePages } from './page-suite';
+import { checkState, open, showTab, tabOrder, tokenSaves, usePages } from './page-suite';
 
 const pages = usePages();
 
@@ -27,6 +27,10 @@ describe('workspace settings page', () => {
       assert.equal(await field.getAttribute('type'), 'password');
       assert.equal(await field.inputValue(), '', `${id} is never prefilled`);
     }
+    await checkState(page, 'workspace-setup');
+    // The repositories have a tab of their own.
+    await showTab(page, 'repositories');
+    assert.equal(await page.getByTestId('valohai-section').isVisible(), false, 'one tab at a time');
     const table = await page.getByTestId('repositories--table').innerText();
     assert.match(table, /acme\/trainer[\s\S]*Connected/);
     assert.match(table, /acme\/datasets[\s\S]*Not connected/);

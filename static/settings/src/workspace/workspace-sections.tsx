@@ -4,6 +4,8 @@ import { Stack, Text } from '@atlaskit/primitives';
 import type { WorkspaceSettings } from '../../../../src/forge/contract';
 import { ProductLink } from '../components/link';
 import { Fleet } from './fleet/fleet';
+import { FleetAudit } from './fleet/fleet-audit';
+import { Tabs, type Tab } from '../components/tabs';
 import { HealthPolicySection } from './health-policy-section';
 import { KeyNoticesSection } from './key-notices-section';
 import { SetupCheckSection } from './setup-check-section';
@@ -52,31 +54,66 @@ export function WorkspaceSections({
   onBatchFinished: () => void;
 }) {
   const [chosen, setChosen] = useState<string[]>([]);
-  return (
-    <>
-      {settings.canAdminister && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
-      <ValohaiSection
-        summary={settings.valohai}
-        disabled={!settings.canAdminister}
-        onSaved={(valohai) => onChange({ ...settings, valohai })}
-        onCleared={() => onClear('valohai')}
-      />
-      <BitbucketSection
-        summary={settings.bitbucket}
-        disabled={!settings.canAdminister}
-        onSaved={(bitbucket) => onChange({ ...settings, bitbucket })}
-        onCleared={() => onClear('bitbucket')}
-      />
-      {settings.canAdminister && settings.valohai.configured && settings.bitbucket.configured && <SetupCheckSection />}
-      <TrustSection trust={settings.trust} disabled={!settings.canAdminister} onSaved={(trust) => onChange({ ...settings, trust })} />
-      <HealthPolicySection
-        policy={settings.policy}
-        automation={settings.automation}
-        disabled={!settings.canAdminister}
-        onSaved={(policy) => onChange({ ...settings, policy })}
-      />
-      <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} />
-      <KeyNoticesSection settings={settings} />
-    </>
-  );
+  const admin = settings.canAdminister;
+  // Four tabs where there was one long stack: what a workspace sets up once, its repositories (with the
+  // bulk actions over the chosen ones), the audit of their keys, and the policies connections follow.
+  const tabs: Tab[] = [
+    {
+      id: 'setup',
+      label: 'Setup',
+      panel: (
+        <Stack space="space.300">
+          {admin && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
+          <ValohaiSection
+            summary={settings.valohai}
+            disabled={!admin}
+            onSaved={(valohai) => onChange({ ...settings, valohai })}
+            onCleared={() => onClear('valohai')}
+          />
+          <BitbucketSection
+            summary={settings.bitbucket}
+            disabled={!admin}
+            onSaved={(bitbucket) => onChange({ ...settings, bitbucket })}
+            onCleared={() => onClear('bitbucket')}
+          />
+          {admin && settings.valohai.configured && settings.bitbucket.configured && <SetupCheckSection />}
+        </Stack>
+      ),
+    },
+    {
+      id: 'repositories',
+      label: 'Repositories',
+      panel: (
+        <Stack space="space.300">
+          <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} />
+        </Stack>
+      ),
+    },
+    {
+      id: 'audit',
+      label: 'Audit',
+      panel: (
+        <Stack space="space.300">
+          <KeyNoticesSection settings={settings} />
+          {admin && <FleetAudit />}
+        </Stack>
+      ),
+    },
+    {
+      id: 'policies',
+      label: 'Policies',
+      panel: (
+        <Stack space="space.300">
+          <TrustSection trust={settings.trust} disabled={!admin} onSaved={(trust) => onChange({ ...settings, trust })} />
+          <HealthPolicySection
+            policy={settings.policy}
+            automation={settings.automation}
+            disabled={!admin}
+            onSaved={(policy) => onChange({ ...settings, policy })}
+          />
+        </Stack>
+      ),
+    },
+  ];
+  return <Tabs tabs={tabs} label="Workspace settings" idPrefix="workspace" />;
 }

@@ -1,9 +1,8 @@
 import type { WorkspaceSettings } from '../../../../../src/forge/contract';
-import { FleetAudit } from './fleet-audit';
 import { FleetBatch } from './fleet-batch';
 import { FleetRepositories } from './fleet-repositories';
 
-/** The workspace's repositories, and for workspace admins the bulk actions and the audit over them. */
+/** The workspace's repositories, and for workspace admins the bulk actions over them (the audit has a tab of its own). */
 export function Fleet({
   settings,
   chosen,
@@ -22,7 +21,6 @@ export function Fleet({
       {/* The fleet is workspace admins' work: members see the list, not the means to act on it. */}
       <FleetRepositories settings={settings} selected={settings.canAdminister ? chosen : null} onSelect={onChoose} />
       {settings.canAdminister && <FleetBatch settings={settings} selected={chosen} onFinished={onFinished} />}
-      {settings.canAdminister && <FleetAudit />}
     </>
   );
 }
