@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { accessKeysUrl } from '../../src/forge/contract';
 import { auditCsv, auditKeys, auditUnreadable, batchFailure, dateIn, fleetSettings } from './fixtures';
-import { checkState, focused, open, tokenSaves, usePages } from './page-suite';
+import { checkState, focused, open, showTab, tokenSaves, usePages } from './page-suite';
+import { shortFingerprint } from '../../static/settings/src/format';
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 const pages = usePages();
 
@@ -146,7 +149,7 @@ describe('connections that look after themselves: repository page', () => {
 
 describe('connections that look after themselves: workspace page', () => {
   test('the policy, the scheduled checks, a health column and token lifetimes', async () => {
-    const page = await open('workspace-health', { ready: 'policy-section' });
+    const page = await open('workspace-health', { ready: 'policy-section', tab: 'policies' });
     assert.match(
       await page.getByTestId('automation-runs').innerText(),
       /^The scheduled check last ran 5 hours ago \(.+\): it checked 12 connections and left 3 for the next run\. Next run in 19 hours \(.+\)\.$/,
@@ -154,10 +157,14 @@ describe('connections that look after themselves: workspace page', () => {
     assert.equal(await page.getByTestId('automation-rotations').innerText(), 'Automatic rotations today: 1 of at most 5.');
     assert.ok(await page.getByTestId('policy-rotate-on--radio-input').isChecked());
     assert.equal(await page.getByTestId('policy-every-days').inputValue(), '180');
+    await checkState(page, 'workspace-health-policies');
+    await showTab(page, 'repositories');
     const table = await page.getByTestId('repositories--table').innerText();
     assert.match(table, /acme\/trainer\s+Connected\s+Broken/);
     assert.match(table, /acme\/evaluator\s+Connected\s+Needs attention/);
     assert.match(table, /acme\/datasets\s+Not connected\s+\u2014/);
+    await checkState(page, 'workspace-health-repositories');
+    await showTab(page, 'setup');
     assert.match(await page.getByTestId('valohai-lifetime').innerText(), new RegExp(`^Stored 3 days ago \\(.+\\), expires on ${dateIn(206)}, in 206 days\\.$`));
     const bitbucket = page.getByTestId('bitbucket-lifetime');
     assert.equal(await bitbucket.getByRole('heading').innerText(), `The token expires on ${dateIn(12)}, in 12 days`);
@@ -166,7 +173,7 @@ describe('connections that look after themselves: workspace page', () => {
   });
 
   test('saving the policy: the shared limits first, then the server\'s field error on its field, then saved', async () => {
-    const page = await open('workspace-health', { ready: 'policy-section' });
+    const page = await open('workspace-health', { ready: 'policy-section', tab: 'policies' });
     const saves = () => pages.server.invocations.filter((i) => i.functionKey === 'saveHealthPolicy').length;
     const before = saves();
     await page.getByTestId('policy-every-days').fill('10');
@@ -198,7 +205,7 @@ describe('connections that look after themselves: workspace page', () => {
   });
 
   test('a member reads the policy and the paused checks, and can remove nothing', async () => {
-    const page = await open('workspace-member', { ready: 'policy-section' });
+    const page = await open('workspace-member', { ready: 'policy-section', tab: 'policies' });
     assert.equal(await page.getByTestId('policy-save').count(), 0);
     assert.equal(await page.locator('#policy-every-days').count(), 0, 'no form for someone who cannot save it');
     assert.deepEqual(await page.getByTestId('policy-summary').getByRole('listitem').allInnerTexts(), [
@@ -209,9 +216,13 @@ describe('connections that look after themselves: workspace page', () => {
     ]);
     assert.match(await page.getByTestId('automation-paused').innerText(), /Bitbucket refused the stored API token[\s\S]*makes a new Atlassian API token/);
     assert.match(await page.getByTestId('automation-runs').innerText(), /No run is scheduled while it is paused\./);
+    await checkState(page, 'workspace-member-policies');
+    await showTab(page, 'setup');
     assert.equal(await page.getByTestId('valohai-lifetime').getByRole('heading').innerText(), `The token expired on ${dateIn(-4)}, 4 days ago`);
-    assert.ok(await page.getByTestId('key-notices-remove-acme/old-features-41').isDisabled());
     await checkState(page, 'workspace-member');
+    await showTab(page, 'audit');
+    assert.ok(await page.getByTestId('key-notices-remove-acme/old-features-41').isDisabled());
+    await checkState(page, 'workspace-member-audit');
     await page.close();
   });
 
@@ -244,12 +255,13 @@ describe('connections that look after themselves: workspace page', () => {
   });
 
   test('keys to look at: a stray key only reported; Remove asks in a dialog that Escape closes, then the row goes', async () => {
-    const page = await open('workspace-health', { ready: 'key-notices' });
+    const page = await open('workspace-health', { ready: 'key-notices', tab: 'audit' });
     const table = page.getByTestId('key-notices-table--table');
     assert.deepEqual(await table.locator('thead th').allTextContents(), ['Repository', 'Key', 'Age', 'Last used', 'Connection', 'Kind', 'What to do']);
     const rows = table.locator('tbody tr');
     assert.equal(await rows.count(), 3);
-    assert.match(await rows.nth(0).innerText(), /acme\/old-features[\s\S]*valohai:acme\/trainer:5b7c0c4e[\s\S]*SHA256:0ldF3atur3s[\s\S]*200 days[\s\S]*40 days ago[\s\S]*acme\/trainer[\s\S]*No longer needed/);
+    // The fingerprint short, on one line, with the whole of it in its title and a Copy button.
+    assert.match(await rows.nth(0).innerText(), /acme\/old-features[\s\S]*valohai:acme\/trainer:5b7c0c4e[\s\S]*SHA256:0ldF\u2026t10n\s+Copy[\s\S]*200 days[\s\S]*40 days ago[\s\S]*acme\/trainer[\s\S]*No longer needed/);
     assert.match(await rows.nth(2).innerText(), /acme\/datasets[\s\S]*400 days[\s\S]*never[\s\S]*none[\s\S]*Not made by a connection[\s\S]*review it on the repository.s access keys page/);
     assert.equal(await rows.nth(2).getByRole('link', { name: 'access keys page' }).getAttribute('href'), accessKeysUrl('acme', 'datasets'));
     assert.equal(await rows.nth(2).getByRole('button').count(), 0, 'a stray key is never removed from here');
@@ -283,23 +295,30 @@ describe('connections that look after themselves: workspace page', () => {
 
   for (const scenario of ['workspace-health', 'workspace-member']) {
     test(`${scenario}, dark theme`, async () => {
-      const page = await open(scenario, { theme: 'dark', ready: 'policy-section' });
+      const page = await open(scenario, { theme: 'dark', ready: 'valohai-section' });
       await checkState(page, `${scenario}-dark`);
+      for (const tab of ['repositories', 'audit', 'policies'] as const) {
+        await showTab(page, tab);
+        await checkState(page, `${scenario}-${tab}-dark`);
+      }
       await page.close();
     });
   }
 
   test('field errors, the removal question and its outcome, dark theme', async () => {
-    const page = await open('workspace-health', { theme: 'dark', ready: 'policy-section' });
+    const page = await open('workspace-health', { theme: 'dark', ready: 'valohai-section' });
     await page.getByTestId('valohai-token').fill('vh-secret-789');
     await page.getByTestId('valohai-expires').fill(dateIn(-1));
     await page.getByTestId('valohai-save').click();
     await page.getByTestId('valohai-expires-error').waitFor();
+    await checkState(page, 'workspace-field-errors-token-dark');
+    await showTab(page, 'policies');
     await page.getByTestId('policy-every-days').fill('60');
     await page.getByTestId('policy-save').click();
     await page.getByTestId('policy-every-days-error').filter({ hasText: 'longer than the unused-key age' }).waitFor();
     await checkState(page, 'workspace-field-errors-health-dark');
 
+    await showTab(page, 'audit');
     await page.getByTestId('key-notices-remove-acme/old-features-41').click();
     await page.getByRole('dialog').waitFor();
     await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'key-notices-confirm-cancel');
@@ -323,7 +342,7 @@ describe('the fleet: workspace page', () => {
   const rowTexts = (page: Page) => rowsOf(page).allInnerTexts();
 
   test('repositories: pages of 25, search by name or project, filters, and choosing rows', async () => {
-    const page = await open('workspace-fleet', { ready: 'repositories-section' });
+    const page = await open('workspace-fleet', { ready: 'repositories-section', tab: 'repositories' });
     assert.equal(repos.length, 60);
     assert.equal(await rowsOf(page).count(), 25);
     assert.equal(await page.getByTestId('repositories-pages-where').innerText(), '1\u201325 of 60 repositories, page 1 of 3');
@@ -399,7 +418,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('bulk rotate: the plan in a dialog, live progress, one repository failing with its error, and the summary', async () => {
-    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
     for (const name of ['acme/fleet-001', 'acme/fleet-002', 'acme/datasets']) await page.getByTestId(`repo-select-${name}`).check();
     await page.getByTestId('batch-plan-selected').click();
@@ -458,7 +477,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('bulk connect: the plan names each repository the key goes on, submodules included, and the key type', async () => {
-    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     for (const name of ['acme/fleet-003', 'acme/fleet-006']) await page.getByTestId(`repo-select-${name}`).check();
     await choose(page, 'batch-action', 'Connect to Valohai');
     await page.getByTestId('batch-plan-selected').click();
@@ -474,7 +493,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('bulk disconnect wants the workspace slug typed; Escape closes the plan and nothing starts', async () => {
-    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
     await page.getByTestId('batch-plan-selected').click();
     assert.equal(await page.getByTestId('batch-choose-error').innerText(), 'Choose repositories in the table above first.');
@@ -502,7 +521,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('bulk connect to new projects offers the owners the Valohai token can use, and sends the one chosen', async () => {
-    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
     await page.getByTestId('repo-select-acme/fleet-001').check();
     await choose(page, 'batch-action', 'Connect to Valohai');
@@ -520,7 +539,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('a member sees the repositories but nothing to act on them with', async () => {
-    const page = await open('workspace-member', { ready: 'repositories-section' });
+    const page = await open('workspace-member', { ready: 'repositories-section', tab: 'repositories' });
     assert.equal(await page.getByTestId('batch-section').count(), 0);
     assert.equal(await page.getByTestId('audit-section').count(), 0);
     assert.equal(await page.getByTestId('repositories--table').locator('input[type=checkbox]').count(), 0);
@@ -529,7 +548,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('audit: running, waiting for the budget with when it resumes, done; findings, keys by finding, exports', async () => {
-    const page = await open('workspace-audit', { ready: 'audit-section' });
+    const page = await open('workspace-audit', { ready: 'audit-section', tab: 'audit' });
     const sent = pages.server.invocations.length;
     assert.equal(await page.getByTestId('audit-none').innerText(), 'No audit has been run in this workspace yet.');
     await page.getByTestId('audit-start').click();
@@ -560,7 +579,7 @@ describe('the fleet: workspace page', () => {
     assert.equal(await page.getByTestId('audit-pages-where').innerText(), '1\u201325 of 30 keys, page 1 of 2');
     const first = auditKeys[0];
     assert.ok(first);
-    assert.match(await table.locator('tbody tr').nth(0).innerText(), new RegExp(`^${first.repository}\\s+${first.label.replace(/[[\]]/g, '\\$&')}\\s+ssh-ed25519, 256 bits\\s+${first.fingerprint}\\s+today\\s+`));
+    assert.match(await table.locator('tbody tr').nth(0).innerText(), new RegExp(`^${first.repository}\\s+${first.label.replace(/[[\]]/g, '\\$&')}\\s+ssh-ed25519, 256 bits\\s+${escape(shortFingerprint(first.fingerprint))}\\s+Copy\\s+today\\s+`));
     assert.match(await table.locator('tbody tr').nth(0).innerText(), new RegExp(`vision-fleet-001 of acme/fleet-001|${first.connection?.projectName} of ${first.connection?.repository}`));
     const shownText = await table.innerText();
     assert.doesNotMatch(shownText, /5b7c0c4e/, 'no project ids in the text');
@@ -588,13 +607,13 @@ describe('the fleet: workspace page', () => {
   });
 
   test('the fleet in the dark theme: table, plan and audit', async () => {
-    const page = await open('workspace-audit', { theme: 'dark', ready: 'audit-section' });
+    const page = await open('workspace-audit', { theme: 'dark', ready: 'audit-section', tab: 'audit' });
     await page.getByTestId('audit-start').click();
     await page.getByTestId('audit-keys--table').waitFor({ timeout: 20_000 });
     await checkState(page, 'workspace-audit-done-dark');
     await page.close();
 
-    const fleet = await open('workspace-fleet', { theme: 'dark', ready: 'batch-section' });
+    const fleet = await open('workspace-fleet', { theme: 'dark', ready: 'batch-section', tab: 'repositories' });
     await fleet.getByTestId('repo-select-shown').check();
     await checkState(fleet, 'workspace-fleet-table-dark');
     await fleet.getByTestId('batch-plan-selected').click();
