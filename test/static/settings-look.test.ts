@@ -122,6 +122,19 @@ for (const theme of ['light', 'dark'] as const) {
   });
 }
 
+describe('health timeline', () => {
+  test('the marks stand on an axis dated at the oldest check, halfway and the newest', async () => {
+    const page = await show('repo-health-healthy', 'health-timeline', 'light');
+    const days = await page.getByTestId('health-timeline-axis').locator('time').allInnerTexts();
+    assert.equal(days.length, 3, days.join(', '));
+    for (const day of days) assert.match(day, /^[A-Z][a-z]{2} \d{1,2}$/);
+    const marks = await page.getByTestId('health-timeline-marks').boundingBox();
+    const axis = await page.getByTestId('health-timeline-axis').boundingBox();
+    assert.ok(marks && axis && Math.abs(marks.width - axis.width) <= 1 && axis.y >= marks.y + marks.height, 'the axis runs under the marks, as wide');
+    await page.close();
+  });
+});
+
 describe('workspace tabs by keyboard', () => {
   test('one Tab stop; the arrow keys, Home and End move along the tabs and show their panels', async () => {
     const page = await show('workspace', 'valohai-section', 'light');
