@@ -24,6 +24,8 @@ const tabStyles = xcss({
   borderBlockEndStyle: 'solid',
   borderBlockEndColor: 'color.border.selected',
   borderRadius: 'radius.small',
+  // Medium, as the design system's buttons and tabs weigh.
+  fontWeight: 'font.weight.medium',
   cursor: 'pointer',
   ':hover': { backgroundColor: 'color.background.neutral.subtle.hovered' },
   ':focus-visible': { outlineColor: 'color.border.focused', outlineStyle: 'solid', outlineWidth: 'border.width.focused', outlineOffset: 'space.negative.025' },
