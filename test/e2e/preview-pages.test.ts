@@ -54,6 +54,8 @@ async function sections(view: AppView) {
   const frame = await view.frame();
   return frame.evaluate(() =>
     Array.from(document.querySelectorAll('section'))
+      // Those shown: the workspace page's other tabs are in the page, hidden.
+      .filter((section) => section.getClientRects().length > 0)
       .filter((section) => getComputedStyle(section).borderTopStyle === 'solid' && parseFloat(getComputedStyle(section).borderTopWidth) > 0)
       .map((section) => {
       const box = section.getBoundingClientRect();
@@ -154,8 +156,12 @@ describe('the settings pages as a new admin meets them', () => {
     await saveAdminTokens(app, { valohai: vh.admin.token, email: bb.admin.email, bitbucket: bb.admin.token });
     assert.match(await text(app.getByTestId('bitbucket-state')), /^Stored$/);
 
-    // The token works: how to make one is folded away, one click from view.
+    // The token works: its form closes (Stored, Replace, Remove) and how to make one is folded away in
+    // it, one click from view once Replace opens it.
     assert.equal(await app.getByTestId('required-scopes').isVisible(), false, 'the scope instructions are folded once the token works');
+    assert.equal(await app.getByTestId('bitbucket-token').count(), 0, 'the form is closed under a stored token');
+    await app.getByTestId('bitbucket-replace').click();
+    assert.equal(await app.getByTestId('required-scopes').isVisible(), false, 'still folded in the opened form');
     const toggle = app.getByTestId('token-instructions-toggle');
     assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
     const done = await until(app.getByTestId('setup-done'), /now open a repository/i, 10_000);

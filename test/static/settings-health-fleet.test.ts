@@ -229,6 +229,8 @@ describe('connections that look after themselves: workspace page', () => {
   test('token expiry dates: a past date and one over a year ahead are refused before sending; the lifetime shows once saved', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const before = tokenSaves();
+    await page.getByTestId('valohai-replace').click();
+    await page.getByTestId('bitbucket-replace').click();
     await page.getByTestId('valohai-token').fill('vh-secret-456');
     await page.getByTestId('valohai-expires').fill(dateIn(-1));
     await page.getByTestId('valohai-save').click();
@@ -247,7 +249,7 @@ describe('connections that look after themselves: workspace page', () => {
     await page.getByTestId('bitbucket-save').click();
     await page.getByTestId('bitbucket-saved').waitFor();
     assert.match(await page.getByTestId('bitbucket-lifetime').innerText(), new RegExp(`^Stored just now \\(.+\\), expires on ${dateIn(206)}, in 206 days\\.$`));
-    assert.equal(await page.getByTestId('bitbucket-expires').inputValue(), '', 'the form is ready for the next token');
+    assert.equal(await page.getByTestId('bitbucket-expires').count(), 0, 'saved, the form closes until Replace is pressed again');
     const sent = pages.server.invocations.filter((i) => i.functionKey === 'saveBitbucketToken').at(-1);
     assert.deepEqual(sent?.payload, { email: 'grace@acme.example', token: 'ATATT-secret-2', expiresOn: dateIn(206) });
     await checkState(page, 'workspace-token-lifetime');
@@ -307,6 +309,7 @@ describe('connections that look after themselves: workspace page', () => {
 
   test('field errors, the removal question and its outcome, dark theme', async () => {
     const page = await open('workspace-health', { theme: 'dark', ready: 'valohai-section' });
+    await page.getByTestId('valohai-replace').click();
     await page.getByTestId('valohai-token').fill('vh-secret-789');
     await page.getByTestId('valohai-expires').fill(dateIn(-1));
     await page.getByTestId('valohai-save').click();

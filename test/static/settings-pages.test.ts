@@ -40,13 +40,17 @@ describe('workspace settings page', () => {
 
   test('stores a Valohai token and a Bitbucket token, then clears the token fields', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
+    // A stored token reads Stored, Replace, Remove: its form opens with Replace.
+    assert.equal(await page.getByTestId('valohai-token').count(), 0, 'the form is closed under a stored token');
+    await page.getByTestId('valohai-replace').click();
     await page.getByTestId('valohai-token').fill('vh-secret-123');
     await page.getByTestId('valohai-save').click();
     await page.getByTestId('valohai-saved').waitFor();
     assert.match(await page.getByTestId('valohai-saved').innerText(), /grace/);
-    assert.equal(await page.getByTestId('valohai-token').inputValue(), '');
+    assert.equal(await page.getByTestId('valohai-token').count(), 0, 'saved, the form closes and the secret goes with it');
     assert.match(await page.getByTestId('valohai-owner').innerText(), /grace/);
 
+    await page.getByTestId('bitbucket-replace').click();
     await page.getByTestId('bitbucket-email').fill('grace@acme.example');
     await page.getByTestId('bitbucket-token').fill('ATATT-secret');
     await page.getByTestId('bitbucket-token').press('Enter');
@@ -63,6 +67,7 @@ describe('workspace settings page', () => {
 
   test('a token that does less than the stored one is asked about, and the stored one stays unless Replace anyway', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
+    await page.getByTestId('bitbucket-replace').click();
     await page.getByTestId('bitbucket-email').fill('grace@acme.example');
     await page.getByTestId('bitbucket-token').fill('ATATT-fewer-scopes');
     await page.getByTestId('bitbucket-save').click();
@@ -99,6 +104,7 @@ describe('workspace settings page', () => {
   test('a refused token shows what happened and the fix; empty fields are caught before sending', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const before = tokenSaves();
+    await page.getByTestId('valohai-replace').click();
     await page.getByTestId('valohai-save').click();
     await page.getByTestId('valohai-token-error').waitFor();
     assert.equal(tokenSaves(), before, 'nothing sent without a token');
@@ -116,6 +122,8 @@ describe('workspace settings page', () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     // The shared rules catch these before anything is sent.
     const before = tokenSaves();
+    await page.getByTestId('valohai-replace').click();
+    await page.getByTestId('bitbucket-replace').click();
     await page.getByTestId('valohai-token').fill('abc def');
     await page.getByTestId('valohai-save').click();
     assert.equal(await page.getByTestId('valohai-token-error').innerText(), 'The token must not contain spaces.');
@@ -145,8 +153,14 @@ describe('workspace settings page', () => {
 
   test('keyboard reaches each field and save button in reading order', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
-    const wanted = ['valohai-host', 'valohai-token', 'valohai-save', 'bitbucket-email', 'bitbucket-token', 'bitbucket-save'];
+    const stored = ['valohai-replace', 'valohai-clear', 'bitbucket-replace', 'bitbucket-clear'];
+    assert.deepEqual(await tabOrder(page, stored), stored);
+    await page.getByTestId('valohai-replace').click();
+    await page.getByTestId('bitbucket-replace').click();
+    const wanted = ['valohai-host', 'valohai-token', 'valohai-save', 'valohai-replace-cancel', 'bitbucket-email', 'bitbucket-token', 'bitbucket-save'];
     assert.deepEqual(await tabOrder(page, wanted), wanted);
+    await page.getByTestId('valohai-replace-cancel').click();
+    assert.equal(await page.getByTestId('valohai-token').count(), 0, 'Cancel closes the form');
     await page.close();
   });
 
@@ -402,6 +416,7 @@ test('every payload the pages sent was accepted by the contract validators', () 
 describe("the token's hour spent", () => {
   test('the workspace page says so once, with the time, and the token form still saves', async () => {
     const page = await open('workspace-hour-spent', { ready: 'valohai-section' });
+    await page.getByTestId('bitbucket-replace').click();
     assert.match(await page.getByTestId('token-hour').innerText(), /sent 1000 of the about 1000 requests Bitbucket allows Ada Lovelace/);
     assert.match(await page.getByTestId('token-hour-spent').innerText(), /start again at about 14:05 UTC/);
     await page.getByTestId('bitbucket-email').fill('grace@acme.example');
