@@ -7,12 +7,9 @@ export interface Tab {
   panel: ReactNode;
 }
 
-const listStyles = xcss({
-  borderBlockEndWidth: 'border.width',
-  borderBlockEndStyle: 'solid',
-  borderBlockEndColor: 'color.border',
-  marginBlockEnd: 'space.300',
-});
+// No line of its own under the tabs: each panel opens with a section, whose rule is the tabs' baseline
+// (the chosen tab's underline stands on it).
+const listStyles = xcss({ marginBlockEnd: 'space.0' });
 
 const tabStyles = xcss({
   position: 'relative',

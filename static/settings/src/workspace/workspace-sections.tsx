@@ -23,8 +23,8 @@ function SetUpDone({ settings }: { settings: WorkspaceSettings }) {
     <SectionMessage appearance="success" title="Valohai is set up for this workspace: now open a repository" testId="setup-done">
       <Stack space="space.100">
         <Text as="p">
-          Connect each repository from its own settings: open the repository, then Repository settings &rsaquo; Valohai, or choose it in the
-          Repositories list below.
+          Connect each repository from its own settings: open the repository, then Repository settings &rsaquo; Valohai, or choose it on the
+          Repositories tab.
           {manual ? ' Without a working Bitbucket API token its page gives you the access key to add by hand.' : ''}
         </Text>
         {first?.settingsUrl && (
@@ -63,7 +63,6 @@ export function WorkspaceSections({
       label: 'Setup',
       panel: (
         <Stack space="space.300">
-          {admin && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
           <ValohaiSection
             summary={settings.valohai}
             disabled={!admin}
@@ -115,5 +114,11 @@ export function WorkspaceSections({
       ),
     },
   ];
-  return <Tabs tabs={tabs} label="Workspace settings" idPrefix="workspace" />;
+  return (
+    <>
+      {/* Said above the tabs: it is about the whole page, and names the tab to go to next. */}
+      {admin && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
+      <Tabs tabs={tabs} label="Workspace settings" idPrefix="workspace" />
+    </>
+  );
 }
