@@ -266,7 +266,9 @@ describe('connections that look after themselves: workspace page', () => {
     assert.match(await rows.nth(0).innerText(), /acme\/old-features[\s\S]*valohai:acme\/trainer:5b7c0c4e[\s\S]*SHA256:0ldF\u2026t10n\s+Copy[\s\S]*200 days[\s\S]*40 days ago[\s\S]*acme\/trainer[\s\S]*No longer needed/);
     assert.match(await rows.nth(2).innerText(), /acme\/datasets[\s\S]*400 days[\s\S]*never[\s\S]*none[\s\S]*Not made by a connection[\s\S]*review it on the repository.s access keys page/);
     assert.equal(await rows.nth(2).getByRole('link', { name: 'access keys page' }).getAttribute('href'), accessKeysUrl('acme', 'datasets'));
-    assert.equal(await rows.nth(2).getByRole('button').count(), 0, 'a stray key is never removed from here');
+    // Its only button copies the fingerprint.
+    assert.equal(await rows.nth(2).getByRole('button', { name: /^Remove/ }).count(), 0, 'a stray key is never removed from here');
+    assert.equal(await rows.nth(2).getByRole('button').count(), 1);
     assert.doesNotMatch(await table.innerText(), /\b41\b|\b77\b/, 'no access key ids in the text');
 
     const sentBefore = pages.server.invocations.length;
