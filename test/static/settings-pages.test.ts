@@ -21,6 +21,10 @@ describe('workspace settings page', () => {
       assert.ok(scopes.includes(scope), `the page lists the scope ${scope}`);
     }
     assert.equal(await page.getByTestId('atlassian-token-link').getAttribute('href'), 'https://id.atlassian.com/manage-profile/security/api-tokens');
+    // Both tokens are stored: their forms open with Replace.
+    assert.equal(await page.getByTestId('valohai-token').count(), 0, 'no form under a stored token until Replace');
+    await page.getByTestId('valohai-replace').click();
+    await page.getByTestId('bitbucket-replace').click();
     assert.equal(await page.getByTestId('valohai-token-link').getAttribute('href'), 'https://app.valohai.com/auth/tokens/');
     for (const id of ['valohai-token', 'bitbucket-token']) {
       const field = page.getByTestId(id);
