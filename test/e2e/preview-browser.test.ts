@@ -27,6 +27,7 @@ import {
   privateKeyLines,
   secretFindings,
   shoot,
+  showTab,
   startE2e,
   text,
   until,
@@ -163,7 +164,7 @@ describe('the settings pages in the local preview', () => {
     await app.getByTestId('valohai-token').fill(vh.admin.token);
     await app.getByTestId('valohai-save').click();
     assert.match(await until(app.getByTestId('valohai-saved'), /Saved/), new RegExp(`Saved the Valohai token of ${vh.admin.username}`));
-    assert.equal(await app.getByTestId('valohai-token').inputValue(), '', 'the token field is emptied');
+    assert.equal(await app.getByTestId('valohai-token').count(), 0, 'saved, the form closes and the token field with it');
     assert.match(await text(app.getByTestId('valohai-owner')), new RegExp(`A token of ${vh.admin.username} on https://app\\.valohai\\.com is stored`));
 
     await app.getByTestId('bitbucket-email').fill(bb.admin.email);
@@ -245,6 +246,9 @@ describe('the settings pages in the local preview', () => {
     await app.getByTestId('connected-view').waitFor();
     await waitForFocus(view, 'finished-view');
     // The steps stay beside the result.
+    // The outcome is the one message; its steps are folded in it until opened.
+    assert.equal(await app.getByTestId('finished-view').getByTestId('step-verify').isVisible(), false);
+    await app.getByTestId('finished-view').getByTestId('job-steps-toggle').click();
     assert.match(await text(app.getByTestId('finished-view').getByTestId('step-verify')), /Done/);
     // A warning shown in the result is not repeated in the connection's card.
     const shown = await app.getByTestId('outcome-warnings').locator('li').allInnerTexts().catch(() => [] as string[]);
@@ -503,6 +507,7 @@ describe('the settings pages in the local preview', () => {
   test('7. a wrong Valohai token: a clear error with the fix, and nothing saved', async () => {
     const view = await openApp(e2e.browser, e2e.preview.pageUrl(), 'valohai-section');
     const { app, page } = view;
+    await app.getByTestId('valohai-replace').click();
     await app.getByTestId('valohai-token').fill(WRONG_VALOHAI_TOKEN);
     await app.getByTestId('valohai-token').press('Enter');
     const error = await until(app.getByTestId('valohai-error'), /Valohai/, 20_000);
@@ -579,6 +584,7 @@ describe('the settings pages in the local preview', () => {
       assert.equal(await ws.app.getByTestId(id).count(), 0, `${id} is shown to a writer`);
     }
     assert.match(await text(ws.app.getByTestId('read-only')), /Workspace admins store the tokens/);
+    await showTab(ws, 'policies');
     assert.match(await text(ws.app.getByTestId('trust-summary')), /workspace admins may connect/);
     await noProblems(ws, 'writer-workspace');
     await ws.page.close();

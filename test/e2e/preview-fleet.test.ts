@@ -11,7 +11,7 @@ import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
 import { demoValohaiCredentials as vh } from '../../dev/valohai/index';
 import { PEOPLE } from '../../dev/preview/people';
 import { generateKeyPair } from '../../src/ssh/index';
-import { checkState, openApp, startE2e, text, until, type AppView, type E2e } from './preview-support';
+import { checkState, openApp, showTab, startE2e, text, until, type AppView, type E2e } from './preview-support';
 
 const CONNECTED = ['ml-models', 'docs-site'];
 /** Where a key was added by hand, the same on both: the audit calls it shared. */
@@ -71,7 +71,7 @@ describe('the fleet on the workspace page, in the preview', () => {
     for (const slug of CONNECTED) assert.equal(appKeys(slug).length, 1, `acme/${slug} has its connection's key`);
     const before = new Map(CONNECTED.map((slug) => [slug, appKeys(slug)[0]]));
 
-    const view = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+    const view = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section', 'repositories');
     const { app } = view;
     const rows = () => app.getByTestId('repositories--table').locator('tbody tr').allInnerTexts();
 
@@ -87,6 +87,7 @@ describe('the fleet on the workspace page, in the preview', () => {
     assert.ok(notConnected.every((t) => /Not connected/.test(t) && !/ml-models|docs-site/.test(t)), notConnected.join('\n'));
     await choose(view, 'repo-filter', 'All repositories');
 
+    await showTab(view, 'audit');
     await app.getByTestId('audit-start').click();
     await until(app.getByTestId('audit-progress'), /^Done: /);
     assert.match(await text(app.getByTestId('audit-finding-shared')), /^Shared\s+2 keys: /);
@@ -99,6 +100,7 @@ describe('the fleet on the workspace page, in the preview', () => {
     assert.match(shared.join('\n'), /acme\/research-notebooks/);
     assert.deepEqual(await checkState(view, 'fleet-audit-done'), []);
 
+    await showTab(view, 'repositories');
     for (const slug of CONNECTED) await app.getByTestId(`repo-select-acme/${slug}`).check();
     await app.getByTestId('batch-plan-selected').click();
     const dialog = app.getByRole('dialog');

@@ -61,9 +61,9 @@ const marks = (view: AppView) => view.app.getByTestId('health-timeline-mark').co
 describe('a connection that looks after itself, in the preview', () => {
   test('the first hourly check finds it healthy and starts the timeline', async () => {
     const view = await openApp(e2e.browser, e2e.preview.pageUrl({ repository: REPO }), 'connected-view');
-    assert.match(await text(view.app.getByTestId('health-verdict')), /not checked yet/i);
+    assert.match(await text(view.app.getByTestId('connection-verdict-label')), /not checked yet/i);
     await runHourlyCheck(view, /checked acme\/ml-models/);
-    await until(view.app.getByTestId('health-verdict'), /^Healthy$/i, 10_000);
+    await until(view.app.getByTestId('connection-verdict-label'), /^Healthy$/i, 10_000);
     assert.match(await text(view.app.getByTestId('health-when')), /Last checked just now by a scheduled check/);
     assert.match(await text(view.app.getByTestId('health-when')), /Next scheduled check/);
     assert.equal(await marks(view), 1);
@@ -100,9 +100,11 @@ describe('a connection that looks after itself, in the preview', () => {
     const view = await openApp(e2e.browser, e2e.preview.pageUrl({ repository: REPO }), 'connected-view');
     await moveClockOn(view, '181');
     await runHourlyCheck(view, /checked acme\/ml-models/);
-    await until(view.app.getByTestId('health-verdict'), /^Degraded$/i, 10_000);
-    assert.match(await text(view.app.getByTestId('health-finding-key-age-warning')), /18\d days old/);
-    assert.match(await text(view.app.getByTestId('health-key-age')), /18\d days/);
+    await until(view.app.getByTestId('connection-verdict-label'), /^Needs attention$/i, 10_000);
+    // Said once, at the top with its fix: the check's finding of it is not listed again.
+    assert.match(await text(view.app.getByTestId('key-age-message')), /over 180 days/);
+    assert.equal(await view.app.getByTestId('health-finding-key-age-warning').count(), 0);
+    assert.match(await text(view.app.getByTestId('fact-key-age')), /^18\d days$/);
     assert.equal(await marks(view), 3);
     assert.deepEqual(await checkState(view, 'health-e2e-key-age'), []);
     await view.page.close();
@@ -122,13 +124,13 @@ describe('a connection that looks after itself, in the preview', () => {
     await view.page.reload();
     await view.app.getByTestId('health-card').waitFor();
     await until(view.app.getByTestId('health-paused'), /Store a new token/, 10_000);
-    assert.match(await text(view.app.getByTestId('health-verdict')), /^Paused$/i);
+    assert.match(await text(view.app.getByTestId('connection-verdict-label')), /^Paused$/i);
     assert.doesNotMatch(await text(view.app.getByTestId('health-card')), /Broken/);
     assert.equal(await view.app.getByTestId('connected-view').count(), 1, 'still shown as connected');
     assert.deepEqual(await checkState(view, 'health-e2e-paused'), []);
 
     // The workspace page says so too, and the next run asks nothing while paused.
-    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section', 'repositories');
     await until(ws.app.getByTestId('repositories-section'), /Paused/, 10_000);
     await ws.page.close();
     await moveClockOn(view, '1');

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
 import { demoValohaiCredentials as vh } from '../../dev/valohai/index';
-import { checkState, openApp, saveAdminTokens, startE2e, text, until, type AppView, type E2e } from './preview-support';
+import { checkState, openApp, saveAdminTokens, showTab, startE2e, text, until, type AppView, type E2e } from './preview-support';
 
 const REPO = 'ml-models';
 /** acme/ml-models and the Bitbucket repositories its submodules name. */
@@ -46,13 +46,16 @@ async function assertButtonWeights(view: AppView): Promise<void> {
 }
 
 /**
- * Every card (a bordered section, not a message) of the page: its padding, and how far its first and
- * last visible content sit from its top and bottom edges.
+ * Every section of the page (flat, a rule above its heading, as in Bitbucket's own settings): its
+ * padding, the borders it has besides the rule and its shadow, and how far its first visible content
+ * sits below the rule.
  */
-async function cards(view: AppView) {
+async function sections(view: AppView) {
   const frame = await view.frame();
   return frame.evaluate(() =>
     Array.from(document.querySelectorAll('section'))
+      // Those shown: the workspace page's other tabs are in the page, hidden.
+      .filter((section) => section.getClientRects().length > 0)
       .filter((section) => getComputedStyle(section).borderTopStyle === 'solid' && parseFloat(getComputedStyle(section).borderTopWidth) > 0)
       .map((section) => {
       const box = section.getBoundingClientRect();
@@ -68,25 +71,28 @@ async function cards(view: AppView) {
         return drawn && r.width > 0 && r.height > 0 && css.visibility !== 'hidden';
       });
       const top = Math.min(...visible.map((el) => el.getBoundingClientRect().top));
-      const bottom = Math.max(...visible.map((el) => el.getBoundingClientRect().bottom));
       return {
         name: section.getAttribute('data-testid') ?? section.getAttribute('aria-labelledby') ?? '?',
         padding: style.padding,
+        otherBorders: ['right', 'bottom', 'left'].filter((side) => parseFloat(style.getPropertyValue(`border-${side}-width`)) > 0),
+        shadow: style.boxShadow,
         above: Math.round(top - box.top - border),
-        below: Math.round(box.bottom - border - bottom),
       };
     }),
   );
 }
 
-/** The same padding on every card, and content that ends as far from the bottom edge as it starts from the top. */
-async function assertEvenCards(view: AppView): Promise<void> {
-  const found = await cards(view);
-  assert.ok(found.length > 0, 'the page has cards');
+/** Flat sections, none a card: the same padding on every one, and each heading as far below its rule. */
+async function assertEvenSections(view: AppView): Promise<void> {
+  const found = await sections(view);
+  assert.ok(found.length > 0, 'the page has sections');
   const paddings = new Set(found.map((c) => c.padding));
-  assert.equal(paddings.size, 1, `one padding on every card: ${JSON.stringify(found)}`);
-  for (const card of found) {
-    assert.ok(Math.abs(card.below - card.above) <= 2, `${card.name}: ${card.above}px above its content, ${card.below}px below it`);
+  assert.equal(paddings.size, 1, `one padding on every section: ${JSON.stringify(found)}`);
+  const first = found[0]?.above ?? 0;
+  for (const section of found) {
+    assert.deepEqual(section.otherBorders, [], `${section.name}: a rule above it, no card border`);
+    assert.equal(section.shadow, 'none', `${section.name}: no shadow`);
+    assert.ok(Math.abs(section.above - first) <= 2, `${section.name}: ${section.above}px below its rule, the first ${first}px`);
   }
 }
 
@@ -139,20 +145,28 @@ describe('the settings pages as a new admin meets them', () => {
     const { app } = ws;
     assert.equal(await app.getByTestId('setup-done').count(), 0, 'nothing is set up yet');
     assert.ok(await app.getByTestId('required-scopes').isVisible(), 'the scopes to tick are shown while no token is stored');
-    await assertEvenCards(ws);
-    repositoryColumns = await columnWidths(ws, 'repositories');
+    await assertEvenSections(ws);
     await noProblems(ws, 'pages-workspace-empty');
+    await showTab(ws, 'repositories');
+    repositoryColumns = await columnWidths(ws, 'repositories');
+    await assertEvenSections(ws);
+    await noProblems(ws, 'pages-workspace-empty-repositories');
+    await showTab(ws, 'setup');
 
     await saveAdminTokens(app, { valohai: vh.admin.token, email: bb.admin.email, bitbucket: bb.admin.token });
     assert.match(await text(app.getByTestId('bitbucket-state')), /^Stored$/);
 
-    // The token works: how to make one is folded away, one click from view.
+    // The token works: its form closes (Stored, Replace, Remove) and how to make one is folded away in
+    // it, one click from view once Replace opens it.
     assert.equal(await app.getByTestId('required-scopes').isVisible(), false, 'the scope instructions are folded once the token works');
+    assert.equal(await app.getByTestId('bitbucket-token').count(), 0, 'the form is closed under a stored token');
+    await app.getByTestId('bitbucket-replace').click();
+    assert.equal(await app.getByTestId('required-scopes').isVisible(), false, 'still folded in the opened form');
     const toggle = app.getByTestId('token-instructions-toggle');
     assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
     const done = await until(app.getByTestId('setup-done'), /now open a repository/i, 10_000);
     assert.match(done, /Repository settings › Valohai/, 'it says how to get there');
-    await assertEvenCards(ws);
+    await assertEvenSections(ws);
     await noProblems(ws, 'pages-workspace-set-up');
     await toggle.click();
     assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
@@ -177,7 +191,7 @@ describe('the settings pages as a new admin meets them', () => {
     await chooseDemoProject(first);
     await chooseDemoProject(second);
     assert.deepEqual(await checkState(first, 'pages-connect-form'), []);
-    await assertEvenCards(first);
+    await assertEvenSections(first);
 
     const gate = e2e.keys.hold();
     try {
@@ -213,17 +227,18 @@ describe('the settings pages as a new admin meets them', () => {
       const finished = view.app.getByTestId('finished-view');
       assert.equal(await finished.getByTestId('job-steps').locator('li').count(), 5 + 1 + ML_TARGETS.length + 1 + 2);
       assert.match(await text(finished.getByTestId('job-step-count')), new RegExp(`^All ${5 + 1 + ML_TARGETS.length + 1 + 2} steps done$`));
+      await finished.getByTestId('job-steps-toggle').click();
       assert.match(await text(finished.getByTestId('step-verify')), /Done/);
     }
     await noProblems(first, 'pages-connect-finished');
-    await assertEvenCards(first);
+    await assertEvenSections(first);
     await second.page.close();
     await first.page.close();
   });
 
   test('4. table columns keep their widths whatever they hold, and every card has the same padding', async () => {
     await e2e.preview.platform.idle();
-    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+    const ws = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section', 'repositories');
     await until(ws.app.getByTestId('repositories-section'), /Connected/, 10_000);
     // acme/ml-models now has a project and a key age: the columns stay where they were.
     const now = await columnWidths(ws, 'repositories');
@@ -232,7 +247,7 @@ describe('the settings pages as a new admin meets them', () => {
     }
     const total = Object.values(now).reduce((a, b) => a + b, 0);
     assert.ok(now.Repository && now.Repository / total >= 0.35, `the repository column is the widest: ${JSON.stringify(now)}`);
-    await assertEvenCards(ws);
+    await assertEvenSections(ws);
     await noProblems(ws, 'pages-workspace-columns');
     await ws.page.close();
 
@@ -241,7 +256,7 @@ describe('the settings pages as a new admin meets them', () => {
     const sum = Object.values(keys).reduce((a, b) => a + b, 0);
     // Half for the repository's name, the rest for its key's state and last use, whatever the names' lengths.
     assert.ok(Math.abs((keys.Repository ?? 0) / sum - 0.5) <= 0.02, `columns of the keys table: ${JSON.stringify(keys)}`);
-    await assertEvenCards(repo);
+    await assertEvenSections(repo);
     await repo.page.close();
   });
 

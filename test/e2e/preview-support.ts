@@ -204,12 +204,23 @@ export function appView(page: Page): AppView {
 }
 
 /** Opens a host page in a new tab and waits for `ready` inside the app's frame. */
-export async function openApp(browser: Browser, url: string, ready: string): Promise<AppView & { errors: string[] }> {
+/** The workspace page's tabs: Setup is shown first. */
+export type WorkspaceTab = 'setup' | 'repositories' | 'audit' | 'policies';
+
+/** Shows one of the workspace page's tabs. */
+export async function showTab(view: AppView, tab: WorkspaceTab): Promise<void> {
+  await view.app.getByTestId(`workspace-tab-${tab}`).click({ timeout: 20_000 });
+  await view.app.getByTestId(`workspace-panel-${tab}`).waitFor({ state: 'visible' });
+}
+
+/** Opens a page of the preview; on the workspace page, `tab` is the tab to show before `ready` is looked for. */
+export async function openApp(browser: Browser, url: string, ready: string, tab?: WorkspaceTab): Promise<AppView & { errors: string[] }> {
   const page = await browser.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(url);
   const view = appView(page);
+  if (tab) await showTab(view, tab);
   await view.app.getByTestId(ready).first().waitFor({ state: 'visible', timeout: 20_000 });
   return { ...view, errors };
 }

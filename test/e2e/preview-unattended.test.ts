@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { demoBitbucketCredentials as bb } from '../../dev/seed/index';
 import { demoValohaiCredentials as vh } from '../../dev/valohai/index';
-import { axeProblems, checkState, headOf, openApp, shoot, startE2e, text, until, type AppView, type E2e } from './preview-support';
+import { axeProblems, checkState, headOf, openApp, shoot, showTab, startE2e, text, until, type AppView, type E2e } from './preview-support';
 
 const REPO = 'ml-models';
 const JEWELS = 'crown-jewels';
@@ -76,6 +76,7 @@ describe('a writer names a repository nobody gave them, and unattended work runs
     await app.getByTestId('bitbucket-save').click();
     await until(app.getByTestId('bitbucket-saved'), /Saved/);
 
+    await showTab(view, 'policies');
     await app.getByTestId('policy-section').waitFor();
     // The attack's best chance: what is missing is put back where the stored token can.
     assert.ok(await app.getByTestId('policy-drift-repair--radio-input').isChecked(), '"Put the key there" is the default');
@@ -153,7 +154,7 @@ describe('a writer names a repository nobody gave them, and unattended work runs
   });
 
   test("Ada's routine bulk rotate from the workspace page refuses ml-models, naming crown-jewels", async () => {
-    const view = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+    const view = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section', 'repositories');
     const { app } = view;
     await app.getByTestId(`repo-select-acme/${REPO}`).check();
     await app.getByTestId('batch-plan-selected').click();

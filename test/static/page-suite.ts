@@ -39,12 +39,22 @@ export function usePages(extra: Record<string, Scenario> = {}): { readonly serve
   };
 }
 
-export async function open(scenario: string, options: { theme?: 'dark' | 'light'; ready: string }): Promise<Page> {
+/** The workspace page's tabs: Setup is shown first. */
+export type WorkspaceTab = 'setup' | 'repositories' | 'audit' | 'policies';
+
+/** Shows one of the workspace page's tabs. */
+export async function showTab(page: Page, tab: WorkspaceTab): Promise<void> {
+  await page.getByTestId(`workspace-tab-${tab}`).click();
+  await page.getByTestId(`workspace-panel-${tab}`).waitFor({ state: 'visible' });
+}
+
+export async function open(scenario: string, options: { theme?: 'dark' | 'light'; ready: string; tab?: WorkspaceTab }): Promise<Page> {
   runs += 1;
   const page = await browser.context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
   await page.goto(`${server.url}/?scenario=${scenario}&run=${runs}&theme=${options.theme ?? 'light'}`);
+  if (options.tab) await showTab(page, options.tab);
   await page.getByTestId(options.ready).first().waitFor({ state: 'visible', timeout: 15_000 });
   assert.deepEqual(errors, [], 'the page threw');
   return page;

@@ -7,28 +7,32 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { accessKeysUrl } from '../../src/forge/contract';
 import { auditCsv, auditKeys, auditUnreadable, batchFailure, dateIn, fleetSettings } from './fixtures';
-import { checkState, focused, open, tokenSaves, usePages } from './page-suite';
+import { checkState, focused, open, showTab, tokenSaves, usePages } from './page-suite';
+import { shortFingerprint } from '../../static/settings/src/format';
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 const pages = usePages();
 
 describe('connections that look after themselves: repository page', () => {
   test('healthy: the verdict, when it was checked and is next due, and a timeline of 30 checks reachable by keyboard', async () => {
     const page = await open('repo-health-healthy', { ready: 'health-card' });
-    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Healthy');
+    assert.equal(await page.getByTestId('connection-verdict').count(), 1, 'one verdict, in the page header');
+    assert.equal(await page.getByTestId('connection-verdict-label').textContent(), 'Healthy');
     assert.match(await page.getByTestId('health-when').innerText(), /^Last checked 3 hours ago by a scheduled check\. Next scheduled check in 21 hours\.$/);
-    assert.match(await page.getByTestId('health-key-age').innerText(), /Key age\s*40 days$/);
+    assert.equal((await page.getByTestId('fact-key-age').innerText()).trim(), '40 days');
     const marks = page.getByTestId('health-timeline-mark');
     assert.equal(await marks.count(), 30);
     // The text alternative: what the marks say together, and each mark's own words for screen readers.
     assert.equal(
-      await page.getByRole('list', { name: 'The last 30 checks, oldest first: 28 healthy, 2 degraded' }).count(),
+      await page.getByRole('list', { name: 'The last 30 checks, oldest first: 28 healthy, 2 needing attention' }).count(),
       1,
     );
     assert.deepEqual(
       await marks.evaluateAll((els) => els.map((e) => e.getAttribute('data-health'))),
       Array.from({ length: 30 }, (_, i) => (i === 9 || i === 10 ? 'degraded' : 'healthy')),
     );
-    assert.match(await marks.nth(9).innerText(), /: Degraded, by a scheduled check, key 20 days old$/);
+    assert.match(await marks.nth(9).innerText(), /: Needs attention, by a scheduled check, key 20 days old$/);
     await checkState(page, 'repo-health-healthy');
 
     // One Tab stop for the whole timeline (the latest check), then the arrow keys walk it.
@@ -50,10 +54,12 @@ describe('connections that look after themselves: repository page', () => {
 
   test('degraded: a 200-day key, the finding with its fix, an unused key reported, and automatic rotation due', async () => {
     const page = await open('repo-health-degraded', { ready: 'health-card' });
-    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Degraded');
+    assert.equal(await page.getByTestId('connection-verdict-label').textContent(), 'Needs attention');
     assert.match(await page.getByTestId('health-when').innerText(), /by a push\./);
-    assert.match(await page.getByTestId('health-key-age').innerText(), /200 days[\s\S]*Rotate soon/);
-    assert.match(await page.getByTestId('health-finding-key-age-warning').innerText(), /200 days old[\s\S]*Rotate it: a new key replaces the old one/);
+    assert.equal((await page.getByTestId('fact-key-age').innerText()).trim(), '200 days');
+    // The key's age is said once, at the top with its fix: the check's finding of it is not listed again.
+    assert.match(await page.getByTestId('key-age-message').innerText(), /over 180 days[\s\S]*Rotate it: a new key replaces the old one/);
+    assert.equal(await page.getByTestId('health-finding-key-age-warning').count(), 0);
     // The unused key has a row of its own below, not a second line in the findings.
     assert.equal(await page.getByTestId('health-finding-unused-key').count(), 0);
     const notices = await page.getByTestId('health-key-notices-table--table').innerText();
@@ -66,7 +72,7 @@ describe('connections that look after themselves: repository page', () => {
 
   test('broken: findings that need a person first, the repository that needs an admin, and what was repaired', async () => {
     const page = await open('repo-health-broken', { ready: 'health-card' });
-    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Broken');
+    assert.equal(await page.getByTestId('connection-verdict-label').textContent(), 'Broken');
     const findings = page.getByTestId('health-findings').getByRole('listitem');
     const texts = await findings.allInnerTexts();
     assert.match(texts[0] ?? '', /Valohai could not fetch[\s\S]*Once research\/vendor-data has the key, press Verify now\./);
@@ -95,15 +101,17 @@ describe('connections that look after themselves: repository page', () => {
 
   test('paused by a refused token: shown as paused with the fix and the way to the workspace page, never as broken', async () => {
     const page = await open('repo-health-paused', { ready: 'health-card' });
-    assert.equal(await page.getByTestId('health-verdict').textContent(), 'Paused');
+    assert.equal(await page.getByTestId('connection-verdict-label').textContent(), 'Paused');
+    // The reason is said once, beside the verdict; the health section says what it means and the fix.
+    assert.match(await page.getByTestId('connection-verdict-reason').innerText(), /Bitbucket refused the stored API token \(401\)/);
     const paused = page.getByTestId('health-paused');
-    assert.match(await paused.innerText(), /Bitbucket refused the stored API token \(401\)[\s\S]*Valohai keeps fetching[\s\S]*makes a new Atlassian API token/);
+    assert.match(await paused.innerText(), /Valohai keeps fetching[\s\S]*makes a new Atlassian API token/);
     assert.equal(await page.getByTestId('health-paused-link').getAttribute('href'), 'https://bitbucket.org/acme/workspace/settings/forge/valohai');
     assert.match(await page.getByTestId('health-when').innerText(), /Last checked 3 hours ago by a scheduled check\. No check is scheduled while automatic work is paused\./);
     assert.doesNotMatch(await page.getByTestId('health-card').innerText(), /broken/i);
     // The refused token is the pause's own message, not a second finding below it.
     assert.equal(await page.getByTestId('health-findings').count(), 0);
-    assert.match(await page.getByTestId('token-notice').innerText(), /Bitbucket refused the stored API token/);
+    assert.equal(await page.getByTestId('token-notice').count(), 0, 'the refused token is the pause\'s reason, not a second notice');
     await checkState(page, 'repo-health-paused');
     await page.close();
   });
@@ -141,7 +149,7 @@ describe('connections that look after themselves: repository page', () => {
 
 describe('connections that look after themselves: workspace page', () => {
   test('the policy, the scheduled checks, a health column and token lifetimes', async () => {
-    const page = await open('workspace-health', { ready: 'policy-section' });
+    const page = await open('workspace-health', { ready: 'policy-section', tab: 'policies' });
     assert.match(
       await page.getByTestId('automation-runs').innerText(),
       /^The scheduled check last ran 5 hours ago \(.+\): it checked 12 connections and left 3 for the next run\. Next run in 19 hours \(.+\)\.$/,
@@ -149,10 +157,14 @@ describe('connections that look after themselves: workspace page', () => {
     assert.equal(await page.getByTestId('automation-rotations').innerText(), 'Automatic rotations today: 1 of at most 5.');
     assert.ok(await page.getByTestId('policy-rotate-on--radio-input').isChecked());
     assert.equal(await page.getByTestId('policy-every-days').inputValue(), '180');
+    await checkState(page, 'workspace-health-policies');
+    await showTab(page, 'repositories');
     const table = await page.getByTestId('repositories--table').innerText();
     assert.match(table, /acme\/trainer\s+Connected\s+Broken/);
-    assert.match(table, /acme\/evaluator\s+Connected\s+Degraded/);
+    assert.match(table, /acme\/evaluator\s+Connected\s+Needs attention/);
     assert.match(table, /acme\/datasets\s+Not connected\s+\u2014/);
+    await checkState(page, 'workspace-health-repositories');
+    await showTab(page, 'setup');
     assert.match(await page.getByTestId('valohai-lifetime').innerText(), new RegExp(`^Stored 3 days ago \\(.+\\), expires on ${dateIn(206)}, in 206 days\\.$`));
     const bitbucket = page.getByTestId('bitbucket-lifetime');
     assert.equal(await bitbucket.getByRole('heading').innerText(), `The token expires on ${dateIn(12)}, in 12 days`);
@@ -161,7 +173,7 @@ describe('connections that look after themselves: workspace page', () => {
   });
 
   test('saving the policy: the shared limits first, then the server\'s field error on its field, then saved', async () => {
-    const page = await open('workspace-health', { ready: 'policy-section' });
+    const page = await open('workspace-health', { ready: 'policy-section', tab: 'policies' });
     const saves = () => pages.server.invocations.filter((i) => i.functionKey === 'saveHealthPolicy').length;
     const before = saves();
     await page.getByTestId('policy-every-days').fill('10');
@@ -193,7 +205,7 @@ describe('connections that look after themselves: workspace page', () => {
   });
 
   test('a member reads the policy and the paused checks, and can remove nothing', async () => {
-    const page = await open('workspace-member', { ready: 'policy-section' });
+    const page = await open('workspace-member', { ready: 'policy-section', tab: 'policies' });
     assert.equal(await page.getByTestId('policy-save').count(), 0);
     assert.equal(await page.locator('#policy-every-days').count(), 0, 'no form for someone who cannot save it');
     assert.deepEqual(await page.getByTestId('policy-summary').getByRole('listitem').allInnerTexts(), [
@@ -204,16 +216,22 @@ describe('connections that look after themselves: workspace page', () => {
     ]);
     assert.match(await page.getByTestId('automation-paused').innerText(), /Bitbucket refused the stored API token[\s\S]*makes a new Atlassian API token/);
     assert.match(await page.getByTestId('automation-runs').innerText(), /No run is scheduled while it is paused\./);
+    await checkState(page, 'workspace-member-policies');
+    await showTab(page, 'setup');
     assert.equal(await page.getByTestId('valohai-lifetime').getByRole('heading').innerText(), `The token expired on ${dateIn(-4)}, 4 days ago`);
+    await checkState(page, 'workspace-member');
+    await showTab(page, 'audit');
     assert.equal(await page.getByTestId('key-notices-remove-acme/old-features-41').count(), 0, 'what the checks found is for admins');
     assert.match(await page.getByTestId('key-notices-members').innerText(), /shown to workspace admins\. Ask one of them/);
-    await checkState(page, 'workspace-member');
+    await checkState(page, 'workspace-member-audit');
     await page.close();
   });
 
   test('token expiry dates: a past date and one over a year ahead are refused before sending; the lifetime shows once saved', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const before = tokenSaves();
+    await page.getByTestId('valohai-replace').click();
+    await page.getByTestId('bitbucket-replace').click();
     await page.getByTestId('valohai-token').fill('vh-secret-456');
     await page.getByTestId('valohai-expires').fill(dateIn(-1));
     await page.getByTestId('valohai-save').click();
@@ -232,7 +250,7 @@ describe('connections that look after themselves: workspace page', () => {
     await page.getByTestId('bitbucket-save').click();
     await page.getByTestId('bitbucket-saved').waitFor();
     assert.match(await page.getByTestId('bitbucket-lifetime').innerText(), new RegExp(`^Stored just now \\(.+\\), expires on ${dateIn(206)}, in 206 days\\.$`));
-    assert.equal(await page.getByTestId('bitbucket-expires').inputValue(), '', 'the form is ready for the next token');
+    assert.equal(await page.getByTestId('bitbucket-expires').count(), 0, 'saved, the form closes until Replace is pressed again');
     const sent = pages.server.invocations.filter((i) => i.functionKey === 'saveBitbucketToken').at(-1);
     assert.deepEqual(sent?.payload, { email: 'grace@acme.example', token: 'ATATT-secret-2', expiresOn: dateIn(206) });
     await checkState(page, 'workspace-token-lifetime');
@@ -240,15 +258,18 @@ describe('connections that look after themselves: workspace page', () => {
   });
 
   test('keys to look at: a stray key only reported; Remove asks in a dialog that Escape closes, then the row goes', async () => {
-    const page = await open('workspace-health', { ready: 'key-notices' });
+    const page = await open('workspace-health', { ready: 'key-notices', tab: 'audit' });
     const table = page.getByTestId('key-notices-table--table');
     assert.deepEqual(await table.locator('thead th').allTextContents(), ['Repository', 'Key', 'Age', 'Last used', 'Connection', 'Kind', 'What to do']);
     const rows = table.locator('tbody tr');
     assert.equal(await rows.count(), 3);
-    assert.match(await rows.nth(0).innerText(), /acme\/old-features[\s\S]*valohai:acme\/trainer:5b7c0c4e[\s\S]*SHA256:0ldF3atur3s[\s\S]*200 days[\s\S]*40 days ago[\s\S]*acme\/trainer[\s\S]*No longer needed/);
+    // The fingerprint short, on one line, with the whole of it in its title and a Copy button.
+    assert.match(await rows.nth(0).innerText(), /acme\/old-features[\s\S]*valohai:acme\/trainer:5b7c0c4e[\s\S]*SHA256:0ldF\u2026t10n\s+Copy[\s\S]*200 days[\s\S]*40 days ago[\s\S]*acme\/trainer[\s\S]*No longer needed/);
     assert.match(await rows.nth(2).innerText(), /acme\/datasets[\s\S]*400 days[\s\S]*never[\s\S]*none[\s\S]*Not made by a connection[\s\S]*review it on the repository.s access keys page/);
     assert.equal(await rows.nth(2).getByRole('link', { name: 'access keys page' }).getAttribute('href'), accessKeysUrl('acme', 'datasets'));
-    assert.equal(await rows.nth(2).getByRole('button').count(), 0, 'a stray key is never removed from here');
+    // Its only button copies the fingerprint.
+    assert.equal(await rows.nth(2).getByRole('button', { name: /^Remove/ }).count(), 0, 'a stray key is never removed from here');
+    assert.equal(await rows.nth(2).getByRole('button').count(), 1);
     assert.doesNotMatch(await table.innerText(), /\b41\b|\b77\b/, 'no access key ids in the text');
 
     const sentBefore = pages.server.invocations.length;
@@ -279,23 +300,31 @@ describe('connections that look after themselves: workspace page', () => {
 
   for (const scenario of ['workspace-health', 'workspace-member']) {
     test(`${scenario}, dark theme`, async () => {
-      const page = await open(scenario, { theme: 'dark', ready: 'policy-section' });
+      const page = await open(scenario, { theme: 'dark', ready: 'valohai-section' });
       await checkState(page, `${scenario}-dark`);
+      for (const tab of ['repositories', 'audit', 'policies'] as const) {
+        await showTab(page, tab);
+        await checkState(page, `${scenario}-${tab}-dark`);
+      }
       await page.close();
     });
   }
 
   test('field errors, the removal question and its outcome, dark theme', async () => {
-    const page = await open('workspace-health', { theme: 'dark', ready: 'policy-section' });
+    const page = await open('workspace-health', { theme: 'dark', ready: 'valohai-section' });
+    await page.getByTestId('valohai-replace').click();
     await page.getByTestId('valohai-token').fill('vh-secret-789');
     await page.getByTestId('valohai-expires').fill(dateIn(-1));
     await page.getByTestId('valohai-save').click();
     await page.getByTestId('valohai-expires-error').waitFor();
+    await checkState(page, 'workspace-field-errors-token-dark');
+    await showTab(page, 'policies');
     await page.getByTestId('policy-every-days').fill('60');
     await page.getByTestId('policy-save').click();
     await page.getByTestId('policy-every-days-error').filter({ hasText: 'longer than the unused-key age' }).waitFor();
     await checkState(page, 'workspace-field-errors-health-dark');
 
+    await showTab(page, 'audit');
     await page.getByTestId('key-notices-remove-acme/old-features-41').click();
     await page.getByRole('dialog').waitFor();
     await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'key-notices-confirm-cancel');
@@ -319,7 +348,7 @@ describe('the fleet: workspace page', () => {
   const rowTexts = (page: Page) => rowsOf(page).allInnerTexts();
 
   test('repositories: pages of 25, search by name or project, filters, and choosing rows', async () => {
-    const page = await open('workspace-fleet', { ready: 'repositories-section' });
+    const page = await open('workspace-fleet', { ready: 'repositories-section', tab: 'repositories' });
     assert.equal(repos.length, 60);
     assert.equal(await rowsOf(page).count(), 25);
     assert.equal(await page.getByTestId('repositories-pages-where').innerText(), '1\u201325 of 60 repositories, page 1 of 3');
@@ -368,7 +397,7 @@ describe('the fleet: workspace page', () => {
     await choose(page, 'repo-filter', 'Unhealthy (degraded, broken or paused)');
     const unhealthy = await rowTexts(page);
     assert.equal(unhealthy.length, repos.filter((r) => r.health && r.health !== 'healthy').length);
-    assert.ok(unhealthy.every((t) => /\s(Degraded|Broken|Paused)\s/.test(t)), unhealthy.join('\n'));
+    assert.ok(unhealthy.every((t) => /\s(Needs attention|Broken|Paused)\s/.test(t)), unhealthy.join('\n'));
 
     await choose(page, 'repo-filter', 'Key older than a number of days');
     assert.equal(await page.getByTestId('repo-filter-days').inputValue(), '180');
@@ -395,7 +424,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('bulk rotate: the plan in a dialog, live progress, one repository failing with its error, and the summary', async () => {
-    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
     for (const name of ['acme/fleet-001', 'acme/fleet-002', 'acme/datasets']) await page.getByTestId(`repo-select-${name}`).check();
     await page.getByTestId('batch-plan-selected').click();
@@ -454,7 +483,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('bulk connect: the plan names each repository the key goes on, submodules included, and the key type', async () => {
-    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     for (const name of ['acme/fleet-003', 'acme/fleet-006']) await page.getByTestId(`repo-select-${name}`).check();
     await choose(page, 'batch-action', 'Connect to Valohai');
     await page.getByTestId('batch-plan-selected').click();
@@ -470,7 +499,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('bulk disconnect wants the workspace slug typed; Escape closes the plan and nothing starts', async () => {
-    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
     await page.getByTestId('batch-plan-selected').click();
     assert.equal(await page.getByTestId('batch-choose-error').innerText(), 'Choose repositories in the table above first.');
@@ -498,7 +527,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('bulk connect to new projects offers the owners the Valohai token can use, and sends the one chosen', async () => {
-    const page = await open('workspace-fleet', { ready: 'batch-section' });
+    const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
     await page.getByTestId('repo-select-acme/fleet-001').check();
     await choose(page, 'batch-action', 'Connect to Valohai');
@@ -516,9 +545,10 @@ describe('the fleet: workspace page', () => {
   });
 
   test('a member is told who sees the repositories (never an empty list), with nothing to act on them with', async () => {
-    const page = await open('workspace-member', { ready: 'repositories-section' });
+    const page = await open('workspace-member', { ready: 'repositories-section', tab: 'repositories' });
     assert.match(await page.getByTestId('repositories-members').innerText(), /listed for workspace admins: ask one of them/);
     assert.equal(await page.getByText('No repositories in this workspace yet').count(), 0);
+    await showTab(page, 'audit');
     assert.equal(await page.getByText('No key needs looking at').count(), 0);
     assert.equal(await page.getByTestId('batch-section').count(), 0);
     assert.equal(await page.getByTestId('audit-section').count(), 0);
@@ -528,7 +558,7 @@ describe('the fleet: workspace page', () => {
   });
 
   test('audit: running, waiting for the budget with when it resumes, done; findings, keys by finding, exports', async () => {
-    const page = await open('workspace-audit', { ready: 'audit-section' });
+    const page = await open('workspace-audit', { ready: 'audit-section', tab: 'audit' });
     const sent = pages.server.invocations.length;
     assert.equal(await page.getByTestId('audit-none').innerText(), 'No audit has been run in this workspace yet.');
     await page.getByTestId('audit-start').click();
@@ -559,7 +589,7 @@ describe('the fleet: workspace page', () => {
     assert.equal(await page.getByTestId('audit-pages-where').innerText(), '1\u201325 of 30 keys, page 1 of 2');
     const first = auditKeys[0];
     assert.ok(first);
-    assert.match(await table.locator('tbody tr').nth(0).innerText(), new RegExp(`^${first.repository}\\s+${first.label.replace(/[[\]]/g, '\\$&')}\\s+ssh-ed25519, 256 bits\\s+${first.fingerprint}\\s+today\\s+`));
+    assert.match(await table.locator('tbody tr').nth(0).innerText(), new RegExp(`^${first.repository}\\s+${first.label.replace(/[[\]]/g, '\\$&')}\\s+ssh-ed25519, 256 bits\\s+${escape(shortFingerprint(first.fingerprint))}\\s+Copy\\s+today\\s+`));
     assert.match(await table.locator('tbody tr').nth(0).innerText(), new RegExp(`vision-fleet-001 of acme/fleet-001|${first.connection?.projectName} of ${first.connection?.repository}`));
     const shownText = await table.innerText();
     assert.doesNotMatch(shownText, /5b7c0c4e/, 'no project ids in the text');
@@ -587,13 +617,13 @@ describe('the fleet: workspace page', () => {
   });
 
   test('the fleet in the dark theme: table, plan and audit', async () => {
-    const page = await open('workspace-audit', { theme: 'dark', ready: 'audit-section' });
+    const page = await open('workspace-audit', { theme: 'dark', ready: 'audit-section', tab: 'audit' });
     await page.getByTestId('audit-start').click();
     await page.getByTestId('audit-keys--table').waitFor({ timeout: 20_000 });
     await checkState(page, 'workspace-audit-done-dark');
     await page.close();
 
-    const fleet = await open('workspace-fleet', { theme: 'dark', ready: 'batch-section' });
+    const fleet = await open('workspace-fleet', { theme: 'dark', ready: 'batch-section', tab: 'repositories' });
     await fleet.getByTestId('repo-select-shown').check();
     await checkState(fleet, 'workspace-fleet-table-dark');
     await fleet.getByTestId('batch-plan-selected').click();

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessKeysUrl } from '../../src/forge/contract';
 import { connection, orphanKeyWarnings, rotatedConnection, rotateLeftover } from './fixtures';
-import { checkState, open, tabOrder, tokenSaves, usePages } from './page-suite';
+import { checkState, open, showTab, tabOrder, tokenSaves, usePages } from './page-suite';
 
 const pages = usePages();
 
@@ -21,12 +21,20 @@ describe('workspace settings page', () => {
       assert.ok(scopes.includes(scope), `the page lists the scope ${scope}`);
     }
     assert.equal(await page.getByTestId('atlassian-token-link').getAttribute('href'), 'https://id.atlassian.com/manage-profile/security/api-tokens');
+    // Both tokens are stored: their forms open with Replace.
+    assert.equal(await page.getByTestId('valohai-token').count(), 0, 'no form under a stored token until Replace');
+    await page.getByTestId('valohai-replace').click();
+    await page.getByTestId('bitbucket-replace').click();
     assert.equal(await page.getByTestId('valohai-token-link').getAttribute('href'), 'https://app.valohai.com/auth/tokens/');
     for (const id of ['valohai-token', 'bitbucket-token']) {
       const field = page.getByTestId(id);
       assert.equal(await field.getAttribute('type'), 'password');
       assert.equal(await field.inputValue(), '', `${id} is never prefilled`);
     }
+    await checkState(page, 'workspace-setup');
+    // The repositories have a tab of their own.
+    await showTab(page, 'repositories');
+    assert.equal(await page.getByTestId('valohai-section').isVisible(), false, 'one tab at a time');
     const table = await page.getByTestId('repositories--table').innerText();
     assert.match(table, /acme\/trainer[\s\S]*Connected/);
     assert.match(table, /acme\/datasets[\s\S]*Not connected/);
@@ -36,13 +44,17 @@ describe('workspace settings page', () => {
 
   test('stores a Valohai token and a Bitbucket token, then clears the token fields', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
+    // A stored token reads Stored, Replace, Remove: its form opens with Replace.
+    assert.equal(await page.getByTestId('valohai-token').count(), 0, 'the form is closed under a stored token');
+    await page.getByTestId('valohai-replace').click();
     await page.getByTestId('valohai-token').fill('vh-secret-123');
     await page.getByTestId('valohai-save').click();
     await page.getByTestId('valohai-saved').waitFor();
     assert.match(await page.getByTestId('valohai-saved').innerText(), /grace/);
-    assert.equal(await page.getByTestId('valohai-token').inputValue(), '');
+    assert.equal(await page.getByTestId('valohai-token').count(), 0, 'saved, the form closes and the secret goes with it');
     assert.match(await page.getByTestId('valohai-owner').innerText(), /grace/);
 
+    await page.getByTestId('bitbucket-replace').click();
     await page.getByTestId('bitbucket-email').fill('grace@acme.example');
     await page.getByTestId('bitbucket-token').fill('ATATT-secret');
     await page.getByTestId('bitbucket-token').press('Enter');
@@ -59,6 +71,7 @@ describe('workspace settings page', () => {
 
   test('a token that does less than the stored one is asked about, and the stored one stays unless Replace anyway', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
+    await page.getByTestId('bitbucket-replace').click();
     await page.getByTestId('bitbucket-email').fill('grace@acme.example');
     await page.getByTestId('bitbucket-token').fill('ATATT-fewer-scopes');
     await page.getByTestId('bitbucket-save').click();
@@ -95,6 +108,7 @@ describe('workspace settings page', () => {
   test('a refused token shows what happened and the fix; empty fields are caught before sending', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const before = tokenSaves();
+    await page.getByTestId('valohai-replace').click();
     await page.getByTestId('valohai-save').click();
     await page.getByTestId('valohai-token-error').waitFor();
     assert.equal(tokenSaves(), before, 'nothing sent without a token');
@@ -112,6 +126,8 @@ describe('workspace settings page', () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     // The shared rules catch these before anything is sent.
     const before = tokenSaves();
+    await page.getByTestId('valohai-replace').click();
+    await page.getByTestId('bitbucket-replace').click();
     await page.getByTestId('valohai-token').fill('abc def');
     await page.getByTestId('valohai-save').click();
     assert.equal(await page.getByTestId('valohai-token-error').innerText(), 'The token must not contain spaces.');
@@ -141,8 +157,14 @@ describe('workspace settings page', () => {
 
   test('keyboard reaches each field and save button in reading order', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
-    const wanted = ['valohai-host', 'valohai-token', 'valohai-save', 'bitbucket-email', 'bitbucket-token', 'bitbucket-save'];
+    const stored = ['valohai-replace', 'valohai-clear', 'bitbucket-replace', 'bitbucket-clear'];
+    assert.deepEqual(await tabOrder(page, stored), stored);
+    await page.getByTestId('valohai-replace').click();
+    await page.getByTestId('bitbucket-replace').click();
+    const wanted = ['valohai-host', 'valohai-token', 'valohai-save', 'valohai-replace-cancel', 'bitbucket-email', 'bitbucket-token', 'bitbucket-save'];
     assert.deepEqual(await tabOrder(page, wanted), wanted);
+    await page.getByTestId('valohai-replace-cancel').click();
+    assert.equal(await page.getByTestId('valohai-token').count(), 0, 'Cancel closes the form');
     await page.close();
   });
 
@@ -227,8 +249,10 @@ describe('repository settings page', () => {
   test('connected: key, age warning, sync, repositories holding the key, and the actions', async () => {
     const page = await open('repo-connected', { ready: 'connected-view' });
     assert.match(await page.getByTestId('fact-fingerprint').innerText(), /RSA SHA256:Yb0mJ9m2/);
-    assert.match(await page.getByTestId('fact-key-age').innerText(), /200 days[\s\S]*Rotate soon/);
-    assert.match(await page.getByTestId('key-age-message').innerText(), /over 180 days/);
+    // The age is a fact; the advice to rotate is the one message above, and the header's verdict.
+    assert.equal((await page.getByTestId('fact-key-age').innerText()).trim(), '200 days');
+    assert.match(await page.getByTestId('key-age-message').innerText(), /over 180 days[\s\S]*Rotate it/);
+    assert.equal(await page.getByTestId('connection-verdict').getAttribute('data-verdict'), 'attention');
     assert.match(await page.getByTestId('sync-state').innerText(), /In sync/i);
     assert.match(await page.getByTestId('fact-push-fetch').innerText(), /2 new commits/);
     const keys = await page.getByTestId('access-keys--table').innerText();
@@ -258,7 +282,8 @@ describe('repository settings page', () => {
   test('connected with a year-old key and a failed push fetch: alert and the errors', async () => {
     const page = await open('repo-connected-old-key', { ready: 'connected-view' });
     assert.match(await page.getByTestId('key-age-message').innerText(), /over 365 days/);
-    assert.match(await page.getByTestId('fact-key-age').innerText(), /Rotate now/);
+    assert.equal((await page.getByTestId('fact-key-age').innerText()).trim(), '400 days');
+    assert.equal(await page.getByTestId('connection-verdict-label').innerText(), 'Needs attention');
     assert.match(await page.getByTestId('sync-state').innerText(), /Not in sync/i);
     assert.match(await page.getByTestId('push-fetch-errors').innerText(), /Permission denied \(publickey\)/);
     assert.match(await page.getByTestId('warning-not-fetched').innerText(), /head commit/);
@@ -395,6 +420,7 @@ test('every payload the pages sent was accepted by the contract validators', () 
 describe("the token's hour spent", () => {
   test('the workspace page says so once, with the time, and the token form still saves', async () => {
     const page = await open('workspace-hour-spent', { ready: 'valohai-section' });
+    await page.getByTestId('bitbucket-replace').click();
     assert.match(await page.getByTestId('token-hour').innerText(), /sent 1000 of the about 1000 requests Bitbucket allows Ada Lovelace/);
     assert.match(await page.getByTestId('token-hour-spent').innerText(), /start again at about 14:05 UTC/);
     await page.getByTestId('bitbucket-email').fill('grace@acme.example');

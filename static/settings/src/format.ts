@@ -54,3 +54,11 @@ export function daysFromToday(days: number): string {
   if (days === -1) return 'yesterday';
   return days > 0 ? `in ${plural(days, 'day')}` : `${plural(-days, 'day')} ago`;
 }
+
+/** A key's fingerprint as a table has room for it: its kind, the first and last four characters. */
+export function shortFingerprint(fingerprint: string): string {
+  const colon = fingerprint.indexOf(':');
+  const kind = colon >= 0 ? fingerprint.slice(0, colon + 1) : '';
+  const body = fingerprint.slice(kind.length);
+  return body.length <= 12 ? fingerprint : `${kind}${body.slice(0, 4)}\u2026${body.slice(-4)}`;
+}

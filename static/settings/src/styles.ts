@@ -1,13 +1,14 @@
 import { xcss } from '@atlaskit/primitives';
 
-/** A bordered panel on the page surface, like Bitbucket's own settings sections. */
+/**
+ * A section of a settings page as Bitbucket draws its own: flat on the page, a rule above its heading
+ * to part it from the one before, no border box, no shadow, no surface of its own.
+ */
 export const sectionStyles = xcss({
-  padding: 'space.300',
-  borderRadius: 'radius.medium',
-  borderWidth: 'border.width',
-  borderStyle: 'solid',
-  borderColor: 'color.border',
-  backgroundColor: 'elevation.surface',
+  paddingBlockStart: 'space.300',
+  borderBlockStartWidth: 'border.width',
+  borderBlockStartStyle: 'solid',
+  borderBlockStartColor: 'color.border',
 });
 
 export const pageStyles = xcss({ maxWidth: '960px' });

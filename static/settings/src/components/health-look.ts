@@ -7,7 +7,7 @@ import type { ConnectionHealth, HealthTrigger } from '../../../../src/forge/cont
  */
 export const healthLook: Record<ConnectionHealth, { label: string; appearance: ThemeAppearance }> = {
   healthy: { label: 'Healthy', appearance: 'success' },
-  degraded: { label: 'Degraded', appearance: 'moved' },
+  degraded: { label: 'Needs attention', appearance: 'moved' },
   broken: { label: 'Broken', appearance: 'removed' },
   paused: { label: 'Paused', appearance: 'default' },
 };

@@ -11,9 +11,8 @@ import { ExternalLink } from './link';
 import { ProblemMessage } from './problem-message';
 import { SettingsTable } from './settings-table';
 import { StatusRegion } from './status-region';
+import { Fingerprint } from './fingerprint';
 
-// A fingerprint is one long word: let it break anywhere rather than push the table wider than the page.
-const fingerprintStyles = xcss({ overflowWrap: 'anywhere', wordBreak: 'break-all' });
 const statusShown = xcss({ marginBlockStart: 'space.200' });
 
 const kindLook: Record<KeyNotice['kind'], { label: string; appearance: ThemeAppearance }> = {
@@ -101,9 +100,7 @@ export function KeyNoticeTable({
         content: (
           <Stack space="space.050">
             <Text>{n.label}</Text>
-            <Box xcss={fingerprintStyles}>
-              <code>{n.fingerprint}</code>
-            </Box>
+            <Fingerprint value={n.fingerprint} />
           </Stack>
         ),
       },

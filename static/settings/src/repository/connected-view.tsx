@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { createPortal } from 'react-dom';
 import Button from '@atlaskit/button/new';
 import { SettingsTable, type Columns } from '../components/settings-table';
 import Heading from '@atlaskit/heading';
@@ -19,8 +20,7 @@ import { call } from '../api';
 import { ConfirmDialog } from '../components/confirm-dialog';
 import { ExternalLink, ProductLink } from '../components/link';
 import { ProblemMessage } from '../components/problem-message';
-import { formatDateTime, plural } from '../format';
-import { KeyAge } from '../components/key-age';
+import { formatDateTime, keyAge, plural } from '../format';
 import { HealthCard } from './health-card';
 import { CommitLink } from './commit-link';
 import { sameWarning, WarningList } from './warning-list';
@@ -47,13 +47,17 @@ const keyLook: Record<AccessKeyStatus['state'], { label: string; appearance: The
   unchecked: { label: 'Not checked', appearance: 'default' },
 };
 
-const syncLook: Record<SyncState['state'], { label: string; appearance: ThemeAppearance }> = {
-  'in-sync': { label: 'In sync', appearance: 'success' },
-  behind: { label: 'Not in sync', appearance: 'moved' },
-  failing: { label: 'Valohai cannot fetch', appearance: 'removed' },
-  moved: { label: 'Project moved', appearance: 'removed' },
-  unknown: { label: 'Not verified', appearance: 'default' },
+// Said in words among the facts: the connection's one verdict is in the page header.
+const syncLook: Record<SyncState['state'], { label: string }> = {
+  'in-sync': { label: 'In sync' },
+  behind: { label: 'Not in sync' },
+  failing: { label: 'Valohai cannot fetch' },
+  moved: { label: 'Project moved' },
+  unknown: { label: 'Not verified' },
 };
+
+/** The key's age is said once, in the message at the top: not again as a warning or a finding. */
+const KEY_AGE_CODES = new Set<string>(['key-age-warning', 'key-age-alert']);
 
 const ACCESS_KEY_COLUMNS: Columns = [
   { key: 'repo', content: 'Repository', width: 50 },
@@ -119,6 +123,7 @@ export function ConnectedView({
   readOnly,
   start,
   setup,
+  actionsSlot,
 }: {
   connection: ConnectionStatus;
   /** `workspace/slug`, for links to its commits. */
@@ -128,6 +133,8 @@ export function ConnectedView({
   readOnly: boolean;
   start: StartAction;
   setup: RepositoryPage['setup'];
+  /** Where the page header keeps its actions: the buttons go there, seen without scrolling. */
+  actionsSlot?: HTMLElement | null;
 }) {
   const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState<'verify' | 'rotate' | 'disconnect' | null>(null);
@@ -174,6 +181,29 @@ export function ConnectedView({
     ],
   }));
 
+  // The page's actions, in the page header; red is kept for the dialog's button that confirms.
+  const actions = (
+    <Box testId="page-actions">
+      <Inline space="space.100">
+        {!connection.movedAway && setup.valohai && (
+          <>
+            <Button onClick={() => void run('verify')} isDisabled={readOnly || busy !== null} isLoading={busy === 'verify'} testId="verify-button">
+              Verify now
+            </Button>
+            {setup.bitbucket && (
+              <Button onClick={() => void run('rotate')} isDisabled={readOnly || busy !== null} isLoading={busy === 'rotate'} testId="rotate-button">
+                {askingKey ? 'Rotate with this key' : 'Rotate key'}
+              </Button>
+            )}
+          </>
+        )}
+        <Button appearance="default" onClick={() => setConfirming(true)} isDisabled={readOnly || busy !== null} testId="disconnect-button">
+          Disconnect
+        </Button>
+      </Inline>
+    </Box>
+  );
+
   return (
     <Stack space="space.300" testId="connected-view">
       {level !== 'ok' && (
@@ -207,20 +237,9 @@ export function ConnectedView({
 
       <Box as="section" xcss={sectionStyles} aria-labelledby="connection-heading">
         <Stack space="space.200">
-          <Inline space="space.100" alignBlock="center">
-            <Heading size="medium" as="h2" id="connection-heading">
-              Connected
-            </Heading>
-            {connection.movedAway ? (
-              <Lozenge appearance="removed" testId="sync-state">
-                Project moved to {connection.movedAway.fetches}
-              </Lozenge>
-            ) : (
-              <Lozenge appearance={syncLook[connection.sync.state].appearance} testId="sync-state">
-                {syncLook[connection.sync.state].label}
-              </Lozenge>
-            )}
-          </Inline>
+          <Heading size="medium" as="h2" id="connection-heading">
+            Connection
+          </Heading>
           <Box as="dl" xcss={factsStyles}>
               <Fact term="Valohai project" testId="fact-project">
                 {connection.project.url ? <ExternalLink href={connection.project.url}>{connection.project.name}</ExternalLink> : connection.project.name}
@@ -233,7 +252,10 @@ export function ConnectedView({
                 <span data-testid="key-source">{fromValohai ? '(made in Valohai; the app never held its private key)' : '(made by the app)'}</span>
               </Fact>
               <Fact term="Key age" testId="fact-key-age">
-                <KeyAge days={connection.keyAgeDays} />
+                {keyAge(connection.keyAgeDays)}
+              </Fact>
+              <Fact term="Valohai and Bitbucket" testId="sync-state">
+                {connection.movedAway ? `Project moved to ${connection.movedAway.fetches}` : syncLook[connection.sync.state].label}
               </Fact>
               <Fact term={`Valohai's last fetch of ${connection.ref}`} testId="fact-valohai-commit">
                 <CommitLink repository={repository} sha={connection.valohaiCommit?.identifier} />
@@ -263,13 +285,16 @@ export function ConnectedView({
               </ul>
             </SectionMessage>
           )}
-          <WarningList warnings={connection.warnings.filter((w) => !shownWarnings.some((s) => sameWarning(s, w)))} testId="connection-warnings" />
+          <WarningList
+            warnings={connection.warnings.filter((w) => !shownWarnings.some((s) => sameWarning(s, w)) && !(level !== 'ok' && KEY_AGE_CODES.has(w.code)))}
+            testId="connection-warnings"
+          />
         </Stack>
       </Box>
 
       <HealthCard
         health={connection.health}
-        keyAgeDays={connection.keyAgeDays}
+        keyAgeShown={level !== 'ok'}
         readOnly={readOnly}
         setup={setup}
         {...(setup.bitbucket && !connection.movedAway && busy === null ? { onRotate: () => void run('rotate') } : {})}
@@ -341,23 +366,7 @@ export function ConnectedView({
           </Stack>
         </Box>
       )}
-      <Inline space="space.100">
-        {!connection.movedAway && setup.valohai && (
-          <>
-            <Button onClick={() => void run('verify')} isDisabled={readOnly || busy !== null} isLoading={busy === 'verify'} testId="verify-button">
-              Verify now
-            </Button>
-            {setup.bitbucket && (
-              <Button onClick={() => void run('rotate')} isDisabled={readOnly || busy !== null} isLoading={busy === 'rotate'} testId="rotate-button">
-                {askingKey ? 'Rotate with this key' : 'Rotate key'}
-              </Button>
-            )}
-          </>
-        )}
-        <Button appearance="danger" onClick={() => setConfirming(true)} isDisabled={readOnly || busy !== null} testId="disconnect-button">
-          Disconnect
-        </Button>
-      </Inline>
+      {actionsSlot ? createPortal(actions, actionsSlot) : actions}
       <ConfirmDialog
         open={confirming}
         title="Disconnect this repository from Valohai?"

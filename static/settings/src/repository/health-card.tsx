@@ -14,7 +14,6 @@ import {
 } from '../../../../src/forge/contract';
 import { healthLook, triggerWords } from '../components/health-look';
 import { HealthTimeline } from './health-timeline';
-import { KeyAge } from '../components/key-age';
 import { KeyNoticeTable } from '../components/key-notices';
 import { ExternalLink, ProductLink } from '../components/link';
 import { LinkedText } from '../components/linked-text';
@@ -52,8 +51,9 @@ function repositoryKeysLink(fullName: string): string | null {
 }
 
 /** Findings the card shows in a section of their own are not repeated in the list. */
-function listedFindings(health: HealthView): HealthFinding[] {
+function listedFindings(health: HealthView, keyAgeShown: boolean): HealthFinding[] {
   const elsewhere = new Set<HealthFindingCode>();
+  if (keyAgeShown) ['key-age-warning', 'key-age-alert'].forEach((c) => elsewhere.add(c as HealthFindingCode));
   if (health.needsAdmin.length) elsewhere.add('needs-admin');
   if (health.keyNotices.length) ['unused-key', 'unneeded-key', 'stray-key'].forEach((c) => elsewhere.add(c as HealthFindingCode));
   if (health.paused) ['token-refused', 'token-expiring'].forEach((c) => elsewhere.add(c as HealthFindingCode));
@@ -158,41 +158,31 @@ function Repaired({ changes }: { changes: HealthChange[] }) {
  */
 export function HealthCard({
   health,
-  keyAgeDays,
+  keyAgeShown,
   readOnly,
   setup,
   onRotate,
 }: {
   health: HealthView;
-  keyAgeDays: number;
+  /** The page already says the key is old (at its top): the check's finding of it is not repeated. */
+  keyAgeShown: boolean;
   readOnly: boolean;
   setup: RepositoryPage['setup'];
   /** Starts the page's Rotate: the ordinary, authorised way to give the key to a new submodule. */
   onRotate?: () => void;
 }) {
   const latest = health.latest;
-  const verdict = health.paused ? 'paused' : (latest?.health ?? null);
   return (
     <Box as="section" xcss={sectionStyles} aria-labelledby="health-heading" testId="health-card">
       <Stack space="space.200">
-        <Inline space="space.100" alignBlock="center">
-          <Heading size="medium" as="h2" id="health-heading">
-            Health
-          </Heading>
-          {verdict ? (
-            <Lozenge appearance={healthLook[verdict].appearance} testId="health-verdict">
-              {healthLook[verdict].label}
-            </Lozenge>
-          ) : (
-            <Lozenge testId="health-verdict">Not checked yet</Lozenge>
-          )}
-        </Inline>
+        <Heading size="medium" as="h2" id="health-heading">
+          Health
+        </Heading>
         {health.paused && (
           <SectionMessage appearance="warning" title="Automatic checks and repairs are paused" testId="health-paused">
             <Stack space="space.100">
-              <Text as="p">
-                <LinkedText text={health.paused.reason} /> The connection itself is as it was: Valohai keeps fetching with its key.
-              </Text>
+              {/* Why it is paused is said once, beside the verdict in the page header. */}
+              <Text as="p">The connection itself is as it was: Valohai keeps fetching with its key.</Text>
               <Text as="p">
                 <LinkedText text={health.paused.fix} />
               </Text>
@@ -232,14 +222,8 @@ export function HealthCard({
             </Text>
           )}
         </Stack>
-        <Inline space="space.100" alignBlock="center" testId="health-key-age">
-          <Text weight="medium" color="color.text.subtle">
-            Key age
-          </Text>
-          <KeyAge days={keyAgeDays} />
-        </Inline>
         <HealthTimeline history={health.history} testId="health-timeline" />
-        <Findings findings={listedFindings(health)} />
+        <Findings findings={listedFindings(health, keyAgeShown)} />
         <NeedsAdmin needs={health.needsAdmin} {...(onRotate && !readOnly ? { onRotate } : {})} />
         <Repaired changes={health.recentChanges} />
         {health.keyNotices.length > 0 && (

@@ -1,5 +1,5 @@
 import { useRef, useState, type KeyboardEvent } from 'react';
-import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
+import { Box, Stack, Text, xcss } from '@atlaskit/primitives';
 import type { ConnectionHealth, HealthView } from '../../../../src/forge/contract';
 import { formatDateTime, keyAge, plural } from '../format';
 import { healthLook, triggerWords } from '../components/health-look';
@@ -17,6 +17,29 @@ const itemStyles = xcss({
 });
 
 const markStyles = xcss({ width: '12px', borderRadius: 'radius.small' });
+
+/** The marks and the axis under them share one width: the axis spans exactly the checks it dates. */
+const chartStyles = xcss({ display: 'inline-flex', flexDirection: 'column', gap: 'space.050' });
+const axisStyles = xcss({
+  display: 'flex',
+  justifyContent: 'space-between',
+  gap: 'space.100',
+  paddingBlockStart: 'space.050',
+  borderBlockStartWidth: 'border.width',
+  borderBlockStartStyle: 'solid',
+  borderBlockStartColor: 'color.border',
+});
+
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+
+/** The days the axis names: the oldest check, the newest, and the one halfway when there is room. */
+function axisDays(history: Point[]): { at: string; label: string }[] {
+  const picks = history.length >= 12 ? [0, Math.floor((history.length - 1) / 2), history.length - 1] : [0, history.length - 1];
+  const days = [...new Set(picks)].map((i) => history[i]).filter((p): p is Point => Boolean(p));
+  const labels = days.map((p) => ({ at: p.at, label: dayFormat.format(new Date(p.at)) }));
+  // One check, or all on one day: the day once.
+  return labels.filter((l, i) => labels.findIndex((m) => m.label === l.label) === i);
+}
 
 // Colour is backed by height (a worse check stands lower), so the marks read without telling colours apart.
 const verdictStyles: Record<ConnectionHealth, ReturnType<typeof xcss>> = {
@@ -41,11 +64,13 @@ function sentence(point: Point): string {
   return `${formatDateTime(point.at)}: ${healthLook[point.health].label}, by ${triggerWords[point.trigger]}, ${age}`;
 }
 
+const countWords: Record<ConnectionHealth, string> = { healthy: 'healthy', degraded: 'needing attention', broken: 'broken', paused: 'paused' };
+
 function summary(history: Point[]): string {
   const counts = (['healthy', 'degraded', 'broken', 'paused'] as const)
     .map((h) => [h, history.filter((p) => p.health === h).length] as const)
     .filter(([, n]) => n > 0)
-    .map(([h, n]) => `${n} ${healthLook[h].label.toLowerCase()}`);
+    .map(([h, n]) => `${n} ${countWords[h]}`);
   return `The last ${plural(history.length, 'check')}, oldest first: ${counts.join(', ')}`;
 }
 
@@ -75,7 +100,7 @@ export function HealthTimeline({ history, testId }: { history: Point[]; testId: 
 
   return (
     <Stack space="space.100" testId={testId}>
-      <Inline space="space.200" alignBlock="end" shouldWrap>
+      <Box xcss={chartStyles}>
         <Box as="ol" xcss={listStyles} aria-label={summary(history)} onKeyDown={onKeyDown} testId={`${testId}-marks`}>
           {history.map((point, i) => (
             <Box
@@ -98,7 +123,15 @@ export function HealthTimeline({ history, testId }: { history: Point[]; testId: 
             </Box>
           ))}
         </Box>
-      </Inline>
+        {/* The dates are in each mark's own words for screen readers: the axis is for the eye. */}
+        <Box xcss={axisStyles} aria-hidden="true" testId={`${testId}-axis`}>
+          {axisDays(history).map((d) => (
+            <Text key={d.at} size="small" color="color.text.subtle">
+              <time dateTime={d.at}>{d.label}</time>
+            </Text>
+          ))}
+        </Box>
+      </Box>
       <Text as="p" color="color.text.subtle" testId={`${testId}-detail`}>
         <span aria-hidden="true">{sentence(shown)}</span>
       </Text>

@@ -1,4 +1,4 @@
-import { useId } from 'react';
+import { useId, type ReactNode } from 'react';
 import Heading from '@atlaskit/heading';
 import { Box, Stack, Text, xcss } from '@atlaskit/primitives';
 import SectionMessage, { type Appearance } from '@atlaskit/section-message';
@@ -102,7 +102,7 @@ function doneSummary(job: JobView, handWork: number): string {
  * A done job with only follow-ups stays a success; one that leaves work to do by hand says so, and a key
  * made to be added by hand is a next step, not a success.
  */
-export function JobOutcome({ job }: { job: JobView }) {
+export function JobOutcome({ job, children }: { job: JobView; /** The job's steps, folded at the message's foot. */ children?: ReactNode }) {
   const baseId = useId();
   const status = job.status;
   if (status === 'queued' || status === 'running') return null;
@@ -149,6 +149,7 @@ export function JobOutcome({ job }: { job: JobView }) {
         )}
         {warnings.length > 0 && <ThingsToCheck warnings={warnings} id={`${baseId}-warnings`} />}
         {leftovers.length > 0 && <Leftovers leftovers={leftovers} id={`${baseId}-leftovers`} />}
+        {children}
       </Stack>
     </SectionMessage>
   );

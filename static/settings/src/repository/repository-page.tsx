@@ -16,6 +16,7 @@ import { LoadBoundary } from '../components/load-boundary';
 import { PageFrame } from '../components/page-frame';
 import type { ActiveJob, StartAction } from './start-action';
 import { LeftByHand } from './left-by-hand';
+import { ConnectionVerdict } from './connection-verdict';
 
 // The page shows one of these at a time, as its data says: each is fetched only when it is shown, so
 // a connected repository's page never loads the connect form's project picker, nor the other way round.
@@ -94,8 +95,9 @@ function NotSetUpView({ page }: { page: PageData }) {
 }
 
 /** A stored token near its expiry date, or refused: said on every state of the page, since every action needs it. */
-function TokenNotices({ setup }: { setup: PageData['setup'] }) {
-  const notices = setup.tokenNotices ?? [];
+function TokenNotices({ setup, saidElsewhere }: { setup: PageData['setup']; saidElsewhere?: string | undefined }) {
+  // A refused token that pauses the connection's checks is the pause's reason, said beside the verdict.
+  const notices = (setup.tokenNotices ?? []).filter((n) => n.message !== saidElsewhere);
   if (notices.length === 0) return null;
   return (
     <Stack space="space.100" testId="token-notices">
@@ -161,6 +163,9 @@ export function RepositoryPage() {
   );
 
   const readOnly = page ? !page.canAdminister : true;
+  // The header's action area: the connected view puts its buttons there.
+  const [actionsSlot, setActionsSlot] = useState<HTMLDivElement | null>(null);
+  const connection = page?.state === 'connected' && !active ? page.connection : undefined;
   return (
     <PageFrame
       intro={
@@ -170,12 +175,14 @@ export function RepositoryPage() {
           </Text>
         )
       }
+      verdict={connection && <ConnectionVerdict connection={connection} />}
+      actions={<div ref={setActionsSlot} />}
       error={loadError}
       onRetry={() => void load()}
       loading={!page}
       loadingLabel="Loading repository settings"
     >
-      {page && <TokenNotices setup={page.setup} />}
+      {page && <TokenNotices setup={page.setup} saidElsewhere={connection?.health.paused?.reason} />}
       {page?.leftByHand && !active && !finished && <LeftByHand left={page.leftByHand} readOnly={readOnly} onDismissed={() => void load()} />}
       {page && readOnly && page.state !== 'not-set-up' && (
         <SectionMessage appearance="information" title="Only repository admins can change this connection" testId="read-only">
@@ -184,11 +191,10 @@ export function RepositoryPage() {
       )}
       {finished && !active && (
         <FocusHere label={`${jobTitles[finished.job.kind]}: finished`} take={finished.started} testId="finished-view">
-          <Stack space="space.200">
-            <JobOutcome job={finished.job} />
-            {/* The steps stay on screen with the result: what was done, and where it stopped. */}
-            <JobProgress job={finished.job} kind={finished.job.kind} />
-          </Stack>
+          {/* One message for the result, the steps folded in it: what was done, and where it stopped. */}
+          <JobOutcome job={finished.job}>
+            <JobProgress job={finished.job} kind={finished.job.kind} folded />
+          </JobOutcome>
         </FocusHere>
       )}
       {active && <RunningView key={active.jobId} active={active} onFinished={onFinished} />}
@@ -211,6 +217,7 @@ export function RepositoryPage() {
               readOnly={readOnly}
               start={start}
               setup={page.setup}
+              actionsSlot={actionsSlot}
             />
           )}
           {page.state === 'manual' && page.manual && <ManualView manual={page.manual} readOnly={readOnly} start={start} />}

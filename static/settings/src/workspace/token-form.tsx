@@ -189,6 +189,7 @@ export function TokenSection({
   problem,
   notices,
   instructions,
+  instructionsAlways = false,
   disabled,
   formLabel,
   fields,
@@ -211,6 +212,8 @@ export function TokenSection({
   notices?: ReactNode;
   /** How to make a token, above the form. */
   instructions?: ReactNode;
+  /** The stored token falls short: how to make one is shown even while the form is closed. */
+  instructionsAlways?: boolean;
   disabled: boolean;
   formLabel: string;
   fields: TokenField[];
@@ -235,6 +238,11 @@ export function TokenSection({
   const [fieldError, setFieldError] = useState<Record<string, string | undefined>>({});
   // The backend kept a working token that the one typed would replace with less: what it would lose.
   const [worse, setWorse] = useState<ResolverError | null>(null);
+  // A stored token reads "Stored · Replace · Remove": its form stays closed until Replace is pressed.
+  const [replacing, setReplacing] = useState(false);
+  const formOpen = !configured || replacing;
+  // Not working or expired: replacing it is what the admin came for.
+  const replaceFirst = Boolean(problem) || lifetime?.level === 'expired';
 
   const onSubmit = async (event: FormEvent) => {
     event.preventDefault();
@@ -255,6 +263,7 @@ export function TokenSection({
       const text = await save(expires.trim() ? { expiresOn: expires.trim() } : {}, confirmWorse);
       setValues((v) => ({ ...v, ...Object.fromEntries(fields.filter((f) => f.secret).map((f) => [f.name, ''])) }));
       setExpires('');
+      setReplacing(false);
       setNotice({ kind: 'saved', text });
     } catch (err) {
       const error = errorDetail(err);
@@ -285,7 +294,26 @@ export function TokenSection({
         {problem && <ProblemMessage error={problem} testId={`${kind}-problem`} />}
         {notices}
         {/* Someone who cannot store a token is told who can (above), not handed a form that cannot work. */}
-        {!disabled && (
+        {!disabled && !formOpen && instructionsAlways && instructions}
+        {!disabled && configured && !replacing && (
+          <Inline space="space.100" testId={`${kind}-stored-actions`}>
+            <Button
+              appearance={replaceFirst ? 'primary' : 'default'}
+              onClick={() => {
+                setNotice(null);
+                setReplacing(true);
+              }}
+              aria-label={`Replace the ${title}`}
+              testId={`${kind}-replace`}
+            >
+              Replace
+            </Button>
+            <Button onClick={() => setConfirmClear(true)} aria-label={`Remove the ${title}`} testId={`${kind}-clear`}>
+              Remove
+            </Button>
+          </Inline>
+        )}
+        {!disabled && formOpen && (
           <>
             {instructions}
             <form onSubmit={onSubmit} noValidate aria-label={formLabel}>
@@ -324,23 +352,10 @@ export function TokenSection({
                       {saveLabel}
                     </Button>
                     {configured && (
-                      <Button isDisabled={busy} onClick={() => setConfirmClear(true)} testId={`${kind}-clear`}>
-                        Remove token
+                      <Button appearance="subtle" isDisabled={busy} onClick={() => setReplacing(false)} testId={`${kind}-replace-cancel`}>
+                        Cancel
                       </Button>
                     )}
-                    <ConfirmDialog
-                      open={confirmClear}
-                      title={clearTitle}
-                      confirmLabel="Remove token"
-                      onCancel={() => setConfirmClear(false)}
-                      onConfirm={() => {
-                        setConfirmClear(false);
-                        void onCleared();
-                      }}
-                      testId={`${kind}-clear-confirm`}
-                    >
-                      {clearConsequence}
-                    </ConfirmDialog>
                     <ConfirmDialog
                       open={worse !== null}
                       title="Replace the stored token with one that does less?"
@@ -362,6 +377,20 @@ export function TokenSection({
           </>
         )}
       </Stack>
+      <ConfirmDialog
+        open={confirmClear}
+        title={clearTitle}
+        confirmLabel="Remove token"
+        onCancel={() => setConfirmClear(false)}
+        onConfirm={() => {
+          setConfirmClear(false);
+          setReplacing(false);
+          void onCleared();
+        }}
+        testId={`${kind}-clear-confirm`}
+      >
+        {clearConsequence}
+      </ConfirmDialog>
       <NoticeView notice={notice} testId={kind} />
     </Box>
   );

@@ -234,6 +234,7 @@ export function BitbucketSection({ summary, disabled, onSaved, onCleared }: Sect
       problem={summary.problem}
       notices={<BitbucketNotices summary={summary} who={who} />}
       instructions={<TokenInstructions key={String(works)} folded={works} />}
+      instructionsAlways={!works}
       disabled={disabled}
       formLabel="Store a Bitbucket API token"
       fields={[

@@ -4,6 +4,8 @@ import { Stack, Text } from '@atlaskit/primitives';
 import type { WorkspaceSettings } from '../../../../src/forge/contract';
 import { ProductLink } from '../components/link';
 import { Fleet } from './fleet/fleet';
+import { FleetAudit } from './fleet/fleet-audit';
+import { Tabs, type Tab } from '../components/tabs';
 import { HealthPolicySection } from './health-policy-section';
 import { KeyNoticesSection } from './key-notices-section';
 import { SetupCheckSection } from './setup-check-section';
@@ -21,8 +23,8 @@ function SetUpDone({ settings }: { settings: WorkspaceSettings }) {
     <SectionMessage appearance="success" title="Valohai is set up for this workspace: now open a repository" testId="setup-done">
       <Stack space="space.100">
         <Text as="p">
-          Connect each repository from its own settings: open the repository, then Repository settings &rsaquo; Valohai, or choose it in the
-          Repositories list below.
+          Connect each repository from its own settings: open the repository, then Repository settings &rsaquo; Valohai, or choose it on the
+          Repositories tab.
           {manual ? ' Without a working Bitbucket API token its page gives you the access key to add by hand.' : ''}
         </Text>
         {first?.settingsUrl && (
@@ -52,31 +54,71 @@ export function WorkspaceSections({
   onBatchFinished: () => void;
 }) {
   const [chosen, setChosen] = useState<string[]>([]);
+  const admin = settings.canAdminister;
+  // Four tabs where there was one long stack: what a workspace sets up once, its repositories (with the
+  // bulk actions over the chosen ones), the audit of their keys, and the policies connections follow.
+  const tabs: Tab[] = [
+    {
+      id: 'setup',
+      label: 'Setup',
+      panel: (
+        <Stack space="space.300">
+          <ValohaiSection
+            summary={settings.valohai}
+            disabled={!admin}
+            onSaved={(valohai) => onChange({ ...settings, valohai })}
+            onCleared={() => onClear('valohai')}
+          />
+          <BitbucketSection
+            summary={settings.bitbucket}
+            disabled={!admin}
+            onSaved={(bitbucket) => onChange({ ...settings, bitbucket })}
+            onCleared={() => onClear('bitbucket')}
+          />
+          {admin && settings.valohai.configured && settings.bitbucket.configured && <SetupCheckSection />}
+        </Stack>
+      ),
+    },
+    {
+      id: 'repositories',
+      label: 'Repositories',
+      panel: (
+        <Stack space="space.300">
+          <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} />
+        </Stack>
+      ),
+    },
+    {
+      id: 'audit',
+      label: 'Audit',
+      panel: (
+        <Stack space="space.300">
+          <KeyNoticesSection settings={settings} />
+          {admin && <FleetAudit />}
+        </Stack>
+      ),
+    },
+    {
+      id: 'policies',
+      label: 'Policies',
+      panel: (
+        <Stack space="space.300">
+          <TrustSection trust={settings.trust} disabled={!admin} onSaved={(trust) => onChange({ ...settings, trust })} />
+          <HealthPolicySection
+            policy={settings.policy}
+            automation={settings.automation}
+            disabled={!admin}
+            onSaved={(policy) => onChange({ ...settings, policy })}
+          />
+        </Stack>
+      ),
+    },
+  ];
   return (
     <>
-      {settings.canAdminister && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
-      <ValohaiSection
-        summary={settings.valohai}
-        disabled={!settings.canAdminister}
-        onSaved={(valohai) => onChange({ ...settings, valohai })}
-        onCleared={() => onClear('valohai')}
-      />
-      <BitbucketSection
-        summary={settings.bitbucket}
-        disabled={!settings.canAdminister}
-        onSaved={(bitbucket) => onChange({ ...settings, bitbucket })}
-        onCleared={() => onClear('bitbucket')}
-      />
-      {settings.canAdminister && settings.valohai.configured && settings.bitbucket.configured && <SetupCheckSection />}
-      <TrustSection trust={settings.trust} disabled={!settings.canAdminister} onSaved={(trust) => onChange({ ...settings, trust })} />
-      <HealthPolicySection
-        policy={settings.policy}
-        automation={settings.automation}
-        disabled={!settings.canAdminister}
-        onSaved={(policy) => onChange({ ...settings, policy })}
-      />
-      <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} />
-      <KeyNoticesSection settings={settings} />
+      {/* Said above the tabs: it is about the whole page, and names the tab to go to next. */}
+      {admin && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
+      <Tabs tabs={tabs} label="Workspace settings" idPrefix="workspace" />
     </>
   );
 }

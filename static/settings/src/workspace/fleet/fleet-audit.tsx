@@ -10,6 +10,7 @@ import Spinner from '@atlaskit/spinner';
 import type { FleetAuditKey, FleetAuditView, FleetFindingCode, ResolverError } from '../../../../../src/forge/contract';
 import { call, errorDetail } from '../../api';
 import { KeyAge } from '../../components/key-age';
+import { Fingerprint } from '../../components/fingerprint';
 import { Pager } from './pager';
 import { ProblemMessage } from '../../components/problem-message';
 import { ProgressBar } from './progress-bar';
@@ -23,7 +24,6 @@ const statusShown = xcss({ marginBlockStart: 'space.200' });
 const KEYS_PAGE_SIZE = 25;
 
 const filterStyles = xcss({ maxWidth: '320px' });
-const fingerprintStyles = xcss({ overflowWrap: 'anywhere', wordBreak: 'break-all' });
 
 export const findingLook: Record<FleetFindingCode, { label: string; appearance: ThemeAppearance; means: string }> = {
   unused: { label: 'Unused', appearance: 'moved', means: 'not used for the unused-key age or longer' },
@@ -89,12 +89,10 @@ function KeysTable({ view, testId }: { view: FleetAuditView; testId: string }) {
         content: (
           <Stack space="space.025">
             <Text>{key.label || '(no label)'}</Text>
-            <Text color="color.text.subtle">{keyKind(key)}</Text>
-            <Box xcss={fingerprintStyles}>
-              <Text color="color.text.subtle" size="small">
-                {key.fingerprint}
-              </Text>
-            </Box>
+            <Inline space="space.100" alignBlock="center" shouldWrap>
+              <Text color="color.text.subtle">{keyKind(key)}</Text>
+              <Fingerprint value={key.fingerprint} />
+            </Inline>
           </Stack>
         ),
       },

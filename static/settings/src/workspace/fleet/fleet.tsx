@@ -2,11 +2,10 @@ import Heading from '@atlaskit/heading';
 import { Box, Stack, Text } from '@atlaskit/primitives';
 import type { WorkspaceSettings } from '../../../../../src/forge/contract';
 import { sectionStyles } from '../../styles';
-import { FleetAudit } from './fleet-audit';
 import { FleetBatch } from './fleet-batch';
 import { FleetRepositories } from './fleet-repositories';
 
-/** The workspace's repositories, and for workspace admins the bulk actions and the audit over them. */
+/** The workspace's repositories, and for workspace admins the bulk actions over them (the audit has a tab of its own). */
 export function Fleet({
   settings,
   chosen,
@@ -25,7 +24,6 @@ export function Fleet({
       {/* The fleet is workspace admins' work: members are told where to look, never shown an empty list as if it were the workspace's. */}
       {settings.canAdminister ? <FleetRepositories settings={settings} selected={chosen} onSelect={onChoose} /> : <MembersRepositories />}
       {settings.canAdminister && <FleetBatch settings={settings} selected={chosen} onFinished={onFinished} />}
-      {settings.canAdminister && <FleetAudit />}
     </>
   );
 }
