@@ -64,7 +64,7 @@ test('connect with a key made in Valohai, rotate with a new one, disconnect', as
   assert.ok(e2e.preview.stack.valohai.state.commits(vh.project.id).some((c) => c.identifier === head), 'Valohai fetched the head');
 
   // The workspace's list says which kind of key the connection has.
-  const listed = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section');
+  const listed = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section', 'repositories');
   const row = listed.app.getByTestId('repositories-section').getByRole('row').filter({ hasText: 'acme/ml-models' });
   assert.match(await text(row), /made in Valohai/);
   assert.equal(await listed.app.getByTestId('repositories-section').getByText('made in Valohai').count(), 1, 'only that connection');

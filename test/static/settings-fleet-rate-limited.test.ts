@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BatchView, FleetAuditView, Reply, WorkspaceSettings } from '../../src/forge/contract';
 import { auditKeys, auditUnreadable, fleetRepositories, fleetSettings, lifetime, type Scenario } from './fixtures';
-import { checkState, open, usePages } from './page-suite';
+import { checkState, open, showTab, usePages } from './page-suite';
 
 const RESUMES = '2026-12-07T14:05:00.000Z';
 const UUID = /\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?/i;
@@ -76,13 +76,12 @@ const scenario: Scenario = {
 const pages = usePages({ 'fleet-hour-spent': scenario });
 
 test("the fleet with the token's hour spent: what the app stored, by name, one notice, and a token form that works", async () => {
-  const page = await open('fleet-hour-spent', { ready: 'audit-keys--table' });
-  await page.getByTestId('batch-items--table').waitFor();
+  const page = await open('fleet-hour-spent', { ready: 'audit-keys--table', tab: 'audit' });
 
-  // One notice, with whose token it is and when live work resumes.
+  // One notice on the whole page (every tab's sections stay in it), with whose token it is and when live work resumes.
   const spent = page.getByTestId('token-hour-spent');
   assert.equal(await spent.count(), 1);
-  assert.match(await spent.innerText(), /Ada Lovelace[\s\S]*about 14:05 UTC/);
+  assert.match((await spent.textContent()) ?? '', /Ada Lovelace[\s\S]*about 14:05 UTC/);
   assert.equal(await page.getByTestId('token-hour-waiting').count(), 0, 'not a second notice for the same wait');
 
   // The last audit, its keys and the repository it could not read, named by name.
@@ -90,16 +89,22 @@ test("the fleet with the token's hour spent: what the app stored, by name, one n
   const keys = await page.getByTestId('audit-keys--table').innerText();
   assert.match(keys, /acme\/fleet-001/);
   assert.match(await page.getByTestId('audit-unreadable').innerText(), /acme\/fleet-013/);
+  await checkState(page, 'fleet-hour-spent-audit');
   // The bulk rotate that waits, its repositories by name.
+  await showTab(page, 'repositories');
+  await page.getByTestId('batch-items--table').waitFor();
   assert.match(await page.getByTestId('batch-progress-text').innerText(), /resumes at about 14:05 UTC/);
   const items = await page.getByTestId('batch-items--table').innerText();
   for (const name of rotating) assert.match(items, new RegExp(name));
-  const shown = await page.locator('body').innerText();
-  assert.doesNotMatch(shown, UUID, 'no repository is named by its uuid');
+  const shown = (await page.locator('body').textContent()) ?? '';
+  assert.doesNotMatch(shown, UUID, 'no repository is named by its uuid, on any tab');
 
   await checkState(page, 'fleet-hour-spent');
 
   // The token form: a token of another account is typed and sent, and the resolver answers.
+  await showTab(page, 'setup');
+  assert.match(await spent.innerText(), /Ada Lovelace[\s\S]*about 14:05 UTC/);
+  await page.getByTestId('bitbucket-replace').click();
   await page.getByTestId('bitbucket-email').fill('grace@acme.example');
   await page.getByTestId('bitbucket-token').fill('ATATT-grace');
   await page.getByTestId('bitbucket-token').press('Enter');

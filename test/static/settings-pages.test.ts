@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accessKeysUrl } from '../../src/forge/contract';
 import { connection, orphanKeyWarnings, rotatedConnection, rotateLeftover } from './fixtures';
-import { checkState, open, showTab, tabOrder, tokenSaves, usePages } from './page-suite';
+import { checkState, focused, open, showTab, tabOrder, tokenSaves, usePages } from './page-suite';
 
 const pages = usePages();
 
@@ -52,6 +52,7 @@ describe('workspace settings page', () => {
     await page.getByTestId('valohai-saved').waitFor();
     assert.match(await page.getByTestId('valohai-saved').innerText(), /grace/);
     assert.equal(await page.getByTestId('valohai-token').count(), 0, 'saved, the form closes and the secret goes with it');
+    assert.equal(await focused(page), 'valohai-notice-focus', 'the focus stays in the section, on what the save said, not on the frame');
     assert.match(await page.getByTestId('valohai-owner').innerText(), /grace/);
 
     await page.getByTestId('bitbucket-replace').click();

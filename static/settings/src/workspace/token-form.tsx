@@ -1,4 +1,4 @@
-import { useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import Button from '@atlaskit/button/new';
 import { ErrorMessage, HelperMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
@@ -241,6 +241,11 @@ export function TokenSection({
   // A stored token reads "Stored · Replace · Remove": its form stays closed until Replace is pressed.
   const [replacing, setReplacing] = useState(false);
   const formOpen = !configured || replacing;
+  // Saving closes the form, and the button that had the focus goes with it: the focus moves to what the save said.
+  const noticeRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (notice?.kind === 'saved') noticeRef.current?.focus();
+  }, [notice]);
   // Not working or expired: replacing it is what the admin came for.
   const replaceFirst = Boolean(problem) || lifetime?.level === 'expired';
 
@@ -391,7 +396,9 @@ export function TokenSection({
       >
         {clearConsequence}
       </ConfirmDialog>
-      <NoticeView notice={notice} testId={kind} />
+      <div ref={noticeRef} tabIndex={-1} data-testid={`${kind}-notice-focus`}>
+        <NoticeView notice={notice} testId={kind} />
+      </div>
     </Box>
   );
 }
