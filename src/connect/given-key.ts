@@ -26,7 +26,7 @@ import {
   type Verification,
 } from './install';
 import { normaliseKey, otherKeys, ourKeys, recordedKeys, lookalikeWarnings } from './keys';
-import { OtherConnectionError, otherConnectionKeys, takeOverWarning } from './other-connection';
+import { counts, OtherConnectionError, otherConnectionKeys, takeOverWarning } from './other-connection';
 import { accessKeyLabel } from './label';
 import type { WorkflowDeps } from './ports';
 import { noteKey, remember } from './record';
@@ -96,10 +96,11 @@ export async function installGiven(
     const superKeys = targetKeys[0]?.keys ?? [];
     const current = remembered ? superKeys.find((k) => normaliseKey(k.key) === normaliseKey(remembered.publicKey)) : undefined;
     const runner = deps.labelMaker ?? 'app';
-    const others = input.others ? otherKeys(superKeys, project.id, remembered, [wanted]).filter((o) => !current || o.live) : [];
+    const fetchesHere = project.repository?.url === plan.repository.sshUrl;
+    const others = input.others ? otherKeys(superKeys, project.id, remembered, [wanted]).filter(counts) : [];
     if (others.length) result.otherConnection = otherConnectionKeys(others, targetKeys);
     if (others.length && input.others === 'refuse') {
-      throw new OtherConnectionError(plan.repository.fullName, project.name, others, project.repository?.url === plan.repository.sshUrl, runner);
+      throw new OtherConnectionError(plan.repository.fullName, project.name, others, fetchesHere, runner);
     }
     if (others.length) result.warnings.push(takeOverWarning(plan.repository.fullName, project.name, others, Boolean(input.dryRun), runner));
     result.warnings.push(

@@ -7,7 +7,7 @@
 import { discover, type DiscoverInput, type Plan } from './discover';
 import { explainFetchError, messageOf, refusedOutright } from './explain';
 import { currentKey, listTargetKeys, lookalikeWarnings, normaliseKey, otherKeys, ourKeys, recordedKeys, type TargetKeys } from './keys';
-import { OtherConnectionError, otherConnectionKeys, takeOverWarning } from './other-connection';
+import { counts, OtherConnectionError, otherConnectionKeys, takeOverWarning } from './other-connection';
 import { accessKeyLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { checkBudget } from './budget';
@@ -362,10 +362,11 @@ export async function installLocked(
     const valohaiMatches =
       project.repository?.url === plan.repository.sshUrl && project.repository?.ref === plan.ref;
     const runner = deps.labelMaker ?? 'app';
-    const others = input.others ? otherKeys(superKeys, project.id, remembered).filter((o) => !current || o.live) : [];
+    const fetchesHere = project.repository?.url === plan.repository.sshUrl;
+    const others = input.others ? otherKeys(superKeys, project.id, remembered).filter(counts) : [];
     if (others.length) result.otherConnection = otherConnectionKeys(others, targetKeys);
     if (others.length && input.others === 'refuse') {
-      throw new OtherConnectionError(plan.repository.fullName, project.name, others, project.repository?.url === plan.repository.sshUrl, runner);
+      throw new OtherConnectionError(plan.repository.fullName, project.name, others, fetchesHere, runner);
     }
     // Said once Valohai holds the new key (a run stopped before then replaced nothing); a dry run says what it would do.
     const tookOver = () => result.warnings.push(takeOverWarning(plan.repository.fullName, project.name, others, Boolean(input.dryRun), runner));

@@ -39,6 +39,17 @@ function whereToRemove(others: OtherKey[], runner: LabelMaker): string {
     : "on each repository's access keys page once nothing uses them";
 }
 
+/**
+ * Whether a key labelled for the project that the record does not name stands for another connection
+ * that connect would replace: Bitbucket saw it used after every key this run's record names there (with
+ * no such key, ever used), so Valohai's last fetch may have used it. A key nobody used is a lookalike:
+ * named in a warning, never in the way (Valohai keeps its settings' URL after a disconnect, so where it
+ * fetches says nothing of whose key it holds, or whether it holds one).
+ */
+export function counts(other: OtherKey): boolean {
+  return other.live;
+}
+
 export class OtherConnectionError extends Error {
   constructor(
     readonly repository: string,
