@@ -66,10 +66,10 @@ function keysOn(slug: string) {
 const world = () => ({ keys: TARGETS.map(keysOn), valohai: h.stack.valohai.state.keyFor(PROJECT.repositoryId) ?? null });
 const tokenRequests = (from: number) => sent.slice(from).filter((r) => r.via === 'token');
 
-async function run(who: Who, start: Promise<ReplyOf<'startConnect'>>): Promise<JobView> {
+async function run(who: Who, start: Promise<ReplyOf<'startConnect'>>, slug = SLUG): Promise<JobView> {
   const { jobId } = valueOf(await start);
   await h.platform.idle();
-  return valueOf(await h.call('getJob', { jobId }, h.context(who, SLUG)));
+  return valueOf(await h.call('getJob', { jobId }, h.context(who, slug)));
 }
 
 const choices = (extra: Partial<StartConnectPayload> = {}): StartConnectPayload =>
@@ -220,5 +220,30 @@ describe('a repository connected with the CLI, in the app', () => {
       assert.match(f.message, /another connection of this Valohai project, made with the CLI/);
       assert.doesNotMatch(`${f.message} ${f.fix ?? ''}`, /remove it at/);
     }
+  });
+
+  test("the app's disconnect then leaves Valohai's key to the CLI, and the page says the CLI's connection is there", async () => {
+    const held = h.stack.valohai.state.keyFor(PROJECT.repositoryId);
+    const gone = await run('admin', h.call('startDisconnect', {}, h.context('admin', SLUG)));
+    assert.equal(gone.status, 'done', gone.error);
+    assert.equal(h.stack.valohai.state.keyFor(PROJECT.repositoryId), held, "Valohai keeps the CLI's key");
+    await assertInvariant(h.stack, PROJECT.repositoryId, 'acme', TARGETS);
+    const page = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', SLUG)));
+    assert.equal(page.state, 'ready');
+    assert.equal(page.ready?.otherConnection?.project.id, PROJECT.id);
+  });
+});
+
+describe("a repository the app connected and disconnected", () => {
+  test('is not taken for one connected elsewhere, though Valohai keeps its URL', async () => {
+    const slug = 'datasets';
+    const made = await run('admin', h.call('startConnect', { ...choices(), projectId: PROJECTS.datasets.id }, h.context('admin', slug)), slug);
+    assert.equal(made.status, 'done', made.error);
+    const gone = await run('admin', h.call('startDisconnect', {}, h.context('admin', slug)), slug);
+    assert.equal(gone.status, 'done', gone.error);
+    assert.equal(h.stack.valohai.state.project(PROJECTS.datasets.id)?.repository?.url, `git@bitbucket.org:acme/${slug}.git`);
+    const page = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', slug)));
+    assert.equal(page.state, 'ready');
+    assert.equal(page.ready?.otherConnection, undefined);
   });
 });

@@ -4,7 +4,8 @@
  * hour (issue 25: a page load spends none of it):
  *
  * - The page load: the project list it reads from Valohai anyway (for the connect form) names a project
- *   whose repository settings fetch this repository, while no connection of the app holds the project.
+ *   whose repository settings fetch this repository, while no connection of the app holds the project
+ *   and the app's own last disconnect here did not let it go (Valohai keeps the URL after a disconnect).
  *   No Bitbucket request at all. Bitbucket lists access keys only to the stored token, so the page says
  *   what Valohai says, and that the keys are not listed yet.
  * - The connect preview, which a person asks for: when the chosen project fetches this repository, each
@@ -30,16 +31,16 @@ function fromValohai(project: Pick<Project, 'id' | 'name' | 'owner' | 'repositor
 
 /**
  * From the page load's project list: the first project (as the list is sorted) that fetches `sshUrl`
- * and that no connection of the app holds. Several projects may fetch one repository; the others show
- * once this one is the app's.
+ * and that is not the app's doing (`theApps`: held by a connection of the app, or let go by its last
+ * disconnect here). Several projects may fetch one repository; the others show once this one is the app's.
  */
 export function suspectedConnection(
   projects: readonly Project[],
   sshUrl: string,
-  heldByTheApp: (projectId: string) => boolean,
+  theApps: (projectId: string) => boolean,
   host: string,
 ): OtherConnection | undefined {
-  const found = projects.find((p) => p.repository?.url === sshUrl && !heldByTheApp(p.id));
+  const found = projects.find((p) => p.repository?.url === sshUrl && !theApps(p.id));
   return found ? fromValohai(found, host) : undefined;
 }
 

@@ -20,7 +20,7 @@ import { KvConnectionStore } from '../store/connections';
 import { manualTarget } from '../jobs/by-hand';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext, type ValohaiPort } from '../platform/ports';
 import { ValohaiAuthError } from '../../valohai/index';
-import { projectsInUse } from '../store/project-use';
+import { loadReleased, projectsInUse } from '../store/project-use';
 import type { StoredConnection } from '../store/records';
 import { callerAuthority, loadTrust, mayCreateUnder, requireConnector, type Connector } from '../access/trust';
 
@@ -37,13 +37,15 @@ interface ReadyContext {
   /** This repository's SSH URL and the Valohai host: a project fetching it is a connection made elsewhere. */
   sshUrl: string;
   host: string;
+  /** The project the app's last disconnect here let go: Valohai still names the repository, the app's doing. */
+  released: string | undefined;
 }
 
-async function readyDetails({ valohai, defaultRef, connector, inUse, sshUrl, host }: ReadyContext): Promise<ReadyDetails> {
+async function readyDetails({ valohai, defaultRef, connector, inUse, sshUrl, host, released }: ReadyContext): Promise<ReadyDetails> {
   const [projects, owners] = await Promise.all([valohai.listProjects(), valohai.ownershipOptions()]);
   const sorted = [...projects].sort((a, b) => `${a.owner ?? ''}/${a.name}`.localeCompare(`${b.owner ?? ''}/${b.name}`));
   // From the list read anyway: no stored-token request (other-connection.ts says where else it is looked for).
-  const otherConnection = suspectedConnection(sorted, sshUrl, (id) => inUse.has(id), host);
+  const otherConnection = suspectedConnection(sorted, sshUrl, (id) => inUse.has(id) || id === released, host);
   return {
     ...(otherConnection ? { otherConnection } : {}),
     projects: projects
@@ -163,8 +165,8 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
     if (connector instanceof ResolverFailure) {
       return { ...page, state: 'ready', ready: { projects: [], ownershipOptions: [], defaultRef, refusal: { message: connector.message, fix: connector.fix } } };
     }
-    const inUse = await projectsInUse(platform.store, workspaceUuid, repositoryUuid);
-    const ready = await readyDetails({ valohai, defaultRef, connector, inUse, sshUrl: repository.sshUrl, host: valohaiSecret.host });
+    const [inUse, released] = await Promise.all([projectsInUse(platform.store, workspaceUuid, repositoryUuid), loadReleased(platform.store, workspaceUuid, repositoryUuid)]);
+    const ready = await readyDetails({ valohai, defaultRef, connector, inUse, sshUrl: repository.sshUrl, host: valohaiSecret.host, released: released?.projectId });
     return { ...page, state: 'ready', ready };
   } catch (err) {
     if (err instanceof ValohaiAuthError) await credentials.recordProblem('valohai', valohaiTokenRefused());
