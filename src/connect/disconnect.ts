@@ -4,7 +4,7 @@
  */
 import { discover } from './discover';
 import { messageOf } from './explain';
-import { keyInWords, lookalikeWarnings, ourKeys } from './keys';
+import { keyInWords, lookalikeWarnings, madeWhere, otherKeys, ourKeys } from './keys';
 import type { WorkflowDeps } from './ports';
 import { fetchesElsewhere } from './project-use';
 import { findingProject, forEachBounded, foundProject, Saga } from './saga';
@@ -76,6 +76,15 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
     // Valohai's key, then (as a rule) one access key per repository.
     saga.expect(1 + names.size);
     const elsewhere = project && fetchesElsewhere(project.repository?.url, plan.repository);
+    const runner = deps.labelMaker ?? 'app';
+    // Before Valohai is told to forget its key: whether that key is still this connection's. Another
+    // connection of the project (the app's, or the CLI's elsewhere) that took it over leaves its own key
+    // on the repository, and Bitbucket saw that key used after ours: Valohai fetches with it, so its
+    // settings are that connection's, not ours to clear. Listed once, and used again below.
+    const { workspace: superWorkspace, slug: superSlug } = plan.repository;
+    const clears = project?.repository && valohai && !elsewhere && remembered?.keySource !== 'valohai';
+    const superKeys = clears ? await deps.bitbucket.listAccessKeys(superWorkspace, superSlug) : undefined;
+    const takenBy = superKeys ? otherKeys(superKeys, projectId, remembered).filter((o) => o.live) : [];
     if (!project) {
       const name = remembered?.projectName ?? input.project;
       saga.skipped('valohai-key', `No Valohai token: the private key stays in Valohai project ${name} until removed there`);
@@ -96,6 +105,12 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
       const message = `Valohai project ${project.name} now fetches ${elsewhere}: its settings are left as they are`;
       saga.skipped('valohai-key', message);
       result.warnings.push({ code: 'project-moved', message: `${message}.` });
+    } else if (takenBy.length) {
+      const message = `Valohai project ${project.name} fetches with another connection's key (${takenBy
+        .map(({ key, maker }) => `access key ${key.id} "${key.label}", ${madeWhere(maker, runner)}, last used ${key.lastUsed}`)
+        .join('; ')}): its settings are that connection's and are left as they are`;
+      saga.skipped('valohai-key', message);
+      result.warnings.push({ code: 'other-connection', repository: plan.repository.fullName, message: `${message}. Only this connection's access keys ${input.dryRun ? 'would be' : 'are'} removed.` });
     } else if (project.repository && valohai && input.dryRun) {
       saga.skipped('valohai-key', `Dry run: the private key would be removed from Valohai project ${project.name}`);
     } else if (project.repository && valohai) {
@@ -111,10 +126,11 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
       const name = `${workspace}/${slug}`;
       let keys;
       try {
-        const all = await deps.bitbucket.listAccessKeys(workspace, slug);
+        const isSuper = superKeys && name.toLowerCase() === plan.repository.fullName.toLowerCase();
+        const all = isSuper ? superKeys : await deps.bitbucket.listAccessKeys(workspace, slug);
         // Only keys on record leave; one that merely carries the app's label is named and left alone.
         keys = ourKeys(all, remembered);
-        result.warnings.push(...lookalikeWarnings([{ target: { workspace, slug, key: name.toLowerCase(), via: '' }, keys: all }], projectId, remembered));
+        result.warnings.push(...lookalikeWarnings([{ target: { workspace, slug, key: name.toLowerCase(), via: '' }, keys: all }], projectId, remembered, [], deps.labelMaker ?? 'app'));
       } catch (err) {
         leftovers.push(`any key of this connection on ${name} (could not list keys: ${messageOf(err)})`);
         return;
@@ -138,7 +154,7 @@ async function disconnectLocked(deps: DisconnectDeps, input: DisconnectInput, pr
     result.accessKeys = outcomes.sort((a, b) => a.repository.localeCompare(b.repository) || (a.id ?? 0) - (b.id ?? 0));
     if (leftovers.length) {
       result.leftovers = leftovers;
-      const cleared = project && !elsewhere && remembered?.keySource !== 'valohai';
+      const cleared = project && !elsewhere && remembered?.keySource !== 'valohai' && !takenBy.length;
       result.error = `${cleared ? 'Valohai no longer holds the key, but some' : 'Some'} access keys are still on Bitbucket. Run disconnect again to remove them.`;
       return result;
     }

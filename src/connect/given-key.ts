@@ -26,7 +26,7 @@ import {
   type Verification,
 } from './install';
 import { normaliseKey, otherKeys, ourKeys, recordedKeys, lookalikeWarnings } from './keys';
-import { OtherConnectionError, takeOverWarning } from './other-connection';
+import { counts, OtherConnectionError, otherConnectionKeys, takeOverWarning } from './other-connection';
 import { accessKeyLabel } from './label';
 import type { WorkflowDeps } from './ports';
 import { noteKey, remember } from './record';
@@ -95,12 +95,18 @@ export async function installGiven(
     }
     const superKeys = targetKeys[0]?.keys ?? [];
     const current = remembered ? superKeys.find((k) => normaliseKey(k.key) === normaliseKey(remembered.publicKey)) : undefined;
-    const others = input.others ? otherKeys(superKeys, project.id, remembered, [wanted]).filter((o) => !current || o.live) : [];
+    const runner = deps.labelMaker ?? 'app';
+    const fetchesHere = project.repository?.url === plan.repository.sshUrl;
+    const others = input.others ? otherKeys(superKeys, project.id, remembered, [wanted]).filter(counts) : [];
+    if (others.length) result.otherConnection = otherConnectionKeys(others, targetKeys);
     if (others.length && input.others === 'refuse') {
-      throw new OtherConnectionError(plan.repository.fullName, project.name, others, project.repository?.url === plan.repository.sshUrl);
+      throw new OtherConnectionError(plan.repository.fullName, project.name, others, fetchesHere, runner);
     }
-    if (others.length) result.warnings.push(takeOverWarning(plan.repository.fullName, project.name, others, Boolean(input.dryRun)));
-    result.warnings.push(...newTargetWarnings(plan, remembered), ...lookalikeWarnings(targetKeys, project.id, remembered, [wanted, ...others.map((o) => o.key.key)]));
+    if (others.length) result.warnings.push(takeOverWarning(plan.repository.fullName, project.name, others, Boolean(input.dryRun), runner));
+    result.warnings.push(
+      ...newTargetWarnings(plan, remembered),
+      ...lookalikeWarnings(targetKeys, project.id, remembered, [wanted, ...others.map((o) => o.key.key)], runner),
+    );
 
     // The keys this one replaces: the connection's own, never the given one (a connect again keeps it).
     const stale = targetKeys.flatMap(({ target, keys }) =>

@@ -14,8 +14,9 @@ export { accessKeyLabel, isLabelFor, labelMaker, labelProjectMarker, looksLikeAp
 export { authorise, ownCredentials, NotAuthorisedError, TargetsGrewError, unrecordedTargets, type Authority, type RefusalReason, type TargetVerdict } from './trust';
 export { checkBudget, HOURLY_REQUEST_LIMIT, RequestBudgetError } from './budget';
 export { DISCOVERY_LIMITS } from './discover';
-export { auditCsv, auditKey, connectionIndex, markShared, DEFAULT_UNUSED_DAYS, type AuditResult } from './audit-keys';
+export { auditCsv, auditKey, connectionIndex, markInUse, markShared, DEFAULT_UNUSED_DAYS, type AuditResult } from './audit-keys';
 export { explainFetchError, messageOf } from './explain';
-export { normaliseKey } from './keys';
+export { normaliseKey, otherKeys, type OtherKey } from './keys';
+export { OtherConnectionError, otherConnectionKeys } from './other-connection';
 export { findingProject, foundProject, mapBounded, Saga } from './saga';
 export { doctor, MAX_CLOCK_SKEW_MS, MAX_DOCTOR_REQUESTS, type DoctorCheck, type DoctorInput, type DoctorLine, type DoctorReport, type DoctorStatus, type DoctorValohai } from './doctor';

@@ -7,7 +7,7 @@
 import { discover, type DiscoverInput, type Plan } from './discover';
 import { explainFetchError, messageOf, refusedOutright } from './explain';
 import { currentKey, keyInWords, listTargetKeys, lookalikeWarnings, normaliseKey, otherKeys, ourKeys, recordedKeys, type TargetKeys } from './keys';
-import { OtherConnectionError, takeOverWarning } from './other-connection';
+import { counts, OtherConnectionError, otherConnectionKeys, takeOverWarning } from './other-connection';
 import { accessKeyLabel } from './label';
 import type { AccessKeyInfo, ConnectionRecord, GeneratedKey, ValohaiProjectInfo, WorkflowDeps } from './ports';
 import { checkBudget } from './budget';
@@ -361,13 +361,18 @@ export async function installLocked(
     const current = currentKey(superKeys, remembered);
     const valohaiMatches =
       project.repository?.url === plan.repository.sshUrl && project.repository?.ref === plan.ref;
-    const others = input.others ? otherKeys(superKeys, project.id, remembered).filter((o) => !current || o.live) : [];
+    const runner = deps.labelMaker ?? 'app';
+    const fetchesHere = project.repository?.url === plan.repository.sshUrl;
+    const others = input.others ? otherKeys(superKeys, project.id, remembered).filter(counts) : [];
+    if (others.length) result.otherConnection = otherConnectionKeys(others, targetKeys);
     if (others.length && input.others === 'refuse') {
-      throw new OtherConnectionError(plan.repository.fullName, project.name, others, project.repository?.url === plan.repository.sshUrl);
+      throw new OtherConnectionError(plan.repository.fullName, project.name, others, fetchesHere, runner);
     }
-    if (others.length) result.warnings.push(takeOverWarning(plan.repository.fullName, project.name, others, Boolean(input.dryRun)));
+    // Said once Valohai holds the new key (a run stopped before then replaced nothing); a dry run says what it would do.
+    const tookOver = () => result.warnings.push(takeOverWarning(plan.repository.fullName, project.name, others, Boolean(input.dryRun), runner));
+    if (others.length && input.dryRun) tookOver();
     const takenOver = others.map((o) => o.key.key);
-    result.warnings.push(...newTargetWarnings(plan, remembered), ...lookalikeWarnings(targetKeys, project.id, remembered, takenOver));
+    result.warnings.push(...newTargetWarnings(plan, remembered), ...lookalikeWarnings(targetKeys, project.id, remembered, takenOver, runner));
 
     if (mode === 'rotate' && !remembered) throw new NotConnectedError(plan.repository.fullName, project.name);
     // Work nobody started (the key-age policy, a bulk rotation) must not turn Valohai's key into one the app writes.
@@ -408,7 +413,10 @@ export async function installLocked(
       result.error = `${messageOf(err)}\nValohai may or may not have received the new key, so it stays on every repository and fetching keeps working. Start it again to finish.`;
       return result;
     }
-    const undoable = mode === 'connect' && !current;
+    if (others.length) tookOver();
+    // A fresh connection can be taken back whole, but not one taken over: Valohai held the other
+    // connection's key, which the app cannot give back, so the new one stays once Valohai has it.
+    const undoable = mode === 'connect' && !current && !takenOver.length;
     if (undoable) {
       // A fresh connection can be taken back whole: Valohai forgets the key, then the keys go.
       saga.onUndo('valohai-key', 'the private key given to Valohai', () => deps.valohai.clearRepositoryKey(repositoryId));

@@ -89,8 +89,13 @@ export function otherKeys(keys: AccessKeyInfo[], projectId: string, record: Conn
     .map((k) => ({ key: k, maker: labelMaker(k.label) ?? 'app', live: !Number.isNaN(usedAt(k)) && usedAt(k) > oursLast }));
 }
 
-/** "made in the app" or "made with the CLI elsewhere", as a label tells it. */
-export function madeWhere(maker: LabelMaker): string {
+/**
+ * Where a label says the key was made, in the words of whoever runs (`runner`): to the CLI, "made in the
+ * app" or "made with the CLI elsewhere"; to the app, "made with the CLI", or a label of its own shape
+ * that no connection of the app records.
+ */
+export function madeWhere(maker: LabelMaker, runner: LabelMaker = 'cli'): string {
+  if (runner === 'app') return maker === 'cli' ? 'made with the CLI' : "labelled as the app's, but recorded by no connection of it";
   return maker === 'cli' ? 'made with the CLI elsewhere (another machine or state folder)' : 'made in the app';
 }
 
@@ -100,7 +105,13 @@ export function madeWhere(maker: LabelMaker): string {
  * alone. One Bitbucket saw used after this connection's keys is in use by another connection: Valohai's
  * last fetch may have used it, so nobody is advised to remove it.
  */
-export function lookalikeWarnings(targetKeys: TargetKeys[], projectId: string, record: ConnectionRecord | undefined, also: string[] = []): Warning[] {
+export function lookalikeWarnings(
+  targetKeys: TargetKeys[],
+  projectId: string,
+  record: ConnectionRecord | undefined,
+  also: string[] = [],
+  runner: LabelMaker = 'cli',
+): Warning[] {
   return targetKeys.flatMap(({ target, keys }) =>
     otherKeys(keys, projectId, record, also).map(({ key: k, maker, live }) => {
       const repository = `${target.workspace}/${target.slug}`;
@@ -109,7 +120,7 @@ export function lookalikeWarnings(targetKeys: TargetKeys[], projectId: string, r
         code: 'lookalike-key' as const,
         repository,
         message: live
-          ? `${what}, in use by another connection (${madeWhere(maker)}): Bitbucket saw it used at ${k.lastUsed}, later than any key recorded here, ` +
+          ? `${what}, in use by another connection (${madeWhere(maker, runner)}): Bitbucket saw it used at ${k.lastUsed}, later than any key recorded here, ` +
             `so Valohai may be fetching with it. It was left alone: it is that connection's to remove.`
           : `${what}, labelled like this app's key for the project ` +
             `but not one this connection recorded. It was not copied, trusted or removed. If nobody you know added it, remove it on ${repository}'s access keys page.`,

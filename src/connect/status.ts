@@ -158,6 +158,8 @@ export async function readStatus(
       }),
       project.id,
       remembered,
+      [],
+      deps.labelMaker ?? 'app',
     ),
   );
 

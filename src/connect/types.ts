@@ -83,6 +83,26 @@ export interface AccessKeyOutcome {
   status: 'added' | 'present' | 'deleted' | 'absent' | 'failed' | 'planned' | 'remove-planned';
 }
 
+/**
+ * One access key of another connection of the repository and project (labelled for the project, and
+ * recorded where this run keeps no record: in the app, or with the CLI elsewhere), as connect found it.
+ */
+export interface OtherConnectionKey {
+  label: string;
+  fingerprint: string;
+  /** Who its label says made it: a claim, not proof. */
+  maker: 'app' | 'cli';
+  /**
+   * Bitbucket saw it used on the repository after every key this run's record names (or, with no
+   * record, it was ever used): Valohai's last fetch may have used it.
+   */
+  live: boolean;
+  /** Its last use on the repository, as Bitbucket says; null if never. */
+  lastUsed: string | null;
+  /** Each repository of the connection that holds it (the repository first), with the key's id there. */
+  repositories: { repository: string; id: number; lastUsed: string | null }[];
+}
+
 /** The `--json` object of connect/rotate/disconnect, and the result stored on a Forge job. */
 export interface WorkflowResult {
   repository: string;
@@ -110,6 +130,11 @@ export interface WorkflowResult {
   error?: string;
   /** Precisely what could not be undone, if anything ("key 12 on acme/datasets"). */
   leftovers?: string[];
+  /**
+   * Another connection of the repository and project that connect or rotate found (input.others): the
+   * one it refused to replace (outcome 'failed'), or took over (a warning 'other-connection' says so).
+   */
+  otherConnection?: OtherConnectionKey[];
 }
 
 /** A result with nothing known yet: the starting point every workflow fills in as it goes. */

@@ -73,7 +73,10 @@ describe('the audit of 500 repositories', () => {
 
     const kinds = (k: string) => facts.keys.filter((f) => f.kind === k).length;
     assert.equal(done.findings.weak, kinds('weak-rsa') + kinds('dsa'));
-    assert.equal(done.findings.lookalike, kinds('lookalike'));
+    // The seeded lookalikes were used 30 days ago, on repositories with no connection of their project:
+    // as the CLI's audit, the app's takes them for another connection's keys in use (one made with the
+    // CLI, whose records it cannot read), which are never advised away as lookalikes.
+    assert.equal(done.findings.lookalike, 0);
     assert.equal(done.findings.shared, kinds('shared'));
     assert.equal(done.findings.unused, kinds('old') + kinds('dsa'));
 
@@ -83,10 +86,17 @@ describe('the audit of 500 repositories', () => {
     const rsa = weak.keys.find((k) => k.type === 'ssh-rsa');
     assert.equal(rsa?.bits, 2048);
     assert.ok(weak.keys.some((k) => k.type === 'ssh-dss'));
-    const lookalikes = valueOf(await h.call('getAudit', { finding: 'lookalike', pageSize: 200 }, h.context('admin'))).audit;
-    assert.equal(lookalikes?.keys.length, kinds('lookalike'));
+    const every: FleetAuditView['keys'] = [];
+    for (let page = 1; every.length < done.keysFound; page++) {
+      const part = valueOf(await h.call('getAudit', { pageSize: 200, page }, h.context('admin'))).audit;
+      assert.ok(part?.keys.length, `page ${page} of the keys`);
+      every.push(...part.keys);
+    }
+    const inUse = every.filter((k) => k.inUseBy);
+    assert.equal(inUse.length, kinds('lookalike'));
+    assert.ok(inUse.every((k) => k.inUseBy === 'app' && k.connection === null && !k.findings.includes('lookalike')));
     assert.ok(facts.keys.some((f) => /\u202e/.test(f.label)), 'the seed hides a bidi override in a label');
-    assert.ok(lookalikes?.keys.every((k) => !/[\u202a-\u202e\u2066-\u2069]/.test(k.label)), 'no bidi control from a label reaches the page');
+    assert.ok(inUse.every((k) => !/[\u202a-\u202e\u2066-\u2069]/.test(k.label)), 'no bidi control from a label reaches the page');
 
     const all = valueOf(await h.call('getAudit', { pageSize: 200, page: 1 }, h.context('admin'))).audit;
     assert.ok(all);

@@ -109,6 +109,12 @@ export interface KeyNotice {
    * still fetches with is never removable here (disconnect or rotate instead), a stray key never.
    */
   removable: boolean;
+  /**
+   * A stray key of another connection of the same Valohai project (one made with the CLI, whose records
+   * the app cannot read) that Bitbucket saw used after this connection's key: in use, so never advised
+   * away. Its label says who made it.
+   */
+  inUseBy?: 'app' | 'cli';
   /** When the check that found it ran. */
   seenAt: string;
 }

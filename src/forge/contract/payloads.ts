@@ -230,27 +230,35 @@ function empty<K extends ResolverName>(resolver: K) {
   };
 }
 
+function projectIdOf(resolver: ResolverName, obj: Obj): string {
+  const projectId = text(resolver, obj, 'projectId', 36);
+  if (!UUID.test(projectId)) throw new InvalidPayloadError(resolver, 'projectId', 'must be a Valohai project id (a UUID)');
+  return projectId;
+}
+
 function connectPayload(resolver: 'startConnect' | 'startManualConnect', input: unknown): StartConnectPayload {
-  // A key made in Valohai needs the stored token to go on the repositories: no manual mode for it.
-  const fields = ['projectId', 'newProject', 'ref', 'keyType', 'submodules', 'moveProject', ...(resolver === 'startConnect' ? ['publicKey'] : [])];
+  // A key made in Valohai, and adopting a connection made with the CLI, need the stored token to go on
+  // the repositories: no manual mode for either.
+  const fields = ['projectId', 'newProject', 'ref', 'keyType', 'submodules', 'moveProject', ...(resolver === 'startConnect' ? ['publicKey', 'adopt'] : [])];
   const obj = objectWith(resolver, input, fields);
+  const adopt = obj.adopt !== undefined && bool(resolver, obj, 'adopt');
   const common = {
     ...(obj.publicKey !== undefined ? { publicKey: givenPublicKey(resolver, obj) } : {}),
     ref: ref(resolver, obj, 'ref'),
     keyType: oneOf(resolver, obj, 'keyType', KEY_TYPES),
     submodules: bool(resolver, obj, 'submodules'),
     ...(obj.moveProject !== undefined ? { moveProject: bool(resolver, obj, 'moveProject') } : {}),
+    ...(adopt ? { adopt: true } : {}),
   };
   const hasId = obj.projectId !== undefined;
   const hasNew = obj.newProject !== undefined;
   if (hasId === hasNew) {
     throw new InvalidPayloadError(resolver, 'projectId', 'or newProject must be given, not both');
   }
-  if (hasId) {
-    const projectId = text(resolver, obj, 'projectId', 36);
-    if (!UUID.test(projectId)) throw new InvalidPayloadError(resolver, 'projectId', 'must be a Valohai project id (a UUID)');
-    return { projectId, ...common };
-  }
+  // Adopting takes over the connection an existing project has here, with a key the app makes.
+  if (adopt && hasNew) throw new InvalidPayloadError(resolver, 'adopt', 'applies to an existing project (projectId) only');
+  if (adopt && obj.publicKey !== undefined) throw new InvalidPayloadError(resolver, 'adopt', 'makes a key of the app\'s own: it takes no publicKey');
+  if (hasId) return { projectId: projectIdOf(resolver, obj), ...common };
   const project = obj.newProject;
   if (typeof project !== 'object' || project === null || Array.isArray(project)) {
     throw new InvalidPayloadError(resolver, 'newProject', 'must be an object');
@@ -372,10 +380,11 @@ export const validatePayload: { [K in ResolverName]: (input: unknown) => Payload
   getRepositoryPage: empty('getRepositoryPage'),
 
   previewConnect(input) {
-    const obj = objectWith('previewConnect', input, ['ref', 'submodules']);
+    const obj = objectWith('previewConnect', input, ['ref', 'submodules', 'projectId']);
     const submodules = bool('previewConnect', obj, 'submodules');
-    if (obj.ref === undefined || obj.ref === '') return { submodules };
-    return { ref: ref('previewConnect', obj, 'ref'), submodules };
+    const project = obj.projectId === undefined ? {} : { projectId: projectIdOf('previewConnect', obj) };
+    if (obj.ref === undefined || obj.ref === '') return { submodules, ...project };
+    return { ref: ref('previewConnect', obj, 'ref'), submodules, ...project };
   },
 
   startConnect: (input) => connectPayload('startConnect', input),

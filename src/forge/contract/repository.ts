@@ -1,5 +1,5 @@
 /** The repository settings page: the connection, the manual path and the jobs that change them. */
-import type { KeyType, ProgressEvent, RecordedKeyType, Target, Warning, WorkflowResult } from '../../connect/types';
+import type { KeyType, OtherConnectionKey, ProgressEvent, RecordedKeyType, Target, Warning, WorkflowResult } from '../../connect/types';
 import type { HealthView } from './health';
 
 /**
@@ -53,6 +53,25 @@ export interface OwnershipOption {
   label: string;
 }
 
+/**
+ * A connection of this repository that the app does not record: most likely one made with the CLI,
+ * which keeps its own records. Valohai's project fetches this repository, and (once its keys are
+ * listed) access keys labelled for the project are on it. Connect refuses to replace it; Adopt does.
+ */
+export interface OtherConnection {
+  project: { id: string; name: string; url: string | null };
+  /** The fetch reference Valohai's settings name, when set. */
+  ref: string | null;
+  /**
+   * Its access keys as the stored API token listed them (the connect preview, or a connect that
+   * refused), the repository's own first: null while not listed (a page load lists no keys), empty when
+   * none labelled for the project is on the repository.
+   */
+  keys: OtherConnectionKey[] | null;
+}
+
+export type { OtherConnectionKey };
+
 export interface ReadyDetails {
   projects: ValohaiProjectOption[];
   ownershipOptions: OwnershipOption[];
@@ -63,6 +82,11 @@ export interface ReadyDetails {
    * tell them, in place of the form. The lists are empty then.
    */
   refusal?: { message: string; fix: string };
+  /**
+   * Valohai's project fetches this repository, yet the app records no connection of it: read from the
+   * project list the page loads anyway (no request of the stored token), so its keys are not known yet.
+   */
+  otherConnection?: OtherConnection;
 }
 
 export interface AccessKeyStatus {
@@ -211,6 +235,11 @@ export interface PreviewConnectPayload {
   /** Omitted: the main branch. */
   ref?: string;
   submodules: boolean;
+  /**
+   * The Valohai project chosen: when it fetches this repository already, the preview lists the keys on
+   * each repository with the stored token (one request each) to find the connection that holds it.
+   */
+  projectId?: string;
 }
 
 /** What connect would touch, read before anything changes. */
@@ -220,6 +249,8 @@ export interface ConnectPreview {
   sshUrl: string;
   targets: ManualTarget[];
   warnings: Warning[];
+  /** The connection the chosen project has here already, made outside the app (see PreviewConnectPayload.projectId). */
+  otherConnection?: OtherConnection;
 }
 
 export interface NewProject {
@@ -246,6 +277,13 @@ export type StartConnectPayload = (
    * on the repositories and never writes a key to Valohai; `keyType` is then ignored.
    */
   publicKey?: string;
+  /**
+   * Take over the connection of this repository and project made outside the app (with the CLI): the
+   * app's own new key replaces the one Valohai holds for it, and its access keys stay on Bitbucket.
+   * Without it, such a connection stops connect before anything changes. An existing project only, with
+   * a key the app makes.
+   */
+  adopt?: boolean;
 };
 
 /** Same choices as a connect; the job stops once the key pair exists and the page shows `manual`. */

@@ -26,7 +26,7 @@ import {
   listRepositoryPage,
   type Repository,
 } from '../../bitbucket/index';
-import { auditCsv, auditKey, connectionIndex, mapBounded, markShared, messageOf, type AuditedKey, type AuditResult } from '../../connect/index';
+import { auditCsv, auditKey, connectionIndex, mapBounded, markInUse, markShared, messageOf, type AuditedKey, type AuditResult } from '../../connect/index';
 import type { ExportAuditPayload, FleetAuditExport, FleetAuditView, GetAuditPayload, StartAuditPayload } from '../contract';
 import { workspaceAdmin } from '../access/authorize';
 import { Credentials } from '../store/credentials';
@@ -121,6 +121,8 @@ async function partKeys(platform: ForgePlatform, ws: string, state: AuditState):
   const parts = await platform.store.query<AuditPart>(keys.fleetAuditPartPrefix(ws, state.id), { limit: state.parts + 1 });
   const all = parts.flatMap(({ value }) => value.keys);
   markShared(all);
+  // As the CLI's audit: a key another connection (one made with the CLI) fetches with is no lookalike to remove.
+  markInUse(all);
   return all;
 }
 

@@ -4,7 +4,18 @@
  * workspace's policy says so. A key is the connection's only when its public key is recorded; a label
  * proves nothing, so a lookalike key is reported and never touched.
  */
-import { ageDays, looksLikeAppLabel, normaliseKey, type AccessKeyInfo, type BitbucketApi } from '../../connect/index';
+import {
+  ageDays,
+  labelMaker,
+  labelProjectMarker,
+  looksLikeAppLabel,
+  normaliseKey,
+  otherKeys,
+  projectMarker,
+  type AccessKeyInfo,
+  type BitbucketApi,
+  type LabelMaker,
+} from '../../connect/index';
 import { parsePublicKey } from '../../ssh/index';
 import { accessKeysUrl, type HealthChange, type HealthFinding, type HealthPolicyView, type KeyNotice } from '../contract';
 import { errorName } from '../errors';
@@ -93,12 +104,33 @@ export async function readKeyNotices(
         // Idle since its last use, or, never used, since it was made.
         if ((ageDays(k.lastUsed, now) ?? base.ageDays ?? 0) >= policy.unusedDays) notices.push({ ...base, kind: 'unused', connection: connection.record.repository, removable: false });
       } else if (looksLikeAppLabel(k.label) && !allRecorded.has(key)) {
-        notices.push({ ...base, kind: 'stray', connection: null, removable: false });
+        const inUseBy = inUseElsewhere(k, listed ?? [], connection, now, policy.unusedDays);
+        // Another project's connection made with the CLI (a submodule both fetch) is that connection's design: nothing to say.
+        if (inUseBy === 'other-project') continue;
+        notices.push({ ...base, kind: 'stray', connection: null, removable: false, ...(inUseBy ? { inUseBy } : {}) });
       }
     }
   }
 
   return { notices, changes, removedFrom };
+}
+
+/**
+ * Whether a key labelled like the app's that no connection of the workspace records is in use by a
+ * connection made elsewhere (with the CLI, which keeps its own records), judged as the engine and the
+ * audit judge it: labelled for this connection's project, Bitbucket saw it used on the repository after
+ * every key this connection recorded there ('cli' or 'app', as its label says); labelled for another
+ * project, used within the unused-key period ('other-project'). Valohai's last fetch may have used it,
+ * so nobody is advised to remove it.
+ */
+function inUseElsewhere(k: AccessKeyInfo, listed: AccessKeyInfo[], connection: StoredConnection, now: Date, unusedDays: number): LabelMaker | 'other-project' | undefined {
+  const marker = labelProjectMarker(k.label);
+  if (!marker || !k.lastUsed) return undefined;
+  if (marker !== projectMarker(connection.record.projectId)) {
+    return (ageDays(k.lastUsed, now) ?? Number.POSITIVE_INFINITY) < unusedDays ? 'other-project' : undefined;
+  }
+  const other = otherKeys(listed, connection.record.projectId, connection.record).find((o) => o.key.id === k.id);
+  return other?.live ? other.maker : undefined;
 }
 
 export function noticeFinding(n: KeyNotice, policy: HealthPolicyView): HealthFinding {
@@ -122,12 +154,25 @@ export function noticeFinding(n: KeyNotice, policy: HealthPolicyView): HealthFin
       fix: "Remove it with one click on the workspace's Valohai settings page, or let checks remove such keys by themselves there.",
     };
   }
+  if (n.inUseBy) {
+    return {
+      severity: 'degraded',
+      code: 'stray-key',
+      repository: n.repository,
+      message:
+        `${n.repository} holds access key ${n.keyId} "${n.label}" (${n.fingerprint}) of another connection of this Valohai project${n.inUseBy === 'cli' ? ', made with the CLI' : ''}: ` +
+        `Bitbucket saw it used at ${n.lastUsed ?? 'an unknown time'}, later than this connection's key, so Valohai may be fetching with it. It was left alone.`,
+      fix:
+        "It is that connection's to remove, where it was made (with the CLI's disconnect). While Valohai fetches with it, this connection's key is not the one in use: " +
+        'if the other connection is the one to keep, disconnect here.',
+    };
+  }
   return {
     severity: 'degraded',
     code: 'stray-key',
     repository: n.repository,
-    message: `${n.repository} holds access key ${n.keyId} "${n.label}" (${n.fingerprint}), labelled like this app's but recorded by no connection. It was not used, trusted or removed.`,
-    fix: `If nobody you know added it, remove it at ${page}.`,
+    message: `${n.repository} holds access key ${n.keyId} "${n.label}" (${n.fingerprint}), labelled like this app's${labelMaker(n.label) === 'cli' ? ' (by the CLI, its label says)' : ''} but recorded by no connection. It was not used, trusted or removed.`,
+    fix: `If nobody you know added it, or nothing uses it any more, remove it at ${page}.`,
   };
 }
 

@@ -22,6 +22,7 @@ import { JobContext } from './context';
 import { JobProgressWriter } from './progress';
 import { isFinished, isStale, loadJob, releaseSlot, saveJob, STALE_JOB_ERROR } from './slots';
 import { manualConnect, verifyConnection } from './by-hand';
+import { noteReleased } from '../store/project-use';
 import type { ForgePlatform } from '../platform/ports';
 import type { JobRecord } from '../store/records';
 
@@ -76,9 +77,18 @@ async function run(ctx: JobContext, writer: JobProgressWriter, resumed: boolean)
     case 'rotate':
       return rotateJob(ctx, input.choices, writer.sink);
     case 'disconnect':
-    case 'manual-discard':
-      if (resumed && !(await ctx.loadConnection())) return disconnectedBefore(ctx);
-      return disconnectJob(ctx, writer.sink);
+    case 'manual-discard': {
+      const connection = await ctx.loadConnection();
+      if (resumed && !connection) return disconnectedBefore(ctx);
+      // Valohai's project keeps naming the repository: the page must not take that for a connection made
+      // elsewhere. Noted before the work (a run cut off after forgetting the connection is not run again),
+      // and taken back when the disconnect left Valohai's key to another connection that fetches with it.
+      const { workspaceUuid, repositoryUuid } = ctx.job;
+      if (connection) await noteReleased(ctx.platform.store, workspaceUuid, repositoryUuid, { projectId: connection.record.projectId, at: ctx.now.toISOString() });
+      const result = await disconnectJob(ctx, writer.sink);
+      if (result.warnings.some((w) => w.code === 'other-connection')) await noteReleased(ctx.platform.store, workspaceUuid, repositoryUuid, null);
+      return result;
+    }
     case 'verify':
       return verifyConnection(ctx, writer.sink, false);
     case 'manual-verify':

@@ -87,6 +87,9 @@ export async function connectJob(ctx: JobContext, choices: StartConnectPayload, 
       keyType: choices.keyType,
       moveProject: choices.moveProject === true,
       ...(choices.publicKey !== undefined ? { publicKey: choices.publicKey } : {}),
+      // A connection of this repository and project made with the CLI is never replaced silently:
+      // connect refuses it, naming its keys; Adopt (a person's choice) takes it over.
+      others: choices.adopt ? 'take-over' : 'refuse',
     },
     counted,
   );

@@ -89,6 +89,10 @@ function checkPublicKey(resolver: 'startConnect' | 'startRotate', publicKey: str
   }
 }
 
+/**
+ * Connect, and Adopt (`choices.adopt`: the same connect, taking over a connection made with the CLI):
+ * taking over moves Valohai to a key of the app's, so it asks exactly what a connect asks.
+ */
 export async function startConnect(platform: ForgePlatform, context: TrustedContext, choices: StartConnectPayload): Promise<JobStarted> {
   const pre = await prepare(platform, context);
   if (pre.connection && !pre.connection.movedAway) throw failures.alreadyConnected(pre.connection.state === 'manual-pending' ? 'manual' : 'connected');

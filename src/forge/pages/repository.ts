@@ -3,7 +3,8 @@
  * ready) and the connect preview. Both stay well inside a resolver's 25 s: reads only, short client
  * budgets, independent reads in parallel.
  */
-import { discover, type BitbucketApi } from '../../connect/index';
+import { discover, type BitbucketApi, type ValohaiProjectInfo } from '../../connect/index';
+import { fetchesHere, listOtherConnection, suspectedConnection } from './other-connection';
 import { accessKeysUrl, appBitbucket, bitbucketClient, valohaiFor, withAppReads } from '../platform/clients';
 import { connectionStatus, storedStatus } from './connection-status';
 import type { ConnectPreview, HealthView, OwnershipOption, PreviewConnectPayload, ReadyDetails, RepositoryPage } from '../contract';
@@ -18,7 +19,7 @@ import { KvConnectionStore } from '../store/connections';
 import { manualTarget } from '../jobs/by-hand';
 import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext, type ValohaiPort } from '../platform/ports';
 import { ValohaiAuthError } from '../../valohai/index';
-import { projectsInUse } from '../store/project-use';
+import { loadReleased, projectsInUse } from '../store/project-use';
 import type { StoredConnection } from '../store/records';
 import { loadLeftByHand } from '../store/left-by-hand';
 import { callerAuthority, loadTrust, mayCreateUnder, requireConnector, type Connector } from '../access/trust';
@@ -33,11 +34,20 @@ interface ReadyContext {
   defaultRef: string;
   connector: Connector;
   inUse: Awaited<ReturnType<typeof projectsInUse>>;
+  /** This repository's SSH URL and the Valohai host: a project fetching it is a connection made elsewhere. */
+  sshUrl: string;
+  host: string;
+  /** The project the app's last disconnect here let go: Valohai still names the repository, the app's doing. */
+  released: string | undefined;
 }
 
-async function readyDetails({ valohai, defaultRef, connector, inUse }: ReadyContext): Promise<ReadyDetails> {
+async function readyDetails({ valohai, defaultRef, connector, inUse, sshUrl, host, released }: ReadyContext): Promise<ReadyDetails> {
   const [projects, owners] = await Promise.all([valohai.listProjects(), valohai.ownershipOptions()]);
+  const sorted = [...projects].sort((a, b) => `${a.owner ?? ''}/${a.name}`.localeCompare(`${b.owner ?? ''}/${b.name}`));
+  // From the list read anyway: no stored-token request (other-connection.ts says where else it is looked for).
+  const otherConnection = suspectedConnection(sorted, sshUrl, (id) => inUse.has(id) || id === released, host);
   return {
+    ...(otherConnection ? { otherConnection } : {}),
     projects: projects
       .map((p) => ({
         id: p.id,
@@ -157,8 +167,9 @@ export async function repositoryPage(platform: ForgePlatform, context: TrustedCo
     if (connector instanceof ResolverFailure) {
       return { ...page, state: 'ready', ready: { projects: [], ownershipOptions: [], defaultRef, refusal: { message: connector.message, fix: connector.fix } } };
     }
-    const inUse = await projectsInUse(platform.store, workspaceUuid, repositoryUuid);
-    return { ...page, state: 'ready', ready: await readyDetails({ valohai, defaultRef, connector, inUse }) };
+    const [inUse, released] = await Promise.all([projectsInUse(platform.store, workspaceUuid, repositoryUuid), loadReleased(platform.store, workspaceUuid, repositoryUuid)]);
+    const ready = await readyDetails({ valohai, defaultRef, connector, inUse, sshUrl: repository.sshUrl, host: valohaiSecret.host, released: released?.projectId });
+    return { ...page, state: 'ready', ready };
   } catch (err) {
     if (err instanceof ValohaiAuthError) await credentials.recordProblem('valohai', valohaiTokenRefused());
     throw err;
@@ -171,20 +182,25 @@ export async function previewConnect(
   payload: PreviewConnectPayload,
   secrets: string[],
 ): Promise<ConnectPreview> {
-  const { repository, workspaceUuid } = await repositoryAdmin(platform, context);
+  const { repository, workspaceUuid, repositoryUuid } = await repositoryAdmin(platform, context);
   await requireConnector(platform, context);
   // With a token, read the way connect will (the token may reach submodule repositories of other workspaces, which the app cannot).
   const credentials = new Credentials(platform, workspaceUuid);
   const [token, summary] = await Promise.all([credentials.usableBitbucket(), credentials.summary()]);
   if (token) secrets.push(token.token);
+  // The chosen project, when it already fetches this repository and the app holds no connection here:
+  // a connection made elsewhere, whose keys are listed below (other-connection.ts).
+  const elsewhere = token && payload.projectId ? await madeElsewhere(platform, credentials, repositoryUuid, workspaceUuid, payload.projectId, repository.sshUrl, secrets) : undefined;
   const app = appBitbucket(platform, RESOLVER_LIMITS);
   const discoverWith = (bitbucket: BitbucketApi) =>
     discover(bitbucket, { workspace: repository.workspace, repo: repository.slug, ref: payload.ref, submodules: payload.submodules });
-  const plan = token
-    ? await withTokenHour(platform, token, tokenUser(token, summary), (transport) =>
-        discoverWith(withAppReads(app, bitbucketClient(transport, RESOLVER_LIMITS), repository.workspace)),
-      )
-    : await discoverWith(app);
+  const { plan, otherConnection } = token
+    ? await withTokenHour(platform, token, tokenUser(token, summary), async (transport) => {
+        const bitbucket = withAppReads(app, bitbucketClient(transport, RESOLVER_LIMITS), repository.workspace);
+        const plan = await discoverWith(bitbucket);
+        return { plan, otherConnection: elsewhere ? await listOtherConnection(bitbucket, plan, elsewhere.project, elsewhere.host) : undefined };
+      })
+    : { plan: await discoverWith(app), otherConnection: undefined };
   // Each target as connect will judge it, asked as the caller: what would be refused is said before it is tried.
   const trust = await loadTrust(platform.store, workspaceUuid);
   const verdicts = await callerAuthority(platform.bitbucketAsUser(context), { homeWorkspace: repository.workspace, trust }).check(plan.targets);
@@ -195,5 +211,33 @@ export async function previewConnect(
     sshUrl: plan.repository.sshUrl,
     targets: plan.targets.map(manualTarget),
     warnings: [...refusals, ...plan.warnings],
+    ...(otherConnection ? { otherConnection } : {}),
   };
+}
+
+/**
+ * The project the preview was given, when Valohai says it fetches this repository and no connection of
+ * the app holds this repository or the project. One Valohai request; a project Valohai cannot show is
+ * no connection found (the connect that follows looks again, with the keys).
+ */
+async function madeElsewhere(
+  platform: ForgePlatform,
+  credentials: Credentials,
+  repositoryUuid: string,
+  workspaceUuid: string,
+  projectId: string,
+  sshUrl: string,
+  secrets: string[],
+): Promise<{ project: ValohaiProjectInfo; host: string } | undefined> {
+  const connections = new KvConnectionStore(platform.store, workspaceUuid, repositoryUuid, { submodules: true, projectOwner: null });
+  const [secret, connection, inUse] = await Promise.all([credentials.valohai(), connections.load(), projectsInUse(platform.store, workspaceUuid, repositoryUuid)]);
+  if (!secret || connection || inUse.has(projectId)) return undefined;
+  secrets.push(secret.token);
+  const project = await valohaiFor(platform, secret, RESOLVER_LIMITS)
+    .findProject(projectId)
+    .catch((err: unknown) => {
+      if (err instanceof ValohaiAuthError) throw err;
+      return undefined;
+    });
+  return project && fetchesHere(project, sshUrl) ? { project, host: secret.host } : undefined;
 }

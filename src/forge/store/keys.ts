@@ -62,6 +62,8 @@ export const keys = {
   connectionPrefix: (ws: string) => ofWorkspace('conn', ws, ':'),
   /** Every workspace's connections: what the scheduled trigger walks. */
   allConnectionsPrefix: 'conn:',
+  /** The Valohai project the app's last disconnect of a repository let go (project-use.ts). */
+  released: (ws: string, repo: string) => checked(`released:${repoPart(ws, repo)}`),
   activeJob: (ws: string, repo: string) => checked(`active:${repoPart(ws, repo)}`),
   activeJobPrefix: (ws: string) => ofWorkspace('active', ws, ':'),
   job: (jobId: string) => checked(`job:${escapeKeyPart(jobId)}`),

@@ -42,3 +42,27 @@ export async function markMovedAway(
   if (!stored || stored.record.projectId !== projectId) return;
   await store.set(key, { ...stored, movedAway: { to: to.repository, fetches: to.sshUrl, at: to.at } });
 }
+
+/**
+ * The project the app's last disconnect of a repository let go. Valohai keeps its settings' URL after a
+ * disconnect, so the project still names the repository: the page does not take that for a connection
+ * made elsewhere (pages/other-connection.ts). A connection made with the CLI since is found by the
+ * preview and by connect, which list the keys.
+ */
+export interface Released {
+  projectId: string;
+  at: string;
+}
+
+/**
+ * After the app's disconnect: the project it let go, or, when another connection holds Valohai's key
+ * (the disconnect left it to that connection), none, so the page says that connection is there.
+ */
+export function noteReleased(store: RecordStore, workspaceUuid: string, repositoryUuid: string, released: Released | null): Promise<void> {
+  const key = keys.released(workspaceUuid, repositoryUuid);
+  return released ? store.set(key, released) : store.delete(key);
+}
+
+export function loadReleased(store: RecordStore, workspaceUuid: string, repositoryUuid: string): Promise<Released | undefined> {
+  return store.get<Released>(keys.released(workspaceUuid, repositoryUuid));
+}

@@ -29,6 +29,9 @@ function repositoryLink(fullName: string): string | null {
 /** Why a notice cannot be removed from here, and where it is dealt with instead. */
 function NotRemovable({ notice }: { notice: KeyNotice }) {
   const link = repositoryLink(notice.repository);
+  if (notice.inUseBy) {
+    return <Text>In use by another connection{notice.inUseBy === 'cli' ? ' made with the CLI' : ''}: it is that connection&apos;s to remove.</Text>;
+  }
   if (notice.kind === 'stray') {
     return (
       <Text>
@@ -110,7 +113,7 @@ export function KeyNoticeTable({
         content: n.lastUsed ? <time dateTime={n.lastUsed} title={formatDateTime(n.lastUsed)}>{relativeTime(n.lastUsed)}</time> : 'never',
       },
       ...(showConnection ? [{ key: 'connection', content: n.connection ?? 'none' }] : []),
-      { key: 'kind', content: <Lozenge appearance={kindLook[n.kind].appearance}>{kindLook[n.kind].label}</Lozenge> },
+      { key: 'kind', content: <Lozenge appearance={n.inUseBy ? 'inprogress' : kindLook[n.kind].appearance}>{n.inUseBy ? 'Another connection\u2019s' : kindLook[n.kind].label}</Lozenge> },
       {
         key: 'action',
         content: n.removable ? (

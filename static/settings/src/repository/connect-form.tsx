@@ -12,6 +12,7 @@ import {
   FIELD_NAMES,
   fieldRules,
   type ConnectPreview,
+  type OtherConnection,
   type ReadyDetails,
   type RepositoryPage,
   type ResolverError,
@@ -129,13 +130,13 @@ const KEY_FROM_CHOICES: [string, string][] = [
   ['valohai', 'Use a key made in Valohai (the app never holds a private key)'],
 ];
 
-const KEY_TYPE_CHOICES: [string, string][] = [
+export const KEY_TYPE_CHOICES: [string, string][] = [
   ['rsa', 'RSA 4096 (recommended: the key type Valohai documents)'],
   ['ed25519', 'Ed25519 (smaller, but Valohai has not confirmed it accepts this type)'],
 ];
 
 /** One choice of the form; each option's test id is `<name's first word>-<value>` (key-rsa, key-from-valohai). */
-function RadioFieldset({
+export function RadioFieldset({
   legend,
   name,
   value,
@@ -169,11 +170,14 @@ export function ConnectForm({
   ready,
   readOnly,
   start,
+  onOtherConnection,
 }: {
   page: RepositoryPage;
   ready: ReadyDetails;
   readOnly: boolean;
   start: StartAction;
+  /** The preview found a connection of the chosen project made outside the app (with the CLI). */
+  onOtherConnection?: (found: OtherConnection) => void;
 }) {
   const [mode, setMode] = useState<ProjectMode>(ready.projects.length > 0 ? 'existing' : 'new');
   const [projectId, setProjectId] = useState<string | null>(() => matchingProject(ready, page.repository)?.id ?? null);
@@ -257,7 +261,10 @@ export function ConnectForm({
     if (r === null) return;
     setPreviewing(true);
     try {
-      setPreview(await call('previewConnect', { ref: r, submodules }));
+      // The chosen project goes along: the preview then looks for a connection of it made with the CLI.
+      const next = await call('previewConnect', { ref: r, submodules, ...(mode === 'existing' && projectId ? { projectId } : {}) });
+      if (next.otherConnection?.keys?.length && onOtherConnection) onOtherConnection(next.otherConnection);
+      else setPreview(next);
     } catch (err) {
       showFailure(errorDetail(err));
     } finally {

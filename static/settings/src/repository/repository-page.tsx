@@ -20,7 +20,7 @@ import { ConnectionVerdict } from './connection-verdict';
 
 // The page shows one of these at a time, as its data says: each is fetched only when it is shown, so
 // a connected repository's page never loads the connect form's project picker, nor the other way round.
-const ConnectForm = lazy(() => import('./connect-form').then((m) => ({ default: m.ConnectForm })));
+const ReadyView = lazy(() => import('./other-connection-view').then((m) => ({ default: m.ReadyView })));
 const ConnectedView = lazy(() => import('./connected-view').then((m) => ({ default: m.ConnectedView })));
 const ManualView = lazy(() => import('./manual-view').then((m) => ({ default: m.ManualView })));
 
@@ -207,7 +207,7 @@ export function RepositoryPage() {
             </SectionMessage>
           )}
           {page.state === 'ready' && page.ready && !page.ready.refusal && (
-            <ConnectForm page={page} ready={page.ready} readOnly={readOnly} start={start} />
+            <ReadyView page={page} ready={page.ready} readOnly={readOnly} start={start} lastJob={finished?.job} />
           )}
           {page.state === 'connected' && page.connection && (
             <ConnectedView

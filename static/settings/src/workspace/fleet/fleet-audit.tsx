@@ -45,7 +45,9 @@ function keyKind(key: FleetAuditKey): string {
   return key.bits ? `${key.type}, ${key.bits} bits` : key.type;
 }
 
-function Connection({ connection }: { connection: FleetAuditKey['connection'] }) {
+function Connection({ connection, inUseBy }: { connection: FleetAuditKey['connection']; inUseBy: FleetAuditKey['inUseBy'] }) {
+  // Recorded by no connection of the app, yet Valohai may fetch with it: another connection's, not one to remove.
+  if (!connection && inUseBy) return <Text>In use by another connection{inUseBy === 'cli' ? ', made with the CLI' : ''}</Text>;
   if (!connection) return <Text color="color.text.subtle">none</Text>;
   return (
     <Text>
@@ -107,7 +109,7 @@ function KeysTable({ view, testId }: { view: FleetAuditView; testId: string }) {
           'never'
         ),
       },
-      { key: 'connection', content: <Connection connection={key.connection} /> },
+      { key: 'connection', content: <Connection connection={key.connection} inUseBy={key.inUseBy} /> },
       {
         key: 'findings',
         content: key.findings.length ? (
