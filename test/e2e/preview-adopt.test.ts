@@ -145,7 +145,7 @@ describe('a repository connected with the CLI, adopted on the page', () => {
     const view = await repositoryPage('connected-view');
     await view.page.getByTestId('run-schedule').click();
     await until(view.page.getByTestId('push-status'), /checked acme\/ml-models/);
-    await until(view.app.getByTestId('health-verdict'), /^Healthy$/i, 10_000);
+    await until(view.app.getByTestId('connection-verdict-label'), /^Healthy$/i, 10_000);
     await view.page.close();
 
     // The key the app made never reached the browser.
