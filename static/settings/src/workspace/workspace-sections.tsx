@@ -2,6 +2,7 @@ import { useState } from 'react';
 import SectionMessage from '@atlaskit/section-message';
 import { Stack, Text } from '@atlaskit/primitives';
 import type { WorkspaceSettings } from '../../../../src/forge/contract';
+import { call, errorDetail } from '../api';
 import { ProductLink } from '../components/link';
 import { Fleet } from './fleet/fleet';
 import { HealthPolicySection } from './health-policy-section';
@@ -52,6 +53,14 @@ export function WorkspaceSections({
   onBatchFinished: () => void;
 }) {
   const [chosen, setChosen] = useState<string[]>([]);
+  const refreshRepositories = async () => {
+    try {
+      onChange(await call('getWorkspaceSettings', { refreshRepositories: true }));
+      return null;
+    } catch (err) {
+      return errorDetail(err);
+    }
+  };
   return (
     <>
       {settings.canAdminister && settings.valohai.configured && !settings.valohai.problem && <SetUpDone settings={settings} />}
@@ -75,7 +84,7 @@ export function WorkspaceSections({
         disabled={!settings.canAdminister}
         onSaved={(policy) => onChange({ ...settings, policy })}
       />
-      <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} />
+      <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} onRefresh={refreshRepositories} />
       <KeyNoticesSection settings={settings} />
     </>
   );
