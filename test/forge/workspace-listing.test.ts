@@ -1,9 +1,14 @@
 // The workspace's repository list as the app keeps it: page loads within the list's freshness send no
 // listing request as the app, an older list is read again, a read refused with 429 leaves the kept list
-// on the page with its time, and what is kept stays far inside Forge's 240 KiB a value.
+// on the page with its time, and what is kept stays far inside Forge's 240 KiB a value. And work that
+// meets the app's own hour: a page shows what the app kept, a check waits, a job reads with the token.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BitbucketTransport } from '../../src/bitbucket/index';
+import { BitbucketNotFoundError, BitbucketRateLimitError, type BitbucketTransport } from '../../src/bitbucket/index';
+import type { BitbucketApi } from '../../src/connect/index';
+import { runHealthCheck } from '../../src/forge/health/check';
+import { withAppReads } from '../../src/forge/platform/clients';
+import { loadHealth } from '../../src/forge/store/health-records';
 import { REPOSITORY_LIST_FRESH_MINUTES } from '../../src/forge/contract';
 import { keys } from '../../src/forge/store/keys';
 import { LISTING_RETRY_MS, PART_SIZE, workspaceRepositories } from '../../src/forge/store/repository-listing';
@@ -154,6 +159,51 @@ describe("the workspace page's repository list", () => {
     } finally {
       h.stack.bitbucket.faults.clear();
     }
+  });
+
+  test("a check that Bitbucket answers 429 (here the app's head read) is left for the next check, not recorded as broken", async () => {
+    const before = await loadHealth(h.platform.store, h.workspaceId, h.repoUuid('datasets'));
+    h.stack.bitbucket.faults.add({ method: 'GET', path: '/refs/branches/', status: 429, body: RATE_LIMITED });
+    try {
+      const entry = await runHealthCheck(h.platform, h.workspaceId, h.repoUuid('datasets'), { trigger: 'schedule' });
+      assert.equal(entry, undefined);
+    } finally {
+      h.stack.bitbucket.faults.clear();
+    }
+    assert.deepEqual(await loadHealth(h.platform.store, h.workspaceId, h.repoUuid('datasets')), before, 'nothing recorded: no "broken"');
+    // The stand-in's fault refused the token's reads too (the harness's app reads with the admin's token), so the token's hour waits a while first.
+    h.advance(20 * MINUTE);
+    const next = await runHealthCheck(h.platform, h.workspaceId, h.repoUuid('datasets'), { trigger: 'schedule' });
+    assert.equal(next?.health, 'healthy', JSON.stringify(next?.findings));
+  });
+});
+
+describe("a job's reads as the app when the app's own hour refuses them", () => {
+  const repo = { uuid: '{r}', slug: 'x', name: 'x', fullName: 'acme/x', workspace: 'acme', isPrivate: true, mainBranch: 'main', sshUrl: '', httpsUrl: '', htmlUrl: '' };
+  const reader = (name: string, calls: string[], fail?: () => Error): BitbucketApi =>
+    ({
+      getRepository: async (workspace: string, slug: string) => {
+        calls.push(`${name} ${workspace}/${slug}`);
+        if (fail) throw fail();
+        return repo;
+      },
+    }) as unknown as BitbucketApi;
+
+  test('go with the stored token (which its ledger counts); any other refusal stands; other workspaces go with the token', async () => {
+    const calls: string[] = [];
+    const limited = () => new BitbucketRateLimitError("Bitbucket's rate limit was reached (429).", { status: 429, code: 'rate_limited', retryable: true });
+    const api = withAppReads(reader('app', calls, limited), reader('token', calls), 'acme');
+    assert.deepEqual(await api.getRepository('acme', 'x'), repo);
+    assert.deepEqual(calls, ['app acme/x', 'token acme/x']);
+
+    calls.length = 0;
+    const missing = () => new BitbucketNotFoundError('No such repository (404).', { status: 404, code: 'not_found' });
+    await assert.rejects(withAppReads(reader('app', calls, missing), reader('token', calls), 'acme').getRepository('acme', 'x'), BitbucketNotFoundError);
+    assert.deepEqual(calls, ['app acme/x'], 'a 404 is an answer, not a limit');
+
+    calls.length = 0;
+    await withAppReads(reader('app', calls), reader('token', calls), 'acme').getRepository('umbrella', 'y');
+    assert.deepEqual(calls, ['token umbrella/y']);
   });
 });
 
