@@ -26,6 +26,12 @@ export interface GitRepoDirectory {
   accessKeys(workspace: string, slug: string): AccessKeyRecord[];
   /** Records that the SSH host served a fetch authenticated with this access key (sets `last_used`). */
   markKeyUsed(workspace: string, slug: string, keyId: number, when: Date): void;
+  /**
+   * `workspace/slug` of every repository holding this key (`type base64`) as an access key right now, in
+   * the directory's order. Optional: a directory that answers it in one pass spares the host asking
+   * every repository for its keys on each authentication.
+   */
+  repositoriesWithKey?(keyText: string): string[];
 }
 
 /** Where Valohai's emulator reaches "bitbucket.org" over SSH: the local SSH git host. */

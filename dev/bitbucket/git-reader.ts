@@ -3,7 +3,7 @@
  * details, tree entries and file bytes. Revisions are only ever exact branch names or hex commit ids,
  * never git's revision syntax, so a path parameter cannot reach `HEAD~3` or an option.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { runGit, tryGit } from '../seed/git-cli';
 
@@ -68,6 +68,25 @@ function plainBranchName(branch: string): boolean {
   return !branch.split('/').some((part) => part === '' || part === '.' || part === '..') && !/[\\\0]/.test(branch);
 }
 
+/**
+ * A plain branch's commit straight from the files that hold it, as git reads them: its loose ref, else
+ * its line in `packed-refs`; undefined when neither names it. Null when a file holds something else (a
+ * symbolic ref): then git is asked. Reading the files spares a git process per tip, which a workspace
+ * listing of hundreds of repositories would otherwise start one by one.
+ */
+async function tipFromRefFiles(gitDir: string, branch: string): Promise<string | undefined | null> {
+  const loose = await readFile(join(gitDir, 'refs/heads', branch), 'utf8').catch(() => undefined);
+  if (loose !== undefined) return FULL_ID.test(loose.trim()) ? loose.trim() : null;
+  const packed = await readFile(join(gitDir, 'packed-refs'), 'utf8').catch(() => undefined);
+  if (packed === undefined) return undefined;
+  for (const line of packed.split('\n')) {
+    if (!line.endsWith(` refs/heads/${branch}`)) continue;
+    const sha = line.slice(0, line.indexOf(' '));
+    return FULL_ID.test(sha) ? sha : null;
+  }
+  return undefined;
+}
+
 export async function branchTip(gitDir: string, branch: string): Promise<string | undefined> {
   if (branch === '' || branch.startsWith('-')) return undefined;
   const read = async () => {
@@ -76,7 +95,10 @@ export async function branchTip(gitDir: string, branch: string): Promise<string 
   };
   if (!plainBranchName(branch)) return read();
   const [loose, packed] = await Promise.all([fileStamp(join(gitDir, 'refs/heads', branch)), fileStamp(join(gitDir, 'packed-refs'))]);
-  return rememberedRead(`tip\0${gitDir}\0${branch}`, `${loose}|${packed}`, read);
+  return rememberedRead(`tip\0${gitDir}\0${branch}`, `${loose}|${packed}`, async () => {
+    const tip = await tipFromRefFiles(gitDir, branch);
+    return tip === null ? read() : tip;
+  });
 }
 
 function forget(kind: string, gitDir: string, id: string, rest: string): void {

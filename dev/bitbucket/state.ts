@@ -7,8 +7,10 @@ import type { AccessKeyRecord, GitRepoDirectory } from '../contracts';
 import type { RepoPermission, WorkspaceRole } from '../seed/seed-types';
 import { tryGit } from '../seed/git-cli';
 import { writeCommits, type TreeChange } from '../seed/git-writer';
+import { branchTip } from './git-reader';
 import { AccessKeyFormatError, parseAccessKey } from './access-key-format';
 import { ACCOUNT_KEY_MESSAGE, DUPLICATE_KEY_MESSAGE } from './errors';
+import { normaliseKeyText } from '../ssh-host/public-key';
 
 export interface WorkspaceRecord {
   slug: string;
@@ -117,6 +119,16 @@ export function permissionAtLeast(have: RepoPermission | undefined, need: RepoPe
 }
 
 const sameId = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** Branch names git's check-ref-format accepted: the answer depends on the name alone. */
+const checkedBranchNames = new Set<string>();
+
+async function validBranchName(branch: string): Promise<boolean> {
+  if (checkedBranchNames.has(branch)) return true;
+  const valid = (await tryGit(['check-ref-format', `refs/heads/${branch}`])) !== undefined;
+  if (valid && checkedBranchNames.size < 10_000) checkedBranchNames.add(branch);
+  return valid;
+}
 
 export interface BitbucketStateOptions {
   /** Directory that holds the bare repositories. */
@@ -261,6 +273,12 @@ export class BitbucketState implements GitRepoDirectory {
     return repo ? this.listAccessKeys(repo).map((k) => ({ id: k.id, key: k.key })) : [];
   }
 
+  /** One pass over the access keys rather than a lookup per repository: the SSH host asks on every authentication. */
+  repositoriesWithKey(keyText: string): string[] {
+    const holding = new Set(this.keys.filter((k) => normaliseKeyText(k.key) === keyText).map((k) => k.repo));
+    return holding.size === 0 ? [] : this.repos.filter((r) => holding.has(r)).map((r) => `${r.workspace.slug}/${r.slug}`);
+  }
+
   markKeyUsed(workspace: string, slug: string, keyId: number, when: Date): void {
     const repo = this.findRepo(workspace, slug);
     const entry = repo && this.getAccessKey(repo, keyId);
@@ -283,11 +301,9 @@ export class BitbucketState implements GitRepoDirectory {
   }
 
   private async writePush(repo: RepoRecord, input: PushCommitInput): Promise<string> {
-    const tip = async (branch: string) =>
-      (await tryGit(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { gitDir: repo.path }))
-        ?.toString('utf8')
-        .trim();
-    if (!(await tryGit(['check-ref-format', `refs/heads/${input.branch}`]))) throw new InvalidBranchNameError(input.branch);
+    // As the API reads tips: from the ref files, remembered while they stay the same.
+    const tip = (branch: string) => branchTip(repo.path, branch);
+    if (!(await validBranchName(input.branch))) throw new InvalidBranchNameError(input.branch);
     const parent = (await tip(input.branch)) ?? (await tip(input.from ?? repo.mainBranch));
     const changes: TreeChange[] = [];
     for (const [path, content] of Object.entries(input.files ?? {})) {

@@ -88,6 +88,7 @@ export async function startSshGitHost(options: SshGitHostOptions): Promise<SshGi
   const keyOn = (ref: RepoRef, keyText: string) =>
     directory.accessKeys(ref.workspace, ref.slug).find((k) => normaliseKeyText(k.key) === keyText);
   const reposWithKey = (keyText: string): string[] | undefined => {
+    if (directory.repositoriesWithKey) return directory.repositoriesWithKey(keyText);
     if (!listRepositories) return undefined;
     const names: string[] = [];
     for (const ref of listRepositories()) if (keyOn(ref, keyText)) names.push(`${ref.workspace}/${ref.slug}`);

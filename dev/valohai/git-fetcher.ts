@@ -234,7 +234,7 @@ export class GitFetcher {
       }
 
       const heads = await this.branchHeads(mirror);
-      const target = await this.resolveRef(mirror, input.ref);
+      const target = await this.resolveRef(mirror, input.ref, heads);
       if (!target) {
         const why = input.ref ? `fatal: couldn't find remote ref ${input.ref}` : 'the repository has no commits on its default branch.';
         return { heads: [], fetchBranch: undefined, errors: [`Could not fetch ${input.url}: ${why}`] };
@@ -284,8 +284,11 @@ export class GitFetcher {
     return [...bySha.values()];
   }
 
-  /** The commit a fetch reference names, as `git fetch origin <ref>` would find it. */
-  private async resolveRef(mirror: string, ref: string): Promise<{ sha: string; branch?: string; name?: string } | undefined> {
+  /**
+   * The commit a fetch reference names, as `git fetch origin <ref>` would find it. A branch is looked up
+   * in the heads just read (the same answer as asking git once more, without starting it).
+   */
+  private async resolveRef(mirror: string, ref: string, heads: readonly BranchHead[]): Promise<{ sha: string; branch?: string; name?: string } | undefined> {
     const verify = async (name: string) => {
       const res = await this.git(['--git-dir', mirror, 'rev-parse', '--verify', '--quiet', `${name}^{commit}`]);
       return res.code === 0 ? res.stdout.trim() : undefined;
@@ -297,6 +300,8 @@ export class GitFetcher {
       return sha ? { sha, branch: name.replace(/^refs\/heads\//, ''), name: name.replace(/^refs\/heads\//, '') } : undefined;
     }
     if (!/^[\w./@+-]+$/.test(ref) || ref.startsWith('-')) return undefined;
+    const known = heads.find((h) => h.refNames.includes(ref));
+    if (known) return { sha: known.identifier, branch: ref, name: ref };
     const branch = await verify(`refs/heads/${ref}`);
     if (branch) return { sha: branch, branch: ref, name: ref };
     const tag = await verify(`refs/tags/${ref}`);

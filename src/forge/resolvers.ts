@@ -29,7 +29,7 @@ type Implementation<K extends ResolverName> = (
 ) => Promise<ValueOf<K>>;
 
 const implementations: { [K in ResolverName]: Implementation<K> } = {
-  getWorkspaceSettings: (p, _payload, ctx) => workspace.workspaceSettings(p, ctx),
+  getWorkspaceSettings: (p, payload, ctx) => workspace.workspaceSettings(p, ctx, payload),
   saveValohaiToken: (p, payload, ctx, secrets) => {
     secrets.push(payload.token);
     return workspace.saveValohaiToken(p, ctx, payload);

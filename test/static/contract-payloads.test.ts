@@ -35,6 +35,12 @@ test('there is a validator for every resolver, and empty payloads take nothing e
   }
 });
 
+test('getWorkspaceSettings takes only whether to read the repository list again', () => {
+  assert.deepEqual(validatePayload.getWorkspaceSettings({ refreshRepositories: true }), { refreshRepositories: true });
+  assert.deepEqual(validatePayload.getWorkspaceSettings({ refreshRepositories: false }), {});
+  assert.equal(refusal(() => validatePayload.getWorkspaceSettings({ refreshRepositories: 'yes' })).field, 'refreshRepositories');
+});
+
 test('payloads never name a workspace, repository or account', () => {
   for (const field of ['workspace', 'workspaceId', 'repository', 'repoUuid', 'accountId']) {
     const err = refusal(() =>

@@ -62,6 +62,8 @@ export const workspaceSettings: WorkspaceSettings = {
     { fullName: 'acme/features', name: 'features', state: 'manual', projectName: 'features', keyAgeDays: 0, settingsUrl: null, health: null, lastVerifiedAt: null },
   ],
   repositoriesTruncated: false,
+  repositoriesListedAt: '2025-07-28T10:20:00Z',
+  repositoriesProblem: null,
   trust: { connectors: 'workspace-admins', otherWorkspaces: [], projectOwners: [] },
   policy: DEFAULT_HEALTH_POLICY,
   automation: { lastRunAt: null, nextRunAt: null, lastRunChecked: 0, lastRunDeferred: 0, rotationsToday: 0 },
@@ -669,6 +671,30 @@ export const scenarios: Record<string, Scenario> = {
               lifetime: lifetime(at(0), p.expiresOn ?? null),
             }),
       clearCredentials: () => ok(workspaceSettings),
+      ...noFleetWork,
+    },
+  },
+  // The repository list could not be read again (the app's own rate limit): the kept one, its time and why; Refresh list reads it.
+  'workspace-list-kept': {
+    module: 'workspace',
+    replies: {
+      getWorkspaceSettings: (p) =>
+        ok(
+          p.refreshRepositories
+            ? { ...workspaceSettings, repositoriesListedAt: at(0), repositoriesProblem: null }
+            : {
+                ...workspaceSettings,
+                repositoriesListedAt: at(-14 * 60_000),
+                repositoriesProblem: {
+                  code: 'rate-limited',
+                  message:
+                    "Bitbucket's rate limit was reached while listing the workspace's repositories (429) and did not clear while retrying. Bitbucket allows about 1,000 API calls per hour per user on repository endpoints, counted over a rolling hour.",
+                  fix: 'Wait a few minutes, then try again.',
+                  temporary: true,
+                  at: at(-60_000),
+                },
+              },
+        ),
       ...noFleetWork,
     },
   },

@@ -156,6 +156,26 @@ describe('workspace settings page', () => {
     await page.close();
   });
 
+  test('the repository list says when it was read; one that could not be read again stays, with why, until Refresh list reads it', async () => {
+    const page = await open('workspace-list-kept', { ready: 'repositories-section' });
+    assert.match(await page.getByTestId('repositories-listed-at').innerText(), /Listed from Bitbucket 14 minutes ago; read again after 10 minutes\./);
+    const problem = await page.getByTestId('repositories-problem').innerText();
+    assert.match(problem, /could not be read again/);
+    assert.match(problem, /rate limit was reached while listing/);
+    assert.match(problem, /Shown as listed .*: repositories made, renamed or deleted since may be missing or out of date\. Wait a few minutes, then try again\./);
+    assert.match(await page.getByTestId('repositories--table').innerText(), /acme\/trainer/, 'the kept list is shown');
+    await checkState(page, 'workspace-list-kept');
+    const sent = pages.server.invocations.length;
+    await page.getByTestId('repositories-refresh').click();
+    await page.getByTestId('repositories-problem').waitFor({ state: 'detached' });
+    assert.deepEqual(
+      pages.server.invocations.slice(sent).filter((i) => i.functionKey === 'getWorkspaceSettings').map((i) => i.payload),
+      [{ refreshRepositories: true }],
+    );
+    assert.match(await page.getByTestId('repositories-listed-at').innerText(), /Listed from Bitbucket just now/);
+    await page.close();
+  });
+
   test('keyboard reaches each field and save button in reading order', async () => {
     const page = await open('workspace', { ready: 'valohai-section' });
     const stored = ['valohai-replace', 'valohai-clear', 'bitbucket-replace', 'bitbucket-clear'];

@@ -35,10 +35,11 @@ import type {
   TrustSettingsView,
   ValohaiCredentialSummary,
   WorkspaceSettings,
+  WorkspaceSettingsPayload,
 } from './workspace';
 
 export interface ResolverApi {
-  getWorkspaceSettings: { payload: EmptyPayload; value: WorkspaceSettings };
+  getWorkspaceSettings: { payload: WorkspaceSettingsPayload; value: WorkspaceSettings };
   saveValohaiToken: { payload: SaveValohaiTokenPayload; value: ValohaiCredentialSummary };
   saveBitbucketToken: { payload: SaveBitbucketTokenPayload; value: BitbucketCredentialSummary };
   clearCredentials: { payload: ClearCredentialsPayload; value: WorkspaceSettings };

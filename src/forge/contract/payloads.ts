@@ -353,7 +353,10 @@ function batchConnectChoice(resolver: 'planBatch' | 'startBatch', value: unknown
  * trimmed, host normalised) or throws InvalidPayloadError. Unknown fields are refused.
  */
 export const validatePayload: { [K in ResolverName]: (input: unknown) => PayloadOf<K> } = {
-  getWorkspaceSettings: empty('getWorkspaceSettings'),
+  getWorkspaceSettings(input) {
+    const obj = objectWith('getWorkspaceSettings', input, ['refreshRepositories']);
+    return obj.refreshRepositories !== undefined && bool('getWorkspaceSettings', obj, 'refreshRepositories') ? { refreshRepositories: true } : {};
+  },
 
   saveValohaiToken(input) {
     const obj = objectWith('saveValohaiToken', input, ['host', 'token', 'expiresOn']);

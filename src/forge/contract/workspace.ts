@@ -82,6 +82,17 @@ export interface WorkspaceRepository {
   lastVerifiedAt: string | null;
 }
 
+/** A read of the repository list that failed: the page keeps showing the list it has, with its time. */
+export type RepositoriesProblem = ResolverError & { at: string };
+
+/** How long the app uses a repository list it read before it reads the list again on a page load. */
+export const REPOSITORY_LIST_FRESH_MINUTES = 10;
+
+/** `getWorkspaceSettings`: `refreshRepositories` reads the repository list now rather than use the one kept. */
+export interface WorkspaceSettingsPayload {
+  refreshRepositories?: boolean;
+}
+
 export interface WorkspaceSettings {
   workspace: { slug: string; name: string };
   /** Whether the caller may change credentials (a workspace admin). Forms are read-only otherwise. */
@@ -91,6 +102,13 @@ export interface WorkspaceSettings {
   repositories: WorkspaceRepository[];
   /** True when the list stopped early (very large workspace); the page says so. */
   repositoriesTruncated: boolean;
+  /**
+   * When the repositories listed were read from Bitbucket: the app keeps the list for a few minutes
+   * (REPOSITORY_LIST_FRESH_MINUTES) rather than read it on every load. Null when there is no list.
+   */
+  repositoriesListedAt: string | null;
+  /** Why the latest read of the list failed (and when), when the list shown is older than it or empty. */
+  repositoriesProblem: RepositoriesProblem | null;
   trust: TrustSettingsView;
   /** How connections look after themselves (only workspace admins change it). */
   policy: HealthPolicyView;

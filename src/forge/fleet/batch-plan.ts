@@ -1,5 +1,6 @@
 /**
- * A bulk action's plan: the payload's names matched against the workspace's listing (read as the app) and
+ * A bulk action's plan: the payload's names matched against the workspace's listing (read as the app,
+ * kept a few minutes, read again when it lacks a name the payload gives) and
  * its connection records, each repository's reason to be skipped, bulk connect's project per repository,
  * and what each repository will cost of the stored token's hour.
  */
@@ -16,7 +17,7 @@ import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../pla
 import { projectsInUse } from '../store/project-use';
 import type { StoredConnection } from '../store/records';
 import { mayCreateUnder, requireConnector } from '../access/trust';
-import { listWorkspaceRepositories } from '../../bitbucket/index';
+import { workspaceRepositories } from '../store/repository-listing';
 import { lower } from './batch-records';
 
 /** Repositories the listing may hold for a batch to match names against (Forge record sizes). */
@@ -90,10 +91,16 @@ export async function planFor(platform: ForgePlatform, context: TrustedContext, 
   const membership = await workspaceAdmin(platform, context);
   const ws = bareUuid(context.workspaceId, 'workspace');
   const now = platform.clock.now();
-  const [listing, connections] = await Promise.all([
-    listWorkspaceRepositories(platform.bitbucketAsApp, context.workspaceId, MAX_LISTED),
+  const [kept, connections] = await Promise.all([
+    workspaceRepositories(platform, context.workspaceId, { max: MAX_LISTED, throwWhenNone: true }),
     platform.store.query<StoredConnection>(keys.connectionPrefix(ws), { limit: MAX_CONNECTIONS }),
   ]);
+  let listing = kept;
+  if (payload.repositories && !listing.fresh) {
+    // A name the kept listing lacks may be a repository made since it was read: read it once more.
+    const kept = new Set(listing.repositories.map((r) => lower(r.fullName)));
+    if (payload.repositories.some((name) => !kept.has(lower(name)))) listing = await workspaceRepositories(platform, context.workspaceId, { max: MAX_LISTED, refresh: true, throwWhenNone: true });
+  }
   const workspaceSlug = membership.workspace?.slug ?? listing.workspace?.slug ?? '';
   const byName = new Map(listing.repositories.map((r) => [lower(r.fullName), r]));
   const byUuid = new Map(listing.repositories.map((r) => [bareUuid(r.uuid, 'repository'), r]));
@@ -102,6 +109,10 @@ export async function planFor(platform: ForgePlatform, context: TrustedContext, 
   let chosen: { repository: string; repositoryUuid: string; mainBranch: string | null }[];
   if (payload.repositories) {
     const unknown = payload.repositories.filter((name) => !byName.has(lower(name)));
+    if (unknown.length > 0 && listing.problem) {
+      // The listing could not be read again: the names may well be repositories made since it was kept.
+      throw new ResolverFailure(listing.problem.code, listing.problem.message, listing.problem.fix, listing.problem.temporary);
+    }
     if (unknown.length > 0) {
       const shown = unknown.slice(0, 10).join(', ') + (unknown.length > 10 ? ` and ${unknown.length - 10} more` : '');
       throw new ResolverFailure(

@@ -45,8 +45,8 @@ import { activeJob } from '../jobs/slots';
 import { noticeFinding, readKeyNotices, split } from './key-notices';
 import { keyAgeOf } from '../store/connections';
 import { bareUuid, keys } from '../store/keys';
-import { TokenShareSpentError, type RequestCounts } from '../jobs/context';
-import { TokenHourSpentError } from '../../bitbucket/index';
+import type { RequestCounts } from '../jobs/context';
+import { BitbucketRateLimitError, TokenHourSpentError } from '../../bitbucket/index';
 import { keysSeenInListings } from '../store/keys-seen';
 import { LockBusyError } from '../store/lock';
 import type { ForgePlatform } from '../platform/ports';
@@ -123,8 +123,9 @@ async function checkWith(work: AutomaticWork, ws: string, repo: string, now: Dat
     }
   } catch (err) {
     // Another run holds the repository, or the share given to this check ran out: the next check looks again.
-    // So does a check for which the token's hour (its unattended share, or a 429's wait) has no room now.
-    if (err instanceof LockBusyError || err instanceof TokenShareSpentError || err instanceof TokenHourSpentError) return undefined;
+    // So does a check for which the token's hour (its unattended share, or a 429's wait) has no room now,
+    // or that Bitbucket answered 429 (the token's hour or the app's): a rate limit says nothing of the connection.
+    if (err instanceof LockBusyError || err instanceof BitbucketRateLimitError || err instanceof TokenHourSpentError) return undefined;
     await work.settleCredentials(undefined);
     const refused = work.refused;
     if (refused.bitbucket || refused.valohai) {

@@ -81,7 +81,7 @@ function memberPage(page: RepositoryPage, connection: StoredConnection | undefin
 }
 
 export async function repositoryPage(platform: ForgePlatform, context: TrustedContext, secrets: string[]): Promise<RepositoryPage> {
-  const access = await repositoryAccess(platform, context);
+  const access = await repositoryAccess(platform, context, { keptOnFailure: true });
   const { repository, workspaceUuid, repositoryUuid } = access;
   const credentials = new Credentials(platform, workspaceUuid);
   const connections = new KvConnectionStore(platform.store, workspaceUuid, repositoryUuid, { submodules: true, projectOwner: null });

@@ -18,6 +18,7 @@ import {
   type ValohaiCredentialSummary,
   type WorkspaceRepository,
   type WorkspaceSettings,
+  type WorkspaceSettingsPayload,
 } from '../contract';
 import { workspaceAdmin, workspaceMember } from '../access/authorize';
 import { valohaiFor } from '../platform/clients';
@@ -31,7 +32,8 @@ import { RESOLVER_LIMITS, type ForgePlatform, type TrustedContext } from '../pla
 import type { ActiveJobPointer, StoredConnection, WorkspaceSummary } from '../store/records';
 import { checkBitbucketToken, checkValohaiToken, tokenLosses, worseTokenRefusal } from './token-check';
 import { tokenHourView, withTokenHour } from './token-hour';
-import { listWorkspaceRepositories, type WorkspaceMembership } from '../../bitbucket/index';
+import type { WorkspaceMembership } from '../../bitbucket/index';
+import { workspaceRepositories } from '../store/repository-listing';
 import { loadTrust, saveTrust } from '../access/trust';
 
 /** Repositories listed at most; a larger workspace is marked truncated. */
@@ -89,6 +91,8 @@ async function memberSettings(platform: ForgePlatform, context: TrustedContext, 
     bitbucket: { configured: bitbucket !== undefined, email: null, accountName: null, missingScopes: [] },
     repositories: [],
     repositoriesTruncated: false,
+    repositoriesListedAt: null,
+    repositoriesProblem: null,
     trust: { connectors: trust.connectors, otherWorkspaces: [], projectOwners: [] },
     policy,
     valohaiOwners: [],
@@ -98,7 +102,7 @@ async function memberSettings(platform: ForgePlatform, context: TrustedContext, 
   };
 }
 
-async function settingsFor(platform: ForgePlatform, context: TrustedContext, membership: WorkspaceMembership): Promise<WorkspaceSettings> {
+async function settingsFor(platform: ForgePlatform, context: TrustedContext, membership: WorkspaceMembership, refreshRepositories = false): Promise<WorkspaceSettings> {
   const ws = bareUuid(context.workspaceId, 'workspace');
   const credentials = new Credentials(platform, ws);
   const now = platform.clock.now();
@@ -106,7 +110,8 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
     credentials.summary(),
     credentials.valohai(),
     credentials.bitbucket(),
-    listWorkspaceRepositories(platform.bitbucketAsApp, context.workspaceId, MAX_REPOSITORIES),
+    // Kept a few minutes, read again when older or asked for; a read that fails leaves the kept one shown.
+    workspaceRepositories(platform, context.workspaceId, { max: MAX_REPOSITORIES, refresh: refreshRepositories }),
     platform.store.query<StoredConnection>(keys.connectionPrefix(ws), { limit: 5000 }),
     platform.store.query<ActiveJobPointer>(keys.activeJobPrefix(ws), { limit: 5000 }),
     loadTrust(platform.store, ws),
@@ -123,7 +128,7 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
   const runningRepos = new Set(
     pointers.filter(({ value }) => pointerMayBeLive(value, now)).map(({ key }) => key.slice(keys.activeJobPrefix(ws).length)),
   );
-  const repositories: WorkspaceRepository[] = listing.repositories.map((repo) => {
+  const repositories: WorkspaceRepository[] = listing.repositories.slice(0, MAX_REPOSITORIES).map((repo) => {
     const uuid = bareUuid(repo.uuid, 'repository');
     const connection = byRepo.get(uuid);
     const state = runningRepos.has(uuid)
@@ -155,7 +160,9 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
     valohai: valohaiSummary(summary.valohai, valohai !== undefined, now),
     bitbucket: { ...bitbucketSummary(summary.bitbucket, bitbucket !== undefined, now), ...(hour ? { hour } : {}) },
     repositories,
-    repositoriesTruncated: listing.truncated,
+    repositoriesTruncated: listing.truncated || listing.repositories.length > MAX_REPOSITORIES,
+    repositoriesListedAt: listing.readAt,
+    repositoriesProblem: listing.problem,
     trust,
     policy,
     automation: automationView(automation, now, paused),
@@ -164,9 +171,9 @@ async function settingsFor(platform: ForgePlatform, context: TrustedContext, mem
   };
 }
 
-export async function workspaceSettings(platform: ForgePlatform, context: TrustedContext): Promise<WorkspaceSettings> {
+export async function workspaceSettings(platform: ForgePlatform, context: TrustedContext, payload: WorkspaceSettingsPayload = {}): Promise<WorkspaceSettings> {
   const membership = await workspaceMember(platform, context);
-  return membership.permission === 'owner' ? settingsFor(platform, context, membership) : memberSettings(platform, context, membership);
+  return membership.permission === 'owner' ? settingsFor(platform, context, membership, payload.refreshRepositories === true) : memberSettings(platform, context, membership);
 }
 
 export async function saveValohaiToken(

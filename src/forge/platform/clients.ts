@@ -1,5 +1,5 @@
 /** Client construction and the few addresses the pages link to. */
-import { BitbucketClient, type BitbucketTransport } from '../../bitbucket/index';
+import { BitbucketClient, BitbucketRateLimitError, type BitbucketTransport } from '../../bitbucket/index';
 import type { BitbucketApi } from '../../connect/index';
 import type { CallLimits, ForgePlatform, ValohaiPort } from './ports';
 import type { ValohaiSecret } from '../store/records';
@@ -16,15 +16,23 @@ export function appBitbucket(platform: ForgePlatform, limits: CallLimits): Bitbu
  * Bitbucket for work done with the stored API token. The token's account has about 1,000 requests an
  * hour for every page load and job of the workspace, and only it may manage access keys and read other
  * people's permissions; repositories of the app's own workspace are read as the app, which Forge counts
- * separately. Repositories of other workspaces, which the app cannot see, are read with the token.
+ * separately. Repositories of other workspaces, which the app cannot see, are read with the token, and so
+ * is a read the app's own hour refuses (429): the work goes on within the token's hour, whose ledger
+ * counts it and makes it wait when that is spent too, rather than fail on the app's.
  */
 export function withAppReads(app: BitbucketApi, token: BitbucketApi, homeWorkspace: string): BitbucketApi {
   const home = homeWorkspace.toLowerCase();
-  const reader = (workspace: string) => (workspace.toLowerCase() === home ? app : token);
+  const read = <T>(workspace: string, call: (api: BitbucketApi) => Promise<T>): Promise<T> =>
+    workspace.toLowerCase() !== home
+      ? call(token)
+      : call(app).catch((err: unknown) => {
+          if (err instanceof BitbucketRateLimitError) return call(token);
+          throw err;
+        });
   return {
-    getRepository: (workspace, repo) => reader(workspace).getRepository(workspace, repo),
-    getBranchHead: (workspace, repo, branch) => reader(workspace).getBranchHead(workspace, repo, branch),
-    getFileAtCommit: (workspace, repo, commit, path) => reader(workspace).getFileAtCommit(workspace, repo, commit, path),
+    getRepository: (workspace, repo) => read(workspace, (api) => api.getRepository(workspace, repo)),
+    getBranchHead: (workspace, repo, branch) => read(workspace, (api) => api.getBranchHead(workspace, repo, branch)),
+    getFileAtCommit: (workspace, repo, commit, path) => read(workspace, (api) => api.getFileAtCommit(workspace, repo, commit, path)),
     listAccessKeys: (workspace, repo) => token.listAccessKeys(workspace, repo),
     addAccessKey: (workspace, repo, key) => token.addAccessKey(workspace, repo, key),
     deleteAccessKey: (workspace, repo, id) => token.deleteAccessKey(workspace, repo, id),

@@ -52,6 +52,7 @@ const runRecords = (kind: string) => ({
 });
 const auditParts = runRecords('fleetauditpart');
 const batchItems = runRecords('fleetbatchitem');
+const listingParts = runRecords('replistingpart');
 
 export const keys = {
   valohaiSecret: (ws: string) => ofWorkspace('secret:valohai', ws),
@@ -86,6 +87,11 @@ export const keys = {
   /** One batch's keys of an audit. */
   fleetAuditPart: auditParts.record,
   fleetAuditPartPrefix: auditParts.prefix,
+  /** The workspace's repositories as the app last listed them: the time and where the parts are (repository-listing.ts). */
+  repositoryListing: (ws: string) => ofWorkspace('replisting', ws),
+  /** One part of one read of that listing (the read's generation, then the part's number). */
+  repositoryListingPart: listingParts.record,
+  repositoryListingPartPrefix: listingParts.prefix,
   /** One token user's hour: every stored-token request of every path, by minute (token-ledger.ts). */
   tokenHour: (account: string) => checked(`tokenhour:${escapeKeyPart(account)}`),
   /** The workspace's latest bulk action: its state (fleet/batch.ts). */

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import SectionMessage from '@atlaskit/section-message';
 import { Stack, Text } from '@atlaskit/primitives';
 import type { WorkspaceSettings } from '../../../../src/forge/contract';
+import { call, errorDetail } from '../api';
 import { ProductLink } from '../components/link';
 import { Fleet } from './fleet/fleet';
 import { FleetAudit } from './fleet/fleet-audit';
@@ -55,6 +56,14 @@ export function WorkspaceSections({
 }) {
   const [chosen, setChosen] = useState<string[]>([]);
   const admin = settings.canAdminister;
+  const refreshRepositories = async () => {
+    try {
+      onChange(await call('getWorkspaceSettings', { refreshRepositories: true }));
+      return null;
+    } catch (err) {
+      return errorDetail(err);
+    }
+  };
   // Four tabs where there was one long stack: what a workspace sets up once, its repositories (with the
   // bulk actions over the chosen ones), the audit of their keys, and the policies connections follow.
   const tabs: Tab[] = [
@@ -84,7 +93,7 @@ export function WorkspaceSections({
       label: 'Repositories',
       panel: (
         <Stack space="space.300">
-          <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} />
+          <Fleet settings={settings} chosen={chosen} onChoose={setChosen} onFinished={onBatchFinished} onRefresh={refreshRepositories} />
         </Stack>
       ),
     },

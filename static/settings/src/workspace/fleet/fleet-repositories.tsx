@@ -1,12 +1,22 @@
 import { useMemo, useState } from 'react';
 import Button from '@atlaskit/button/new';
+import SectionMessage from '@atlaskit/section-message';
 import { ErrorMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
 import Lozenge, { type ThemeAppearance } from '@atlaskit/lozenge';
 import { Box, Inline, Stack, Text, xcss } from '@atlaskit/primitives';
 import Select from '@atlaskit/select';
 import Textfield from '@atlaskit/textfield';
-import { KEY_AGE_WARNING_DAYS, type RepositoryConnectionState, type WorkspaceRepository, type WorkspaceSettings } from '../../../../../src/forge/contract';
+import {
+  KEY_AGE_WARNING_DAYS,
+  REPOSITORY_LIST_FRESH_MINUTES,
+  type RepositoryConnectionState,
+  type ResolverError,
+  type WorkspaceRepository,
+  type WorkspaceSettings,
+} from '../../../../../src/forge/contract';
+import { LinkedText } from '../../components/linked-text';
+import { ProblemMessage } from '../../components/problem-message';
 import { Checkbox } from './checkbox';
 import { healthLook } from '../../components/health-look';
 import { KeyAge } from '../../components/key-age';
@@ -75,6 +85,61 @@ function Verified({ at }: { at: string | null }) {
 }
 
 /**
+ * When the list was read, and (for workspace admins) reading it again. The app keeps the list a few
+ * minutes rather than read it on every load; a read that failed leaves the list it has, said here.
+ */
+function ListedAt({ settings, onRefresh }: { settings: WorkspaceSettings; onRefresh?: () => Promise<ResolverError | null> }) {
+  const [refreshing, setRefreshing] = useState(false);
+  const [error, setError] = useState<ResolverError | null>(null);
+  const listedAt = settings.repositoriesListedAt;
+  const problem = settings.repositoriesProblem;
+  const refresh = async () => {
+    if (!onRefresh) return;
+    setRefreshing(true);
+    setError(await onRefresh());
+    setRefreshing(false);
+  };
+  return (
+    <Stack space="space.100">
+      <Inline space="space.100" alignBlock="center" shouldWrap>
+        <Text color="color.text.subtle" testId="repositories-listed-at">
+          {listedAt ? (
+            <>
+              Listed from Bitbucket{' '}
+              <time dateTime={listedAt} title={formatDateTime(listedAt)}>
+                {relativeTime(listedAt)}
+              </time>
+              ; read again after {REPOSITORY_LIST_FRESH_MINUTES} minutes.
+            </>
+          ) : (
+            'Not listed from Bitbucket yet.'
+          )}
+        </Text>
+        {onRefresh && (
+          <Button appearance="subtle" spacing="compact" onClick={() => void refresh()} isLoading={refreshing} testId="repositories-refresh">
+            Refresh list
+          </Button>
+        )}
+      </Inline>
+      {problem && (
+        <SectionMessage appearance="warning" title={listedAt ? 'The list could not be read again' : 'The repositories could not be listed'} testId="repositories-problem">
+          <Stack space="space.100">
+            <Text as="p">
+              <LinkedText text={problem.message} />
+            </Text>
+            <Text as="p">
+              {listedAt ? `Shown as listed ${formatDateTime(listedAt)}: repositories made, renamed or deleted since may be missing or out of date. ` : ''}
+              <LinkedText text={problem.fix} />
+            </Text>
+          </Stack>
+        </SectionMessage>
+      )}
+      {error && <ProblemMessage error={error} testId="repositories-refresh-error" />}
+    </Stack>
+  );
+}
+
+/**
  * Every repository of the workspace, a page at a time: searchable by name or project, filtered to
  * what needs attention, and (for workspace admins) chosen row by row for a bulk action.
  */
@@ -82,11 +147,14 @@ export function FleetRepositories({
   settings,
   selected,
   onSelect,
+  onRefresh,
 }: {
   settings: WorkspaceSettings;
   /** Full names chosen for a bulk action; null when the reader may not act on them (a member). */
   selected: string[] | null;
   onSelect: (names: string[]) => void;
+  /** Reads the list again now (workspace admins); resolves to what stopped it, or null. */
+  onRefresh?: () => Promise<ResolverError | null>;
 }) {
   const [search, setSearch] = useState('');
   const [filter, setFilter] = useState<Filter>('all');
@@ -207,6 +275,7 @@ export function FleetRepositories({
           Repositories
         </Heading>
         <Text as="p">Connect each repository from its own settings: Repository settings &rsaquo; Valohai, or follow its name below.</Text>
+        {(settings.canAdminister || settings.repositoriesListedAt) && <ListedAt settings={settings} {...(onRefresh ? { onRefresh } : {})} />}
         <Inline space="space.200" alignBlock="start" shouldWrap>
           <Box xcss={searchStyles}>
             <Stack space="space.050">
@@ -269,7 +338,11 @@ export function FleetRepositories({
           label={`Repositories of ${settings.workspace.name}`}
           columns={columns}
           rows={rows}
-          emptyView={<Text>{total === 0 ? 'No repositories in this workspace yet.' : 'No repository matches the search and filter.'}</Text>}
+          emptyView={
+            <Text>
+              {total > 0 ? 'No repository matches the search and filter.' : settings.repositoriesListedAt || !settings.canAdminister ? 'No repositories in this workspace yet.' : 'No repositories to show until the list is read.'}
+            </Text>
+          }
           testId="repositories"
         />
         <Pager page={current} pageSize={REPOSITORIES_PAGE_SIZE} total={shown.length} onPage={setPage} noun="repositories" testId="repositories-pages" />

@@ -1,6 +1,6 @@
 import Heading from '@atlaskit/heading';
 import { Box, Stack, Text } from '@atlaskit/primitives';
-import type { WorkspaceSettings } from '../../../../../src/forge/contract';
+import type { ResolverError, WorkspaceSettings } from '../../../../../src/forge/contract';
 import { sectionStyles } from '../../styles';
 import { FleetBatch } from './fleet-batch';
 import { FleetRepositories } from './fleet-repositories';
@@ -11,6 +11,7 @@ export function Fleet({
   chosen,
   onChoose,
   onFinished,
+  onRefresh,
 }: {
   settings: WorkspaceSettings;
   /** Full names chosen for a bulk action. */
@@ -18,11 +19,17 @@ export function Fleet({
   onChoose: (names: string[]) => void;
   /** A bulk action ended: the page reads the repositories' states again. */
   onFinished: () => void;
+  /** Reads the repository list again now; resolves to what stopped it, or null. */
+  onRefresh: () => Promise<ResolverError | null>;
 }) {
   return (
     <>
       {/* The fleet is workspace admins' work: members are told where to look, never shown an empty list as if it were the workspace's. */}
-      {settings.canAdminister ? <FleetRepositories settings={settings} selected={chosen} onSelect={onChoose} /> : <MembersRepositories />}
+      {settings.canAdminister ? (
+        <FleetRepositories settings={settings} selected={chosen} onSelect={onChoose} onRefresh={onRefresh} />
+      ) : (
+        <MembersRepositories />
+      )}
       {settings.canAdminister && <FleetBatch settings={settings} selected={chosen} onFinished={onFinished} />}
     </>
   );
