@@ -6,14 +6,14 @@
 // one working until the new one does, none left after disconnect).
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { bundleWithForge, type ForgeBundle } from './bundle';
+import { bundleForTests, type ForgeBundle } from './bundle';
 import type { CutOffHandle, FakeForge } from './fake-forge';
 import { mask, QUEUE_TYPE, type QueuedWork, type TranscriptEntry } from './scenario';
 import { runStory, type StoryOptions } from './story';
 
 let bundle: ForgeBundle;
 before(async () => {
-  bundle = await bundleWithForge();
+  bundle = await bundleForTests();
 });
 after(async () => {
   await bundle?.remove();
