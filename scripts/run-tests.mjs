@@ -5,8 +5,9 @@
 // nothing is plain to see.
 //
 //   --quick   only the unit-level folders (QUICK below): no browser, no CLI process, no bundle
-//   --times   after the run, a table of time by test folder (each file's own time, summed per folder);
-//             a whole run (no --quick, no files named) prints it anyway, with the run's wall clock
+//   --times   after the run, a table of time by test folder (each file's own time, summed per folder,
+//             and the CPU time its processes used); a whole run (no --quick, no files named) prints it
+//             anyway, with the run's wall clock
 //
 // Files run side by side (VB_TEST_CONCURRENCY, default 4): most of the slow files wait on git, ssh and
 // child processes rather than compute, so more files than cores keep the machine busy.
@@ -49,15 +50,18 @@ const targets = args.filter((a) => a !== '--quick' && a !== '--times');
  */
 const LONGEST_FIRST = [
   'test/e2e/preview-browser.test.ts',
-  'test/e2e/fault-matrix-rotate.test.ts',
+  'test/e2e/fault-matrix-rotate-reads.test.ts',
+  'test/e2e/fault-matrix-rotate-writes.test.ts',
   'test/forge/unattended.test.ts',
   'test/static/settings-health-fleet.test.ts',
   'test/e2e/preview-truth.test.ts',
   'test/e2e/preview-pages.test.ts',
   'test/forge-bundle/bundled-handlers.test.ts',
-  'test/e2e/fault-matrix-connect.test.ts',
+  'test/e2e/fault-matrix-connect-reads.test.ts',
+  'test/e2e/fault-matrix-connect-writes.test.ts',
   'test/static/settings-pages.test.ts',
-  'test/e2e/fault-matrix-disconnect.test.ts',
+  'test/e2e/fault-matrix-disconnect-reads.test.ts',
+  'test/e2e/fault-matrix-disconnect-writes.test.ts',
   'test/e2e/cli-workflows.test.ts',
   'test/e2e/fault-matrix-connect-again.test.ts',
   'test/e2e/preview-unattended.test.ts',
@@ -97,6 +101,8 @@ const child = spawn(
   process.execPath,
   [
     '--import', 'tsx',
+    // Each file's process reports its CPU time (its own and its child processes') for the times table.
+    '--import', './test/support/cpu-meter.mjs',
     '--test',
     `--test-concurrency=${concurrency}`,
     '--test-reporter=spec', '--test-reporter-destination=stdout',
@@ -113,31 +119,57 @@ child.on('exit', (code, signal) => {
   } catch {
     counts.failed += 1; // the runner died before it could report: count it as a failure
   }
+  const cpu = cpuByFile(join(work, 'cpu.jsonl'));
   rmSync(work, { recursive: true, force: true });
-  if (times) printTimes(counts.files ?? {}, Date.now() - started);
+  if (times) printTimes(counts.files ?? {}, cpu, Date.now() - started);
   const failed = counts.failed + (code !== 0 && counts.failed === 0 ? 1 : 0);
   const skipped = counts.skipped ? `, ${counts.skipped} skipped` : '';
   console.log(`${counts.passed} passed, ${failed} failed${skipped}`);
   process.exit(signal ? 1 : failed > 0 || counts.passed === 0 ? 1 : 0);
 });
 
-/** Seconds by folder (sum of its files' own times; files ran side by side, so the sum exceeds the wall clock). */
-function printTimes(byFile, wallMs) {
+/** CPU milliseconds by file (relative to the root), as test/support/cpu-meter.mjs wrote them; empty without /proc. */
+function cpuByFile(path) {
+  const byFile = {};
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return byFile;
+  }
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const { file, ms } = JSON.parse(line);
+    byFile[relative(root, file)] = ms;
+  }
+  return byFile;
+}
+
+/**
+ * Seconds by folder (sum of its files' own times; files ran side by side, so the sum exceeds the wall
+ * clock), and the CPU seconds their processes used, which a busy machine does not inflate as it does
+ * the wall clock.
+ */
+function printTimes(byFile, cpuOf, wallMs) {
   const folders = new Map();
   for (const [file, ms] of Object.entries(byFile)) {
     const folder = dirname(relative(root, file));
-    const f = folders.get(folder) ?? { ms: 0, files: 0 };
+    const f = folders.get(folder) ?? { ms: 0, cpu: 0, files: 0 };
     f.ms += ms;
+    f.cpu += cpuOf[relative(root, file)] ?? 0;
     f.files += 1;
     folders.set(folder, f);
   }
   const rows = [...folders].sort((a, b) => b[1].ms - a[1].ms);
-  console.log('\n| folder | files | seconds |\n| --- | ---: | ---: |');
-  for (const [folder, f] of rows) console.log(`| ${folder} | ${f.files} | ${(f.ms / 1000).toFixed(1)} |`);
+  const s = (ms) => (ms / 1000).toFixed(1);
+  console.log('\n| folder | files | seconds | CPU seconds |\n| --- | ---: | ---: | ---: |');
+  for (const [folder, f] of rows) console.log(`| ${folder} | ${f.files} | ${s(f.ms)} | ${s(f.cpu)} |`);
   const total = rows.reduce((t, [, f]) => t + f.ms, 0);
-  console.log(`| all (sum of files) | ${rows.reduce((t, [, f]) => t + f.files, 0)} | ${(total / 1000).toFixed(1)} |\n`);
+  const totalCpu = rows.reduce((t, [, f]) => t + f.cpu, 0);
+  console.log(`| all (sum of files) | ${rows.reduce((t, [, f]) => t + f.files, 0)} | ${s(total)} | ${s(totalCpu)} |\n`);
   // The longest files, to keep LONGEST_FIRST in step.
   const longest = Object.entries(byFile).sort((a, b) => b[1] - a[1]).slice(0, LONGEST_FIRST.length);
-  console.log(`Longest files: ${longest.map(([file, ms]) => `${relative(root, file)} ${(ms / 1000).toFixed(0)} s`).join(', ')}.`);
+  const cpuNote = (file) => (cpuOf[relative(root, file)] === undefined ? '' : ` (CPU ${(cpuOf[relative(root, file)] / 1000).toFixed(0)} s)`);
+  console.log(`Longest files: ${longest.map(([file, ms]) => `${relative(root, file)} ${(ms / 1000).toFixed(0)} s${cpuNote(file)}`).join(', ')}.`);
   console.log(`Wall clock: ${(wallMs / 1000).toFixed(0)} s, ${concurrency} files at a time.\n`);
 }

@@ -3,6 +3,6 @@
  * the matrix itself, and which runs go through the CLI process, is in test/support/fault-matrix.ts.
  */
 import { describe } from 'node:test';
-import { describeLanes, matrixTitle } from '../support/fault-matrix';
+import { describeLane, matrixTitle } from '../support/fault-matrix';
 
-describe(matrixTitle('connect again'), { concurrency: true }, () => describeLanes('connect again'));
+describe(matrixTitle('connect again'), () => describeLane('connect again'));

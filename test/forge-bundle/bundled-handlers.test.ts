@@ -6,7 +6,7 @@
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { bundleWithForge, splitHandler, type ForgeBundle } from './bundle';
+import { bundleForTests, splitHandler, type ForgeBundle } from './bundle';
 import type { TranscriptEntry } from './scenario';
 import { runStory, type Loader } from './story';
 
@@ -14,7 +14,7 @@ let bundle: ForgeBundle;
 const transcripts: { bundle?: TranscriptEntry[]; source?: TranscriptEntry[] } = {};
 
 before(async () => {
-  bundle = await bundleWithForge();
+  bundle = await bundleForTests();
 });
 after(async () => {
   await bundle?.remove();

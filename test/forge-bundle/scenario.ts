@@ -59,6 +59,11 @@ export interface ScenarioOptions {
    * is run again): the check then asks for at least one fetch, not exactly one.
    */
   repeatedFetches?: boolean;
+  /**
+   * The story ends once connect is done: what a process remembers for its life (Valohai's
+   * repository-write preflight and the write method, per host) is all learnt by then.
+   */
+  onlyConnect?: boolean;
 }
 
 export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack, options: ScenarioOptions = {}): Promise<TranscriptEntry[]> {
@@ -190,6 +195,8 @@ export async function runScenario(t: TestContext, forge: FakeForge, stack: Stack
     assert.equal(page.state, 'connected');
     assert.equal(page.connection?.valohaiCommit?.identifier, headCommit);
   });
+
+  if (options.onlyConnect) return transcript;
 
   await step('a push to the main branch makes Valohai fetch the new head', async () => {
     const pushed = await state.pushCommit('acme', SCENARIO_REPO, {

@@ -1,8 +1,9 @@
 /**
- * The fault matrix, shared by test/e2e/fault-matrix-*.test.ts (one file per workflow, so the test
+ * The fault matrix, shared by test/e2e/fault-matrix-*.test.ts (one file per lane, below, so the test
  * runner runs them side by side): faults at every API call of connect, rotate and disconnect against
  * the stand-ins. After each faulted run: the exit status says what happened, the key Valohai holds still
- * opens every repository it must fetch (real `git ls-remote` over SSH), and every key still on Bitbucket
+ * opens every repository it must fetch (real `git ls-remote` over SSH, unless the lane already reached
+ * the very access key records holding that key: see assertInvariant), and every key still on Bitbucket
  * besides Valohai's is named on stderr as left in place. Then the same command without faults repairs:
  * exit 0 and a clean state.
  *
@@ -16,8 +17,8 @@
  * The superproject is acme/inference-api, whose submodules are all relative SSH ones: every target is
  * on Bitbucket, so a clean run verifies. Workflows: connect on a fresh Valohai project, rotate and
  * disconnect on a connection in place, and connect on a connection in place ("connect again", only
- * the calls where its path differs from connect's). Within a file the lanes run side by side, each on
- * its own stack; runs use Ed25519 keys because an RSA-4096 key per run would add minutes and the key
+ * the calls where its path differs from connect's). Each lane is a file of its own on its own stack, so
+ * that lanes run side by side in processes of their own; runs use Ed25519 keys because an RSA-4096 key per run would add minutes and the key
  * type plays no part in the ordering under test.
  *
  * Left out because the workflow never makes the call (the matrix only holds combinations that are hit,
@@ -220,6 +221,8 @@ export class Lane {
   stateDir!: string;
   env!: Record<string, string>;
   project = { name: '', id: '', repositoryId: 0 };
+  /** States of this lane's stack already reached with git (see assertInvariant). */
+  readonly reached = new Set<string>();
   private projects = 0;
 
   async start(): Promise<void> {
@@ -338,7 +341,7 @@ function named(lines: string[], repository: string, id: number): boolean {
  * as left in place. Returns Valohai's public key, if it holds one.
  */
 async function checkAfterFault(lane: Lane, run: CliRun, label: string): Promise<string | null> {
-  const held = await assertInvariant(lane.stack, lane.project.repositoryId, WORKSPACE, TARGETS);
+  const held = await assertInvariant(lane.stack, lane.project.repositoryId, WORKSPACE, TARGETS, lane.reached);
   const lines = leftInPlace(run.stderr);
   for (const slug of TARGETS) {
     for (const key of lane.keys(slug)) {
@@ -359,7 +362,7 @@ export async function checkClean(lane: Lane, workflow: Workflow, label: string):
     for (const slug of TARGETS) assert.deepEqual(lane.keys(slug), [], `${label}: keys left on ${slug}`);
     return;
   }
-  const held = await assertInvariant(lane.stack, lane.project.repositoryId, WORKSPACE, TARGETS);
+  const held = await assertInvariant(lane.stack, lane.project.repositoryId, WORKSPACE, TARGETS, lane.reached);
   assert.ok(held, `${label}: Valohai holds no key`);
   for (const slug of TARGETS) {
     assert.deepEqual(
@@ -460,34 +463,42 @@ export function matrixTitle(workflow: Workflow): string {
   return `faults at every API call of ${workflow}`;
 }
 
-/**
- * The matrix of one workflow: its cases in lanes (each on its own stack, side by side), each case named
- * by its fault kind, its call and where the faulted run ran. Reads and writes get separate lanes (but
- * for the short "connect again" matrix), so that the lanes take about as long as each other. Called
- * inside the test file's own `describe(matrixTitle(w), { concurrency: true }, ...)`, so that the suite
- * is timed as that file's.
- */
-export function describeLanes(workflow: Workflow): void {
+/** A workflow's cases are in two lanes, reads and writes, but for the short "connect again" matrix. */
+export type Part = 'reads' | 'writes';
+
+/** The lanes of a workflow's matrix, and the file each is in, so that every case has a file (see fault-matrix-files.test.ts). */
+export function lanesOf(workflow: Workflow): { part?: Part; file: string; cases: Case[] }[] {
   const cases = casesOf(workflow);
-  const lanes =
-    workflow === 'connect again'
-      ? [{ title: workflow, cases }]
-      : [
-          { title: `${workflow}, reads`, cases: cases.filter((c) => !CALLS[c.call].write) },
-          { title: `${workflow}, writes`, cases: cases.filter((c) => CALLS[c.call].write) },
-        ];
-  for (const { title, cases: laneCases } of lanes) {
-    describe(`${title}: each call faulted, then run again`, { concurrency: 1 }, () => {
-      const lane = new Lane();
-      before(async () => {
-        await lane.start();
-        if (workflow !== 'connect') await lane.newProject();
-      });
-      after(() => lane.close());
-      for (const c of laneCases) {
-        const where = whereOf(c);
-        test(`${c.kind} on ${c.call} (${where})`, { timeout: CASE_TIMEOUT_MS }, () => runCase(lane, c, where));
-      }
+  const base = `test/e2e/fault-matrix-${workflow.replace(/ /g, '-')}`;
+  if (workflow === 'connect again') return [{ file: `${base}.test.ts`, cases }];
+  return [
+    { part: 'reads', file: `${base}-reads.test.ts`, cases: cases.filter((c) => !CALLS[c.call].write) },
+    { part: 'writes', file: `${base}-writes.test.ts`, cases: cases.filter((c) => CALLS[c.call].write) },
+  ];
+}
+
+/**
+ * One lane of a workflow's matrix, on its own stack, its cases one after another, each named by its
+ * fault kind, its call and where the faulted run ran. Reads and writes are separate lanes (but for the
+ * short "connect again" matrix), so that the lanes take about as long as each other; each lane is a
+ * test file of its own, so that the runner runs them side by side in processes of their own (a
+ * process serves its stand-ins and starts its git and ssh processes on one thread). Called inside the
+ * test file's own `describe(matrixTitle(workflow), ...)`, so that the lane is timed as that file's.
+ */
+export function describeLane(workflow: Workflow, part?: Part): void {
+  const spec = lanesOf(workflow).find((l) => l.part === part);
+  if (!spec) throw new Error(`The ${workflow} matrix has no lane ${String(part)}.`);
+  const title = part ? `${workflow}, ${part}` : workflow;
+  describe(`${title}: each call faulted, then run again`, { concurrency: 1 }, () => {
+    const lane = new Lane();
+    before(async () => {
+      await lane.start();
+      if (workflow !== 'connect') await lane.newProject();
     });
-  }
+    after(() => lane.close());
+    for (const c of spec.cases) {
+      const where = whereOf(c);
+      test(`${c.kind} on ${c.call} (${where})`, { timeout: CASE_TIMEOUT_MS }, () => runCase(lane, c, where));
+    }
+  });
 }
