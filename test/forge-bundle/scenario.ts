@@ -33,6 +33,8 @@ export function mask(value: unknown): unknown {
     return value
       .replace(/ssh-(ed25519|rsa) [A-Za-z0-9+/=]{40,}/g, 'ssh-$1 <key>')
       .replace(/SHA256:[A-Za-z0-9+/]{43}/g, '<fingerprint>')
+      // A short fingerprint, as steps name a key: SHA256: and its first twelve characters.
+      .replace(/SHA256:[A-Za-z0-9+/]{12}…/g, '<short-fingerprint>')
       .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, '<time>')
       .replace(/\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?/gi, '<uuid>')
       .replace(/%7B[0-9a-f-]{36}%7D/gi, '<uuid>')

@@ -45,6 +45,8 @@ export function stepCount(job: JobView | null): string {
   if (job.status === 'queued' || job.status === 'running') return `Step ${steps.length}${of}`;
   const failed = steps.findIndex((s) => s.status === 'failed');
   if (failed >= 0) return `Stopped at step ${failed + 1}${of}`;
+  // A key made to be added by hand is a next step, not a finished connection: its steps are the app's share only.
+  if (job.status === 'done' && job.kind === 'manual-connect') return `The app's ${steps.length === 1 ? 'one step' : `${steps.length} steps`}; adding the key is by hand`;
   if (job.status === 'done') return steps.length === 1 ? '1 step done' : `All ${steps.length} steps done`;
   return `Ended after step ${steps.length}${of}`;
 }
