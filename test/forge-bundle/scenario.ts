@@ -38,6 +38,8 @@ export function mask(value: unknown): unknown {
       .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, '<time>')
       .replace(/\{?[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}?/gi, '<uuid>')
       .replace(/%7B[0-9a-f-]{36}%7D/gi, '<uuid>')
+      // A kept repository list's generation: the time in base 36 and a random tail.
+      .replace(/\b[0-9a-z]{8}-[0-9a-z]{1,6}\b/g, '<generation>')
       .replace(/\b[0-9a-f]{40}\b/g, '<sha>')
       .replace(/\b[0-9a-f]{12}\b/g, '<random>')
       .replace(/\b[0-9a-f]{7}\b/g, (hex) => (hex === 'ed25519' ? hex : '<short-sha>'));

@@ -157,7 +157,7 @@ describe('workspace settings page', () => {
   });
 
   test('the repository list says when it was read; one that could not be read again stays, with why, until Refresh list reads it', async () => {
-    const page = await open('workspace-list-kept', { ready: 'repositories-section' });
+    const page = await open('workspace-list-kept', { ready: 'repositories-section', tab: 'repositories' });
     assert.match(await page.getByTestId('repositories-listed-at').innerText(), /Listed from Bitbucket 14 minutes ago; read again after 10 minutes\./);
     const problem = await page.getByTestId('repositories-problem').innerText();
     assert.match(problem, /could not be read again/);

@@ -22,10 +22,12 @@ import { secretsIn } from '../../support/secret-scan';
 export { bb, vh };
 
 /** The demo's Valohai world plus one project per repository the tests connect. */
+// Each project's id differs in its first twelve characters, as ids of projects made at different times do:
+// those twelve are the marker the app's key labels carry (src/connect/label.ts).
 export const PROJECTS = {
-  inference: { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e01', name: 'inference', repositoryId: 2001 },
-  datasets: { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e02', name: 'datasets', repositoryId: 2002 },
-  training: { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e03', name: 'training', repositoryId: 2003 },
+  inference: { id: '6c1d2e3f-4a01-4c6d-8e7f-0a1b2c3d4e01', name: 'inference', repositoryId: 2001 },
+  datasets: { id: '6c1d2e3f-4a02-4c6d-8e7f-0a1b2c3d4e02', name: 'datasets', repositoryId: 2002 },
+  training: { id: '6c1d2e3f-4a03-4c6d-8e7f-0a1b2c3d4e03', name: 'training', repositoryId: 2003 },
 } as const;
 
 export const valohaiSeed: ValohaiSeed = {
@@ -37,7 +39,7 @@ export const valohaiSeed: ValohaiSeed = {
 };
 
 /** The Valohai project the trust tests connect acme/mallory-tools to (Mallory's own). */
-export const TOOLS = { id: '6c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
+export const TOOLS = { id: '6c1d2e3f-4a10-4c6d-8e7f-0a1b2c3d4e10', name: 'tools', repositoryId: 2010 } as const;
 
 /** The Valohai world with Mallory's project beside the others. */
 export const valohaiSeedWithTools: ValohaiSeed = {
