@@ -138,8 +138,10 @@ export interface BusyRun {
   pushesFetched: number;
   gitmodulesPushes: number;
   checksRan: number;
-  audit: { status: string; read: number; total: number | null; finishedMinute: number | null; token: number };
-  batch: { status: string; done: number; failed: string[]; finishedMinute: number | null; token: number };
+  /** Starting the audit or the bulk rotate, refused (each admin's click that was), with why. */
+  refusedStarts: string[];
+  audit: { status: string; read: number; total: number | null; startedMinute: number | null; finishedMinute: number | null; token: number };
+  batch: { status: string; done: number; failed: string[]; startedMinute: number | null; finishedMinute: number | null; token: number };
   errors: string[];
   lastWorkMinute: number;
   simulatedMinutes: number;
@@ -231,6 +233,8 @@ export async function busyRun(limit: number, size: BusySize = FULL_SIZE): Promis
     await path.run('set-up', async () => {
       ok(await backend.resolvers.saveValohaiToken({ host: stack.valohai.url, token: vh.admin.token }, ctx(bb.admin.accountId)));
       ok(await backend.resolvers.saveBitbucketToken({ email: bb.admin.email, token: bb.admin.token }, ctx(bb.admin.accountId)));
+      // Where the admin stored them: the workspace page, which lists the repositories (and keeps the list).
+      ok(await backend.resolvers.getWorkspaceSettings({}, ctx(bb.admin.accountId)));
       for (let i = 0; i < CONNECTIONS; i++) {
         const { jobId } = ok(
           await backend.resolvers.startConnect({ projectId: projectId(i), ref: 'main', keyType: 'ed25519', submodules: true }, ctx(bb.admin.accountId, superproject(i))),
@@ -283,6 +287,21 @@ export async function busyRun(limit: number, size: BusySize = FULL_SIZE): Promis
     };
     const pushed: { i: number; sha: string }[] = [];
     let gitmodulesPushes = 0;
+    let auditStarted: number | null = null;
+    let batchStarted: number | null = null;
+    /** Starts the audit or the bulk rotate as the admin clicks it; refused (a rate limit), the admin tries again the next minute. */
+    const refusedStarts: string[] = [];
+    const clickStart = async (what: 'audit' | 'bulk rotate', minute: number, click: () => Promise<{ ok: boolean; error?: { code: string; message: string } }>) => {
+      const reply = await path.run(what, click);
+      if (reply.ok) {
+        if (what === 'audit') auditStarted = minute;
+        else batchStarted = minute;
+        return;
+      }
+      refusedStarts.push(`${what} at minute ${minute}: ${reply.error?.message ?? ''}`);
+      progress(`${what} refused at minute ${minute}, tried again the next minute: ${reply.error?.message ?? ''}`);
+      if (reply.error?.code !== 'rate-limited' && reply.error?.code !== 'bitbucket-error') throw new Error(`${what}: ${reply.error?.message ?? ''}`);
+    };
     let auditFinished: number | null = null;
     let batchFinished: number | null = null;
     const rotated = Array.from({ length: ROTATED }, (_, k) => `acme/${superproject((k * 7) % CONNECTIONS)}`);
@@ -293,6 +312,8 @@ export async function busyRun(limit: number, size: BusySize = FULL_SIZE): Promis
         await path.run('scheduled checks', () => backend.onSchedule());
         await platform.idle();
       }
+      if (minute >= 2 && auditStarted === null) await clickStart('audit', minute, () => backend.resolvers.startAudit({}, ctx(bb.admin.accountId)));
+      if (minute >= 5 && batchStarted === null) await clickStart('bulk rotate', minute, () => backend.resolvers.startBatch({ action: 'rotate', repositories: rotated }, ctx(bb.admin.accountId)));
       if (busy) {
         // Each connection is pushed to every 60/10 minutes, staggered; one push in ten changes `.gitmodules`.
         const every = 60 / PUSHES_PER_HOUR;
@@ -309,8 +330,6 @@ export async function busyRun(limit: number, size: BusySize = FULL_SIZE): Promis
           pushed.push({ i, sha });
           await path.run('push handling', () => backend.onPush({ repository: { uuid: repoUuid(superproject(i)) }, workspace: { uuid: ws.uuid }, push: { ref: 'main' } }));
         }
-        if (minute === 2) await path.run('audit', async () => ok(await backend.resolvers.startAudit({}, ctx(bb.admin.accountId))));
-        if (minute === 5) await path.run('bulk rotate', async () => ok(await backend.resolvers.startBatch({ action: 'rotate', repositories: rotated }, ctx(bb.admin.accountId))));
         for (const [name, who, k] of [
           [bb.admin.nickname, bb.admin.accountId, minute % CONNECTIONS],
           [admin2.nickname, admin2.accountId, (minute + 25) % CONNECTIONS],
@@ -395,8 +414,9 @@ export async function busyRun(limit: number, size: BusySize = FULL_SIZE): Promis
       pushesFetched: pushed.filter(({ i, sha }) => fetched.get(i)?.has(sha)).length,
       gitmodulesPushes,
       checksRan: await checksRan(),
-      audit: { status: audit?.status ?? 'none', read: audit?.repositoriesRead ?? 0, total: audit?.repositoriesTotal ?? null, finishedMinute: auditFinished, token: audit?.requests.token ?? 0 },
-      batch: { status: batch?.status ?? 'none', done: batch?.counts.done ?? 0, failed: (batch?.failed ?? []).map((f) => `${f.repository}: ${f.error}`), finishedMinute: batchFinished, token: batch?.requests.token ?? 0 },
+      refusedStarts,
+      audit: { status: audit?.status ?? 'none', read: audit?.repositoriesRead ?? 0, total: audit?.repositoriesTotal ?? null, startedMinute: auditStarted, finishedMinute: auditFinished, token: audit?.requests.token ?? 0 },
+      batch: { status: batch?.status ?? 'none', done: batch?.counts.done ?? 0, failed: (batch?.failed ?? []).map((f) => `${f.repository}: ${f.error}`), startedMinute: batchStarted, finishedMinute: batchFinished, token: batch?.requests.token ?? 0 },
       errors: platform.log.lines.filter((l) => l.level === 'error').map((l) => `${l.message} ${JSON.stringify(l.fields)}`),
       lastWorkMinute,
       simulatedMinutes: minute + 1,
@@ -451,8 +471,9 @@ function notesOf(run: BusyRun): string[] {
       `As the app: ${run.appRequests} requests, busiest rolling hour ${run.appMaxHour}, ${run.app429} answered 429.`,
     `Waited (delayed queue messages): ${waited}. Automatic work held after a 429 until: ${run.automaticWaitsUntil.length ? run.automaticWaitsUntil.join(', ') : 'never'}.`,
     `Finished: pushes fetched ${run.pushesFetched} of ${run.pushes} (${run.gitmodulesPushes} changed .gitmodules); scheduled checks ran for ${run.checksRan} of ${run.size.connections} connections; ` +
-      `audit ${run.audit.status}, ${run.audit.read} of ${run.audit.total ?? '?'} repositories read, ended at minute ${run.audit.finishedMinute ?? 'never'} (${run.audit.token} token requests); ` +
-      `bulk rotate ${run.batch.status}, ${run.batch.done} of ${run.size.rotated} done${run.batch.failed.length ? `, failed: ${run.batch.failed.slice(0, 3).join('; ')}` : ', none failed'}, ended at minute ${run.batch.finishedMinute ?? 'never'} (${run.batch.token} token requests); ` +
+      `audit ${run.audit.status}, ${run.audit.read} of ${run.audit.total ?? '?'} repositories read, started at minute ${run.audit.startedMinute ?? 'never'}, ended at minute ${run.audit.finishedMinute ?? 'never'} (${run.audit.token} token requests); ` +
+      `bulk rotate ${run.batch.status}, ${run.batch.done} of ${run.size.rotated} done${run.batch.failed.length ? `, failed: ${run.batch.failed.slice(0, 3).join('; ')}` : ', none failed'}, started at minute ${run.batch.startedMinute ?? 'never'}, ended at minute ${run.batch.finishedMinute ?? 'never'} (${run.batch.token} token requests); ` +
+      `${run.refusedStarts.length ? `starting them was refused ${run.refusedStarts.length} time${run.refusedStarts.length === 1 ? '' : 's'} (the admin tried again the next minute; first: ${run.refusedStarts[0]}); ` : ''}` +
       `errors logged: ${run.errors.length ? run.errors.slice(0, 3).join('; ') : 'none'}. Last Bitbucket request at minute ${run.lastWorkMinute}.`,
     `Pages: loads by admin ${loads(run)}, ${run.pageFailures.length ? `${run.pageFailures.length} failed: ${run.pageFailures.slice(0, 3).join('; ')}` : 'every one rendered'}; ` +
       `the workspace page showed its kept repository list after a failed read ${run.keptLists.shown} time${run.keptLists.shown === 1 ? '' : 's'}${run.keptLists.problem ? ` (the last: ${run.keptLists.problem})` : ''}.`,
@@ -467,8 +488,10 @@ function notesOf(run: BusyRun): string[] {
 export async function benchBusy(flags: string[] = []): Promise<BenchSection> {
   const scaled = flags.includes('--scaled');
   const size = scaled ? SCALED_SIZE : FULL_SIZE;
-  const full = await busyRun(1000, size);
-  const tight = await busyRun(300, size);
+  // Each run's figures on stderr as soon as it ends: the log keeps them whatever the next run does.
+  const logged = (run: BusyRun) => (process.stderr.write(`${notesOf(run).join('\n')}\n${JSON.stringify({ byPath: run.byPath, appByPath: run.appByPath })}\n`), run);
+  const full = logged(await busyRun(1000, size));
+  const tight = logged(await busyRun(300, size));
   const section: BenchSection = {
     title: `Busy workspace: an hour of work on the stored token${scaled ? ` (scaled: ${size.connections} connections)` : ''}`,
     rows: [...rowsOf(full), ...rowsOf(tight)],
