@@ -17,8 +17,10 @@ import { benchPreviewRender } from './preview-render';
 import { benchRequests } from './requests';
 import { benchResolverImport } from './resolver-import';
 
-const only = process.argv.slice(2);
-const benches: [string, () => Promise<BenchSection>][] = [
+/** Section names choose what runs; `--flags` go to every section (`npm run bench -- busy --scaled`). */
+const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const flags = process.argv.slice(2).filter((arg) => arg.startsWith('--'));
+const benches: [string, (flags: string[]) => Promise<BenchSection>][] = [
   ['keygen', benchKeygen],
   ['connect', benchConnect],
   ['page-size', benchPageSize],
@@ -50,7 +52,7 @@ function table(section: BenchSection): string {
 const sections: BenchSection[] = [];
 for (const [name, bench] of benches) {
   if (only.length && !only.includes(name)) continue;
-  const section = await bench();
+  const section = await bench(flags);
   sections.push(section);
   console.log(`${table(section)}\n`);
 }

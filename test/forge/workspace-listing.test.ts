@@ -156,6 +156,12 @@ describe("the workspace page's repository list", () => {
       assert.deepEqual(page.repository, live.repository);
       assert.equal(page.connection?.bitbucketHead, null, "Bitbucket's head unknown, not guessed");
       assert.ok(h.platform.log.lines.some((l) => /kept listing stands in/.test(l.message)), 'the kept list stood in for the refused read');
+
+      // With no list kept at all, the connection's record names the repository (its main branch unknown).
+      await h.platform.store.delete(keys.repositoryListing(h.workspaceId.replace(/[{}]/g, '')));
+      const fromRecord = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', 'datasets')));
+      assert.equal(fromRecord.state, 'connected');
+      assert.deepEqual(fromRecord.repository, { ...live.repository, mainBranch: null });
     } finally {
       h.stack.bitbucket.faults.clear();
     }

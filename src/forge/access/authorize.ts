@@ -34,8 +34,8 @@ function passing(err: unknown): boolean {
 /**
  * The context's repository and the caller's permission on it; refuses callers with no access at all.
  * `keptOnFailure` (a page load): when the app's read of the repository fails for a while (its rate
- * limit, no answer), the repository as the workspace's kept listing has it stands in, so the page still
- * shows; the caller's permission is always read.
+ * limit, no answer), the repository as the app last saw it (the workspace's kept listing, else its
+ * connection's record) stands in, so the page still shows; the caller's permission is always read.
  */
 export async function repositoryAccess(platform: ForgePlatform, context: TrustedContext, options: { keptOnFailure?: boolean } = {}): Promise<RepositoryAccess> {
   if (!context.repositoryUuid) throw failures.noRepository();

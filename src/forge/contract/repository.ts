@@ -13,7 +13,7 @@ export type RepositoryPageState = 'not-set-up' | 'ready' | 'running' | 'connecte
 
 export interface RepositoryInfo {
   fullName: string;
-  /** null on an empty repository (no commits yet). */
+  /** null on an empty repository (no commits yet), or when the app could not read the repository just now. */
   mainBranch: string | null;
   /** `git@bitbucket.org:ws/repo.git`, the form Valohai wants. */
   sshUrl: string;

@@ -98,8 +98,8 @@ export async function planFor(platform: ForgePlatform, context: TrustedContext, 
   let listing = kept;
   if (payload.repositories && !listing.fresh) {
     // A name the kept listing lacks may be a repository made since it was read: read it once more.
-    const kept = new Set(listing.repositories.map((r) => lower(r.fullName)));
-    if (payload.repositories.some((name) => !kept.has(lower(name)))) listing = await workspaceRepositories(platform, context.workspaceId, { max: MAX_LISTED, refresh: true, throwWhenNone: true });
+    const listed = new Set(listing.repositories.map((r) => lower(r.fullName)));
+    if (payload.repositories.some((name) => !listed.has(lower(name)))) listing = await workspaceRepositories(platform, context.workspaceId, { max: MAX_LISTED, refresh: true, throwWhenNone: true });
   }
   const workspaceSlug = membership.workspace?.slug ?? listing.workspace?.slug ?? '';
   const byName = new Map(listing.repositories.map((r) => [lower(r.fullName), r]));

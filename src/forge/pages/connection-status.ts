@@ -4,7 +4,7 @@
  * Bitbucket token: listing keys is for Verify, the checks and the jobs, which record what they saw.
  */
 import type { Repository } from '../../bitbucket/index';
-import { discover, fetchesElsewhere, projectMovedWarning, type Warning } from '../../connect/index';
+import { fetchesElsewhere, projectMovedWarning, type Warning } from '../../connect/index';
 import { accessKeysUrl, appBitbucket, splitFullName } from '../platform/clients';
 import { keyAgeLevel, KEY_AGE_ALERT_DAYS, type ConnectionStatus, type HealthView, type SyncState } from '../contract';
 import { keyAgeOf } from '../store/connections';
@@ -76,8 +76,9 @@ export async function connectionStatus(
   const { workspace, repo } = splitFullName(repository.fullName);
   // What the app stored; what is read below replaces the parts it can see better.
   const base: ConnectionStatus = { ...storedStatus(platform, connection, health), project: { id: record.projectId, name: record.projectName, url: projectUrlOf(connection, valohaiHost) } };
-  const [plan, project] = await Promise.all([
-    discover(appBitbucket(platform, RESOLVER_LIMITS), { workspace, repo, ref: record.ref, submodules: false }).catch(() => undefined),
+  const [head, project] = await Promise.all([
+    // Only the head: the repository itself was read (or stood in for) by the page already, so one request as the app.
+    appBitbucket(platform, RESOLVER_LIMITS).getBranchHead(workspace, repo, record.ref).catch(() => undefined),
     valohai.findProject(record.projectId).catch((err: unknown) => {
       // A refused Valohai token is the page's to say (and record); any other failure leaves the project unread.
       if (err instanceof ValohaiAuthError) throw err;
@@ -87,7 +88,7 @@ export async function connectionStatus(
   const elsewhere = project ? fetchesElsewhere(project.repository?.url, repository) : null;
   const movedAway = project ? (elsewhere ? { fetches: connection.movedAway?.to ?? elsewhere } : null) : base.movedAway;
   const fetched = movedAway ? null : (connection.lastFetch?.fetched ?? null);
-  const bitbucketHead = plan?.headCommit ?? null;
+  const bitbucketHead = head ?? null;
   // A target the last listing found without the key is why Valohai cannot fetch: the sync state says it, once.
   const missing = movedAway ? [] : (connection.keysSeen?.keys ?? []).filter((k) => !k.present && recorded(connection, k.repository));
   const keyMissing = missing.map(

@@ -16,6 +16,7 @@ import { REPOSITORY_LIST_FRESH_MINUTES, type ResolverError } from '../contract';
 import { toResolverError } from '../errors';
 import type { ForgePlatform } from '../platform/ports';
 import { bareUuid, keys } from './keys';
+import type { StoredConnection } from './records';
 
 /** A kept listing this young is used as it is; an older one is read again on the next page load. */
 export const LISTING_FRESH_MS = REPOSITORY_LIST_FRESH_MINUTES * 60_000;
@@ -229,13 +230,19 @@ export async function workspaceRepositories(platform: ForgePlatform, workspaceId
 }
 
 /**
- * One repository of the workspace as the kept listing has it, whatever its age: what a page shows when
- * the app's own read of the repository is refused for a while (a 429, no answer).
+ * One repository of the workspace as the app last saw it, whatever its age: what a page shows when the
+ * app's own read of the repository is refused for a while (a 429, no answer). From the kept listing, else
+ * from its connection's record (its name as connected; its main branch then unknown).
  */
 export async function keptRepository(platform: ForgePlatform, workspaceUuid: string, repositoryUuid: string): Promise<Repository | undefined> {
-  const kept = await loadKeptListing(platform, workspaceUuid).catch(() => undefined);
-  if (!kept) return undefined;
   const uuid = bareUuid(repositoryUuid, 'repository');
-  const repo = kept.repositories.find((r) => r.uuid === uuid);
-  return repo ? expand(repo, kept.head.workspace?.slug ?? '', kept.head.host) : undefined;
+  const kept = await loadKeptListing(platform, workspaceUuid).catch(() => undefined);
+  const listed = kept?.repositories.find((r) => r.uuid === uuid);
+  if (kept && listed) return expand(listed, kept.head.workspace?.slug ?? '', kept.head.host);
+  const connection = await platform.store.get<StoredConnection>(keys.connection(workspaceUuid, uuid)).catch(() => undefined);
+  const fullName = connection?.record.repository ?? '';
+  const slash = fullName.indexOf('/');
+  if (slash <= 0) return undefined;
+  const slug = fullName.slice(slash + 1);
+  return expand({ uuid, slug, name: slug, mainBranch: null, isPrivate: true }, fullName.slice(0, slash), kept?.head.host ?? 'bitbucket.org');
 }
