@@ -366,7 +366,7 @@ export async function installLocked(
     const others = input.others ? otherKeys(superKeys, project.id, remembered).filter(counts) : [];
     if (others.length) result.otherConnection = otherConnectionKeys(others, targetKeys);
     if (others.length && input.others === 'refuse') {
-      throw new OtherConnectionError(plan.repository.fullName, project.name, others, fetchesHere, runner);
+      throw new OtherConnectionError(plan.repository.fullName, project.name, others, fetchesHere, runner, mode);
     }
     // Said once Valohai holds the new key (a run stopped before then replaced nothing); a dry run says what it would do.
     const tookOver = () => result.warnings.push(takeOverWarning(plan.repository.fullName, project.name, others, Boolean(input.dryRun), runner));

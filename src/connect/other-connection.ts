@@ -57,6 +57,7 @@ export class OtherConnectionError extends Error {
     readonly others: OtherKey[],
     fetchesHere: boolean,
     runner: LabelMaker = 'cli',
+    action: 'connect' | 'rotate' = 'connect',
   ) {
     const found =
       `${repository} is already connected to Valohai project ${projectName} by a connection ${runner === 'cli' ? 'this CLI' : 'the app'} does not record: ` +
@@ -66,7 +67,12 @@ export class OtherConnectionError extends Error {
         ? `${found} Going on would replace the key Valohai holds for it with a new one. Nothing was changed. ` +
             `To replace it, run the same command with --take-over (that connection's access keys then stay on Bitbucket until it is removed where it was made); ` +
             `or leave this connection to ${others.some((o) => o.maker === 'app') ? 'the app' : 'where it was made'}.`
-        : `${found} Connecting would replace the key Valohai holds for it with a new one, so nothing was changed. ` +
+        : action === 'rotate'
+          ? // The app's own connection is here too, but Bitbucket saw the other's key used after the app's: Valohai fetches with it.
+            `${found} Bitbucket saw that key used after the app's, so Valohai most likely fetches with it now. Rotating would replace it with the app's new key, ` +
+            `so nothing was changed and the app's keys stay as they are. ` +
+            `If that connection is no longer wanted, ${others.some((o) => o.maker === 'cli') ? "remove it with the CLI's disconnect where it was made" : 'remove its keys'}, then rotate here.`
+          : `${found} Connecting would replace the key Valohai holds for it with a new one, so nothing was changed. ` +
             `To move the connection to the app, choose Adopt: the app makes its own key, gives it to Valohai and checks that Valohai fetches with it. ` +
             `That connection's access keys stay on Bitbucket: remove them ${whereToRemove(others, runner)}.`,
     );

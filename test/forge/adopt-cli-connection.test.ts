@@ -13,9 +13,11 @@ import { join } from 'node:path';
 import { BitbucketClient, createFetchTransport } from '../../src/bitbucket/index';
 import { FileConnectionStore } from '../../src/cli/state';
 import { connect, disconnect, labelMaker, ownCredentials, type WorkflowDeps, type WorkflowResult } from '../../src/connect/index';
-import type { JobView, StartConnectPayload } from '../../src/forge/contract';
+import { DEFAULT_HEALTH_POLICY, type JobView, type StartConnectPayload } from '../../src/forge/contract';
 import { runHealthCheck } from '../../src/forge/health/check';
-import { loadHealth } from '../../src/forge/store/health-records';
+import { loadHealth, savePolicy } from '../../src/forge/store/health-records';
+import { bareUuid, keys } from '../../src/forge/store/keys';
+import type { JobRecord } from '../../src/forge/store/records';
 import { generateKeyPair } from '../../src/ssh/index';
 import { ValohaiClient } from '../../src/valohai/index';
 import { assertInvariant } from '../support/e2e';
@@ -219,6 +221,39 @@ describe('a repository connected with the CLI, in the app', () => {
     for (const f of findings) {
       assert.match(f.message, /another connection of this Valohai project, made with the CLI/);
       assert.doesNotMatch(`${f.message} ${f.fix ?? ''}`, /remove it at/);
+    }
+  });
+
+  test("neither the app's Rotate nor the key-age policy's takes Valohai back from the CLI's connection", async () => {
+    const before = world();
+    const rotated = await run('admin', h.call('startRotate', {}, h.context('admin', SLUG)));
+    assert.equal(rotated.status, 'failed');
+    assert.match(rotated.error ?? '', /made with the CLI/);
+    assert.match(rotated.error ?? '', /Bitbucket saw that key used after the app's/);
+    assert.match(rotated.error ?? '', /nothing was changed/);
+    assert.match(rotated.error ?? '', /remove it with the CLI's disconnect where it was made, then rotate here/);
+    assert.deepEqual(world(), before, 'every key, and the key Valohai holds, as they were');
+
+    // Half a year on, with nobody at the keyboard: the policy's rotation stops the same way, and says why.
+    const ws = bareUuid(h.workspaceId, 'workspace');
+    await savePolicy(h.platform.store, ws, { ...DEFAULT_HEALTH_POLICY, autoRotate: { enabled: true, everyDays: 180, perDay: 5 } });
+    try {
+      const from = h.platform.enqueued.length;
+      h.advance(181 * 86_400_000);
+      await h.backend.onSchedule();
+      await h.platform.idle();
+      const ids = h.platform.enqueued.slice(from).flatMap((m) => (m.type === 'job' ? [m.jobId] : []));
+      const jobs = await Promise.all(ids.map((id) => h.platform.store.get<JobRecord>(keys.job(id))));
+      const automatic = jobs.find((j) => j?.input.kind === 'rotate' && j.input.automatic);
+      assert.ok(automatic, 'the policy started a rotation');
+      assert.equal(automatic.status, 'failed');
+      assert.deepEqual(world(), before, 'every key, and the key Valohai holds, as they were');
+      const alert = (await loadHealth(h.platform.store, h.workspaceId, h.repoUuid(SLUG))).entries
+        .flatMap((e) => e.findings)
+        .find((f) => f.code === 'auto-rotate-failed');
+      assert.match(alert?.message ?? '', /the old key still works: .*made with the CLI/);
+    } finally {
+      await savePolicy(h.platform.store, ws, DEFAULT_HEALTH_POLICY);
     }
   });
 

@@ -132,6 +132,9 @@ export async function rotateJob(ctx: JobContext, choices: StartRotatePayload, si
       keyType: choices.keyType ?? appKeyType(record.keyType),
       ...(choices.publicKey !== undefined ? { publicKey: choices.publicKey } : {}),
       restoreOnly: unattended(ctx),
+      // A connection made with the CLI since (its key used after the app's) is where Valohai fetches now:
+      // a rotation, a person's or the key-age policy's, never takes Valohai back from it silently.
+      others: 'refuse',
     },
     sink,
   );
