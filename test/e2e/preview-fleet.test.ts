@@ -101,8 +101,8 @@ describe('the fleet on the workspace page, in the preview', () => {
     assert.deepEqual(await checkState(view, 'fleet-audit-done'), []);
 
     await showTab(view, 'repositories');
-    for (const slug of CONNECTED) await app.getByTestId(`repo-select-acme/${slug}`).check();
-    await app.getByTestId('batch-plan-selected').click();
+    for (const slug of CONNECTED) await app.getByTestId(`repo-select-acme/${slug}--hidden-checkbox`).check();
+    await app.getByTestId('batch-plan-rotate').click();
     const dialog = app.getByRole('dialog');
     await until(dialog, /Rotate 2 repositories\?/, 10_000);
     assert.match(await text(app.getByTestId('batch-plan-duration')), /^2 repositories, about \d+ stored-token requests/);

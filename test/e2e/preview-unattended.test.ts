@@ -156,8 +156,8 @@ describe('a writer names a repository nobody gave them, and unattended work runs
   test("Ada's routine bulk rotate from the workspace page refuses ml-models, naming crown-jewels", async () => {
     const view = await openApp(e2e.browser, e2e.preview.pageUrl(), 'repositories-section', 'repositories');
     const { app } = view;
-    await app.getByTestId(`repo-select-acme/${REPO}`).check();
-    await app.getByTestId('batch-plan-selected').click();
+    await app.getByTestId(`repo-select-acme/${REPO}--hidden-checkbox`).check();
+    await app.getByTestId('batch-plan-rotate').click();
     const dialog = app.getByRole('dialog');
     await until(dialog, /Rotate 1 repository\?/, 10_000);
     // The plan names every repository the item touches: the ones a person granted, crown-jewels not among them.

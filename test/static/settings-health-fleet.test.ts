@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { accessKeysUrl } from '../../src/forge/contract';
 import { auditCsv, auditKeys, auditUnreadable, batchFailure, dateIn, fleetSettings } from './fixtures';
-import { checkState, focused, open, showTab, tokenSaves, usePages } from './page-suite';
+import { checkState, focused, open, showTab, tabOrder, tokenSaves, usePages } from './page-suite';
 import { shortFingerprint } from '../../static/settings/src/format';
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -364,7 +364,7 @@ describe('the fleet: workspace page', () => {
       ['', 'Repository', 'Valohai', 'Health', 'Project', 'Key age', 'Last verified'],
     );
     // Relative time, the exact time on hover.
-    const verified = rowsOf(page).nth(0).locator('time');
+    const verified = rowsOf(page).filter({ hasText: 'acme/fleet-001' }).locator('time');
     assert.match(await verified.innerText(), /ago$/);
     assert.ok((await verified.getAttribute('title'))?.match(/\d{4}/), 'the exact time is in the title');
     assert.equal(
@@ -372,9 +372,10 @@ describe('the fleet: workspace page', () => {
       repos.find((r) => r.name === 'fleet-001')?.settingsUrl,
     );
 
+    // By name until a header says otherwise: acme/datasets, acme/features and fleet-001 to 023 fill the first page.
     await page.getByTestId('repositories-pages-next').click();
     assert.equal(await page.getByTestId('repositories-pages-where').innerText(), '26\u201350 of 60 repositories, page 2 of 3');
-    assert.match((await rowTexts(page))[0] ?? '', /^\s*acme\/fleet-023\s/);
+    assert.match((await rowTexts(page))[0] ?? '', /^\s*acme\/fleet-024\s/);
 
     await page.getByTestId('repo-search').fill('fleet-04');
     const byName = await rowTexts(page);
@@ -408,26 +409,138 @@ describe('the fleet: workspace page', () => {
     await checkState(page, 'workspace-fleet-filtered');
 
     await choose(page, 'repo-filter', 'All repositories');
-    await page.getByTestId('repo-select-shown').check();
+    assert.equal(await page.getByTestId('repositories-bar').count(), 0, 'no bar while nothing is chosen');
+    assert.equal(await page.getByTestId('batch-plan-rotate').count(), 0, 'no bulk action while nothing is chosen');
+    await page.getByTestId('repo-select-shown--hidden-checkbox').check();
     assert.equal(await rowsOf(page).locator('input[type=checkbox]:checked').count(), 25);
-    assert.equal(await page.getByTestId('repositories-count').innerText(), '60 repositories. 25 chosen for a bulk action.\nClear the choice');
-    assert.equal(await page.getByTestId('batch-plan-selected').innerText(), 'Plan for 25 chosen repositories');
+    assert.equal(await page.getByTestId('repositories-count').innerText(), '60 repositories.');
+    assert.equal(await page.getByTestId('repositories-chosen').innerText(), '25 chosen');
     await page.getByTestId('repositories-pages-next').click();
-    assert.equal(await page.getByTestId('repo-select-shown').isChecked(), false, 'page 2 is not chosen');
-    await page.getByTestId('repo-select-acme/fleet-030').check();
-    assert.equal(await page.getByTestId('repo-select-shown').evaluate((el) => (el as HTMLInputElement).indeterminate), true);
-    assert.equal(await page.getByTestId('batch-plan-selected').innerText(), 'Plan for 26 chosen repositories');
+    assert.equal(await page.getByTestId('repo-select-shown--hidden-checkbox').isChecked(), false, 'page 2 is not chosen');
+    await page.getByTestId('repo-select-acme/fleet-030--hidden-checkbox').check();
+    assert.equal(await page.getByTestId('repo-select-shown--hidden-checkbox').evaluate((el) => (el as HTMLInputElement).indeterminate), true);
+    assert.equal(await page.getByTestId('repositories-chosen').innerText(), '26 chosen');
     await checkState(page, 'workspace-fleet-table');
+    // A mixed box chooses the rest of the page.
+    await page.getByTestId('repo-select-shown--hidden-checkbox').click();
+    assert.equal(await page.getByTestId('repo-select-shown--hidden-checkbox').isChecked(), true);
+    assert.equal(await page.getByTestId('repo-select-shown--hidden-checkbox').evaluate((el) => (el as HTMLInputElement).indeterminate), false);
+    assert.equal(await page.getByTestId('repositories-chosen').innerText(), '50 chosen');
     await page.getByTestId('repo-select-clear').click();
-    assert.equal(await page.getByTestId('batch-plan-selected').innerText(), 'Plan for 0 chosen repositories');
+    assert.equal(await page.getByTestId('repositories-bar').count(), 0);
+    assert.equal(await focused(page), 'repo-select-shown--hidden-checkbox', 'the focus goes to the box that chooses again');
+    await page.close();
+  });
+
+  test('repositories: sorted by a header across every page, before paging, with aria-sort', async () => {
+    const page = await open('workspace-fleet', { ready: 'repositories-section', tab: 'repositories' });
+    const heads = page.getByTestId('repositories--table').locator('thead th');
+    const head = (name: string) => heads.filter({ hasText: name });
+    // Named by the header's own text: the sort button's tooltip may be showing inside it.
+    const ariaSorts = async () =>
+      Object.fromEntries(
+        await heads.evaluateAll((ths) =>
+          ths.filter((th) => th.getAttribute('aria-sort')).map((th) => [(th.querySelector('button span')?.textContent ?? '').trim(), th.getAttribute('aria-sort')]),
+        ),
+      );
+    const names = async () => (await rowTexts(page)).map((t) => t.trim().split(/\s/)[0]);
+    const byName = [...repos].map((r) => r.fullName).sort();
+    assert.deepEqual(await ariaSorts(), { Repository: 'ascending' });
+    assert.deepEqual(await names(), byName.slice(0, 25));
+
+    await head('Repository').getByRole('button').click();
+    assert.deepEqual(await ariaSorts(), { Repository: 'descending' });
+    assert.deepEqual(await names(), [...byName].reverse().slice(0, 25));
+
+    // Key age: the oldest keys of the whole list come first, not the oldest of the page shown.
+    await head('Key age').getByRole('button').click();
+    assert.deepEqual(await ariaSorts(), { 'Key age': 'ascending' });
+    await head('Key age').getByRole('button').click();
+    assert.deepEqual(await ariaSorts(), { 'Key age': 'descending' });
+    const byAge = [...repos].sort((a, b) => (b.keyAgeDays ?? -1) - (a.keyAgeDays ?? -1) || a.fullName.localeCompare(b.fullName));
+    assert.deepEqual(await names(), byAge.slice(0, 25).map((r) => r.fullName));
+    assert.equal(await page.getByTestId('repositories-pages-where').innerText(), '1\u201325 of 60 repositories, page 1 of 3', 'a new order starts at its first page');
+    await page.getByTestId('repositories-pages-next').click();
+    assert.deepEqual(await names(), byAge.slice(25, 50).map((r) => r.fullName));
+
+    // Health: healthy first ascending, broken first descending; a search keeps the order.
+    await head('Health').getByRole('button').click();
+    await head('Health').getByRole('button').click();
+    assert.deepEqual(await ariaSorts(), { Health: 'descending' });
+    const healthOf = await rowsOf(page).evaluateAll((rows) => rows.map((r) => r.querySelectorAll('td')[3]?.textContent?.trim() ?? ''));
+    assert.equal(healthOf[0], 'Broken', healthOf.join(', '));
+    await page.getByTestId('repo-search').fill('fleet-0');
+    const searched = await rowsOf(page).evaluateAll((rows) => rows.map((r) => r.querySelectorAll('td')[3]?.textContent?.trim() ?? ''));
+    const rank = ['Broken', 'Paused', 'Needs attention', 'Healthy', '\u2014'];
+    assert.deepEqual([...searched].sort((a, b) => rank.indexOf(a) - rank.indexOf(b)), searched, searched.join(', '));
+
+    // The boxes are not a sort: they stay plain.
+    assert.equal(await heads.first().getByRole('button').count(), 0);
+    await checkState(page, 'workspace-fleet-sorted');
+    await page.close();
+  });
+
+  test('the bar over chosen rows: its count, choosing all matching, and every part reached by keyboard', async () => {
+    const page = await open('workspace-fleet', { ready: 'repositories-section', tab: 'repositories' });
+    assert.equal(await page.getByTestId('repositories-bar').count(), 0);
+    // Keyboard only: Tab to the first row's box, Space chooses it, and the bar appears above the table.
+    assert.deepEqual(await tabOrder(page, ['repo-select-shown--hidden-checkbox', 'repo-select-acme/datasets--hidden-checkbox']), [
+      'repo-select-shown--hidden-checkbox',
+      'repo-select-acme/datasets--hidden-checkbox',
+    ]);
+    await page.keyboard.press('Space');
+    assert.equal(await page.getByTestId('repositories-chosen').innerText(), '1 chosen');
+    const bar = await page.getByTestId('repositories-bar').boundingBox();
+    const table = await page.getByTestId('repositories--table').boundingBox();
+    assert.ok(bar && table && bar.y + bar.height <= table.y, 'the bar is over the table');
+    assert.equal(await page.getByTestId('repositories-bar').getAttribute('role'), 'group');
+    assert.deepEqual(await page.getByTestId('repositories-bar').getByRole('button').allInnerTexts(), [
+      'Choose all 60 repositories',
+      'Clear',
+      'Rotate',
+      'Verify',
+      'Connect',
+      'Disconnect',
+    ]);
+    // Shift+Tab from the boxes walks back through the bar's buttons.
+    await page.getByTestId('repo-select-shown--hidden-checkbox').focus();
+    const back: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Shift+Tab');
+      back.push(await focused(page));
+    }
+    assert.deepEqual(back, ['batch-plan-disconnect', 'batch-connect', 'batch-plan-verify', 'batch-plan-rotate', 'repo-select-clear', 'repo-select-matching']);
+
+    // All matching a filter, every page of it, in one go: then nothing is left to choose.
+    await choose(page, 'repo-filter', 'Not connected');
+    const notConnected = repos.filter((r) => r.state === 'not-connected');
+    assert.equal(await page.getByTestId('repo-select-matching').innerText(), `Choose all ${notConnected.length} matching`);
+    await page.getByTestId('repo-select-matching').click();
+    assert.equal(await page.getByTestId('repositories-chosen').innerText(), `${notConnected.length} chosen`, 'acme/datasets was chosen already');
+    assert.equal(await page.getByTestId('repo-select-matching').count(), 0);
+    await checkState(page, 'workspace-fleet-bar');
+
+    // Connect asks which projects first, by keyboard too; the plan is for everything chosen, in the listing's order.
+    const sent = pages.server.invocations.length;
+    await page.getByTestId('batch-connect').focus();
+    await page.keyboard.press('Enter');
+    assert.equal(await page.getByTestId('batch-connect').getAttribute('aria-expanded'), 'true');
+    await page.getByTestId('batch-plan-connect').click();
+    await page.getByRole('dialog').waitFor();
+    const plans = pages.server.invocations.slice(sent).filter((i) => i.functionKey === 'planBatch');
+    assert.deepEqual(
+      plans.map((p) => (p.payload as { repositories?: string[] }).repositories),
+      [repos.filter((r) => r.state === 'not-connected').map((r) => r.fullName)],
+    );
+    await page.keyboard.press('Escape');
     await page.close();
   });
 
   test('bulk rotate: the plan in a dialog, live progress, one repository failing with its error, and the summary', async () => {
     const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
-    for (const name of ['acme/fleet-001', 'acme/fleet-002', 'acme/datasets']) await page.getByTestId(`repo-select-${name}`).check();
-    await page.getByTestId('batch-plan-selected').click();
+    for (const name of ['acme/fleet-001', 'acme/fleet-002', 'acme/datasets']) await page.getByTestId(`repo-select-${name}--hidden-checkbox`).check();
+    await page.getByTestId('batch-plan-rotate').click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
     await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'batch-plan-cancel');
@@ -472,8 +585,8 @@ describe('the fleet: workspace page', () => {
     assert.deepEqual(starts.map((i) => i.payload), [{ action: 'rotate', repositories: ['acme/datasets', 'acme/fleet-001', 'acme/fleet-002'] }]);
     await checkState(page, 'workspace-fleet-batch-done');
 
-    // Another admin's batch is under way: the refusal is said on the form.
-    await page.getByTestId('batch-plan-selected').click();
+    // Another admin's batch is under way: the refusal is said in the bar the request came from.
+    await page.getByTestId('batch-plan-rotate').click();
     await page.getByTestId('batch-plan-start').click();
     const refusal = page.getByTestId('batch-error');
     await refusal.waitFor();
@@ -484,9 +597,9 @@ describe('the fleet: workspace page', () => {
 
   test('bulk connect: the plan names each repository the key goes on, submodules included, and the key type', async () => {
     const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
-    for (const name of ['acme/fleet-003', 'acme/fleet-006']) await page.getByTestId(`repo-select-${name}`).check();
-    await choose(page, 'batch-action', 'Connect to Valohai');
-    await page.getByTestId('batch-plan-selected').click();
+    for (const name of ['acme/fleet-003', 'acme/fleet-006']) await page.getByTestId(`repo-select-${name}--hidden-checkbox`).check();
+    await page.getByTestId('batch-connect').click();
+    await page.getByTestId('batch-plan-connect').click();
     await page.getByRole('dialog').waitFor();
     assert.deepEqual(await page.getByTestId('batch-plan-act').getByRole('listitem').allInnerTexts(), [
       'acme/fleet-003, to Valohai project fleet-003: the key on acme/fleet-003, acme/datasets, acme/training-lib, about 12 requests',
@@ -501,11 +614,10 @@ describe('the fleet: workspace page', () => {
   test('bulk disconnect wants the workspace slug typed; Escape closes the plan and nothing starts', async () => {
     const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
-    await page.getByTestId('batch-plan-selected').click();
-    assert.equal(await page.getByTestId('batch-choose-error').innerText(), 'Choose repositories in the table above first.');
-    await page.getByTestId('repo-select-acme/fleet-001').check();
-    await choose(page, 'batch-action', 'Disconnect from Valohai');
-    await page.getByTestId('batch-plan-selected').click();
+    // Nothing chosen: nothing to disconnect, so no button for it.
+    assert.equal(await page.getByTestId('batch-plan-disconnect').count(), 0);
+    await page.getByTestId('repo-select-acme/fleet-001--hidden-checkbox').check();
+    await page.getByTestId('batch-plan-disconnect').click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
     assert.equal(await dialog.getByRole('heading', { level: 1 }).innerText(), 'Disconnect 1 repository?');
@@ -521,7 +633,7 @@ describe('the fleet: workspace page', () => {
     await checkState(page, 'workspace-fleet-disconnect-confirm');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
-    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'batch-plan-selected');
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'batch-plan-disconnect');
     assert.equal(pages.server.invocations.slice(sent).filter((i) => i.functionKey === 'startBatch').length, 0, 'nothing started');
     await page.close();
   });
@@ -529,11 +641,11 @@ describe('the fleet: workspace page', () => {
   test('bulk connect to new projects offers the owners the Valohai token can use, and sends the one chosen', async () => {
     const page = await open('workspace-fleet', { ready: 'batch-section', tab: 'repositories' });
     const sent = pages.server.invocations.length;
-    await page.getByTestId('repo-select-acme/fleet-001').check();
-    await choose(page, 'batch-action', 'Connect to Valohai');
+    await page.getByTestId('repo-select-acme/fleet-001--hidden-checkbox').check();
+    await page.getByTestId('batch-connect').click();
     await page.getByTestId('batch-project-new--radio-input').check();
     await choose(page, 'batch-owner', 'acme:ml-team');
-    await page.getByTestId('batch-plan-selected').click();
+    await page.getByTestId('batch-plan-connect').click();
     await page.getByRole('dialog').waitFor();
     const plans = pages.server.invocations.slice(sent).filter((i) => i.functionKey === 'planBatch');
     assert.deepEqual(
@@ -624,9 +736,9 @@ describe('the fleet: workspace page', () => {
     await page.close();
 
     const fleet = await open('workspace-fleet', { theme: 'dark', ready: 'batch-section', tab: 'repositories' });
-    await fleet.getByTestId('repo-select-shown').check();
+    await fleet.getByTestId('repo-select-shown--hidden-checkbox').check();
     await checkState(fleet, 'workspace-fleet-table-dark');
-    await fleet.getByTestId('batch-plan-selected').click();
+    await fleet.getByTestId('batch-plan-rotate').click();
     await fleet.getByRole('dialog').waitFor();
     await checkState(fleet, 'workspace-fleet-plan-dark');
     await fleet.close();

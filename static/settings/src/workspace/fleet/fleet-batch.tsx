@@ -38,16 +38,6 @@ const selectStyles = xcss({ minWidth: '220px' });
 const daysStyles = xcss({ maxWidth: '120px' });
 
 
-interface ActionOption {
-  label: string;
-  value: BatchAction;
-}
-const ACTIONS: ActionOption[] = [
-  { value: 'rotate', label: 'Rotate the access key' },
-  { value: 'verify', label: 'Verify the connection' },
-  { value: 'connect', label: 'Connect to Valohai' },
-  { value: 'disconnect', label: 'Disconnect from Valohai' },
-];
 
 const itemLook: Record<BatchItemStatus, { label: string; appearance: ThemeAppearance }> = {
   queued: { label: 'Queued', appearance: 'default' },
@@ -147,22 +137,23 @@ function Summary({ batch, summaryRef }: { batch: BatchView; summaryRef: RefObjec
 
 /**
  * Rotate, verify, connect or disconnect many repositories at once, one bulk action at a time in the
- * workspace: planned first, run in the background within the request budget, followed here.
+ * workspace: planned first, run in the background within the request budget, followed here. The
+ * state is shared by the bar over the chosen rows, which asks for plans, and the section under the
+ * table, which follows the run.
  */
-export function FleetBatch({ settings, selected, onFinished }: { settings: WorkspaceSettings; selected: string[]; onFinished: () => void }) {
+export function useFleetBatch(settings: WorkspaceSettings, selected: string[], onFinished: () => void) {
   // Workspace admins may create projects under any owner the Valohai token can use.
   const owners = settings.valohaiOwners;
-  const [action, setAction] = useState<BatchAction>('rotate');
+  const [connecting, setConnecting] = useState(false);
   const [project, setProject] = useState<'existing' | 'new'>('existing');
   const [owner, setOwner] = useState<string | null>(owners[0] ?? null);
   const [daysText, setDaysText] = useState(String(KEY_AGE_WARNING_DAYS));
   const [daysError, setDaysError] = useState<string | null>(null);
-  const [chooseError, setChooseError] = useState<string | null>(null);
-  const [planning, setPlanning] = useState<'selected' | 'older' | null>(null);
+  const [planning, setPlanning] = useState<BatchAction | 'older' | null>(null);
   const [plan, setPlan] = useState<{ plan: BatchPlan; payload: PlanBatchPayload } | null>(null);
   const [starting, setStarting] = useState(false);
   const [dialogError, setDialogError] = useState<ResolverError | null>(null);
-  const [formError, setFormError] = useState<ResolverError | null>(null);
+  const [formError, setFormError] = useState<{ scope: 'chosen' | 'older'; error: ResolverError } | null>(null);
   const [batch, setBatch] = useState<BatchView | null>(null);
   const [items, setItems] = useState<BatchView | null>(null);
   const [itemsPage, setItemsPage] = useState(1);
@@ -223,8 +214,7 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
     onFinished();
   }, [finished, onFinished]);
 
-  const payloadFor = (scope: 'selected' | 'older'): PlanBatchPayload | null => {
-    setChooseError(null);
+  const payloadFor = (scope: BatchAction | 'older'): PlanBatchPayload | null => {
     setDaysError(null);
     if (scope === 'older') {
       const days = daysTyped(daysText);
@@ -234,18 +224,17 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
       }
       return { action: 'rotate', olderThanDays: days };
     }
-    if (selected.length === 0) {
-      setChooseError('Choose repositories in the table above first.');
-      return null;
-    }
-    const payload: PlanBatchPayload = { action, repositories: selected };
-    if (action === 'connect') payload.connect = project === 'new' && owner ? { project: 'new', owner } : { project: 'existing' };
+    // The bar that asks for these plans is shown only over chosen rows.
+    if (selected.length === 0) return null;
+    const payload: PlanBatchPayload = { action: scope, repositories: selected };
+    if (scope === 'connect') payload.connect = project === 'new' && owner ? { project: 'new', owner } : { project: 'existing' };
     return payload;
   };
 
-  const planFor = async (scope: 'selected' | 'older') => {
+  const planFor = async (scope: BatchAction | 'older') => {
     const payload = payloadFor(scope);
     if (!payload) return;
+    if (scope !== 'connect') setConnecting(false);
     setPlanning(scope);
     focusAfterPlan.current = 'trigger';
     trigger.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
@@ -254,7 +243,7 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
     try {
       setPlan({ plan: await call('planBatch', payload), payload });
     } catch (err) {
-      setFormError(errorDetail(err));
+      setFormError({ scope: scope === 'older' ? 'older' : 'chosen', error: errorDetail(err) });
     } finally {
       setPlanning(null);
     }
@@ -268,6 +257,7 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
       const started = await call('startBatch', { ...plan.payload, ...(confirm !== undefined ? { confirm } : {}) });
       focusAfterPlan.current = 'progress';
       setPlan(null);
+      setConnecting(false);
       setItems(null);
       setItemsPage(1);
       setBatch(started);
@@ -277,9 +267,9 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
       void read(1);
     } catch (err) {
       const error = errorDetail(err);
-      // Refused as a whole (another batch under way, nothing to do): said on the form the request came from.
+      // Refused as a whole (another batch under way, nothing to do): said where the request came from.
+      setFormError({ scope: plan.payload.olderThanDays !== undefined ? 'older' : 'chosen', error });
       setPlan(null);
-      setFormError(error);
     } finally {
       setStarting(false);
     }
@@ -297,8 +287,155 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
     }
   };
 
-  const busy = planning !== null || starting;
-  const ownerOptions = owners.map((o) => ({ value: o, label: o }));
+  return {
+    settings,
+    selected,
+    owners,
+    connecting,
+    setConnecting,
+    project,
+    setProject,
+    owner,
+    setOwner,
+    daysText,
+    setDaysText,
+    daysError,
+    planning,
+    plan,
+    setPlan,
+    starting,
+    dialogError,
+    formError,
+    batch,
+    items,
+    itemsPage,
+    setItemsPage,
+    confirmCancel,
+    setConfirmCancel,
+    cancelling,
+    pollError,
+    progressRef,
+    summaryRef,
+    returnFocus,
+    trigger,
+    active,
+    finished,
+    busy: planning !== null || starting,
+    planFor,
+    start,
+    cancel,
+  };
+}
+
+export type FleetBatchState = ReturnType<typeof useFleetBatch>;
+
+/** The order the bar offers them in: the routine first, the one that takes access away last. */
+const BAR_ACTIONS: BatchAction[] = ['rotate', 'verify', 'connect', 'disconnect'];
+
+/**
+ * The bulk actions in the bar over the chosen rows. Connect first asks which Valohai projects (see
+ * BulkConnectChoice); the others go straight to their plan, read in a dialog before anything changes.
+ */
+export function BulkActions({ state }: { state: FleetBatchState }) {
+  return (
+    <Inline space="space.100" alignBlock="center" shouldWrap>
+      {BAR_ACTIONS.map((action) =>
+        action === 'connect' ? (
+          <Button
+            key={action}
+            onClick={() => state.setConnecting(!state.connecting)}
+            isSelected={state.connecting}
+            aria-expanded={state.connecting}
+            aria-controls={state.connecting ? 'batch-connect-choice' : undefined}
+            isDisabled={state.busy || state.active}
+            testId="batch-connect"
+          >
+            {verbs.connect.button}
+          </Button>
+        ) : (
+          <Button
+            key={action}
+            onClick={() => void state.planFor(action)}
+            isLoading={state.planning === action}
+            isDisabled={state.busy || state.active}
+            testId={`batch-plan-${action}`}
+          >
+            {verbs[action].button}
+          </Button>
+        ),
+      )}
+    </Inline>
+  );
+}
+
+/** Under the bar's buttons: which Valohai projects a bulk connect makes or uses, and what stopped a plan. */
+export function BulkActionDetail({ state }: { state: FleetBatchState }) {
+  const ownerOptions = state.owners.map((o) => ({ value: o, label: o }));
+  const error = state.formError?.scope === 'chosen' ? state.formError.error : null;
+  if (!state.connecting && !error) return null;
+  return (
+    <Stack space="space.150">
+      {state.connecting && (
+        <form
+          id="batch-connect-choice"
+          aria-label="Connect the chosen repositories"
+          noValidate
+          onSubmit={(e) => {
+            e.preventDefault();
+            void state.planFor('connect');
+          }}
+        >
+          <Stack space="space.150">
+            {state.owners.length > 0 ? (
+              <>
+                <RadioGroup
+                  name="batch-project"
+                  value={state.project}
+                  onChange={(e) => state.setProject(e.currentTarget.value as 'existing' | 'new')}
+                  options={[
+                    { name: 'batch-project', value: 'existing', label: 'Each to the existing Valohai project named like it', testId: 'batch-project-existing' },
+                    { name: 'batch-project', value: 'new', label: 'Each to a new Valohai project named like it', testId: 'batch-project-new' },
+                  ]}
+                />
+                {state.project === 'new' && (
+                  <Box xcss={selectStyles}>
+                    <Stack space="space.050">
+                      <Label htmlFor="batch-owner">Owner of the new projects</Label>
+                      <Select
+                        inputId="batch-owner"
+                        options={ownerOptions}
+                        value={ownerOptions.find((o) => o.value === state.owner) ?? null}
+                        onChange={(o) => state.setOwner(o?.value ?? null)}
+                        testId="batch-owner"
+                      />
+                    </Stack>
+                  </Box>
+                )}
+              </>
+            ) : (
+              <Text as="p" testId="batch-connect-existing">
+                Each repository is connected to the existing Valohai project named like it. To create new projects, connect from each
+                repository&apos;s own page.
+              </Text>
+            )}
+            <Inline>
+              <Button type="submit" appearance="primary" isLoading={state.planning === 'connect'} isDisabled={state.busy || state.active} testId="batch-plan-connect">
+                {`Plan connecting ${plural(state.selected.length, 'repository', 'repositories')}`}
+              </Button>
+            </Inline>
+          </Stack>
+        </form>
+      )}
+      {error && <ProblemMessage error={error} testId="batch-error" />}
+    </Stack>
+  );
+}
+
+/**
+ * Under the table: rotating every key past an age, chosen or not, and the bulk action under way or
+ * last run, with its plan and the question before stopping it.
+ */
+export function FleetBatch({ state }: { state: FleetBatchState }) {
   return (
     <Box as="section" xcss={sectionStyles} aria-labelledby="batch-heading" testId="batch-section">
       <Stack space="space.200">
@@ -306,78 +443,16 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
           Bulk actions
         </Heading>
         <Text as="p">
-          Act on the repositories chosen in the table above, or rotate every key past an age. You see the plan before anything changes;
-          the work runs in the background, a few repositories at a time, and one bulk action runs at a time in the workspace.
+          Choose repositories in the table above to rotate, verify, connect or disconnect them together, or rotate every key past an age
+          here. You see the state.plan before anything changes; the work runs in the background, a few repositories at a time, and one bulk
+          action runs at a time in the workspace.
         </Text>
-        <form
-          aria-label="Act on the chosen repositories"
-          noValidate
-          onSubmit={(e) => {
-            e.preventDefault();
-            void planFor('selected');
-          }}
-        >
-          <Stack space="space.150">
-            <Inline space="space.200" alignBlock="end" shouldWrap>
-              <Box xcss={selectStyles}>
-                <Stack space="space.050">
-                  <Label htmlFor="batch-action">Action</Label>
-                  <Select<ActionOption>
-                    inputId="batch-action"
-                    options={ACTIONS}
-                    value={ACTIONS.find((a) => a.value === action) ?? null}
-                    onChange={(o) => setAction(o?.value ?? 'rotate')}
-                    isSearchable={false}
-                    testId="batch-action"
-                  />
-                </Stack>
-              </Box>
-              <Button type="submit" appearance="primary" isLoading={planning === 'selected'} isDisabled={busy || active} testId="batch-plan-selected">
-                {`Plan for ${plural(selected.length, 'chosen repository', 'chosen repositories')}`}
-              </Button>
-            </Inline>
-            {chooseError && <ErrorMessage testId="batch-choose-error">{chooseError}</ErrorMessage>}
-            {action === 'connect' &&
-              (owners.length > 0 ? (
-                <Stack space="space.100">
-                  <RadioGroup
-                    name="batch-project"
-                    value={project}
-                    onChange={(e) => setProject(e.currentTarget.value as 'existing' | 'new')}
-                    options={[
-                      { name: 'batch-project', value: 'existing', label: 'Each to the existing Valohai project named like it', testId: 'batch-project-existing' },
-                      { name: 'batch-project', value: 'new', label: 'Each to a new Valohai project named like it', testId: 'batch-project-new' },
-                    ]}
-                  />
-                  {project === 'new' && (
-                    <Box xcss={selectStyles}>
-                      <Stack space="space.050">
-                        <Label htmlFor="batch-owner">Owner of the new projects</Label>
-                        <Select
-                          inputId="batch-owner"
-                          options={ownerOptions}
-                          value={ownerOptions.find((o) => o.value === owner) ?? null}
-                          onChange={(o) => setOwner(o?.value ?? null)}
-                          testId="batch-owner"
-                        />
-                      </Stack>
-                    </Box>
-                  )}
-                </Stack>
-              ) : (
-                <Text as="p" color="color.text.subtle" testId="batch-connect-existing">
-                  Each repository is connected to the existing Valohai project named like it. To create new projects, connect from each
-                  repository&apos;s own page.
-                </Text>
-              ))}
-          </Stack>
-        </form>
         <form
           aria-label="Rotate every key past an age"
           noValidate
           onSubmit={(e) => {
             e.preventDefault();
-            void planFor('older');
+            void state.planFor('older');
           }}
         >
           <Inline space="space.200" alignBlock="end" shouldWrap>
@@ -387,87 +462,87 @@ export function FleetBatch({ settings, selected, onFinished }: { settings: Works
                 <Textfield
                   id="batch-older-days"
                   inputMode="numeric"
-                  value={daysText}
-                  onChange={(e) => setDaysText(e.currentTarget.value)}
-                  isInvalid={Boolean(daysError)}
+                  value={state.daysText}
+                  onChange={(e) => state.setDaysText(e.currentTarget.value)}
+                  isInvalid={Boolean(state.daysError)}
                   autoComplete="off"
                   testId="batch-older-days"
                 />
               </Stack>
             </Box>
-            <Button type="submit" isLoading={planning === 'older'} isDisabled={busy || active} testId="batch-plan-older">
+            <Button type="submit" isLoading={state.planning === 'older'} isDisabled={state.busy || state.active} testId="batch-plan-older">
               Plan rotating every older key
             </Button>
           </Inline>
-          {daysError ? (
-            <ErrorMessage testId="batch-older-days-error">{daysError}</ErrorMessage>
+          {state.daysError ? (
+            <ErrorMessage testId="batch-older-days-error">{state.daysError}</ErrorMessage>
           ) : (
             <HelperMessage>Every connection whose key is at least this old, chosen or not.</HelperMessage>
           )}
         </form>
-        {formError && <ProblemMessage error={formError} testId="batch-error" />}
+        {state.formError?.scope === 'older' && <ProblemMessage error={state.formError.error} testId="batch-error" />}
 
-        {batch && !finished && (
-          <div ref={progressRef} tabIndex={-1} data-testid="batch-progress" aria-labelledby="batch-progress-heading">
+        {state.batch && !state.finished && (
+          <div ref={state.progressRef} tabIndex={-1} data-testid="batch-progress" aria-labelledby="batch-progress-heading">
             <Stack space="space.100">
               <Inline space="space.100" alignBlock="center">
                 <Spinner size="small" label="In progress" />
                 <Heading size="small" as="h3" id="batch-progress-heading">
-                  {`${title(batch.action)} under way`}
+                  {`${title(state.batch.action)} under way`}
                 </Heading>
               </Inline>
               <div role="status" data-testid="batch-progress-text">
-                <Text as="p">{batch.progress}</Text>
+                <Text as="p">{state.batch.progress}</Text>
               </div>
               <ProgressBar
-                value={batch.counts.done + batch.counts.failed}
-                max={batch.total - batch.counts.skipped}
-                label={`${title(batch.action)}: repositories finished`}
+                value={state.batch.counts.done + state.batch.counts.failed}
+                max={state.batch.total - state.batch.counts.skipped}
+                label={`${title(state.batch.action)}: repositories state.finished`}
                 testId="batch-bar"
               />
               <Inline>
                 <Button
                   appearance="subtle"
-                  onClick={() => setConfirmCancel(true)}
-                  isDisabled={batch.status === 'cancelling'}
-                  isLoading={cancelling}
+                  onClick={() => state.setConfirmCancel(true)}
+                  isDisabled={state.batch.status === 'cancelling'}
+                  isLoading={state.cancelling}
                   testId="batch-cancel"
                 >
-                  {batch.status === 'cancelling' ? 'Cancelling' : 'Cancel the bulk action'}
+                  {state.batch.status === 'cancelling' ? 'Cancelling' : 'Cancel the bulk action'}
                 </Button>
               </Inline>
             </Stack>
           </div>
         )}
-        {batch && finished && <Summary batch={batch} summaryRef={summaryRef} />}
-        {batch && items && items.id === batch.id && (
+        {state.batch && state.finished && <Summary batch={state.batch} summaryRef={state.summaryRef} />}
+        {state.batch && state.items && state.items.id === state.batch.id && (
           <>
-            <ItemsTable view={items} />
-            <Pager page={itemsPage} pageSize={ITEMS_PAGE_SIZE} total={items.matchingItems} onPage={setItemsPage} noun="repositories" testId="batch-pages" />
+            <ItemsTable view={state.items} />
+            <Pager page={state.itemsPage} pageSize={ITEMS_PAGE_SIZE} total={state.items.matchingItems} onPage={state.setItemsPage} noun="repositories" testId="batch-pages" />
           </>
         )}
-        {pollError && <ProblemMessage error={pollError} testId="batch-poll-error" />}
+        {state.pollError && <ProblemMessage error={state.pollError} testId="batch-poll-error" />}
       </Stack>
       <PlanDialog
-        plan={plan?.plan ?? null}
-        slug={settings.workspace.slug}
-        starting={starting}
-        error={dialogError}
-        onStart={(confirm) => void start(confirm)}
-        onCancel={() => setPlan(null)}
-        returnFocus={returnFocus}
-        anchor={trigger}
+        plan={state.plan?.plan ?? null}
+        slug={state.settings.workspace.slug}
+        starting={state.starting}
+        error={state.dialogError}
+        onStart={(confirm) => void state.start(confirm)}
+        onCancel={() => state.setPlan(null)}
+        returnFocus={state.returnFocus}
+        anchor={state.trigger}
       />
       <ConfirmDialog
-        open={confirmCancel}
-        title={`Stop the ${title(batch?.action ?? 'rotate').toLowerCase()}?`}
-        confirmLabel="Stop starting repositories"
+        open={state.confirmCancel}
+        title={`Stop the ${title(state.batch?.action ?? 'rotate').toLowerCase()}?`}
+        confirmLabel="Stop state.starting repositories"
         cancelLabel="Keep it running"
-        onCancel={() => setConfirmCancel(false)}
-        onConfirm={() => void cancel()}
+        onCancel={() => state.setConfirmCancel(false)}
+        onConfirm={() => void state.cancel()}
         testId="batch-cancel-confirm"
       >
-        No more repositories start. Those running now finish, and what is done stays done.
+        No more repositories state.start. Those running now finish, and what is done stays done.
       </ConfirmDialog>
     </Box>
   );

@@ -1,5 +1,6 @@
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState, type ReactNode } from 'react';
 import Button from '@atlaskit/button/new';
+import { Checkbox } from '@atlaskit/checkbox';
 import SectionMessage from '@atlaskit/section-message';
 import { ErrorMessage, Label } from '@atlaskit/form';
 import Heading from '@atlaskit/heading';
@@ -9,6 +10,7 @@ import Select from '@atlaskit/select';
 import Textfield from '@atlaskit/textfield';
 import {
   KEY_AGE_WARNING_DAYS,
+  type ConnectionHealth,
   REPOSITORY_LIST_FRESH_MINUTES,
   type RepositoryConnectionState,
   type ResolverError,
@@ -17,7 +19,6 @@ import {
 } from '../../../../../src/forge/contract';
 import { LinkedText } from '../../components/linked-text';
 import { ProblemMessage } from '../../components/problem-message';
-import { Checkbox } from './checkbox';
 import { healthLook } from '../../components/health-look';
 import { KeyAge } from '../../components/key-age';
 import { ProductLink } from '../../components/link';
@@ -31,6 +32,13 @@ export const REPOSITORIES_PAGE_SIZE = 25;
 const searchStyles = xcss({ minWidth: '260px', flexGrow: 1 });
 const filterStyles = xcss({ minWidth: '280px' });
 const daysStyles = xcss({ maxWidth: '120px' });
+/** The bar over the chosen rows, on the selected surface as Bitbucket's and Jira's bulk bars are. */
+const barStyles = xcss({
+  backgroundColor: 'color.background.selected',
+  borderRadius: 'radius.medium',
+  paddingBlock: 'space.100',
+  paddingInline: 'space.150',
+});
 
 export const stateLook: Record<RepositoryConnectionState, { label: string; appearance: ThemeAppearance }> = {
   connected: { label: 'Connected', appearance: 'success' },
@@ -72,6 +80,50 @@ function matches(repo: WorkspaceRepository, search: string, filter: Filter, days
     default:
       return true;
   }
+}
+
+type SortKey = 'name' | 'state' | 'health' | 'project' | 'age' | 'verified';
+type SortOrder = 'ASC' | 'DESC';
+const SORT_KEYS: readonly string[] = ['name', 'state', 'health', 'project', 'age', 'verified'] satisfies SortKey[];
+
+/** Ascending reads from what is furthest along to what needs a person: connected first, not connected last. */
+const stateRank: Record<RepositoryConnectionState, number> = { connected: 0, running: 1, manual: 2, 'moved-away': 3, 'not-connected': 4 };
+/** Ascending reads from healthy to broken; a repository with no connection has no health and comes first. */
+const healthRank: Record<ConnectionHealth, number> = { healthy: 1, degraded: 2, paused: 3, broken: 4 };
+
+/**
+ * What a column sorts by. The same values are the cells' keys, which the design system's table sorts
+ * a page by: it then keeps the order the whole list was sorted in here, before paging.
+ */
+function sortValue(repo: WorkspaceRepository, key: SortKey): string | number {
+  switch (key) {
+    case 'name':
+      return repo.fullName;
+    case 'state':
+      return stateRank[repo.state];
+    case 'health':
+      return repo.health ? healthRank[repo.health] : 0;
+    case 'project':
+      return repo.projectName ?? '';
+    case 'age':
+      // No key yet reads as younger than a key made today.
+      return repo.keyAgeDays ?? -1;
+    case 'verified':
+      // Never verified reads as the longest ago.
+      return repo.state === 'not-connected' || !repo.lastVerifiedAt ? 0 : Date.parse(repo.lastVerifiedAt);
+  }
+}
+
+const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'accent' });
+
+/** The whole filtered list in the column's order, ties by name, so paging shows one order throughout. */
+function sorted(repos: WorkspaceRepository[], key: SortKey, order: SortOrder): WorkspaceRepository[] {
+  const sign = order === 'ASC' ? 1 : -1;
+  const compare = (a: string | number, b: string | number) =>
+    typeof a === 'string' && typeof b === 'string' ? collator.compare(a, b) : Number(a) - Number(b);
+  return [...repos].sort(
+    (a, b) => sign * compare(sortValue(a, key), sortValue(b, key)) || collator.compare(a.fullName, b.fullName),
+  );
 }
 
 /** When Valohai's fetch was last verified: relative, with the exact time on hover. */
@@ -141,13 +193,16 @@ function ListedAt({ settings, onRefresh }: { settings: WorkspaceSettings; onRefr
 
 /**
  * Every repository of the workspace, a page at a time: searchable by name or project, filtered to
- * what needs attention, and (for workspace admins) chosen row by row for a bulk action.
+ * what needs attention, sorted by any column, and (for workspace admins) chosen row by row or all
+ * matching at once, a bar over the table then offering the bulk actions.
  */
 export function FleetRepositories({
   settings,
   selected,
   onSelect,
   onRefresh,
+  actions,
+  actionDetail,
 }: {
   settings: WorkspaceSettings;
   /** Full names chosen for a bulk action; null when the reader may not act on them (a member). */
@@ -155,22 +210,30 @@ export function FleetRepositories({
   onSelect: (names: string[]) => void;
   /** Reads the list again now (workspace admins); resolves to what stopped it, or null. */
   onRefresh?: () => Promise<ResolverError | null>;
+  /** The bulk actions, in the bar shown over the table while rows are chosen. */
+  actions?: ReactNode;
+  /** Under the bar's buttons: what an action asks before its plan, and what stopped one. */
+  actionDetail?: ReactNode;
 }) {
   const [search, setSearch] = useState('');
   const [filter, setFilter] = useState<Filter>('all');
   const [daysText, setDaysText] = useState(String(KEY_AGE_WARNING_DAYS));
   const [page, setPage] = useState(1);
+  const [sortKey, setSortKey] = useState<SortKey>('name');
+  const [sortOrder, setSortOrder] = useState<SortOrder>('ASC');
+  const headerCheckbox = useRef<HTMLInputElement>(null);
   const days = daysTyped(daysText);
 
   const shown = useMemo(
-    () => settings.repositories.filter((r) => matches(r, search, filter, days)),
-    [settings.repositories, search, filter, days],
+    () => sorted(settings.repositories.filter((r) => matches(r, search, filter, days)), sortKey, sortOrder),
+    [settings.repositories, search, filter, days, sortKey, sortOrder],
   );
   const pages = Math.max(1, Math.ceil(shown.length / REPOSITORIES_PAGE_SIZE));
   const current = Math.min(page, pages);
   const onPage = shown.slice((current - 1) * REPOSITORIES_PAGE_SIZE, current * REPOSITORIES_PAGE_SIZE);
   const chosen = new Set(selected ?? []);
   const chosenShown = onPage.filter((r) => chosen.has(r.fullName)).length;
+  const unchosenMatching = shown.filter((r) => !chosen.has(r.fullName)).length;
 
   const toggle = (names: string[], on: boolean) => {
     const next = new Set(chosen);
@@ -187,6 +250,19 @@ export function FleetRepositories({
     setPage(1);
   };
 
+  const onSort = ({ key, sortOrder: order }: { key: string; sortOrder: SortOrder }) => {
+    if (!SORT_KEYS.includes(key)) return;
+    setSortKey(key as SortKey);
+    setSortOrder(order);
+    setPage(1);
+  };
+
+  const clear = () => {
+    onSelect([]);
+    // The bar and its buttons go: the focus goes to the box that chooses again.
+    headerCheckbox.current?.focus();
+  };
+
   const selectable = selected !== null;
   const rows = onPage.map((repo) => ({
     key: repo.fullName,
@@ -197,9 +273,9 @@ export function FleetRepositories({
               key: 'select',
               content: (
                 <Checkbox
-                  checked={chosen.has(repo.fullName)}
-                  onChange={(on) => toggle([repo.fullName], on)}
-                  label={`Choose ${repo.fullName}`}
+                  isChecked={chosen.has(repo.fullName)}
+                  onChange={(e) => toggle([repo.fullName], e.currentTarget.checked)}
+                  aria-label={`Choose ${repo.fullName}`}
                   testId={`repo-select-${repo.fullName}`}
                 />
               ),
@@ -207,7 +283,7 @@ export function FleetRepositories({
           ]
         : []),
       {
-        key: 'name',
+        key: sortValue(repo, 'name'),
         content: repo.settingsUrl ? (
           <ProductLink href={repo.settingsUrl} testId={`repo-link-${repo.name}`}>
             {repo.fullName}
@@ -216,14 +292,14 @@ export function FleetRepositories({
           repo.fullName
         ),
       },
-      { key: 'state', content: <Lozenge appearance={stateLook[repo.state].appearance}>{stateLook[repo.state].label}</Lozenge> },
+      { key: sortValue(repo, 'state'), content: <Lozenge appearance={stateLook[repo.state].appearance}>{stateLook[repo.state].label}</Lozenge> },
       {
-        key: 'health',
+        key: sortValue(repo, 'health'),
         content: repo.health ? <Lozenge appearance={healthLook[repo.health].appearance}>{healthLook[repo.health].label}</Lozenge> : '\u2014',
       },
-      { key: 'project', content: repo.projectName ?? '\u2014' },
+      { key: sortValue(repo, 'project'), content: repo.projectName ?? '\u2014' },
       {
-        key: 'age',
+        key: sortValue(repo, 'age'),
         content:
           repo.keyAgeDays === null ? (
             '\u2014'
@@ -234,36 +310,39 @@ export function FleetRepositories({
             </>
           ),
       },
-      { key: 'verified', content: repo.state === 'not-connected' ? '\u2014' : <Verified at={repo.lastVerifiedAt} /> },
+      { key: sortValue(repo, 'verified'), content: repo.state === 'not-connected' ? '\u2014' : <Verified at={repo.lastVerifiedAt} /> },
     ],
   }));
 
-  // Widths in per cent, so the columns stand where they do whatever their content; the name widest.
+  // Widths in per cent, so the columns stand where they do whatever their content; the name widest,
+  // the key's age wide enough for its days and a "Rotate soon" beside them.
   const columns: Columns = [
     ...(selectable
       ? [
           {
             key: 'select',
-            width: 5,
+            width: 4,
             content: (
               <Checkbox
-                checked={onPage.length > 0 && chosenShown === onPage.length}
-                indeterminate={chosenShown > 0 && chosenShown < onPage.length}
-                disabled={onPage.length === 0}
-                onChange={(on) => toggle(onPage.map((r) => r.fullName), on)}
-                label="Choose all shown"
+                ref={headerCheckbox}
+                isChecked={onPage.length > 0 && chosenShown === onPage.length}
+                isIndeterminate={chosenShown > 0 && chosenShown < onPage.length}
+                isDisabled={onPage.length === 0}
+                // Some chosen: a click chooses the rest, as a mixed box does everywhere.
+                onChange={() => toggle(onPage.map((r) => r.fullName), chosenShown < onPage.length)}
+                aria-label="Choose all on this page"
                 testId="repo-select-shown"
               />
             ),
           },
         ]
       : []),
-    { key: 'name', content: 'Repository', width: selectable ? 36 : 38 },
-    { key: 'state', content: 'Valohai', width: 13 },
-    { key: 'health', content: 'Health', width: 11 },
-    { key: 'project', content: 'Project', width: selectable ? 13 : 15 },
-    { key: 'age', content: 'Key age', width: 12 },
-    { key: 'verified', content: 'Last verified', width: 10 },
+    { key: 'name', content: 'Repository', width: selectable ? 25 : 29, isSortable: true },
+    { key: 'state', content: 'Valohai', width: 12, isSortable: true },
+    { key: 'health', content: 'Health', width: 13, isSortable: true },
+    { key: 'project', content: 'Project', width: 16, isSortable: true },
+    { key: 'age', content: 'Key age', width: 18, isSortable: true },
+    { key: 'verified', content: 'Last verified', width: 12, isSortable: true },
   ];
 
   const total = settings.repositories.length;
@@ -322,22 +401,43 @@ export function FleetRepositories({
           )}
         </Inline>
         <div role="status" data-testid="repositories-count">
-          <Inline space="space.100" alignBlock="center" shouldWrap>
-            <Text color="color.text.subtle">
-              {narrowed ? `${shown.length} of ${plural(total, 'repository', 'repositories')} match.` : `${plural(total, 'repository', 'repositories')}.`}
-              {selectable && chosen.size > 0 ? ` ${chosen.size} chosen for a bulk action.` : ''}
-            </Text>
-            {selectable && chosen.size > 0 && (
-              <Button appearance="subtle" spacing="compact" onClick={() => onSelect([])} testId="repo-select-clear">
-                Clear the choice
-              </Button>
-            )}
-          </Inline>
+          <Text color="color.text.subtle">
+            {narrowed ? `${shown.length} of ${plural(total, 'repository', 'repositories')} match.` : `${plural(total, 'repository', 'repositories')}.`}
+          </Text>
         </div>
+        {selectable && chosen.size > 0 && (
+          <Box xcss={barStyles} role="group" aria-label="Chosen repositories" testId="repositories-bar">
+            <Stack space="space.150">
+              <Inline space="space.200" alignBlock="center" spread="space-between" shouldWrap>
+                <Inline space="space.100" alignBlock="center" shouldWrap>
+                  <Text weight="bold" testId="repositories-chosen">
+                    <span aria-live="polite">{`${chosen.size} chosen`}</span>
+                  </Text>
+                  {unchosenMatching > 0 && (
+                    <Button appearance="subtle" spacing="compact" onClick={() => toggle(shown.map((r) => r.fullName), true)} testId="repo-select-matching">
+                      {narrowed ? `Choose all ${shown.length} matching` : `Choose all ${plural(shown.length, 'repository', 'repositories')}`}
+                    </Button>
+                  )}
+                  <Button appearance="subtle" spacing="compact" onClick={clear} testId="repo-select-clear">
+                    Clear
+                  </Button>
+                </Inline>
+                {actions}
+              </Inline>
+              {actionDetail}
+            </Stack>
+          </Box>
+        )}
         <SettingsTable
           label={`Repositories of ${settings.workspace.name}`}
           columns={columns}
           rows={rows}
+          // The table takes sortKey and sortOrder only once it has them as defaults from its first render.
+          defaultSortKey={sortKey}
+          defaultSortOrder={sortOrder}
+          sortKey={sortKey}
+          sortOrder={sortOrder}
+          onSort={onSort}
           emptyView={
             <Text>
               {total > 0 ? 'No repository matches the search and filter.' : settings.repositoriesListedAt || !settings.canAdminister ? 'No repositories in this workspace yet.' : 'No repositories to show until the list is read.'}

@@ -2,17 +2,10 @@ import Heading from '@atlaskit/heading';
 import { Box, Stack, Text } from '@atlaskit/primitives';
 import type { ResolverError, WorkspaceSettings } from '../../../../../src/forge/contract';
 import { sectionStyles } from '../../styles';
-import { FleetBatch } from './fleet-batch';
+import { BulkActionDetail, BulkActions, FleetBatch, useFleetBatch, type FleetBatchState } from './fleet-batch';
 import { FleetRepositories } from './fleet-repositories';
 
-/** The workspace's repositories, and for workspace admins the bulk actions over them (the audit has a tab of its own). */
-export function Fleet({
-  settings,
-  chosen,
-  onChoose,
-  onFinished,
-  onRefresh,
-}: {
+interface FleetProps {
   settings: WorkspaceSettings;
   /** Full names chosen for a bulk action. */
   chosen: string[];
@@ -21,16 +14,32 @@ export function Fleet({
   onFinished: () => void;
   /** Reads the repository list again now; resolves to what stopped it, or null. */
   onRefresh: () => Promise<ResolverError | null>;
-}) {
+}
+
+/** The workspace's repositories, and for workspace admins the bulk actions over them (the audit has a tab of its own). */
+export function Fleet(props: FleetProps) {
+  return props.settings.canAdminister ? (
+    <AdminFleet {...props} />
+  ) : (
+    // The fleet is workspace admins' work: members are told where to look, never shown an empty list as if it were the workspace's.
+    <MembersRepositories />
+  );
+}
+
+/** The table with the bar over its chosen rows, and under it the bulk action under way. */
+function AdminFleet({ settings, chosen, onChoose, onFinished, onRefresh }: FleetProps) {
+  const batch: FleetBatchState = useFleetBatch(settings, chosen, onFinished);
   return (
     <>
-      {/* The fleet is workspace admins' work: members are told where to look, never shown an empty list as if it were the workspace's. */}
-      {settings.canAdminister ? (
-        <FleetRepositories settings={settings} selected={chosen} onSelect={onChoose} onRefresh={onRefresh} />
-      ) : (
-        <MembersRepositories />
-      )}
-      {settings.canAdminister && <FleetBatch settings={settings} selected={chosen} onFinished={onFinished} />}
+      <FleetRepositories
+        settings={settings}
+        selected={chosen}
+        onSelect={onChoose}
+        onRefresh={onRefresh}
+        actions={<BulkActions state={batch} />}
+        actionDetail={<BulkActionDetail state={batch} />}
+      />
+      <FleetBatch state={batch} />
     </>
   );
 }
