@@ -82,7 +82,7 @@ describe('connections that look after themselves: repository page', () => {
     assert.equal(await needs.getByRole('link', { name: 'research/vendor-data' }).getAttribute('href'), accessKeysUrl('research', 'vendor-data'));
     assert.equal(await page.getByTestId('health-change-key-restored').innerText(), 'Put the key back on acme/datasets, 2 hours ago');
     const stray = page.getByTestId('health-key-notices-table--table').getByRole('row').filter({ hasText: 'Not made by a connection' }).last();
-    assert.match(await stray.innerText(), /review it on the repository.s access keys page/);
+    assert.match(await stray.innerText(), /Not made by a connection\s+Review it on the repository.s access keys page: the app never removes a key it did not make\./);
     assert.equal(await stray.getByRole('link', { name: 'access keys page' }).getAttribute('href'), accessKeysUrl('acme', 'datasets'));
     await checkState(page, 'repo-health-broken');
 
@@ -260,12 +260,12 @@ describe('connections that look after themselves: workspace page', () => {
   test('keys to look at: a stray key only reported; Remove asks in a dialog that Escape closes, then the row goes', async () => {
     const page = await open('workspace-health', { ready: 'key-notices', tab: 'audit' });
     const table = page.getByTestId('key-notices-table--table');
-    assert.deepEqual(await table.locator('thead th').allTextContents(), ['Repository', 'Key', 'Age', 'Last used', 'Connection', 'Kind', 'What to do']);
+    assert.deepEqual(await table.locator('thead th').allTextContents(), ['Repository', 'Key', 'Age', 'Last used', 'Connection', 'Kind and what to do']);
     const rows = table.locator('tbody tr');
     assert.equal(await rows.count(), 3);
     // The fingerprint short, on one line, with the whole of it in its title and a Copy button.
     assert.match(await rows.nth(0).innerText(), /acme\/old-features[\s\S]*valohai:acme\/trainer:5b7c0c4e[\s\S]*SHA256:0ldF\u2026t10n\s+Copy[\s\S]*200 days[\s\S]*40 days ago[\s\S]*acme\/trainer[\s\S]*No longer needed/);
-    assert.match(await rows.nth(2).innerText(), /acme\/datasets[\s\S]*400 days[\s\S]*never[\s\S]*none[\s\S]*Not made by a connection[\s\S]*review it on the repository.s access keys page/);
+    assert.match(await rows.nth(2).innerText(), /acme\/datasets[\s\S]*400 days[\s\S]*never[\s\S]*none[\s\S]*Not made by a connection\s+Review it on the repository.s access keys page/);
     assert.equal(await rows.nth(2).getByRole('link', { name: 'access keys page' }).getAttribute('href'), accessKeysUrl('acme', 'datasets'));
     // Its only button copies the fingerprint.
     assert.equal(await rows.nth(2).getByRole('button', { name: /^Remove/ }).count(), 0, 'a stray key is never removed from here');

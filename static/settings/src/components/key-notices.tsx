@@ -35,8 +35,8 @@ function NotRemovable({ notice }: { notice: KeyNotice }) {
   if (notice.kind === 'stray') {
     return (
       <Text>
-        Not made by a connection: review it on the repository&apos;s{' '}
-        {link ? <ExternalLink href={link}>access keys page</ExternalLink> : 'access keys page'}.
+        Review it on the repository&apos;s {link ? <ExternalLink href={link}>access keys page</ExternalLink> : 'access keys page'}: the app never
+        removes a key it did not make.
       </Text>
     );
   }
@@ -113,10 +113,13 @@ export function KeyNoticeTable({
         content: n.lastUsed ? <time dateTime={n.lastUsed} title={formatDateTime(n.lastUsed)}>{relativeTime(n.lastUsed)}</time> : 'never',
       },
       ...(showConnection ? [{ key: 'connection', content: n.connection ?? 'none' }] : []),
-      { key: 'kind', content: <Lozenge appearance={n.inUseBy ? 'inprogress' : kindLook[n.kind].appearance}>{n.inUseBy ? 'Another connection\u2019s' : kindLook[n.kind].label}</Lozenge> },
       {
         key: 'action',
-        content: n.removable ? (
+        // The kind and what to do with it in one cell: the advice gets the room a column of its own took.
+        content: (
+          <Stack space="space.075" alignInline="start">
+            <Lozenge appearance={n.inUseBy ? 'inprogress' : kindLook[n.kind].appearance}>{n.inUseBy ? 'Another connection\u2019s' : kindLook[n.kind].label}</Lozenge>
+            {n.removable ? (
           <Button
             appearance="default"
             onClick={() => setConfirming(n)}
@@ -127,8 +130,10 @@ export function KeyNoticeTable({
           >
             Remove
           </Button>
-        ) : (
-          <NotRemovable notice={n} />
+            ) : (
+              <NotRemovable notice={n} />
+            )}
+          </Stack>
         ),
       },
     ],
@@ -140,13 +145,12 @@ export function KeyNoticeTable({
         <SettingsTable
           label="Access keys the checks found"
           columns={[
-            { key: 'repo', content: 'Repository', width: showConnection ? 13 : 16 },
+            { key: 'repo', content: 'Repository', width: showConnection ? 14 : 17 },
             { key: 'key', content: 'Key', width: showConnection ? 27 : 32 },
-            { key: 'age', content: 'Age', width: 7 },
-            { key: 'used', content: 'Last used', width: 9 },
-            ...(showConnection ? [{ key: 'connection', content: 'Connection', width: 11 }] : []),
-            { key: 'kind', content: 'Kind', width: 14 },
-            { key: 'action', content: 'What to do', width: showConnection ? 19 : 22 },
+            { key: 'age', content: 'Age', width: 8 },
+            { key: 'used', content: 'Last used', width: 10 },
+            ...(showConnection ? [{ key: 'connection', content: 'Connection', width: 12 }] : []),
+            { key: 'action', content: 'Kind and what to do', width: showConnection ? 29 : 33 },
           ]}
           rows={rows}
           testId={`${testId}-table`}
