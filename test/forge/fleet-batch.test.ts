@@ -229,6 +229,36 @@ describe('bulk actions over a 500-repository workspace', () => {
     assert.ok(after?.lastFetch?.ok);
   });
 
+  test("a repository Bitbucket's 429 stops again and again, each time after the back-off, still completes once the hour rolls on", async () => {
+    h.advance(HOUR_MS + 60_000);
+    const before = await connectionOf(h, 'fleet-023');
+    // A limit lower than the ledger expects, as a busy hour on a smaller allowance meets it: its key write refused seven times.
+    const id = h.stack.bitbucket.faults.add({ method: 'POST', path: 'fleet-023/deploy-keys$', times: 7, status: 429, body: 'Rate limit for this resource has been exceeded.' });
+    try {
+      valueOf(await h.call('startBatch', { action: 'rotate', repositories: NAMES }, h.context('admin')));
+      await h.platform.idle();
+      let view = await batch(h);
+      const started = h.platform.clock.now().getTime();
+      for (let step = 0; step < 20 && view.status !== 'done'; step++) {
+        assert.equal(view.counts.failed, 0, `step ${step}: ${JSON.stringify(view.items.filter((i) => i.status === 'failed'))}`);
+        const wait = view.resumesAt ? Date.parse(view.resumesAt) - h.platform.clock.now().getTime() : 5 * 60_000;
+        h.advance(Math.max(wait, 0) + 1000);
+        h.platform.runDue();
+        await h.platform.idle();
+        view = await batch(h);
+      }
+      assert.equal(view.status, 'done', view.progress);
+      assert.deepEqual(view.counts, { queued: 0, running: 0, done: 6, failed: 0, skipped: 0 });
+      assert.ok(h.platform.clock.now().getTime() - started > 30 * 60_000, 'seven back-offs in a row took more than half an hour');
+    } finally {
+      h.stack.bitbucket.faults.remove(id);
+    }
+    const after = await connectionOf(h, 'fleet-023');
+    assert.notEqual(after?.record.fingerprint, before?.record.fingerprint);
+    assert.deepEqual(keysOn(h, 'fleet-023'), [after?.record.label], 'one key left: nothing of the stopped runs remains');
+    assert.ok(after?.lastFetch?.ok);
+  });
+
   test('one batch at a time, and cancel midway: running jobs finish, the rest are not started', async () => {
     h.platform.holdQueue();
     valueOf(await h.call('startBatch', { action: 'verify', repositories: NAMES }, h.context('admin')));

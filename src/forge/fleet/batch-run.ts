@@ -17,8 +17,13 @@ import { skipReason } from './batch-plan';
 /** While jobs run, a delayed step looks in this often, in case a job's own message was lost. */
 const SAFETY_WAKE_SECONDS = 300;
 
-/** Times a repository's job may be stopped by the token's hour and run again, before it is failed with that error. */
-const MAX_HOUR_STOPS = 5;
+/**
+ * How long a repository's jobs may keep being stopped by the token's hour (each then run again after the
+ * ledger's back-off) before it is failed with that error. A time, not a count: at a lower limit than the
+ * ledger expects (the app learns it only from 429s), a busy hour stops the same repository many times,
+ * each a few minutes apart, and it still completes once the hour rolls on.
+ */
+const MAX_HOUR_WAIT_MS = 6 * 3_600_000;
 
 /** A job's error kept per repository: enough for the cause and the fix. */
 const MAX_ERROR = 1000;
@@ -104,10 +109,18 @@ async function settleRunning(platform: ForgePlatform, ws: string, state: BatchSt
     const spent = job?.requests?.bitbucketToken ?? 0;
     state.counts.running -= 1;
     state.requests.token += spent;
-    if (!ok && job?.tokenHourUntil && (item.hourStops ?? 0) < MAX_HOUR_STOPS) {
+    const firstHourStop = item.firstHourStopAt ? Date.parse(item.firstHourStopAt) : now.getTime();
+    if (!ok && job?.tokenHourUntil && now.getTime() - firstHourStop < MAX_HOUR_WAIT_MS) {
       // Stopped by the token's hour, not by the repository: it runs again once the ledger has room (its back-off after a 429).
       const { startedAt: _started, ...rest } = item;
-      await saveItem(platform, ws, state.id, { ...rest, status: 'queued', jobId: null, hourStops: (item.hourStops ?? 0) + 1, requests: (item.requests ?? 0) + spent });
+      await saveItem(platform, ws, state.id, {
+        ...rest,
+        status: 'queued',
+        jobId: null,
+        hourStops: (item.hourStops ?? 0) + 1,
+        firstHourStopAt: new Date(firstHourStop).toISOString(),
+        requests: (item.requests ?? 0) + spent,
+      });
       state.counts.queued += 1;
       state.next = Math.min(state.next, index);
       continue;
