@@ -82,9 +82,27 @@ export async function tabOrder(page: Page, wanted: string[], limit = 60): Promis
   return seen;
 }
 
+/**
+ * What of the code can leak into words a person reads: an object's field named in the text or an
+ * accessible name, or a value that never got one.
+ */
+const CODE_IN_WORDS = /\b(state|props|item|batch|view)\.[a-z]\w*|\bundefined\b|\bNaN\b|\[object Object\]/;
+
+/** The page's text and every accessible name and title it gives, as a screen reader and a mouse find them. */
+function wordsOf(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const named = [...document.querySelectorAll('[aria-label], [title], [placeholder]')].map((el) =>
+      ['aria-label', 'title', 'placeholder'].map((a) => el.getAttribute(a) ?? '').join(' '),
+    );
+    return `${document.body.innerText}\n${named.join('\n')}`;
+  });
+}
+
 export async function checkState(page: Page, name: string): Promise<void> {
   await settle(page);
   assert.deepEqual(await axeProblems(page), [], `axe found serious problems in ${name}`);
+  const leaked = CODE_IN_WORDS.exec(await wordsOf(page));
+  assert.equal(leaked, null, `${name} shows code in its words: ${leaked?.[0]}`);
   await shoot(page, name);
 }
 

@@ -444,7 +444,7 @@ export function FleetBatch({ state }: { state: FleetBatchState }) {
         </Heading>
         <Text as="p">
           Choose repositories in the table above to rotate, verify, connect or disconnect them together, or rotate every key past an age
-          here. You see the state.plan before anything changes; the work runs in the background, a few repositories at a time, and one bulk
+          here. You see the plan before anything changes; the work runs in the background, a few repositories at a time, and one bulk
           action runs at a time in the workspace.
         </Text>
         <form
@@ -497,7 +497,7 @@ export function FleetBatch({ state }: { state: FleetBatchState }) {
               <ProgressBar
                 value={state.batch.counts.done + state.batch.counts.failed}
                 max={state.batch.total - state.batch.counts.skipped}
-                label={`${title(state.batch.action)}: repositories state.finished`}
+                label={`${title(state.batch.action)}: repositories finished`}
                 testId="batch-bar"
               />
               <Inline>
@@ -536,13 +536,13 @@ export function FleetBatch({ state }: { state: FleetBatchState }) {
       <ConfirmDialog
         open={state.confirmCancel}
         title={`Stop the ${title(state.batch?.action ?? 'rotate').toLowerCase()}?`}
-        confirmLabel="Stop state.starting repositories"
+        confirmLabel="Stop starting repositories"
         cancelLabel="Keep it running"
         onCancel={() => state.setConfirmCancel(false)}
         onConfirm={() => void state.cancel()}
         testId="batch-cancel-confirm"
       >
-        No more repositories state.start. Those running now finish, and what is done stays done.
+        No more repositories start. Those running now finish, and what is done stays done.
       </ConfirmDialog>
     </Box>
   );
