@@ -91,7 +91,7 @@ const CODE_IN_WORDS = /\b(state|props|item|batch|view)\.[a-z]\w*|\bundefined\b|\
 /** The page's text and every accessible name and title it gives, as a screen reader and a mouse find them. */
 function wordsOf(page: Page): Promise<string> {
   return page.evaluate(() => {
-    const named = [...document.querySelectorAll('[aria-label], [title], [placeholder]')].map((el) =>
+    const named = Array.from(document.querySelectorAll('[aria-label], [title], [placeholder]')).map((el) =>
       ['aria-label', 'title', 'placeholder'].map((a) => el.getAttribute(a) ?? '').join(' '),
     );
     return `${document.body.innerText}\n${named.join('\n')}`;
