@@ -98,7 +98,8 @@ async function fontWeights(view: AppView) {
       medium: root.getPropertyValue('--ds-font-weight-medium').trim(),
       labels: Array.from(document.querySelectorAll('label[for]'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
       headers: Array.from(document.querySelectorAll('th'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
-      buttons: Array.from(document.querySelectorAll('button'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
+      // A sortable column's header is a button inside its th, weighed with the headers above.
+      buttons: Array.from(document.querySelectorAll('button:not(th button)'), (e) => `${(e.textContent ?? '').trim()}: ${getComputedStyle(e).fontWeight}`),
     };
   });
 }

@@ -55,7 +55,8 @@ describe('a connected repository page while Bitbucket rate-limits', () => {
   });
 
   test("a 429 on the repository reads leaves Bitbucket's head unknown and the connection shown", async () => {
-    h.stack.bitbucket.faults.add({ method: 'GET', path: '^/2\\.0/repositories/acme/[^/]+$', status: 429, body: RATE_LIMITED });
+    // The repository and its branch head, as the page reads them as the app: Bitbucket's limit covers both.
+    h.stack.bitbucket.faults.add({ method: 'GET', path: '^/2\\.0/repositories/acme/[^/]+(/refs/branches/[^/]+)?$', status: 429, body: RATE_LIMITED });
     const connection = assertStoredView(await load());
     assert.equal(connection.bitbucketHead, null);
   });

@@ -148,8 +148,8 @@ describe("the workspace page's repository list", () => {
     await h.platform.idle();
     assert.equal(valueOf(await h.call('getJob', { jobId }, h.context('admin', 'datasets'))).status, 'done');
     const live = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', 'datasets')));
-    // Every repository read as the app (by UUID or by name) refused; the caller's permission is read as they are.
-    h.stack.bitbucket.faults.add({ method: 'GET', path: '^/2\\.0/repositories/[^/]+/[^/]+$', status: 429, body: RATE_LIMITED });
+    // Every repository read as the app (by UUID or by name) refused, its branch head too; the caller's permission is read as they are.
+    h.stack.bitbucket.faults.add({ method: 'GET', path: '^/2\\.0/repositories/[^/]+/[^/]+(/refs/branches/[^/]+)?$', status: 429, body: RATE_LIMITED });
     try {
       const page = valueOf(await h.call('getRepositoryPage', {}, h.context('admin', 'datasets')));
       assert.equal(page.state, 'connected');

@@ -337,12 +337,12 @@ export function FleetRepositories({
           },
         ]
       : []),
-    { key: 'name', content: 'Repository', width: selectable ? 25 : 29, isSortable: true },
+    { key: 'name', content: 'Repository', width: selectable ? 37 : 41, isSortable: true },
     { key: 'state', content: 'Valohai', width: 12, isSortable: true },
-    { key: 'health', content: 'Health', width: 13, isSortable: true },
-    { key: 'project', content: 'Project', width: 16, isSortable: true },
-    { key: 'age', content: 'Key age', width: 18, isSortable: true },
-    { key: 'verified', content: 'Last verified', width: 12, isSortable: true },
+    { key: 'health', content: 'Health', width: 10, isSortable: true },
+    { key: 'project', content: 'Project', width: 13, isSortable: true },
+    { key: 'age', content: 'Key age', width: 14, isSortable: true },
+    { key: 'verified', content: 'Last verified', width: 10, isSortable: true },
   ];
 
   const total = settings.repositories.length;
