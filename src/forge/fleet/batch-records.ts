@@ -27,8 +27,6 @@ export interface BatchItem {
   targets: number;
   /** Stored-token requests its job is planned to spend: held back from the ledger's room while it runs. */
   estimate: number;
-  /** Jobs started for it that the token's hour stopped (a 429, or the ledger's refusal), each then run again. */
-  hourStops?: number;
   /** When the token's hour first stopped its job: it is run again until it has waited so long (batch-run.ts). */
   firstHourStopAt?: string;
   reason?: string;

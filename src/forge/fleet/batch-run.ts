@@ -117,7 +117,6 @@ async function settleRunning(platform: ForgePlatform, ws: string, state: BatchSt
         ...rest,
         status: 'queued',
         jobId: null,
-        hourStops: (item.hourStops ?? 0) + 1,
         firstHourStopAt: new Date(firstHourStop).toISOString(),
         requests: (item.requests ?? 0) + spent,
       });
